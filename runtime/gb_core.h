@@ -1,0 +1,74 @@
+/* gb_core.h — the runtime core's common vocabulary: statuses, dtypes, devices and the
+ * per-Lua-state `gb_state` that owns everything (no globals). Plain C11: no Lua, no CUDA.
+ * Every core function returns a gb_status and, on failure, leaves a message in S->err. */
+#ifndef GB_CORE_H
+#define GB_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define GB_API __attribute__((visibility("default")))
+#define GB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define GB_API
+#define GB_PRINTF(f, a)
+#endif
+
+typedef enum gb_status {
+  GB_OK = 0,
+  GB_EARG,   /* bad argument value (negative size, bad dim, unknown name) */
+  GB_ESHAPE, /* shapes do not fit the op */
+  GB_EDTYPE, /* dtype not supported by the op or mismatched */
+  GB_EDEVICE,/* tensors on different devices, or device unavailable */
+  GB_EOOM,   /* allocation failed after cache release and retry */
+  GB_EIO,    /* file missing, unreadable, malformed */
+  GB_ECUDA,  /* CUDA / cuBLAS failure (message has call, file, line) */
+  GB_EGRAD,  /* autograd misuse (backward twice, in-place on leaf needing grad) */
+  GB_ESTATE  /* runtime misuse (closed runtime, wrong thread) */
+} gb_status;
+
+typedef enum gb_dtype { GB_F32 = 0, GB_I32, GB_I64, GB_NDTYPE } gb_dtype;
+
+/* A device is a small integer: GB_CPU (-1) or a CUDA ordinal (0, 1, ...). */
+typedef int gb_device;
+#define GB_CPU (-1)
+
+#define GB_MAXDIM 8
+#define GB_ERRLEN 512
+
+typedef struct gb_state gb_state;
+typedef struct gb_tensor gb_tensor;
+typedef struct gb_node gb_node;
+
+/* Byte accounting per device kind, read by gb.memory_stats() and the soak tests. */
+typedef struct gb_memstats {
+  int64_t allocated; /* bytes in live storages */
+  int64_t peak;      /* high-water mark of allocated */
+  int64_t reserved;  /* allocated + held in the cache */
+  int64_t nalloc;    /* live storage count */
+} gb_memstats;
+
+/* Called by the allocator under memory pressure: the host (Lua) runs a full GC cycle. */
+typedef void (*gb_gc_hook)(void *ud);
+
+/* State: one per Lua state (or per embedding runtime). Fields are private to runtime/. */
+GB_API gb_state *gb_state_new(void);
+GB_API void gb_state_free(gb_state *S);
+GB_API const char *gb_state_error(const gb_state *S);
+GB_API void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud);
+
+/* Store a formatted message on S and return `st`. The message is kept until the next error. */
+gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) GB_PRINTF(3, 4);
+
+const char *gb_dtype_name(gb_dtype dt);
+size_t gb_dtype_size(gb_dtype dt);
+/* Parse "float32"/"float"/"int32"/"int"/"int64"/"long"; returns false if unknown. */
+bool gb_dtype_parse(const char *name, gb_dtype *out);
+/* Writes "cpu" or "cuda:N" into buf (at least 16 bytes) and returns buf. */
+const char *gb_device_name(gb_device dev, char *buf);
+/* Parse "cpu", "cuda", "cuda:N"; returns false if malformed. */
+bool gb_device_parse(const char *name, gb_device *out);
+
+#endif

@@ -1,0 +1,85 @@
+/* gb_op.h — the op table: every tensor op is one row of gb_ops.def (name, arity, shape rule,
+ * CPU kernel, CUDA launcher, backward rule). gb_op_run validates, allocates the outputs,
+ * dispatches on the inputs' device and records a tape node when grad is needed. */
+#ifndef GB_OP_H
+#define GB_OP_H
+
+#include "gb_tensor.h"
+
+#define GB_MAXIN 4
+#define GB_MAXOUT 2
+
+/* Arguments of one op call: tensors (borrowed) plus scalar and integer parameters whose
+ * meaning each row documents in gb_ops.def. */
+typedef struct gb_opargs {
+  gb_tensor *in[GB_MAXIN];
+  int nin;
+  double f[4];
+  int64_t i[GB_MAXDIM];
+} gb_opargs;
+
+/* What a row's shape rule fills in: the outputs to allocate. A view row instead sets
+ * `view` and fills out[0]'s shape/stride/offset itself (storage is shared with in[0]). */
+typedef struct gb_outspec {
+  int nout;
+  int ndim[GB_MAXOUT];
+  int64_t shape[GB_MAXOUT][GB_MAXDIM];
+  gb_dtype dtype[GB_MAXOUT];
+  bool view;
+  int64_t view_stride[GB_MAXDIM];
+  int64_t view_offset;
+} gb_outspec;
+
+typedef gb_status (*gb_infer_fn)(gb_state *S, const gb_opargs *a, gb_outspec *o);
+typedef gb_status (*gb_kernel_fn)(gb_state *S, const gb_opargs *a, gb_tensor **out);
+/* Backward rule: given the node (inputs, saved output, args) and the gradient of output 0,
+ * set gin[k] to a new reference holding d(loss)/d(in[k]) or leave it NULL (no gradient).
+ * Rules are written with gb_op_run, so they run on whatever device holds the tensors. */
+typedef gb_status (*gb_grad_fn)(gb_state *S, gb_node *n, gb_tensor *gout, gb_tensor **gin);
+
+typedef enum gb_opid {
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad) id,
+#include "gb_ops.def"
+#undef GB_OP
+  GB_NOPS
+} gb_opid;
+
+typedef struct gb_oprow {
+  const char *name;
+  int nin;
+  gb_infer_fn infer;
+  gb_kernel_fn cpu;
+  gb_kernel_fn cuda; /* NULL when the CUDA backend is not compiled in */
+  gb_grad_fn grad;   /* NULL when the op has no derivative */
+} gb_oprow;
+
+extern const gb_oprow gb_ops[GB_NOPS];
+
+/* A node of the tape: one recorded op whose inputs needed grad. */
+struct gb_node {
+  int refcount;
+  gb_opid op;
+  uint64_t seq;   /* creation order: a valid topological order for backward */
+  gb_opargs args; /* in[] hold references while the node lives */
+  gb_tensor *out; /* alias of output 0 (shares storage, no grad_fn: no cycles) */
+  gb_tensor *gacc;/* gradient of out accumulated during backward */
+  bool freed;     /* saved tensors were released by a non-retaining backward */
+  int visit;      /* traversal mark */
+  gb_node *next_free;
+};
+
+/* Run op `id` on `a`, writing nout new references to out[]. On failure out[] is untouched
+ * and S's message names the op, the shapes/dtypes/devices and what was expected. */
+gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out);
+/* Same, but output 0 is the existing tensor `dst` (in-place / out= form). dst must have the
+ * shape and dtype the op produces. Refused on a tensor that needs grad while grad is on. */
+gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst);
+
+/* Convenience wrappers used by backward rules and bindings. */
+gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out);
+gb_status gb_op2(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor **out);
+
+/* Is op `id` implemented for tensors on `dev`? */
+bool gb_op_supported(gb_opid id, gb_device dev);
+
+#endif

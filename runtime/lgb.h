@@ -1,0 +1,44 @@
+/* lgb.h — helpers shared by the Lua binding files (lgb_*.c), the only C files that raise Lua
+ * errors. Each lgb_<part>.c exports gbL_open_<part>(L), which adds its functions to the module
+ * table on top of the stack; lgb_module.c calls them all from luaopen_gpubp_core. */
+#ifndef LGB_H
+#define LGB_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "gb_op.h"
+
+#define GBL_TENSOR_MT "gpubp.Tensor"
+
+/* The runtime state of this Lua state (created on first use, freed when L closes). */
+gb_state *gbL_state(lua_State *L);
+/* Argument `idx` must be a tensor; returns it borrowed, or raises "bad argument". */
+gb_tensor *gbL_check_tensor(lua_State *L, int idx);
+/* Returns the tensor at idx or NULL if it is not one. */
+gb_tensor *gbL_to_tensor(lua_State *L, int idx);
+/* Push a new userdata owning `t` (steals the reference). */
+void gbL_push_tensor(lua_State *L, gb_tensor *t);
+/* Raise the state's last error as a Lua error (never returns). */
+int gbL_raise(lua_State *L, gb_state *S);
+/* Check a status: on failure raise the state's message. */
+#define GBL_CHECK(L, S, call)                                                                  \
+  do {                                                                                         \
+    if ((call) != GB_OK) gbL_raise((L), (S));                                                  \
+  } while (0)
+
+/* Reads a shape given either as numbers from `idx` on, or as one table at `idx`. */
+int gbL_check_shape(lua_State *L, int idx, int64_t *shape);
+
+/* Register package.preload['gpubp.core'] and make lua/gpubp findable by `require 'gpubp'`
+ * (next to the installed executable/library, else the source tree of a development build). */
+GB_API void gbL_install(lua_State *L);
+GB_API int luaopen_gpubp_core(lua_State *L);
+
+void gbL_open_tensor(lua_State *L);
+void gbL_open_create(lua_State *L);
+void gbL_open_math(lua_State *L);
+void gbL_open_autograd(lua_State *L);
+void gbL_open_io(lua_State *L);
+
+#endif
