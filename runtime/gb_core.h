@@ -58,6 +58,8 @@ GB_API gb_state *gb_state_new(void);
 GB_API void gb_state_free(gb_state *S);
 GB_API const char *gb_state_error(const gb_state *S);
 GB_API void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud);
+/* Byte accounting of the device's allocator (GB_CPU or a CUDA ordinal). */
+GB_API void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 
 /* Store a formatted message on S and return `st`. The message is kept until the next error. */
 gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) GB_PRINTF(3, 4);

@@ -9,13 +9,20 @@
 #define GB_MAXIN 4
 #define GB_MAXOUT 2
 
+typedef enum gb_opid {
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad) id,
+#include "gb_ops.def"
+#undef GB_OP
+  GB_NOPS
+} gb_opid;
+
 /* Arguments of one op call: tensors (borrowed) plus scalar and integer parameters whose
  * meaning each row documents in gb_ops.def. */
 typedef struct gb_opargs {
   gb_tensor *in[GB_MAXIN];
   int nin;
   double f[4];
-  int64_t i[GB_MAXDIM];
+  int64_t i[GB_MAXDIM + 2];
 } gb_opargs;
 
 /* What a row's shape rule fills in: the outputs to allocate. A view row instead sets
@@ -30,19 +37,13 @@ typedef struct gb_outspec {
   int64_t view_offset;
 } gb_outspec;
 
-typedef gb_status (*gb_infer_fn)(gb_state *S, const gb_opargs *a, gb_outspec *o);
+typedef gb_status (*gb_infer_fn)(gb_state *S, gb_opid id, const gb_opargs *a, gb_outspec *o);
 typedef gb_status (*gb_kernel_fn)(gb_state *S, const gb_opargs *a, gb_tensor **out);
 /* Backward rule: given the node (inputs, saved output, args) and the gradient of output 0,
  * set gin[k] to a new reference holding d(loss)/d(in[k]) or leave it NULL (no gradient).
  * Rules are written with gb_op_run, so they run on whatever device holds the tensors. */
 typedef gb_status (*gb_grad_fn)(gb_state *S, gb_node *n, gb_tensor *gout, gb_tensor **gin);
 
-typedef enum gb_opid {
-#define GB_OP(id, name, nin, infer, cpu, cuda, grad) id,
-#include "gb_ops.def"
-#undef GB_OP
-  GB_NOPS
-} gb_opid;
 
 typedef struct gb_oprow {
   const char *name;
@@ -64,7 +65,7 @@ struct gb_node {
   gb_tensor *out; /* alias of output 0 (shares storage, no grad_fn: no cycles) */
   gb_tensor *gacc;/* gradient of out accumulated during backward */
   bool freed;     /* saved tensors were released by a non-retaining backward */
-  int visit;      /* traversal mark */
+  uint64_t visit; /* traversal mark */
   gb_node *next_free;
 };
 
@@ -81,5 +82,16 @@ gb_status gb_op2(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor 
 
 /* Is op `id` implemented for tensors on `dev`? */
 bool gb_op_supported(gb_opid id, gb_device dev);
+
+/* Tape (gb_tape.c). Record a node for output `out` of op `id`; sets out's grad_fn. */
+gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out);
+/* Backpropagate from `root` with gradient `grad` (NULL: root must have one element, grad 1).
+ * Leaves that require grad accumulate into ->grad. Unless `retain`, the graph's saved
+ * tensors are released so a second backward through it is an error. */
+gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain);
+void gb_node_release(gb_state *S, gb_node *n);
+bool gb_grad_enabled(const gb_state *S);
+/* Set grad mode, returning the previous one. */
+bool gb_set_grad_enabled(gb_state *S, bool on);
 
 #endif

@@ -1,0 +1,512 @@
+/* gb_infer.c — the shape rules of the op table: validate the inputs' shapes and dtypes,
+ * compute the outputs' (or, for view rows, the view's strides). Messages name the op, the
+ * operands' shapes/dtypes and what was expected. Dims here are 0-based. */
+#include <string.h>
+
+#include "gb_kernels.h"
+#include "gb_state.h"
+
+#define NAME (gb_ops[op].name)
+
+static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dtype dt) {
+  o->ndim[k] = ndim;
+  memcpy(o->shape[k], shape, sizeof(int64_t) * (size_t)ndim);
+  o->dtype[k] = dt;
+}
+
+static gb_status need_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
+  if (t->dtype == GB_F32) return GB_OK;
+  return gb_errorf(S, GB_EDTYPE, "%s: argument %d has dtype %s, expected float32 (convert with :float())",
+                   NAME, argno, gb_dtype_name(t->dtype));
+}
+
+static gb_status need_dim(gb_state *S, gb_opid op, const gb_tensor *t, int64_t dim) {
+  if (dim >= 0 && dim < t->ndim) return GB_OK;
+  char sb[96];
+  return gb_errorf(S, GB_EARG, "%s: dimension %lld out of range for a tensor of shape %s", NAME,
+                   (long long)dim + 1, gb_shape_str(t, sb));
+}
+
+gb_status gb_infer_into(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  return gb_errorf(S, GB_EARG, "%s: writes into an existing tensor (use the in-place form)", NAME);
+}
+
+gb_status gb_infer_copy(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_dtype dt = a->i[0] < 0 ? x->dtype : (gb_dtype)a->i[0];
+  if ((unsigned)dt >= GB_NDTYPE) return gb_errorf(S, GB_EDTYPE, "copy: unknown dtype");
+  set_out(o, 0, x->ndim, x->shape, dt);
+  return GB_OK;
+}
+
+/* ---- views ---------------------------------------------------------------------------- */
+
+static void view_of(gb_outspec *o, const gb_tensor *x, int ndim, const int64_t *shape,
+                    const int64_t *stride, int64_t offset) {
+  o->view = true;
+  set_out(o, 0, ndim, shape, x->dtype);
+  memcpy(o->view_stride, stride, sizeof(int64_t) * (size_t)ndim);
+  o->view_offset = offset;
+}
+
+gb_status gb_infer_reshape(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int ndim = (int)a->i[0];
+  int64_t shape[GB_MAXDIM], n = 1, infer_at = -1;
+  char s0[96], s1[96];
+  if (ndim < 0 || ndim > GB_MAXDIM)
+    return gb_errorf(S, GB_EARG, "view: %d dimensions (at most %d)", ndim, GB_MAXDIM);
+  for (int d = 0; d < ndim; d++) {
+    shape[d] = a->i[1 + d];
+    if (shape[d] == -1 && infer_at < 0) {
+      infer_at = d;
+      continue;
+    }
+    if (shape[d] < 0)
+      return gb_errorf(S, GB_EARG, "view: invalid size %lld in %s", (long long)shape[d],
+                       gb_shape_str_n(ndim, a->i + 1, s0));
+    n *= shape[d];
+  }
+  if (infer_at >= 0 && n > 0 && x->numel % n == 0) {
+    shape[infer_at] = x->numel / n;
+    n = x->numel;
+  }
+  if (n != x->numel)
+    return gb_errorf(S, GB_ESHAPE, "view: shape %s is invalid for a tensor of shape %s (%lld elements)",
+                     gb_shape_str_n(ndim, a->i + 1, s0), gb_shape_str(x, s1),
+                     (long long)x->numel);
+  if (!gb_tensor_is_contiguous(x))
+    return gb_errorf(S, GB_ESHAPE,
+                     "view: the tensor of shape %s is not contiguous; use reshape or "
+                     ":contiguous() first",
+                     gb_shape_str(x, s1));
+  int64_t stride[GB_MAXDIM], st = 1;
+  for (int d = ndim - 1; d >= 0; d--) {
+    stride[d] = st;
+    st *= shape[d];
+  }
+  view_of(o, x, ndim, shape, stride, x->offset);
+  return GB_OK;
+}
+
+gb_status gb_infer_permute(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
+  bool seen[GB_MAXDIM] = {false};
+  char sb[96];
+  if (a->i[0] != x->ndim)
+    return gb_errorf(S, GB_EARG, "permute: %lld dimensions given for a tensor of shape %s",
+                     (long long)a->i[0], gb_shape_str(x, sb));
+  for (int d = 0; d < x->ndim; d++) {
+    int64_t p = a->i[1 + d];
+    if (p < 0 || p >= x->ndim || seen[p])
+      return gb_errorf(S, GB_EARG, "permute: the order must name each dimension 1..%d once",
+                       x->ndim);
+    seen[p] = true;
+    shape[d] = x->shape[p];
+    stride[d] = x->stride[p];
+  }
+  view_of(o, x, x->ndim, shape, stride, x->offset);
+  return GB_OK;
+}
+
+gb_status gb_infer_transpose(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st;
+  if ((st = need_dim(S, op, x, a->i[0])) || (st = need_dim(S, op, x, a->i[1]))) return st;
+  int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
+  memcpy(shape, x->shape, sizeof shape);
+  memcpy(stride, x->stride, sizeof stride);
+  int64_t d0 = a->i[0], d1 = a->i[1];
+  shape[d0] = x->shape[d1], shape[d1] = x->shape[d0];
+  stride[d0] = x->stride[d1], stride[d1] = x->stride[d0];
+  view_of(o, x, x->ndim, shape, stride, x->offset);
+  return GB_OK;
+}
+
+gb_status gb_infer_narrow(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t dim = a->i[0], start = a->i[1], len = a->i[2];
+  gb_status st = need_dim(S, op, x, dim);
+  if (st) return st;
+  if (start < 0 || len < 0 || start + len > x->shape[dim]) {
+    char sb[96];
+    return gb_errorf(S, GB_EARG,
+                     "narrow: start %lld and length %lld exceed dimension %lld (size %lld) of %s",
+                     (long long)start + 1, (long long)len, (long long)dim + 1,
+                     (long long)x->shape[dim], gb_shape_str(x, sb));
+  }
+  int64_t shape[GB_MAXDIM];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[dim] = len;
+  view_of(o, x, x->ndim, shape, x->stride, x->offset + start * x->stride[dim]);
+  return GB_OK;
+}
+
+gb_status gb_infer_select(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t dim = a->i[0], idx = a->i[1];
+  gb_status st = need_dim(S, op, x, dim);
+  if (st) return st;
+  if (idx < 0 || idx >= x->shape[dim]) {
+    char sb[96];
+    return gb_errorf(S, GB_EARG, "select: index %lld out of range for dimension %lld of %s",
+                     (long long)idx + 1, (long long)dim + 1, gb_shape_str(x, sb));
+  }
+  int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
+  int nd = 0;
+  for (int d = 0; d < x->ndim; d++) {
+    if (d == dim) continue;
+    shape[nd] = x->shape[d];
+    stride[nd++] = x->stride[d];
+  }
+  view_of(o, x, nd, shape, stride, x->offset + idx * x->stride[dim]);
+  return GB_OK;
+}
+
+gb_status gb_infer_expand(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int ndim = (int)a->i[0], lead = ndim - x->ndim;
+  int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
+  char s0[96], s1[96];
+  if (ndim > GB_MAXDIM || lead < 0)
+    return gb_errorf(S, GB_ESHAPE, "expand: cannot expand %s to %d dimensions",
+                     gb_shape_str(x, s0), ndim);
+  for (int d = 0; d < ndim; d++) {
+    int64_t want = a->i[1 + d];
+    int64_t have = d < lead ? 1 : x->shape[d - lead];
+    int64_t hstride = d < lead ? 0 : x->stride[d - lead];
+    if (want == -1) want = have;
+    if (want == have) {
+      shape[d] = have;
+      stride[d] = hstride;
+    } else if (have == 1 && want >= 0) {
+      shape[d] = want;
+      stride[d] = 0;
+    } else {
+      return gb_errorf(S, GB_ESHAPE, "expand: cannot expand %s to %s (dimension %d: %lld vs %lld)",
+                       gb_shape_str(x, s0), gb_shape_str_n(ndim, a->i + 1, s1), d + 1,
+                       (long long)have, (long long)want);
+    }
+  }
+  view_of(o, x, ndim, shape, stride, x->offset);
+  return GB_OK;
+}
+
+gb_status gb_view_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return gb_errorf(S, GB_EARG, "view rows have no kernel");
+}
+
+/* ---- elementwise ---------------------------------------------------------------------- */
+
+gb_status gb_infer_unary(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  gb_status st = need_float(S, op, a->in[0], 1);
+  if (st) return st;
+  set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, GB_F32);
+  return GB_OK;
+}
+
+/* NumPy broadcasting of n tensors: align trailing dims; sizes must match or be 1. */
+static gb_status broadcast(gb_state *S, gb_opid op, const gb_opargs *a, int n, int *ndim,
+                           int64_t *shape) {
+  int nd = 0;
+  for (int k = 0; k < n; k++)
+    if (a->in[k]->ndim > nd) nd = a->in[k]->ndim;
+  for (int d = 0; d < nd; d++) shape[d] = 1;
+  for (int k = 0; k < n; k++) {
+    const gb_tensor *t = a->in[k];
+    for (int d = 0; d < t->ndim; d++) {
+      int64_t *s = &shape[nd - t->ndim + d], v = t->shape[d];
+      if (*s == v || v == 1) continue;
+      if (*s == 1) {
+        *s = v;
+        continue;
+      }
+      char s0[96], s1[96];
+      return gb_errorf(S, GB_ESHAPE,
+                       "%s: shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld)",
+                       NAME, gb_shape_str(a->in[0], s0), gb_shape_str(t, s1),
+                       d + 1, (long long)*s, (long long)v);
+    }
+  }
+  *ndim = nd;
+  return GB_OK;
+}
+
+gb_status gb_infer_binary(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  gb_status st;
+  if ((st = need_float(S, op, a->in[0], 1)) || (st = need_float(S, op, a->in[1], 2))) return st;
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  if ((st = broadcast(S, op, a, 2, &nd, shape))) return st;
+  set_out(o, 0, nd, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_compare(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  if (a->in[0]->dtype != a->in[1]->dtype)
+    return gb_errorf(S, GB_EDTYPE, "%s: dtypes differ (%s vs %s)", NAME,
+                     gb_dtype_name(a->in[0]->dtype), gb_dtype_name(a->in[1]->dtype));
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  gb_status st = broadcast(S, op, a, 2, &nd, shape);
+  if (st) return st;
+  set_out(o, 0, nd, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_where(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  gb_status st;
+  for (int k = 0; k < 3; k++)
+    if ((st = need_float(S, op, a->in[k], k + 1))) return st;
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  if ((st = broadcast(S, op, a, 3, &nd, shape))) return st;
+  set_out(o, 0, nd, shape, GB_F32);
+  return GB_OK;
+}
+
+/* ---- reductions ----------------------------------------------------------------------- */
+
+/* Output shape of reducing the dims in `mask` (0 = all). */
+static void reduced_shape(const gb_tensor *x, uint64_t mask, bool keepdim, int *nd,
+                          int64_t *shape) {
+  if (mask == 0) mask = ~(uint64_t)0;
+  *nd = 0;
+  for (int d = 0; d < x->ndim; d++) {
+    if (mask >> d & 1) {
+      if (keepdim) shape[(*nd)++] = 1;
+    } else {
+      shape[(*nd)++] = x->shape[d];
+    }
+  }
+}
+
+gb_status gb_infer_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st = need_float(S, op, x, 1);
+  if (st) return st;
+  uint64_t mask = (uint64_t)a->i[0];
+  if (x->ndim < 64 && (mask >> x->ndim) != 0) {
+    char sb[96];
+    return gb_errorf(S, GB_EARG, "%s: dimension out of range for a tensor of shape %s", NAME,
+                     gb_shape_str(x, sb));
+  }
+  bool empty_ok = op == GB_OP_SUM;
+  if (x->numel == 0 && !empty_ok)
+    return gb_errorf(S, GB_ESHAPE, "%s: cannot reduce an empty tensor", NAME);
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  reduced_shape(x, mask, a->i[1] != 0, &nd, shape);
+  set_out(o, 0, nd, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_reduce_dim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st;
+  if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
+  if (x->shape[a->i[0]] == 0)
+    return gb_errorf(S, GB_ESHAPE, "%s: cannot reduce an empty dimension", NAME);
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  reduced_shape(x, (uint64_t)1 << a->i[0], a->i[1] != 0, &nd, shape);
+  o->nout = 2;
+  set_out(o, 0, nd, shape, GB_F32);
+  set_out(o, 1, nd, shape, GB_I64);
+  return GB_OK;
+}
+
+gb_status gb_infer_arg_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st = need_float(S, op, x, 1);
+  if (st) return st;
+  if (x->numel == 0) return gb_errorf(S, GB_ESHAPE, "%s: cannot reduce an empty tensor", NAME);
+  if (a->i[0] < 0) {
+    set_out(o, 0, 0, NULL, GB_I64);
+    return GB_OK;
+  }
+  if ((st = need_dim(S, op, x, a->i[0]))) return st;
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  reduced_shape(x, (uint64_t)1 << a->i[0], a->i[1] != 0, &nd, shape);
+  set_out(o, 0, nd, shape, GB_I64);
+  return GB_OK;
+}
+
+gb_status gb_infer_softmax(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st;
+  if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
+  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_softmax_backward(gb_state *S, gb_opid op, const gb_opargs *a,
+                                    gb_outspec *o) {
+  if (!gb_shape_equal(a->in[0], a->in[1])) {
+    char s0[96], s1[96];
+    return gb_errorf(S, GB_ESHAPE, "%s: shapes %s and %s differ", NAME,
+                     gb_shape_str(a->in[0], s0), gb_shape_str(a->in[1], s1));
+  }
+  return gb_infer_softmax(S, op, a, o);
+}
+
+/* ---- losses --------------------------------------------------------------------------- */
+
+static gb_status check_class_args(gb_state *S, gb_opid op, const gb_tensor *x,
+                                  const gb_tensor *y) {
+  char s0[96], s1[96];
+  gb_status st = need_float(S, op, x, 1);
+  if (st) return st;
+  if (x->ndim != 2)
+    return gb_errorf(S, GB_ESHAPE, "%s: input must be (N,C), got %s", NAME, gb_shape_str(x, s0));
+  if (y->dtype != GB_I64 && y->dtype != GB_I32)
+    return gb_errorf(S, GB_EDTYPE,
+                     "%s: labels must be int64 class indices 1..C, got dtype %s (convert with "
+                     ":long())",
+                     NAME, gb_dtype_name(y->dtype));
+  if (y->ndim != 1 || y->shape[0] != x->shape[0])
+    return gb_errorf(S, GB_ESHAPE, "%s: input %s needs labels of shape (%lld), got %s", NAME,
+                     gb_shape_str(x, s0), (long long)x->shape[0], gb_shape_str(y, s1));
+  if (x->shape[0] == 0) return gb_errorf(S, GB_ESHAPE, "%s: empty batch", NAME);
+  return GB_OK;
+}
+
+gb_status gb_infer_class_loss(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  gb_status st = check_class_args(S, op, a->in[0], a->in[1]);
+  if (st) return st;
+  set_out(o, 0, 0, NULL, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_class_loss_backward(gb_state *S, gb_opid op, const gb_opargs *a,
+                                       gb_outspec *o) {
+  gb_status st = check_class_args(S, op, a->in[0], a->in[1]);
+  if (st) return st;
+  set_out(o, 0, 2, a->in[0]->shape, GB_F32);
+  return GB_OK;
+}
+
+/* ---- matrix products ------------------------------------------------------------------ */
+
+gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0], *y = a->in[1];
+  char s0[96], s1[96];
+  gb_status st;
+  if ((st = need_float(S, op, x, 1)) || (st = need_float(S, op, y, 2))) return st;
+  bool ok = (x->ndim == 2 && y->ndim == 2) || (x->ndim == 3 && y->ndim == 2) ||
+            (x->ndim == 3 && y->ndim == 3 && x->shape[0] == y->shape[0]);
+  if (!ok)
+    return gb_errorf(S, GB_ESHAPE,
+                     "matmul: %s x %s: expected (M,K)x(K,N), (B,M,K)x(K,N) or (B,M,K)x(B,K,N)",
+                     gb_shape_str(x, s0), gb_shape_str(y, s1));
+  int64_t k1 = x->shape[x->ndim - 1], k2 = y->shape[y->ndim - 2];
+  if (k1 != k2)
+    return gb_errorf(S, GB_ESHAPE, "matmul: %s x %s: inner sizes differ (%lld vs %lld)",
+                     gb_shape_str(x, s0), gb_shape_str(y, s1), (long long)k1, (long long)k2);
+  int64_t shape[3];
+  int nd = x->ndim;
+  for (int d = 0; d < nd - 1; d++) shape[d] = x->shape[d];
+  shape[nd - 1] = y->shape[y->ndim - 1];
+  set_out(o, 0, nd, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_addmm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *bias = a->in[0], *x = a->in[1], *y = a->in[2];
+  char s0[96], s1[96], s2[96];
+  gb_status st;
+  for (int k = 0; k < 3; k++)
+    if ((st = need_float(S, op, a->in[k], k + 1))) return st;
+  if (x->ndim != 2 || y->ndim != 2 || x->shape[1] != y->shape[0])
+    return gb_errorf(S, GB_ESHAPE, "addmm: %s x %s: expected (M,K) x (K,N)",
+                     gb_shape_str(x, s0), gb_shape_str(y, s1));
+  int64_t m = x->shape[0], n = y->shape[1];
+  bool fits = (bias->ndim == 1 && (bias->shape[0] == n || bias->shape[0] == 1)) ||
+              (bias->ndim == 2 && (bias->shape[0] == m || bias->shape[0] == 1) &&
+               (bias->shape[1] == n || bias->shape[1] == 1)) ||
+              bias->ndim == 0;
+  if (!fits)
+    return gb_errorf(S, GB_ESHAPE, "addmm: bias %s does not broadcast to the product (%lld,%lld) of %s x %s",
+                     gb_shape_str(bias, s2), (long long)m, (long long)n, gb_shape_str(x, s0),
+                     gb_shape_str(y, s1));
+  int64_t shape[2] = {m, n};
+  set_out(o, 0, 2, shape, GB_F32);
+  return GB_OK;
+}
+
+/* ---- indexing ------------------------------------------------------------------------- */
+
+static gb_status need_index(gb_state *S, gb_opid op, const gb_tensor *idx, int argno) {
+  if (idx->dtype == GB_I64 || idx->dtype == GB_I32) return GB_OK;
+  return gb_errorf(S, GB_EDTYPE, "%s: argument %d (indices) must be int64, got %s", NAME, argno,
+                   gb_dtype_name(idx->dtype));
+}
+
+gb_status gb_infer_index_select(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0], *idx = a->in[1];
+  gb_status st;
+  if ((st = need_dim(S, op, x, a->i[0])) || (st = need_index(S, op, idx, 2))) return st;
+  if (idx->ndim != 1) {
+    char sb[96];
+    return gb_errorf(S, GB_ESHAPE, "index_select: indices must be 1-D, got %s",
+                     gb_shape_str(idx, sb));
+  }
+  int64_t shape[GB_MAXDIM];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[a->i[0]] = idx->shape[0];
+  set_out(o, 0, x->ndim, shape, x->dtype);
+  return GB_OK;
+}
+
+gb_status gb_infer_index_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *base = a->in[0], *idx = a->in[1], *src = a->in[2];
+  gb_status st;
+  if ((st = need_float(S, op, base, 1)) || (st = need_float(S, op, src, 3)) ||
+      (st = need_dim(S, op, base, a->i[0])) || (st = need_index(S, op, idx, 2)))
+    return st;
+  bool ok = idx->ndim == 1 && src->ndim == base->ndim;
+  for (int d = 0; ok && d < base->ndim; d++)
+    ok = src->shape[d] == (d == a->i[0] ? idx->shape[0] : base->shape[d]);
+  if (!ok) {
+    char s0[96], s1[96], s2[96];
+    return gb_errorf(S, GB_ESHAPE, "index_add: base %s, indices %s and source %s do not fit",
+                     gb_shape_str(base, s0), gb_shape_str(idx, s1), gb_shape_str(src, s2));
+  }
+  set_out(o, 0, base->ndim, base->shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_gather(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0], *idx = a->in[1];
+  gb_status st;
+  if ((st = need_dim(S, op, x, a->i[0])) || (st = need_index(S, op, idx, 2))) return st;
+  bool ok = idx->ndim == x->ndim;
+  for (int d = 0; ok && d < x->ndim; d++) ok = d == a->i[0] || idx->shape[d] == x->shape[d];
+  if (!ok) {
+    char s0[96], s1[96];
+    return gb_errorf(S, GB_ESHAPE,
+                     "gather: indices %s must match the input %s except along dimension %lld",
+                     gb_shape_str(idx, s1), gb_shape_str(x, s0), (long long)a->i[0] + 1);
+  }
+  set_out(o, 0, idx->ndim, idx->shape, x->dtype);
+  return GB_OK;
+}
+
+gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *base = a->in[0], *idx = a->in[1], *src = a->in[2];
+  gb_status st;
+  if ((st = need_float(S, op, base, 1)) || (st = need_float(S, op, src, 3)) ||
+      (st = need_dim(S, op, base, a->i[0])) || (st = need_index(S, op, idx, 2)))
+    return st;
+  bool ok = gb_shape_equal(idx, src) && idx->ndim == base->ndim;
+  for (int d = 0; ok && d < base->ndim; d++) ok = d == a->i[0] || idx->shape[d] == base->shape[d];
+  if (!ok) {
+    char s0[96], s1[96], s2[96];
+    return gb_errorf(S, GB_ESHAPE, "scatter_add: base %s, indices %s and source %s do not fit",
+                     gb_shape_str(base, s0), gb_shape_str(idx, s1), gb_shape_str(src, s2));
+  }
+  set_out(o, 0, base->ndim, base->shape, GB_F32);
+  return GB_OK;
+}

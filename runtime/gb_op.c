@@ -1,0 +1,146 @@
+/* gb_op.c — the dispatch table built from gb_ops.def, and gb_op_run: check devices, apply
+ * the row's shape rule, allocate outputs (or build the view), call the device's kernel and
+ * record a tape node when grad is needed. This is the hot path: no heap traffic beyond the
+ * recycled objects, no string formatting unless an error is raised. */
+#include <string.h>
+
+#include "gb_kernels.h"
+#include "gb_state.h"
+#ifdef GB_HAVE_CUDA
+#include "gb_cuda.h"
+#define GB_CUDA(x) x
+#else
+#define GB_CUDA(x) NULL
+#endif
+#define GB_NOGRAD NULL
+
+const gb_oprow gb_ops[GB_NOPS] = {
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad) [id] = {name, nin, infer, cpu, cuda, grad},
+#include "gb_ops.def"
+#undef GB_OP
+};
+
+bool gb_op_supported(gb_opid id, gb_device dev) {
+  return dev == GB_CPU ? gb_ops[id].cpu != NULL : gb_ops[id].cuda != NULL;
+}
+
+static gb_status check_devices(gb_state *S, gb_opid id, const gb_opargs *a, gb_device *dev) {
+  *dev = a->in[0]->device;
+  for (int k = 1; k < a->nin; k++) {
+    if (a->in[k]->device != *dev) {
+      char d0[16], d1[16];
+      return gb_errorf(S, GB_EDEVICE,
+                       "%s: expected all tensors on one device, got %s (argument 1) and %s "
+                       "(argument %d)",
+                       gb_ops[id].name, gb_device_name(*dev, d0),
+                       gb_device_name(a->in[k]->device, d1), k + 1);
+    }
+  }
+  return GB_OK;
+}
+
+static gb_kernel_fn kernel_for(gb_state *S, gb_opid id, gb_device dev, gb_status *st) {
+  gb_kernel_fn fn = dev == GB_CPU ? gb_ops[id].cpu : gb_ops[id].cuda;
+  if (!fn) {
+    char d[16];
+    *st = gb_errorf(S, GB_EDEVICE, "%s: not supported on %s", gb_ops[id].name,
+                    gb_device_name(dev, d));
+  }
+  return fn;
+}
+
+static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
+  if (!S->grad_enabled || !gb_ops[id].grad) return false;
+  for (int k = 0; k < a->nin; k++)
+    if (a->in[k]->requires_grad) return true;
+  return false;
+}
+
+static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o,
+                           gb_tensor **out) {
+  gb_tensor *v = gb_tensor_alias(S, a->in[0]);
+  if (!v) return gb_errorf(S, GB_EOOM, "out of memory: tensor header");
+  v->ndim = o->ndim[0];
+  memcpy(v->shape, o->shape[0], sizeof v->shape);
+  memcpy(v->stride, o->view_stride, sizeof v->stride);
+  v->offset = o->view_offset;
+  int64_t n = 1;
+  for (int d = 0; d < v->ndim; d++) n *= v->shape[d];
+  v->numel = n;
+  *out = v;
+  return GB_OK;
+}
+
+gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
+  gb_device dev;
+  gb_status st = check_devices(S, id, a, &dev);
+  if (st) return st;
+  gb_outspec o;
+  o.nout = 1;
+  o.view = false;
+  if ((st = gb_ops[id].infer(S, id, a, &o))) return st;
+  gb_kernel_fn fn = kernel_for(S, id, dev, &st);
+  if (!fn) return st;
+  gb_tensor *res[GB_MAXOUT] = {NULL, NULL};
+  if (o.view) {
+    if ((st = make_view(S, a, &o, &res[0]))) return st;
+  } else {
+    for (int k = 0; k < o.nout; k++) {
+      st = gb_tensor_empty(S, o.ndim[k], o.shape[k], o.dtype[k], dev, &res[k]);
+      if (st) goto fail;
+    }
+    if ((st = fn(S, a, res))) goto fail;
+  }
+  if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
+  for (int k = 0; k < o.nout; k++) out[k] = res[k];
+  return GB_OK;
+fail:
+  for (int k = 0; k < o.nout; k++) gb_tensor_release(S, res[k]);
+  return st;
+}
+
+gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst) {
+  gb_status st;
+  if (dst->requires_grad && S->grad_enabled)
+    return gb_errorf(S, GB_EGRAD,
+                     "%s: in-place operation on a tensor that requires grad (wrap it in "
+                     "gb.no_grad or use the out-of-place form)",
+                     gb_ops[id].name);
+  if (a->nin > 0) {
+    gb_device dev;
+    if ((st = check_devices(S, id, a, &dev))) return st;
+    if (dev != dst->device) {
+      char d0[16], d1[16];
+      return gb_errorf(S, GB_EDEVICE, "%s: result on %s cannot be written into a tensor on %s",
+                       gb_ops[id].name, gb_device_name(dev, d0),
+                       gb_device_name(dst->device, d1));
+    }
+    gb_outspec o;
+    o.nout = 1;
+    o.view = false;
+    if ((st = gb_ops[id].infer(S, id, a, &o))) return st;
+    bool same = o.ndim[0] == dst->ndim && o.dtype[0] == dst->dtype && !o.view;
+    for (int d = 0; same && d < dst->ndim; d++) same = o.shape[0][d] == dst->shape[d];
+    if (!same) {
+      char s0[96], s1[96];
+      return gb_errorf(S, GB_ESHAPE, "%s: in-place result %s %s does not fit the target %s %s",
+                       gb_ops[id].name, gb_shape_str_n(o.ndim[0], o.shape[0], s0),
+                       gb_dtype_name(o.dtype[0]), gb_shape_str(dst, s1),
+                       gb_dtype_name(dst->dtype));
+    }
+  }
+  gb_kernel_fn fn = kernel_for(S, id, dst->device, &st);
+  if (!fn) return st;
+  gb_tensor *res[GB_MAXOUT] = {dst, NULL};
+  return fn(S, a, res);
+}
+
+gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out) {
+  gb_opargs a = {.in = {x}, .nin = 1};
+  return gb_op_run(S, id, &a, out);
+}
+
+gb_status gb_op2(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor **out) {
+  gb_opargs a = {.in = {x, y}, .nin = 2};
+  return gb_op_run(S, id, &a, out);
+}

@@ -1,0 +1,50 @@
+/* gb_state.h — the private layout of gb_state (runtime/ only): error message, RNG position,
+ * grad mode, the CPU caching allocator's bins, recycled tensor and node objects, and the
+ * device backends' slots. One per Lua state; nothing here is global. */
+#ifndef GB_STATE_H
+#define GB_STATE_H
+
+#include "gb_op.h"
+
+#define GB_ALLOC_BINS 256
+
+typedef struct gb_cpu_block {
+  struct gb_cpu_block *next;
+} gb_cpu_block;
+
+struct gb_state {
+  char err[GB_ERRLEN];
+  /* random numbers: Philox key and the next unused counter */
+  uint64_t seed;
+  uint64_t rng_offset;
+  /* autograd */
+  bool grad_enabled;
+  uint64_t node_seq;
+  gb_node *free_nodes;
+  /* recycled tensor headers and storages (no heap traffic in the steady state) */
+  gb_tensor *free_tensors;
+  gb_storage *free_storages;
+  /* CPU caching allocator: bins of freed blocks by size class */
+  gb_cpu_block *bins[GB_ALLOC_BINS];
+  int64_t cached_bytes;
+  gb_memstats cpu;
+  int64_t gc_threshold; /* run the host GC when allocated bytes pass this */
+  gb_gc_hook gc_hook;
+  void *gc_ud;
+  bool in_gc;
+  /* default placement for new tensors */
+  gb_device default_device;
+  int nthreads;
+  /* CUDA backend, opaque to the core (gpu/gb_cuda.h) */
+  void *cuda;
+};
+
+/* Storage bytes from the device's allocator; GB_EOOM after GC + cache release + retry. */
+gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out);
+void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes);
+/* Return all cached CPU blocks to the system. */
+void gb_alloc_release_cache(gb_state *S);
+/* Reserve `n` counters of the Philox stream; returns the first. */
+uint64_t gb_rng_take(gb_state *S, uint64_t n);
+
+#endif

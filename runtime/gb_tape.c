@@ -1,0 +1,243 @@
+/* gb_tape.c — autograd. Each op on tensors that need grad records a node (op, inputs, an
+ * alias of its output, its parameters). Backward gathers the nodes reachable from the root,
+ * replays them newest-first through each row's backward rule, and accumulates gradients:
+ * into the producing node for intermediate tensors, into ->grad for leaves. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb_state.h"
+
+bool gb_grad_enabled(const gb_state *S) { return S->grad_enabled; }
+
+bool gb_set_grad_enabled(gb_state *S, bool on) {
+  bool was = S->grad_enabled;
+  S->grad_enabled = on;
+  return was;
+}
+
+gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out) {
+  gb_node *n = S->free_nodes;
+  if (n)
+    S->free_nodes = n->next_free;
+  else if (!(n = malloc(sizeof *n)))
+    return gb_errorf(S, GB_EOOM, "out of memory: tape node");
+  memset(n, 0, sizeof *n);
+  n->refcount = 1; /* held by out->grad_fn */
+  n->op = id;
+  n->seq = ++S->node_seq;
+  n->args = *a;
+  for (int k = 0; k < a->nin; k++) gb_tensor_retain(a->in[k]);
+  n->out = gb_tensor_alias(S, out);
+  if (!n->out) {
+    n->freed = true;
+    gb_node_release(S, n);
+    return gb_errorf(S, GB_EOOM, "out of memory: tape node");
+  }
+  out->requires_grad = true;
+  out->grad_fn = n;
+  return GB_OK;
+}
+
+/* Drop what the node holds for backward (inputs and saved output). */
+static void node_free_saved(gb_state *S, gb_node *n) {
+  if (n->freed) return;
+  n->freed = true;
+  for (int k = 0; k < n->args.nin; k++) gb_tensor_release(S, n->args.in[k]);
+  gb_tensor_release(S, n->out);
+  n->out = NULL;
+}
+
+void gb_node_release(gb_state *S, gb_node *n) {
+  if (--n->refcount > 0) return;
+  /* Releasing inputs can release their nodes in turn: a long chain recurses once per node,
+   * which is bounded by the graph depth of one training step. */
+  node_free_saved(S, n);
+  gb_tensor_release(S, n->gacc);
+  n->next_free = S->free_nodes;
+  S->free_nodes = n;
+}
+
+/* ---- backward ------------------------------------------------------------------------- */
+
+typedef struct node_list {
+  gb_node **v;
+  size_t n, cap;
+} node_list;
+
+static gb_status list_push(gb_state *S, node_list *l, gb_node *n) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    gb_node **v = realloc(l->v, cap * sizeof *v);
+    if (!v) return gb_errorf(S, GB_EOOM, "out of memory: backward");
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = n;
+  return GB_OK;
+}
+
+/* Collect every node reachable from root (iteratively: graphs can be deep). */
+static gb_status collect(gb_state *S, gb_node *root, node_list *out) {
+  node_list stack = {0};
+  uint64_t mark = ++S->node_seq; /* fresh visit mark, never equal to an older one */
+  gb_status st = list_push(S, &stack, root);
+  root->visit = mark;
+  while (!st && stack.n) {
+    gb_node *n = stack.v[--stack.n];
+    if ((st = list_push(S, out, n))) break;
+    n->refcount++; /* released after backward: freeing saved inputs may drop other refs */
+    if (n->freed) continue;
+    for (int k = 0; k < n->args.nin && !st; k++) {
+      gb_node *p = n->args.in[k]->grad_fn;
+      if (p && p->visit != mark) {
+        p->visit = mark;
+        st = list_push(S, &stack, p);
+      }
+    }
+  }
+  free(stack.v);
+  return st;
+}
+
+static int by_seq_desc(const void *x, const void *y) {
+  uint64_t a = (*(gb_node *const *)x)->seq, b = (*(gb_node *const *)y)->seq;
+  return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* acc += g, where acc may be NULL (then it takes g). Steals g. */
+static gb_status accumulate(gb_state *S, gb_tensor **acc, gb_tensor *g) {
+  if (!*acc) {
+    *acc = g;
+    return GB_OK;
+  }
+  gb_tensor *sum;
+  gb_status st = gb_op2(S, GB_OP_ADD, *acc, g, &sum);
+  gb_tensor_release(S, g);
+  if (st) return st;
+  gb_tensor_release(S, *acc);
+  *acc = sum;
+  return GB_OK;
+}
+
+/* A leaf's .grad must own its memory: gradients that are views or broadcasts are copied. */
+static gb_status own_gradient(gb_state *S, gb_tensor *leaf, gb_tensor **g) {
+  gb_tensor *t = *g;
+  bool ok = gb_tensor_is_contiguous(t) && t->storage->refcount == 1 && t->refcount == 1 &&
+            gb_shape_equal(t, leaf);
+  if (ok) return GB_OK;
+  gb_tensor *c;
+  gb_status st = gb_tensor_empty_like(S, leaf, &c);
+  if (st) return st;
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {-1}};
+  if ((st = gb_op_run_into(S, GB_OP_COPY, &a, c))) {
+    gb_tensor_release(S, c);
+    return st;
+  }
+  gb_tensor_release(S, t);
+  *g = c;
+  return GB_OK;
+}
+
+static gb_status deliver(gb_state *S, gb_tensor *input, gb_tensor *g) {
+  if (input->grad_fn) return accumulate(S, &input->grad_fn->gacc, g);
+  if (!input->requires_grad) {
+    gb_tensor_release(S, g);
+    return GB_OK;
+  }
+  gb_status st = own_gradient(S, input, &g);
+  if (st) {
+    gb_tensor_release(S, g);
+    return st;
+  }
+  if (!input->grad) {
+    input->grad = g;
+    return GB_OK;
+  }
+  gb_opargs a = {.in = {input->grad, g}, .nin = 2};
+  st = gb_op_run_into(S, GB_OP_ADD, &a, input->grad);
+  gb_tensor_release(S, g);
+  return st;
+}
+
+static gb_status run_node(gb_state *S, gb_node *n) {
+  if (n->freed)
+    return gb_errorf(S, GB_EGRAD,
+                     "backward: trying to go through the graph a second time (%s); pass "
+                     "retain_graph=true to the first backward",
+                     gb_ops[n->op].name);
+  gb_tensor *gin[GB_MAXIN] = {NULL};
+  gb_status st = gb_ops[n->op].grad(S, n, n->gacc, gin);
+  for (int k = 0; k < n->args.nin; k++) {
+    if (!gin[k]) continue;
+    if (!st)
+      st = deliver(S, n->args.in[k], gin[k]);
+    else
+      gb_tensor_release(S, gin[k]);
+  }
+  return st;
+}
+
+static gb_status seed_gradient(gb_state *S, gb_tensor *root, gb_tensor *grad, gb_tensor **g) {
+  char s0[96], s1[96];
+  if (grad) {
+    if (!gb_shape_equal(grad, root) || grad->dtype != root->dtype)
+      return gb_errorf(S, GB_ESHAPE, "backward: gradient %s %s does not match the tensor %s %s",
+                       gb_shape_str(grad, s0), gb_dtype_name(grad->dtype),
+                       gb_shape_str(root, s1), gb_dtype_name(root->dtype));
+    gb_tensor_retain(grad);
+    *g = grad;
+    return GB_OK;
+  }
+  if (root->numel != 1)
+    return gb_errorf(S, GB_ESHAPE,
+                     "backward: the tensor has shape %s; a gradient argument is needed unless "
+                     "it has exactly one element",
+                     gb_shape_str(root, s0));
+  gb_status st = gb_tensor_empty_like(S, root, g);
+  if (st) return st;
+  gb_opargs a = {.f = {1.0}};
+  return gb_op_run_into(S, GB_OP_FILL, &a, *g);
+}
+
+gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain) {
+  if (!root->requires_grad)
+    return gb_errorf(S, GB_EGRAD,
+                     "backward: the tensor does not require grad (no input of the computation "
+                     "had requires_grad set, or it ran under no_grad)");
+  if (root->dtype != GB_F32)
+    return gb_errorf(S, GB_EDTYPE, "backward: only float32 tensors have gradients, got %s",
+                     gb_dtype_name(root->dtype));
+  bool was = gb_set_grad_enabled(S, false);
+  gb_tensor *g = NULL;
+  gb_status st = seed_gradient(S, root, grad, &g);
+  if (st || !root->grad_fn) {
+    if (!st) st = deliver(S, root, g);
+    gb_set_grad_enabled(S, was);
+    return st;
+  }
+  node_list nodes = {0};
+  st = collect(S, root->grad_fn, &nodes);
+  if (!st) {
+    qsort(nodes.v, nodes.n, sizeof *nodes.v, by_seq_desc);
+    st = accumulate(S, &root->grad_fn->gacc, g);
+  } else {
+    gb_tensor_release(S, g);
+  }
+  for (size_t k = 0; k < nodes.n && !st; k++) {
+    gb_node *n = nodes.v[k];
+    if (!n->gacc) continue;
+    st = run_node(S, n);
+    gb_tensor_release(S, n->gacc);
+    n->gacc = NULL;
+  }
+  for (size_t k = 0; k < nodes.n; k++) { /* on error too: leave no half-accumulated state */
+    gb_node *n = nodes.v[k];
+    gb_tensor_release(S, n->gacc);
+    n->gacc = NULL;
+    if (!retain && !st) node_free_saved(S, n);
+    gb_node_release(S, n);
+  }
+  free(nodes.v);
+  gb_set_grad_enabled(S, was);
+  return st;
+}
