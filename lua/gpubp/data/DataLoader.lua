@@ -1,0 +1,105 @@
+-- data/DataLoader.lua — batches of a tensor dataset ({x = (N, ...), y = (N)}, or any table
+-- of equally long tensors listed in `fields`). `for x, y in loader() do` or
+-- `for x, y in loader:iter() do`; #loader is the number of batches per epoch. Shuffling draws
+-- a permutation from gpubp's generator, so epochs are reproducible under gb.manual_seed.
+
+local class = require('gpubp.class')
+local gb = class.gb
+
+local DataLoader = class.Object:extend('DataLoader')
+
+-- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'}})
+function DataLoader:init(dataset, opts)
+  if type(dataset) ~= 'table' then
+    error('DataLoader: expected a dataset table with tensor fields x and y, got '
+          .. type(dataset), 3)
+  end
+  opts = opts or {}
+  local fields = opts.fields
+  if not fields then
+    fields = {}
+    if dataset.x ~= nil then fields[#fields + 1] = 'x' end
+    if dataset.y ~= nil then fields[#fields + 1] = 'y' end
+  end
+  if #fields == 0 then
+    error('DataLoader: the dataset has no tensor fields x/y (pass opts.fields to name others)', 3)
+  end
+  local n
+  for _, f in ipairs(fields) do
+    local t = dataset[f]
+    if not gb.is_tensor(t) then
+      error("DataLoader: dataset field '" .. f .. "' is a " .. type(t) .. ', expected a tensor', 3)
+    end
+    if t:dim() < 1 then
+      error("DataLoader: dataset field '" .. f .. "' is a scalar tensor", 3)
+    end
+    if n and t:size(1) ~= n then
+      error(string.format("DataLoader: dataset fields have different lengths (%s: %d, %s: %d)",
+        fields[1], n, f, t:size(1)), 3)
+    end
+    n = t:size(1)
+  end
+  local bs = opts.batch_size or 1
+  if math.type(bs) ~= 'integer' or bs < 1 then
+    error('DataLoader: batch_size must be a positive integer, got ' .. tostring(bs), 3)
+  end
+  self.dataset, self.fields, self.n = dataset, fields, n
+  self.batch_size = bs
+  self.shuffle = opts.shuffle and true or false
+  self.drop_last = opts.drop_last and true or false
+  self.device = opts.device
+end
+
+-- Number of batches in one epoch.
+function DataLoader:__len()
+  if self.drop_last then return self.n // self.batch_size end
+  return (self.n + self.batch_size - 1) // self.batch_size
+end
+
+-- A random permutation of 1..n as an int64 tensor, from gpubp's generator.
+local function permutation(n)
+  if gb.randperm then return gb.randperm(n, { dtype = 'int64' }) end
+  local keys = gb.rand(n):totable()
+  local idx = {}
+  for i = 1, n do idx[i] = i end
+  table.sort(idx, function(a, b)
+    if keys[a] ~= keys[b] then return keys[a] < keys[b] end
+    return a < b
+  end)
+  return gb.tensor(idx, { dtype = 'int64' })
+end
+DataLoader.permutation = permutation
+
+-- Returns an iterator over the epoch's batches; each call yields one value per field.
+function DataLoader:iter()
+  local perm = self.shuffle and permutation(self.n) or nil
+  local nb, bs, n = #self, self.batch_size, self.n
+  local fields, ds, device = self.fields, self.dataset, self.device
+  local b = 0
+  return function()
+    b = b + 1
+    if b > nb then return nil end
+    local start = (b - 1) * bs + 1
+    local len = math.min(bs, n - start + 1)
+    local out = {}
+    local idx = perm and perm:narrow(1, start, len)
+    for i, f in ipairs(fields) do
+      local t = ds[f]
+      local batch = idx and t:index_select(1, idx) or t:narrow(1, start, len)
+      if device and batch.device ~= device then batch = batch:to(device) end
+      out[i] = batch
+    end
+    return table.unpack(out, 1, #fields)
+  end
+end
+
+function DataLoader:__call()
+  return self:iter()
+end
+
+function DataLoader:__tostring()
+  return string.format('DataLoader(%d samples, batch_size=%d, shuffle=%s, drop_last=%s)',
+    self.n, self.batch_size, tostring(self.shuffle), tostring(self.drop_last))
+end
+
+return DataLoader

@@ -1,0 +1,75 @@
+-- data/mnist.lua — loads MNIST-format IDX files (MNIST, Fashion-MNIST): images as (N, 784)
+-- float32 in [0, 1], labels as (N) int64 classes 1..10 (digit d -> class d + 1).
+
+local gb = require('gpubp.class').gb
+
+local FILES = {
+  train = { 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte' },
+  test = { 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte' },
+}
+
+local function exists(path)
+  local f = io.open(path, 'rb')
+  if f then f:close() return true end
+  return false
+end
+
+-- '<dir>/<base>.gz' if present, else '<dir>/<base>'; nil and the paths tried otherwise.
+local function find(dir, base)
+  local gz, raw = dir .. '/' .. base .. '.gz', dir .. '/' .. base
+  if exists(gz) then return gz end
+  if exists(raw) then return raw end
+  return nil, gz .. ' or ' .. raw
+end
+
+-- mnist(dir, split='train') -> {x =, y =, classes =, n =, files = {images, labels}}
+local function mnist(dir, split)
+  split = split or 'train'
+  if type(dir) ~= 'string' then
+    error('data.mnist: expected a directory path (string), got ' .. type(dir), 2)
+  end
+  local names = FILES[split]
+  if not names then
+    error("data.mnist: split must be 'train' or 'test', got '" .. tostring(split) .. "'", 2)
+  end
+  dir = dir:gsub('/+$', '')
+  local img_path, tried_img = find(dir, names[1])
+  local lbl_path, tried_lbl = find(dir, names[2])
+  if not img_path or not lbl_path then
+    local missing = {}
+    if not img_path then missing[#missing + 1] = tried_img end
+    if not lbl_path then missing[#missing + 1] = tried_lbl end
+    error('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
+          .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh', 2)
+  end
+  local images = gb.io.read_idx(img_path, 'float32')
+  local labels = gb.io.read_idx(lbl_path, 'int64')
+  if images:dim() ~= 3 then
+    error(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
+      img_path, table.concat(images.shape, ',')), 2)
+  end
+  if labels:dim() ~= 1 then
+    error(string.format('data.mnist: %s: expected labels of shape (N), got (%s)',
+      lbl_path, table.concat(labels.shape, ',')), 2)
+  end
+  local n = images:size(1)
+  if labels:size(1) ~= n then
+    error(string.format('data.mnist: %s has %d images but %s has %d labels',
+      img_path, n, lbl_path, labels:size(1)), 2)
+  end
+  local lo, hi = labels:min():item(), labels:max():item()
+  if n > 0 and (lo < 0 or hi > 9) then
+    error(string.format('data.mnist: %s: labels must be digits 0..9, found %d..%d',
+      lbl_path, lo, hi), 2)
+  end
+  local pixels = images:size(2) * images:size(3)
+  return {
+    x = images:reshape(n, pixels) / 255,
+    y = labels + 1,
+    classes = { '0', '1', '2', '3', '4', '5', '6', '7', '8', '9' },
+    n = n,
+    files = { img_path, lbl_path },
+  }
+end
+
+return mnist

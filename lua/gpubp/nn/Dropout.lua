@@ -1,0 +1,29 @@
+-- nn/Dropout.lua — inverted dropout: in training mode zeroes each element with probability
+-- p and scales the survivors by 1/(1-p); in eval mode returns the input unchanged.
+
+local Module = require('gpubp.nn.Module')
+local gb = require('gpubp.class').gb
+
+local Dropout = Module:extend('Dropout')
+
+function Dropout:init(p)
+  p = p == nil and 0.5 or p
+  if type(p) ~= 'number' or p < 0 or p > 1 then
+    error('Dropout: expected a probability p in [0, 1], got ' .. tostring(p), 3)
+  end
+  self.p = p
+end
+
+function Dropout:forward(x)
+  if not self.training or self.p == 0 then return x end
+  if self.p == 1 then return x * 0 end
+  local keep = gb.rand_like(x):ge(self.p)
+  if keep.dtype ~= x.dtype then keep = keep:float() end
+  return x * (keep * (1 / (1 - self.p)))
+end
+
+function Dropout:extra_repr()
+  return 'p=' .. self.p
+end
+
+return Dropout

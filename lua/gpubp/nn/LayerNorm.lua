@@ -1,0 +1,60 @@
+-- nn/LayerNorm.lua — normalizes over the trailing normalized_shape dims of each sample
+-- with the biased variance, then applies an elementwise affine (weight 1, bias 0 at init).
+
+local Module = require('gpubp.nn.Module')
+local Parameter = require('gpubp.nn.Parameter')
+local gb = require('gpubp.class').gb
+
+local LayerNorm = Module:extend('LayerNorm')
+
+-- LayerNorm(normalized_shape (number or table), {eps=1e-5, elementwise_affine=true})
+function LayerNorm:init(normalized_shape, opts)
+  if type(normalized_shape) == 'number' then normalized_shape = { normalized_shape } end
+  if type(normalized_shape) ~= 'table' or #normalized_shape == 0 then
+    error('LayerNorm: expected normalized_shape as a number or a table of sizes, got '
+          .. tostring(normalized_shape), 3)
+  end
+  opts = opts or {}
+  self.normalized_shape = normalized_shape
+  self.eps = opts.eps or 1e-5
+  self.elementwise_affine = opts.elementwise_affine ~= false
+  if self.elementwise_affine then
+    self.weight = Parameter(gb.ones(normalized_shape, { device = opts.device }))
+    self.bias = Parameter(gb.zeros(normalized_shape, { device = opts.device }))
+  end
+end
+
+function LayerNorm:forward(x)
+  local k, d = #self.normalized_shape, x:dim()
+  local shape = x.shape
+  local ok = d >= k
+  for i = 1, k do
+    if not ok then break end
+    ok = shape[d - k + i] == self.normalized_shape[i]
+  end
+  if not ok then
+    error(string.format('LayerNorm: expected input ending in (%s), got (%s)',
+      table.concat(self.normalized_shape, ','), table.concat(shape, ',')), 2)
+  end
+  local flat = x
+  if k > 1 then
+    local rows = {}
+    for i = 1, d - k do rows[#rows + 1] = shape[i] end
+    rows[#rows + 1] = -1
+    flat = x:reshape(rows)
+  end
+  local mean = flat:mean(-1, true)
+  local centered = flat - mean
+  local var = (centered * centered):mean(-1, true)
+  local y = centered / (var + self.eps):sqrt()
+  if k > 1 then y = y:reshape(shape) end
+  if self.elementwise_affine then y = y * self.weight + self.bias end
+  return y
+end
+
+function LayerNorm:extra_repr()
+  return '(' .. table.concat(self.normalized_shape, ',') .. '), eps=' .. self.eps
+         .. ', elementwise_affine=' .. tostring(self.elementwise_affine)
+end
+
+return LayerNorm

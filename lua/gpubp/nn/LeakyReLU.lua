@@ -1,0 +1,22 @@
+-- nn/LeakyReLU.lua — x for x > 0, negative_slope * x otherwise (default slope 0.01).
+
+local Module = require('gpubp.nn.Module')
+
+local LeakyReLU = Module:extend('LeakyReLU')
+
+function LeakyReLU:init(negative_slope)
+  if negative_slope ~= nil and type(negative_slope) ~= 'number' then
+    error('LeakyReLU: expected a number for negative_slope, got ' .. type(negative_slope), 3)
+  end
+  self.negative_slope = negative_slope or 0.01
+end
+
+function LeakyReLU:forward(x)
+  return x:leaky_relu(self.negative_slope)
+end
+
+function LeakyReLU:extra_repr()
+  return 'negative_slope=' .. self.negative_slope
+end
+
+return LeakyReLU

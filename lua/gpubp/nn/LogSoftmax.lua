@@ -1,0 +1,22 @@
+-- nn/LogSoftmax.lua — log of Softmax along dim, computed stably (default -1, the last).
+
+local Module = require('gpubp.nn.Module')
+
+local LogSoftmax = Module:extend('LogSoftmax')
+
+function LogSoftmax:init(dim)
+  if dim ~= nil and math.type(dim) ~= 'integer' then
+    error('LogSoftmax: expected an integer dim, got ' .. tostring(dim), 3)
+  end
+  self.dim = dim or -1
+end
+
+function LogSoftmax:forward(x)
+  return x:log_softmax(self.dim)
+end
+
+function LogSoftmax:extra_repr()
+  return 'dim=' .. self.dim
+end
+
+return LogSoftmax

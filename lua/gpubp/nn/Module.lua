@@ -1,0 +1,344 @@
+-- nn/Module.lua — base class of every layer and model. Submodules, parameters and buffers
+-- assigned to a module's fields are registered (in assignment order) by __newindex, which is
+-- how `self.fc1 = nn.Linear(784, 128)` inside `Net:init` makes fc1 part of the model.
+
+local class = require('gpubp.class')
+local Parameter = require('gpubp.nn.Parameter')
+local gb = class.gb
+
+local Module = class.Object:extend('Module')
+
+-- Registries live in raw fields so that registered names never exist raw on the instance,
+-- which keeps __newindex firing for every assignment to them.
+local function registries(self)
+  return rawget(self, '_parameters'), rawget(self, '_modules'), rawget(self, '_buffers')
+end
+
+-- Ordered map: { names = {...}, map = {name = value} }.
+local function omap() return { names = {}, map = {} } end
+
+local function omap_set(m, k, v)
+  if v == nil then
+    if m.map[k] ~= nil then
+      m.map[k] = nil
+      for i, n in ipairs(m.names) do
+        if n == k then table.remove(m.names, i) break end
+      end
+    end
+    return
+  end
+  if m.map[k] == nil then m.names[#m.names + 1] = k end
+  m.map[k] = v
+end
+
+function Module.new(cls, ...)
+  local self = {
+    _parameters = omap(), _modules = omap(), _buffers = omap(), training = true,
+  }
+  setmetatable(self, cls)
+  self:init(...)
+  return self
+end
+
+function Module:init() end
+
+function Module.__index(self, k)
+  local params, mods, bufs = registries(self)
+  if params then
+    local v = params.map[k]
+    if v ~= nil then return v end
+    v = mods.map[k]
+    if v ~= nil then return v end
+    v = bufs.map[k]
+    if v ~= nil then return v end
+  end
+  return getmetatable(self)[k]
+end
+
+local function is_module(v)
+  return type(v) == 'table' and Module.is_instance(v, Module)
+end
+Module.is_module = is_module
+
+function Module.__newindex(self, k, v)
+  local params, mods, bufs = registries(self)
+  if is_module(v) then
+    omap_set(params, k, nil); omap_set(bufs, k, nil)
+    omap_set(mods, k, v)
+  elseif v ~= nil and gb.is_tensor(v) and (Parameter.is(v) or params.map[k] ~= nil) then
+    omap_set(mods, k, nil); omap_set(bufs, k, nil)
+    omap_set(params, k, Parameter(v))
+  elseif v ~= nil and gb.is_tensor(v) and bufs.map[k] ~= nil then
+    omap_set(bufs, k, v)
+  elseif v == nil and (params.map[k] ~= nil or mods.map[k] ~= nil or bufs.map[k] ~= nil) then
+    omap_set(params, k, nil); omap_set(mods, k, nil); omap_set(bufs, k, nil)
+  else
+    if params.map[k] ~= nil or mods.map[k] ~= nil or bufs.map[k] ~= nil then
+      error(string.format("%s: cannot assign a %s to '%s', which holds a %s",
+        Module.class_name(self), type(v), tostring(k),
+        params.map[k] and 'parameter' or mods.map[k] and 'submodule' or 'buffer'), 2)
+    end
+    rawset(self, k, v)
+  end
+end
+
+function Module:__call(...)
+  return self:forward(...)
+end
+
+function Module:forward()
+  error(Module.class_name(self) .. ': forward is not implemented', 2)
+end
+
+-- Explicit registration, for names computed at run time.
+function Module:add_module(name, m)
+  if not is_module(m) then
+    error(Module.class_name(self) .. ':add_module: expected a Module for '
+          .. tostring(name) .. ', got ' .. type(m), 2)
+  end
+  self[name] = m
+  return m
+end
+
+function Module:register_parameter(name, t)
+  if t == nil then
+    local params = registries(self)
+    omap_set(params, name, nil)
+    return nil
+  end
+  self[name] = Parameter(t)
+  return self[name]
+end
+
+-- A buffer is state saved in state_dict but not trained (BatchNorm's running stats).
+function Module:register_buffer(name, t)
+  if t ~= nil and not gb.is_tensor(t) then
+    error(Module.class_name(self) .. ':register_buffer: expected a tensor for '
+          .. tostring(name) .. ', got ' .. type(t), 2)
+  end
+  local params, mods, bufs = registries(self)
+  omap_set(params, name, nil); omap_set(mods, name, nil)
+  omap_set(bufs, name, t)
+  return t
+end
+
+-- Iterators return arrays (not closures) so callers can # and index them.
+function Module:named_children()
+  local _, mods = registries(self)
+  local out = {}
+  for _, n in ipairs(mods.names) do out[#out + 1] = { n, mods.map[n] } end
+  return out
+end
+
+function Module:children()
+  local out = {}
+  for _, nc in ipairs(self:named_children()) do out[#out + 1] = nc[2] end
+  return out
+end
+
+-- Every module in the tree, depth first, self first (prefix '' for self).
+function Module:named_modules(prefix, out, seen)
+  out, seen, prefix = out or {}, seen or {}, prefix or ''
+  if seen[self] then return out end
+  seen[self] = true
+  out[#out + 1] = { prefix, self }
+  for _, nc in ipairs(self:named_children()) do
+    local p = prefix == '' and nc[1] or prefix .. '.' .. nc[1]
+    nc[2]:named_modules(p, out, seen)
+  end
+  return out
+end
+
+function Module:modules()
+  local out = {}
+  for _, nm in ipairs(self:named_modules()) do out[#out + 1] = nm[2] end
+  return out
+end
+
+-- { {name, tensor}, ... } over the tree in registration order; shared tensors appear once.
+local function named_tensors(self, which)
+  local out, seen = {}, {}
+  for _, nm in ipairs(self:named_modules()) do
+    local reg = rawget(nm[2], which)
+    for _, n in ipairs(reg.names) do
+      local t = reg.map[n]
+      if not seen[t] then
+        seen[t] = true
+        out[#out + 1] = { nm[1] == '' and n or nm[1] .. '.' .. n, t }
+      end
+    end
+  end
+  return out
+end
+
+function Module:named_parameters() return named_tensors(self, '_parameters') end
+function Module:named_buffers() return named_tensors(self, '_buffers') end
+
+function Module:parameters()
+  local out = {}
+  for _, np in ipairs(self:named_parameters()) do out[#out + 1] = np[2] end
+  return out
+end
+
+function Module:buffers()
+  local out = {}
+  for _, nb in ipairs(self:named_buffers()) do out[#out + 1] = nb[2] end
+  return out
+end
+
+-- Total number of trainable scalars.
+function Module:num_parameters()
+  local n = 0
+  for _, p in ipairs(self:parameters()) do n = n + p:numel() end
+  return n
+end
+
+function Module:apply(fn)
+  for _, m in ipairs(self:modules()) do fn(m) end
+  return self
+end
+
+function Module:train(mode)
+  if mode == nil then mode = true end
+  for _, m in ipairs(self:modules()) do rawset(m, 'training', mode and true or false) end
+  return self
+end
+
+function Module:eval()
+  return self:train(false)
+end
+
+-- Moves parameters and buffers to `device`. Parameters are replaced by moved copies, so
+-- build optimizers after calling to(), as in PyTorch.
+function Module:to(device)
+  for _, m in ipairs(self:modules()) do
+    local params, _, bufs = registries(m)
+    for _, n in ipairs(params.names) do
+      local p = params.map[n]
+      if p.device ~= device then
+        local q = gb.no_grad(function() return p:to(device):detach() end)
+        params.map[n] = Parameter(q, p.requires_grad)
+      end
+    end
+    for _, n in ipairs(bufs.names) do
+      local b = bufs.map[n]
+      if b.device ~= device then bufs.map[n] = b:to(device) end
+    end
+  end
+  return self
+end
+
+-- Drops every parameter's gradient (PyTorch's set_to_none=True behaviour).
+function Module:zero_grad()
+  for _, p in ipairs(self:parameters()) do p.grad = nil end
+end
+
+-- Flat table "dotted.name" -> tensor (parameters detached, sharing storage; buffers).
+-- The second result lists the names in registration order.
+function Module:state_dict()
+  local sd, names = {}, {}
+  for _, np in ipairs(named_tensors(self, '_parameters')) do
+    sd[np[1]] = np[2]:detach(); names[#names + 1] = np[1]
+  end
+  for _, nb in ipairs(named_tensors(self, '_buffers')) do
+    sd[nb[1]] = nb[2]; names[#names + 1] = nb[1]
+  end
+  return sd, names
+end
+
+local function shape_str(t)
+  return '(' .. table.concat(t.shape, ',') .. ')'
+end
+
+local CASTS = { float32 = 'float', int64 = 'long', int32 = 'int' }
+
+local function cast(t, dtype)
+  local m = CASTS[dtype]
+  if not m then error('load_state_dict: cannot convert to dtype ' .. tostring(dtype), 3) end
+  return t[m](t)
+end
+
+local function same_shape(a, b)
+  local sa, sb = a.shape, b.shape
+  if #sa ~= #sb then return false end
+  for i = 1, #sa do if sa[i] ~= sb[i] then return false end end
+  return true
+end
+
+-- Copies the tensors of `sd` into this module's parameters and buffers. strict (default
+-- true): every key must match; the error lists missing keys, unexpected keys and shape
+-- mismatches. Returns {missing = {...}, unexpected = {...}} when strict is false.
+function Module:load_state_dict(sd, strict)
+  if type(sd) ~= 'table' then
+    error(Module.class_name(self) .. ':load_state_dict: expected a table of tensors, got '
+          .. type(sd), 2)
+  end
+  if strict == nil then strict = true end
+  local own = {}
+  for _, np in ipairs(named_tensors(self, '_parameters')) do own[#own + 1] = np end
+  for _, nb in ipairs(named_tensors(self, '_buffers')) do own[#own + 1] = nb end
+  local missing, unexpected, mismatched, known = {}, {}, {}, {}
+  for _, nt in ipairs(own) do
+    local name, t = nt[1], nt[2]
+    known[name] = true
+    local src = sd[name]
+    if src == nil then
+      missing[#missing + 1] = name
+    elseif not gb.is_tensor(src) then
+      mismatched[#mismatched + 1] = string.format('%s: expected a tensor, got %s', name, type(src))
+    elseif not same_shape(src, t) then
+      mismatched[#mismatched + 1] = string.format('%s: checkpoint has shape %s, model has %s',
+        name, shape_str(src), shape_str(t))
+    end
+  end
+  for k in pairs(sd) do
+    if not known[k] then unexpected[#unexpected + 1] = tostring(k) end
+  end
+  table.sort(unexpected)
+  local problems = {}
+  if #mismatched > 0 then
+    problems[#problems + 1] = 'size mismatch for ' .. table.concat(mismatched, '; ')
+  end
+  if strict and #missing > 0 then
+    problems[#problems + 1] = 'missing keys: ' .. table.concat(missing, ', ')
+  end
+  if strict and #unexpected > 0 then
+    problems[#problems + 1] = 'unexpected keys: ' .. table.concat(unexpected, ', ')
+  end
+  if #problems > 0 then
+    error(Module.class_name(self) .. ':load_state_dict: ' .. table.concat(problems, '; '), 2)
+  end
+  gb.no_grad(function()
+    for _, nt in ipairs(own) do
+      local src = sd[nt[1]]
+      if src ~= nil then
+        if src.device ~= nt[2].device then src = src:to(nt[2].device) end
+        if src.dtype ~= nt[2].dtype then src = cast(src, nt[2].dtype) end
+        nt[2]:copy_(src)
+      end
+    end
+  end)
+  return { missing = missing, unexpected = unexpected }
+end
+
+-- One-line description inside the parentheses; layers override it.
+function Module:extra_repr()
+  return ''
+end
+
+function Module:__tostring()
+  local name = Module.class_name(self)
+  local kids = self:named_children()
+  local extra = self:extra_repr()
+  if #kids == 0 then return name .. '(' .. extra .. ')' end
+  local lines = { name .. '(' }
+  if extra ~= '' then lines[#lines + 1] = '  ' .. extra end
+  for _, nc in ipairs(kids) do
+    local s = tostring(nc[2]):gsub('\n', '\n  ')
+    lines[#lines + 1] = '  (' .. nc[1] .. '): ' .. s
+  end
+  lines[#lines + 1] = ')'
+  return table.concat(lines, '\n')
+end
+
+return Module

@@ -1,0 +1,22 @@
+-- nn/Softmax.lua — exp(x) / sum(exp(x)) along dim (default -1, the last).
+
+local Module = require('gpubp.nn.Module')
+
+local Softmax = Module:extend('Softmax')
+
+function Softmax:init(dim)
+  if dim ~= nil and math.type(dim) ~= 'integer' then
+    error('Softmax: expected an integer dim, got ' .. tostring(dim), 3)
+  end
+  self.dim = dim or -1
+end
+
+function Softmax:forward(x)
+  return x:softmax(self.dim)
+end
+
+function Softmax:extra_repr()
+  return 'dim=' .. self.dim
+end
+
+return Softmax

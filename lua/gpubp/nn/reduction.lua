@@ -1,0 +1,22 @@
+-- nn/reduction.lua — shared by the loss classes: checks the `reduction` option and applies
+-- 'mean' (default), 'sum' or 'none' to a tensor of per-element losses.
+
+local reduction = {}
+
+local VALID = { mean = true, sum = true, none = true }
+
+function reduction.check(class_name, opts)
+  local r = (opts and opts.reduction) or 'mean'
+  if not VALID[r] then
+    error(class_name .. ": reduction must be 'mean', 'sum' or 'none', got '" .. tostring(r) .. "'", 4)
+  end
+  return r
+end
+
+function reduction.apply(r, losses)
+  if r == 'mean' then return losses:mean() end
+  if r == 'sum' then return losses:sum() end
+  return losses
+end
+
+return reduction

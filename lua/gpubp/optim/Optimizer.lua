@@ -1,0 +1,231 @@
+-- optim/Optimizer.lua — base class of the optimizers: parameter groups with their
+-- hyper-parameters (schedulers edit group.lr), per-parameter state, zero_grad and
+-- state_dict/load_state_dict in PyTorch's layout. Subclasses implement update(p, g, state, group).
+
+local class = require('gpubp.class')
+local gb = class.gb
+
+local Optimizer = class.Object:extend('Optimizer')
+
+local function is_module(x)
+  return type(x) == 'table' and type(x.parameters) == 'function' and not gb.is_tensor(x)
+end
+
+-- params: a list of tensors, a Module, or a list of groups {params = {...}, lr = ...};
+-- defaults: the hyper-parameters every group starts from.
+function Optimizer:init(params, defaults, opts)
+  local name = self.class_name(self)
+  if is_module(params) then params = params:parameters() end
+  if type(params) ~= 'table' then
+    error(name .. ': expected a list of parameters (or a Module), got ' .. type(params), 4)
+  end
+  opts = opts or {}
+  for k, v in pairs(opts) do
+    if defaults[k] == nil and k ~= 'params' then
+      error(name .. ": unknown option '" .. tostring(k) .. "'", 4)
+    end
+    if type(v) ~= type(defaults[k]) and defaults[k] ~= nil then
+      error(name .. ": option '" .. k .. "' expects a " .. type(defaults[k]) .. ', got '
+            .. type(v), 4)
+    end
+  end
+  local groups = params
+  if #params == 0 or gb.is_tensor(params[1]) then groups = { { params = params } } end
+  self.param_groups, self.state, self.defaults = {}, {}, defaults
+  for gi, g in ipairs(groups) do
+    local group = { params = {} }
+    local plist = is_module(g.params) and g.params:parameters() or g.params
+    for i, p in ipairs(plist or {}) do
+      if not gb.is_tensor(p) then
+        error(string.format('%s: group %d, parameter %d is a %s, not a tensor', name, gi, i,
+          type(p)), 4)
+      end
+      group.params[i] = p
+    end
+    for k, v in pairs(defaults) do
+      local val = g[k]
+      if val == nil then val = opts[k] end
+      if val == nil then val = v end
+      group[k] = val
+    end
+    self.param_groups[gi] = group
+  end
+  if #self.param_groups[1].params == 0 then
+    error(name .. ': got an empty parameter list', 4)
+  end
+  self:validate()
+end
+
+-- Subclasses check hyper-parameters here (raise with error(msg, 5)).
+function Optimizer:validate() end
+
+local function check_range(name, k, v, lo)
+  if type(v) ~= 'number' or v < lo then
+    error(string.format('%s: %s must be a number >= %g, got %s', name, k, lo, tostring(v)), 6)
+  end
+end
+Optimizer.check_range = check_range
+
+-- One update of every parameter that has a gradient, under no_grad.
+function Optimizer:step(closure)
+  local loss
+  if closure then loss = gb.enable_grad(closure) end
+  gb.no_grad(function()
+    for _, group in ipairs(self.param_groups) do
+      for _, p in ipairs(group.params) do
+        local g = p.grad
+        if g then
+          local st = self.state[p]
+          if not st then st = {}; self.state[p] = st end
+          self:update(p, g, st, group)
+        end
+      end
+    end
+  end)
+  return loss
+end
+
+-- Drops every gradient (PyTorch's set_to_none=True, the default since PyTorch 2.0):
+-- the next backward writes fresh gradients and no memory is spent on zeros.
+function Optimizer:zero_grad()
+  for _, group in ipairs(self.param_groups) do
+    for _, p in ipairs(group.params) do p.grad = nil end
+  end
+end
+
+local function copy_value(v)
+  if gb.is_tensor(v) then return v:clone() end
+  if type(v) == 'table' then
+    local t = {}
+    for k, x in pairs(v) do t[k] = copy_value(x) end
+    return t
+  end
+  return v
+end
+
+-- {state = {[i] = {step=, exp_avg=, ...}}, param_groups = {{lr=, ..., params = {i, ...}}}}
+-- with parameters numbered 1.. across groups in order, like PyTorch's. Tensors are cloned.
+function Optimizer:state_dict()
+  local sd = { state = {}, param_groups = {} }
+  local index = 0
+  for gi, group in ipairs(self.param_groups) do
+    local g = { params = {} }
+    for k, v in pairs(group) do
+      if k ~= 'params' then g[k] = copy_value(v) end
+    end
+    for _, p in ipairs(group.params) do
+      index = index + 1
+      g.params[#g.params + 1] = index
+      if self.state[p] then sd.state[index] = copy_value(self.state[p]) end
+    end
+    sd.param_groups[gi] = g
+  end
+  return sd
+end
+
+function Optimizer:load_state_dict(sd)
+  local name = self.class_name(self)
+  if type(sd) ~= 'table' or type(sd.param_groups) ~= 'table' then
+    error(name .. ':load_state_dict: expected a table with param_groups and state', 2)
+  end
+  if #sd.param_groups ~= #self.param_groups then
+    error(string.format('%s:load_state_dict: the state has %d parameter groups, the optimizer %d',
+      name, #sd.param_groups, #self.param_groups), 2)
+  end
+  local by_index = {}
+  for gi, group in ipairs(self.param_groups) do
+    local saved = sd.param_groups[gi]
+    if #saved.params ~= #group.params then
+      error(string.format('%s:load_state_dict: group %d has %d parameters in the state, %d in the optimizer',
+        name, gi, #saved.params, #group.params), 2)
+    end
+    for i, p in ipairs(group.params) do by_index[saved.params[i]] = p end
+  end
+  local state = {}
+  for idx, st in pairs(sd.state or {}) do
+    local p = by_index[tonumber(idx)]
+    if not p then
+      error(name .. ':load_state_dict: state for unknown parameter ' .. tostring(idx), 2)
+    end
+    local s = {}
+    for k, v in pairs(st) do
+      if gb.is_tensor(v) then
+        if v:numel() == p:numel() and #v.shape ~= #p.shape then v = v:reshape(p.shape) end
+        s[k] = v:to(p.device):clone()
+      else
+        s[k] = copy_value(v)
+      end
+    end
+    state[p] = s
+  end
+  for gi, group in ipairs(self.param_groups) do
+    for k, v in pairs(sd.param_groups[gi]) do
+      if k ~= 'params' then group[k] = copy_value(v) end
+    end
+  end
+  self.state = state
+end
+
+-- Number <-> int64 tensor holding its IEEE-754 bits, so that gb.save (tensors only)
+-- keeps hyper-parameters exactly.
+local function number_tensor(x)
+  return gb.tensor({ (string.unpack('<i8', string.pack('<d', x))) }, { dtype = 'int64' })
+end
+
+local function tensor_number(t)
+  return (string.unpack('<d', string.pack('<i8', t:totable()[1])))
+end
+
+-- Flattens a nested table of tensors, numbers and booleans into string keys joined by
+-- '.' (a number becomes a key ending in '#num', a boolean '#bool'), ready for gb.save.
+function Optimizer.flatten_state_dict(sd, prefix, out)
+  out, prefix = out or {}, prefix or ''
+  for k, v in pairs(sd) do
+    local key = prefix .. tostring(k)
+    if gb.is_tensor(v) then
+      out[key] = v
+    elseif type(v) == 'number' then
+      out[key .. '#num'] = number_tensor(v)
+    elseif type(v) == 'boolean' then
+      out[key .. '#bool'] = gb.tensor({ v and 1 or 0 }, { dtype = 'int64' })
+    elseif type(v) == 'table' then
+      if next(v) == nil then
+        out[key .. '#empty'] = gb.tensor({ 0 }, { dtype = 'int64' })
+      else
+        Optimizer.flatten_state_dict(v, key .. '.', out)
+      end
+    else
+      error('Optimizer.flatten_state_dict: cannot store a ' .. type(v) .. ' at ' .. key, 2)
+    end
+  end
+  return out
+end
+
+-- Inverse of flatten_state_dict; keys made of digits become integer indices again.
+-- Only keys starting with `prefix` (default: all) are read, with the prefix removed.
+function Optimizer.unflatten_state_dict(flat, prefix)
+  prefix = prefix or ''
+  local root = {}
+  for key, v in pairs(flat) do
+    if key:sub(1, #prefix) == prefix then
+      local rest, kind = key:sub(#prefix + 1):match('^(.-)#(%a+)$')
+      rest = rest or key:sub(#prefix + 1)
+      local node, parts = root, {}
+      for part in rest:gmatch('[^.]+') do
+        parts[#parts + 1] = part:match('^%d+$') and tonumber(part) or part
+      end
+      for i = 1, #parts - 1 do
+        node[parts[i]] = node[parts[i]] or {}
+        node = node[parts[i]]
+      end
+      local last = parts[#parts]
+      if kind == 'num' then node[last] = tensor_number(v)
+      elseif kind == 'bool' then node[last] = v:totable()[1] ~= 0
+      elseif kind == 'empty' then node[last] = node[last] or {}
+      else node[last] = v end
+    end
+  end
+  return root
+end
+
+return Optimizer

@@ -1,0 +1,17 @@
+-- optim/init.lua — gb.optim: optimizers (SGD, Adam, AdamW, RMSprop) and learning-rate
+-- schedulers (StepLR, ExponentialLR, CosineAnnealingLR). One class per file.
+
+local optim = {}
+
+local CLASSES = {
+  'Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop',
+  'LRScheduler', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR',
+}
+for _, name in ipairs(CLASSES) do
+  optim[name] = require('gpubp.optim.' .. name)
+end
+
+optim.flatten_state_dict = optim.Optimizer.flatten_state_dict
+optim.unflatten_state_dict = optim.Optimizer.unflatten_state_dict
+
+return optim
