@@ -1,0 +1,200 @@
+/* gb_blas.c — the CPU BLAS behind gb_blas_sgemm (gb_blas.h): OpenBLAS (GB_BLAS_OPENBLAS) or
+ * BLIS (GB_BLAS_BLIS), as cmake/blas.cmake decides. Both pick kernels from CPUID and can guess
+ * low on CPUs newer than their release or on VMs with generic model names; gb_blas_init fixes
+ * that once, before the first product (every entry point runs it through pthread_once). */
+#define _GNU_SOURCE /* setenv/unsetenv under -std=c11 */
+#include "gb_blas.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#if defined(GB_BLAS_BLIS)
+#include <blis.h>
+#else
+#include <cblas.h>
+#endif
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static char blas_name[160] = "unknown BLAS";
+static int blas_default_threads = 1;
+
+/* The best x86 kernel family this CPU and OS can run: 3 AVX-512, 2 AVX2+FMA, 1 AVX, 0 other.
+ * __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0). */
+__attribute__((unused)) static int cpu_simd_level(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return 3;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+  if (__builtin_cpu_supports("avx")) return 1;
+#endif
+  return 0;
+}
+
+#if !defined(GB_BLAS_BLIS)
+/* ---- OpenBLAS ------------------------------------------------------------------------------
+ * A DYNAMIC_ARCH OpenBLAS (Debian's, PyPI's) chooses its kernel table ("core") in a load-time
+ * constructor, before any code of ours runs, from the CPU model number. Models it does not
+ * know (newer Xeons, some hypervisors) fall back to "Prescott", SSE3 kernels about 4x slower
+ * than the AVX-512 ones on the same machine. OPENBLAS_CORETYPE is read only by that
+ * constructor, so instead we redo its selection: gotoblas_dynamic_quit() clears the choice and
+ * gotoblas_dynamic_init() makes it again, reading OPENBLAS_CORETYPE, which we set for that one
+ * call and then restore. The entry points are exported by every DYNAMIC_ARCH build but are
+ * not in cblas.h: weak references keep a build without them (single-target OpenBLAS, where
+ * the core was fixed at compile time) linking and running; we then just report its core. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+extern char gotoblas_SKYLAKEX __attribute__((weak)); /* kernel tables, present if built */
+extern char gotoblas_HASWELL __attribute__((weak));
+extern char gotoblas_SANDYBRIDGE __attribute__((weak));
+
+/* Rank of an OpenBLAS x86 core name on the cpu_simd_level scale. */
+static int openblas_core_level(const char *core) {
+  static const char *const l3[] = {"skylakex", "cooperlake", "sapphirerapids", "zen4", NULL};
+  static const char *const l2[] = {"haswell", "zen", NULL};
+  static const char *const l1[] = {"sandybridge", "bulldozer", "piledriver", "steamroller",
+                                   "excavator", NULL};
+  for (int i = 0; l3[i]; i++)
+    if (!strcasecmp(core, l3[i])) return 3;
+  for (int i = 0; l2[i]; i++)
+    if (!strcasecmp(core, l2[i])) return 2;
+  for (int i = 0; l1[i]; i++)
+    if (!strcasecmp(core, l1[i])) return 1;
+  return 0;
+}
+
+/* Re-selects the core as `want` (an OPENBLAS_CORETYPE name). Runs before our first BLAS call;
+ * OpenBLAS reads the kernel table per call, so its buffers and threads are unaffected. */
+static void openblas_force_core(const char *want) {
+  gotoblas_dynamic_quit();
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  gotoblas_dynamic_init();
+  unsetenv("OPENBLAS_CORETYPE"); /* keep it out of child processes' environment */
+}
+
+static void gb_blas_init(void) {
+  char auto_core[32];
+  snprintf(auto_core, sizeof auto_core, "%s", openblas_get_corename());
+  bool replaced = false;
+  int have = openblas_core_level(auto_core), can = cpu_simd_level();
+  if (!getenv("OPENBLAS_CORETYPE") && can > have && gotoblas_dynamic_init &&
+      gotoblas_dynamic_quit) {
+    const char *want = NULL;
+    if (can >= 3 && &gotoblas_SKYLAKEX) want = "SkylakeX";
+    else if (can >= 2 && &gotoblas_HASWELL) want = "Haswell";
+    else if (can >= 1 && &gotoblas_SANDYBRIDGE) want = "Sandybridge";
+    if (want) {
+      openblas_force_core(want);
+      replaced = true;
+    }
+  }
+  /* openblas_get_config(): "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..."; keep 2 words. */
+  char version[48] = "OpenBLAS";
+  const char *cfg = openblas_get_config();
+  if (cfg && !strncmp(cfg, "OpenBLAS ", 9)) {
+    size_t len = strcspn(cfg + 9, " ");
+    snprintf(version, sizeof version, "OpenBLAS %.*s", (int)len, cfg + 9);
+  }
+  if (replaced)
+    snprintf(blas_name, sizeof blas_name, "%s %s (auto-detected %s)", version,
+             openblas_get_corename(), auto_core);
+  else
+    snprintf(blas_name, sizeof blas_name, "%s %s", version, openblas_get_corename());
+  blas_default_threads = openblas_get_num_threads();
+  if (blas_default_threads < 1) blas_default_threads = 1;
+}
+
+static void blas_set_threads(int n) { openblas_set_num_threads(n); }
+static int blas_get_threads(void) { return openblas_get_num_threads(); }
+
+static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+#else
+/* ---- BLIS ----------------------------------------------------------------------------------
+ * BLIS initializes lazily (first call or bli_init) and reads BLIS_ARCH_TYPE then. Its AVX-512
+ * ("skx") detection also wants a known Xeon model name to count FMA units and otherwise takes
+ * "haswell" (AVX2), about 1.5x slower here; on Intel CPUs with AVX-512 we ask for skx for the
+ * duration of bli_init. BLIS runs single-threaded unless told; we default to one thread per
+ * online core. */
+static int online_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static void gb_blas_init(void) {
+  bool user_arch = getenv("BLIS_ARCH_TYPE") != NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!user_arch && cpu_simd_level() >= 3 && __builtin_cpu_is("intel"))
+    setenv("BLIS_ARCH_TYPE", "skx", 1);
+#endif
+  bli_init();
+  if (!user_arch) unsetenv("BLIS_ARCH_TYPE");
+  snprintf(blas_name, sizeof blas_name, "BLIS %s %s", bli_info_get_version_str(),
+           bli_arch_string(bli_arch_query_id()));
+  bool user_threads = getenv("BLIS_NUM_THREADS") || getenv("OMP_NUM_THREADS");
+  if (!user_threads) bli_thread_set_num_threads(online_cores());
+  blas_default_threads = (int)bli_thread_get_num_threads();
+  if (blas_default_threads < 1) blas_default_threads = 1;
+}
+
+static void blas_set_threads(int n) { bli_thread_set_num_threads(n); }
+static int blas_get_threads(void) { return (int)bli_thread_get_num_threads(); }
+
+static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  /* BLIS takes general strides of the stored operands; transposition is a flag. */
+  bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+            m, n, k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1);
+}
+#endif
+
+static int imax(int a, int b) { return a > b ? a : b; }
+
+void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                   int ldc) {
+  pthread_once(&blas_once, gb_blas_init);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    /* No product: BLAS would demand lda >= 1 etc. for nothing; do C = beta*C here, with
+     * beta == 0 meaning "overwrite" as in BLAS. */
+    for (int i = 0; i < m; i++) {
+      float *row = c + (size_t)i * ldc;
+      for (int j = 0; j < n; j++) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+    }
+    return;
+  }
+  /* Stored shapes: A is (m,k) or (k,m), B is (k,n) or (n,k). With a single stored row the
+   * stride is never used, but BLAS still checks it against the row length. */
+  int a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+  int b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+  if (a_rows == 1) lda = imax(lda, a_cols);
+  if (b_rows == 1) ldb = imax(ldb, b_cols);
+  if (m == 1) ldc = imax(ldc, n);
+  blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+const char *gb_blas_name(void) {
+  pthread_once(&blas_once, gb_blas_init);
+  return blas_name;
+}
+
+void gb_blas_set_threads(int n) {
+  pthread_once(&blas_once, gb_blas_init);
+  blas_set_threads(n > 0 ? n : blas_default_threads);
+}
+
+int gb_blas_threads(void) {
+  pthread_once(&blas_once, gb_blas_init);
+  int n = blas_get_threads();
+  return n > 0 ? n : 1;
+}

@@ -1,0 +1,33 @@
+/* gb_blas.h — the one door to the CPU BLAS: row-major sgemm, the library's name and its
+ * thread count. Which library sits behind it is chosen by cmake/blas.cmake (OpenBLAS by
+ * default, BLIS as the alternative); gb_blas.c also makes sure OpenBLAS runs the fastest
+ * kernels the CPU supports, with no environment variable for the user to set. */
+#ifndef GB_BLAS_H
+#define GB_BLAS_H
+
+#include "gb_core.h"
+
+/* C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, all ROW-MAJOR.
+ * op(A) is A when !trans_a (A stored m x k) and A^T when trans_a (A stored k x m); same
+ * for B (stored k x n, or n x k when trans_b). lda/ldb/ldc are row strides in elements and
+ * must be at least the stored row length (lda >= trans_a ? m : k, ldb >= trans_b ? k : n,
+ * ldc >= n); for a stored matrix with a single row any stride is accepted.
+ * m, n, k >= 0; m or n == 0 does nothing; k == 0 gives C = beta * C (beta == 0 writes zeros
+ * even over NaN). C must not overlap A or B. Thread-safe; never fails on valid input. */
+GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta,
+                          float *c, int ldc);
+
+/* Human-readable library, version and kernel set in use, e.g. "OpenBLAS 0.3.21 SkylakeX"
+ * (with "(auto: Prescott)" appended when gb_blas replaced a weaker auto-detected core).
+ * The string is static and stays valid for the life of the process. */
+GB_API const char *gb_blas_name(void);
+
+/* Threads the BLAS may use for one call; n <= 0 restores the default (one per online core).
+ * Process-wide: it affects every gb_state (and any other user of the same BLAS library). */
+GB_API void gb_blas_set_threads(int n);
+
+/* Threads the BLAS currently uses (at least 1). */
+GB_API int gb_blas_threads(void);
+
+#endif
