@@ -1,0 +1,126 @@
+/* lgb_io.c — Lua bindings for file I/O: gb.read_idx (MNIST IDX, gzip or raw) and
+ * gb.save / gb.load (safetensors checkpoints). Arguments are checked here; the parsing and
+ * writing live in gb_idx.c and gb_safetensors.c, which never raise. */
+#include <string.h>
+
+#include "gb_idx.h"
+#include "gb_safetensors.h"
+#include "lgb.h"
+
+/* read_idx(path [, dtype='float32']) -> tensor with the file's dims, values not rescaled. */
+static int io_read_idx(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  const char *dts = luaL_optstring(L, 2, "float32");
+  gb_dtype dt;
+  if (!gb_dtype_parse(dts, &dt))
+    return luaL_argerror(L, 2, lua_pushfstring(L, "unknown dtype '%s'", dts));
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = NULL;
+  GBL_CHECK(L, S, gb_idx_read(S, path, dt, &t));
+  gbL_push_tensor(L, t);
+  return 1;
+}
+
+/* Collect the metadata table at index 3 into m[] (strings anchored in the table at `anchor`). */
+static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safetensors_meta **out) {
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 3)) n++, lua_pop(L, 1);
+  gb_safetensors_meta *m = lua_newuserdatauv(L, sizeof *m * (size_t)(n ? n : 1), 0);
+  lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+  int i = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 3)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      return luaL_error(L, "save: %s: metadata keys must be strings (got a %s key)", path,
+                        luaL_typename(L, -2));
+    int vt = lua_type(L, -1);
+    if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)
+      return luaL_error(L, "save: %s: metadata value for '%s' is a %s, expected a string", path,
+                        lua_tostring(L, -2), luaL_typename(L, -1));
+    m[i].key = lua_tostring(L, -2); /* the key stays alive in the table */
+    m[i].value = luaL_tolstring(L, -1, NULL);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1); /* keep the string alive */
+    lua_pop(L, 1);
+    i++;
+  }
+  *out = m;
+  return n;
+}
+
+/* save(path, {name = tensor, ...} [, {key = string}]) -> true. Atomic; CUDA tensors are
+ * copied to the CPU first (through their :cpu() method), views are written in logical order. */
+static int io_save(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  lua_newtable(L); /* 4: anchors temporaries (CPU copies, metadata strings) */
+  const int anchor = 4;
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 2)) n++, lua_pop(L, 1);
+  gb_safetensors f = {0};
+  f.entries = lua_newuserdatauv(L, sizeof *f.entries * (size_t)(n ? n : 1), 0);
+  lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      return luaL_error(L, "save: %s: tensor names must be strings (got a %s key)", path,
+                        luaL_typename(L, -2));
+    const char *key = lua_tostring(L, -2);
+    gb_tensor *t = gbL_to_tensor(L, -1);
+    if (!t)
+      return luaL_error(L, "save: %s: value for '%s' is a %s, expected a tensor", path, key,
+                        luaL_typename(L, -1));
+    if (t->device != GB_CPU) {
+      lua_getfield(L, -1, "cpu");
+      lua_pushvalue(L, -2);
+      lua_call(L, 1, 1);
+      t = gbL_to_tensor(L, -1);
+      if (!t) return luaL_error(L, "save: %s: '%s': :cpu() did not return a tensor", path, key);
+      lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    }
+    f.entries[f.n].name = key;
+    f.entries[f.n].tensor = t;
+    f.n++;
+    lua_pop(L, 1);
+  }
+  if (!lua_isnil(L, 3)) f.nmeta = io_collect_meta(L, path, anchor, &f.meta);
+  gb_state *S = gbL_state(L);
+  GBL_CHECK(L, S, gb_safetensors_save(S, path, &f));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* load(path) -> {name = tensor} (CPU), {key = string} metadata. */
+static int io_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  gb_state *S = gbL_state(L);
+  lua_settop(L, 1);
+  lua_newtable(L); /* 2: tensors */
+  lua_newtable(L); /* 3: metadata */
+  gb_safetensors f;
+  GBL_CHECK(L, S, gb_safetensors_load(S, path, &f));
+  for (int i = 0; i < f.nmeta; i++) {
+    lua_pushstring(L, f.meta[i].value);
+    lua_setfield(L, 3, f.meta[i].key);
+  }
+  for (int i = 0; i < f.n; i++) {
+    gb_tensor *t = f.entries[i].tensor;
+    f.entries[i].tensor = NULL; /* ownership moves to the userdata */
+    gbL_push_tensor(L, t);
+    lua_setfield(L, 2, f.entries[i].name);
+  }
+  gb_safetensors_free(S, &f);
+  return 2;
+}
+
+static const luaL_Reg io_funcs[] = {
+    {"read_idx", io_read_idx},
+    {"save", io_save},
+    {"load", io_load},
+    {NULL, NULL},
+};
+
+void gbL_open_io(lua_State *L) { luaL_setfuncs(L, io_funcs, 0); }
