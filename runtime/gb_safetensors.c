@@ -304,7 +304,7 @@ void gb_safetensors_free(gb_state *S, gb_safetensors *f) {
 gb_status gb_safetensors_parse(gb_state *S, const char *name, const void *bytes, size_t len,
                                gb_safetensors *out) {
   const uint8_t *p = bytes;
-  uint64_t hlen;
+  uint64_t hlen = 0;
   st_header h;
   memset(out, 0, sizeof *out);
   gb_status st = st_check_prefix(S, name, p, len, &hlen);
