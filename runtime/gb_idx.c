@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,31 +196,91 @@ gb_status gb_idx_parse(gb_state *S, const char *name, const void *bytes, size_t 
 
 /* ---- streaming file reader ---------------------------------------------------------------- */
 
+/* A file read either raw or through inflate, chosen by the gzip magic 1f 8b. Our own loop
+ * (not gzread) so that bytes after the last gzip member are an error, as in a raw file. */
 typedef struct idx_stream {
-  gzFile gz;
+  int fd;
   const char *path;
-  bool failed; /* a gzip/read error was recorded on S */
+  bool gzip;
+  bool in_eof; /* read() returned 0 */
+  bool done;   /* gzip: the last member ended exactly at end of file */
+  bool cut;    /* gzip: the compressed stream ended early */
+  bool failed; /* an error was recorded on S */
+  bool z_live; /* z needs inflateEnd */
+  size_t in_pos, in_len;
+  z_stream z;
+  uint8_t in[1 << 16];
 } idx_stream;
 
-/* Read up to n bytes; returns the count. A zlib error sets s->failed and the message. */
+static gb_status stream_fail(gb_state *S, idx_stream *s, gb_status st, const char *what,
+                             const char *detail) {
+  s->failed = true;
+  return gb_errorf(S, st, "read_idx: %s: %s%s", s->path, what, detail);
+}
+
+/* Make at least `want` (<= sizeof s->in) unread bytes available in s->in unless the file
+ * ends first; returns how many are available. Read errors set s->failed. */
+static size_t stream_avail(gb_state *S, idx_stream *s, size_t want) {
+  if (s->in_len - s->in_pos >= want || s->in_eof) return s->in_len - s->in_pos;
+  memmove(s->in, s->in + s->in_pos, s->in_len - s->in_pos);
+  s->in_len -= s->in_pos, s->in_pos = 0;
+  while (s->in_len < want && !s->in_eof) {
+    ssize_t r = read(s->fd, s->in + s->in_len, sizeof s->in - s->in_len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      stream_fail(S, s, GB_EIO, "cannot read: ", strerror(errno));
+      break;
+    }
+    if (r == 0) s->in_eof = true;
+    s->in_len += (size_t)r;
+  }
+  return s->in_len - s->in_pos;
+}
+
+/* After a gzip member ends: another member may follow; anything else is trailing garbage. */
+static void stream_next_member(gb_state *S, idx_stream *s) {
+  size_t have = stream_avail(S, s, 2);
+  if (s->failed) return;
+  if (have == 0)
+    s->done = true;
+  else if (have >= 2 && s->in[s->in_pos] == 0x1f && s->in[s->in_pos + 1] == 0x8b)
+    inflateReset(&s->z);
+  else
+    stream_fail(S, s, GB_EIO, "trailing garbage after the gzip stream", "");
+}
+
+/* Read up to n bytes (decompressed if gzip); returns the count, short only at end of data or
+ * on error (s->failed, message on S) or a cut gzip stream (s->cut). */
 static size_t stream_read(gb_state *S, idx_stream *s, void *buf, size_t n) {
   size_t got = 0;
-  while (got < n) {
-    size_t want = n - got > (1u << 30) ? (1u << 30) : n - got;
-    int r = gzread(s->gz, (char *)buf + got, (unsigned)want);
-    if (r < 0) {
-      int errnum;
-      const char *msg = gzerror(s->gz, &errnum);
-      if (errnum == Z_ERRNO) msg = strerror(errno);
-      /* gzdopen'ed streams prefix "<fd:N>: "; the path is in our own prefix already. */
-      else if (msg && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": "))
-        msg = strstr(msg, ": ") + 2;
-      gb_errorf(S, GB_EIO, "read_idx: %s: gzip: %s", s->path, msg ? msg : "read error");
-      s->failed = true;
-      return got;
+  while (got < n && !s->failed && !s->done && !s->cut) {
+    if (!s->gzip) {
+      if (stream_avail(S, s, 1) == 0) break;
+      size_t k = s->in_len - s->in_pos < n - got ? s->in_len - s->in_pos : n - got;
+      memcpy((uint8_t *)buf + got, s->in + s->in_pos, k);
+      s->in_pos += k, got += k;
+      continue;
     }
-    if (r == 0) break;
-    got += (size_t)r;
+    if (stream_avail(S, s, 1) == 0) {
+      if (!s->failed) s->cut = true; /* end of file inside a member */
+      break;
+    }
+    size_t want = n - got > (1u << 30) ? (1u << 30) : n - got;
+    s->z.next_in = s->in + s->in_pos;
+    s->z.avail_in = (uInt)(s->in_len - s->in_pos);
+    s->z.next_out = (Bytef *)buf + got;
+    s->z.avail_out = (uInt)want;
+    int ret = inflate(&s->z, Z_NO_FLUSH);
+    got += want - s->z.avail_out;
+    s->in_pos = s->in_len - s->z.avail_in;
+    if (ret == Z_STREAM_END)
+      stream_next_member(S, s);
+    else if (ret == Z_MEM_ERROR)
+      stream_fail(S, s, GB_EOOM, "out of memory in inflate", "");
+    else if (ret == Z_NEED_DICT)
+      stream_fail(S, s, GB_EIO, "gzip: needs a preset dictionary", "");
+    else if (ret != Z_OK && ret != Z_BUF_ERROR)
+      stream_fail(S, s, GB_EIO, "gzip: ", s->z.msg ? s->z.msg : "corrupt data");
   }
   return got;
 }
@@ -231,8 +292,7 @@ static gb_status read_data(gb_state *S, idx_stream *s, const idx_header *h, uint
   uint8_t *buf = malloc(cap ? cap : 1);
   if (!buf) return gb_errorf(S, GB_EOOM, "read_idx: %s: out of memory", s->path);
   for (;;) {
-    size_t got = stream_read(S, s, buf + have, cap - have);
-    have += got;
+    have += stream_read(S, s, buf + have, cap - have);
     if (s->failed || have < cap || cap == h->data_bytes) break;
     size_t ncap = cap * 2 > h->data_bytes ? (size_t)h->data_bytes : cap * 2;
     uint8_t *nbuf = realloc(buf, ncap);
@@ -243,27 +303,16 @@ static gb_status read_data(gb_state *S, idx_stream *s, const idx_header *h, uint
     }
     buf = nbuf, cap = ncap;
   }
-  if (s->failed) {
-    free(buf);
-    return GB_EIO;
-  }
   /* Count what follows the data (zero if the file ends where it should). */
   uint64_t trailing = 0;
   uint8_t scratch[4096];
-  while (trailing < IDX_MAX_TRAILING_COUNT) {
+  while (!s->failed && trailing < IDX_MAX_TRAILING_COUNT) {
     size_t got = stream_read(S, s, scratch, sizeof scratch);
-    if (s->failed) {
-      free(buf);
-      return GB_EIO;
-    }
     if (got == 0) break;
     trailing += got;
   }
-  /* zlib reports a gzip stream cut short (even just its CRC trailer) only via gzerror. */
-  int errnum = Z_OK;
-  gzerror(s->gz, &errnum);
-  gb_status st = GB_OK;
-  if (errnum == Z_BUF_ERROR)
+  gb_status st = s->failed ? GB_EIO : GB_OK;
+  if (st == GB_OK && s->cut)
     st = gb_errorf(S, GB_EIO,
                    "read_idx: %s: truncated: gzip stream ends early (got %llu of %llu data bytes)",
                    s->path, (unsigned long long)have, (unsigned long long)h->data_bytes);
@@ -277,34 +326,54 @@ static gb_status read_data(gb_state *S, idx_stream *s, const idx_header *h, uint
   return GB_OK;
 }
 
-gb_status gb_idx_read(gb_state *S, const char *path, gb_dtype dt, gb_tensor **out) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return gb_errorf(S, GB_EIO, "read_idx: %s: cannot open: %s", path, strerror(errno));
+/* Open path and decide raw or gzip from its first two bytes. */
+static gb_status stream_open(gb_state *S, const char *path, idx_stream *s) {
+  memset(s, 0, offsetof(idx_stream, in));
+  s->path = path;
+  s->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (s->fd < 0)
+    return gb_errorf(S, GB_EIO, "read_idx: %s: cannot open: %s", path, strerror(errno));
   struct stat sb;
-  if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    close(fd);
+  if (fstat(s->fd, &sb) == 0 && S_ISDIR(sb.st_mode))
     return gb_errorf(S, GB_EIO, "read_idx: %s: cannot read: %s", path, strerror(EISDIR));
+  if (stream_avail(S, s, 2), s->failed) return GB_EIO;
+  s->gzip = s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
+  if (s->gzip) {
+    if (inflateInit2(&s->z, 15 + 16) != Z_OK)
+      return gb_errorf(S, GB_EOOM, "read_idx: %s: out of memory for inflate", path);
+    s->z_live = true;
   }
-  idx_stream s = {gzdopen(fd, "rb"), path, false};
-  if (!s.gz) {
-    close(fd);
-    return gb_errorf(S, GB_EOOM, "read_idx: %s: out of memory opening the file", path);
+  return GB_OK;
+}
+
+static void stream_close(idx_stream *s) {
+  if (s->z_live) inflateEnd(&s->z);
+  if (s->fd >= 0) close(s->fd);
+}
+
+gb_status gb_idx_read(gb_state *S, const char *path, gb_dtype dt, gb_tensor **out) {
+  idx_stream *s = malloc(sizeof *s);
+  if (!s) return gb_errorf(S, GB_EOOM, "read_idx: %s: out of memory", path);
+  gb_status st = stream_open(S, path, s);
+  uint8_t hdr[4 + 4 * GB_MAXDIM];
+  size_t len = 0;
+  if (st == GB_OK) {
+    len = stream_read(S, s, hdr, 4);
+    if (!s->failed && len == 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] <= GB_MAXDIM)
+      len += stream_read(S, s, hdr + 4, 4 * (size_t)hdr[3]);
+    st = s->failed ? GB_EIO : GB_OK;
   }
-  gzbuffer(s.gz, 1u << 17);
-  uint8_t hdr[4 + 4 * 255];
-  size_t len = stream_read(S, &s, hdr, 4);
-  if (!s.failed && len == 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] <= GB_MAXDIM)
-    len += stream_read(S, &s, hdr + 4, 4 * (size_t)hdr[3]);
   idx_header h;
   uint8_t *data = NULL;
-  gb_status st = s.failed ? GB_EIO : idx_parse_header(S, path, hdr, len, &h);
-  if (st == GB_OK) st = read_data(S, &s, &h, &data);
+  if (st == GB_OK) st = idx_parse_header(S, path, hdr, len, &h);
+  if (st == GB_OK) st = read_data(S, s, &h, &data);
   if (st == GB_OK) st = check_dtype(S, path, &h, dt);
   gb_tensor *t = NULL;
   if (st == GB_OK) st = gb_tensor_empty(S, h.ndim, h.shape, dt, GB_CPU, &t);
   if (st == GB_OK) idx_convert(&h, data, (size_t)(h.data_bytes / (uint64_t)h.elsize), t, 0);
   free(data);
-  gzclose(s.gz);
+  stream_close(s);
+  free(s);
   if (st == GB_OK) *out = t;
   return st;
 }

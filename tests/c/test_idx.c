@@ -231,6 +231,27 @@ static void test_gzip_and_fs(void) {
   snprintf(want, sizeof want,
            "read_idx: %s: truncated: gzip stream ends early (got 24 of 24 data bytes)", path);
   CHECK(gb_idx_read(S, path, GB_F32, &t) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
+  /* bytes after the gzip stream are garbage just as after a raw file's data */
+  uint8_t zj[300];
+  memcpy(zj, z, zlen);
+  memcpy(zj + zlen, "junk", 4);
+  path = write_file("junk.gz", zj, zlen + 4, 0);
+  snprintf(want, sizeof want, "read_idx: %s: trailing garbage after the gzip stream", path);
+  CHECK(gb_idx_read(S, path, GB_F32, &t) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
+  /* ...but a second gzip member continues the data (as gzip -c a b > ab does) */
+  char part2[256];
+  snprintf(part2, sizeof part2, "%s", write_file("p2.gz", raw + 10, n - 10, 1));
+  FILE *p2 = fopen(part2, "rb");
+  size_t z2 = fread(zj, 1, sizeof zj, p2);
+  fclose(p2);
+  path = write_file("p1.gz", raw, 10, 1);
+  FILE *p1 = fopen(path, "ab");
+  fwrite(zj, 1, z2, p1);
+  fclose(p1);
+  CHECK(gb_idx_read(S, path, GB_F32, &t) == GB_OK && t && t->numel == 24 &&
+        gb_tensor_f32(t)[23] == (float)(uint8_t)(23 * 7));
+  gb_tensor_release(S, t);
+  t = NULL;
   z[zlen - 6] ^= 0xFF; /* CRC */
   path = write_file("crc.gz", z, zlen, 0);
   snprintf(want, sizeof want, "read_idx: %s: gzip: incorrect data check", path);

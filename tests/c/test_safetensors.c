@@ -6,10 +6,13 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gb_safetensors.h"
@@ -429,6 +432,49 @@ static void test_save_errors(void) {
   gb_state_free(S);
 }
 
+/* Disk full, simulated with RLIMIT_FSIZE in a child: the write fails (EFBIG), the error
+ * names the path, the old file survives and the temporary is removed. */
+static void test_disk_full(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/full.safetensors", dir);
+  gb_state *S = gb_state_new();
+  fixture x;
+  fixture_init(S, &x);
+  CHECK(gb_safetensors_save(S, path, &x.f) == GB_OK);
+  size_t len0;
+  unsigned char *before = slurp(path, &len0);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &rl);
+    int64_t shape[1] = {1 << 16};
+    gb_tensor *big = make(S, GB_F32, 1, shape, 0);
+    gb_safetensors_entry e = {"big", big};
+    gb_safetensors f = {1, &e, 0, NULL};
+    char want[256];
+    snprintf(want, sizeof want, "save: %s: write failed: File too large", path);
+    gb_status st = gb_safetensors_save(S, path, &f);
+    if (st != GB_EIO || strcmp(gb_state_error(S), want) != 0) {
+      fprintf(stderr, "disk full: got %d '%s'\n    want '%s'\n", st, gb_state_error(S), want);
+      _exit(1);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  size_t len1;
+  unsigned char *after = slurp(path, &len1);
+  CHECK(len0 == len1 && memcmp(before, after, len0) == 0);
+  CHECK(count_temps() == 0);
+  free(before);
+  free(after);
+  fixture_free(S, &x);
+  gb_state_free(S);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/gb_test_st.XXXXXX");
   if (!mkdtemp(dir)) return 1;
@@ -437,6 +483,7 @@ int main(void) {
   test_malformed();
   test_file_errors();
   test_save_errors();
+  test_disk_full();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) failures++;
