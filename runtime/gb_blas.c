@@ -133,8 +133,11 @@ static int online_cores(void) {
 static void gb_blas_init(void) {
   bool user_arch = getenv("BLIS_ARCH_TYPE") != NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!user_arch && cpu_simd_level() >= 3 && __builtin_cpu_is("intel"))
-    setenv("BLIS_ARCH_TYPE", "skx", 1);
+  if (!user_arch && cpu_simd_level() >= 3 && __builtin_cpu_is("intel")) {
+    char id[16]; /* BLIS 0.9 parses the variable as an arch_t number, not a name */
+    snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_SKX);
+    setenv("BLIS_ARCH_TYPE", id, 1);
+  }
 #endif
   bli_init();
   if (!user_arch) unsetenv("BLIS_ARCH_TYPE");

@@ -236,7 +236,7 @@ static gb_status broadcast(gb_state *S, gb_opid op, const gb_opargs *a, int n, i
 gb_status gb_infer_binary(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st;
   if ((st = need_float(S, op, a->in[0], 1)) || (st = need_float(S, op, a->in[1], 2))) return st;
-  int nd;
+  int nd = 0;
   int64_t shape[GB_MAXDIM];
   if ((st = broadcast(S, op, a, 2, &nd, shape))) return st;
   set_out(o, 0, nd, shape, GB_F32);
@@ -247,7 +247,7 @@ gb_status gb_infer_compare(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
   if (a->in[0]->dtype != a->in[1]->dtype)
     return gb_errorf(S, GB_EDTYPE, "%s: dtypes differ (%s vs %s)", NAME,
                      gb_dtype_name(a->in[0]->dtype), gb_dtype_name(a->in[1]->dtype));
-  int nd;
+  int nd = 0;
   int64_t shape[GB_MAXDIM];
   gb_status st = broadcast(S, op, a, 2, &nd, shape);
   if (st) return st;
@@ -259,7 +259,7 @@ gb_status gb_infer_where(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
   gb_status st;
   for (int k = 0; k < 3; k++)
     if ((st = need_float(S, op, a->in[k], k + 1))) return st;
-  int nd;
+  int nd = 0;
   int64_t shape[GB_MAXDIM];
   if ((st = broadcast(S, op, a, 3, &nd, shape))) return st;
   set_out(o, 0, nd, shape, GB_F32);
@@ -295,7 +295,7 @@ gb_status gb_infer_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   bool empty_ok = op == GB_OP_SUM;
   if (x->numel == 0 && !empty_ok)
     return gb_errorf(S, GB_ESHAPE, "%s: cannot reduce an empty tensor", NAME);
-  int nd;
+  int nd = 0;
   int64_t shape[GB_MAXDIM];
   reduced_shape(x, mask, a->i[1] != 0, &nd, shape);
   set_out(o, 0, nd, shape, GB_F32);
@@ -308,7 +308,7 @@ gb_status gb_infer_reduce_dim(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
   if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
   if (x->shape[a->i[0]] == 0)
     return gb_errorf(S, GB_ESHAPE, "%s: cannot reduce an empty dimension", NAME);
-  int nd;
+  int nd = 0;
   int64_t shape[GB_MAXDIM];
   reduced_shape(x, (uint64_t)1 << a->i[0], a->i[1] != 0, &nd, shape);
   o->nout = 2;
@@ -327,7 +327,7 @@ gb_status gb_infer_arg_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
     return GB_OK;
   }
   if ((st = need_dim(S, op, x, a->i[0]))) return st;
-  int nd;
+  int nd = 0;
   int64_t shape[GB_MAXDIM];
   reduced_shape(x, (uint64_t)1 << a->i[0], a->i[1] != 0, &nd, shape);
   set_out(o, 0, nd, shape, GB_I64);

@@ -27,8 +27,16 @@ int gbL_raise(lua_State *L, gb_state *S);
     if ((call) != GB_OK) gbL_raise((L), (S));                                                  \
   } while (0)
 
-/* Reads a shape given either as numbers from `idx` on, or as one table at `idx`. */
+/* Reads a shape given either as numbers from `idx` on, or as one table at `idx`; returns
+ * the number of dims. */
 int gbL_check_shape(lua_State *L, int idx, int64_t *shape);
+/* A 1-based (or negative, from the end) dim argument for a tensor of ndim dims, returned
+ * 0-based; a bad one raises "<op>: dimension d out of range ...". */
+int gbL_check_dim(lua_State *L, int idx, int ndim, const char *op);
+int gbL_opt_dim(lua_State *L, int idx, int ndim, int def, const char *op);
+/* Adds the functions to the shared tensor method table (gb._tensor_methods); the module
+ * table must be on top of the stack. */
+void gbL_add_methods(lua_State *L, const luaL_Reg *fns);
 
 /* Register package.preload['gpubp.core'] and make lua/gpubp findable by `require 'gpubp'`
  * (next to the installed executable/library, else the source tree of a development build). */

@@ -1,0 +1,67 @@
+-- gpubp — the Lua face of the runtime. `require 'gpubp'` returns the C core (tensors, ops,
+-- autograd: gpubp.core) extended with the Lua-side packages: nn, optim, data, autograd.
+local gb = require 'gpubp.core'
+
+gb.autograd = {
+  gradcheck = require('gpubp.autograd_check').gradcheck,
+  backward = function(t, grad, opts) return t:backward(grad, opts) end,
+}
+
+-- gb.cat(tensors, dim) / gb.stack(tensors, dim): copies into a new tensor. Autograd does
+-- not flow through them yet, so they refuse inputs that need grad rather than drop it.
+local function check_no_grad(name, list)
+  if gb.is_grad_enabled() then
+    for i, t in ipairs(list) do
+      if t.requires_grad then
+        error(name .. ': tensor ' .. i .. ' requires grad; autograd through ' .. name ..
+              ' is not supported yet (detach it or use gb.no_grad)', 3)
+      end
+    end
+  end
+end
+
+function gb.cat(list, dim)
+  if type(list) ~= 'table' or #list == 0 then error('cat: expected a non-empty list of tensors', 2) end
+  check_no_grad('cat', list)
+  dim = dim or 1
+  local first = list[1]
+  local nd = first:dim()
+  local d = dim < 0 and dim + nd + 1 or dim
+  if d < 1 or d > nd then error(('cat: dimension %d out of range for a %d-D tensor'):format(dim, nd), 2) end
+  local shape = first.shape
+  local total = 0
+  for i, t in ipairs(list) do
+    local s = t.shape
+    if #s ~= nd then error(('cat: tensor %d has %d dimensions, expected %d'):format(i, #s, nd), 2) end
+    for k = 1, nd do
+      if k ~= d and s[k] ~= shape[k] then
+        error(('cat: tensor %d has size %d in dimension %d, expected %d'):format(i, s[k], k, shape[k]), 2)
+      end
+    end
+    total = total + s[d]
+  end
+  shape[d] = total
+  local out = gb.empty(shape, {dtype = first.dtype, device = first.device})
+  local at = 1
+  for _, t in ipairs(list) do
+    local n = t:size(d)
+    if n > 0 then out:narrow(d, at, n):copy_(t) end
+    at = at + n
+  end
+  return out
+end
+
+function gb.stack(list, dim)
+  if type(list) ~= 'table' or #list == 0 then error('stack: expected a non-empty list of tensors', 2) end
+  check_no_grad('stack', list)
+  dim = dim or 1
+  local parts = {}
+  for i, t in ipairs(list) do parts[i] = t:unsqueeze(dim < 0 and dim + t:dim() + 2 or dim) end
+  return gb.cat(parts, dim < 0 and dim + list[1]:dim() + 2 or dim)
+end
+
+gb.nn = require 'gpubp.nn'
+gb.optim = require 'gpubp.optim'
+gb.data = require 'gpubp.data'
+
+return gb

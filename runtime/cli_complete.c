@@ -1,0 +1,107 @@
+/* cli_complete.c — Tab completion for the gpubp REPL: turns a partial Lua name ("pri",
+ * "gb.nn.Li", "x:su") into the list of names it can become, by walking globals, table
+ * fields, metatable __index tables and, for tensors, gb._tensor_methods. The search is a
+ * small Lua function (compiled once, kept in the registry) run under lua_pcall. */
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "cli_common.h"
+
+#define COMPLETER_KEY "gpubp.cli.complete"
+
+static const char completer_src[] =
+    "local keywords = {'and', 'break', 'do', 'else', 'elseif', 'end', 'false', 'for',\n"
+    "  'function', 'goto', 'if', 'in', 'local', 'nil', 'not', 'or', 'repeat', 'return',\n"
+    "  'then', 'true', 'until', 'while'}\n"
+    "local function ident(k) return type(k) == 'string' and k:match('^[%a_][%w_]*$') end\n"
+    "local function get(obj, k)\n"
+    "  local ok, v = pcall(function() return obj[k] end)\n"
+    "  if ok then return v end\n"
+    "end\n"
+    "local function callable(v)\n"
+    "  if type(v) == 'function' then return true end\n"
+    "  local mt = debug.getmetatable(v)\n"
+    "  return mt ~= nil and type(mt) == 'table' and mt.__call ~= nil\n"
+    "end\n"
+    "-- the table a userdata/table's methods live in when __index is a function\n"
+    "local function method_table()\n"
+    "  local gb = package.loaded.gpubp\n"
+    "  local m = type(gb) == 'table' and rawget(gb, '_tensor_methods')\n"
+    "  return type(m) == 'table' and m or nil\n"
+    "end\n"
+    "-- adds every (key, value) reachable from obj through fields and __index chains\n"
+    "local function collect(obj, add)\n"
+    "  local seen = {}\n"
+    "  for _ = 1, 16 do\n"
+    "    if obj == nil or seen[obj] then return end\n"
+    "    seen[obj] = true\n"
+    "    if type(obj) == 'table' then\n"
+    "      for k, v in next, obj do add(k, v) end\n"
+    "    end\n"
+    "    local mt = debug.getmetatable(obj)\n"
+    "    if type(mt) ~= 'table' then return end\n"
+    "    local idx = rawget(mt, '__index')\n"
+    "    if type(idx) == 'function' then\n"
+    "      local m = type(obj) == 'userdata' and method_table()\n"
+    "      if m then for k, v in next, m do add(k, v) end end\n"
+    "      return\n"
+    "    end\n"
+    "    obj = idx\n"
+    "  end\n"
+    "end\n"
+    "return function(word)\n"
+    "  local head, sep, last = word:match('^(.*)([.:])([%w_]*)$')\n"
+    "  local out, have = {}, {}\n"
+    "  local function add(k, v, prefix)\n"
+    "    if ident(k) and k:sub(1, #last) == last and not have[k] then\n"
+    "      if sep == ':' and not callable(v) then return end\n"
+    "      have[k] = true\n"
+    "      out[#out + 1] = prefix .. k\n"
+    "    end\n"
+    "  end\n"
+    "  if not head then\n"
+    "    last = word\n"
+    "    if not word:match('^[%a_][%w_]*$') and word ~= '' then return out end\n"
+    "    collect(_G, function(k, v) add(k, v, '') end)\n"
+    "    for _, k in ipairs(keywords) do add(k, nil, '') end\n"
+    "  else\n"
+    "    if head:find(':') then return out end\n"
+    "    local obj = _G\n"
+    "    for part in (head .. '.'):gmatch('([^.]*)%.') do\n"
+    "      if not ident(part) then return out end\n"
+    "      obj = get(obj, part)\n"
+    "      if obj == nil then return out end\n"
+    "    end\n"
+    "    local prefix = head .. sep\n"
+    "    collect(obj, function(k, v) add(k, v, prefix) end)\n"
+    "  end\n"
+    "  table.sort(out)\n"
+    "  return out\n"
+    "end\n";
+
+static int complete_body(lua_State *L) {
+  const char *word = lua_touserdata(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, COMPLETER_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    if (luaL_loadbuffer(L, completer_src, sizeof completer_src - 1, "=repl_complete") != LUA_OK)
+      return lua_error(L);
+    lua_call(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, COMPLETER_KEY);
+  }
+  lua_pushstring(L, word);
+  lua_call(L, 1, 1);
+  if (!lua_istable(L, -1)) luaL_error(L, "completer returned no table");
+  return 1;
+}
+
+void gb_cli_completions(lua_State *L, const char *word) {
+  lua_pushcfunction(L, complete_body);
+  lua_pushlightuserdata(L, (void *)word);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+  }
+}

@@ -1,0 +1,123 @@
+/* gb_cpu_fill.c — CPU kernels that write a whole tensor: fill, arange, eye, the Philox
+ * uniform/normal draws (element i depends only on seed, offset and i, as on CUDA), and copy
+ * with dtype conversion between any strided layouts. */
+#include <string.h>
+
+#include "gb_cpu.h"
+#include "gb_philox.h"
+
+/* Store double v into element k of a row of the given dtype. */
+static inline void store(char *p, gb_dtype dt, int64_t k, double v) {
+  switch (dt) {
+  case GB_F32: ((float *)p)[k] = (float)v; break;
+  case GB_I32: ((int32_t *)p)[k] = (int32_t)v; break;
+  default: ((int64_t *)p)[k] = (int64_t)v; break;
+  }
+}
+
+static void row_fill(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {
+  gb_dtype dt = (gb_dtype)a->i[7];
+  if (dt == GB_F32 && s[0] == 1) {
+    float v = (float)a->f[0], *o = (float *)p[0];
+    for (int64_t k = 0; k < n; k++) o[k] = v;
+    return;
+  }
+  for (int64_t k = 0; k < n; k++) store(p[0], dt, k * s[0], a->f[0]);
+}
+
+gb_status gb_cpu_fill(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_opargs b = *a;
+  b.i[7] = out[0]->dtype; /* rows see the target dtype through their args */
+  gb_iter it;
+  gb_iter_init(&it, out[0], 0, NULL);
+  gb_iter_run(&it, row_fill, &b);
+  return GB_OK;
+}
+
+/* Visit the elements of a (possibly strided) tensor in row-major order with their index. */
+typedef double (*elem_fn)(int64_t i, const gb_opargs *a);
+
+static gb_status write_each(gb_tensor *t, elem_fn f, const gb_opargs *a) {
+  char *base = gb_tensor_data(t);
+  int64_t idx[GB_MAXDIM] = {0};
+  for (int64_t i = 0; i < t->numel; i++) {
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
+    store(base, t->dtype, off, f(i, a));
+    for (int d = t->ndim - 1; d >= 0; d--) {
+      if (++idx[d] < t->shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return GB_OK;
+}
+
+static double elem_arange(int64_t i, const gb_opargs *a) { return a->f[0] + (double)i * a->f[1]; }
+static double elem_eye(int64_t i, const gb_opargs *a) {
+  return i / a->i[7] == i % a->i[7] ? 1.0 : 0.0;
+}
+static double elem_uniform(int64_t i, const gb_opargs *a) {
+  float u = gb_philox_uniform((uint64_t)a->i[0], (uint64_t)a->i[1], i);
+  return (float)a->f[0] + u * (float)(a->f[1] - a->f[0]);
+}
+static double elem_normal(int64_t i, const gb_opargs *a) {
+  return (float)a->f[0] + gb_philox_normal((uint64_t)a->i[0], (uint64_t)a->i[1], i) * (float)a->f[1];
+}
+
+gb_status gb_cpu_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return write_each(out[0], elem_arange, a);
+}
+
+gb_status gb_cpu_eye(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *t = out[0];
+  if (t->ndim != 2) return gb_errorf(S, GB_ESHAPE, "eye: needs a 2-D tensor");
+  gb_opargs b = *a;
+  b.i[7] = t->shape[1] ? t->shape[1] : 1;
+  return write_each(t, elem_eye, &b);
+}
+
+gb_status gb_cpu_uniform(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return write_each(out[0], elem_uniform, a);
+}
+
+gb_status gb_cpu_normal(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return write_each(out[0], elem_normal, a);
+}
+
+/* copy: every (destination, source) dtype pair, strided on both sides */
+#define COPY_ROW(OT, IT)                                                                       \
+  {                                                                                            \
+    OT *o = (OT *)p[0];                                                                        \
+    const IT *x = (const IT *)p[1];                                                            \
+    for (int64_t k = 0; k < n; k++) o[k * s[0]] = (OT)x[k * s[1]];                             \
+    return;                                                                                    \
+  }
+
+static void row_copy(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {
+  gb_dtype od = (gb_dtype)a->i[6], id = (gb_dtype)a->i[7];
+  if (od == id && s[0] == 1 && s[1] == 1) {
+    memmove(p[0], p[1], (size_t)n * gb_dtype_size(od));
+    return;
+  }
+  switch (od * GB_NDTYPE + id) {
+  case GB_F32 * GB_NDTYPE + GB_F32: COPY_ROW(float, float)
+  case GB_F32 * GB_NDTYPE + GB_I32: COPY_ROW(float, int32_t)
+  case GB_F32 * GB_NDTYPE + GB_I64: COPY_ROW(float, int64_t)
+  case GB_I32 * GB_NDTYPE + GB_F32: COPY_ROW(int32_t, float)
+  case GB_I32 * GB_NDTYPE + GB_I32: COPY_ROW(int32_t, int32_t)
+  case GB_I32 * GB_NDTYPE + GB_I64: COPY_ROW(int32_t, int64_t)
+  case GB_I64 * GB_NDTYPE + GB_F32: COPY_ROW(int64_t, float)
+  case GB_I64 * GB_NDTYPE + GB_I32: COPY_ROW(int64_t, int32_t)
+  default: COPY_ROW(int64_t, int64_t)
+  }
+}
+
+gb_status gb_cpu_copy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_opargs b = *a;
+  b.i[6] = out[0]->dtype;
+  b.i[7] = a->in[0]->dtype;
+  gb_iter it;
+  gb_iter_init(&it, out[0], 1, a->in);
+  gb_iter_run(&it, row_copy, &b);
+  return GB_OK;
+}

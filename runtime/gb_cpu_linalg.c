@@ -1,0 +1,75 @@
+/* gb_cpu_linalg.c — CPU matrix products through gb_blas_sgemm. Transposed views are passed
+ * to BLAS as transposes (no copy); only layouts BLAS cannot express are made contiguous. */
+#include "gb_blas.h"
+#include "gb_cpu.h"
+
+/* How BLAS should read a (rows, cols) matrix with strides (s0, s1). */
+typedef struct mat {
+  bool trans;
+  int ld;
+} mat;
+
+static bool blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1, mat *m) {
+  if (s1 == 1 || cols == 1) {
+    m->trans = false;
+    m->ld = (int)(s0 > cols ? s0 : cols);
+    return rows == 1 || s0 >= cols;
+  }
+  if (s0 == 1 || rows == 1) {
+    m->trans = true;
+    m->ld = (int)(s1 > rows ? s1 : rows);
+    return cols == 1 || s1 >= rows;
+  }
+  return false;
+}
+
+/* A BLAS-readable version of the last two dims of t (t itself when possible). */
+static gb_status blas_operand(gb_state *S, gb_tensor *t, gb_tensor **use, mat *m) {
+  int nd = t->ndim;
+  int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
+  if (blas_layout(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
+    gb_tensor_retain(t);
+    *use = t;
+    return GB_OK;
+  }
+  gb_status st = gb_cpu_contiguous(S, t, use);
+  if (!st) blas_layout(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
+  return st;
+}
+
+/* out = alpha * x @ y + beta * out, batched over a leading dim when x is 3-D. */
+static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
+                      float beta) {
+  gb_tensor *xu, *yu;
+  mat mx, my;
+  gb_status st = blas_operand(S, x, &xu, &mx);
+  if (st) return st;
+  if ((st = blas_operand(S, y, &yu, &my))) {
+    gb_tensor_release(S, xu);
+    return st;
+  }
+  int nd = xu->ndim;
+  int m = (int)xu->shape[nd - 2], k = (int)xu->shape[nd - 1], n = (int)yu->shape[yu->ndim - 1];
+  int64_t batch = nd == 3 ? xu->shape[0] : 1;
+  int64_t xb = nd == 3 ? xu->stride[0] : 0, yb = yu->ndim == 3 ? yu->stride[0] : 0;
+  const float *xp = gb_tensor_f32(xu), *yp = gb_tensor_f32(yu);
+  float *op = gb_tensor_f32(out);
+  for (int64_t b = 0; b < batch; b++)
+    gb_blas_sgemm(mx.trans, my.trans, m, n, k, alpha, xp + b * xb, mx.ld, yp + b * yb, my.ld,
+                  beta, op + b * (int64_t)m * n, n);
+  gb_tensor_release(S, xu);
+  gb_tensor_release(S, yu);
+  return GB_OK;
+}
+
+gb_status gb_cpu_matmul(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return gemm(S, a->in[0], a->in[1], out[0], 1.0f, 0.0f);
+}
+
+gb_status gb_cpu_addmm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  float beta = (float)a->f[0], alpha = (float)a->f[1];
+  gb_opargs c = {.in = {a->in[0]}, .nin = 1, .i = {-1}};
+  gb_status st = gb_cpu_copy(S, &c, out); /* out = bias, broadcast over rows */
+  if (st) return st;
+  return gemm(S, a->in[1], a->in[2], out[0], alpha, beta);
+}

@@ -1,0 +1,158 @@
+/* gb_cpu_reduce.c — CPU reductions: sum, mean, var, amax/amin over any set of dims, and
+ * max/min/argmax/argmin along one dim (1-based int64 indices, first occurrence wins, NaN
+ * propagates). The input is split into kept dims (one output element each) and reduced dims
+ * (walked by an odometer), so any strides work; sums accumulate in double. */
+#include <math.h>
+
+#include "gb_cpu.h"
+
+typedef struct plan {
+  int nkeep, nred;
+  int64_t keep_shape[GB_MAXDIM], keep_stride[GB_MAXDIM];
+  int64_t red_shape[GB_MAXDIM], red_stride[GB_MAXDIM];
+  int64_t nout, nred_elems;
+  const float *base;
+} plan;
+
+static void make_plan(const gb_tensor *x, uint64_t mask, plan *p) {
+  if (mask == 0) mask = ~(uint64_t)0;
+  p->nkeep = p->nred = 0;
+  p->nout = p->nred_elems = 1;
+  for (int d = 0; d < x->ndim; d++) {
+    if (mask >> d & 1) {
+      p->red_shape[p->nred] = x->shape[d];
+      p->red_stride[p->nred++] = x->stride[d];
+      p->nred_elems *= x->shape[d];
+    } else {
+      p->keep_shape[p->nkeep] = x->shape[d];
+      p->keep_stride[p->nkeep++] = x->stride[d];
+      p->nout *= x->shape[d];
+    }
+  }
+  p->base = gb_tensor_f32(x);
+}
+
+/* Offset of the o-th kept position (row-major over kept dims). */
+static int64_t keep_offset(const plan *p, int64_t o) {
+  int64_t off = 0;
+  for (int d = p->nkeep - 1; d >= 0; d--) {
+    off += (o % p->keep_shape[d]) * p->keep_stride[d];
+    o /= p->keep_shape[d];
+  }
+  return off;
+}
+
+/* Walk the reduced block starting at `start`, calling BODY with `v` = element, `j` = its
+ * row-major position within the block. */
+#define FOR_REDUCED(p, start, BODY)                                                            \
+  do {                                                                                         \
+    int64_t idx_[GB_MAXDIM] = {0}, off_ = (start);                                             \
+    int last_ = (p)->nred - 1;                                                                 \
+    for (int64_t j = 0; j < (p)->nred_elems; j++) {                                            \
+      float v = (p)->base[off_];                                                               \
+      BODY;                                                                                    \
+      int d_ = last_;                                                                          \
+      for (; d_ >= 0; d_--) {                                                                  \
+        off_ += (p)->red_stride[d_];                                                           \
+        if (++idx_[d_] < (p)->red_shape[d_]) break;                                            \
+        off_ -= (p)->red_stride[d_] * (p)->red_shape[d_];                                      \
+        idx_[d_] = 0;                                                                          \
+      }                                                                                        \
+    }                                                                                          \
+  } while (0)
+
+static double block_sum(const plan *p, int64_t start) {
+  /* fast path: one contiguous reduced dim */
+  if (p->nred == 1 && p->red_stride[0] == 1) {
+    const float *x = p->base + start;
+    double acc = 0;
+    for (int64_t j = 0; j < p->nred_elems; j++) acc += x[j];
+    return acc;
+  }
+  double acc = 0;
+  FOR_REDUCED(p, start, acc += v);
+  return acc;
+}
+
+static gb_status reduce_sum_mean(const gb_opargs *a, gb_tensor *out, bool mean) {
+  plan p;
+  make_plan(a->in[0], (uint64_t)a->i[0], &p);
+  float *o = gb_tensor_f32(out);
+  for (int64_t k = 0; k < p.nout; k++) {
+    double s = block_sum(&p, keep_offset(&p, k));
+    o[k] = (float)(mean ? s / (double)p.nred_elems : s);
+  }
+  return GB_OK;
+}
+
+gb_status gb_cpu_sum(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_sum_mean(a, out[0], false);
+}
+
+gb_status gb_cpu_mean(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_sum_mean(a, out[0], true);
+}
+
+gb_status gb_cpu_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  plan p;
+  make_plan(a->in[0], (uint64_t)a->i[0], &p);
+  float *o = gb_tensor_f32(out[0]);
+  double denom = (double)p.nred_elems - (double)a->i[2];
+  for (int64_t k = 0; k < p.nout; k++) {
+    int64_t start = keep_offset(&p, k);
+    double mu = block_sum(&p, start) / (double)p.nred_elems, ss = 0;
+    FOR_REDUCED(&p, start, ss += ((double)v - mu) * ((double)v - mu));
+    o[k] = denom > 0 ? (float)(ss / denom) : NAN;
+  }
+  return GB_OK;
+}
+
+/* Index (0-based, within the block) of the max (want_max) or min; NaN wins. */
+static int64_t block_arg(const plan *p, int64_t start, bool want_max, float *best_out) {
+  float best = 0;
+  int64_t at = -1;
+  FOR_REDUCED(p, start, {
+    if (at < 0 || (best == best && (v != v || (want_max ? v > best : v < best)))) {
+      best = v;
+      at = j;
+    }
+  });
+  *best_out = best;
+  return at;
+}
+
+static gb_status reduce_extreme(const gb_opargs *a, gb_tensor **out, bool want_max,
+                                uint64_t mask, bool values, bool indices) {
+  plan p;
+  make_plan(a->in[0], mask, &p);
+  float *vo = values ? gb_tensor_f32(out[0]) : NULL;
+  int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;
+  for (int64_t k = 0; k < p.nout; k++) {
+    float best;
+    int64_t at = block_arg(&p, keep_offset(&p, k), want_max, &best);
+    if (vo) vo[k] = best;
+    if (io) io[k] = at + 1;
+  }
+  return GB_OK;
+}
+
+gb_status gb_cpu_amax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(a, out, true, (uint64_t)a->i[0], true, false);
+}
+gb_status gb_cpu_amin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(a, out, false, (uint64_t)a->i[0], true, false);
+}
+gb_status gb_cpu_max_dim(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(a, out, true, (uint64_t)1 << a->i[0], true, true);
+}
+gb_status gb_cpu_min_dim(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(a, out, false, (uint64_t)1 << a->i[0], true, true);
+}
+gb_status gb_cpu_argmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
+  return reduce_extreme(a, out, true, mask, false, true);
+}
+gb_status gb_cpu_argmin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
+  return reduce_extreme(a, out, false, mask, false, true);
+}

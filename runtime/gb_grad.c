@@ -1,0 +1,521 @@
+/* gb_grad.c — the backward rules of the op table. Each rule builds d(loss)/d(input) from the
+ * node (inputs, saved output, parameters) and the incoming gradient g using ordinary ops,
+ * so the same rule runs on the CPU or the GPU. Broadcast inputs get g summed back to their
+ * shape. Rules run with grad mode off (gb_backward), so nothing here is recorded. */
+#include <math.h>
+#include <string.h>
+
+#include "gb_fn.h"
+#include "gb_kernels.h"
+#include "gb_state.h"
+
+#define IN(k) (n->args.in[k])
+#define REL(t) gb_tensor_release(S, (t))
+
+/* gin[k] = sum_to(t, IN(k)), consuming t. */
+static gb_status give(gb_state *S, gb_node *n, int k, gb_tensor *t, gb_tensor **gin) {
+  gb_status st = GB_OK;
+  if (IN(k)->requires_grad) st = gb_fn_sum_to(S, t, IN(k), &gin[k]);
+  REL(t);
+  return st;
+}
+
+static gb_status mul_into(gb_state *S, gb_node *n, int k, gb_tensor *x, gb_tensor *y,
+                          gb_tensor **gin) {
+  gb_tensor *t;
+  gb_status st = gb_fn_binary(S, GB_OP_MUL, x, y, &t);
+  return st ? st : give(S, n, k, t, gin);
+}
+
+gb_status gb_grad_zero(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) { return GB_OK; }
+
+gb_status gb_grad_copy(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  if (IN(0)->dtype != GB_F32) return GB_OK;
+  gb_tensor_retain(g);
+  gin[0] = g;
+  return GB_OK;
+}
+
+/* ---- views ---- */
+
+gb_status gb_grad_reshape(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_reshape(S, g, IN(0)->ndim, IN(0)->shape, &gin[0]);
+}
+
+gb_status gb_grad_permute(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {g}, .nin = 1, .i = {n->args.i[0]}};
+  for (int d = 0; d < IN(0)->ndim; d++) a.i[1 + n->args.i[1 + d]] = d;
+  return gb_op_run(S, GB_OP_PERMUTE, &a, &gin[0]);
+}
+
+gb_status gb_grad_transpose(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_transpose(S, g, (int)n->args.i[0], (int)n->args.i[1], &gin[0]);
+}
+
+/* zeros shaped like the input, with g copied into the part the view `id` selected */
+static gb_status scatter_view(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g,
+                              gb_tensor **gin) {
+  gb_tensor *z, *part;
+  gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z);
+  if (st) return st;
+  gb_opargs a = n->args;
+  a.in[0] = z;
+  if ((st = gb_op_run(S, id, &a, &part))) {
+    REL(z);
+    return st;
+  }
+  st = gb_fn_copy_into(S, part, g);
+  REL(part);
+  if (st)
+    REL(z);
+  else
+    gin[0] = z;
+  return st;
+}
+
+gb_status gb_grad_narrow(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return scatter_view(S, n, GB_OP_NARROW, g, gin);
+}
+
+gb_status gb_grad_select(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return scatter_view(S, n, GB_OP_SELECT, g, gin);
+}
+
+gb_status gb_grad_expand(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_sum_to(S, g, IN(0), &gin[0]);
+}
+
+/* ---- elementwise, one input ---- */
+
+gb_status gb_grad_affine(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_affine(S, g, n->args.f[0], 0.0, &gin[0]);
+}
+
+/* gin0 = g * f(node) where f is built by `make` */
+static gb_status chain(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor *factor, gb_status st,
+                       gb_tensor **gin) {
+  if (st) return st;
+  st = gb_fn_binary(S, GB_OP_MUL, g, factor, &gin[0]);
+  REL(factor);
+  return st;
+}
+
+gb_status gb_grad_rdiv_scalar(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *q, *f; /* d(c/x) = -(c/x)/x */
+  gb_status st = gb_fn_binary(S, GB_OP_DIV, n->out, IN(0), &q);
+  if (st) return st;
+  st = gb_fn_affine(S, q, -1.0, 0.0, &f);
+  REL(q);
+  return chain(S, n, g, f, st, gin);
+}
+
+gb_status gb_grad_pow_scalar(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *p, *f; /* p * x^(p-1) */
+  double e = n->args.f[0];
+  gb_status st = gb_fn_scalar_op(S, GB_OP_POW_SCALAR, IN(0), e - 1.0, 0, &p);
+  if (st) return st;
+  st = gb_fn_affine(S, p, e, 0.0, &f);
+  REL(p);
+  return chain(S, n, g, f, st, gin);
+}
+
+gb_status gb_grad_rpow_scalar(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *f; /* c^x * ln c */
+  gb_status st = gb_fn_affine(S, n->out, log(n->args.f[0]), 0.0, &f);
+  return chain(S, n, g, f, st, gin);
+}
+
+gb_status gb_grad_exp(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_binary(S, GB_OP_MUL, g, n->out, &gin[0]);
+}
+
+gb_status gb_grad_log(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_binary(S, GB_OP_DIV, g, IN(0), &gin[0]);
+}
+
+gb_status gb_grad_sqrt(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *q;
+  gb_status st = gb_fn_binary(S, GB_OP_DIV, g, n->out, &q);
+  if (st) return st;
+  st = gb_fn_affine(S, q, 0.5, 0.0, &gin[0]);
+  REL(q);
+  return st;
+}
+
+gb_status gb_grad_abs(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *s;
+  gb_status st = gb_op1(S, GB_OP_SIGN, IN(0), &s);
+  return chain(S, n, g, s, st, gin);
+}
+
+gb_status gb_grad_tanh(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_binary(S, GB_OP_TANH_BACKWARD, g, n->out, &gin[0]);
+}
+
+gb_status gb_grad_sigmoid(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_binary(S, GB_OP_SIGMOID_BACKWARD, g, n->out, &gin[0]);
+}
+
+gb_status gb_grad_relu(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_binary(S, GB_OP_RELU_BACKWARD, g, IN(0), &gin[0]);
+}
+
+gb_status gb_grad_leaky_relu(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {g, IN(0)}, .nin = 2, .f = {n->args.f[0]}};
+  return gb_op_run(S, GB_OP_LEAKY_RELU_BACKWARD, &a, &gin[0]);
+}
+
+gb_status gb_grad_gelu(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return gb_fn_binary(S, GB_OP_GELU_BACKWARD, g, IN(0), &gin[0]);
+}
+
+/* 1 where the bound did not clip: (x >= lo) * (x <= hi), NaN bounds ignored */
+gb_status gb_grad_clamp(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *cur = g;
+  gb_tensor_retain(cur);
+  static const gb_opid cmp[2] = {GB_OP_GE, GB_OP_LE};
+  for (int b = 0; b < 2; b++) {
+    double bound = n->args.f[b];
+    if (bound != bound) continue;
+    gb_tensor *s, *m, *next;
+    gb_status st = gb_fn_scalar_like(S, IN(0), bound, &s);
+    if (st) {
+      REL(cur);
+      return st;
+    }
+    st = gb_fn_binary(S, cmp[b], IN(0), s, &m);
+    REL(s);
+    if (!st) {
+      st = gb_fn_binary(S, GB_OP_MUL, cur, m, &next);
+      REL(m);
+    }
+    REL(cur);
+    if (st) return st;
+    cur = next;
+  }
+  gin[0] = cur;
+  return GB_OK;
+}
+
+/* ---- elementwise, two inputs ---- */
+
+gb_status gb_grad_add(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_status st = GB_OK;
+  for (int k = 0; k < 2 && !st; k++)
+    if (IN(k)->requires_grad) st = gb_fn_sum_to(S, g, IN(k), &gin[k]);
+  return st;
+}
+
+gb_status gb_grad_sub(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_status st = GB_OK;
+  if (IN(0)->requires_grad) st = gb_fn_sum_to(S, g, IN(0), &gin[0]);
+  if (!st && IN(1)->requires_grad) {
+    gb_tensor *m;
+    if ((st = gb_fn_affine(S, g, -1.0, 0.0, &m))) return st;
+    st = give(S, n, 1, m, gin);
+  }
+  return st;
+}
+
+gb_status gb_grad_mul(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_status st = GB_OK;
+  if (IN(0)->requires_grad) st = mul_into(S, n, 0, g, IN(1), gin);
+  if (!st && IN(1)->requires_grad) st = mul_into(S, n, 1, g, IN(0), gin);
+  return st;
+}
+
+gb_status gb_grad_div(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_status st = GB_OK;
+  if (IN(0)->requires_grad) {
+    gb_tensor *t;
+    if ((st = gb_fn_binary(S, GB_OP_DIV, g, IN(1), &t))) return st;
+    if ((st = give(S, n, 0, t, gin))) return st;
+  }
+  if (IN(1)->requires_grad) { /* -g * out / y */
+    gb_tensor *q, *t;
+    if ((st = gb_fn_binary(S, GB_OP_DIV, n->out, IN(1), &q))) return st;
+    st = gb_fn_binary(S, GB_OP_MUL, g, q, &t);
+    REL(q);
+    if (st) return st;
+    gb_tensor *neg;
+    st = gb_fn_affine(S, t, -1.0, 0.0, &neg);
+    REL(t);
+    if (!st) st = give(S, n, 1, neg, gin);
+  }
+  return st;
+}
+
+gb_status gb_grad_pow(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_status st = GB_OK;
+  if (IN(0)->requires_grad) { /* g * y * x^(y-1) = g * y * out / x */
+    gb_tensor *q, *f;
+    if ((st = gb_fn_binary(S, GB_OP_DIV, n->out, IN(0), &q))) return st;
+    st = gb_fn_binary(S, GB_OP_MUL, q, IN(1), &f);
+    REL(q);
+    if (st) return st;
+    st = mul_into(S, n, 0, g, f, gin);
+    REL(f);
+    if (st) return st;
+  }
+  if (IN(1)->requires_grad) { /* g * out * ln x */
+    gb_tensor *l, *f;
+    if ((st = gb_op1(S, GB_OP_LOG, IN(0), &l))) return st;
+    st = gb_fn_binary(S, GB_OP_MUL, n->out, l, &f);
+    REL(l);
+    if (st) return st;
+    st = mul_into(S, n, 1, g, f, gin);
+    REL(f);
+  }
+  return st;
+}
+
+/* maximum/minimum: the gradient goes to the input that was chosen (x on ties) */
+static gb_status grad_pick(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin, gb_opid cmp) {
+  gb_tensor *m, *rest;
+  gb_status st = gb_fn_binary(S, cmp, IN(0), IN(1), &m);
+  if (st) return st;
+  if (IN(0)->requires_grad && (st = mul_into(S, n, 0, g, m, gin))) goto done;
+  if (IN(1)->requires_grad) {
+    if ((st = gb_fn_affine(S, m, -1.0, 1.0, &rest))) goto done;
+    st = mul_into(S, n, 1, g, rest, gin);
+    REL(rest);
+  }
+done:
+  REL(m);
+  return st;
+}
+
+gb_status gb_grad_maximum(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return grad_pick(S, n, g, gin, GB_OP_GE);
+}
+
+gb_status gb_grad_minimum(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return grad_pick(S, n, g, gin, GB_OP_LE);
+}
+
+gb_status gb_grad_where(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *z;
+  gb_status st = gb_fn_scalar_like(S, g, 0.0, &z);
+  if (st) return st;
+  for (int k = 1; k <= 2 && !st; k++) {
+    if (!IN(k)->requires_grad) continue;
+    gb_opargs a = {.in = {IN(0), k == 1 ? g : z, k == 1 ? z : g}, .nin = 3};
+    gb_tensor *t;
+    if (!(st = gb_op_run(S, GB_OP_WHERE, &a, &t))) st = give(S, n, k, t, gin);
+  }
+  REL(z);
+  return st;
+}
+
+/* ---- reductions ---- */
+
+/* g reshaped to the keepdim shape of the reduction, then expanded to the input's shape */
+static gb_status spread(gb_state *S, gb_node *n, gb_tensor *g, uint64_t mask, gb_tensor **out) {
+  const gb_tensor *x = IN(0);
+  int64_t keep[GB_MAXDIM];
+  if (mask == 0) mask = ~(uint64_t)0;
+  for (int d = 0; d < x->ndim; d++) keep[d] = (mask >> d & 1) ? 1 : x->shape[d];
+  gb_tensor *k;
+  gb_status st = gb_fn_reshape(S, g, x->ndim, keep, &k);
+  if (st) return st;
+  st = gb_fn_expand(S, k, x->ndim, x->shape, out);
+  REL(k);
+  return st;
+}
+
+static int64_t reduced_count(const gb_tensor *x, uint64_t mask) {
+  int64_t c = 1;
+  for (int d = 0; d < x->ndim; d++)
+    if (mask == 0 || (mask >> d & 1)) c *= x->shape[d];
+  return c;
+}
+
+gb_status gb_grad_sum(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return spread(S, n, g, (uint64_t)n->args.i[0], &gin[0]);
+}
+
+gb_status gb_grad_mean(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *s;
+  uint64_t mask = (uint64_t)n->args.i[0];
+  gb_status st = gb_fn_affine(S, g, 1.0 / (double)reduced_count(IN(0), mask), 0.0, &s);
+  if (st) return st;
+  st = spread(S, n, s, mask, &gin[0]);
+  REL(s);
+  return st;
+}
+
+gb_status gb_grad_var(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  uint64_t mask = (uint64_t)n->args.i[0];
+  double cnt = (double)reduced_count(IN(0), mask) - (double)n->args.i[2];
+  gb_tensor *mu, *dev, *gs, *gx;
+  gb_status st = gb_fn_reduce(S, GB_OP_MEAN, IN(0), mask, true, &mu);
+  if (st) return st;
+  st = gb_fn_binary(S, GB_OP_SUB, IN(0), mu, &dev);
+  REL(mu);
+  if (st) return st;
+  if ((st = spread(S, n, g, mask, &gs))) goto done;
+  st = gb_fn_binary(S, GB_OP_MUL, gs, dev, &gx);
+  REL(gs);
+  if (!st) {
+    st = gb_fn_affine(S, gx, 2.0 / cnt, 0.0, &gin[0]);
+    REL(gx);
+  }
+done:
+  REL(dev);
+  return st;
+}
+
+/* amax/amin: split g evenly among the elements equal to the extreme */
+gb_status gb_grad_amax(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  uint64_t mask = (uint64_t)n->args.i[0];
+  gb_tensor *ext, *eq, *cnt, *share, *spread_g;
+  gb_status st = spread(S, n, n->out, mask, &ext);
+  if (st) return st;
+  st = gb_fn_binary(S, GB_OP_EQ, IN(0), ext, &eq);
+  REL(ext);
+  if (st) return st;
+  if ((st = gb_fn_reduce(S, GB_OP_SUM, eq, mask, false, &cnt))) goto done;
+  st = gb_fn_binary(S, GB_OP_DIV, g, cnt, &share);
+  REL(cnt);
+  if (st) goto done;
+  st = spread(S, n, share, mask, &spread_g);
+  REL(share);
+  if (!st) {
+    st = gb_fn_binary(S, GB_OP_MUL, spread_g, eq, &gin[0]);
+    REL(spread_g);
+  }
+done:
+  REL(eq);
+  return st;
+}
+
+/* max_dim/min_dim: g goes to the arg position, recomputed from the input */
+gb_status gb_grad_max_dim(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  int64_t dim = n->args.i[0];
+  gb_opargs aa = {.in = {IN(0)}, .nin = 1, .i = {dim, 1}};
+  gb_tensor *idx, *z, *gk;
+  gb_opid arg = n->op == GB_OP_MAX_DIM ? GB_OP_ARGMAX : GB_OP_ARGMIN;
+  gb_status st = gb_op_run(S, arg, &aa, &idx);
+  if (st) return st;
+  int64_t keep[GB_MAXDIM];
+  memcpy(keep, IN(0)->shape, sizeof keep);
+  keep[dim] = 1;
+  if ((st = gb_fn_reshape(S, g, IN(0)->ndim, keep, &gk))) goto done;
+  if ((st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z))) {
+    REL(gk);
+    goto done;
+  }
+  gb_opargs sa = {.in = {z, idx, gk}, .nin = 3, .i = {dim}};
+  st = gb_op_run(S, GB_OP_SCATTER_ADD, &sa, &gin[0]);
+  REL(z);
+  REL(gk);
+done:
+  REL(idx);
+  return st;
+}
+
+/* ---- softmax family and losses ---- */
+
+static gb_status with_dim(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {g, n->out}, .nin = 2, .i = {n->args.i[0]}};
+  return gb_op_run(S, id, &a, &gin[0]);
+}
+
+gb_status gb_grad_softmax(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return with_dim(S, n, GB_OP_SOFTMAX_BACKWARD, g, gin);
+}
+
+gb_status gb_grad_log_softmax(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return with_dim(S, n, GB_OP_LOG_SOFTMAX_BACKWARD, g, gin);
+}
+
+static gb_status class_loss(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {IN(0), IN(1), g}, .nin = 3};
+  return gb_op_run(S, id, &a, &gin[0]);
+}
+
+gb_status gb_grad_cross_entropy(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return class_loss(S, n, GB_OP_CROSS_ENTROPY_BACKWARD, g, gin);
+}
+
+gb_status gb_grad_nll_loss(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return class_loss(S, n, GB_OP_NLL_LOSS_BACKWARD, g, gin);
+}
+
+/* ---- matrix products ---- */
+
+/* x @ y^T over the last two dims (batched when 3-D) */
+static gb_status matmul_t(gb_state *S, gb_tensor *x, gb_tensor *y, bool tx, bool ty,
+                          gb_tensor **out) {
+  gb_tensor *xt = x, *yt = y;
+  gb_status st = GB_OK;
+  if (tx) st = gb_fn_transpose(S, x, x->ndim - 2, x->ndim - 1, &xt);
+  if (!st && ty) st = gb_fn_transpose(S, y, y->ndim - 2, y->ndim - 1, &yt);
+  if (!st) st = gb_fn_binary(S, GB_OP_MATMUL, xt, yt, out);
+  if (tx && xt != x) REL(xt);
+  if (ty && yt != y) REL(yt);
+  return st;
+}
+
+/* (B,M,K) as (B*M,K) */
+static gb_status flatten_batch(gb_state *S, gb_tensor *t, gb_tensor **out) {
+  int64_t shape[2] = {t->shape[0] * t->shape[1], t->shape[2]};
+  return gb_fn_reshape(S, t, 2, shape, out);
+}
+
+gb_status gb_grad_matmul(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *x = IN(0), *y = IN(1);
+  gb_status st = GB_OK;
+  if (x->requires_grad && (st = matmul_t(S, g, y, false, true, &gin[0]))) return st;
+  if (!y->requires_grad) return GB_OK;
+  if (x->ndim == 3 && y->ndim == 2) { /* dY = sum_b X_b^T G_b = X'^T G' */
+    gb_tensor *xf, *gf;
+    if ((st = flatten_batch(S, x, &xf))) return st;
+    if (!(st = flatten_batch(S, g, &gf))) {
+      st = matmul_t(S, xf, gf, true, false, &gin[1]);
+      REL(gf);
+    }
+    REL(xf);
+    return st;
+  }
+  return matmul_t(S, x, g, true, false, &gin[1]);
+}
+
+gb_status gb_grad_addmm(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  double beta = n->args.f[0], alpha = n->args.f[1];
+  gb_status st = GB_OK;
+  gb_tensor *ga = g;
+  if (alpha != 1.0 && (st = gb_fn_affine(S, g, alpha, 0.0, &ga))) return st;
+  if (IN(0)->requires_grad) {
+    gb_tensor *gb = g;
+    if (beta != 1.0) st = gb_fn_affine(S, g, beta, 0.0, &gb);
+    if (!st) st = gb_fn_sum_to(S, gb, IN(0), &gin[0]);
+    if (gb != g) REL(gb);
+  }
+  if (!st && IN(1)->requires_grad) st = matmul_t(S, ga, IN(2), false, true, &gin[1]);
+  if (!st && IN(2)->requires_grad) st = matmul_t(S, IN(1), ga, true, false, &gin[2]);
+  if (ga != g) REL(ga);
+  return st;
+}
+
+/* ---- indexing ---- */
+
+static gb_status into_zeros(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *z;
+  gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z);
+  if (st) return st;
+  gb_opargs a = {.in = {z, IN(1), g}, .nin = 3, .i = {n->args.i[0]}};
+  st = gb_op_run(S, id, &a, &gin[0]);
+  REL(z);
+  return st;
+}
+
+gb_status gb_grad_index_select(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  if (IN(0)->dtype != GB_F32) return GB_OK;
+  return into_zeros(S, n, GB_OP_INDEX_ADD, g, gin);
+}
+
+gb_status gb_grad_gather(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  if (IN(0)->dtype != GB_F32) return GB_OK;
+  return into_zeros(S, n, GB_OP_SCATTER_ADD, g, gin);
+}

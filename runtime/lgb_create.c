@@ -1,0 +1,402 @@
+/* lgb_create.c — tensor creation from Lua: gb.tensor(nested table | number), zeros, ones,
+ * full, empty, rand, randn, arange, eye, randperm, the *_like variants, and the RNG and
+ * default-device controls. Options tables take dtype=, device=, requires_grad=. */
+#include <math.h>
+#include <string.h>
+
+#include "gb_fn.h"
+#include "gb_philox.h"
+#include "gb_state.h"
+#include "lgb.h"
+
+typedef struct opts {
+  gb_dtype dtype;
+  gb_device device;
+  bool requires_grad;
+} opts;
+
+static bool is_options(lua_State *L, int idx) {
+  return lua_istable(L, idx) && lua_rawlen(L, idx) == 0;
+}
+
+/* Read {dtype=, device=, requires_grad=} at idx (if it is an options table) over defaults. */
+static void read_opts(lua_State *L, int idx, const char *fn, opts *o) {
+  if (!is_options(L, idx)) return;
+  if (lua_getfield(L, idx, "dtype") != LUA_TNIL) {
+    const char *n = luaL_checkstring(L, -1);
+    if (!gb_dtype_parse(n, &o->dtype))
+      luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);
+  }
+  if (lua_getfield(L, idx, "device") != LUA_TNIL) {
+    const char *n = luaL_checkstring(L, -1);
+    if (!gb_device_parse(n, &o->device))
+      luaL_error(L, "%s: unknown device '%s' (expected cpu, cuda or cuda:N)", fn, n);
+  }
+  if (lua_getfield(L, idx, "requires_grad") != LUA_TNIL) o->requires_grad = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+}
+
+static opts default_opts(lua_State *L) {
+  opts o = {GB_F32, gbL_state(L)->default_device, false};
+  return o;
+}
+
+/* Shape from args 1.. (numbers or a table), then an optional options table. */
+static int shape_and_opts(lua_State *L, const char *fn, int64_t *shape, opts *o) {
+  *o = default_opts(L);
+  int nd = gbL_check_shape(L, 1, shape);
+  int next = lua_istable(L, 1) && !is_options(L, 1) ? 2 : nd + 1;
+  read_opts(L, next, fn, o);
+  return nd;
+}
+
+static gb_tensor *new_tensor(lua_State *L, int nd, const int64_t *shape, const opts *o) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t;
+  GBL_CHECK(L, S, gb_tensor_empty(S, nd, shape, o->dtype, o->device, &t));
+  gbL_push_tensor(L, t); /* owned by Lua from here on: an error below cannot leak it */
+  return t;
+}
+
+static int finish(lua_State *L, gb_tensor *t, const opts *o) {
+  if (o->requires_grad) {
+    if (t->dtype != GB_F32) return luaL_error(L, "requires_grad: only float32 tensors can require grad");
+    t->requires_grad = true;
+  }
+  return 1;
+}
+
+static void fill_into(lua_State *L, gb_opid id, gb_tensor *t, double f0, double f1) {
+  gb_state *S = gbL_state(L);
+  gb_opargs a = {.f = {f0, f1}};
+  if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) {
+    a.i[0] = (int64_t)S->seed;
+    a.i[1] = (int64_t)gb_rng_take(S, gb_philox_counters(t->numel));
+  }
+  bool was = gb_set_grad_enabled(S, false);
+  gb_status st = gb_op_run_into(S, id, &a, t);
+  gb_set_grad_enabled(S, was);
+  if (st) gbL_raise(L, S);
+}
+
+static int create_filled(lua_State *L, const char *fn, gb_opid id, double f0, double f1) {
+  int64_t shape[GB_MAXDIM];
+  opts o;
+  int nd = shape_and_opts(L, fn, shape, &o);
+  gb_tensor *t = new_tensor(L, nd, shape, &o);
+  fill_into(L, id, t, f0, f1);
+  return finish(L, t, &o);
+}
+
+static int l_zeros(lua_State *L) { return create_filled(L, "zeros", GB_OP_FILL, 0, 0); }
+static int l_ones(lua_State *L) { return create_filled(L, "ones", GB_OP_FILL, 1, 0); }
+static int l_rand(lua_State *L) { return create_filled(L, "rand", GB_OP_UNIFORM, 0, 1); }
+static int l_randn(lua_State *L) { return create_filled(L, "randn", GB_OP_NORMAL, 0, 1); }
+
+static int l_empty(lua_State *L) {
+  int64_t shape[GB_MAXDIM];
+  opts o;
+  int nd = shape_and_opts(L, "empty", shape, &o);
+  return finish(L, new_tensor(L, nd, shape, &o), &o);
+}
+
+static int l_full(lua_State *L) {
+  int64_t shape[GB_MAXDIM];
+  opts o = default_opts(L);
+  int nd;
+  if (lua_istable(L, 1)) {
+    nd = gbL_check_shape(L, 1, shape);
+  } else {
+    nd = 1;
+    shape[0] = luaL_checkinteger(L, 1);
+  }
+  double v = luaL_checknumber(L, 2);
+  read_opts(L, 3, "full", &o);
+  gb_tensor *t = new_tensor(L, nd, shape, &o);
+  fill_into(L, GB_OP_FILL, t, v, 0);
+  return finish(L, t, &o);
+}
+
+/* *_like(t [, opts]): shape, dtype and device of t */
+static int create_like(lua_State *L, gb_opid id, double f0, double f1, bool fill) {
+  gb_tensor *like = gbL_check_tensor(L, 1);
+  opts o = {like->dtype, like->device, false};
+  read_opts(L, 2, "like", &o);
+  gb_tensor *t = new_tensor(L, like->ndim, like->shape, &o);
+  if (fill) fill_into(L, id, t, f0, f1);
+  return finish(L, t, &o);
+}
+
+static int l_zeros_like(lua_State *L) { return create_like(L, GB_OP_FILL, 0, 0, true); }
+static int l_ones_like(lua_State *L) { return create_like(L, GB_OP_FILL, 1, 0, true); }
+static int l_rand_like(lua_State *L) { return create_like(L, GB_OP_UNIFORM, 0, 1, true); }
+static int l_randn_like(lua_State *L) { return create_like(L, GB_OP_NORMAL, 0, 1, true); }
+static int l_empty_like(lua_State *L) { return create_like(L, GB_OP_FILL, 0, 0, false); }
+static int l_full_like(lua_State *L) {
+  double v = luaL_checknumber(L, 2);
+  lua_remove(L, 2);
+  return create_like(L, GB_OP_FILL, v, 0, true);
+}
+
+/* arange(stop) | arange(start, stop [, step]): start, start+step, ... < stop (as PyTorch) */
+static int l_arange(lua_State *L) {
+  int n = lua_gettop(L);
+  while (n > 0 && lua_istable(L, n)) n--;
+  double start = 0, stop, step = 1;
+  if (n <= 1) {
+    stop = luaL_checknumber(L, 1);
+  } else {
+    start = luaL_checknumber(L, 1);
+    stop = luaL_checknumber(L, 2);
+    if (n >= 3) step = luaL_checknumber(L, 3);
+  }
+  if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step))
+    return luaL_error(L, "arange: step must be non-zero and bounds finite");
+  double cnt = ceil((stop - start) / step);
+  if (cnt < 0) cnt = 0;
+  opts o = default_opts(L);
+  if (lua_isinteger(L, 1) && (n < 2 || lua_isinteger(L, 2)) && (n < 3 || lua_isinteger(L, 3)))
+    o.dtype = GB_F32; /* float32 by default even for integer bounds (API.md) */
+  read_opts(L, n + 1, "arange", &o);
+  int64_t shape[1] = {(int64_t)cnt};
+  gb_tensor *t = new_tensor(L, 1, shape, &o);
+  fill_into(L, GB_OP_ARANGE, t, start, step);
+  return finish(L, t, &o);
+}
+
+static int l_eye(lua_State *L) {
+  int64_t n = luaL_checkinteger(L, 1);
+  int64_t m = lua_isinteger(L, 2) ? lua_tointeger(L, 2) : n;
+  opts o = default_opts(L);
+  read_opts(L, lua_isinteger(L, 2) ? 3 : 2, "eye", &o);
+  int64_t shape[2] = {n, m};
+  gb_tensor *t = new_tensor(L, 2, shape, &o);
+  fill_into(L, GB_OP_EYE, t, 0, 0);
+  return finish(L, t, &o);
+}
+
+/* A random permutation of 1..n (int64), from the gb RNG: argsort of uniform keys. */
+static int l_randperm(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  int64_t n = luaL_checkinteger(L, 1);
+  if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %lld", (long long)n);
+  opts o = default_opts(L);
+  o.dtype = GB_I64;
+  read_opts(L, 2, "randperm", &o);
+  opts host = o;
+  host.device = GB_CPU;
+  int64_t shape[1] = {n};
+  gb_tensor *t = new_tensor(L, 1, shape, &host);
+  int64_t *v = gb_tensor_data(t);
+  uint64_t off = gb_rng_take(S, gb_philox_counters(n));
+  /* Fisher-Yates driven by Philox draws: element i uses draw i (reproducible, any n) */
+  for (int64_t i = 0; i < n; i++) v[i] = i + 1;
+  for (int64_t i = n - 1; i > 0; i--) {
+    gb_u32x4 w = gb_philox4x32(off + (uint64_t)(i >> 2), S->seed);
+    int64_t j = (int64_t)(((uint64_t)w.v[i & 3] * (uint64_t)(i + 1)) >> 32);
+    int64_t tmp = v[i];
+    v[i] = v[j];
+    v[j] = tmp;
+  }
+  if (o.device != GB_CPU) {
+    gb_tensor *d;
+    GBL_CHECK(L, S, gb_fn_to_device(S, t, o.device, &d));
+    gbL_push_tensor(L, d);
+  }
+  return 1;
+}
+
+/* ---- gb.tensor(nested table | number [, opts]) ---- */
+
+static void nested_shape(lua_State *L, int idx, int *nd, int64_t *shape) {
+  *nd = 0;
+  lua_pushvalue(L, idx);
+  while (lua_istable(L, -1)) {
+    if (*nd == GB_MAXDIM) luaL_error(L, "tensor: more than %d nesting levels", GB_MAXDIM);
+    shape[(*nd)++] = (int64_t)lua_rawlen(L, -1);
+    if (lua_rawlen(L, -1) == 0) break;
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+}
+
+static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, int idx) {
+  if (d == t->ndim) {
+    int ok;
+    lua_Number v = lua_tonumberx(L, idx, &ok);
+    if (!ok) {
+      if (lua_isboolean(L, idx)) v = lua_toboolean(L, idx);
+      else luaL_error(L, "tensor: element %lld is %s, expected a number", (long long)*pos + 1,
+                      luaL_typename(L, idx));
+    }
+    char *base = gb_tensor_data(t);
+    if (t->dtype == GB_F32) ((float *)base)[*pos] = (float)v;
+    else if (t->dtype == GB_I32) ((int32_t *)base)[*pos] = (int32_t)v;
+    else ((int64_t *)base)[*pos] = (int64_t)v;
+    (*pos)++;
+    return;
+  }
+  if (!lua_istable(L, idx) || (int64_t)lua_rawlen(L, idx) != t->shape[d])
+    luaL_error(L, "tensor: ragged nested table (expected %lld entries at depth %d)",
+               (long long)t->shape[d], d + 1);
+  luaL_checkstack(L, 4, "tensor");
+  for (int64_t i = 1; i <= t->shape[d]; i++) {
+    lua_rawgeti(L, idx, i);
+    fill_nested(L, t, d + 1, pos, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+}
+
+static int l_tensor(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  opts o = default_opts(L);
+  read_opts(L, 2, "tensor", &o);
+  gb_tensor *src = gbL_to_tensor(L, 1);
+  if (src) { /* a copy of a tensor */
+    gb_tensor *c;
+    GBL_CHECK(L, S, gb_fn_to_dtype(S, src, o.dtype, &c));
+    gbL_push_tensor(L, c);
+    return 1;
+  }
+  if (!lua_istable(L, 1) && !lua_isnumber(L, 1) && !lua_isboolean(L, 1))
+    return luaL_error(L, "tensor: expected a number or a nested table of numbers, got %s",
+                      luaL_typename(L, 1));
+  int nd;
+  int64_t shape[GB_MAXDIM];
+  nested_shape(L, 1, &nd, shape);
+  opts host = o;
+  host.device = GB_CPU;
+  gb_tensor *t = new_tensor(L, nd, shape, &host);
+  int64_t pos = 0;
+  fill_nested(L, t, 0, &pos, 1);
+  if (o.device != GB_CPU) {
+    gb_tensor *d;
+    GBL_CHECK(L, S, gb_fn_to_device(S, t, o.device, &d));
+    gbL_push_tensor(L, d);
+    t = d;
+  }
+  return finish(L, t, &o);
+}
+
+/* ---- RNG and defaults ---- */
+
+static int l_manual_seed(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  S->seed = (uint64_t)luaL_checkinteger(L, 1);
+  S->rng_offset = 0;
+  return 0;
+}
+
+static int l_initial_seed(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)gbL_state(L)->seed);
+  return 1;
+}
+
+/* RNG state as {seed, offset}, for checkpoints */
+static int l_get_rng_state(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)S->seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushinteger(L, (lua_Integer)S->rng_offset);
+  lua_setfield(L, -2, "offset");
+  return 1;
+}
+
+static int l_set_rng_state(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "seed");
+  lua_getfield(L, 1, "offset");
+  S->seed = (uint64_t)luaL_checkinteger(L, -2);
+  S->rng_offset = (uint64_t)luaL_checkinteger(L, -1);
+  return 0;
+}
+
+static int l_set_default_device(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  const char *n = luaL_checkstring(L, 1);
+  gb_device d;
+  if (!gb_device_parse(n, &d))
+    return luaL_error(L, "set_default_device: unknown device '%s' (expected cpu, cuda or cuda:N)", n);
+  if (d != GB_CPU) { /* refuse a device we cannot allocate on */
+    gb_tensor *probe;
+    if (gb_tensor_empty(S, 1, (int64_t[]){1}, GB_F32, d, &probe)) gbL_raise(L, S);
+    gb_tensor_release(S, probe);
+  }
+  S->default_device = d;
+  return 0;
+}
+
+static int l_get_default_device(lua_State *L) {
+  char b[16];
+  lua_pushstring(L, gb_device_name(gbL_state(L)->default_device, b));
+  return 1;
+}
+
+static const luaL_Reg fns[] = {
+    {"tensor", l_tensor},
+    {"zeros", l_zeros},
+    {"ones", l_ones},
+    {"full", l_full},
+    {"empty", l_empty},
+    {"rand", l_rand},
+    {"randn", l_randn},
+    {"arange", l_arange},
+    {"eye", l_eye},
+    {"randperm", l_randperm},
+    {"zeros_like", l_zeros_like},
+    {"ones_like", l_ones_like},
+    {"full_like", l_full_like},
+    {"empty_like", l_empty_like},
+    {"rand_like", l_rand_like},
+    {"randn_like", l_randn_like},
+    {"manual_seed", l_manual_seed},
+    {"initial_seed", l_initial_seed},
+    {"get_rng_state", l_get_rng_state},
+    {"set_rng_state", l_set_rng_state},
+    {"set_default_device", l_set_default_device},
+    {"get_default_device", l_get_default_device},
+    {NULL, NULL},
+};
+
+/* in-place random fills as tensor methods: uniform_(lo, hi), normal_(mean, std) */
+static int m_uniform_(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  fill_into(L, GB_OP_UNIFORM, t, luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_normal_(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  fill_into(L, GB_OP_NORMAL, t, luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_fill_(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_opargs a = {.f = {luaL_checknumber(L, 2)}};
+  GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_FILL, &a, t));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_zero_(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushinteger(L, 0);
+  return m_fill_(L);
+}
+
+static const luaL_Reg methods[] = {
+    {"uniform_", m_uniform_}, {"normal_", m_normal_}, {"fill_", m_fill_}, {"zero_", m_zero_},
+    {NULL, NULL},
+};
+
+void gbL_open_create(lua_State *L) {
+  luaL_setfuncs(L, fns, 0);
+  gbL_add_methods(L, methods);
+}

@@ -1,0 +1,455 @@
+/* lgb_math.c — tensor maths from Lua: arithmetic metamethods, elementwise methods,
+ * comparisons, where, reductions, softmax, matrix products, losses, indexing, in-place forms
+ * and dtype/device conversion. Most entries are one C closure whose upvalue is the op row,
+ * so adding a row to the table adds a method with one line here. */
+#include <math.h>
+#include <string.h>
+
+#include "gb_fn.h"
+#include "gb_state.h"
+#include "lgb.h"
+
+static int push_result(lua_State *L, gb_state *S, gb_status st, gb_tensor **r) {
+  if (st) return gbL_raise(L, S);
+  gbL_push_tensor(L, *r);
+  return 1;
+}
+
+static gb_opid upvalue_op(lua_State *L) { return (gb_opid)lua_tointeger(L, lua_upvalueindex(1)); }
+
+/* A 0-d tensor of `like`'s dtype and device holding v, owned by the Lua stack. */
+static gb_tensor *scalar_tensor(lua_State *L, const gb_tensor *like, double v) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t;
+  GBL_CHECK(L, S, gb_fn_full(S, 0, NULL, like->dtype, like->device, v, &t));
+  gbL_push_tensor(L, t);
+  return t;
+}
+
+/* Tensor at idx, or a number there turned into a 0-d tensor like `like`. */
+static gb_tensor *tensor_or_number(lua_State *L, int idx, const gb_tensor *like) {
+  gb_tensor *t = gbL_to_tensor(L, idx);
+  if (t) return t;
+  if (lua_type(L, idx) == LUA_TNUMBER) return scalar_tensor(L, like, lua_tonumber(L, idx));
+  luaL_argerror(L, idx, lua_pushfstring(L, "tensor or number expected, got %s", luaL_typename(L, idx)));
+  return NULL;
+}
+
+/* ---- unary ---- */
+
+static int m_unary(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  return push_result(L, S, gb_op1(S, upvalue_op(L), gbL_check_tensor(L, 1), &r), &r);
+}
+
+static int m_neg(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  return push_result(L, S, gb_fn_affine(S, gbL_check_tensor(L, 1), -1, 0, &r), &r);
+}
+
+static int m_leaky_relu(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  double slope = luaL_optnumber(L, 2, 0.01);
+  return push_result(L, S, gb_fn_scalar_op(S, GB_OP_LEAKY_RELU, gbL_check_tensor(L, 1), slope, 0, &r), &r);
+}
+
+static double opt_bound(lua_State *L, int idx) { return lua_isnoneornil(L, idx) ? NAN : luaL_checknumber(L, idx); }
+
+static int m_clamp(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  return push_result(L, S, gb_fn_scalar_op(S, GB_OP_CLAMP, gbL_check_tensor(L, 1), opt_bound(L, 2), opt_bound(L, 3), &r), &r);
+}
+
+/* ---- binary: tensor (op) tensor|number, number (op) tensor ---- */
+
+/* x op number through the scalar rows; returns false for ops without one */
+static bool scalar_form(gb_opid id, double v, bool number_first, gb_opid *row, double *f0,
+                        double *f1) {
+  *f1 = 0;
+  switch (id) {
+  case GB_OP_ADD: *row = GB_OP_AFFINE, *f0 = 1, *f1 = v; return true;
+  case GB_OP_SUB:
+    *row = GB_OP_AFFINE;
+    *f0 = number_first ? -1 : 1;
+    *f1 = number_first ? v : -v;
+    return true;
+  case GB_OP_MUL: *row = GB_OP_AFFINE, *f0 = v; return true;
+  case GB_OP_DIV:
+    if (number_first) *row = GB_OP_RDIV_SCALAR, *f0 = v;
+    else *row = GB_OP_AFFINE, *f0 = 1.0 / v;
+    return true;
+  case GB_OP_POW: *row = number_first ? GB_OP_RPOW_SCALAR : GB_OP_POW_SCALAR, *f0 = v; return true;
+  default: return false;
+  }
+}
+
+static int binary_impl(lua_State *L, gb_opid id) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *x = gbL_to_tensor(L, 1), *y = gbL_to_tensor(L, 2), *r;
+  if (!x && !y) return luaL_error(L, "%s: expected at least one tensor operand", gb_ops[id].name);
+  bool number_first = !x;
+  gb_tensor *t = x ? x : y;
+  int num_idx = x ? 2 : 1;
+  if (!(x && y) && lua_type(L, num_idx) == LUA_TNUMBER && t->dtype == GB_F32) {
+    gb_opid row;
+    double f0, f1;
+    if (scalar_form(id, lua_tonumber(L, num_idx), number_first, &row, &f0, &f1))
+      return push_result(L, S, gb_fn_scalar_op(S, row, t, f0, f1, &r), &r);
+  }
+  if (!x) x = tensor_or_number(L, 1, y);
+  if (!y) y = tensor_or_number(L, 2, x);
+  return push_result(L, S, gb_fn_binary(S, id, x, y, &r), &r);
+}
+
+static int m_binary(lua_State *L) { return binary_impl(L, upvalue_op(L)); }
+
+/* max/min: with a tensor argument the elementwise maximum/minimum; with a dim, values and
+ * indices along it; with nothing, the extreme of all elements */
+static int extreme(lua_State *L, gb_opid pair, gb_opid along, gb_opid all) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r[2];
+  if (gbL_to_tensor(L, 2)) return binary_impl(L, pair);
+  if (lua_isnoneornil(L, 2)) {
+    gb_opargs a = {.in = {t}, .nin = 1, .i = {0, 0}};
+    return push_result(L, S, gb_op_run(S, all, &a, r), &r[0]);
+  }
+  int d = gbL_check_dim(L, 2, t->ndim, gb_ops[along].name);
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {d, lua_toboolean(L, 3)}};
+  GBL_CHECK(L, S, gb_op_run(S, along, &a, r));
+  gbL_push_tensor(L, r[0]);
+  gbL_push_tensor(L, r[1]);
+  return 2;
+}
+
+static int m_max(lua_State *L) { return extreme(L, GB_OP_MAXIMUM, GB_OP_MAX_DIM, GB_OP_AMAX); }
+static int m_min(lua_State *L) { return extreme(L, GB_OP_MINIMUM, GB_OP_MIN_DIM, GB_OP_AMIN); }
+
+static int l_where(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *c = gbL_check_tensor(L, 1), *r;
+  gb_tensor *ref = gbL_to_tensor(L, 2) ? gbL_to_tensor(L, 2) : gbL_to_tensor(L, 3);
+  if (!ref) ref = c;
+  gb_tensor *cf = c;
+  if (c->dtype != GB_F32) {
+    GBL_CHECK(L, S, gb_fn_to_dtype(S, c, GB_F32, &cf));
+    gbL_push_tensor(L, cf);
+  }
+  gb_tensor *x = tensor_or_number(L, 2, ref), *y = tensor_or_number(L, 3, ref);
+  gb_opargs a = {.in = {cf, x, y}, .nin = 3};
+  return push_result(L, S, gb_op_run(S, GB_OP_WHERE, &a, &r), &r);
+}
+
+/* ---- reductions ---- */
+
+/* dims from arg idx: nothing (all), one dim, or a table of dims; returns the bit mask */
+static uint64_t dim_mask(lua_State *L, int idx, const gb_tensor *t, const char *op) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  if (!lua_istable(L, idx)) return (uint64_t)1 << gbL_check_dim(L, idx, t->ndim, op);
+  uint64_t m = 0;
+  int n = (int)lua_rawlen(L, idx);
+  for (int k = 1; k <= n; k++) {
+    lua_rawgeti(L, idx, k);
+    m |= (uint64_t)1 << gbL_check_dim(L, -1, t->ndim, op);
+    lua_pop(L, 1);
+  }
+  return m;
+}
+
+static int m_reduce(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_opid id = upvalue_op(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r;
+  uint64_t mask = dim_mask(L, 2, t, gb_ops[id].name);
+  if (mask == 0 && t->ndim > 0) mask = ((uint64_t)1 << t->ndim) - 1;
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {(int64_t)mask, lua_toboolean(L, 3)}};
+  a.i[2] = lua_isnoneornil(L, 4) || lua_toboolean(L, 4) ? 1 : 0; /* var: unbiased */
+  if (t->ndim == 0) a.i[0] = 0;
+  return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+}
+
+static int m_std(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  lua_pushinteger(L, GB_OP_VAR);
+  lua_pushcclosure(L, m_reduce, 1);
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  gb_tensor *r;
+  return push_result(L, S, gb_op1(S, GB_OP_SQRT, gbL_check_tensor(L, -1), &r), &r);
+}
+
+static int m_arg(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_opid id = upvalue_op(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r;
+  int d = lua_isnoneornil(L, 2) ? -1 : gbL_check_dim(L, 2, t->ndim, gb_ops[id].name);
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {d, lua_toboolean(L, 3)}};
+  return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+}
+
+static int m_softmax(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_opid id = upvalue_op(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r;
+  int d = gbL_opt_dim(L, 2, t->ndim, t->ndim - 1, gb_ops[id].name);
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {d}};
+  return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+}
+
+/* ---- matrix products ---- */
+
+/* matmul with 1-D operands promoted as in NumPy: (K) is (1,K) on the left, (K,1) on the right */
+static int m_matmul(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *x = gbL_check_tensor(L, 1), *y = gbL_check_tensor(L, 2), *r;
+  if (x->ndim != 1 && y->ndim != 1) return push_result(L, S, gb_fn_binary(S, GB_OP_MATMUL, x, y, &r), &r);
+  gb_tensor *xx = x, *yy = y;
+  if (x->ndim == 1) {
+    GBL_CHECK(L, S, gb_fn_reshape(S, x, 2, (int64_t[]){1, x->shape[0]}, &xx));
+    gbL_push_tensor(L, xx);
+  }
+  if (y->ndim == 1) {
+    GBL_CHECK(L, S, gb_fn_reshape(S, y, 2, (int64_t[]){y->shape[0], 1}, &yy));
+    gbL_push_tensor(L, yy);
+  }
+  gb_tensor *p;
+  GBL_CHECK(L, S, gb_fn_binary(S, GB_OP_MATMUL, xx, yy, &p));
+  gbL_push_tensor(L, p);
+  int64_t shape[3];
+  int nd = 0;
+  for (int d = 0; d < p->ndim; d++) {
+    bool drop = (d == p->ndim - 2 && x->ndim == 1) || (d == p->ndim - 1 && y->ndim == 1);
+    if (!drop) shape[nd++] = p->shape[d];
+  }
+  return push_result(L, S, gb_fn_reshape(S, p, nd, shape, &r), &r);
+}
+
+/* gb.addmm(bias, a, b [, {beta=1, alpha=1}]) = beta*bias + alpha*(a @ b) */
+static int l_addmm(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
+                 .nin = 3, .f = {1, 1}};
+  if (lua_istable(L, 4)) {
+    lua_getfield(L, 4, "beta");
+    lua_getfield(L, 4, "alpha");
+    a.f[0] = luaL_optnumber(L, -2, 1);
+    a.f[1] = luaL_optnumber(L, -1, 1);
+  }
+  return push_result(L, S, gb_op_run(S, GB_OP_ADDMM, &a, &r), &r);
+}
+
+/* ---- losses and indexing ---- */
+
+static int l_class_loss(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  return push_result(L, S, gb_fn_binary(S, upvalue_op(L), gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), &r), &r);
+}
+
+/* t:index_select(dim, idx), t:gather(dim, idx) */
+static int m_index2(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_opid id = upvalue_op(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r;
+  int d = gbL_check_dim(L, 2, t->ndim, gb_ops[id].name);
+  gb_opargs a = {.in = {t, gbL_check_tensor(L, 3)}, .nin = 2, .i = {d}};
+  return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+}
+
+/* t:index_add(dim, idx, src), t:scatter_add(dim, idx, src) (out of place) */
+static int m_index3(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_opid id = upvalue_op(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r;
+  int d = gbL_check_dim(L, 2, t->ndim, gb_ops[id].name);
+  gb_opargs a = {.in = {t, gbL_check_tensor(L, 3), gbL_check_tensor(L, 4)}, .nin = 3, .i = {d}};
+  return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+}
+
+/* ---- in place ---- */
+
+static int m_inplace_binary(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_opid id = upvalue_op(L);
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_opargs a = {.nin = 1};
+  gb_opid row = id;
+  if (lua_type(L, 2) == LUA_TNUMBER && t->dtype == GB_F32 &&
+      scalar_form(id, lua_tonumber(L, 2), false, &row, &a.f[0], &a.f[1])) {
+    a.in[0] = t;
+  } else {
+    gb_tensor *y = tensor_or_number(L, 2, t);
+    if (!lua_isnoneornil(L, 3) && id == GB_OP_ADD) { /* add_(y, alpha) */
+      gb_tensor *ys;
+      GBL_CHECK(L, S, gb_fn_affine(S, y, luaL_checknumber(L, 3), 0, &ys));
+      gbL_push_tensor(L, ys);
+      y = ys;
+    }
+    a.in[0] = t, a.in[1] = y, a.nin = 2;
+  }
+  GBL_CHECK(L, S, gb_op_run_into(S, row, &a, t));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_clamp_(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_opargs a = {.in = {t}, .nin = 1, .f = {opt_bound(L, 2), opt_bound(L, 3)}};
+  GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_CLAMP, &a, t));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_unary_(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_opargs a = {.in = {t}, .nin = 1};
+  GBL_CHECK(L, S, gb_op_run_into(S, upvalue_op(L), &a, t));
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* copy_(src): src broadcast to t's shape, converted to t's dtype, from any device */
+static int m_copy_(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *src = gbL_check_tensor(L, 2), *moved, *e;
+  GBL_CHECK(L, S, gb_fn_to_device(S, src, t->device, &moved));
+  gbL_push_tensor(L, moved);
+  GBL_CHECK(L, S, gb_fn_expand(S, moved, t->ndim, t->shape, &e));
+  gbL_push_tensor(L, e);
+  gb_opargs a = {.in = {e}, .nin = 1, .i = {t->dtype}};
+  GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_COPY, &a, t));
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ---- conversion ---- */
+
+static int convert(lua_State *L, gb_tensor *t, gb_dtype dt, gb_device dev) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *c = t, *r;
+  if (dt != t->dtype) {
+    GBL_CHECK(L, S, gb_fn_to_dtype(S, t, dt, &c));
+    gbL_push_tensor(L, c);
+  }
+  return push_result(L, S, gb_fn_to_device(S, c, dev, &r), &r);
+}
+
+static int m_float(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, GB_F32, t->device); }
+static int m_long(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, GB_I64, t->device); }
+static int m_int(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, GB_I32, t->device); }
+static int m_cpu(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, t->dtype, GB_CPU); }
+static int m_cuda(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  return convert(L, t, t->dtype, (gb_device)luaL_optinteger(L, 2, 0));
+}
+
+/* to(dtype | device | tensor) — several may be given: t:to('cuda', 'int64') */
+static int m_to(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_dtype dt = t->dtype;
+  gb_device dev = t->device;
+  for (int k = 2; k <= lua_gettop(L); k++) {
+    gb_tensor *o = gbL_to_tensor(L, k);
+    if (o) {
+      dev = o->device;
+      continue;
+    }
+    const char *n = luaL_checkstring(L, k);
+    if (!gb_dtype_parse(n, &dt) && !gb_device_parse(n, &dev))
+      return luaL_error(L, "to: '%s' is neither a dtype (float32, int32, int64) nor a device "
+                           "(cpu, cuda, cuda:N)", n);
+  }
+  return convert(L, t, dt, dev);
+}
+
+/* ---- registration ---- */
+
+typedef struct op_method {
+  const char *name;
+  gb_opid op;
+  lua_CFunction fn;
+} op_method;
+
+static const op_method op_methods[] = {
+    {"exp", GB_OP_EXP, m_unary},         {"log", GB_OP_LOG, m_unary},
+    {"sqrt", GB_OP_SQRT, m_unary},       {"abs", GB_OP_ABS, m_unary},
+    {"sign", GB_OP_SIGN, m_unary},       {"tanh", GB_OP_TANH, m_unary},
+    {"sigmoid", GB_OP_SIGMOID, m_unary}, {"relu", GB_OP_RELU, m_unary},
+    {"gelu", GB_OP_GELU, m_unary},       {"add", GB_OP_ADD, m_binary},
+    {"sub", GB_OP_SUB, m_binary},        {"mul", GB_OP_MUL, m_binary},
+    {"div", GB_OP_DIV, m_binary},        {"pow", GB_OP_POW, m_binary},
+    {"maximum", GB_OP_MAXIMUM, m_binary}, {"minimum", GB_OP_MINIMUM, m_binary},
+    {"eq", GB_OP_EQ, m_binary},          {"ne", GB_OP_NE, m_binary},
+    {"lt", GB_OP_LT, m_binary},          {"le", GB_OP_LE, m_binary},
+    {"gt", GB_OP_GT, m_binary},          {"ge", GB_OP_GE, m_binary},
+    {"sum", GB_OP_SUM, m_reduce},        {"mean", GB_OP_MEAN, m_reduce},
+    {"var", GB_OP_VAR, m_reduce},        {"amax", GB_OP_AMAX, m_reduce},
+    {"amin", GB_OP_AMIN, m_reduce},      {"argmax", GB_OP_ARGMAX, m_arg},
+    {"argmin", GB_OP_ARGMIN, m_arg},     {"softmax", GB_OP_SOFTMAX, m_softmax},
+    {"log_softmax", GB_OP_LOG_SOFTMAX, m_softmax},
+    {"index_select", GB_OP_INDEX_SELECT, m_index2}, {"gather", GB_OP_GATHER, m_index2},
+    {"index_add", GB_OP_INDEX_ADD, m_index3}, {"scatter_add", GB_OP_SCATTER_ADD, m_index3},
+    {"add_", GB_OP_ADD, m_inplace_binary}, {"sub_", GB_OP_SUB, m_inplace_binary},
+    {"mul_", GB_OP_MUL, m_inplace_binary}, {"div_", GB_OP_DIV, m_inplace_binary},
+    {"pow_", GB_OP_POW, m_inplace_binary}, {"relu_", GB_OP_RELU, m_unary_},
+    {"sqrt_", GB_OP_SQRT, m_unary_},     {"exp_", GB_OP_EXP, m_unary_},
+    {NULL, 0, NULL},
+};
+
+static const luaL_Reg plain_methods[] = {
+    {"neg", m_neg},       {"leaky_relu", m_leaky_relu}, {"clamp", m_clamp},
+    {"clip", m_clamp},    {"max", m_max},               {"min", m_min},
+    {"std", m_std},       {"matmul", m_matmul},         {"mm", m_matmul},
+    {"bmm", m_matmul},    {"clamp_", m_clamp_},         {"copy_", m_copy_},
+    {"float", m_float},   {"long", m_long},             {"int", m_int},
+    {"cpu", m_cpu},       {"cuda", m_cuda},             {"to", m_to},
+    {NULL, NULL},
+};
+
+static const struct {
+  const char *event;
+  gb_opid op;
+} arith[] = {{"__add", GB_OP_ADD}, {"__sub", GB_OP_SUB}, {"__mul", GB_OP_MUL},
+             {"__div", GB_OP_DIV}, {"__pow", GB_OP_POW}};
+
+void gbL_open_math(lua_State *L) {
+  lua_getfield(L, -1, "_tensor_methods");
+  for (const op_method *m = op_methods; m->name; m++) {
+    lua_pushinteger(L, m->op);
+    lua_pushcclosure(L, m->fn, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, m->name); /* t:exp() */
+    lua_setfield(L, -3, m->name); /* gb.exp(t) */
+  }
+  luaL_setfuncs(L, plain_methods, 0);
+  for (const luaL_Reg *r = plain_methods; r->name; r++) {
+    lua_getfield(L, -1, r->name);
+    lua_setfield(L, -3, r->name);
+  }
+  lua_pop(L, 1);
+  luaL_getmetatable(L, GBL_TENSOR_MT);
+  for (size_t k = 0; k < sizeof arith / sizeof arith[0]; k++) {
+    lua_pushinteger(L, arith[k].op);
+    lua_pushcclosure(L, m_binary, 1);
+    lua_setfield(L, -2, arith[k].event);
+  }
+  lua_pushcfunction(L, m_neg);
+  lua_setfield(L, -2, "__unm");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_where);
+  lua_setfield(L, -2, "where");
+  lua_pushcfunction(L, l_addmm);
+  lua_setfield(L, -2, "addmm");
+  lua_pushinteger(L, GB_OP_CROSS_ENTROPY);
+  lua_pushcclosure(L, l_class_loss, 1);
+  lua_setfield(L, -2, "cross_entropy");
+  lua_pushinteger(L, GB_OP_NLL_LOSS);
+  lua_pushcclosure(L, l_class_loss, 1);
+  lua_setfield(L, -2, "nll_loss");
+}

@@ -1,0 +1,109 @@
+/* lgb_module.c — the `gpubp.core` Lua module: owns the gb_state of its Lua state (freed
+ * with it), wires the allocator's memory-pressure hook to Lua's GC, gathers the functions of
+ * the other lgb_*.c files, and makes `require 'gpubp'` find the Lua side (lua/gpubp). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gb_state.h"
+#include "lgb.h"
+
+static const char STATE_KEY = 'S'; /* registry key: its address is unique */
+
+static int state_gc(lua_State *L) {
+  gb_state **box = lua_touserdata(L, 1);
+  if (*box) gb_state_free(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* The allocator asks for a collection when device or host bytes pile up: tensors that Lua
+ * no longer references are only freed when their userdata is collected. */
+static void run_full_gc(void *ud) { lua_gc((lua_State *)ud, LUA_GCCOLLECT); }
+
+gb_state *gbL_state(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+  gb_state **box = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (box && *box) return *box;
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = gb_state_new();
+  if (!*box) luaL_error(L, "gpubp: out of memory creating the runtime");
+  lua_newtable(L);
+  lua_pushcfunction(L, state_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+  lua_State *main;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  main = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  gb_state_set_gc_hook(*box, run_full_gc, main);
+  return *box;
+}
+
+int gbL_raise(lua_State *L, gb_state *S) {
+  luaL_where(L, 1);
+  if (lua_rawlen(L, -1) == 0) {
+    lua_pop(L, 1);
+    luaL_where(L, 2); /* a C function has no line: name the Lua caller instead */
+  }
+  lua_pushstring(L, gb_state_error(S));
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+/* Directory holding lua/gpubp: GB_INSTALL_LUA_REL below an ancestor of the running binary
+ * or library (prefix/bin, prefix/lib, prefix/lib/<multiarch>), else the source tree this
+ * build came from (a development build runs from there with no install step). */
+static const char *lua_dir(char *buf, size_t cap) {
+  Dl_info info;
+  char path[PATH_MAX];
+  if (dladdr((void *)&lua_dir, &info) && info.dli_fname && realpath(info.dli_fname, path)) {
+    char *dir = dirname(path);
+    for (int up = 1; up <= 3; up++) {
+      dir = dirname(dir);
+      char probe[PATH_MAX + 64];
+      snprintf(probe, sizeof probe, "%s/%s/gpubp/init.lua", dir, GB_INSTALL_LUA_REL);
+      if (access(probe, R_OK) == 0) {
+        snprintf(buf, cap, "%s/%s", dir, GB_INSTALL_LUA_REL);
+        return buf;
+      }
+      if (strcmp(dir, "/") == 0) break;
+    }
+  }
+  snprintf(buf, cap, "%s", GB_SOURCE_LUA_DIR);
+  return buf;
+}
+
+void gbL_install(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_gpubp_core);
+  lua_setfield(L, -2, "gpubp.core");
+  lua_pop(L, 1);
+  char dir[PATH_MAX];
+  lua_dir(dir, sizeof dir);
+  lua_getglobal(L, "package");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+int luaopen_gpubp_core(lua_State *L) {
+  gbL_state(L);
+  lua_newtable(L);
+  gbL_open_tensor(L);
+  gbL_open_create(L);
+  gbL_open_math(L);
+  gbL_open_autograd(L);
+  gbL_open_io(L);
+  return 1;
+}
