@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# setup.sh — installs what gpubp needs to build and test on Debian/Ubuntu (idempotent).
+# The CUDA toolkit is optional: when nvcc is present the CUDA backend is built too.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-busted libopenblas-dev
+      zlib1g-dev libjansson-dev libedit-dev clang clang-format libclang-rt-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
