@@ -148,11 +148,14 @@ static void idx_convert(const idx_header *h, const uint8_t *src, size_t n, gb_te
   void *dst = gb_tensor_data(t);
   if (h->type == 0x08) { /* the MNIST case, kept tight */
     if (t->dtype == GB_F32)
-      for (size_t i = 0; i < n; i++) ((float *)dst)[first + i] = (float)src[i];
+      for (size_t i = 0; i < n; i++)
+        ((float *)dst)[first + i] = (float)src[i];
     else if (t->dtype == GB_I32)
-      for (size_t i = 0; i < n; i++) ((int32_t *)dst)[first + i] = src[i];
+      for (size_t i = 0; i < n; i++)
+        ((int32_t *)dst)[first + i] = src[i];
     else
-      for (size_t i = 0; i < n; i++) ((int64_t *)dst)[first + i] = src[i];
+      for (size_t i = 0; i < n; i++)
+        ((int64_t *)dst)[first + i] = src[i];
     return;
   }
   for (size_t i = 0; i < n; i++) {

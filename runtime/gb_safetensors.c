@@ -47,7 +47,8 @@ static char *dup_str(const char *s) {
 }
 
 static void st_header_free(st_header *h) {
-  for (int i = 0; i < h->n; i++) free(h->info[i].name);
+  for (int i = 0; i < h->n; i++)
+    free(h->info[i].name);
   for (int i = 0; i < h->nmeta; i++) {
     free((void *)h->meta[i].key);
     free((void *)h->meta[i].value);
@@ -59,7 +60,8 @@ static void st_header_free(st_header *h) {
 
 static uint64_t le64(const uint8_t *p) {
   uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | p[i];
   return v;
 }
 
@@ -502,9 +504,11 @@ gb_status gb_safetensors_save(gb_state *S, const char *path, const gb_safetensor
   if (st == GB_OK) st = gb_atomic_file_open(S, "save", path, &af);
   if (st == GB_OK) {
     uint8_t prefix[8];
-    for (int i = 0; i < 8; i++) prefix[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+      prefix[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     bool ok = fwrite(prefix, 1, 8, af.fp) == 8 && fwrite(hdr, 1, hlen, af.fp) == hlen;
-    for (int i = 0; ok && i < f->n; i++) ok = st_write_tensor(af.fp, order[i]->tensor);
+    for (int i = 0; ok && i < f->n; i++)
+      ok = st_write_tensor(af.fp, order[i]->tensor);
     if (!ok) {
       st = gb_atomic_file_write_error(S, &af, errno);
       gb_atomic_file_abort(&af);

@@ -25,7 +25,8 @@ static int io_read_idx(lua_State *L) {
 static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safetensors_meta **out) {
   int n = 0;
   lua_pushnil(L);
-  while (lua_next(L, 3)) n++, lua_pop(L, 1);
+  while (lua_next(L, 3))
+    n++, lua_pop(L, 1);
   gb_safetensors_meta *m = lua_newuserdatauv(L, sizeof *m * (size_t)(n ? n : 1), 0);
   lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
   int i = 0;
@@ -59,7 +60,8 @@ static int io_save(lua_State *L) {
   const int anchor = 4;
   int n = 0;
   lua_pushnil(L);
-  while (lua_next(L, 2)) n++, lua_pop(L, 1);
+  while (lua_next(L, 2))
+    n++, lua_pop(L, 1);
   gb_safetensors f = {0};
   f.entries = lua_newuserdatauv(L, sizeof *f.entries * (size_t)(n ? n : 1), 0);
   lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
@@ -123,4 +125,6 @@ static const luaL_Reg io_funcs[] = {
     {NULL, NULL},
 };
 
-void gbL_open_io(lua_State *L) { luaL_setfuncs(L, io_funcs, 0); }
+void gbL_open_io(lua_State *L) {
+  luaL_setfuncs(L, io_funcs, 0);
+}

@@ -46,8 +46,10 @@ static size_t put_be32(uint8_t *p, uint32_t v) {
 /* An IDX image: magic, dims, then `ndata` bytes following the pattern i*7 mod 256. */
 static size_t make_idx(uint8_t *buf, uint32_t magic, int ndim, const uint32_t *dims, size_t ndata) {
   size_t n = put_be32(buf, magic);
-  for (int i = 0; i < ndim; i++) n += put_be32(buf + n, dims[i]);
-  for (size_t i = 0; i < ndata; i++) buf[n++] = (uint8_t)(i * 7);
+  for (int i = 0; i < ndim; i++)
+    n += put_be32(buf + n, dims[i]);
+  for (size_t i = 0; i < ndata; i++)
+    buf[n++] = (uint8_t)(i * 7);
   return n;
 }
 
@@ -93,7 +95,8 @@ static void test_good_files(void) {
     if (!t) continue;
     CHECK(t->ndim == 3 && t->shape[0] == 2 && t->shape[1] == 3 && t->shape[2] == 4);
     CHECK(t->dtype == GB_F32 && t->device == GB_CPU && gb_tensor_is_contiguous(t));
-    for (int i = 0; i < 24; i++) CHECK(gb_tensor_f32(t)[i] == (float)(uint8_t)(i * 7));
+    for (int i = 0; i < 24; i++)
+      CHECK(gb_tensor_f32(t)[i] == (float)(uint8_t)(i * 7));
     gb_tensor_release(S, t);
   }
   uint32_t ldim[1] = {40}; /* labels as int64 and int32: values above 127 stay unsigned */
@@ -102,7 +105,8 @@ static void test_good_files(void) {
   CHECK(gb_idx_parse(S, "labels", buf, n, GB_I64, &t) == GB_OK);
   if (t) {
     CHECK(t->ndim == 1 && t->shape[0] == 40 && t->dtype == GB_I64);
-    for (int i = 0; i < 40; i++) CHECK(((int64_t *)gb_tensor_data(t))[i] == (uint8_t)(i * 7));
+    for (int i = 0; i < 40; i++)
+      CHECK(((int64_t *)gb_tensor_data(t))[i] == (uint8_t)(i * 7));
     gb_tensor_release(S, t);
   }
   t = NULL;

@@ -111,7 +111,8 @@ static void fixture_init(gb_state *S, fixture *x) {
 
 static void fixture_free(gb_state *S, fixture *x) {
   gb_tensor *all[] = {x->w, x->b, x->steps, x->scalar, x->empty, x->base, x->wt};
-  for (int i = 0; i < 7; i++) gb_tensor_release(S, all[i]);
+  for (int i = 0; i < 7; i++)
+    gb_tensor_release(S, all[i]);
 }
 
 static void test_round_trip(void) {
@@ -178,12 +179,14 @@ static void test_independent_layout(void) {
   unsigned char *b = slurp(path, &len);
   CHECK(b && len >= 8);
   uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+  for (int i = 7; i >= 0; i--)
+    n = n << 8 | b[i];
   CHECK(n % 8 == 0 && 8 + n <= len);
   CHECK(b[8] == '{');
   /* padding is spaces after the closing brace */
   size_t close = 8 + n - 1;
-  while (close > 8 && b[close] == ' ') close--;
+  while (close > 8 && b[close] == ' ')
+    close--;
   CHECK(b[close] == '}' && 8 + n - 1 - close < 8);
   json_error_t err;
   json_t *root = json_loadb((const char *)b + 8, n, 0, &err);
@@ -242,7 +245,8 @@ static void test_independent_layout(void) {
   memcpy(&sc, data + 64, 4);
   CHECK(sc == 42.25f);
   int64_t s3 = 0;
-  for (int k = 7; k >= 0; k--) s3 = (int64_t)((uint64_t)s3 << 8 | data[68 + 24 + k]);
+  for (int k = 7; k >= 0; k--)
+    s3 = (int64_t)((uint64_t)s3 << 8 | data[68 + 24 + k]);
   CHECK(s3 == (5 + 3 * 3) * 1000000007LL);
   float w5;
   memcpy(&w5, data + 100 + 20, 4);
@@ -256,7 +260,8 @@ static void test_independent_layout(void) {
 /* A file made of a JSON header and `data_len` zero bytes of data. */
 static size_t build(unsigned char *out, const char *json, size_t data_len) {
   size_t n = strlen(json);
-  for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)n >> (8 * i));
+  for (int i = 0; i < 8; i++)
+    out[i] = (unsigned char)((uint64_t)n >> (8 * i));
   memcpy(out + 8, json, n);
   memset(out + 8 + n, 0, data_len);
   return 8 + n + data_len;

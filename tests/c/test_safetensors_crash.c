@@ -19,7 +19,8 @@
 
 static gb_status save_value(gb_state *S, const char *path, gb_tensor *t, long k) {
   float *p = gb_tensor_f32(t);
-  for (int64_t i = 0; i < t->numel; i++) p[i] = (float)k;
+  for (int64_t i = 0; i < t->numel; i++)
+    p[i] = (float)k;
   char v[32];
   snprintf(v, sizeof v, "%ld", k);
   gb_safetensors_entry e = {"weight", t};

@@ -14,7 +14,7 @@
 #define FUZZ_ASSERT(cond, ...)                                                                     \
   do {                                                                                             \
     if (!(cond)) {                                                                                 \
-      fprintf(stderr, "fuzz assertion failed: %s: ", #cond);                                      \
+      fprintf(stderr, "fuzz assertion failed: %s: ", #cond);                                       \
       fprintf(stderr, __VA_ARGS__);                                                                \
       fputc('\n', stderr);                                                                         \
       abort();                                                                                     \

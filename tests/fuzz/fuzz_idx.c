@@ -27,14 +27,15 @@ static void check_tensor(const gb_tensor *t, size_t size, gb_dtype dt) {
   FUZZ_ASSERT(t->device == GB_CPU && t->dtype == dt && t->ndim >= 1 && t->ndim <= GB_MAXDIM,
               "bad result header");
   int64_t numel = 1;
-  for (int d = 0; d < t->ndim; d++) numel *= t->shape[d];
+  for (int d = 0; d < t->ndim; d++)
+    numel *= t->shape[d];
   FUZZ_ASSERT(numel == t->numel && (size_t)numel < size, "numel %lld for %zu bytes",
               (long long)numel, size);
 }
 
 /* Parse via `path` and compare with the in-memory result (status st, message msg). */
-static void compare_file(gb_state *S, const char *path, gb_dtype dt, gb_status st,
-                         const char *msg, const gb_tensor *mem) {
+static void compare_file(gb_state *S, const char *path, gb_dtype dt, gb_status st, const char *msg,
+                         const gb_tensor *mem) {
   gb_tensor *t = NULL;
   gb_status fst = gb_idx_read(S, path, dt, &t);
   FUZZ_ASSERT(fst == st, "file status %d, memory status %d (%s)", fst, st, gb_state_error(S));
@@ -44,9 +45,9 @@ static void compare_file(gb_state *S, const char *path, gb_dtype dt, gb_status s
     return;
   }
   FUZZ_ASSERT(t->numel == mem->numel && t->ndim == mem->ndim, "file and memory shapes differ");
-  FUZZ_ASSERT(memcmp(gb_tensor_data(t), gb_tensor_data(mem),
-                     (size_t)t->numel * gb_dtype_size(dt)) == 0,
-              "file and memory values differ");
+  FUZZ_ASSERT(
+      memcmp(gb_tensor_data(t), gb_tensor_data(mem), (size_t)t->numel * gb_dtype_size(dt)) == 0,
+      "file and memory values differ");
   gb_tensor_release(S, t);
 }
 
@@ -67,8 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gb_tensor *t = NULL;
     gb_status st = gb_idx_parse(S, "fuzz", data, size, dts[k], &t);
     char msg[GB_ERRLEN] = "";
-    if (st == GB_OK) check_tensor(t, size, dts[k]);
-    else snprintf(msg, sizeof msg, "%s", tail(gb_state_error(S), "fuzz"));
+    if (st == GB_OK)
+      check_tensor(t, size, dts[k]);
+    else
+      snprintf(msg, sizeof msg, "%s", tail(gb_state_error(S), "fuzz"));
     if (!is_gzip) compare_file(S, raw_path, dts[k], st, msg, t);
     compare_file(S, gz_path, dts[k], st, msg, t);
     gb_tensor_release(S, t);
@@ -76,8 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (is_gzip) { /* the streaming reader on a real gzip input: must not crash, must name it */
     fuzz_write(raw_path, data, size);
     gb_tensor *t = NULL;
-    if (gb_idx_read(S, raw_path, GB_F32, &t) == GB_OK) gb_tensor_release(S, t);
-    else tail(gb_state_error(S), raw_path);
+    if (gb_idx_read(S, raw_path, GB_F32, &t) == GB_OK)
+      gb_tensor_release(S, t);
+    else
+      tail(gb_state_error(S), raw_path);
   }
   gb_state_free(S);
   return 0;

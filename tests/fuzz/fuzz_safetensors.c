@@ -22,7 +22,9 @@ static const char *tail(const char *msg, const char *name) {
   return msg + strlen(prefix);
 }
 
-static size_t nbytes(const gb_tensor *t) { return (size_t)t->numel * gb_dtype_size(t->dtype); }
+static size_t nbytes(const gb_tensor *t) {
+  return (size_t)t->numel * gb_dtype_size(t->dtype);
+}
 
 static void same_set(const gb_safetensors *a, const gb_safetensors *b) {
   FUZZ_ASSERT(a->n == b->n && a->nmeta == b->nmeta, "sets differ in size");
@@ -31,7 +33,8 @@ static void same_set(const gb_safetensors *a, const gb_safetensors *b) {
     FUZZ_ASSERT(strcmp(a->entries[i].name, b->entries[i].name) == 0, "names differ");
     FUZZ_ASSERT(x->dtype == y->dtype && x->ndim == y->ndim && x->numel == y->numel,
                 "tensor '%s' differs", a->entries[i].name);
-    for (int d = 0; d < x->ndim; d++) FUZZ_ASSERT(x->shape[d] == y->shape[d], "shape differs");
+    for (int d = 0; d < x->ndim; d++)
+      FUZZ_ASSERT(x->shape[d] == y->shape[d], "shape differs");
     FUZZ_ASSERT(memcmp(gb_tensor_data(x), gb_tensor_data(y), nbytes(x)) == 0, "bytes differ");
   }
   for (int i = 0; i < a->nmeta; i++) {

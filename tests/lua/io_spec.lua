@@ -96,7 +96,8 @@ describe('gb.save / gb.load', function()
     gb.manual_seed(1)
     local net = gb.nn.Sequential(gb.nn.Linear(4, 3), gb.nn.ReLU(), gb.nn.Linear(3, 2))
     local path = dir .. '/net.safetensors'
-    gb.save(path, net:state_dict())
+    -- state_dict() also returns its name order; keep it out of save's metadata argument
+    gb.save(path, (net:state_dict()))
     gb.manual_seed(2)
     local net2 = gb.nn.Sequential(gb.nn.Linear(4, 3), gb.nn.ReLU(), gb.nn.Linear(3, 2))
     net2:load_state_dict((gb.load(path)))
@@ -149,15 +150,15 @@ describe('gb.save / gb.load', function()
 
   it('checks its arguments', function()
     local path = dir .. '/a.safetensors'
-    assert.matches("bad argument #1 to 'save'", err_of(gb.save, nil, {}))
-    assert.matches("bad argument #2 to 'save'", err_of(gb.save, path, 5))
+    assert.matches("bad argument #1 to '[%w.]*save'", err_of(gb.save, nil, {}))
+    assert.matches("bad argument #2 to '[%w.]*save'", err_of(gb.save, path, 5))
     assert.matches('save: ' .. plain(path) .. ': tensor names must be strings %(got a number key%)',
       err_of(gb.save, path, { gb.tensor({ 1 }) }))
     assert.matches("save: " .. plain(path) .. ": metadata value for 'k' is a table, expected a "
       .. 'string', err_of(gb.save, path, { x = gb.tensor({ 1 }) }, { k = {} }))
     assert.matches('save: ' .. plain(path) .. ': "__metadata__" is reserved',
       err_of(gb.save, path, { __metadata__ = gb.tensor({ 1 }) }))
-    assert.matches("bad argument #1 to 'load'", err_of(gb.load))
+    assert.matches("bad argument #1 to '[%w.]*load'", err_of(gb.load))
     assert.are.same({}, listdir(dir))
   end)
 end)
@@ -183,7 +184,7 @@ describe('gb.io.read_idx', function()
     assert.matches('read_idx: ' .. plain(path) .. ': bad magic 0x01080000', err_of(read_idx, path))
     assert.matches('read_idx: ' .. plain(dir) .. '/none: cannot open: No such file or directory',
       err_of(read_idx, dir .. '/none'))
-    assert.matches("bad argument #2 to 'read_idx' %(unknown dtype 'float16'%)",
+    assert.matches("bad argument #2 to '[%w.]*read_idx' %(unknown dtype 'float16'%)",
       err_of(read_idx, path, 'float16'))
     os.execute('rm -rf ' .. dir)
   end)
