@@ -1,0 +1,568 @@
+/* test_ops.c — the table-driven op test: walks every row of gb_ops.def, runs it on small
+ * inputs and compares with a value computed independently here (double precision, naive
+ * loops); then, for every row with a backward rule, compares the tape's gradient with
+ * central finite differences. A row without a case below fails the test, so a new row
+ * cannot go untested. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb_fn.h"
+#include "gb_kernels.h"
+#include "gb_state.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                       \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      failures++;                                                                              \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                              \
+      printf(__VA_ARGS__);                                                                     \
+      printf("\n");                                                                            \
+    }                                                                                          \
+  } while (0)
+
+/* ---- small helpers ---- */
+
+static gb_tensor *make(gb_state *S, int nd, const int64_t *shape, gb_dtype dt) {
+  gb_tensor *t;
+  if (gb_tensor_empty(S, nd, shape, dt, GB_CPU, &t)) abort();
+  return t;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static double urand(double lo, double hi) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return lo + (hi - lo) * (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* float tensor with values in [lo, hi], kept at least 0.05 apart from each other's kinks */
+static gb_tensor *frand(gb_state *S, int nd, const int64_t *shape, double lo, double hi) {
+  gb_tensor *t = make(S, nd, shape, GB_F32);
+  for (int64_t i = 0; i < t->numel; i++) gb_tensor_f32(t)[i] = (float)urand(lo, hi);
+  return t;
+}
+
+static gb_tensor *labels(gb_state *S, int64_t n, int64_t c) {
+  gb_tensor *t = make(S, 1, (int64_t[]){n}, GB_I64);
+  for (int64_t i = 0; i < n; i++) ((int64_t *)gb_tensor_data(t))[i] = 1 + (i * 7 + 3) % c;
+  return t;
+}
+
+static double at(const gb_tensor *t, int64_t i) { return gb_tensor_get_flat(t, i); }
+
+static bool close_to(double got, double want, double rtol, double atol) {
+  if (isnan(want)) return isnan(got);
+  return fabs(got - want) <= atol + rtol * fabs(want);
+}
+
+/* ---- one case per row: inputs, params, and the reference of output 0 ---- */
+
+typedef struct opcase {
+  gb_opargs a;
+  gb_tensor *into; /* for nin == 0 rows */
+  double *ref;     /* expected output 0, row-major */
+  int64_t nref;
+  bool smooth;     /* gradcheck applies */
+} opcase;
+
+static double ref_unary(gb_opid id, double x, double f0, double f1) {
+  switch (id) {
+  case GB_OP_AFFINE: return x * f0 + f1;
+  case GB_OP_RDIV_SCALAR: return f0 / x;
+  case GB_OP_POW_SCALAR: return pow(x, f0);
+  case GB_OP_RPOW_SCALAR: return pow(f0, x);
+  case GB_OP_EXP: return exp(x);
+  case GB_OP_LOG: return log(x);
+  case GB_OP_SQRT: return sqrt(x);
+  case GB_OP_ABS: return fabs(x);
+  case GB_OP_SIGN: return x > 0 ? 1 : x < 0 ? -1 : 0;
+  case GB_OP_TANH: return tanh(x);
+  case GB_OP_SIGMOID: return 1.0 / (1.0 + exp(-x));
+  case GB_OP_RELU: return x > 0 ? x : 0;
+  case GB_OP_LEAKY_RELU: return x > 0 ? x : f0 * x;
+  case GB_OP_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+  case GB_OP_CLAMP: return x < f0 ? f0 : x > f1 ? f1 : x;
+  default: abort();
+  }
+}
+
+static double ref_binary(gb_opid id, double x, double y, double f0) {
+  switch (id) {
+  case GB_OP_ADD: return x + y;
+  case GB_OP_SUB: return x - y;
+  case GB_OP_MUL: return x * y;
+  case GB_OP_DIV: return x / y;
+  case GB_OP_POW: return pow(x, y);
+  case GB_OP_MAXIMUM: return x > y ? x : y;
+  case GB_OP_MINIMUM: return x < y ? x : y;
+  case GB_OP_RELU_BACKWARD: return y > 0 ? x : 0;
+  case GB_OP_LEAKY_RELU_BACKWARD: return y > 0 ? x : x * f0;
+  case GB_OP_SIGMOID_BACKWARD: return x * y * (1 - y);
+  case GB_OP_TANH_BACKWARD: return x * (1 - y * y);
+  case GB_OP_GELU_BACKWARD:
+    return x * (0.5 * (1 + erf(y / sqrt(2.0))) + y * exp(-0.5 * y * y) / sqrt(2 * 3.14159265358979323846));
+  case GB_OP_EQ: return x == y;
+  case GB_OP_NE: return x != y;
+  case GB_OP_LT: return x < y;
+  case GB_OP_LE: return x <= y;
+  case GB_OP_GT: return x > y;
+  case GB_OP_GE: return x >= y;
+  default: abort();
+  }
+}
+
+static double *alloc_ref(opcase *c, int64_t n) {
+  c->nref = n;
+  c->ref = calloc((size_t)(n ? n : 1), sizeof(double));
+  return c->ref;
+}
+
+/* x (3,4) with y (4) broadcast over rows */
+static void case_binary(gb_state *S, gb_opid id, opcase *c) {
+  bool cmp = id >= GB_OP_EQ && id <= GB_OP_GE;
+  gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, 0.3, 2.0), *y = frand(S, 1, (int64_t[]){4}, 0.3, 2.0);
+  if (cmp) gb_tensor_f32(x)[5] = gb_tensor_f32(y)[1]; /* one tie */
+  if (id == GB_OP_RELU_BACKWARD || id == GB_OP_LEAKY_RELU_BACKWARD || id == GB_OP_GELU_BACKWARD)
+    for (int k = 0; k < 4; k++) gb_tensor_f32(y)[k] -= 1.2f; /* both signs */
+  c->a = (gb_opargs){.in = {x, y}, .nin = 2, .f = {0.1}};
+  double *r = alloc_ref(c, 12);
+  for (int i = 0; i < 12; i++) r[i] = ref_binary(id, at(x, i), at(y, i % 4), 0.1);
+  c->smooth = !cmp && id != GB_OP_MAXIMUM && id != GB_OP_MINIMUM;
+  if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) c->smooth = true; /* no ties drawn */
+}
+
+static void case_unary(gb_state *S, gb_opid id, opcase *c) {
+  double f0 = 0, f1 = 0, lo = 0.3, hi = 2.0;
+  switch (id) {
+  case GB_OP_AFFINE: f0 = -1.5, f1 = 0.25; break;
+  case GB_OP_RDIV_SCALAR: f0 = 2.0; break;
+  case GB_OP_POW_SCALAR: f0 = 2.5; break;
+  case GB_OP_RPOW_SCALAR: f0 = 1.7; break;
+  case GB_OP_LEAKY_RELU: f0 = 0.1, lo = -2.0; break;
+  case GB_OP_CLAMP: f0 = 0.6, f1 = 1.4; break;
+  case GB_OP_ABS: case GB_OP_SIGN: case GB_OP_TANH: case GB_OP_SIGMOID: case GB_OP_RELU:
+  case GB_OP_GELU: lo = -2.0; break;
+  default: break;
+  }
+  gb_tensor *x = frand(S, 2, (int64_t[]){2, 5}, lo, hi);
+  for (int i = 0; i < 10; i++) /* keep away from kinks (0 and the clamp bounds) */
+    if (fabs(at(x, i)) < 0.1 || fabs(at(x, i) - 0.6) < 0.05 || fabs(at(x, i) - 1.4) < 0.05)
+      gb_tensor_f32(x)[i] += 0.2f;
+  c->a = (gb_opargs){.in = {x}, .nin = 1, .f = {f0, f1}};
+  double *r = alloc_ref(c, 10);
+  for (int i = 0; i < 10; i++) r[i] = ref_unary(id, at(x, i), f0, f1);
+  c->smooth = id != GB_OP_SIGN;
+}
+
+/* reductions over dim mask {1} of a (3,4) input; argmax/max_dim along dim 1 */
+static void case_reduce(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0);
+  c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {2, 0, 1}};
+  bool along = id == GB_OP_MAX_DIM || id == GB_OP_MIN_DIM || id == GB_OP_ARGMAX || id == GB_OP_ARGMIN;
+  if (along) c->a.i[0] = 1;
+  double *r = alloc_ref(c, 3);
+  for (int i = 0; i < 3; i++) {
+    double s = 0, mx = -1e9, mn = 1e9;
+    int amx = 0, amn = 0;
+    for (int j = 0; j < 4; j++) {
+      double v = at(x, i * 4 + j);
+      s += v;
+      if (v > mx) mx = v, amx = j + 1;
+      if (v < mn) mn = v, amn = j + 1;
+    }
+    double mu = s / 4, ss = 0;
+    for (int j = 0; j < 4; j++) ss += (at(x, i * 4 + j) - mu) * (at(x, i * 4 + j) - mu);
+    switch (id) {
+    case GB_OP_SUM: r[i] = s; break;
+    case GB_OP_MEAN: r[i] = mu; break;
+    case GB_OP_VAR: r[i] = ss / 3; break;
+    case GB_OP_AMAX: case GB_OP_MAX_DIM: r[i] = mx; break;
+    case GB_OP_AMIN: case GB_OP_MIN_DIM: r[i] = mn; break;
+    case GB_OP_ARGMAX: r[i] = amx; break;
+    default: r[i] = amn; break;
+    }
+  }
+  c->smooth = id != GB_OP_ARGMAX && id != GB_OP_ARGMIN;
+}
+
+static void case_softmax(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -2.0, 2.0);
+  bool back = id == GB_OP_SOFTMAX_BACKWARD || id == GB_OP_LOG_SOFTMAX_BACKWARD;
+  bool logf_ = id == GB_OP_LOG_SOFTMAX || id == GB_OP_LOG_SOFTMAX_BACKWARD;
+  double *r = alloc_ref(c, 12), y[12];
+  for (int i = 0; i < 3; i++) {
+    double z = 0;
+    for (int j = 0; j < 4; j++) z += exp(at(x, i * 4 + j));
+    for (int j = 0; j < 4; j++) y[i * 4 + j] = logf_ ? at(x, i * 4 + j) - log(z) : exp(at(x, i * 4 + j)) / z;
+  }
+  if (!back) {
+    c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {1}};
+    memcpy(r, y, sizeof y);
+    c->smooth = true;
+    return;
+  }
+  gb_tensor *g = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0), *yt = make(S, 2, (int64_t[]){3, 4}, GB_F32);
+  for (int k = 0; k < 12; k++) gb_tensor_f32(yt)[k] = (float)y[k];
+  for (int i = 0; i < 3; i++) {
+    double dot = 0;
+    for (int j = 0; j < 4; j++) dot += logf_ ? at(g, i * 4 + j) : at(g, i * 4 + j) * y[i * 4 + j];
+    for (int j = 0; j < 4; j++) {
+      int k = i * 4 + j;
+      r[k] = logf_ ? at(g, k) - exp(y[k]) * dot : y[k] * (at(g, k) - dot);
+    }
+  }
+  gb_tensor_release(S, x);
+  c->a = (gb_opargs){.in = {g, yt}, .nin = 2, .i = {1}};
+}
+
+static void case_loss(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 2, (int64_t[]){4, 3}, -2.0, 2.0), *y = labels(S, 4, 3);
+  bool back = id == GB_OP_CROSS_ENTROPY_BACKWARD || id == GB_OP_NLL_LOSS_BACKWARD;
+  bool ce = id == GB_OP_CROSS_ENTROPY || id == GB_OP_CROSS_ENTROPY_BACKWARD;
+  double *r = alloc_ref(c, back ? 12 : 1), total = 0, gscale = 0.7;
+  for (int i = 0; i < 4; i++) {
+    int64_t cls = (int64_t)at(y, i) - 1;
+    double z = 0;
+    for (int j = 0; j < 3; j++) z += exp(at(x, i * 3 + j));
+    total += ce ? log(z) - at(x, i * 3 + cls) : -at(x, i * 3 + cls);
+    for (int j = 0; back && j < 3; j++) {
+      double p = ce ? exp(at(x, i * 3 + j)) / z : 0;
+      r[i * 3 + j] = (p - (j == cls)) * gscale / 4;
+    }
+  }
+  if (!back) {
+    r[0] = total / 4;
+    c->a = (gb_opargs){.in = {x, y}, .nin = 2};
+    c->smooth = true;
+    return;
+  }
+  gb_tensor *g = make(S, 0, NULL, GB_F32);
+  *gb_tensor_f32(g) = (float)gscale;
+  c->a = (gb_opargs){.in = {x, y, g}, .nin = 3};
+}
+
+static void case_matmul(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *w = frand(S, 2, (int64_t[]){4, 2}, -1, 1);
+  gb_tensor *b = frand(S, 1, (int64_t[]){2}, -1, 1);
+  double *r = alloc_ref(c, 6), beta = 0.5, alpha = 2.0;
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 2; j++) {
+      double s = 0;
+      for (int k = 0; k < 4; k++) s += at(x, i * 4 + k) * at(w, k * 2 + j);
+      r[i * 2 + j] = id == GB_OP_ADDMM ? beta * at(b, j) + alpha * s : s;
+    }
+  if (id == GB_OP_ADDMM) {
+    c->a = (gb_opargs){.in = {b, x, w}, .nin = 3, .f = {beta, alpha}};
+  } else {
+    gb_tensor_release(S, b);
+    c->a = (gb_opargs){.in = {x, w}, .nin = 2};
+  }
+  c->smooth = true;
+}
+
+/* index rows along dim 0 of a (3,2) tensor with indices {3,1,3} */
+static void case_index(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 2, (int64_t[]){3, 2}, -1, 1);
+  int64_t iv[3] = {3, 1, 3};
+  if (id == GB_OP_INDEX_SELECT || id == GB_OP_INDEX_ADD) {
+    gb_tensor *idx = make(S, 1, (int64_t[]){3}, GB_I64);
+    memcpy(gb_tensor_data(idx), iv, sizeof iv);
+    if (id == GB_OP_INDEX_SELECT) {
+      double *r = alloc_ref(c, 6);
+      for (int j = 0; j < 3; j++)
+        for (int q = 0; q < 2; q++) r[j * 2 + q] = at(x, (iv[j] - 1) * 2 + q);
+      c->a = (gb_opargs){.in = {x, idx}, .nin = 2, .i = {0}};
+      c->smooth = true;
+      return;
+    }
+    gb_tensor *src = frand(S, 2, (int64_t[]){3, 2}, -1, 1);
+    double *r = alloc_ref(c, 6);
+    for (int k = 0; k < 6; k++) r[k] = at(x, k);
+    for (int j = 0; j < 3; j++)
+      for (int q = 0; q < 2; q++) r[(iv[j] - 1) * 2 + q] += at(src, j * 2 + q);
+    c->a = (gb_opargs){.in = {x, idx, src}, .nin = 3, .i = {0}};
+    return;
+  }
+  /* gather / scatter_add with a (2,2) index along dim 0 */
+  int64_t gv[4] = {3, 1, 2, 3};
+  gb_tensor *idx = make(S, 2, (int64_t[]){2, 2}, GB_I64);
+  memcpy(gb_tensor_data(idx), gv, sizeof gv);
+  if (id == GB_OP_GATHER) {
+    double *r = alloc_ref(c, 4);
+    for (int k = 0; k < 4; k++) r[k] = at(x, (gv[k] - 1) * 2 + k % 2);
+    c->a = (gb_opargs){.in = {x, idx}, .nin = 2, .i = {0}};
+    c->smooth = true;
+    return;
+  }
+  gb_tensor *src = frand(S, 2, (int64_t[]){2, 2}, -1, 1);
+  double *r = alloc_ref(c, 6);
+  for (int k = 0; k < 6; k++) r[k] = at(x, k);
+  for (int k = 0; k < 4; k++) r[(gv[k] - 1) * 2 + k % 2] += at(src, k);
+  c->a = (gb_opargs){.in = {x, idx, src}, .nin = 3, .i = {0}};
+}
+
+/* views of a (2,3,4) input; the reference is the view's elements in row-major order */
+static void case_view(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 3, (int64_t[]){2, 3, 4}, -1, 1);
+  c->a = (gb_opargs){.in = {x}, .nin = 1};
+  double *r;
+  switch (id) {
+  case GB_OP_RESHAPE:
+    c->a.i[0] = 2, c->a.i[1] = 6, c->a.i[2] = 4;
+    r = alloc_ref(c, 24);
+    for (int k = 0; k < 24; k++) r[k] = at(x, k);
+    break;
+  case GB_OP_PERMUTE: /* order (3,1,2): out[k][i][j] = x[i][j][k] */
+    c->a.i[0] = 3, c->a.i[1] = 2, c->a.i[2] = 0, c->a.i[3] = 1;
+    r = alloc_ref(c, 24);
+    for (int k = 0; k < 4; k++)
+      for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) r[k * 6 + i * 3 + j] = at(x, i * 12 + j * 4 + k);
+    break;
+  case GB_OP_TRANSPOSE: /* dims 1,3 */
+    c->a.i[0] = 0, c->a.i[1] = 2;
+    r = alloc_ref(c, 24);
+    for (int k = 0; k < 4; k++)
+      for (int j = 0; j < 3; j++)
+        for (int i = 0; i < 2; i++) r[k * 6 + j * 2 + i] = at(x, i * 12 + j * 4 + k);
+    break;
+  case GB_OP_NARROW: /* dim 3, start 2 (0-based 1), length 2 */
+    c->a.i[0] = 2, c->a.i[1] = 1, c->a.i[2] = 2;
+    r = alloc_ref(c, 12);
+    for (int i = 0; i < 6; i++)
+      for (int k = 0; k < 2; k++) r[i * 2 + k] = at(x, i * 4 + 1 + k);
+    break;
+  case GB_OP_SELECT: /* dim 2, index 3 (0-based 2) */
+    c->a.i[0] = 1, c->a.i[1] = 2;
+    r = alloc_ref(c, 8);
+    for (int i = 0; i < 2; i++)
+      for (int k = 0; k < 4; k++) r[i * 4 + k] = at(x, i * 12 + 2 * 4 + k);
+    break;
+  default: { /* expand (2,1,4) -> (2,3,4) */
+    gb_tensor_release(S, x);
+    x = frand(S, 3, (int64_t[]){2, 1, 4}, -1, 1);
+    c->a.in[0] = x;
+    c->a.i[0] = 3, c->a.i[1] = 2, c->a.i[2] = 3, c->a.i[3] = 4;
+    r = alloc_ref(c, 24);
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++)
+        for (int k = 0; k < 4; k++) r[i * 12 + j * 4 + k] = at(x, i * 4 + k);
+  }
+  }
+  c->smooth = true;
+}
+
+static void case_fill(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *t = make(S, 2, (int64_t[]){3, 3}, GB_F32);
+  double *r = alloc_ref(c, 9);
+  c->into = t;
+  switch (id) {
+  case GB_OP_FILL:
+    c->a = (gb_opargs){.f = {2.5}};
+    for (int k = 0; k < 9; k++) r[k] = 2.5;
+    break;
+  case GB_OP_ARANGE:
+    c->a = (gb_opargs){.f = {1.0, 0.5}};
+    for (int k = 0; k < 9; k++) r[k] = 1.0 + 0.5 * k;
+    break;
+  case GB_OP_EYE:
+    for (int k = 0; k < 9; k++) r[k] = k % 4 == 0;
+    break;
+  default: /* uniform/normal: checked statistically in check_random */
+    c->nref = 0;
+  }
+}
+
+static void build_case(gb_state *S, gb_opid id, opcase *c) {
+  memset(c, 0, sizeof *c);
+  switch (id) {
+  case GB_OP_FILL: case GB_OP_ARANGE: case GB_OP_EYE: case GB_OP_UNIFORM: case GB_OP_NORMAL:
+    case_fill(S, id, c);
+    break;
+  case GB_OP_COPY: {
+    gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *t;
+    gb_fn_transpose(S, x, 0, 1, &t); /* a strided source */
+    gb_tensor_release(S, x);
+    c->a = (gb_opargs){.in = {t}, .nin = 1, .i = {-1}};
+    double *r = alloc_ref(c, 12);
+    for (int k = 0; k < 12; k++) r[k] = at(t, k);
+    c->smooth = true;
+    break;
+  }
+  case GB_OP_RESHAPE: case GB_OP_PERMUTE: case GB_OP_TRANSPOSE: case GB_OP_NARROW:
+  case GB_OP_SELECT: case GB_OP_EXPAND:
+    case_view(S, id, c);
+    break;
+  case GB_OP_WHERE: {
+    gb_tensor *cond = make(S, 1, (int64_t[]){4}, GB_F32);
+    for (int k = 0; k < 4; k++) gb_tensor_f32(cond)[k] = (float)(k % 2);
+    gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *y = frand(S, 2, (int64_t[]){3, 4}, -1, 1);
+    c->a = (gb_opargs){.in = {cond, x, y}, .nin = 3};
+    double *r = alloc_ref(c, 12);
+    for (int k = 0; k < 12; k++) r[k] = (k % 2) ? at(x, k) : at(y, k);
+    c->smooth = true;
+    break;
+  }
+  case GB_OP_SUM: case GB_OP_MEAN: case GB_OP_VAR: case GB_OP_AMAX: case GB_OP_AMIN:
+  case GB_OP_MAX_DIM: case GB_OP_MIN_DIM: case GB_OP_ARGMAX: case GB_OP_ARGMIN:
+    case_reduce(S, id, c);
+    break;
+  case GB_OP_SOFTMAX: case GB_OP_LOG_SOFTMAX: case GB_OP_SOFTMAX_BACKWARD:
+  case GB_OP_LOG_SOFTMAX_BACKWARD:
+    case_softmax(S, id, c);
+    break;
+  case GB_OP_CROSS_ENTROPY: case GB_OP_CROSS_ENTROPY_BACKWARD: case GB_OP_NLL_LOSS:
+  case GB_OP_NLL_LOSS_BACKWARD:
+    case_loss(S, id, c);
+    break;
+  case GB_OP_MATMUL: case GB_OP_ADDMM:
+    case_matmul(S, id, c);
+    break;
+  case GB_OP_INDEX_SELECT: case GB_OP_INDEX_ADD: case GB_OP_GATHER: case GB_OP_SCATTER_ADD:
+    case_index(S, id, c);
+    break;
+  default:
+    if (gb_ops[id].nin == 1) case_unary(S, id, c);
+    else if (gb_ops[id].nin == 2) case_binary(S, id, c);
+  }
+}
+
+static void free_case(gb_state *S, opcase *c) {
+  for (int k = 0; k < c->a.nin; k++) gb_tensor_release(S, c->a.in[k]);
+  gb_tensor_release(S, c->into);
+  free(c->ref);
+}
+
+/* ---- forward check ---- */
+
+static void check_forward(gb_state *S, gb_opid id, opcase *c) {
+  const char *name = gb_ops[id].name;
+  gb_tensor *out[2] = {NULL, NULL};
+  if (c->into) {
+    CHECK(gb_op_run_into(S, id, &c->a, c->into) == GB_OK, "%s: %s", name, gb_state_error(S));
+    out[0] = c->into;
+    gb_tensor_retain(out[0]);
+  } else {
+    CHECK(gb_op_run(S, id, &c->a, out) == GB_OK, "%s: %s", name, gb_state_error(S));
+  }
+  if (!out[0]) return;
+  CHECK(out[0]->numel == c->nref || c->nref == 0, "%s: %lld elements, expected %lld", name,
+        (long long)out[0]->numel, (long long)c->nref);
+  double tol = (id == GB_OP_MATMUL || id == GB_OP_ADDMM) ? 1e-5 : 2e-6;
+  for (int64_t i = 0; i < c->nref && i < out[0]->numel; i++)
+    CHECK(close_to(at(out[0], i), c->ref[i], tol, 1e-6), "%s: element %lld = %.9g, expected %.9g",
+          name, (long long)i, at(out[0], i), c->ref[i]);
+  gb_tensor_release(S, out[0]);
+  gb_tensor_release(S, out[1]);
+}
+
+/* ---- gradient check: loss = sum(out * w); analytic (tape) vs central differences ---- */
+
+static double weighted_loss(gb_state *S, gb_opid id, const gb_opargs *a, const gb_tensor *w) {
+  gb_tensor *out[2] = {NULL, NULL};
+  if (gb_op_run(S, id, a, out)) return NAN;
+  double s = 0;
+  for (int64_t i = 0; i < out[0]->numel; i++) s += at(out[0], i) * at(w, i);
+  gb_tensor_release(S, out[0]);
+  gb_tensor_release(S, out[1]);
+  return s;
+}
+
+static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
+  const char *name = gb_ops[id].name;
+  gb_opargs a = c->a;
+  bool any = false;
+  for (int k = 0; k < a.nin; k++) { /* fresh leaves so gradients start empty */
+    if (a.in[k]->dtype != GB_F32 || (id == GB_OP_WHERE && k == 0)) continue;
+    gb_tensor *leaf;
+    gb_fn_clone(S, a.in[k], &leaf);
+    leaf->requires_grad = true;
+    a.in[k] = leaf;
+    any = true;
+  }
+  if (!any) return;
+  gb_tensor *out[2] = {NULL, NULL};
+  CHECK(gb_op_run(S, id, &a, out) == GB_OK, "%s grad forward: %s", name, gb_state_error(S));
+  gb_tensor *w = frand(S, out[0]->ndim, out[0]->shape, -1, 1), *prod, *loss;
+  gb_fn_binary(S, GB_OP_MUL, out[0], w, &prod);
+  gb_fn_reduce(S, GB_OP_SUM, prod, 0, false, &loss);
+  CHECK(gb_backward(S, loss, NULL, false) == GB_OK, "%s backward: %s", name, gb_state_error(S));
+  bool was = gb_set_grad_enabled(S, false);
+  for (int k = 0; k < a.nin; k++) {
+    gb_tensor *leaf = a.in[k];
+    if (!leaf->requires_grad) continue;
+    CHECK(leaf->grad != NULL, "%s: input %d got no gradient", name, k + 1);
+    for (int64_t i = 0; leaf->grad && i < leaf->numel; i++) {
+      float *p = gb_tensor_f32(leaf) + i, keep = *p;
+      const float eps = 1e-2f;
+      *p = keep + eps;
+      double up = weighted_loss(S, id, &a, w);
+      *p = keep - eps;
+      double down = weighted_loss(S, id, &a, w);
+      *p = keep;
+      double num = (up - down) / (2.0 * eps), ana = at(leaf->grad, i);
+      CHECK(close_to(ana, num, 2e-2, 2e-3), "%s: d/d(input %d)[%lld]: tape %.6g, finite differences %.6g",
+            name, k + 1, (long long)i, ana, num);
+    }
+  }
+  gb_set_grad_enabled(S, was);
+  gb_tensor_release(S, out[0]);
+  gb_tensor_release(S, out[1]);
+  gb_tensor_release(S, w);
+  gb_tensor_release(S, prod);
+  gb_tensor_release(S, loss);
+  for (int k = 0; k < a.nin; k++)
+    if (a.in[k] != c->a.in[k]) gb_tensor_release(S, a.in[k]);
+}
+
+/* uniform/normal: range, mean and spread, and reproducibility from (seed, offset) */
+static void check_random(gb_state *S, gb_opid id) {
+  gb_tensor *t = make(S, 1, (int64_t[]){20000}, GB_F32), *u = make(S, 1, (int64_t[]){20000}, GB_F32);
+  gb_opargs a = {.f = {id == GB_OP_UNIFORM ? -1.0 : 2.0, id == GB_OP_UNIFORM ? 3.0 : 0.5}, .i = {42, 7}};
+  gb_op_run_into(S, id, &a, t);
+  gb_op_run_into(S, id, &a, u);
+  double s = 0, ss = 0, lo = 1e9, hi = -1e9;
+  for (int64_t i = 0; i < t->numel; i++) {
+    double v = at(t, i);
+    s += v, ss += v * v;
+    lo = fmin(lo, v), hi = fmax(hi, v);
+    if (v != at(u, i)) failures++;
+  }
+  double mean = s / 20000, sd = sqrt(ss / 20000 - mean * mean);
+  if (id == GB_OP_UNIFORM) {
+    CHECK(lo >= -1.0 && hi < 3.0, "uniform: range [%g, %g]", lo, hi);
+    CHECK(fabs(mean - 1.0) < 0.05 && fabs(sd - 4 / sqrt(12.0)) < 0.05, "uniform: mean %g sd %g", mean, sd);
+  } else {
+    CHECK(fabs(mean - 2.0) < 0.02 && fabs(sd - 0.5) < 0.02, "normal: mean %g sd %g", mean, sd);
+  }
+  gb_tensor_release(S, t);
+  gb_tensor_release(S, u);
+}
+
+int main(void) {
+  gb_state *S = gb_state_new();
+  int tested = 0, graded = 0;
+  for (int id = 0; id < GB_NOPS; id++) {
+    opcase c;
+    build_case(S, (gb_opid)id, &c);
+    bool covered = c.nref > 0 || id == GB_OP_UNIFORM || id == GB_OP_NORMAL;
+    CHECK(covered, "row %s has no case in test_ops.c", gb_ops[id].name);
+    if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) check_random(S, (gb_opid)id);
+    else if (covered) check_forward(S, (gb_opid)id, &c);
+    tested += covered;
+    if (gb_ops[id].grad && c.smooth && gb_ops[id].grad != gb_grad_zero) {
+      check_gradient(S, (gb_opid)id, &c);
+      graded++;
+    }
+    free_case(S, &c);
+  }
+  gb_memstats m;
+  gb_state_memstats(S, GB_CPU, &m);
+  CHECK(m.allocated == 0, "%lld bytes still allocated after all cases", (long long)m.allocated);
+  gb_state_free(S);
+  printf("%d rows, %d forward-checked, %d gradient-checked, %d failures\n", GB_NOPS, tested, graded,
+         failures);
+  return failures ? 1 : 0;
+}
