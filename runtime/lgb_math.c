@@ -87,9 +87,30 @@ static bool scalar_form(gb_opid id, double v, bool number_first, gb_opid *row, d
   }
 }
 
+static int binary_impl(lua_State *L, gb_opid id);
+
+/* Integer + - * (labels + 1, counts): computed in float32, which is exact below 2^24, and
+ * converted back to the integer dtype. */
+static int int_arith(lua_State *L, gb_opid id, gb_dtype dt) {
+  gb_state *S = gbL_state(L);
+  for (int k = 1; k <= 2; k++) {
+    gb_tensor *t = gbL_to_tensor(L, k), *f;
+    if (!t || t->dtype == GB_F32) continue;
+    GBL_CHECK(L, S, gb_fn_to_dtype(S, t, GB_F32, &f));
+    gbL_push_tensor(L, f);
+    lua_replace(L, k);
+  }
+  binary_impl(L, id);
+  gb_tensor *r;
+  return push_result(L, S, gb_fn_to_dtype(S, gbL_check_tensor(L, -1), dt, &r), &r);
+}
+
 static int binary_impl(lua_State *L, gb_opid id) {
   gb_state *S = gbL_state(L);
   gb_tensor *x = gbL_to_tensor(L, 1), *y = gbL_to_tensor(L, 2), *r;
+  bool int_ok = id == GB_OP_ADD || id == GB_OP_SUB || id == GB_OP_MUL;
+  gb_tensor *it = x && x->dtype != GB_F32 ? x : y && y->dtype != GB_F32 ? y : NULL;
+  if (int_ok && it && (!x || !y || x->dtype == y->dtype)) return int_arith(L, id, it->dtype);
   if (!x && !y) return luaL_error(L, "%s: expected at least one tensor operand", gb_ops[id].name);
   bool number_first = !x;
   gb_tensor *t = x ? x : y;
@@ -107,20 +128,47 @@ static int binary_impl(lua_State *L, gb_opid id) {
 
 static int m_binary(lua_State *L) { return binary_impl(L, upvalue_op(L)); }
 
+/* Reductions run in float32; an integer input is converted first (exact below 2^24, which
+ * covers labels and indices) and, for sum/max/min, the values are converted back. */
+static gb_tensor *float_input(lua_State *L, gb_tensor *t) {
+  if (t->dtype == GB_F32) return t;
+  gb_state *S = gbL_state(L);
+  gb_tensor *f;
+  GBL_CHECK(L, S, gb_fn_to_dtype(S, t, GB_F32, &f));
+  gbL_push_tensor(L, f);
+  return f;
+}
+
+static int restore_dtype(lua_State *L, gb_dtype dt, int idx) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *v = gbL_check_tensor(L, idx), *c;
+  if (dt == GB_F32 || v->dtype != GB_F32) return 0;
+  GBL_CHECK(L, S, gb_fn_to_dtype(S, v, dt == GB_I32 ? GB_I64 : dt, &c));
+  gbL_push_tensor(L, c);
+  lua_replace(L, idx);
+  return 0;
+}
+
 /* max/min: with a tensor argument the elementwise maximum/minimum; with a dim, values and
  * indices along it; with nothing, the extreme of all elements */
 static int extreme(lua_State *L, gb_opid pair, gb_opid along, gb_opid all) {
   gb_state *S = gbL_state(L);
-  gb_tensor *t = gbL_check_tensor(L, 1), *r[2];
+  gb_tensor *t0 = gbL_check_tensor(L, 1), *r[2];
   if (gbL_to_tensor(L, 2)) return binary_impl(L, pair);
-  if (lua_isnoneornil(L, 2)) {
+  bool all_dims = lua_isnoneornil(L, 2);
+  int d = all_dims ? 0 : gbL_check_dim(L, 2, t0->ndim, gb_ops[along].name);
+  bool keepdim = lua_toboolean(L, 3);
+  gb_tensor *t = float_input(L, t0); /* may push: arguments are read above */
+  if (all_dims) {
     gb_opargs a = {.in = {t}, .nin = 1, .i = {0, 0}};
-    return push_result(L, S, gb_op_run(S, all, &a, r), &r[0]);
+    push_result(L, S, gb_op_run(S, all, &a, r), &r[0]);
+    restore_dtype(L, t0->dtype, lua_gettop(L));
+    return 1;
   }
-  int d = gbL_check_dim(L, 2, t->ndim, gb_ops[along].name);
-  gb_opargs a = {.in = {t}, .nin = 1, .i = {d, lua_toboolean(L, 3)}};
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {d, keepdim}};
   GBL_CHECK(L, S, gb_op_run(S, along, &a, r));
   gbL_push_tensor(L, r[0]);
+  restore_dtype(L, t0->dtype, lua_gettop(L));
   gbL_push_tensor(L, r[1]);
   return 2;
 }
@@ -145,6 +193,7 @@ static int l_where(lua_State *L) {
 
 /* ---- reductions ---- */
 
+
 /* dims from arg idx: nothing (all), one dim, or a table of dims; returns the bit mask */
 static uint64_t dim_mask(lua_State *L, int idx, const gb_tensor *t, const char *op) {
   if (lua_isnoneornil(L, idx)) return 0;
@@ -162,13 +211,17 @@ static uint64_t dim_mask(lua_State *L, int idx, const gb_tensor *t, const char *
 static int m_reduce(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_opid id = upvalue_op(L);
-  gb_tensor *t = gbL_check_tensor(L, 1), *r;
-  uint64_t mask = dim_mask(L, 2, t, gb_ops[id].name);
-  if (mask == 0 && t->ndim > 0) mask = ((uint64_t)1 << t->ndim) - 1;
-  gb_opargs a = {.in = {t}, .nin = 1, .i = {(int64_t)mask, lua_toboolean(L, 3)}};
+  gb_tensor *t0 = gbL_check_tensor(L, 1), *r;
+  uint64_t mask = dim_mask(L, 2, t0, gb_ops[id].name);
+  if (mask == 0 && t0->ndim > 0) mask = ((uint64_t)1 << t0->ndim) - 1;
+  gb_opargs a = {.nin = 1, .i = {(int64_t)mask, lua_toboolean(L, 3)}};
   a.i[2] = lua_isnoneornil(L, 4) || lua_toboolean(L, 4) ? 1 : 0; /* var: unbiased */
+  gb_tensor *t = float_input(L, t0); /* may push: arguments are read above */
+  a.in[0] = t;
   if (t->ndim == 0) a.i[0] = 0;
-  return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+  push_result(L, S, gb_op_run(S, id, &a, &r), &r);
+  if (id == GB_OP_SUM || id == GB_OP_AMAX || id == GB_OP_AMIN) restore_dtype(L, t0->dtype, lua_gettop(L));
+  return 1;
 }
 
 static int m_std(lua_State *L) {
@@ -184,9 +237,10 @@ static int m_std(lua_State *L) {
 static int m_arg(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_opid id = upvalue_op(L);
-  gb_tensor *t = gbL_check_tensor(L, 1), *r;
-  int d = lua_isnoneornil(L, 2) ? -1 : gbL_check_dim(L, 2, t->ndim, gb_ops[id].name);
-  gb_opargs a = {.in = {t}, .nin = 1, .i = {d, lua_toboolean(L, 3)}};
+  gb_tensor *t0 = gbL_check_tensor(L, 1), *r;
+  int d = lua_isnoneornil(L, 2) ? -1 : gbL_check_dim(L, 2, t0->ndim, gb_ops[id].name);
+  gb_opargs a = {.nin = 1, .i = {d, lua_toboolean(L, 3)}};
+  a.in[0] = float_input(L, t0);
   return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
 }
 

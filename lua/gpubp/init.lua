@@ -60,6 +60,9 @@ function gb.stack(list, dim)
   return gb.cat(parts, dim < 0 and dim + list[1]:dim() + 2 or dim)
 end
 
+-- file formats: IDX (MNIST) reader and safetensors checkpoints (also gb.save / gb.load)
+gb.io = {read_idx = gb.read_idx, save = gb.save, load = gb.load}
+
 gb.nn = require 'gpubp.nn'
 gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
