@@ -57,8 +57,8 @@ extern char gotoblas_SANDYBRIDGE __attribute__((weak));
 static int openblas_core_level(const char *core) {
   static const char *const l3[] = {"skylakex", "cooperlake", "sapphirerapids", "zen4", NULL};
   static const char *const l2[] = {"haswell", "zen", NULL};
-  static const char *const l1[] = {"sandybridge", "bulldozer", "piledriver", "steamroller",
-                                   "excavator", NULL};
+  static const char *const l1[] = {"sandybridge", "bulldozer", "piledriver",
+                                   "steamroller", "excavator", NULL};
   for (int i = 0; l3[i]; i++)
     if (!strcasecmp(core, l3[i])) return 3;
   for (int i = 0; l2[i]; i++)
@@ -85,9 +85,12 @@ static void gb_blas_init(void) {
   if (!getenv("OPENBLAS_CORETYPE") && can > have && gotoblas_dynamic_init &&
       gotoblas_dynamic_quit) {
     const char *want = NULL;
-    if (can >= 3 && &gotoblas_SKYLAKEX) want = "SkylakeX";
-    else if (can >= 2 && &gotoblas_HASWELL) want = "Haswell";
-    else if (can >= 1 && &gotoblas_SANDYBRIDGE) want = "Sandybridge";
+    if (can >= 3 && &gotoblas_SKYLAKEX)
+      want = "SkylakeX";
+    else if (can >= 2 && &gotoblas_HASWELL)
+      want = "Haswell";
+    else if (can >= 1 && &gotoblas_SANDYBRIDGE)
+      want = "Sandybridge";
     if (want) {
       openblas_force_core(want);
       replaced = true;
@@ -109,13 +112,17 @@ static void gb_blas_init(void) {
   if (blas_default_threads < 1) blas_default_threads = 1;
 }
 
-static void blas_set_threads(int n) { openblas_set_num_threads(n); }
-static int blas_get_threads(void) { return openblas_get_num_threads(); }
+static void blas_set_threads(int n) {
+  openblas_set_num_threads(n);
+}
+static int blas_get_threads(void) {
+  return openblas_get_num_threads();
+}
 
-static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
-                       int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                       const float *b, int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 #else
@@ -149,22 +156,27 @@ static void gb_blas_init(void) {
   if (blas_default_threads < 1) blas_default_threads = 1;
 }
 
-static void blas_set_threads(int n) { bli_thread_set_num_threads(n); }
-static int blas_get_threads(void) { return (int)bli_thread_get_num_threads(); }
+static void blas_set_threads(int n) {
+  bli_thread_set_num_threads(n);
+}
+static int blas_get_threads(void) {
+  return (int)bli_thread_get_num_threads();
+}
 
-static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
-                       int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                       const float *b, int ldb, float beta, float *c, int ldc) {
   /* BLIS takes general strides of the stored operands; transposition is a flag. */
-  bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-            m, n, k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1);
+  bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n,
+            k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1);
 }
 #endif
 
-static int imax(int a, int b) { return a > b ? a : b; }
+static int imax(int a, int b) {
+  return a > b ? a : b;
+}
 
-void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                   int ldc) {
+void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                   int lda, const float *b, int ldb, float beta, float *c, int ldc) {
   pthread_once(&blas_once, gb_blas_init);
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
@@ -172,7 +184,8 @@ void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
      * beta == 0 meaning "overwrite" as in BLAS. */
     for (int i = 0; i < m; i++) {
       float *row = c + (size_t)i * ldc;
-      for (int j = 0; j < n; j++) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+      for (int j = 0; j < n; j++)
+        row[j] = beta == 0.0f ? 0.0f : beta * row[j];
     }
     return;
   }

@@ -15,8 +15,8 @@
  * m, n, k >= 0; m or n == 0 does nothing; k == 0 gives C = beta * C (beta == 0 writes zeros
  * even over NaN). C must not overlap A or B. Thread-safe; never fails on valid input. */
 GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                          const float *a, int lda, const float *b, int ldb, float beta,
-                          float *c, int ldc);
+                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                          int ldc);
 
 /* Human-readable library, version and kernel set in use, e.g. "OpenBLAS 0.3.21 SkylakeX"
  * (with "(auto: Prescott)" appended when gb_blas replaced a weaker auto-detected core).

@@ -12,14 +12,14 @@
 
 static int failures = 0;
 
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);       \
-      fprintf(stderr, __VA_ARGS__);                               \
-      fputc('\n', stderr);                                        \
-      failures++;                                                 \
-    }                                                             \
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                        \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+      failures++;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 static unsigned rng_state = 12345u;
@@ -29,8 +29,8 @@ static float frand(void) { /* uniform in [-1, 1), deterministic */
 }
 
 /* Reference: C(m,n) = alpha*op(A)*op(B) + beta*C in double, row-major with strides. */
-static void ref_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
-                      int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+static void ref_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc) {
   for (int i = 0; i < m; i++)
     for (int j = 0; j < n; j++) {
       double acc = 0.0;
@@ -59,9 +59,12 @@ static void check_case(bool ta, bool tb, int m, int n, int k, float alpha, float
     fprintf(stderr, "out of memory\n");
     exit(2);
   }
-  for (size_t i = 0; i < na; i++) a[i] = frand();
-  for (size_t i = 0; i < nb; i++) b[i] = frand();
-  for (size_t i = 0; i < nc; i++) c[i] = want[i] = frand();
+  for (size_t i = 0; i < na; i++)
+    a[i] = frand();
+  for (size_t i = 0; i < nb; i++)
+    b[i] = frand();
+  for (size_t i = 0; i < nc; i++)
+    c[i] = want[i] = frand();
   gb_blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   ref_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
   double worst = 0.0;
@@ -75,9 +78,10 @@ static void check_case(bool ta, bool tb, int m, int n, int k, float alpha, float
   }
   /* float32 dot products of length k with |terms| <= 1: error grows ~ k * 2^-24. */
   double tol = 1e-5 * (k + 1);
-  CHECK(worst <= tol, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d: rel err %g "
-        "at %zu (got %g, want %g)", ta, tb, m, n, k, alpha, beta, pad, worst, at, c[at],
-        want[at]);
+  CHECK(worst <= tol,
+        "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d: rel err %g "
+        "at %zu (got %g, want %g)",
+        ta, tb, m, n, k, alpha, beta, pad, worst, at, c[at], want[at]);
   free(a);
   free(b);
   free(c);
@@ -87,12 +91,14 @@ static void check_case(bool ta, bool tb, int m, int n, int k, float alpha, float
 /* beta == 0 must overwrite C, even where it holds NaN (BLAS semantics). */
 static void check_beta0_nan(void) {
   float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4];
-  for (int i = 0; i < 4; i++) c[i] = NAN;
+  for (int i = 0; i < 4; i++)
+    c[i] = NAN;
   gb_blas_sgemm(false, false, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
   /* [1 2 3; 4 5 6] * [1 0; 0 1; 1 1] = [4 5; 10 11] */
-  CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11, "beta=0 over NaN: %g %g %g %g",
-        c[0], c[1], c[2], c[3]);
-  for (int i = 0; i < 4; i++) c[i] = NAN;
+  CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11, "beta=0 over NaN: %g %g %g %g", c[0],
+        c[1], c[2], c[3]);
+  for (int i = 0; i < 4; i++)
+    c[i] = NAN;
   gb_blas_sgemm(false, false, 2, 2, 0, 1.0f, a, 3, b, 2, 0.0f, c, 2);
   CHECK(c[0] == 0 && c[1] == 0 && c[2] == 0 && c[3] == 0, "k=0, beta=0 must zero C");
   float d[2] = {2, 3};
@@ -146,14 +152,14 @@ int main(void) {
       for (int tb = 0; tb < 2; tb++) {
         check_case(ta, tb, 7, 5, 3, 1.0f, 0.0f, 0);
         check_case(ta, tb, 33, 17, 29, 0.75f, -1.5f, 3);
-        check_case(ta, tb, 100, 128, 784, 1.0f, 0.0f, 0);  /* seed MLP layer 1 */
-        check_case(ta, tb, 100, 10, 128, 1.0f, 1.0f, 5);   /* layer 2, accumulate */
+        check_case(ta, tb, 100, 128, 784, 1.0f, 0.0f, 0);   /* seed MLP layer 1 */
+        check_case(ta, tb, 100, 10, 128, 1.0f, 1.0f, 5);    /* layer 2, accumulate */
         check_case(ta, tb, 128, 784, 100, -0.01f, 1.0f, 1); /* weight-gradient-like */
-        check_case(ta, tb, 1, 9, 4, 2.0f, 0.5f, 0);        /* single rows */
+        check_case(ta, tb, 1, 9, 4, 2.0f, 0.5f, 0);         /* single rows */
         check_case(ta, tb, 9, 1, 4, 1.0f, 0.25f, 2);
-        check_case(ta, tb, 130, 70, 1, 1.0f, 0.0f, 0);     /* outer product */
-        check_case(ta, tb, 4, 4, 0, 1.0f, 0.5f, 1);        /* k == 0 */
-        check_case(ta, tb, 0, 4, 4, 1.0f, 0.5f, 1);        /* m == 0 */
+        check_case(ta, tb, 130, 70, 1, 1.0f, 0.0f, 0); /* outer product */
+        check_case(ta, tb, 4, 4, 0, 1.0f, 0.5f, 1);    /* k == 0 */
+        check_case(ta, tb, 0, 4, 4, 1.0f, 0.5f, 1);    /* m == 0 */
       }
   }
   gb_blas_set_threads(0);
