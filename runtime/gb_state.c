@@ -18,7 +18,7 @@ gb_state *gb_state_new(void) {
   S->seed = 0x5eed5eedULL;
   S->grad_enabled = true;
   S->default_device = GB_CPU;
-  S->gc_threshold = 64 << 20;
+  S->gc_threshold = 8 << 20;
   S->nthreads = 1;
   return S;
 }
@@ -159,7 +159,7 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
   int cls = size_class(nbytes, &rounded);
   if (S->cpu.allocated + (int64_t)rounded > S->gc_threshold) {
     maybe_collect(S, dev); /* the host frees tensors it no longer references */
-    S->gc_threshold = S->cpu.allocated * 2 + (64 << 20);
+    S->gc_threshold = S->cpu.allocated * 2 + (8 << 20);
   }
   if (cls < GB_ALLOC_BINS && S->bins[cls]) {
     gb_cpu_block *b = S->bins[cls];
