@@ -28,6 +28,10 @@ gb_status gb_cuda_synchronize(gb_state *S);
 void gb_cuda_set_tf32(gb_state *S, bool on);
 /* Free everything the backend holds for S (streams, handles, cached memory). */
 void gb_cuda_shutdown(gb_state *S);
+/* Set the peak of device `dev`'s statistics to what is allocated now. */
+void gb_cuda_reset_peak(gb_state *S, gb_device dev);
+/* Device name and total memory ("NVIDIA H200", bytes); false if dev does not exist. */
+bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_bytes);
 
 #define GB_CUDA(x) x
 #define GB_NOGRAD gb_grad_none

@@ -1,0 +1,151 @@
+/* gb_cuda_elementwise.cu — CUDA kernels of the elementwise rows: unary maths, broadcasting
+ * binary maths and derivative helpers, comparisons (any dtype) and where. Each row's formula
+ * is the one the CPU runs (gb_math.h or the same libm call); one templated kernel walks
+ * flat operands (the common case after coalescing) and another any strides. */
+#include "gb_cuda_impl.h"
+
+#define GB_EW_THREADS 256
+
+/* Flat operands: operand k advances by s[k] (1, or 0 for a broadcast scalar). */
+template <int NIN, class T, class F>
+__global__ void k_flat(int64_t n, float *out, int so, const T *x0, int s0, const T *x1, int s1,
+                       const T *x2, int s2, F f) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    T a = x0[i * s0];
+    T b = NIN > 1 ? x1[i * s1] : a;
+    T c = NIN > 2 ? x2[i * s2] : a;
+    out[i * so] = f(a, b, c);
+  }
+}
+
+template <int NIN, class T, class F>
+__global__ void k_strided(gb_cuda_iter it, F f) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t off[NIN + 1];
+    gb_iter_offsets<NIN + 1>(it, i, off);
+    T a = ((const T *)it.base[1])[off[1]];
+    T b = NIN > 1 ? ((const T *)it.base[2])[off[2]] : a;
+    T c = NIN > 2 ? ((const T *)it.base[3])[off[3]] : a;
+    ((float *)it.base[0])[off[0]] = f(a, b, c);
+  }
+}
+
+template <int NIN, class T, class F>
+static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, const char *what) {
+  gb_cuda_dev *c;
+  gb_device dev = out->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  if (out->numel == 0) return GB_OK;
+  gb_cuda_iter it;
+  gb_cuda_iter_init(&it, out, NIN, a->in);
+  unsigned blocks = gb_cuda_blocks(it.numel, GB_EW_THREADS);
+  if (it.contiguous) {
+    const T *p1 = (const T *)it.base[1];
+    const T *p2 = NIN > 1 ? (const T *)it.base[2] : p1;
+    const T *p3 = NIN > 2 ? (const T *)it.base[3] : p1;
+    int s1 = (int)it.stride[1][0], s2 = NIN > 1 ? (int)it.stride[2][0] : 0,
+        s3 = NIN > 2 ? (int)it.stride[3][0] : 0;
+    k_flat<NIN, T, F><<<blocks, GB_EW_THREADS, 0, c->stream>>>(
+        it.numel, (float *)it.base[0], (int)it.stride[0][0], p1, s1, p2, s2, p3, s3, f);
+  } else {
+    k_strided<NIN, T, F><<<blocks, GB_EW_THREADS, 0, c->stream>>>(it, f);
+  }
+  GB_LAUNCHED(S, dev, c, what);
+  return GB_OK;
+}
+
+/* ---- unary: `x` the element, f0/f1 the row's scalars ---- */
+#define GB_CUDA_UNARY(name, EXPR)                                                             \
+  struct op_##name {                                                                          \
+    float f0, f1;                                                                             \
+    __device__ __forceinline__ float operator()(float x, float, float) const {                \
+      const float f0_ = f0, f1_ = f1;                                                         \
+      (void)f0_, (void)f1_;                                                                   \
+      return (EXPR);                                                                          \
+    }                                                                                         \
+  };                                                                                          \
+  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {     \
+    op_##name f = {(float)a->f[0], (float)a->f[1]};                                           \
+    return launch<1, float>(S, a, out[0], f, #name " kernel");                                \
+  }
+
+GB_CUDA_UNARY(affine, x *f0_ + f1_)
+GB_CUDA_UNARY(rdiv_scalar, f0_ / x)
+GB_CUDA_UNARY(pow_scalar, powf(x, f0_))
+GB_CUDA_UNARY(rpow_scalar, powf(f0_, x))
+GB_CUDA_UNARY(exp, expf(x))
+GB_CUDA_UNARY(log, logf(x))
+GB_CUDA_UNARY(sqrt, sqrtf(x))
+GB_CUDA_UNARY(abs, fabsf(x))
+GB_CUDA_UNARY(sign, gb_f_sign(x))
+GB_CUDA_UNARY(tanh, tanhf(x))
+GB_CUDA_UNARY(sigmoid, gb_f_sigmoid(x))
+GB_CUDA_UNARY(relu, gb_f_relu(x))
+GB_CUDA_UNARY(leaky_relu, gb_f_leaky_relu(x, f0_))
+GB_CUDA_UNARY(gelu, gb_f_gelu(x))
+GB_CUDA_UNARY(clamp, gb_f_clamp(x, f0_, f1_))
+
+/* ---- binary with broadcasting: `x`, `y` the elements ---- */
+#define GB_CUDA_BINARY(name, EXPR)                                                            \
+  struct op_##name {                                                                          \
+    float f0;                                                                                 \
+    __device__ __forceinline__ float operator()(float x, float y, float) const {              \
+      const float f0_ = f0;                                                                   \
+      (void)f0_;                                                                              \
+      return (EXPR);                                                                          \
+    }                                                                                         \
+  };                                                                                          \
+  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {     \
+    op_##name f = {(float)a->f[0]};                                                           \
+    return launch<2, float>(S, a, out[0], f, #name " kernel");                                \
+  }
+
+GB_CUDA_BINARY(add, x + y)
+GB_CUDA_BINARY(sub, x - y)
+GB_CUDA_BINARY(mul, x *y)
+GB_CUDA_BINARY(div, x / y)
+GB_CUDA_BINARY(pow, powf(x, y))
+GB_CUDA_BINARY(maximum, (x > y || x != x) ? x : y)
+GB_CUDA_BINARY(minimum, (x < y || x != x) ? x : y)
+GB_CUDA_BINARY(relu_backward, gb_f_relu_backward(x, y))
+GB_CUDA_BINARY(leaky_relu_backward, gb_f_leaky_relu_backward(x, y, f0_))
+GB_CUDA_BINARY(sigmoid_backward, gb_f_sigmoid_backward(x, y))
+GB_CUDA_BINARY(tanh_backward, gb_f_tanh_backward(x, y))
+GB_CUDA_BINARY(gelu_backward, x *gb_f_gelu_grad(y))
+
+/* ---- comparisons: either dtype (both the same), float32 0/1 out ---- */
+#define GB_CUDA_COMPARE(name, OP)                                                             \
+  struct op_##name {                                                                          \
+    template <class T> __device__ __forceinline__ float operator()(T x, T y, T) const {      \
+      return (float)(x OP y);                                                                 \
+    }                                                                                         \
+  };                                                                                          \
+  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {     \
+    op_##name f;                                                                              \
+    switch (a->in[0]->dtype) {                                                                \
+    case GB_F32: return launch<2, float>(S, a, out[0], f, #name " kernel");                   \
+    case GB_I32: return launch<2, int32_t>(S, a, out[0], f, #name " kernel");                 \
+    default: return launch<2, int64_t>(S, a, out[0], f, #name " kernel");                     \
+    }                                                                                         \
+  }
+
+GB_CUDA_COMPARE(eq, ==)
+GB_CUDA_COMPARE(ne, !=)
+GB_CUDA_COMPARE(lt, <)
+GB_CUDA_COMPARE(le, <=)
+GB_CUDA_COMPARE(gt, >)
+GB_CUDA_COMPARE(ge, >=)
+
+struct op_where {
+  __device__ __forceinline__ float operator()(float c, float x, float y) const {
+    return c != 0.0f ? x : y;
+  }
+};
+
+extern "C" gb_status gb_cuda_where(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  op_where f;
+  return launch<3, float>(S, a, out[0], f, "where kernel");
+}

@@ -1,0 +1,184 @@
+/* gb_cuda_fill.cu — CUDA kernels that write a whole tensor (any dtype, any strides): fill,
+ * arange, eye, the Philox uniform/normal draws (element i depends only on seed, offset and i,
+ * so the numbers equal the CPU's), and copy with dtype conversion between strided layouts.
+ * The value formulas mirror runtime/gb_cpu_fill.c: computed as the CPU does, then stored. */
+#include "gb_cuda_impl.h"
+#include "gb_philox.h"
+
+#define GB_FILL_THREADS 256
+
+enum fill_kind { FILL_VALUE, FILL_ARANGE, FILL_EYE, FILL_UNIFORM, FILL_NORMAL };
+
+struct fill_args {
+  int kind;
+  double f0, f1;
+  uint64_t seed, offset;
+  int64_t ncols;
+};
+
+__device__ __forceinline__ double fill_value(const fill_args &p, int64_t i) {
+  switch (p.kind) {
+  case FILL_VALUE: return p.f0;
+  case FILL_ARANGE: return p.f0 + (double)i * p.f1;
+  case FILL_EYE: return i / p.ncols == i % p.ncols ? 1.0 : 0.0;
+  case FILL_UNIFORM: {
+    float u = gb_philox_uniform(p.seed, p.offset, i);
+    return (float)p.f0 + u * (float)(p.f1 - p.f0);
+  }
+  default:
+    return (float)p.f0 + gb_philox_normal(p.seed, p.offset, i) * (float)p.f1;
+  }
+}
+
+/* Element i (row-major over the coalesced shape, which keeps the logical order) of `it`'s
+ * single operand gets fill_value(i) converted to T. */
+template <class T>
+__global__ void k_fill(gb_cuda_iter it, fill_args p) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t off[1];
+    gb_iter_offsets<1>(it, i, off);
+    ((T *)it.base[0])[off[0]] = (T)fill_value(p, i);
+  }
+}
+
+template <class T>
+__global__ void k_fill_flat(int64_t n, T *o, T v) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    o[i] = v;
+}
+
+static gb_status run_fill(gb_state *S, gb_tensor *t, const fill_args &p, const char *what) {
+  gb_cuda_dev *c;
+  gb_device dev = t->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  if (t->numel == 0) return GB_OK;
+  gb_cuda_iter it;
+  gb_cuda_iter_init(&it, t, 0, NULL);
+  unsigned blocks = gb_cuda_blocks(t->numel, GB_FILL_THREADS);
+  if (p.kind == FILL_VALUE && it.contiguous && it.stride[0][0] == 1) {
+    switch (t->dtype) {
+    case GB_F32:
+      k_fill_flat<float><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(t->numel, (float *)it.base[0],
+                                                                     (float)p.f0);
+      break;
+    case GB_I32:
+      k_fill_flat<int32_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(
+          t->numel, (int32_t *)it.base[0], (int32_t)p.f0);
+      break;
+    default:
+      k_fill_flat<int64_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(
+          t->numel, (int64_t *)it.base[0], (int64_t)p.f0);
+      break;
+    }
+  } else {
+    switch (t->dtype) {
+    case GB_F32: k_fill<float><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(it, p); break;
+    case GB_I32: k_fill<int32_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(it, p); break;
+    default: k_fill<int64_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(it, p); break;
+    }
+  }
+  GB_LAUNCHED(S, dev, c, what);
+  return GB_OK;
+}
+
+static fill_args args_of(int kind, const gb_opargs *a) {
+  fill_args p;
+  p.kind = kind;
+  p.f0 = a->f[0];
+  p.f1 = a->f[1];
+  p.seed = (uint64_t)a->i[0];
+  p.offset = (uint64_t)a->i[1];
+  p.ncols = 1;
+  return p;
+}
+
+extern "C" gb_status gb_cuda_fill(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return run_fill(S, out[0], args_of(FILL_VALUE, a), "fill kernel");
+}
+
+extern "C" gb_status gb_cuda_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return run_fill(S, out[0], args_of(FILL_ARANGE, a), "arange kernel");
+}
+
+extern "C" gb_status gb_cuda_eye(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *t = out[0];
+  if (t->ndim != 2) return gb_errorf(S, GB_ESHAPE, "eye: needs a 2-D tensor");
+  fill_args p = args_of(FILL_EYE, a);
+  p.ncols = t->shape[1] ? t->shape[1] : 1;
+  return run_fill(S, t, p, "eye kernel");
+}
+
+extern "C" gb_status gb_cuda_uniform(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return run_fill(S, out[0], args_of(FILL_UNIFORM, a), "uniform kernel");
+}
+
+extern "C" gb_status gb_cuda_normal(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return run_fill(S, out[0], args_of(FILL_NORMAL, a), "normal kernel");
+}
+
+/* ---- copy: every (destination, source) dtype pair, strided on both sides ---- */
+
+template <class OT, class IT>
+__global__ void k_copy(gb_cuda_iter it) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t off[2];
+    gb_iter_offsets<2>(it, i, off);
+    ((OT *)it.base[0])[off[0]] = (OT)((const IT *)it.base[1])[off[1]];
+  }
+}
+
+template <class OT, class IT>
+__global__ void k_copy_flat(int64_t n, OT *o, const IT *x, int sx) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    o[i] = (OT)x[i * sx];
+}
+
+template <class OT, class IT>
+static void launch_copy(const gb_cuda_iter &it, cudaStream_t s) {
+  unsigned blocks = gb_cuda_blocks(it.numel, GB_FILL_THREADS);
+  if (it.contiguous && it.stride[0][0] == 1)
+    k_copy_flat<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(it.numel, (OT *)it.base[0],
+                                                           (const IT *)it.base[1],
+                                                           (int)it.stride[1][0]);
+  else
+    k_copy<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(it);
+}
+
+template <class OT>
+static void launch_copy_from(gb_dtype id, const gb_cuda_iter &it, cudaStream_t s) {
+  switch (id) {
+  case GB_F32: launch_copy<OT, float>(it, s); break;
+  case GB_I32: launch_copy<OT, int32_t>(it, s); break;
+  default: launch_copy<OT, int64_t>(it, s); break;
+  }
+}
+
+extern "C" gb_status gb_cuda_copy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *o = out[0], *x = a->in[0];
+  gb_cuda_dev *c;
+  gb_device dev = o->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  if (o->numel == 0) return GB_OK;
+  if (o->dtype == x->dtype && gb_shape_equal(o, x) && gb_tensor_is_contiguous(o) &&
+      gb_tensor_is_contiguous(x)) {
+    GB_CU(S, dev, cudaMemcpyAsync(gb_tensor_data(o), gb_tensor_data(x),
+                                  (size_t)o->numel * gb_dtype_size(o->dtype),
+                                  cudaMemcpyDeviceToDevice, c->stream));
+    return GB_OK;
+  }
+  gb_cuda_iter it;
+  gb_cuda_iter_init(&it, o, 1, a->in);
+  switch (o->dtype) {
+  case GB_F32: launch_copy_from<float>(x->dtype, it, c->stream); break;
+  case GB_I32: launch_copy_from<int32_t>(x->dtype, it, c->stream); break;
+  default: launch_copy_from<int64_t>(x->dtype, it, c->stream); break;
+  }
+  GB_LAUNCHED(S, dev, c, "copy kernel");
+  return GB_OK;
+}

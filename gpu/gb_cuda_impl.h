@@ -1,0 +1,144 @@
+/* gb_cuda_impl.h — what the gpu/ .cu files share (CUDA C++ only, never seen by runtime/):
+ * the per-state backend (one stream, one cuBLAS handle and one caching allocator per device,
+ * created lazily), the error-checking macros that turn cudaError_t / cublasStatus_t into
+ * GB_ECUDA with call, file and line, and the strided N-d indexing used by the kernels. */
+#ifndef GB_CUDA_IMPL_H
+#define GB_CUDA_IMPL_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "gb_op.h"
+#include "gb_state.h"
+}
+#include "gb_cuda.h"
+#include "gb_math.h"
+
+#define GB_CUDA_MAXDEV 16
+#define GB_CUDA_BINS 256
+
+/* A cached device block waiting in its size class (host-side node; device memory cannot
+ * hold the link). */
+typedef struct gb_cuda_block {
+  void *ptr;
+  struct gb_cuda_block *next;
+} gb_cuda_block;
+
+/* Everything S holds on one device. */
+typedef struct gb_cuda_dev {
+  bool ready;
+  cudaStream_t stream;
+  cublasHandle_t blas; /* created on the first matrix product */
+  bool blas_tf32;      /* math mode currently set on `blas` */
+  /* caching allocator */
+  gb_cuda_block *bins[GB_CUDA_BINS];
+  gb_cuda_block *spare_nodes;
+  gb_memstats stats;
+  int64_t cached;
+  int64_t gc_threshold;
+  /* error flag written by kernels (bad label / index), and its pinned host mirror */
+  unsigned long long *dflag;
+  unsigned long long *hflag;
+  /* pinned staging buffer for host->device copies, reused once `staged` has completed */
+  void *pinned;
+  size_t pinned_cap;
+  cudaEvent_t staged;
+  bool staged_pending;
+} gb_cuda_dev;
+
+typedef struct gb_cuda_backend {
+  gb_cuda_dev dev[GB_CUDA_MAXDEV];
+  bool tf32;
+  bool sync_each; /* GPUBP_CUDA_SYNC=1: synchronize after each launch (locates faults) */
+} gb_cuda_backend;
+
+/* The backend's state for device `dev` of S, created on first use (stream, flag buffer).
+ * Fails with GB_EDEVICE for a device that does not exist and GB_ECUDA for a lost one. */
+gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out);
+
+/* Turn a failed CUDA / cuBLAS call into GB_ECUDA on S ("call failed at file:line: why");
+ * a sticky error marks the device lost for the rest of the process. */
+gb_status gb_cuda_fail(gb_state *S, gb_device dev, cudaError_t err, const char *call,
+                       const char *file, int line);
+gb_status gb_cublas_fail(gb_state *S, gb_device dev, cublasStatus_t st, const char *call,
+                         const char *file, int line);
+/* After a kernel launch: launch errors now, and with sync_each, execution errors too. */
+gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream,
+                               const char *what, const char *file, int line);
+
+#define GB_CU(S, dev, call)                                                                   \
+  do {                                                                                        \
+    cudaError_t gb_e_ = (call);                                                               \
+    if (gb_e_ != cudaSuccess) return gb_cuda_fail((S), (dev), gb_e_, #call, __FILE__, __LINE__); \
+  } while (0)
+#define GB_CUBLAS(S, dev, call)                                                               \
+  do {                                                                                        \
+    cublasStatus_t gb_b_ = (call);                                                            \
+    if (gb_b_ != CUBLAS_STATUS_SUCCESS)                                                       \
+      return gb_cublas_fail((S), (dev), gb_b_, #call, __FILE__, __LINE__);                    \
+  } while (0)
+#define GB_LAUNCHED(S, dev, ctx, what)                                                        \
+  do {                                                                                        \
+    gb_status gb_s_ = gb_cuda_after_launch((S), (dev), (ctx)->stream, (what), __FILE__, __LINE__); \
+    if (gb_s_) return gb_s_;                                                                  \
+  } while (0)
+
+/* Blocks for n elements at `threads` per block, capped so a grid-stride loop covers the rest. */
+static inline unsigned gb_cuda_blocks(int64_t n, int threads) {
+  int64_t b = (n + threads - 1) / threads;
+  if (b < 1) b = 1;
+  if (b > 65535 * 8) b = 65535 * 8;
+  return (unsigned)b;
+}
+
+/* A contiguous view of t on its device: t itself (retained) or a fresh copy. */
+gb_status gb_cuda_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);
+/* Reset the device flag to "none" (all ones) before a checking kernel, and read it back
+ * after (synchronizes the stream). */
+gb_status gb_cuda_flag_reset(gb_state *S, gb_device dev, gb_cuda_dev *c);
+gb_status gb_cuda_flag_read(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long *v);
+/* Read one int64/int32 element of a device tensor (for error messages). */
+gb_status gb_cuda_read_index(gb_state *S, const gb_tensor *t, int64_t i, int64_t *v);
+/* cuBLAS handle of the device, created on first use, with S's TF32 choice applied. */
+gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h);
+
+/* ---- strided N-d indexing ------------------------------------------------------------------
+ * Up to GB_CUDA_MAXOP operands (operand 0 the output) broadcast to the output's shape and
+ * coalesced like the CPU iterator: size-1 dims dropped, neighbours that chain merged. Element
+ * i of the output in row-major order sits at offset(k, i) in operand k. */
+#define GB_CUDA_MAXOP 4
+
+typedef struct gb_cuda_iter {
+  int ndim;
+  int nop;
+  int64_t numel;
+  int64_t shape[GB_MAXDIM];
+  int64_t stride[GB_CUDA_MAXOP][GB_MAXDIM];
+  char *base[GB_CUDA_MAXOP];
+  bool contiguous; /* every operand is flat with stride 1 (or 0: a broadcast scalar) */
+} gb_cuda_iter;
+
+void gb_cuda_iter_init(gb_cuda_iter *it, gb_tensor *out, int nin, gb_tensor *const *in);
+
+/* Offsets of element i for all operands at once (one division chain). */
+template <int NOP>
+__device__ __forceinline__ void gb_iter_offsets(const gb_cuda_iter &it, int64_t i,
+                                                int64_t (&off)[NOP]) {
+#pragma unroll
+  for (int k = 0; k < NOP; k++) off[k] = 0;
+  for (int d = it.ndim - 1; d >= 0; d--) {
+    int64_t n = it.shape[d];
+    int64_t c = i % n;
+    i /= n;
+#pragma unroll
+    for (int k = 0; k < NOP; k++) off[k] += c * it.stride[k][d];
+  }
+}
+
+#endif

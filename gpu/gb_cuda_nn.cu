@@ -1,0 +1,308 @@
+/* gb_cuda_nn.cu — CUDA kernels of the softmax family and the class losses, matching
+ * runtime/gb_cpu_nn.c. Softmax views a contiguous input as (outer, n, inner) with the reduced
+ * dim in the middle; one thread block per (outer, inner) row, cub::BlockReduce for the max
+ * and the double-precision sums. The losses take (N,C) scores and 1-based int labels: a label
+ * out of 1..C is recorded by the kernel in a device flag (the first bad row wins) that the
+ * launcher reads back, so a bad label is GB_EARG with the CPU's message, never a fault. */
+#include <cub/block/block_reduce.cuh>
+
+#include "gb_cuda_impl.h"
+
+struct span {
+  int64_t outer, n, inner;
+};
+
+static span span_of(const gb_tensor *x, int64_t dim) {
+  span s = {1, x->shape[dim], 1};
+  for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
+  for (int d = (int)dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
+  return s;
+}
+
+static unsigned rows_grid(int64_t rows) {
+  return (unsigned)(rows < 1 ? 1 : rows > 65535 * 16 ? 65535 * 16 : rows);
+}
+
+struct max_op {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+/* ---- softmax / log_softmax ---- */
+
+template <int BLOCK>
+__global__ void k_softmax(span sp, const float *x, float *y, bool log_form) {
+  typedef cub::BlockReduce<float, BLOCK> RedF;
+  typedef cub::BlockReduce<double, BLOCK> RedD;
+  __shared__ union {
+    typename RedF::TempStorage f;
+    typename RedD::TempStorage d;
+  } tmp;
+  __shared__ float s_mx;
+  __shared__ double s_sum;
+  int64_t rows = sp.outer * sp.inner;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    int64_t o = r / sp.inner, i = r % sp.inner;
+    const float *xr = x + o * sp.n * sp.inner + i;
+    float *yr = y + o * sp.n * sp.inner + i;
+    float mx = -INFINITY;
+    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) mx = fmaxf(mx, xr[k * sp.inner]);
+    float m = RedF(tmp.f).Reduce(mx, max_op());
+    if (threadIdx.x == 0) s_mx = m;
+    __syncthreads();
+    mx = s_mx;
+    double sum = 0;
+    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) sum += expf(xr[k * sp.inner] - mx);
+    double t = RedD(tmp.d).Sum(sum);
+    if (threadIdx.x == 0) s_sum = t;
+    __syncthreads();
+    sum = s_sum;
+    if (log_form) {
+      float lse = mx + (float)log(sum);
+      for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) yr[k * sp.inner] = xr[k * sp.inner] - lse;
+    } else {
+      float inv = (float)(1.0 / sum);
+      for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
+        yr[k * sp.inner] = expf(xr[k * sp.inner] - mx) * inv;
+    }
+    __syncthreads();
+  }
+}
+
+static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, bool log_form) {
+  gb_cuda_dev *c;
+  gb_device dev = out->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  if (out->numel == 0) return GB_OK;
+  gb_tensor *xc;
+  if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
+  span sp = span_of(xc, a->i[0]);
+  unsigned grid = rows_grid(sp.outer * sp.inner);
+  if (sp.n <= 32)
+    k_softmax<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
+  else
+    k_softmax<256><<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out),
+                                                log_form);
+  gb_tensor_release(S, xc);
+  GB_LAUNCHED(S, dev, c, log_form ? "log_softmax kernel" : "softmax kernel");
+  return GB_OK;
+}
+
+extern "C" gb_status gb_cuda_softmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return softmax_impl(S, a, out[0], false);
+}
+extern "C" gb_status gb_cuda_log_softmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return softmax_impl(S, a, out[0], true);
+}
+
+/* (gout, y) -> gin; softmax: y*(g - sum(g*y)); log_softmax: g - exp(y)*sum(g) */
+template <int BLOCK>
+__global__ void k_softmax_backward(span sp, const float *g, const float *y, float *r,
+                                   bool log_form) {
+  typedef cub::BlockReduce<double, BLOCK> RedD;
+  __shared__ typename RedD::TempStorage tmp;
+  __shared__ double s_dot;
+  int64_t rows = sp.outer * sp.inner;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    int64_t o = row / sp.inner, i = row % sp.inner;
+    int64_t base = o * sp.n * sp.inner + i;
+    double dot = 0;
+    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) {
+      int64_t at = base + k * sp.inner;
+      dot += log_form ? (double)g[at] : (double)(g[at] * y[at]);
+    }
+    double t = RedD(tmp).Sum(dot);
+    if (threadIdx.x == 0) s_dot = t;
+    __syncthreads();
+    float d = (float)s_dot;
+    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) {
+      int64_t at = base + k * sp.inner;
+      r[at] = log_form ? g[at] - expf(y[at]) * d : y[at] * (g[at] - d);
+    }
+    __syncthreads();
+  }
+}
+
+static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tensor *out,
+                                       bool log_form) {
+  gb_cuda_dev *c;
+  gb_device dev = out->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  if (out->numel == 0) return GB_OK;
+  gb_tensor *gc, *yc;
+  if ((st = gb_cuda_contiguous(S, a->in[0], &gc))) return st;
+  if ((st = gb_cuda_contiguous(S, a->in[1], &yc))) {
+    gb_tensor_release(S, gc);
+    return st;
+  }
+  span sp = span_of(yc, a->i[0]);
+  unsigned grid = rows_grid(sp.outer * sp.inner);
+  if (sp.n <= 32)
+    k_softmax_backward<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(gc), gb_tensor_f32(yc),
+                                                       gb_tensor_f32(out), log_form);
+  else
+    k_softmax_backward<256><<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(gc),
+                                                         gb_tensor_f32(yc), gb_tensor_f32(out),
+                                                         log_form);
+  gb_tensor_release(S, gc);
+  gb_tensor_release(S, yc);
+  GB_LAUNCHED(S, dev, c, "softmax_backward kernel");
+  return GB_OK;
+}
+
+extern "C" gb_status gb_cuda_softmax_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return softmax_backward_impl(S, a, out[0], false);
+}
+extern "C" gb_status gb_cuda_log_softmax_backward(gb_state *S, const gb_opargs *a,
+                                                  gb_tensor **out) {
+  return softmax_backward_impl(S, a, out[0], true);
+}
+
+/* ---- class losses ---------------------------------------------------------------------- */
+
+/* Labels as the kernels see them: base pointer, element stride, int64 or int32. */
+struct labels {
+  const void *p;
+  int64_t stride;
+  bool i64;
+};
+
+__device__ __forceinline__ int64_t label_at(const labels &y, int64_t i) {
+  return y.i64 ? ((const int64_t *)y.p)[i * y.stride] : ((const int32_t *)y.p)[i * y.stride];
+}
+
+/* 0-based class of row i, or -1 after recording i as a bad row (smallest row wins). */
+__device__ __forceinline__ int64_t class_of(const labels &y, int64_t i, int64_t C,
+                                            unsigned long long *flag) {
+  int64_t c = label_at(y, i);
+  if (c < 1 || c > C) {
+    atomicMin(flag, (unsigned long long)i);
+    return -1;
+  }
+  return c - 1;
+}
+
+__device__ __forceinline__ float row_lse(const float *row, int64_t C) {
+  /* one thread per row: the rows are short (classes), so this stays simple */
+  float mx = -INFINITY;
+  for (int64_t k = 0; k < C; k++) mx = fmaxf(mx, row[k]);
+  double s = 0;
+  for (int64_t k = 0; k < C; k++) s += expf(row[k] - mx);
+  return mx + (float)log(s);
+}
+
+enum { LOSS_CE, LOSS_NLL };
+
+/* per-row terms: CE lse - x[cls]; NLL -x[cls]. Bad rows contribute 0 (the launcher errors). */
+__global__ void k_loss_rows(const float *x, labels y, int64_t N, int64_t C, int kind,
+                            double *terms, unsigned long long *flag) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t cls = class_of(y, i, C, flag);
+    const float *row = x + i * C;
+    if (cls < 0) {
+      terms[i] = 0;
+      continue;
+    }
+    terms[i] = kind == LOSS_CE ? (double)(row_lse(row, C) - row[cls])
+                               : -(double)row[cls];
+  }
+}
+
+template <int BLOCK>
+__global__ void k_mean_terms(const double *terms, int64_t N, float *out) {
+  typedef cub::BlockReduce<double, BLOCK> RedD;
+  __shared__ typename RedD::TempStorage tmp;
+  double acc = 0;
+  for (int64_t i = threadIdx.x; i < N; i += BLOCK) acc += terms[i];
+  double t = RedD(tmp).Sum(acc);
+  if (threadIdx.x == 0) *out = (float)(t / (double)N);
+}
+
+/* backward: CE (softmax - onehot) * gout / N; NLL -onehot * gout / N */
+__global__ void k_loss_backward(const float *x, labels y, const float *gout, int64_t N,
+                                int64_t C, int kind, float *g, unsigned long long *flag) {
+  float scale = *gout / (float)N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t cls = class_of(y, i, C, flag);
+    const float *row = x + i * C;
+    float *gr = g + i * C;
+    if (kind == LOSS_CE) {
+      float lse = row_lse(row, C);
+      for (int64_t k = 0; k < C; k++) gr[k] = expf(row[k] - lse) * scale;
+    } else {
+      for (int64_t k = 0; k < C; k++) gr[k] = 0.0f;
+    }
+    if (cls >= 0) gr[cls] -= scale;
+  }
+}
+
+static gb_status bad_label(gb_state *S, const char *op, const gb_tensor *y, unsigned long long row,
+                           int64_t C) {
+  int64_t v = 0;
+  gb_status st = gb_cuda_read_index(S, y, (int64_t)row, &v);
+  if (st) return st;
+  return gb_errorf(S, GB_EARG, "%s: label %lld at position %lld is out of range 1..%lld", op,
+                   (long long)v, (long long)row + 1, (long long)C);
+}
+
+static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int kind,
+                            bool backward) {
+  const char *op = kind == LOSS_CE ? "cross_entropy" : "nll_loss";
+  gb_cuda_dev *c;
+  gb_device dev = out->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  const gb_tensor *yt = a->in[1];
+  int64_t N = a->in[0]->shape[0], C = a->in[0]->shape[1];
+  labels y = {gb_tensor_data(yt), yt->stride[0], yt->dtype == GB_I64};
+  gb_tensor *xc;
+  if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
+  if ((st = gb_cuda_flag_reset(S, dev, c))) goto done;
+  {
+    unsigned blocks = gb_cuda_blocks(N, 128);
+    if (backward) {
+      k_loss_backward<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y,
+                                                     gb_tensor_f32(a->in[2]), N, C, kind,
+                                                     gb_tensor_f32(out), c->dflag);
+      if ((st = gb_cuda_after_launch(S, dev, c->stream, "loss backward kernel", __FILE__,
+                                     __LINE__)))
+        goto done;
+    } else {
+      void *terms;
+      if ((st = gb_cuda_alloc(S, dev, (size_t)N * sizeof(double), &terms))) goto done;
+      k_loss_rows<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind,
+                                                 (double *)terms, c->dflag);
+      if (N <= 32)
+        k_mean_terms<32><<<1, 32, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
+      else
+        k_mean_terms<256><<<1, 256, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
+      gb_cuda_free(S, dev, terms, (size_t)N * sizeof(double));
+      if ((st = gb_cuda_after_launch(S, dev, c->stream, "loss kernel", __FILE__, __LINE__)))
+        goto done;
+    }
+    unsigned long long bad;
+    if ((st = gb_cuda_flag_read(S, dev, c, &bad))) goto done;
+    if (bad != ~0ULL) st = bad_label(S, op, yt, bad, C);
+  }
+done:
+  gb_tensor_release(S, xc);
+  return st;
+}
+
+extern "C" gb_status gb_cuda_cross_entropy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return class_loss(S, a, out[0], LOSS_CE, false);
+}
+extern "C" gb_status gb_cuda_cross_entropy_backward(gb_state *S, const gb_opargs *a,
+                                                    gb_tensor **out) {
+  return class_loss(S, a, out[0], LOSS_CE, true);
+}
+extern "C" gb_status gb_cuda_nll_loss(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return class_loss(S, a, out[0], LOSS_NLL, false);
+}
+extern "C" gb_status gb_cuda_nll_loss_backward(gb_state *S, const gb_opargs *a,
+                                               gb_tensor **out) {
+  return class_loss(S, a, out[0], LOSS_NLL, true);
+}

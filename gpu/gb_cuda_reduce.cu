@@ -1,0 +1,216 @@
+/* gb_cuda_reduce.cu — CUDA reductions: sum, mean, var, amax/amin over any set of dims, and
+ * max/min/argmax/argmin along one dim (1-based int64 indices, first occurrence wins, NaN
+ * propagates), matching runtime/gb_cpu_reduce.c. As on the CPU the input splits into kept
+ * dims (one output element each: one thread block) and reduced dims (the block's threads
+ * stride over them); cub::BlockReduce combines the threads. Sums accumulate in double. */
+#include <cub/block/block_reduce.cuh>
+
+#include "gb_cuda_impl.h"
+
+typedef struct plan {
+  int nkeep, nred;
+  int64_t keep_shape[GB_MAXDIM], keep_stride[GB_MAXDIM];
+  int64_t red_shape[GB_MAXDIM], red_stride[GB_MAXDIM];
+  int64_t nout, nred_elems;
+  const float *base;
+} plan;
+
+static void make_plan(const gb_tensor *x, uint64_t mask, plan *p) {
+  if (mask == 0) mask = ~(uint64_t)0;
+  p->nkeep = p->nred = 0;
+  p->nout = p->nred_elems = 1;
+  for (int d = 0; d < x->ndim; d++) {
+    if (mask >> d & 1) {
+      p->red_shape[p->nred] = x->shape[d];
+      p->red_stride[p->nred++] = x->stride[d];
+      p->nred_elems *= x->shape[d];
+    } else {
+      p->keep_shape[p->nkeep] = x->shape[d];
+      p->keep_stride[p->nkeep++] = x->stride[d];
+      p->nout *= x->shape[d];
+    }
+  }
+  p->base = gb_tensor_f32(x);
+}
+
+__device__ __forceinline__ int64_t keep_offset(const plan &p, int64_t o) {
+  int64_t off = 0;
+  for (int d = p.nkeep - 1; d >= 0; d--) {
+    off += (o % p.keep_shape[d]) * p.keep_stride[d];
+    o /= p.keep_shape[d];
+  }
+  return off;
+}
+
+/* offset of the j-th (row-major) element of the reduced block */
+__device__ __forceinline__ int64_t red_offset(const plan &p, int64_t j) {
+  if (p.nred == 1) return j * p.red_stride[0];
+  int64_t off = 0;
+  for (int d = p.nred - 1; d >= 0; d--) {
+    off += (j % p.red_shape[d]) * p.red_stride[d];
+    j /= p.red_shape[d];
+  }
+  return off;
+}
+
+/* ---- sum / mean / var ---- */
+
+enum { RED_SUM, RED_MEAN, RED_VAR };
+
+template <int BLOCK>
+__global__ void k_sum(plan p, float *out, int mode, double correction) {
+  typedef cub::BlockReduce<double, BLOCK> Reduce;
+  __shared__ typename Reduce::TempStorage tmp;
+  __shared__ double shared_mu;
+  for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
+    const float *x = p.base + keep_offset(p, o);
+    double acc = 0;
+    for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK) acc += (double)x[red_offset(p, j)];
+    double total = Reduce(tmp).Sum(acc);
+    if (mode != RED_VAR) {
+      if (threadIdx.x == 0)
+        out[o] = (float)(mode == RED_MEAN ? total / (double)p.nred_elems : total);
+      __syncthreads(); /* tmp is reused by the next output */
+      continue;
+    }
+    if (threadIdx.x == 0) shared_mu = total / (double)p.nred_elems;
+    __syncthreads();
+    double mu = shared_mu, ss = 0;
+    for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK) {
+      double v = (double)x[red_offset(p, j)] - mu;
+      ss += v * v;
+    }
+    double sst = Reduce(tmp).Sum(ss);
+    if (threadIdx.x == 0) {
+      double denom = (double)p.nred_elems - correction;
+      out[o] = denom > 0 ? (float)(sst / denom) : __int_as_float(0x7fc00000);
+    }
+    __syncthreads();
+  }
+}
+
+static unsigned grid_for(int64_t nout) {
+  return (unsigned)(nout < 1 ? 1 : nout > 65535 * 16 ? 65535 * 16 : nout);
+}
+
+static gb_status reduce_sum(gb_state *S, const gb_opargs *a, gb_tensor *out, int mode,
+                            const char *what) {
+  gb_cuda_dev *c;
+  gb_device dev = out->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  plan p;
+  make_plan(a->in[0], (uint64_t)a->i[0], &p);
+  if (p.nout == 0) return GB_OK;
+  unsigned grid = grid_for(p.nout);
+  double corr = (double)a->i[2];
+  if (p.nred_elems <= 32)
+    k_sum<32><<<grid, 32, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
+  else
+    k_sum<256><<<grid, 256, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
+  GB_LAUNCHED(S, dev, c, what);
+  return GB_OK;
+}
+
+extern "C" gb_status gb_cuda_sum(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_sum(S, a, out[0], RED_SUM, "sum kernel");
+}
+extern "C" gb_status gb_cuda_mean(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_sum(S, a, out[0], RED_MEAN, "mean kernel");
+}
+extern "C" gb_status gb_cuda_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_sum(S, a, out[0], RED_VAR, "var kernel");
+}
+
+/* ---- extremes: (value, position) pairs; NaN wins, then the larger (smaller), then the
+ * earlier position, so the result does not depend on how threads split the block ---- */
+
+struct arg_pair {
+  float v;
+  int64_t at; /* -1: empty */
+};
+
+template <bool WANT_MAX>
+struct arg_better {
+  __device__ __forceinline__ arg_pair operator()(const arg_pair &a, const arg_pair &b) const {
+    if (a.at < 0) return b;
+    if (b.at < 0) return a;
+    bool an = a.v != a.v, bn = b.v != b.v;
+    if (an || bn) {
+      if (an && bn) return a.at <= b.at ? a : b;
+      return an ? a : b;
+    }
+    if (a.v == b.v) return a.at <= b.at ? a : b;
+    return (WANT_MAX ? a.v > b.v : a.v < b.v) ? a : b;
+  }
+};
+
+template <int BLOCK, bool WANT_MAX>
+__global__ void k_extreme(plan p, float *vals, int64_t *idx) {
+  typedef cub::BlockReduce<arg_pair, BLOCK> Reduce;
+  __shared__ typename Reduce::TempStorage tmp;
+  arg_better<WANT_MAX> better;
+  for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
+    const float *x = p.base + keep_offset(p, o);
+    arg_pair best = {0.0f, -1};
+    for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK) {
+      arg_pair cand = {x[red_offset(p, j)], j};
+      best = better(best, cand);
+    }
+    arg_pair r = Reduce(tmp).Reduce(best, better);
+    if (threadIdx.x == 0) {
+      if (vals) vals[o] = r.v;
+      if (idx) idx[o] = r.at + 1;
+    }
+    __syncthreads();
+  }
+}
+
+static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out, bool want_max,
+                                uint64_t mask, bool values, bool indices, const char *what) {
+  gb_cuda_dev *c;
+  gb_device dev = out[0]->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  plan p;
+  make_plan(a->in[0], mask, &p);
+  if (p.nout == 0) return GB_OK;
+  float *vo = values ? gb_tensor_f32(out[0]) : NULL;
+  int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;
+  unsigned grid = grid_for(p.nout);
+  bool small = p.nred_elems <= 32;
+  if (want_max) {
+    if (small)
+      k_extreme<32, true><<<grid, 32, 0, c->stream>>>(p, vo, io);
+    else
+      k_extreme<256, true><<<grid, 256, 0, c->stream>>>(p, vo, io);
+  } else {
+    if (small)
+      k_extreme<32, false><<<grid, 32, 0, c->stream>>>(p, vo, io);
+    else
+      k_extreme<256, false><<<grid, 256, 0, c->stream>>>(p, vo, io);
+  }
+  GB_LAUNCHED(S, dev, c, what);
+  return GB_OK;
+}
+
+extern "C" gb_status gb_cuda_amax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(S, a, out, true, (uint64_t)a->i[0], true, false, "amax kernel");
+}
+extern "C" gb_status gb_cuda_amin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(S, a, out, false, (uint64_t)a->i[0], true, false, "amin kernel");
+}
+extern "C" gb_status gb_cuda_max_dim(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(S, a, out, true, (uint64_t)1 << a->i[0], true, true, "max kernel");
+}
+extern "C" gb_status gb_cuda_min_dim(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return reduce_extreme(S, a, out, false, (uint64_t)1 << a->i[0], true, true, "min kernel");
+}
+extern "C" gb_status gb_cuda_argmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
+  return reduce_extreme(S, a, out, true, mask, false, true, "argmax kernel");
+}
+extern "C" gb_status gb_cuda_argmin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
+  return reduce_extreme(S, a, out, false, mask, false, true, "argmin kernel");
+}

@@ -1,0 +1,386 @@
+/* gb_cuda_state.cu — the CUDA backend's plumbing: device discovery, the per-state backend
+ * (a stream and, lazily, a cuBLAS handle per device), the error model (every failed call
+ * becomes GB_ECUDA naming call, file and line; a sticky error marks the device lost for the
+ * rest of the process), copies between host and devices, and the strided iterator setup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb_cuda_impl.h"
+
+/* ---- devices ------------------------------------------------------------------------------
+ * The CUDA context is per process, so what is known about devices is too: the count (asked
+ * once) and which devices a sticky error has made unusable. */
+
+static int g_count = -1;
+static const char *g_why = NULL;
+static char g_lost[GB_CUDA_MAXDEV][GB_ERRLEN / 2];
+
+extern "C" int gb_cuda_device_count(const char **why) {
+  if (g_count < 0) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      n = 0;
+      switch (e) {
+      case cudaErrorNoDevice: g_why = "no CUDA-capable device is present"; break;
+      case cudaErrorInsufficientDriver:
+        g_why = "no NVIDIA driver found, or the driver is older than this build's CUDA runtime";
+        break;
+      default: g_why = cudaGetErrorString(e); break;
+      }
+      (void)cudaGetLastError(); /* discovery errors are not sticky for the rest of us */
+    } else if (n == 0) {
+      g_why = "no CUDA-capable device is present";
+    }
+    if (n > GB_CUDA_MAXDEV) n = GB_CUDA_MAXDEV;
+    g_count = n;
+  }
+  if (why) *why = g_count > 0 ? NULL : g_why;
+  return g_count;
+}
+
+static const char *short_file(const char *file) {
+  const char *p = strstr(file, "gpu/");
+  return p ? p : file;
+}
+
+static bool is_sticky(cudaError_t e) {
+  switch (e) {
+  case cudaErrorIllegalAddress:
+  case cudaErrorLaunchFailure:
+  case cudaErrorIllegalInstruction:
+  case cudaErrorMisalignedAddress:
+  case cudaErrorInvalidAddressSpace:
+  case cudaErrorInvalidPc:
+  case cudaErrorHardwareStackError:
+  case cudaErrorAssert:
+  case cudaErrorLaunchTimeout:
+  case cudaErrorECCUncorrectable:
+  case cudaErrorContextIsDestroyed:
+  case cudaErrorDeviceUninitialized: return true;
+  default: return false;
+  }
+}
+
+gb_status gb_cuda_fail(gb_state *S, gb_device dev, cudaError_t err, const char *call,
+                       const char *file, int line) {
+  if (is_sticky(err) && dev >= 0 && dev < GB_CUDA_MAXDEV) {
+    snprintf(g_lost[dev], sizeof g_lost[dev], "%s (%s at %s:%d)", cudaGetErrorString(err), call,
+             short_file(file), line);
+    return gb_errorf(S, GB_ECUDA,
+                     "cuda:%d lost: %s failed at %s:%d: %s (a sticky error: the device cannot be "
+                     "used again in this process)",
+                     dev, call, short_file(file), line, cudaGetErrorString(err));
+  }
+  (void)cudaGetLastError(); /* clear a non-sticky error so the next call starts clean */
+  if (err == cudaErrorMemoryAllocation)
+    return gb_errorf(S, GB_EOOM, "cuda:%d out of memory: %s failed at %s:%d: %s", dev, call,
+                     short_file(file), line, cudaGetErrorString(err));
+  return gb_errorf(S, GB_ECUDA, "%s failed at %s:%d: %s", call, short_file(file), line,
+                   cudaGetErrorString(err));
+}
+
+gb_status gb_cublas_fail(gb_state *S, gb_device dev, cublasStatus_t st, const char *call,
+                         const char *file, int line) {
+  /* an execution failure may hide a sticky device error: let that win */
+  cudaError_t e = cudaGetLastError();
+  if (is_sticky(e)) return gb_cuda_fail(S, dev, e, call, file, line);
+  if (st == CUBLAS_STATUS_ALLOC_FAILED)
+    return gb_errorf(S, GB_EOOM, "cuda:%d out of memory: %s failed at %s:%d: %s", dev, call,
+                     short_file(file), line, cublasGetStatusString(st));
+  return gb_errorf(S, GB_ECUDA, "%s failed at %s:%d: %s", call, short_file(file), line,
+                   cublasGetStatusString(st));
+}
+
+gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream,
+                               const char *what, const char *file, int line) {
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess && ((gb_cuda_backend *)S->cuda)->sync_each)
+    e = cudaStreamSynchronize(stream);
+  if (e != cudaSuccess) return gb_cuda_fail(S, dev, e, what, file, line);
+  return GB_OK;
+}
+
+static gb_cuda_backend *backend(gb_state *S) {
+  if (!S->cuda) {
+    gb_cuda_backend *b = (gb_cuda_backend *)calloc(1, sizeof *b);
+    if (!b) return NULL;
+    const char *sync = getenv("GPUBP_CUDA_SYNC");
+    b->sync_each = sync && sync[0] == '1';
+    S->cuda = b;
+  }
+  return (gb_cuda_backend *)S->cuda;
+}
+
+gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
+  const char *why;
+  int n = gb_cuda_device_count(&why);
+  if (dev < 0 || dev >= n) {
+    if (n == 0) return gb_errorf(S, GB_EDEVICE, "cuda:%d is not available: %s", dev, why);
+    return gb_errorf(S, GB_EDEVICE, "cuda:%d does not exist (%d device%s present)", dev, n,
+                     n == 1 ? "" : "s");
+  }
+  if (g_lost[dev][0])
+    return gb_errorf(S, GB_ECUDA,
+                     "cuda:%d is lost after an earlier sticky error: %s; restart the process", dev,
+                     g_lost[dev]);
+  gb_cuda_backend *b = backend(S);
+  if (!b) return gb_errorf(S, GB_EOOM, "out of memory: CUDA backend state");
+  gb_cuda_dev *c = &b->dev[dev];
+  if (n > 1) GB_CU(S, dev, cudaSetDevice(dev));
+  if (!c->ready) {
+    if (n <= 1) GB_CU(S, dev, cudaSetDevice(dev));
+    GB_CU(S, dev, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    GB_CU(S, dev, cudaMalloc((void **)&c->dflag, sizeof(unsigned long long) * 2));
+    GB_CU(S, dev, cudaMallocHost((void **)&c->hflag, sizeof(unsigned long long) * 2));
+    GB_CU(S, dev, cudaEventCreateWithFlags(&c->staged, cudaEventDisableTiming));
+    c->gc_threshold = (int64_t)1 << 30;
+    c->ready = true;
+  }
+  *out = c;
+  return GB_OK;
+}
+
+gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h) {
+  bool want = ((gb_cuda_backend *)S->cuda)->tf32;
+  if (!c->blas) {
+    GB_CUBLAS(S, dev, cublasCreate(&c->blas));
+    GB_CUBLAS(S, dev, cublasSetStream(c->blas, c->stream));
+    /* pedantic: plain float32 arithmetic, no TF32 or reduced-precision shortcuts */
+    GB_CUBLAS(S, dev, cublasSetMathMode(c->blas, CUBLAS_PEDANTIC_MATH));
+    c->blas_tf32 = false;
+  }
+  if (want != c->blas_tf32) {
+    GB_CUBLAS(S, dev, cublasSetMathMode(c->blas, want ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                      : CUBLAS_PEDANTIC_MATH));
+    c->blas_tf32 = want;
+  }
+  *h = c->blas;
+  return GB_OK;
+}
+
+extern "C" void gb_cuda_set_tf32(gb_state *S, bool on) {
+  gb_cuda_backend *b = backend(S);
+  if (b) b->tf32 = on;
+}
+
+extern "C" gb_status gb_cuda_synchronize(gb_state *S) {
+  gb_cuda_backend *b = (gb_cuda_backend *)S->cuda;
+  if (!b) return GB_OK;
+  for (int d = 0; d < GB_CUDA_MAXDEV; d++) {
+    if (!b->dev[d].ready) continue;
+    gb_cuda_dev *c;
+    gb_status st = gb_cuda_ctx(S, d, &c);
+    if (st) return st;
+    GB_CU(S, d, cudaStreamSynchronize(c->stream));
+  }
+  return GB_OK;
+}
+
+void gb_cuda_release_cache_dev(gb_state *S, gb_cuda_dev *c); /* gb_cuda_alloc.cu */
+
+extern "C" void gb_cuda_shutdown(gb_state *S) {
+  gb_cuda_backend *b = (gb_cuda_backend *)S->cuda;
+  if (!b) return;
+  int n = gb_cuda_device_count(NULL);
+  for (int d = 0; d < GB_CUDA_MAXDEV; d++) {
+    gb_cuda_dev *c = &b->dev[d];
+    if (!c->ready) continue;
+    if (d < n && !g_lost[d][0]) {
+      /* best effort: errors here have nobody left to report to */
+      cudaSetDevice(d);
+      cudaStreamSynchronize(c->stream);
+      gb_cuda_release_cache_dev(S, c);
+      if (c->blas) cublasDestroy(c->blas);
+      cudaFree(c->dflag);
+      cudaFreeHost(c->hflag);
+      if (c->pinned) cudaFreeHost(c->pinned);
+      cudaEventDestroy(c->staged);
+      cudaStreamDestroy(c->stream);
+      (void)cudaGetLastError();
+    }
+    while (c->spare_nodes) {
+      gb_cuda_block *blk = c->spare_nodes;
+      c->spare_nodes = blk->next;
+      free(blk);
+    }
+  }
+  free(b);
+  S->cuda = NULL;
+}
+
+/* ---- copies -------------------------------------------------------------------------------- */
+
+#define GB_PINNED_MAX ((size_t)64 << 20)
+
+/* Host -> device through the pinned staging buffer: the copy runs asynchronously while the
+ * caller's host buffer is already free to reuse. The buffer is reused once the previous
+ * staged copy has completed (its event). */
+static gb_status h2d(gb_state *S, gb_device dev, gb_cuda_dev *c, void *dst, const void *src,
+                     size_t n) {
+  if (n > GB_PINNED_MAX) {
+    /* pageable source: the call returns once the bytes are staged by the driver */
+    GB_CU(S, dev, cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, c->stream));
+    return GB_OK;
+  }
+  if (c->staged_pending) {
+    GB_CU(S, dev, cudaEventSynchronize(c->staged));
+    c->staged_pending = false;
+  }
+  if (n > c->pinned_cap) {
+    size_t cap = c->pinned_cap ? c->pinned_cap : ((size_t)1 << 20);
+    while (cap < n) cap *= 2;
+    if (c->pinned) GB_CU(S, dev, cudaFreeHost(c->pinned));
+    c->pinned = NULL;
+    c->pinned_cap = 0;
+    GB_CU(S, dev, cudaMallocHost(&c->pinned, cap));
+    c->pinned_cap = cap;
+  }
+  memcpy(c->pinned, src, n);
+  GB_CU(S, dev, cudaMemcpyAsync(dst, c->pinned, n, cudaMemcpyHostToDevice, c->stream));
+  GB_CU(S, dev, cudaEventRecord(c->staged, c->stream));
+  c->staged_pending = true;
+  return GB_OK;
+}
+
+extern "C" gb_status gb_cuda_memcpy(gb_state *S, void *dst, gb_device ddev, const void *src,
+                                    gb_device sdev, size_t nbytes) {
+  if (nbytes == 0) return GB_OK;
+  gb_cuda_dev *dc = NULL, *sc = NULL;
+  gb_status st;
+  if (ddev == GB_CPU && sdev == GB_CPU) {
+    memmove(dst, src, nbytes);
+    return GB_OK;
+  }
+  if (sdev != GB_CPU && (st = gb_cuda_ctx(S, sdev, &sc))) return st;
+  if (ddev != GB_CPU && (st = gb_cuda_ctx(S, ddev, &dc))) return st;
+  if (sdev == GB_CPU) return h2d(S, ddev, dc, dst, src, nbytes);
+  if (ddev == GB_CPU) {
+    GB_CU(S, sdev, cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, sc->stream));
+    GB_CU(S, sdev, cudaStreamSynchronize(sc->stream));
+    return GB_OK;
+  }
+  if (sdev == ddev) {
+    GB_CU(S, sdev, cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, sc->stream));
+    return GB_OK;
+  }
+  /* between devices: order after pending work on both streams */
+  GB_CU(S, ddev, cudaStreamSynchronize(dc->stream));
+  GB_CU(S, sdev, cudaMemcpyPeerAsync(dst, ddev, src, sdev, nbytes, sc->stream));
+  GB_CU(S, sdev, cudaStreamSynchronize(sc->stream));
+  return GB_OK;
+}
+
+/* ---- helpers the launchers share ------------------------------------------------------------ */
+
+gb_status gb_cuda_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
+  if (gb_tensor_is_contiguous(t)) {
+    gb_tensor_retain(t);
+    *out = t;
+    return GB_OK;
+  }
+  gb_tensor *c;
+  gb_status st = gb_tensor_empty_like(S, t, &c);
+  if (st) return st;
+  gb_opargs a;
+  memset(&a, 0, sizeof a);
+  a.in[0] = t;
+  a.nin = 1;
+  a.i[0] = -1;
+  if ((st = gb_cuda_copy(S, &a, &c))) {
+    gb_tensor_release(S, c);
+    return st;
+  }
+  *out = c;
+  return GB_OK;
+}
+
+gb_status gb_cuda_flag_reset(gb_state *S, gb_device dev, gb_cuda_dev *c) {
+  GB_CU(S, dev, cudaMemsetAsync(c->dflag, 0xff, sizeof(unsigned long long) * 2, c->stream));
+  return GB_OK;
+}
+
+gb_status gb_cuda_flag_read(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long *v) {
+  GB_CU(S, dev, cudaMemcpyAsync(c->hflag, c->dflag, sizeof(unsigned long long),
+                                cudaMemcpyDeviceToHost, c->stream));
+  GB_CU(S, dev, cudaStreamSynchronize(c->stream));
+  *v = c->hflag[0];
+  return GB_OK;
+}
+
+gb_status gb_cuda_read_index(gb_state *S, const gb_tensor *t, int64_t i, int64_t *v) {
+  int64_t off = 0;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    off += (i % t->shape[d]) * t->stride[d];
+    i /= t->shape[d];
+  }
+  size_t es = gb_dtype_size(t->dtype);
+  const char *p = (const char *)gb_tensor_data(t) + (size_t)off * es;
+  if (t->dtype == GB_I64) return gb_cuda_memcpy(S, v, GB_CPU, p, t->device, 8);
+  if (t->dtype == GB_I32) {
+    int32_t x = 0;
+    gb_status st = gb_cuda_memcpy(S, &x, GB_CPU, p, t->device, 4);
+    *v = x;
+    return st;
+  }
+  float f = 0;
+  gb_status st = gb_cuda_memcpy(S, &f, GB_CPU, p, t->device, 4);
+  *v = (int64_t)f;
+  return st;
+}
+
+void gb_cuda_iter_init(gb_cuda_iter *it, gb_tensor *out, int nin, gb_tensor *const *in) {
+  int nd = out->ndim;
+  it->nop = nin + 1;
+  it->numel = out->numel;
+  gb_tensor *ops[GB_CUDA_MAXOP] = {out};
+  for (int k = 0; k < nin; k++) ops[k + 1] = in[k];
+  int64_t shape[GB_MAXDIM], stride[GB_CUDA_MAXOP][GB_MAXDIM];
+  for (int d = 0; d < nd; d++) shape[d] = out->shape[d];
+  for (int k = 0; k < it->nop; k++) {
+    gb_tensor *t = ops[k];
+    int lead = nd - t->ndim;
+    for (int d = 0; d < nd; d++) {
+      int td = d - lead;
+      stride[k][d] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td];
+    }
+    it->base[k] = (char *)gb_tensor_data(t);
+  }
+  int m = 0;
+  for (int d = 0; d < nd; d++) {
+    if (shape[d] == 1) continue;
+    bool merge = m > 0;
+    for (int k = 0; merge && k < it->nop; k++)
+      merge = stride[k][d] * shape[d] == it->stride[k][m - 1];
+    if (merge) {
+      it->shape[m - 1] *= shape[d];
+      for (int k = 0; k < it->nop; k++) it->stride[k][m - 1] = stride[k][d];
+    } else {
+      it->shape[m] = shape[d];
+      for (int k = 0; k < it->nop; k++) it->stride[k][m] = stride[k][d];
+      m++;
+    }
+  }
+  if (m == 0) {
+    it->shape[0] = out->numel;
+    for (int k = 0; k < it->nop; k++) it->stride[k][0] = 0;
+    m = 1;
+  }
+  it->ndim = m;
+  bool flat = m == 1 && it->stride[0][0] == 1;
+  for (int k = 1; flat && k < it->nop; k++) flat = it->stride[k][0] <= 1;
+  it->contiguous = flat || (m == 1 && it->shape[0] <= 1);
+}
+
+extern "C" bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_bytes) {
+  if (dev < 0 || dev >= gb_cuda_device_count(NULL)) return false;
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  if (name && cap) snprintf(name, cap, "%s", prop.name);
+  if (total_bytes) *total_bytes = prop.totalGlobalMem;
+  return true;
+}
