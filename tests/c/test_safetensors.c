@@ -451,6 +451,7 @@ static void test_disk_full(void) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
+    free(before);
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit rl = {4096, 4096};
     setrlimit(RLIMIT_FSIZE, &rl);
@@ -469,7 +470,10 @@ static void test_disk_full(void) {
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "disk-full child: status 0x%x\n", (unsigned)status);
+    failures++;
+  }
   size_t len1;
   unsigned char *after = slurp(path, &len1);
   CHECK(len0 == len1 && memcmp(before, after, len0) == 0);
