@@ -59,7 +59,7 @@ gb_status gb_fn_reshape(gb_state *S, gb_tensor *x, int ndim, const int64_t *shap
                         gb_tensor **out) {
   gb_opargs a = {.nin = 1, .i = {ndim}};
   if (ndim > GB_MAXDIM) return gb_errorf(S, GB_EARG, "view: %d dimensions (at most %d)", ndim, GB_MAXDIM);
-  memcpy(a.i + 1, shape, sizeof(int64_t) * (size_t)ndim);
+  if (ndim) memcpy(a.i + 1, shape, sizeof(int64_t) * (size_t)ndim);
   gb_tensor *c;
   gb_status st = gb_fn_contiguous(S, x, &c);
   if (st) return st;
@@ -78,7 +78,7 @@ gb_status gb_fn_expand(gb_state *S, gb_tensor *x, int ndim, const int64_t *shape
                        gb_tensor **out) {
   gb_opargs a = {.in = {x}, .nin = 1, .i = {ndim}};
   if (ndim > GB_MAXDIM) return gb_errorf(S, GB_EARG, "expand: %d dimensions (at most %d)", ndim, GB_MAXDIM);
-  memcpy(a.i + 1, shape, sizeof(int64_t) * (size_t)ndim);
+  if (ndim) memcpy(a.i + 1, shape, sizeof(int64_t) * (size_t)ndim);
   return gb_op_run(S, GB_OP_EXPAND, &a, out);
 }
 

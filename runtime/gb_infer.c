@@ -10,7 +10,7 @@
 
 static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dtype dt) {
   o->ndim[k] = ndim;
-  memcpy(o->shape[k], shape, sizeof(int64_t) * (size_t)ndim);
+  if (ndim) memcpy(o->shape[k], shape, sizeof(int64_t) * (size_t)ndim);
   o->dtype[k] = dt;
 }
 
@@ -45,7 +45,7 @@ static void view_of(gb_outspec *o, const gb_tensor *x, int ndim, const int64_t *
                     const int64_t *stride, int64_t offset) {
   o->view = true;
   set_out(o, 0, ndim, shape, x->dtype);
-  memcpy(o->view_stride, stride, sizeof(int64_t) * (size_t)ndim);
+  if (ndim) memcpy(o->view_stride, stride, sizeof(int64_t) * (size_t)ndim);
   o->view_offset = offset;
 }
 

@@ -169,11 +169,11 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
     *out = b;
     return GB_OK;
   }
-  void *p = cls < GB_ALLOC_BINS ? aligned_alloc(64, rounded) : NULL;
+  void *p = cls < GB_ALLOC_BINS ? aligned_alloc(64, (rounded + 63) & ~(size_t)63) : NULL;
   if (!p) {
     gb_alloc_release_cache(S);
     maybe_collect(S, dev);
-    p = cls < GB_ALLOC_BINS ? aligned_alloc(64, rounded) : NULL;
+    p = cls < GB_ALLOC_BINS ? aligned_alloc(64, (rounded + 63) & ~(size_t)63) : NULL;
   }
   if (!p)
     return gb_errorf(S, GB_EOOM, "out of memory: cannot allocate %zu bytes on cpu (%lld in use)",

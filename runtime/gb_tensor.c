@@ -70,7 +70,7 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
   t->dtype = dt;
   t->device = dev;
   t->ndim = ndim;
-  memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+  if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
   gb_tensor_set_contiguous_strides(t);
   t->storage = sto;
   *out = t;
