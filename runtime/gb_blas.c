@@ -68,9 +68,18 @@ static int openblas_core_level(const char *core) {
   return 0;
 }
 
-/* Re-selects the core as `want` (an OPENBLAS_CORETYPE name). Runs before our first BLAS call;
- * OpenBLAS reads the kernel table per call, so its buffers and threads are unaffected. */
+/* Re-selects the core as `want` (an OPENBLAS_CORETYPE name). OpenBLAS reads the kernel table
+ * per call, so buffers and threads carry on with the new one. The switch must not overlap
+ * OpenBLAS's own lazy initialization: its worker threads, started by the load-time
+ * constructor, run blas_memory_alloc on first wake-up, and until the process's first BLAS call
+ * has initialized the memory pool that path calls gotoblas_dynamic_init (getenv included)
+ * itself. A small threaded product first (128^3 is above OpenBLAS's threading threshold)
+ * completes that initialization and waits for the workers, so nothing else touches the core
+ * table or the environment while we swap it. */
 static void openblas_force_core(const char *want) {
+  static float a[128 * 128], b[128 * 128], c[128 * 128];
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128, 128, 128, 1.0f, a, 128, b, 128, 0.0f,
+              c, 128);
   gotoblas_dynamic_quit();
   setenv("OPENBLAS_CORETYPE", want, 1);
   gotoblas_dynamic_init();

@@ -107,14 +107,19 @@ static void check_beta0_nan(void) {
 }
 
 #if defined(GB_BLAS_OPENBLAS)
+#include <cblas.h>
+
 /* Simulates OpenBLAS auto-detecting the generic Prescott core (as it does on CPU models newer
  * than its release) before gb_blas's first use, then checks gb_blas replaced it. */
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
-extern char *openblas_get_corename(void);
 
 static void degrade_openblas_core(void) {
   if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE")) return;
+  /* Let OpenBLAS finish its lazy initialization first (see openblas_force_core). */
+  static float a[128 * 128], b[128 * 128], c[128 * 128];
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128, 128, 128, 1.0f, a, 128, b, 128, 0.0f,
+              c, 128);
   gotoblas_dynamic_quit();
   setenv("OPENBLAS_CORETYPE", "Prescott", 1);
   gotoblas_dynamic_init();
