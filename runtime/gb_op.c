@@ -4,6 +4,7 @@
  * recycled objects, no string formatting unless an error is raised. */
 #include <string.h>
 
+#include "gb_fn.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
 #ifdef GB_HAVE_CUDA
@@ -91,6 +92,7 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
     }
     if ((st = fn(S, a, res))) goto fail;
   }
+  if (S->detect_anomaly && !o.view && (st = gb_check_finite(S, res[0], gb_ops[id].name))) goto fail;
   if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
   for (int k = 0; k < o.nout; k++) out[k] = res[k];
   return GB_OK;
@@ -133,6 +135,26 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   if (!fn) return st;
   gb_tensor *res[GB_MAXOUT] = {dst, NULL};
   return fn(S, a, res);
+}
+
+void gb_set_detect_anomaly(gb_state *S, bool on) { S->detect_anomaly = on; }
+
+gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
+  if (t->dtype != GB_F32) return GB_OK;
+  gb_tensor *h = (gb_tensor *)t;
+  gb_status st = t->device == GB_CPU ? GB_OK : gb_fn_to_device(S, (gb_tensor *)t, GB_CPU, &h);
+  if (st) return st;
+  int64_t bad = -1;
+  for (int64_t i = 0; i < h->numel && bad < 0; i++) {
+    double v = gb_tensor_get_flat(h, i);
+    if (v != v || v - v != 0) bad = i;
+  }
+  double v = bad >= 0 ? gb_tensor_get_flat(h, bad) : 0;
+  if (h != t) gb_tensor_release(S, h);
+  if (bad < 0) return GB_OK;
+  char sb[96];
+  return gb_errorf(S, GB_EARG, "anomaly: %s produced %s at element %lld of its %s result", what,
+                   v != v ? "NaN" : "Inf", (long long)bad + 1, gb_shape_str(t, sb));
 }
 
 gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out) {

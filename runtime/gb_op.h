@@ -91,6 +91,11 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
 gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain);
 void gb_node_release(gb_state *S, gb_node *n);
 bool gb_grad_enabled(const gb_state *S);
+/* Anomaly mode: every op checks its float32 outputs (and backward rules their gradients) for
+ * NaN/Inf and fails with a message naming the op. Off by default (it costs a pass). */
+void gb_set_detect_anomaly(gb_state *S, bool on);
+/* GB_EARG naming `what` when t (float32, any device) holds a NaN or Inf. */
+gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what);
 /* Set grad mode, returning the previous one. */
 bool gb_set_grad_enabled(gb_state *S, bool on);
 

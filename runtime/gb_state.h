@@ -19,6 +19,7 @@ struct gb_state {
   uint64_t rng_offset;
   /* autograd */
   bool grad_enabled;
+  bool detect_anomaly; /* check every op's float outputs and gradients for NaN/Inf */
   uint64_t node_seq;
   gb_node *free_nodes;
   /* recycled tensor headers and storages (no heap traffic in the steady state) */

@@ -2,6 +2,7 @@
  * alias of its output, its parameters). Backward gathers the nodes reachable from the root,
  * replays them newest-first through each row's backward rule, and accumulates gradients:
  * into the producing node for intermediate tensors, into ->grad for leaves. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,8 +168,11 @@ static gb_status run_node(gb_state *S, gb_node *n) {
                      gb_ops[n->op].name);
   gb_tensor *gin[GB_MAXIN] = {NULL};
   gb_status st = gb_ops[n->op].grad(S, n, n->gacc, gin);
+  char what[64] = "";
+  if (S->detect_anomaly) snprintf(what, sizeof what, "backward of %s", gb_ops[n->op].name);
   for (int k = 0; k < n->args.nin; k++) {
     if (!gin[k]) continue;
+    if (!st && S->detect_anomaly) st = gb_check_finite(S, gin[k], what);
     if (!st)
       st = deliver(S, n->args.in[k], gin[k]);
     else

@@ -73,6 +73,17 @@ static int m_requires_grad_(lua_State *L) {
   return 1;
 }
 
+/* gb.set_detect_anomaly(bool): NaN/Inf checks after every op and backward rule */
+static int l_set_detect_anomaly(lua_State *L) {
+  gb_set_detect_anomaly(gbL_state(L), lua_toboolean(L, 1));
+  return 0;
+}
+
+static int l_is_anomaly_enabled(lua_State *L) {
+  lua_pushboolean(L, gbL_state(L)->detect_anomaly);
+  return 1;
+}
+
 static void set_int(lua_State *L, const char *k, int64_t v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
@@ -128,6 +139,8 @@ static const luaL_Reg fns[] = {
     {"enable_grad", l_enable_grad},
     {"is_grad_enabled", l_is_grad_enabled},
     {"set_grad_enabled", l_set_grad_enabled},
+    {"set_detect_anomaly", l_set_detect_anomaly},
+    {"is_anomaly_enabled", l_is_anomaly_enabled},
     {"memory_stats", l_memory_stats},
     {"release_cache", l_release_cache},
     {"time", l_time},
