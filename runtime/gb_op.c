@@ -2,6 +2,7 @@
  * the row's shape rule, allocate outputs (or build the view), call the device's kernel and
  * record a tape node when grad is needed. This is the hot path: no heap traffic beyond the
  * recycled objects, no string formatting unless an error is raised. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gb_fn.h"
@@ -72,6 +73,16 @@ static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o,
   return GB_OK;
 }
 
+/* In anomaly mode: name the op, and the backward rule it ran for, that made a NaN/Inf. */
+static gb_status anomaly_check(gb_state *S, gb_opid id, const gb_tensor *t) {
+  char what[96];
+  if (S->backward_of)
+    snprintf(what, sizeof what, "backward of %s (in its %s)", S->backward_of, gb_ops[id].name);
+  else
+    snprintf(what, sizeof what, "%s", gb_ops[id].name);
+  return gb_check_finite(S, t, what);
+}
+
 gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
   gb_device dev;
   gb_status st = check_devices(S, id, a, &dev);
@@ -92,7 +103,7 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
     }
     if ((st = fn(S, a, res))) goto fail;
   }
-  if (S->detect_anomaly && !o.view && (st = gb_check_finite(S, res[0], gb_ops[id].name))) goto fail;
+  if (S->detect_anomaly && !o.view && (st = anomaly_check(S, id, res[0]))) goto fail;
   if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
   for (int k = 0; k < o.nout; k++) out[k] = res[k];
   return GB_OK;

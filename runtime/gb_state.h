@@ -20,6 +20,7 @@ struct gb_state {
   /* autograd */
   bool grad_enabled;
   bool detect_anomaly; /* check every op's float outputs and gradients for NaN/Inf */
+  const char *backward_of; /* op whose backward rule is running, for anomaly messages */
   uint64_t node_seq;
   gb_node *free_nodes;
   /* recycled tensor headers and storages (no heap traffic in the steady state) */

@@ -167,7 +167,9 @@ static gb_status run_node(gb_state *S, gb_node *n) {
                      "retain_graph=true to the first backward",
                      gb_ops[n->op].name);
   gb_tensor *gin[GB_MAXIN] = {NULL};
+  S->backward_of = gb_ops[n->op].name;
   gb_status st = gb_ops[n->op].grad(S, n, n->gacc, gin);
+  S->backward_of = NULL;
   char what[64] = "";
   if (S->detect_anomaly) snprintf(what, sizeof what, "backward of %s", gb_ops[n->op].name);
   for (int k = 0; k < n->args.nin; k++) {

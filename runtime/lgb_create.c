@@ -44,6 +44,8 @@ static opts default_opts(lua_State *L) {
 /* Shape from args 1.. (numbers or a table), then an optional options table. */
 static int shape_and_opts(lua_State *L, const char *fn, int64_t *shape, opts *o) {
   *o = default_opts(L);
+  if (lua_type(L, 1) != LUA_TNUMBER && !lua_istable(L, 1))
+    luaL_error(L, "%s: expected sizes (numbers or one table), got %s", fn, luaL_typename(L, 1));
   int nd = gbL_check_shape(L, 1, shape);
   int next = lua_istable(L, 1) && !is_options(L, 1) ? 2 : nd + 1;
   read_opts(L, next, fn, o);
@@ -179,7 +181,7 @@ static int l_eye(lua_State *L) {
 static int l_randperm(lua_State *L) {
   gb_state *S = gbL_state(L);
   int64_t n = luaL_checkinteger(L, 1);
-  if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %lld", (long long)n);
+  if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %I", (lua_Integer)n);
   opts o = default_opts(L);
   o.dtype = GB_I64;
   read_opts(L, 2, "randperm", &o);
@@ -227,7 +229,7 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
     lua_Number v = lua_tonumberx(L, idx, &ok);
     if (!ok) {
       if (lua_isboolean(L, idx)) v = lua_toboolean(L, idx);
-      else luaL_error(L, "tensor: element %lld is %s, expected a number", (long long)*pos + 1,
+      else luaL_error(L, "tensor: element %I is %s, expected a number", (lua_Integer)*pos + 1,
                       luaL_typename(L, idx));
     }
     char *base = gb_tensor_data(t);
@@ -238,8 +240,8 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
     return;
   }
   if (!lua_istable(L, idx) || (int64_t)lua_rawlen(L, idx) != t->shape[d])
-    luaL_error(L, "tensor: ragged nested table (expected %lld entries at depth %d)",
-               (long long)t->shape[d], d + 1);
+    luaL_error(L, "tensor: ragged nested table (expected %I entries at depth %d)",
+               (lua_Integer)t->shape[d], d + 1);
   luaL_checkstack(L, 4, "tensor");
   for (int64_t i = 1; i <= t->shape[d]; i++) {
     lua_rawgeti(L, idx, i);

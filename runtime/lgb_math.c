@@ -151,12 +151,12 @@ static int restore_dtype(lua_State *L, gb_dtype dt, int idx) {
 
 /* max/min: with a tensor argument the elementwise maximum/minimum; with a dim, values and
  * indices along it; with nothing, the extreme of all elements */
-static int extreme(lua_State *L, gb_opid pair, gb_opid along, gb_opid all) {
+static int extreme(lua_State *L, const char *name, gb_opid pair, gb_opid along, gb_opid all) {
   gb_state *S = gbL_state(L);
   gb_tensor *t0 = gbL_check_tensor(L, 1), *r[2];
   if (gbL_to_tensor(L, 2)) return binary_impl(L, pair);
   bool all_dims = lua_isnoneornil(L, 2);
-  int d = all_dims ? 0 : gbL_check_dim(L, 2, t0->ndim, gb_ops[along].name);
+  int d = all_dims ? 0 : gbL_check_dim(L, 2, t0->ndim, name);
   bool keepdim = lua_toboolean(L, 3);
   gb_tensor *t = float_input(L, t0); /* may push: arguments are read above */
   if (all_dims) {
@@ -173,8 +173,8 @@ static int extreme(lua_State *L, gb_opid pair, gb_opid along, gb_opid all) {
   return 2;
 }
 
-static int m_max(lua_State *L) { return extreme(L, GB_OP_MAXIMUM, GB_OP_MAX_DIM, GB_OP_AMAX); }
-static int m_min(lua_State *L) { return extreme(L, GB_OP_MINIMUM, GB_OP_MIN_DIM, GB_OP_AMIN); }
+static int m_max(lua_State *L) { return extreme(L, "max", GB_OP_MAXIMUM, GB_OP_MAX_DIM, GB_OP_AMAX); }
+static int m_min(lua_State *L) { return extreme(L, "min", GB_OP_MINIMUM, GB_OP_MIN_DIM, GB_OP_AMIN); }
 
 static int l_where(lua_State *L) {
   gb_state *S = gbL_state(L);
@@ -326,10 +326,19 @@ static int m_index3(lua_State *L) {
 
 /* ---- in place ---- */
 
+/* In-place forms name themselves (add_, not the row that implements them) when refused. */
+static gb_tensor *check_inplace(lua_State *L, const char *name) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  if (t->requires_grad && gb_grad_enabled(gbL_state(L)))
+    luaL_error(L, "%s_: in-place operation on a tensor that requires grad (wrap it in "
+                  "gb.no_grad or use the out-of-place form)", name);
+  return t;
+}
+
 static int m_inplace_binary(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_opid id = upvalue_op(L);
-  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_tensor *t = check_inplace(L, gb_ops[id].name);
   gb_opargs a = {.nin = 1};
   gb_opid row = id;
   if (lua_type(L, 2) == LUA_TNUMBER && t->dtype == GB_F32 &&
@@ -352,7 +361,7 @@ static int m_inplace_binary(lua_State *L) {
 
 static int m_clamp_(lua_State *L) {
   gb_state *S = gbL_state(L);
-  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_tensor *t = check_inplace(L, "clamp");
   gb_opargs a = {.in = {t}, .nin = 1, .f = {opt_bound(L, 2), opt_bound(L, 3)}};
   GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_CLAMP, &a, t));
   lua_settop(L, 1);
@@ -361,7 +370,7 @@ static int m_clamp_(lua_State *L) {
 
 static int m_unary_(lua_State *L) {
   gb_state *S = gbL_state(L);
-  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_tensor *t = check_inplace(L, gb_ops[upvalue_op(L)].name);
   gb_opargs a = {.in = {t}, .nin = 1};
   GBL_CHECK(L, S, gb_op_run_into(S, upvalue_op(L), &a, t));
   lua_settop(L, 1);
@@ -422,6 +431,12 @@ static int m_to(lua_State *L) {
   return convert(L, t, dt, dev);
 }
 
+/* Lua turns the result of < and <= into a boolean, so they cannot be elementwise. */
+static int m_no_order(lua_State *L) {
+  return luaL_error(L, "tensor: < and <= cannot compare elementwise in Lua; use :lt(), :le(), "
+                       ":gt() or :ge()");
+}
+
 /* ---- registration ---- */
 
 typedef struct op_method {
@@ -456,13 +471,18 @@ static const op_method op_methods[] = {
     {NULL, 0, NULL},
 };
 
+/* methods that are also module functions: gb.max(t, 2), gb.matmul(a, b), ... */
 static const luaL_Reg plain_methods[] = {
     {"neg", m_neg},       {"leaky_relu", m_leaky_relu}, {"clamp", m_clamp},
     {"clip", m_clamp},    {"max", m_max},               {"min", m_min},
     {"std", m_std},       {"matmul", m_matmul},         {"mm", m_matmul},
-    {"bmm", m_matmul},    {"clamp_", m_clamp_},         {"copy_", m_copy_},
-    {"float", m_float},   {"long", m_long},             {"int", m_int},
-    {"cpu", m_cpu},       {"cuda", m_cuda},             {"to", m_to},
+    {"bmm", m_matmul},    {NULL, NULL},
+};
+
+/* methods only: in-place forms and conversions (gb.cuda is the device namespace) */
+static const luaL_Reg own_methods[] = {
+    {"clamp_", m_clamp_}, {"copy_", m_copy_}, {"float", m_float}, {"long", m_long},
+    {"int", m_int},       {"cpu", m_cpu},     {"cuda", m_cuda},   {"to", m_to},
     {NULL, NULL},
 };
 
@@ -481,6 +501,7 @@ void gbL_open_math(lua_State *L) {
     lua_setfield(L, -3, m->name); /* t:exp() */
     lua_setfield(L, -3, m->name); /* gb.exp(t) */
   }
+  luaL_setfuncs(L, own_methods, 0);
   luaL_setfuncs(L, plain_methods, 0);
   for (const luaL_Reg *r = plain_methods; r->name; r++) {
     lua_getfield(L, -1, r->name);
@@ -495,6 +516,10 @@ void gbL_open_math(lua_State *L) {
   }
   lua_pushcfunction(L, m_neg);
   lua_setfield(L, -2, "__unm");
+  lua_pushcfunction(L, m_no_order);
+  lua_setfield(L, -2, "__lt");
+  lua_pushcfunction(L, m_no_order);
+  lua_setfield(L, -2, "__le");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_where);
   lua_setfield(L, -2, "where");
