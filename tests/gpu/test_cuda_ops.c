@@ -1,0 +1,644 @@
+/* test_cuda_ops.c — every row of the op table that has a CUDA launcher, run on the CPU and on
+ * cuda:0 with the same random inputs: outputs must agree (1e-5 relative + 1e-6 absolute,
+ * 1e-4 for matrix products), and so must the gradients the tape computes on each device for
+ * loss = sum(out * W). Cases come from the row's shape rule, so a new row that reuses a rule
+ * is tested without new code; a row with an unknown rule fails until a case is added here.
+ * Also: bad labels/indices give the CPU's error message, a true OOM is an error the session
+ * survives, and the allocator gives every byte back. Exits 77 (skip) without a device. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb_fn.h"
+#include "gb_kernels.h"
+#ifdef GB_HAVE_CUDA
+#include "gb_cuda.h"
+#endif
+
+static int device_count(const char **why) {
+#ifdef GB_HAVE_CUDA
+  return gb_cuda_device_count(why);
+#else
+  *why = "this build has no CUDA backend";
+  return 0;
+#endif
+}
+
+static int failures = 0, checks = 0;
+/* the device compared with the CPU: cuda:0, or the CPU itself in self-check mode
+ * (GPUBP_TEST_SELFCHECK=1 on a machine without GPU exercises the cases and the harness) */
+static gb_device test_dev = 0;
+
+#define CHECK(cond, ...)                                                                       \
+  do {                                                                                         \
+    checks++;                                                                                  \
+    if (!(cond)) {                                                                             \
+      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                    \
+      fprintf(stderr, __VA_ARGS__);                                                            \
+      fputc('\n', stderr);                                                                     \
+      failures++;                                                                              \
+    }                                                                                          \
+  } while (0)
+
+#define OK(S, call)                                                                            \
+  do {                                                                                         \
+    gb_status st_ = (call);                                                                    \
+    if (st_ != GB_OK) {                                                                        \
+      fprintf(stderr, "%s:%d: %s -> %d: %s\n", __FILE__, __LINE__, #call, (int)st_,            \
+              gb_state_error(S));                                                              \
+      exit(1);                                                                                 \
+    }                                                                                          \
+  } while (0)
+
+static unsigned rng = 20261129u;
+static double urand(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (double)(rng >> 8) / 16777216.0;
+}
+
+enum fillk { MIXED, POS, SMALLINT, BITS, LABELS };
+
+/* New CPU tensor with values of kind k (LABELS: 1..hi). */
+static gb_tensor *make(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, int k,
+                       int64_t hi) {
+  gb_tensor *t;
+  OK(S, gb_tensor_empty(S, ndim, shape, dt, GB_CPU, &t));
+  for (int64_t i = 0; i < t->numel; i++) {
+    double v;
+    switch (k) {
+    case MIXED: v = urand() * 4.0 - 2.0; break;
+    case POS: v = 0.2 + urand() * 2.0; break;
+    case SMALLINT: v = (double)(int)(urand() * 3.0); break;
+    case BITS: v = urand() < 0.5 ? 0.0 : 1.0; break;
+    default: v = 1.0 + (double)(int64_t)(urand() * (double)hi); break;
+    }
+    char *p = gb_tensor_data(t);
+    if (dt == GB_F32) ((float *)p)[i] = (float)v;
+    else if (dt == GB_I32) ((int32_t *)p)[i] = (int32_t)v;
+    else ((int64_t *)p)[i] = (int64_t)v;
+  }
+  return t;
+}
+
+#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+typedef struct tcase {
+  const char *what;
+  int nin;
+  gb_tensor *in[GB_MAXIN]; /* CPU, contiguous */
+  bool trans[GB_MAXIN];    /* use the input through a transpose of its last two dims */
+  gb_opargs a;
+  /* rows that write into an existing tensor */
+  int dst_ndim;
+  int64_t dst_shape[GB_MAXDIM];
+  gb_dtype dst_dt;
+  bool dst_trans;
+  double rtol, atol;
+} tcase;
+
+static void add_in(tcase *c, gb_tensor *t, bool trans) {
+  c->in[c->nin] = t;
+  c->trans[c->nin++] = trans;
+}
+
+static bool positive_input(gb_opid id) {
+  return id == GB_OP_LOG || id == GB_OP_SQRT || id == GB_OP_POW_SCALAR ||
+         id == GB_OP_RDIV_SCALAR || id == GB_OP_POW || id == GB_OP_DIV;
+}
+
+/* Fill case `v` of row `id`; false when the row has no case v. */
+static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
+  memset(c, 0, sizeof *c);
+  c->rtol = 1e-5;
+  c->atol = 1e-6;
+  c->what = "";
+  const gb_oprow *r = &gb_ops[id];
+  gb_infer_fn f = r->infer;
+  gb_opargs *a = &c->a;
+  if (f == gb_infer_into) {
+    if (v > 2) return false;
+    a->f[0] = -1.0, a->f[1] = 2.0, a->i[0] = 42, a->i[1] = 7;
+    c->dst_ndim = 2;
+    c->dst_shape[0] = 5, c->dst_shape[1] = 7;
+    c->dst_dt = v == 2 ? GB_I64 : GB_F32;
+    c->dst_trans = v == 1;
+    c->what = v == 0 ? "float32" : v == 1 ? "transposed" : "int64";
+    return true;
+  }
+  if (f == gb_infer_copy) {
+    if (v > 3) return false;
+    gb_dtype src = v == 3 ? GB_I64 : GB_F32;
+    add_in(c, make(S, SHAPE(3, 4), src, v == 3 ? SMALLINT : MIXED, 0), v == 1);
+    a->i[0] = v == 2 ? GB_I64 : v == 3 ? GB_F32 : -1;
+    c->what = v == 0 ? "same dtype" : v == 1 ? "transposed" : v == 2 ? "f32->i64" : "i64->f32";
+    return true;
+  }
+  if (f == gb_infer_reshape) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(2, 6), GB_F32, MIXED, 0), false);
+    a->i[0] = 3, a->i[1] = 3, a->i[2] = 2, a->i[3] = 2;
+    return true;
+  }
+  if (f == gb_infer_permute) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(2, 3, 4), GB_F32, MIXED, 0), false);
+    a->i[0] = 3, a->i[1] = 2, a->i[2] = 0, a->i[3] = 1;
+    return true;
+  }
+  if (f == gb_infer_transpose) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(3, 4), GB_F32, MIXED, 0), false);
+    a->i[0] = 0, a->i[1] = 1;
+    return true;
+  }
+  if (f == gb_infer_narrow) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(5, 4), GB_F32, MIXED, 0), false);
+    a->i[0] = 0, a->i[1] = 1, a->i[2] = 3;
+    return true;
+  }
+  if (f == gb_infer_select) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(3, 4), GB_F32, MIXED, 0), false);
+    a->i[0] = 1, a->i[1] = 2;
+    return true;
+  }
+  if (f == gb_infer_expand) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(3, 1), GB_F32, MIXED, 0), false);
+    a->i[0] = 2, a->i[1] = 3, a->i[2] = 4;
+    return true;
+  }
+  if (f == gb_infer_unary) {
+    if (v > 2) return false;
+    int k = positive_input(id) ? POS : MIXED;
+    if (v == 2)
+      add_in(c, make(S, SHAPE(40, 333), GB_F32, k, 0), false); /* several blocks */
+    else
+      add_in(c, make(S, SHAPE(4, 5), GB_F32, k, 0), v == 1);
+    a->f[0] = 1.5, a->f[1] = -0.5;
+    if (id == GB_OP_CLAMP) a->f[0] = -0.5, a->f[1] = 0.7;
+    if (id == GB_OP_LEAKY_RELU) a->f[0] = 0.1;
+    c->what = v == 0 ? "contiguous" : v == 1 ? "transposed" : "large";
+    return true;
+  }
+  if (f == gb_infer_binary) {
+    if (v > 2) return false;
+    int k = positive_input(id) ? POS : MIXED;
+    if (v == 0) { /* row broadcast */
+      add_in(c, make(S, SHAPE(4, 5), GB_F32, k, 0), false);
+      add_in(c, make(S, SHAPE(5), GB_F32, k, 0), false);
+    } else if (v == 1) { /* outer broadcast */
+      add_in(c, make(S, SHAPE(4, 1), GB_F32, k, 0), false);
+      add_in(c, make(S, SHAPE(1, 5), GB_F32, k, 0), false);
+    } else { /* same shape, one transposed */
+      add_in(c, make(S, SHAPE(6, 4), GB_F32, k, 0), true);
+      add_in(c, make(S, SHAPE(4, 6), GB_F32, k, 0), false);
+    }
+    a->f[0] = 0.1;
+    c->what = v == 0 ? "(4,5)x(5)" : v == 1 ? "(4,1)x(1,5)" : "transposed";
+    return true;
+  }
+  if (f == gb_infer_compare) {
+    if (v > 2) return false;
+    gb_dtype dt = v == 0 ? GB_F32 : v == 1 ? GB_I64 : GB_I32;
+    add_in(c, make(S, SHAPE(4, 5), dt, SMALLINT, 0), false);
+    add_in(c, make(S, SHAPE(5), dt, SMALLINT, 0), false);
+    c->what = gb_dtype_name(dt);
+    return true;
+  }
+  if (f == gb_infer_where) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(4, 5), GB_F32, BITS, 0), false);
+    add_in(c, make(S, SHAPE(4, 5), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(5), GB_F32, MIXED, 0), false);
+    return true;
+  }
+  if (f == gb_infer_reduce) {
+    if (v > 4) return false;
+    a->i[2] = 1; /* var: unbiased */
+    switch (v) {
+    case 0: add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false); a->i[0] = 5; break;
+    case 1: add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false); a->i[0] = 0; break;
+    case 2:
+      add_in(c, make(S, SHAPE(3, 5, 4), GB_F32, MIXED, 0), true);
+      a->i[0] = 2, a->i[1] = 1;
+      break;
+    case 3: add_in(c, make(S, SHAPE(2, 700), GB_F32, MIXED, 0), false); a->i[0] = 2; break;
+    default: add_in(c, make(S, SHAPE(700, 3), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
+    }
+    c->what = v == 0 ? "dims 1,3" : v == 1 ? "all" : v == 2 ? "transposed keepdim"
+              : v == 3 ? "long rows" : "long columns";
+    if (v >= 3) c->rtol = 1e-4; /* 700-term float sums: summation order differs */
+    return true;
+  }
+  if (f == gb_infer_reduce_dim) {
+    if (v > 2) return false;
+    if (v == 2)
+      add_in(c, make(S, SHAPE(3, 100), GB_F32, MIXED, 0), false);
+    else
+      add_in(c, make(S, SHAPE(4, 6), GB_F32, MIXED, 0), false);
+    a->i[0] = v == 1 ? 0 : 1;
+    a->i[1] = v == 1;
+    return true;
+  }
+  if (f == gb_infer_arg_reduce) {
+    if (v > 2) return false;
+    add_in(c, make(S, SHAPE(4, 6), GB_F32, MIXED, 0), v == 2);
+    a->i[0] = v == 0 ? -1 : v == 1 ? 1 : 0;
+    a->i[1] = v == 2;
+    return true;
+  }
+  if (f == gb_infer_softmax) {
+    if (v > 3) return false;
+    switch (v) {
+    case 0: add_in(c, make(S, SHAPE(4, 7), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
+    case 1: add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
+    case 2: add_in(c, make(S, SHAPE(2, 50), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
+    default: add_in(c, make(S, SHAPE(7, 4), GB_F32, MIXED, 0), true); a->i[0] = 0; break;
+    }
+    return true;
+  }
+  if (f == gb_infer_softmax_backward) {
+    if (v > 1) return false;
+    if (v == 0) {
+      add_in(c, make(S, SHAPE(4, 7), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(4, 7), GB_F32, POS, 0), false);
+      a->i[0] = 1;
+    } else {
+      add_in(c, make(S, SHAPE(3, 40, 5), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(3, 40, 5), GB_F32, POS, 0), false);
+      a->i[0] = 1;
+    }
+    return true;
+  }
+  if (f == gb_infer_class_loss || f == gb_infer_class_loss_backward) {
+    if (v > 2) return false;
+    int64_t n = v == 2 ? 50 : 6, cl = v == 2 ? 40 : 5;
+    add_in(c, make(S, SHAPE(n, cl), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(n), v == 1 ? GB_I32 : GB_I64, LABELS, cl), false);
+    if (f == gb_infer_class_loss_backward) {
+      gb_tensor *g = make(S, 0, NULL, GB_F32, POS, 0);
+      add_in(c, g, false);
+    }
+    c->what = v == 0 ? "int64 labels" : v == 1 ? "int32 labels" : "(50,40)";
+    return true;
+  }
+  if (f == gb_infer_matmul) {
+    if (v > 4) return false;
+    c->rtol = 1e-4, c->atol = 1e-5;
+    switch (v) {
+    case 0:
+      add_in(c, make(S, SHAPE(4, 6), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(6, 3), GB_F32, MIXED, 0), false);
+      break;
+    case 1: /* both transposed views: passed to cuBLAS as flags */
+      add_in(c, make(S, SHAPE(6, 4), GB_F32, MIXED, 0), true);
+      add_in(c, make(S, SHAPE(3, 6), GB_F32, MIXED, 0), true);
+      break;
+    case 2:
+      add_in(c, make(S, SHAPE(2, 4, 6), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(2, 6, 3), GB_F32, MIXED, 0), false);
+      break;
+    case 3:
+      add_in(c, make(S, SHAPE(2, 4, 6), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(6, 3), GB_F32, MIXED, 0), false);
+      break;
+    default: /* the MNIST layer's shapes */
+      add_in(c, make(S, SHAPE(100, 784), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(128, 784), GB_F32, MIXED, 0), true);
+      break;
+    }
+    return true;
+  }
+  if (f == gb_infer_addmm) {
+    if (v > 1) return false;
+    c->rtol = 1e-4, c->atol = 1e-5;
+    add_in(c, v == 0 ? make(S, SHAPE(3), GB_F32, MIXED, 0) : make(S, SHAPE(4, 3), GB_F32, MIXED, 0),
+           false);
+    add_in(c, make(S, SHAPE(6, 4), GB_F32, MIXED, 0), true);
+    add_in(c, make(S, SHAPE(6, 3), GB_F32, MIXED, 0), false);
+    a->f[0] = 0.5, a->f[1] = 2.0;
+    return true;
+  }
+  if (f == gb_infer_index_select) {
+    if (v > 1) return false;
+    add_in(c, make(S, SHAPE(5, 3), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(4), GB_I64, LABELS, v == 0 ? 5 : 3), false);
+    a->i[0] = v;
+    return true;
+  }
+  if (f == gb_infer_index_add) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(5, 3), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(8), GB_I64, LABELS, 5), false); /* repeats: atomics */
+    add_in(c, make(S, SHAPE(8, 3), GB_F32, MIXED, 0), false);
+    return true;
+  }
+  if (f == gb_infer_gather) {
+    if (v > 1) return false;
+    add_in(c, make(S, SHAPE(4, 5), GB_F32, MIXED, 0), false);
+    if (v == 0)
+      add_in(c, make(S, SHAPE(4, 3), GB_I64, LABELS, 5), false);
+    else
+      add_in(c, make(S, SHAPE(2, 5), GB_I64, LABELS, 4), false);
+    a->i[0] = v == 0 ? 1 : 0;
+    return true;
+  }
+  if (f == gb_infer_scatter_add) {
+    if (v > 0) return false;
+    add_in(c, make(S, SHAPE(4, 5), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(4, 6), GB_I64, LABELS, 5), false);
+    add_in(c, make(S, SHAPE(4, 6), GB_F32, MIXED, 0), false);
+    a->i[0] = 1;
+    return true;
+  }
+  if (v == 0) CHECK(false, "row %s: no test case for its shape rule; add one", r->name);
+  return false;
+}
+
+static void free_case(gb_state *S, tcase *c) {
+  for (int k = 0; k < c->nin; k++) gb_tensor_release(S, c->in[k]);
+}
+
+typedef struct result {
+  gb_tensor *out[GB_MAXOUT]; /* on the CPU */
+  gb_tensor *grad[GB_MAXIN]; /* on the CPU, NULL when none */
+} result;
+
+static void free_result(gb_state *S, result *r) {
+  for (int k = 0; k < GB_MAXOUT; k++) gb_tensor_release(S, r->out[k]);
+  for (int k = 0; k < GB_MAXIN; k++) gb_tensor_release(S, r->grad[k]);
+  memset(r, 0, sizeof *r);
+}
+
+static gb_tensor *to_cpu(gb_state *S, gb_tensor *t) {
+  gb_tensor *h;
+  OK(S, gb_fn_to_device(S, t, GB_CPU, &h));
+  return h;
+}
+
+static gb_tensor *transposed(gb_state *S, gb_tensor *t) {
+  gb_tensor *u;
+  OK(S, gb_fn_transpose(S, t, t->ndim - 2, t->ndim - 1, &u));
+  return u;
+}
+
+/* Run the case on `dev`; W (weights of the loss) is made on the first call and reused. */
+static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev, gb_tensor **W,
+                          result *r) {
+  memset(r, 0, sizeof *r);
+  gb_tensor *leaf[GB_MAXIN] = {0}, *res[GB_MAXOUT] = {0};
+  gb_opargs a = c->a;
+  a.nin = c->nin;
+  bool grad = gb_ops[id].grad != NULL;
+  gb_status st = GB_OK;
+  if (c->nin == 0) {
+    gb_tensor *dst, *use;
+    int64_t shp[GB_MAXDIM];
+    memcpy(shp, c->dst_shape, sizeof shp);
+    if (c->dst_trans) shp[0] = c->dst_shape[1], shp[1] = c->dst_shape[0];
+    OK(S, gb_tensor_empty(S, c->dst_ndim, shp, c->dst_dt, dev, &dst));
+    use = c->dst_trans ? transposed(S, dst) : (gb_tensor_retain(dst), dst);
+    st = gb_op_run_into(S, id, &a, use);
+    gb_tensor_release(S, use);
+    if (!st) r->out[0] = to_cpu(S, dst);
+    gb_tensor_release(S, dst);
+    return st;
+  }
+  for (int k = 0; k < c->nin; k++) {
+    OK(S, gb_fn_to_device(S, c->in[k], dev, &leaf[k]));
+    if (dev == GB_CPU) { /* to_device returned the case's own tensor: work on a copy */
+      gb_tensor *cp;
+      OK(S, gb_fn_clone(S, leaf[k], &cp));
+      gb_tensor_release(S, leaf[k]);
+      leaf[k] = cp;
+    }
+    if (grad && leaf[k]->dtype == GB_F32) leaf[k]->requires_grad = true;
+    a.in[k] = c->trans[k] ? transposed(S, leaf[k]) : (gb_tensor_retain(leaf[k]), leaf[k]);
+  }
+  st = gb_op_run(S, id, &a, res);
+  if (!st) {
+    for (int k = 0; k < GB_MAXOUT; k++)
+      if (res[k]) r->out[k] = to_cpu(S, res[k]);
+    if (grad && res[0]->dtype == GB_F32 && res[0]->requires_grad) {
+      if (!*W) {
+        gb_tensor *w = make(S, res[0]->ndim, res[0]->shape, GB_F32, MIXED, 0);
+        *W = w;
+      }
+      gb_tensor *wd, *prod, *loss;
+      OK(S, gb_fn_to_device(S, *W, dev, &wd));
+      OK(S, gb_fn_binary(S, GB_OP_MUL, res[0], wd, &prod));
+      OK(S, gb_fn_reduce(S, GB_OP_SUM, prod, 0, false, &loss));
+      gb_status bs = gb_backward(S, loss, NULL, false);
+      char dn[16];
+      CHECK(bs == GB_OK, "%s [%s]: backward on %s failed: %s", gb_ops[id].name, c->what,
+            gb_device_name(dev, dn), gb_state_error(S));
+      for (int k = 0; bs == GB_OK && k < c->nin; k++)
+        if (leaf[k]->grad) r->grad[k] = to_cpu(S, leaf[k]->grad);
+      gb_tensor_release(S, wd);
+      gb_tensor_release(S, prod);
+      gb_tensor_release(S, loss);
+    }
+  }
+  for (int k = 0; k < GB_MAXOUT; k++) gb_tensor_release(S, res[k]);
+  for (int k = 0; k < c->nin; k++) {
+    gb_tensor_release(S, a.in[k]);
+    gb_tensor_release(S, leaf[k]);
+  }
+  return st;
+}
+
+/* Both NULL, or same shape/dtype and values within tolerance. */
+static void compare(const char *row, const char *what, const char *part, gb_tensor *cpu,
+                    gb_tensor *gpu, double rtol, double atol) {
+  if (!cpu || !gpu) {
+    CHECK(!cpu && !gpu, "%s [%s] %s: present on %s only", row, what, part, cpu ? "cpu" : "cuda");
+    return;
+  }
+  char s0[96], s1[96];
+  CHECK(gb_shape_equal(cpu, gpu) && cpu->dtype == gpu->dtype, "%s [%s] %s: %s %s vs %s %s", row,
+        what, part, gb_shape_str(cpu, s0), gb_dtype_name(cpu->dtype), gb_shape_str(gpu, s1),
+        gb_dtype_name(gpu->dtype));
+  if (!gb_shape_equal(cpu, gpu)) return;
+  int bad = 0;
+  for (int64_t i = 0; i < cpu->numel; i++) {
+    double x = gb_tensor_get_flat(cpu, i), y = gb_tensor_get_flat(gpu, i);
+    bool same = (x != x && y != y) || fabs(x - y) <= atol + rtol * fabs(x);
+    if (cpu->dtype != GB_F32) same = x == y;
+    if (!same && bad++ < 3)
+      CHECK(false, "%s [%s] %s: element %lld: cpu %.9g, cuda %.9g", row, what, part,
+            (long long)i, x, y);
+  }
+  if (!bad) checks++;
+}
+
+static int test_rows(gb_state *S) {
+  int tested = 0;
+  for (int id = 0; id < GB_NOPS; id++) {
+    const gb_oprow *row = &gb_ops[id];
+    if (test_dev != GB_CPU ? !row->cuda : !row->cpu) continue;
+    for (int v = 0;; v++) {
+      tcase c;
+      if (!make_case(S, (gb_opid)id, v, &c)) break;
+      gb_tensor *W = NULL;
+      result rc, rg;
+      if (getenv("GPUBP_TEST_VERBOSE")) fprintf(stderr, "%s [%s]\n", row->name, c.what);
+      gb_status sc = run_case(S, (gb_opid)id, &c, GB_CPU, &W, &rc);
+      char cpu_msg[GB_ERRLEN];
+      snprintf(cpu_msg, sizeof cpu_msg, "%s", gb_state_error(S));
+      gb_status sg = run_case(S, (gb_opid)id, &c, test_dev, &W, &rg);
+      CHECK(sc == GB_OK && sg == GB_OK, "%s [%s]: cpu status %d (%s), cuda status %d (%s)",
+            row->name, c.what, (int)sc, sc ? cpu_msg : "", (int)sg, sg ? gb_state_error(S) : "");
+      if (sc == GB_OK && sg == GB_OK) {
+        for (int k = 0; k < GB_MAXOUT; k++) {
+          char part[32];
+          snprintf(part, sizeof part, "output %d", k + 1);
+          compare(row->name, c.what, part, rc.out[k], rg.out[k], c.rtol, c.atol);
+        }
+        for (int k = 0; k < c.nin; k++) {
+          char part[32];
+          snprintf(part, sizeof part, "grad of input %d", k + 1);
+          compare(row->name, c.what, part, rc.grad[k], rg.grad[k], c.rtol * 10, c.atol * 10);
+        }
+      }
+      free_result(S, &rc);
+      free_result(S, &rg);
+      gb_tensor_release(S, W);
+      free_case(S, &c);
+      tested++;
+    }
+  }
+  return tested;
+}
+
+/* The same bad label / index must give the CPU's message on CUDA. */
+static void test_errors(gb_state *S) {
+  struct {
+    gb_opid id;
+    int64_t bad;
+  } rows[] = {{GB_OP_CROSS_ENTROPY, 7},         {GB_OP_CROSS_ENTROPY_BACKWARD, 0},
+              {GB_OP_NLL_LOSS, -3},             {GB_OP_NLL_LOSS_BACKWARD, 6},
+              {GB_OP_INDEX_SELECT, 9},          {GB_OP_GATHER, 0},
+              {GB_OP_INDEX_ADD, 6},             {GB_OP_SCATTER_ADD, 99}};
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    gb_opid id = rows[r].id;
+    tcase c;
+    if (!make_case(S, id, 0, &c)) continue;
+    /* plant the bad value at position 3 (and a second one later: the first must win) */
+    int64_t *lab = (int64_t *)gb_tensor_data(c.in[1]);
+    lab[2] = rows[r].bad;
+    lab[c.in[1]->numel - 1] = rows[r].bad + 100;
+    char msg[2][GB_ERRLEN];
+    gb_status st[2];
+    for (int d = 0; d < 2; d++) {
+      gb_tensor *W = NULL;
+      result res;
+      st[d] = run_case(S, id, &c, d == 0 ? GB_CPU : test_dev, &W, &res);
+      snprintf(msg[d], sizeof msg[d], "%s", gb_state_error(S));
+      free_result(S, &res);
+      gb_tensor_release(S, W);
+    }
+    CHECK(st[0] == GB_EARG && st[1] == GB_EARG, "%s: bad value gives status %d on cpu, %d on cuda",
+          gb_ops[id].name, (int)st[0], (int)st[1]);
+    CHECK(strcmp(msg[0], msg[1]) == 0, "%s: messages differ:\n  cpu:  %s\n  cuda: %s",
+          gb_ops[id].name, msg[0], msg[1]);
+    free_case(S, &c);
+  }
+  /* the device is still usable afterwards */
+  gb_tensor *t;
+  OK(S, gb_fn_full(S, 1, (int64_t[]){3}, GB_F32, test_dev, 2.0, &t));
+  gb_tensor *h = to_cpu(S, t);
+  CHECK(gb_tensor_get_flat(h, 2) == 2.0, "fill after an error");
+  gb_tensor_release(S, h);
+  gb_tensor_release(S, t);
+}
+
+#ifdef GB_HAVE_CUDA
+/* A request far past the device's memory: GB_EOOM naming the sizes, then life goes on. */
+static void test_oom(gb_state *S) {
+  gb_tensor *t = NULL;
+  int64_t n = (int64_t)1 << 39; /* 2 TiB of float32 */
+  gb_status st = gb_tensor_empty(S, 1, &n, GB_F32, 0, &t);
+  CHECK(st == GB_EOOM, "2 TiB on cuda:0 gives status %d (%s)", (int)st, gb_state_error(S));
+  CHECK(strstr(gb_state_error(S), "out of memory") && strstr(gb_state_error(S), "2199023255552"),
+        "OOM message names the request: %s", gb_state_error(S));
+  gb_tensor_release(S, t);
+  gb_tensor *u;
+  OK(S, gb_fn_full(S, 2, (int64_t[]){64, 64}, GB_F32, 0, 1.0, &u));
+  gb_tensor_release(S, u);
+}
+
+static void test_copies(gb_state *S) {
+  /* host -> device -> device -> host round trip, larger than the first staging buffer */
+  int64_t n = 3 << 20;
+  gb_tensor *h = make(S, 1, &n, GB_F32, MIXED, 0), *d, *d2, *back;
+  OK(S, gb_fn_to_device(S, h, 0, &d));
+  OK(S, gb_fn_clone(S, d, &d2));
+  back = to_cpu(S, d2);
+  CHECK(memcmp(gb_tensor_data(h), gb_tensor_data(back), (size_t)n * 4) == 0, "round trip");
+  gb_tensor_release(S, back);
+  gb_tensor_release(S, d2);
+  gb_tensor_release(S, d);
+  gb_tensor_release(S, h);
+  /* many small host->device copies in a row reuse the pinned buffer safely */
+  gb_tensor *acc;
+  OK(S, gb_fn_full(S, 1, (int64_t[]){1000}, GB_F32, 0, 0.0, &acc));
+  for (int k = 0; k < 20; k++) {
+    gb_tensor *x, *xd, *s;
+    OK(S, gb_fn_full(S, 1, (int64_t[]){1000}, GB_F32, GB_CPU, (double)k, &x));
+    OK(S, gb_fn_to_device(S, x, 0, &xd));
+    gb_tensor_release(S, x);
+    OK(S, gb_fn_binary(S, GB_OP_ADD, acc, xd, &s));
+    gb_tensor_release(S, xd);
+    gb_tensor_release(S, acc);
+    acc = s;
+  }
+  gb_tensor *ha = to_cpu(S, acc);
+  CHECK(gb_tensor_get_flat(ha, 999) == 190.0, "staged copies: sum %g, expected 190",
+        gb_tensor_get_flat(ha, 999));
+  gb_tensor_release(S, ha);
+  gb_tensor_release(S, acc);
+}
+
+#endif
+
+int main(void) {
+  const char *why = NULL;
+  const char *self = getenv("GPUBP_TEST_SELFCHECK");
+  if (device_count(&why) == 0) {
+    if (!self || self[0] != '1') {
+      printf("skip: no CUDA device (%s)\n", why ? why : "?");
+      return 77;
+    }
+    test_dev = GB_CPU;
+  }
+  gb_state *S = gb_state_new();
+  int tested = test_rows(S);
+  test_errors(S);
+  if (test_dev == GB_CPU) {
+    gb_state_free(S);
+    printf("self-check (cpu vs cpu): %d cases, %d checks, %d failures\n", tested, checks,
+           failures);
+    return failures ? 1 : 0;
+  }
+#ifdef GB_HAVE_CUDA
+  test_oom(S);
+  test_copies(S);
+  OK(S, gb_cuda_synchronize(S));
+  gb_memstats m;
+  gb_state_memstats(S, 0, &m);
+  CHECK(m.allocated == 0 && m.nalloc == 0,
+        "device bytes still allocated after every tensor was released: %lld in %lld blocks",
+        (long long)m.allocated, (long long)m.nalloc);
+  CHECK(m.peak > 0 && m.reserved >= m.allocated, "memstats peak %lld reserved %lld",
+        (long long)m.peak, (long long)m.reserved);
+  gb_cuda_empty_cache(S);
+  gb_state_memstats(S, 0, &m);
+  CHECK(m.reserved == 0, "reserved after empty_cache: %lld", (long long)m.reserved);
+#endif
+  gb_state_free(S);
+  printf("%d cases over the op table, %d checks, %d failures\n", tested, checks, failures);
+  return failures ? 1 : 0;
+}
