@@ -3,15 +3,19 @@
  * input with a ">> " prompt, runs it with Ctrl-C support (cli_run.c) and prints the results
  * (tensors via __tostring, tables summarized). Each chunk is compiled on its own, as in lua.c,
  * so `local` variables do not outlive their line; globals do. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <histedit.h>
 #include <limits.h>
+#include <locale.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -191,14 +195,55 @@ static unsigned char complete_fn(EditLine *el, int ch) {
   return ret;
 }
 
-/* ^C at the prompt: with ISIG off while editing, ^C arrives as a key (no signal race with
- * read()); drop the line and ask el_gets to return. */
+/* ^C at the prompt drops the line and makes el_gets return. It reaches here as a key: either
+ * typed with the terminal's ISIG off, or made up by read_char_fn from a SIGINT. */
 static unsigned char interrupt_fn(EditLine *el, int ch) {
   (void)ch;
   repl_input *in = NULL;
   el_get(el, EL_CLIENTDATA, &in);
   in->interrupted = 1;
   return CC_EOF;
+}
+
+/* libedit's character source. A SIGINT (Ctrl-C with ISIG on) sets the flag in cli_run.c and
+ * becomes a ^C key here, even when it arrived between the prompt being printed and the read
+ * starting: SIGINT stays blocked except inside ppoll, which unblocks it atomically. */
+static int read_char_fn(EditLine *el, wchar_t *wc) {
+  (void)el;
+  char buf[MB_LEN_MAX];
+  size_t n = 0;
+  mbstate_t mbs;
+  memset(&mbs, 0, sizeof mbs);
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  for (;;) {
+    sigprocmask(SIG_BLOCK, &block, &old);
+    if (gb_cli_take_sigint()) {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      *wc = 3; /* ^C */
+      return 1;
+    }
+    struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+    int r = ppoll(&p, 1, NULL, &old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    ssize_t got = read(STDIN_FILENO, buf + n, 1);
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return -1;
+    }
+    if (got == 0) return 0; /* end of input */
+    n++;
+    mbstate_t tmp = mbs;
+    size_t k = mbrtowc(wc, buf, n, &tmp);
+    if (k == (size_t)-2 && n < sizeof buf) continue; /* incomplete multibyte character */
+    if (k == (size_t)-1 || k == (size_t)-2) *wc = (wchar_t)(unsigned char)buf[0];
+    return 1;
+  }
 }
 
 static void history_path(char *out, size_t cap) {
@@ -215,6 +260,7 @@ static void input_open(repl_input *in, lua_State *L) {
   in->L = L;
   in->prompt = PROMPT1;
   if (!isatty(STDIN_FILENO)) return;
+  setlocale(LC_CTYPE, ""); /* so libedit reads and shows UTF-8 */
   HistEvent ev;
   in->hist = history_init();
   if (in->hist) {
@@ -229,7 +275,7 @@ static void input_open(repl_input *in, lua_State *L) {
   el_set(in->el, EL_EDITOR, "emacs");
   el_set(in->el, EL_PROMPT, prompt_fn);
   el_set(in->el, EL_SIGNAL, 1);
-  el_set(in->el, EL_SETTY, "-d", "-isig", NULL); /* ^C is a key while editing */
+  el_set(in->el, EL_GETCFN, read_char_fn);
   el_set(in->el, EL_ADDFN, "gpubp-interrupt", "Drop the line", interrupt_fn);
   el_set(in->el, EL_BIND, "^C", "gpubp-interrupt", NULL);
   if (in->hist) el_set(in->el, EL_HIST, history, in->hist);
