@@ -457,6 +457,22 @@ static gb_status matmul_t(gb_state *S, gb_tensor *x, gb_tensor *y, bool tx, bool
   return st;
 }
 
+/* op(x) @ op(y) laid out like `like`: when like is a transposed (column-major) 2-D view, as
+ * a weight used through w:t() is, compute (op(y)^T @ op(x)^T) and return its transpose, so
+ * the gradient reaching the weight is contiguous and needs no copy. */
+static gb_status matmul_like(gb_state *S, gb_tensor *x, gb_tensor *y, bool tx, bool ty,
+                             const gb_tensor *like, gb_tensor **out) {
+  bool column_major = like->ndim == 2 && like->shape[0] > 1 && like->shape[1] > 1 &&
+                      like->stride[0] == 1 && like->stride[1] == like->shape[0];
+  if (!column_major || x->ndim != 2 || y->ndim != 2) return matmul_t(S, x, y, tx, ty, out);
+  gb_tensor *r;
+  gb_status st = matmul_t(S, y, x, !ty, !tx, &r);
+  if (st) return st;
+  st = gb_fn_transpose(S, r, 0, 1, out);
+  REL(r);
+  return st;
+}
+
 /* (B,M,K) as (B*M,K) */
 static gb_status flatten_batch(gb_state *S, gb_tensor *t, gb_tensor **out) {
   int64_t shape[2] = {t->shape[0] * t->shape[1], t->shape[2]};
@@ -466,7 +482,7 @@ static gb_status flatten_batch(gb_state *S, gb_tensor *t, gb_tensor **out) {
 gb_status gb_grad_matmul(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   gb_tensor *x = IN(0), *y = IN(1);
   gb_status st = GB_OK;
-  if (x->requires_grad && (st = matmul_t(S, g, y, false, true, &gin[0]))) return st;
+  if (x->requires_grad && (st = matmul_like(S, g, y, false, true, x, &gin[0]))) return st;
   if (!y->requires_grad) return GB_OK;
   if (x->ndim == 3 && y->ndim == 2) { /* dY = sum_b X_b^T G_b = X'^T G' */
     gb_tensor *xf, *gf;
@@ -478,7 +494,7 @@ gb_status gb_grad_matmul(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
     REL(xf);
     return st;
   }
-  return matmul_t(S, x, g, true, false, &gin[1]);
+  return matmul_like(S, x, g, true, false, y, &gin[1]);
 }
 
 gb_status gb_grad_addmm(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
@@ -492,8 +508,8 @@ gb_status gb_grad_addmm(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) 
     if (!st) st = gb_fn_sum_to(S, gb, IN(0), &gin[0]);
     if (gb != g) REL(gb);
   }
-  if (!st && IN(1)->requires_grad) st = matmul_t(S, ga, IN(2), false, true, &gin[1]);
-  if (!st && IN(2)->requires_grad) st = matmul_t(S, IN(1), ga, true, false, &gin[2]);
+  if (!st && IN(1)->requires_grad) st = matmul_like(S, ga, IN(2), false, true, IN(1), &gin[1]);
+  if (!st && IN(2)->requires_grad) st = matmul_like(S, IN(1), ga, true, false, IN(2), &gin[2]);
   if (ga != g) REL(ga);
   return st;
 }
