@@ -187,7 +187,7 @@ local function main(argv)
   if (o.checkpoint or o.resume) and not (gb.save and gb.load) then
     fail('--checkpoint/--resume need gb.save and gb.load, which this build lacks')
   end
-  local device = o.device or (gb.default_device and gb.default_device()) or 'cpu'
+  local device = o.device or (gb.get_default_device and gb.get_default_device()) or 'cpu'
   gb.manual_seed(o.seed)
 
   local ok, train_set = pcall(data.mnist, o.data, 'train')

@@ -43,12 +43,13 @@ function Linear:forward(x)
     error('Linear: expected input of shape (*, ' .. self.in_features .. '), got a scalar', 2)
   end
   -- (*, in) -> (prod *, in) -> (prod *, out) -> (*, out)
-  local shape = x.shape
+  local shape, out_shape = x.shape, {}
+  for i = 1, d - 1 do out_shape[i] = shape[i] end
+  out_shape[d] = self.out_features
   local flat = x:reshape(-1, shape[d])
   local y = self.bias and gb.addmm(self.bias, flat, self.weight:t())
             or flat:matmul(self.weight:t())
-  shape[d] = self.out_features
-  return y:reshape(shape)
+  return y:reshape(out_shape)
 end
 
 function Linear:__tostring()

@@ -166,14 +166,17 @@ function Optimizer:load_state_dict(sd)
   self.state = state
 end
 
--- Number <-> int64 tensor holding its IEEE-754 bits, so that gb.save (tensors only)
--- keeps hyper-parameters exactly.
+-- Number <-> int64 tensor holding its IEEE-754 bits as two 32-bit halves (each exact in a
+-- double, whatever path gb.tensor takes), so that gb.save (tensors only) keeps
+-- hyper-parameters such as lr bit-exactly.
 local function number_tensor(x)
-  return gb.tensor({ (string.unpack('<i8', string.pack('<d', x))) }, { dtype = 'int64' })
+  local lo, hi = string.unpack('<I4I4', string.pack('<d', x))
+  return gb.tensor({ hi, lo }, { dtype = 'int64' })
 end
 
 local function tensor_number(t)
-  return (string.unpack('<d', string.pack('<i8', t:totable()[1])))
+  local v = t:totable()
+  return (string.unpack('<d', string.pack('<I4I4', math.tointeger(v[2]), math.tointeger(v[1]))))
 end
 
 -- Flattens a nested table of tensors, numbers and booleans into string keys joined by
