@@ -510,3 +510,19 @@ gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_o
   set_out(o, 0, base->ndim, base->shape, GB_F32);
   return GB_OK;
 }
+
+/* optimizer rows: every tensor float32 and shaped like the parameter; the result is the
+ * parameter itself (run with gb_op_run_into) */
+gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  gb_status st;
+  for (int k = 0; k < a->nin; k++) {
+    if ((st = need_float(S, op, a->in[k], k + 1))) return st;
+    if (!gb_shape_equal(a->in[k], a->in[0]) || !gb_tensor_is_contiguous(a->in[k])) {
+      char s0[96], s1[96];
+      return gb_errorf(S, GB_ESHAPE, "%s: argument %d %s must be contiguous and shaped like the parameter %s",
+                       NAME, k + 1, gb_shape_str(a->in[k], s1), gb_shape_str(a->in[0], s0));
+    }
+  }
+  set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, GB_F32);
+  return GB_OK;
+}

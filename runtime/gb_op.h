@@ -21,7 +21,7 @@ typedef enum gb_opid {
 typedef struct gb_opargs {
   gb_tensor *in[GB_MAXIN];
   int nin;
-  double f[4];
+  double f[6];
   int64_t i[GB_MAXDIM + 2];
 } gb_opargs;
 

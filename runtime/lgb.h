@@ -48,5 +48,6 @@ void gbL_open_create(lua_State *L);
 void gbL_open_math(lua_State *L);
 void gbL_open_autograd(lua_State *L);
 void gbL_open_io(lua_State *L);
+void gbL_open_optim(lua_State *L);
 
 #endif

@@ -105,5 +105,6 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_math(L);
   gbL_open_autograd(L);
   gbL_open_io(L);
+  gbL_open_optim(L);
   return 1;
 }

@@ -375,6 +375,32 @@ static void case_fill(gb_state *S, gb_opid id, opcase *c) {
   }
 }
 
+/* optimizer rows update in[0] in place; the reference follows PyTorch's algorithm in double */
+static void case_optim(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *p = frand(S, 1, (int64_t[]){6}, -1, 1), *g = frand(S, 1, (int64_t[]){6}, -1, 1);
+  gb_tensor *s1 = frand(S, 1, (int64_t[]){6}, -0.5, 0.5), *s2 = frand(S, 1, (int64_t[]){6}, 0.1, 0.5);
+  double *r = alloc_ref(c, 6);
+  c->into = p;
+  gb_tensor_retain(p);
+  if (id == GB_OP_SGD_STEP) { /* lr 0.1, momentum 0.9, dampening 0.1, wd 0.01, nesterov */
+    c->a = (gb_opargs){.in = {p, g, s1}, .nin = 3, .f = {0.1, 0.9, 0.1, 0.01}, .i = {1, 0}};
+    for (int k = 0; k < 6; k++) {
+      double d = at(g, k) + 0.01 * at(p, k), buf = 0.9 * at(s1, k) + 0.9 * d;
+      r[k] = at(p, k) - 0.1 * (d + 0.9 * buf);
+    }
+    gb_tensor_release(S, s2);
+    return;
+  }
+  /* Adam step 3: lr 0.01, betas (0.9, 0.999), eps 1e-8, wd 0.1 as L2 */
+  c->a = (gb_opargs){.in = {p, g, s1, s2}, .nin = 4, .f = {0.01, 0.9, 0.999, 1e-8, 0.1}, .i = {3, 0}};
+  for (int k = 0; k < 6; k++) {
+    double d = at(g, k) + 0.1 * at(p, k);
+    double m = 0.9 * at(s1, k) + 0.1 * d, v = 0.999 * at(s2, k) + 0.001 * d * d;
+    double mhat = m / (1 - pow(0.9, 3)), vhat = v / (1 - pow(0.999, 3));
+    r[k] = at(p, k) - 0.01 * mhat / (sqrt(vhat) + 1e-8);
+  }
+}
+
 static void build_case(gb_state *S, gb_opid id, opcase *c) {
   memset(c, 0, sizeof *c);
   switch (id) {
@@ -423,6 +449,9 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_INDEX_SELECT: case GB_OP_INDEX_ADD: case GB_OP_GATHER: case GB_OP_SCATTER_ADD:
     case_index(S, id, c);
     break;
+  case GB_OP_SGD_STEP: case GB_OP_ADAM_STEP:
+    case_optim(S, id, c);
+    break;
   default:
     if (gb_ops[id].nin == 1) case_unary(S, id, c);
     else if (gb_ops[id].nin == 2) case_binary(S, id, c);
@@ -450,7 +479,7 @@ static void check_forward(gb_state *S, gb_opid id, opcase *c) {
   if (!out[0]) return;
   CHECK(out[0]->numel == c->nref || c->nref == 0, "%s: %lld elements, expected %lld", name,
         (long long)out[0]->numel, (long long)c->nref);
-  double tol = (id == GB_OP_MATMUL || id == GB_OP_ADDMM) ? 1e-5 : 2e-6;
+  double tol = (id == GB_OP_MATMUL || id == GB_OP_ADDMM || id == GB_OP_ADAM_STEP) ? 1e-5 : 2e-6;
   for (int64_t i = 0; i < c->nref && i < out[0]->numel; i++)
     CHECK(close_to(at(out[0], i), c->ref[i], tol, 1e-6), "%s: element %lld = %.9g, expected %.9g",
           name, (long long)i, at(out[0], i), c->ref[i]);
