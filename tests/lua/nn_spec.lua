@@ -376,6 +376,30 @@ describe('gb.autograd.gradcheck', function()
       { l.weight, x }))
   end)
 
+  it('agrees with the tape through the composite layers and losses', function()
+    gb.manual_seed(4)
+    local x = gb.randn(5, 3):requires_grad_(true)
+    local bn, ln = nn.BatchNorm1d(3), nn.LayerNorm(3)
+    local t = gb.rand(5, 3)
+    local labels = gb.tensor({ 1, 3, 2, 2, 1 }, { dtype = 'int64' })
+    local cases = {
+      BatchNorm1d = function(v) return bn(v) end,
+      LayerNorm = function(v) return ln(v) end,
+      BCEWithLogitsLoss = function(v) return nn.BCEWithLogitsLoss()(v, t) end,
+      MSELoss = function(v) return nn.MSELoss()(v, t) end,
+      CrossEntropyLoss = function(v) return nn.CrossEntropyLoss()(v, labels) end,
+      ['CrossEntropyLoss none'] = function(v)
+        return nn.CrossEntropyLoss({ reduction = 'none' })(v, labels)
+      end,
+      GELU = function(v) return nn.GELU()(v) end,
+      LogSoftmax = function(v) return nn.LogSoftmax(2)(v) end,
+    }
+    for name, fn in pairs(cases) do
+      local ok, msg = gradcheck(fn, { x }, { eps = 1e-2, atol = 2e-3, rtol = 2e-2 })
+      assert.is_true(ok, name .. ': ' .. tostring(msg))
+    end
+  end)
+
   it('reports a wrong gradient with the input and element', function()
     local x = gb.tensor({ 1, 2, 3 }):requires_grad_(true)
     local ok, msg = gradcheck(function(v) return v * v:detach() end, { x })
