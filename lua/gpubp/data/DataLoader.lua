@@ -75,6 +75,14 @@ function DataLoader:iter()
   local perm = self.shuffle and permutation(self.n) or nil
   local nb, bs, n = #self, self.batch_size, self.n
   local fields, ds, device = self.fields, self.dataset, self.device
+  -- the permutation lives on each field's device (index_select wants them together)
+  local perms = {}
+  if perm then
+    for _, f in ipairs(fields) do
+      local dev = ds[f].device
+      if not perms[dev] then perms[dev] = perm.device == dev and perm or perm:to(dev) end
+    end
+  end
   local b = 0
   return function()
     b = b + 1
@@ -82,10 +90,10 @@ function DataLoader:iter()
     local start = (b - 1) * bs + 1
     local len = math.min(bs, n - start + 1)
     local out = {}
-    local idx = perm and perm:narrow(1, start, len)
     for i, f in ipairs(fields) do
       local t = ds[f]
-      local batch = idx and t:index_select(1, idx) or t:narrow(1, start, len)
+      local batch = perm and t:index_select(1, perms[t.device]:narrow(1, start, len))
+                    or t:narrow(1, start, len)
       if device and batch.device ~= device then batch = batch:to(device) end
       out[i] = batch
     end
