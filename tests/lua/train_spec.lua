@@ -51,6 +51,70 @@ describe('training on MNIST', function()
   end)
 end)
 
+-- The gpubp executable running this spec: the lowest negative index of `arg`.
+local function gpubp_exe()
+  local i = -1
+  while arg[i - 1] do i = i - 1 end
+  return arg[i]
+end
+
+local function run_script(args)
+  local cmd = string.format("'%s' scripts/train_mnist.lua --data '%s' --quiet %s 2>&1",
+    gpubp_exe(), mnist_dir(), args)
+  local p = assert(io.popen(cmd))
+  local out = p:read('a')
+  local ok = p:close()
+  assert.is_true(ok, cmd .. '\n' .. out)
+  return out, tonumber(out:match('\ntest accuracy: (0%.%d%d%d%d)\n$'))
+end
+
+describe('scripts/train_mnist.lua', function()
+  it('default recipe (SGD lr 0.01, 10 epochs) reaches >= 81.5%', function()
+    local out, acc = run_script('--seed 1')
+    assert.is_not_nil(acc, out)
+    assert.is_true(acc >= 0.815, out)
+    local epochs = 0
+    for _ in out:gmatch('epoch %d+/10  train loss') do epochs = epochs + 1 end
+    assert.are.equal(10, epochs)
+  end)
+
+  it('--optim adam --lr 0.001 reaches >= 90.5% and writes the plot', function()
+    local svg = os.tmpname()
+    local out, acc = run_script('--optim adam --lr 0.001 --seed 2 --plot ' .. svg)
+    assert.is_true(acc >= 0.905, out)
+    local f = assert(io.open(svg))
+    local text = f:read('a')
+    f:close()
+    os.remove(svg)
+    assert.matches('^<svg', text)
+    local _, lines = text:gsub('<polyline', '')
+    assert.are.equal(2, lines)
+  end)
+
+  it('resuming from a checkpoint continues exactly like an unbroken run', function()
+    if not gb.save then
+      pending('gb.save is not available in this build')
+      return
+    end
+    local ck = os.tmpname()
+    run_script('--optim adam --epochs 2 --checkpoint ' .. ck)
+    local resumed = run_script('--optim adam --epochs 3 --resume ' .. ck)
+    os.remove(ck)
+    local straight = run_script('--optim adam --epochs 3')
+    local function last_epoch(out) return out:match('(epoch 3/3  train loss %S+  test accuracy %S+)') end
+    assert.is_not_nil(last_epoch(straight))
+    assert.are.equal(last_epoch(straight), last_epoch(resumed))
+  end)
+
+  it('fails with a clear message when the data is missing', function()
+    local cmd = string.format("'%s' scripts/train_mnist.lua --data /nonexistent 2>&1", gpubp_exe())
+    local p = assert(io.popen(cmd))
+    local out = p:read('a')
+    assert.is_nil(p:close())
+    assert.matches('no MNIST train files in /nonexistent', out, 1, true)
+  end)
+end)
+
 describe('memory', function()
   it('keeps allocated bytes flat over 1000 training steps', function()
     if not gb.memory_stats then
