@@ -1,0 +1,36 @@
+-- nn/Embedding.lua — a lookup table: indices (any shape, int64, 1..num_embeddings) ->
+-- rows of weight (num_embeddings, embedding_dim), initialized N(0, 1) as in PyTorch.
+
+local Module = require('gpubp.nn.Module')
+local Parameter = require('gpubp.nn.Parameter')
+local init = require('gpubp.nn.init_fns')
+local gb = require('gpubp.class').gb
+
+local Embedding = Module:extend('Embedding')
+
+-- Embedding(num_embeddings, embedding_dim, {device=})
+function Embedding:init(num_embeddings, embedding_dim, opts)
+  if math.type(num_embeddings) ~= 'integer' or math.type(embedding_dim) ~= 'integer'
+     or num_embeddings < 1 or embedding_dim < 1 then
+    error('Embedding: expected positive integer sizes (num_embeddings, embedding_dim), got '
+          .. tostring(num_embeddings) .. ', ' .. tostring(embedding_dim), 3)
+  end
+  opts = opts or {}
+  self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+  self.weight = Parameter(gb.empty({ num_embeddings, embedding_dim }, { device = opts.device }))
+  init.normal_(self.weight, 0, 1)
+end
+
+function Embedding:forward(idx)
+  if idx.dtype ~= 'int64' then idx = idx:long() end
+  local shape = idx.shape
+  local rows = self.weight:index_select(1, idx:reshape(-1))
+  shape[#shape + 1] = self.embedding_dim
+  return rows:reshape(shape)
+end
+
+function Embedding:__tostring()
+  return 'Embedding(' .. self.num_embeddings .. ', ' .. self.embedding_dim .. ')'
+end
+
+return Embedding
