@@ -157,7 +157,9 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
     return GPUBP_ERRMEM;
   }
   api_call c = {.rt = rt, .opt = opt};
-  return run_protected(&c, open_body, 0);
+  int st = run_protected(&c, open_body, 0);
+  if (st != GPUBP_OK) rt->modref = LUA_NOREF; /* later calls answer "did not open" */
+  return st;
 }
 
 int gpubp_close(gpubp_runtime *rt) {

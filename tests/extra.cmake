@@ -1,0 +1,47 @@
+# tests/extra.cmake — tests of the three ways in: the `gpubp` command line (cli_test.sh), the
+# REPL driven through a pseudo-terminal (repl/pty_drive.c + repl/*.pty scripts), the C
+# embedding example, and an install into a temporary prefix with two out-of-tree consumers.
+# Included at the end of tests/CMakeLists.txt.
+
+# ---- the pty driver: forkpty lives in libc since glibc 2.34, in libutil before ----------------
+add_executable(pty_drive ${CMAKE_CURRENT_SOURCE_DIR}/repl/pty_drive.c)
+target_compile_options(pty_drive PRIVATE ${GB_WARN})
+find_library(GB_UTIL_LIBRARY util)
+if(GB_UTIL_LIBRARY)
+  target_link_libraries(pty_drive PRIVATE ${GB_UTIL_LIBRARY})
+endif()
+
+# ---- command line -----------------------------------------------------------------------------
+add_test(NAME cli_behaviour
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/cli_test.sh $<TARGET_FILE:gpubp_cli>)
+
+# ---- REPL through a terminal; HOME is a scratch directory so history stays out of ~ ---------
+set(GB_REPL_HOME ${CMAKE_CURRENT_BINARY_DIR}/repl_home)
+foreach(script session interrupt complete)
+  file(MAKE_DIRECTORY ${GB_REPL_HOME}/${script})
+  add_test(NAME repl_${script}
+    COMMAND ${CMAKE_COMMAND} -E env HOME=${GB_REPL_HOME}/${script}
+            $<TARGET_FILE:pty_drive> ${CMAKE_CURRENT_SOURCE_DIR}/repl/${script}.pty
+            -- $<TARGET_FILE:gpubp_cli>)
+  set_tests_properties(repl_${script} PROPERTIES TIMEOUT 60)
+endforeach()
+add_test(NAME repl_after_script
+  COMMAND ${CMAKE_COMMAND} -E env HOME=${GB_REPL_HOME}/session
+          $<TARGET_FILE:pty_drive> ${CMAKE_CURRENT_SOURCE_DIR}/repl/after_script.pty
+          -- $<TARGET_FILE:gpubp_cli> -i ${CMAKE_CURRENT_SOURCE_DIR}/repl/after_script.lua)
+add_test(NAME repl_history
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/history_test.sh $<TARGET_FILE:pty_drive>
+          $<TARGET_FILE:gpubp_cli> ${CMAKE_CURRENT_SOURCE_DIR}/repl)
+set_tests_properties(repl_after_script repl_history PROPERTIES TIMEOUT 60)
+
+# ---- the embedding example, linked against the shared libgpubp as an embedder would -------
+add_executable(embed_train ${CMAKE_SOURCE_DIR}/examples/embed_train.c)
+target_compile_options(embed_train PRIVATE ${GB_WARN})
+target_link_libraries(embed_train PRIVATE gpubp m)
+add_test(NAME example_embed_train COMMAND embed_train)
+
+# ---- install into a scratch prefix; build and run the pkg-config and find_package consumers --
+add_test(NAME install_consumers
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/install_test.sh ${CMAKE_BINARY_DIR}
+          ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND})
+set_tests_properties(install_consumers PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE)
