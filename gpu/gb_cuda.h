@@ -35,11 +35,13 @@ bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_by
 
 #define GB_CUDA(x) x
 #define GB_NOGRAD gb_grad_none
+#define GB_NOCUDA gb_cuda_none /* declared, never defined: rows without a launcher */
 #define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                           \
   gb_status cuda(gb_state *S, const gb_opargs *a, gb_tensor **out);
 #include "gb_ops.def"
 #undef GB_OP
 #undef GB_NOGRAD
+#undef GB_NOCUDA
 #undef GB_CUDA
 
 #ifdef __cplusplus

@@ -535,3 +535,27 @@ gb_status gb_grad_gather(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
   if (IN(0)->dtype != GB_F32) return GB_OK;
   return into_zeros(S, n, GB_OP_SCATTER_ADD, g, gin);
 }
+
+/* ---- convolution and pooling ---- */
+
+gb_status gb_grad_im2col(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = n->args; /* window params in i0..i5 */
+  a.in[0] = g;
+  a.i[6] = IN(0)->shape[2];
+  a.i[7] = IN(0)->shape[3];
+  return gb_op_run(S, GB_OP_COL2IM, &a, &gin[0]);
+}
+
+gb_status gb_grad_col2im(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = n->args;
+  a.in[0] = g;
+  return gb_op_run(S, GB_OP_IM2COL, &a, &gin[0]);
+}
+
+gb_status gb_grad_max_pool2d(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = n->args;
+  a.in[0] = g;
+  a.in[1] = IN(0);
+  a.nin = 2;
+  return gb_op_run(S, GB_OP_MAX_POOL2D_BACKWARD, &a, &gin[0]);
+}

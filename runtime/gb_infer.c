@@ -526,3 +526,78 @@ gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
   set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, GB_F32);
   return GB_OK;
 }
+
+/* ---- convolution helpers and pooling ---------------------------------------------------- */
+
+/* window parameters from i0..i5; output spatial size of an (H,W) input */
+static gb_status window_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t h, int64_t w,
+                            int64_t *oh, int64_t *ow) {
+  int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw)
+    return gb_errorf(S, GB_EARG,
+                     "%s: kernel %lldx%lld, stride %lldx%lld, padding %lldx%lld: sizes and strides "
+                     "must be >= 1 and padding at most half the kernel",
+                     NAME, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
+                     (long long)ph, (long long)pw);
+  *oh = (h + 2 * ph - kh) / sh + 1;
+  *ow = (w + 2 * pw - kw) / sw + 1;
+  if (h + 2 * ph < kh || w + 2 * pw < kw)
+    return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
+                     NAME, (long long)kh, (long long)kw, (long long)(h + 2 * ph),
+                     (long long)(w + 2 * pw));
+  return GB_OK;
+}
+
+static gb_status need_nchw(gb_state *S, gb_opid op, const gb_tensor *x) {
+  gb_status st = need_float(S, op, x, 1);
+  if (st) return st;
+  if (x->ndim == 4) return GB_OK;
+  char sb[96];
+  return gb_errorf(S, GB_ESHAPE, "%s: expected an (N,C,H,W) input, got %s", NAME, gb_shape_str(x, sb));
+}
+
+gb_status gb_infer_im2col(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t oh = 0, ow = 0;
+  gb_status st;
+  if ((st = need_nchw(S, op, x)) || (st = window_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)))
+    return st;
+  int64_t shape[3] = {x->shape[0], oh * ow, x->shape[1] * a->i[0] * a->i[1]};
+  set_out(o, 0, 3, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_col2im(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *c = a->in[0];
+  int64_t oh = 0, ow = 0, kk = a->i[0] * a->i[1];
+  gb_status st = need_float(S, op, c, 1);
+  if (st) return st;
+  if ((st = window_out(S, op, a, a->i[6], a->i[7], &oh, &ow))) return st;
+  if (c->ndim != 3 || c->shape[1] != oh * ow || kk <= 0 || c->shape[2] % kk != 0) {
+    char sb[96];
+    return gb_errorf(S, GB_ESHAPE, "col2im: patches %s do not fit a %lldx%lld image", gb_shape_str(c, sb),
+                     (long long)a->i[6], (long long)a->i[7]);
+  }
+  int64_t shape[4] = {c->shape[0], c->shape[2] / kk, a->i[6], a->i[7]};
+  set_out(o, 0, 4, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t oh = 0, ow = 0;
+  gb_status st;
+  if ((st = need_nchw(S, op, x)) || (st = window_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)))
+    return st;
+  int64_t shape[4] = {x->shape[0], x->shape[1], oh, ow};
+  set_out(o, 0, 4, shape, GB_F32);
+  return GB_OK;
+}
+
+gb_status gb_infer_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[1];
+  gb_status st = need_nchw(S, op, x);
+  if (st) return st;
+  set_out(o, 0, 4, x->shape, GB_F32);
+  return GB_OK;
+}

@@ -6,6 +6,7 @@
 #include "gb_op.h"
 
 #define GB_CUDA(x) x
+#define GB_NOCUDA NULL
 #define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                           \
   gb_status infer(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o);                 \
   gb_status cpu(gb_state *S, const gb_opargs *a, gb_tensor **out);
@@ -18,5 +19,6 @@
 #undef GB_OP
 #undef GB_NOGRAD
 #undef GB_CUDA
+#undef GB_NOCUDA
 
 #endif

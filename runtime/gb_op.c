@@ -15,6 +15,7 @@
 #define GB_CUDA(x) NULL
 #endif
 #define GB_NOGRAD NULL
+#define GB_NOCUDA NULL
 
 const gb_oprow gb_ops[GB_NOPS] = {
 #define GB_OP(id, name, nin, infer, cpu, cuda, grad) [id] = {name, nin, infer, cpu, cuda, grad},

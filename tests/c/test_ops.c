@@ -401,6 +401,71 @@ static void case_optim(gb_state *S, gb_opid id, opcase *c) {
   }
 }
 
+/* (2,2,4,5) images, kernel 3x2, stride 1x2, padding 1x1: out 4x3 positions per image */
+enum { CN = 2, CC = 2, CH = 4, CW = 5, KH = 3, KW = 2, SH = 1, SW = 2, PH = 1, PW = 1 };
+enum { OH = (CH + 2 * PH - KH) / SH + 1, OW = (CW + 2 * PW - KW) / SW + 1, KK = CC * KH * KW };
+
+/* image element read by patch entry (n, pos, k), or -1 in the padding */
+static int64_t patch_source(int64_t n, int64_t pos, int64_t k) {
+  int64_t oy = pos / OW, ox = pos % OW, c = k / (KH * KW), ky = k / KW % KH, kx = k % KW;
+  int64_t iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
+  if (iy < 0 || iy >= CH || ix < 0 || ix >= CW) return -1;
+  return ((n * CC + c) * CH + iy) * CW + ix;
+}
+
+static void case_conv(gb_state *S, gb_opid id, opcase *c) {
+  gb_opargs win = {.nin = 1, .i = {KH, KW, SH, SW, PH, PW, CH, CW}};
+  gb_tensor *x = frand(S, 4, (int64_t[]){CN, CC, CH, CW}, -1, 1);
+  c->a = win;
+  c->smooth = true;
+  if (id == GB_OP_IM2COL) {
+    double *r = alloc_ref(c, CN * OH * OW * KK);
+    for (int64_t i = 0; i < c->nref; i++) {
+      int64_t src = patch_source(i / (OH * OW * KK), i / KK % (OH * OW), i % KK);
+      r[i] = src < 0 ? 0 : at(x, src);
+    }
+    c->a.in[0] = x;
+    return;
+  }
+  if (id == GB_OP_COL2IM) {
+    gb_tensor *cols = frand(S, 3, (int64_t[]){CN, OH * OW, KK}, -1, 1);
+    double *r = alloc_ref(c, CN * CC * CH * CW);
+    for (int64_t i = 0; i < cols->numel; i++) {
+      int64_t src = patch_source(i / (OH * OW * KK), i / KK % (OH * OW), i % KK);
+      if (src >= 0) r[src] += at(cols, i);
+    }
+    gb_tensor_release(S, x);
+    c->a.in[0] = cols;
+    return;
+  }
+  /* max pooling: naive window maxima; backward routes gout to the first maximum */
+  c->a.i[4] = 1, c->a.i[5] = 0; /* padding 1x0 */
+  int oh = (CH + 2 - KH) / SH + 1, ow = (CW - KW) / SW + 1;
+  gb_tensor *gout = frand(S, 4, (int64_t[]){CN, CC, oh, ow}, -1, 1);
+  double *r = alloc_ref(c, id == GB_OP_MAX_POOL2D ? CN * CC * oh * ow : CN * CC * CH * CW);
+  for (int p = 0; p < CN * CC; p++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        int64_t best = -1;
+        for (int ky = 0; ky < KH; ky++)
+          for (int kx = 0; kx < KW; kx++) {
+            int iy = oy * SH - 1 + ky, ix = ox * SW + kx;
+            if (iy < 0 || iy >= CH) continue;
+            int64_t e = (int64_t)p * CH * CW + iy * CW + ix;
+            if (best < 0 || at(x, e) > at(x, best)) best = e;
+          }
+        int64_t o = ((int64_t)p * oh + oy) * ow + ox;
+        if (id == GB_OP_MAX_POOL2D) r[o] = at(x, best);
+        else r[best] += at(gout, o);
+      }
+  if (id == GB_OP_MAX_POOL2D) {
+    gb_tensor_release(S, gout);
+    c->a.in[0] = x;
+  } else {
+    c->a.in[0] = gout, c->a.in[1] = x, c->a.nin = 2;
+  }
+}
+
 static void build_case(gb_state *S, gb_opid id, opcase *c) {
   memset(c, 0, sizeof *c);
   switch (id) {
@@ -451,6 +516,9 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
     break;
   case GB_OP_SGD_STEP: case GB_OP_ADAM_STEP:
     case_optim(S, id, c);
+    break;
+  case GB_OP_IM2COL: case GB_OP_COL2IM: case GB_OP_MAX_POOL2D: case GB_OP_MAX_POOL2D_BACKWARD:
+    case_conv(S, id, c);
     break;
   default:
     if (gb_ops[id].nin == 1) case_unary(S, id, c);
