@@ -324,6 +324,31 @@ static int m_index3(lua_State *L) {
   return push_result(L, S, gb_op_run(S, id, &a, &r), &r);
 }
 
+/* ---- convolution and pooling ---- */
+
+/* window params (kh, kw, sh, sw, ph, pw) from Lua args starting at idx */
+static void window_args(lua_State *L, int idx, gb_opargs *a) {
+  for (int k = 0; k < 6; k++) a->i[k] = luaL_checkinteger(L, idx + k);
+}
+
+/* gb._im2col(x, kh, kw, sh, sw, ph, pw) -> (N, OH*OW, C*kh*kw) */
+static int l_im2col(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
+  window_args(L, 2, &a);
+  return push_result(L, S, gb_op_run(S, GB_OP_IM2COL, &a, &r), &r);
+}
+
+/* gb.max_pool2d(x, kh, kw, sh, sw, ph, pw) -> (N, C, OH, OW) */
+static int l_max_pool2d(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *r;
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
+  window_args(L, 2, &a);
+  return push_result(L, S, gb_op_run(S, GB_OP_MAX_POOL2D, &a, &r), &r);
+}
+
 /* ---- in place ---- */
 
 /* In-place forms name themselves (add_, not the row that implements them) when refused. */
@@ -525,6 +550,10 @@ void gbL_open_math(lua_State *L) {
   lua_setfield(L, -2, "where");
   lua_pushcfunction(L, l_addmm);
   lua_setfield(L, -2, "addmm");
+  lua_pushcfunction(L, l_im2col);
+  lua_setfield(L, -2, "_im2col");
+  lua_pushcfunction(L, l_max_pool2d);
+  lua_setfield(L, -2, "_max_pool2d");
   lua_pushinteger(L, GB_OP_CROSS_ENTROPY);
   lua_pushcclosure(L, l_class_loss, 1);
   lua_setfield(L, -2, "cross_entropy");

@@ -1,0 +1,62 @@
+-- conv_spec.lua — Conv2d and MaxPool2d forward and backward against numbers recorded from
+-- PyTorch (recipe: tests/fixtures/conv/make_conv.py), on inputs made by a formula.
+local gb = require 'gpubp'
+local expected = dofile('tests/fixtures/conv/expected.lua')
+
+local function fill(shape, a, b)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  local v = {}
+  for i = 0, n - 1 do v[i + 1] = math.sin(a * i + b) end
+  return gb.tensor(v):view(shape)
+end
+
+local function flat(t)
+  local out, n = {}, t:numel()
+  local v = t:reshape(n):totable()
+  for i = 1, n do out[i] = v[i] end
+  return out
+end
+
+local function assert_close(got, want, what)
+  assert.are.equal(#want, #got, what .. ': length')
+  for i = 1, #want do
+    local tol = 1e-5 * math.max(1, math.abs(want[i]))
+    assert.is_true(math.abs(got[i] - want[i]) <= tol,
+      ('%s[%d]: got %.8g, expected %.8g'):format(what, i, got[i], want[i]))
+  end
+end
+
+describe('Conv2d and MaxPool2d', function()
+  it('match PyTorch forward and backward', function()
+    local conv = gb.nn.Conv2d(2, 3, {3, 2}, {stride = {2, 1}, padding = {1, 1}})
+    gb.no_grad(function()
+      conv.weight:copy_(fill({3, 2, 3, 2}, 0.91, 0.3))
+      conv.bias:copy_(fill({3}, 1.3, 0.5))
+    end)
+    local pool = gb.nn.MaxPool2d({2, 2}, {stride = {1, 2}, padding = {1, 0}})
+    local x = fill({2, 2, 5, 6}, 0.37, 0.1):requires_grad_()
+    local y = conv(x)
+    local p = pool(y)
+    assert.are.same(expected.y_shape, y.shape)
+    assert.are.same(expected.p_shape, p.shape)
+    assert_close(flat(y), expected.y, 'conv output')
+    assert_close(flat(p), expected.p, 'pool output')
+    local loss = (p * fill(p.shape, 0.53, 0.7)):sum()
+    assert_close({loss:item()}, {expected.loss}, 'loss')
+    loss:backward()
+    assert_close(flat(x.grad), expected.dx, 'd input')
+    assert_close(flat(conv.weight.grad), expected.dw, 'd weight')
+    assert_close(flat(conv.bias.grad), expected.db, 'd bias')
+  end)
+
+  it('names the problem with a wrong input', function()
+    local conv = gb.nn.Conv2d(3, 4, 3)
+    local ok, err = pcall(conv, gb.ones(1, 2, 8, 8))
+    assert.is_false(ok)
+    assert.is_truthy(err:find('Conv2d: expected input (N, 3, H, W), got (1,2,8,8)', 1, true), err)
+    ok, err = pcall(gb._max_pool2d, gb.ones(1, 1, 2, 2), 3, 3, 1, 1, 0, 0)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('max_pool2d: kernel 3x3 is larger than the padded input 2x2', 1, true), err)
+  end)
+end)
