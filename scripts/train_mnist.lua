@@ -156,6 +156,7 @@ local function save_checkpoint(path, model, opt, o, epoch, history)
   flat['meta.seed'] = gb.tensor({ o.seed }, { dtype = 'int64' })
   flat['meta.loss'] = gb.tensor(history.loss)
   flat['meta.acc'] = gb.tensor(history.acc)
+  optim.flatten_state_dict({ rng = gb.get_rng_state() }, 'meta.', flat)
   gb.save(path, flat)
 end
 
@@ -166,6 +167,7 @@ local function load_checkpoint(path, model, opt, o)
   local epoch = flat['meta.epoch']:totable()[1]
   o.seed = flat['meta.seed']:totable()[1]
   local history = { loss = flat['meta.loss']:totable(), acc = flat['meta.acc']:totable() }
+  gb.set_rng_state(optim.unflatten_state_dict(flat, 'meta.').rng)
   return epoch, history
 end
 
@@ -184,8 +186,8 @@ end
 
 local function main(argv)
   local o = parse_args(argv)
-  if (o.checkpoint or o.resume) and not (gb.save and gb.load) then
-    fail('--checkpoint/--resume need gb.save and gb.load, which this build lacks')
+  if (o.checkpoint or o.resume) and not (gb.save and gb.load and gb.get_rng_state) then
+    fail('--checkpoint/--resume need gb.save, gb.load and gb.get_rng_state, which this build lacks')
   end
   local device = o.device or (gb.get_default_device and gb.get_default_device()) or 'cpu'
   gb.manual_seed(o.seed)
@@ -228,8 +230,6 @@ local function main(argv)
   local nb = #train_loader
   local acc = history.acc[#history.acc] or 0
   for epoch = start, o.epochs do
-    -- Reseeding per epoch makes a resumed run draw the same shuffles as an unbroken one.
-    gb.manual_seed(o.seed * 100003 + epoch)
     local t0, last_draw = gb.time(), -1
     local loss_sum, seen = nil, 0
     local b = 0

@@ -166,29 +166,32 @@ function Optimizer:load_state_dict(sd)
   self.state = state
 end
 
--- Number <-> int64 tensor holding its IEEE-754 bits as two 32-bit halves (each exact in a
--- double, whatever path gb.tensor takes), so that gb.save (tensors only) keeps
--- hyper-parameters such as lr bit-exactly.
-local function number_tensor(x)
-  local lo, hi = string.unpack('<I4I4', string.pack('<d', x))
+-- Numbers <-> int64 tensors holding their 64 bits (a float's IEEE-754 bits, or an
+-- integer's two's complement) as two 32-bit halves, each exact whatever path gb.tensor
+-- takes, so that gb.save (tensors only) keeps lr, betas, step counts... bit-exactly.
+local function bits_tensor(packed)
+  local lo, hi = string.unpack('<I4I4', packed)
   return gb.tensor({ hi, lo }, { dtype = 'int64' })
 end
 
-local function tensor_number(t)
+local function tensor_bits(t)
   local v = t:totable()
-  return (string.unpack('<d', string.pack('<I4I4', math.tointeger(v[2]), math.tointeger(v[1]))))
+  return string.pack('<I4I4', math.tointeger(v[2]), math.tointeger(v[1]))
 end
 
 -- Flattens a nested table of tensors, numbers and booleans into string keys joined by
--- '.' (a number becomes a key ending in '#num', a boolean '#bool'), ready for gb.save.
+-- '.' (a float becomes a key ending in '#num', an integer '#int', a boolean '#bool', an
+-- empty table '#empty'), ready for gb.save.
 function Optimizer.flatten_state_dict(sd, prefix, out)
   out, prefix = out or {}, prefix or ''
   for k, v in pairs(sd) do
     local key = prefix .. tostring(k)
     if gb.is_tensor(v) then
       out[key] = v
+    elseif math.type(v) == 'integer' then
+      out[key .. '#int'] = bits_tensor(string.pack('<i8', v))
     elseif type(v) == 'number' then
-      out[key .. '#num'] = number_tensor(v)
+      out[key .. '#num'] = bits_tensor(string.pack('<d', v))
     elseif type(v) == 'boolean' then
       out[key .. '#bool'] = gb.tensor({ v and 1 or 0 }, { dtype = 'int64' })
     elseif type(v) == 'table' then
@@ -222,7 +225,8 @@ function Optimizer.unflatten_state_dict(flat, prefix)
         node = node[parts[i]]
       end
       local last = parts[#parts]
-      if kind == 'num' then node[last] = tensor_number(v)
+      if kind == 'num' then node[last] = (string.unpack('<d', tensor_bits(v)))
+      elseif kind == 'int' then node[last] = (string.unpack('<i8', tensor_bits(v)))
       elseif kind == 'bool' then node[last] = v:totable()[1] ~= 0
       elseif kind == 'empty' then node[last] = node[last] or {}
       else node[last] = v end
