@@ -94,6 +94,7 @@ typedef struct tcase {
   int64_t dst_shape[GB_MAXDIM];
   gb_dtype dst_dt;
   bool dst_trans;
+  bool inplace; /* the row updates in[0] (and its state inputs) in place */
   double rtol, atol;
 } tcase;
 
@@ -354,6 +355,42 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     a->i[0] = 1;
     return true;
   }
+  if (f == gb_infer_optim) {
+    if (v > 1) return false;
+    c->inplace = true;
+    for (int k = 0; k < r->nin; k++) /* p, g, then state (second moments stay >= 0) */
+      add_in(c, make(S, SHAPE(4, 5), GB_F32, k == 3 ? POS : MIXED, 0), false);
+    if (id == GB_OP_ADAM_STEP) {
+      a->f[0] = 0.01, a->f[1] = 0.9, a->f[2] = 0.999, a->f[3] = 1e-8, a->f[4] = 0.01;
+      a->i[0] = 3, a->i[1] = v; /* v = 1: AdamW */
+    } else {
+      a->f[0] = 0.1, a->f[1] = 0.9, a->f[2] = 0.1, a->f[3] = 0.01;
+      a->i[0] = v, a->i[1] = v == 0; /* nesterov on the second, first step on the first */
+    }
+    c->what = v == 0 ? "variant 1" : "variant 2";
+    return true;
+  }
+  if (f == gb_infer_im2col || f == gb_infer_col2im) {
+    if (v > 0) return false;
+    int64_t w[8] = {3, 2, 2, 1, 1, 1, 5, 6}; /* kernel 3x2, stride 2x1, padding 1x1, 5x6 image */
+    memcpy(a->i, w, sizeof w);
+    if (f == gb_infer_im2col)
+      add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+    else
+      add_in(c, make(S, SHAPE(2, 21, 18), GB_F32, MIXED, 0), false); /* OH*OW = 3*7 */
+    return true;
+  }
+  if (f == gb_infer_pool2d || f == gb_infer_pool2d_backward) {
+    if (v > 1) return false;
+    int64_t w0[6] = {2, 2, 2, 2, 1, 1}, w1[6] = {3, 3, 1, 1, 0, 0};
+    memcpy(a->i, v == 0 ? w0 : w1, sizeof w0);
+    if (f == gb_infer_pool2d_backward) /* gout (2,3,OH,OW) */
+      add_in(c, v == 0 ? make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0)
+                       : make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+    c->what = v == 0 ? "2x2/2 pad 1" : "3x3/1";
+    return true;
+  }
   if (v == 0) CHECK(false, "row %s: no test case for its shape rule; add one", r->name);
   return false;
 }
@@ -363,13 +400,15 @@ static void free_case(gb_state *S, tcase *c) {
 }
 
 typedef struct result {
-  gb_tensor *out[GB_MAXOUT]; /* on the CPU */
-  gb_tensor *grad[GB_MAXIN]; /* on the CPU, NULL when none */
+  gb_tensor *out[GB_MAXOUT];  /* on the CPU */
+  gb_tensor *grad[GB_MAXIN];  /* on the CPU, NULL when none */
+  gb_tensor *state[GB_MAXIN]; /* in-place rows: every input after the update, on the CPU */
 } result;
 
 static void free_result(gb_state *S, result *r) {
   for (int k = 0; k < GB_MAXOUT; k++) gb_tensor_release(S, r->out[k]);
   for (int k = 0; k < GB_MAXIN; k++) gb_tensor_release(S, r->grad[k]);
+  for (int k = 0; k < GB_MAXIN; k++) gb_tensor_release(S, r->state[k]);
   memset(r, 0, sizeof *r);
 }
 
@@ -418,8 +457,13 @@ static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev
     if (grad && leaf[k]->dtype == GB_F32) leaf[k]->requires_grad = true;
     a.in[k] = c->trans[k] ? transposed(S, leaf[k]) : (gb_tensor_retain(leaf[k]), leaf[k]);
   }
-  st = gb_op_run(S, id, &a, res);
-  if (!st) {
+  if (c->inplace) {
+    st = gb_op_run_into(S, id, &a, leaf[0]);
+    for (int k = 0; !st && k < c->nin; k++) r->state[k] = to_cpu(S, leaf[k]);
+  } else {
+    st = gb_op_run(S, id, &a, res);
+  }
+  if (!st && !c->inplace) {
     for (int k = 0; k < GB_MAXOUT; k++)
       if (res[k]) r->out[k] = to_cpu(S, res[k]);
     if (grad && res[0]->dtype == GB_F32 && res[0]->requires_grad) {
@@ -499,6 +543,8 @@ static int test_rows(gb_state *S) {
         }
         for (int k = 0; k < c.nin; k++) {
           char part[32];
+          snprintf(part, sizeof part, "input %d after the update", k + 1);
+          compare(row->name, c.what, part, rc.state[k], rg.state[k], c.rtol, c.atol);
           snprintf(part, sizeof part, "grad of input %d", k + 1);
           compare(row->name, c.what, part, rc.grad[k], rg.grad[k], c.rtol * 10, c.atol * 10);
         }
