@@ -11,27 +11,26 @@
 
 #include <gpubp.h>
 
-#define N 256  /* samples */
-#define IN 3   /* features */
+#define N 256 /* samples */
+#define IN 3  /* features */
 
 /* The training script. X (N, IN) and Y (N, 1) are globals set from C; it leaves
  * first_loss, final_loss and the tensors W (1, IN) and B (1) for C to read. */
-static const char train_script[] =
-    "local nn, optim = gb.nn, gb.optim\n"
-    "gb.manual_seed(1)\n"
-    "local model = nn.Linear(X.shape[2], 1)\n"
-    "local loss_fn = nn.MSELoss()\n"
-    "local opt = optim.SGD(model:parameters(), {lr = 0.1})\n"
-    "for step = 1, steps do\n"
-    "  opt:zero_grad()\n"
-    "  local loss = loss_fn(model(X), Y)\n"
-    "  loss:backward()\n"
-    "  opt:step()\n"
-    "  if step == 1 then first_loss = loss:item() end\n"
-    "  final_loss = loss:item()\n"
-    "end\n"
-    "W = model.weight:detach()\n"
-    "B = model.bias:detach()\n";
+static const char train_script[] = "local nn, optim = gb.nn, gb.optim\n"
+                                   "gb.manual_seed(1)\n"
+                                   "local model = nn.Linear(X.shape[2], 1)\n"
+                                   "local loss_fn = nn.MSELoss()\n"
+                                   "local opt = optim.SGD(model:parameters(), {lr = 0.1})\n"
+                                   "for step = 1, steps do\n"
+                                   "  opt:zero_grad()\n"
+                                   "  local loss = loss_fn(model(X), Y)\n"
+                                   "  loss:backward()\n"
+                                   "  opt:step()\n"
+                                   "  if step == 1 then first_loss = loss:item() end\n"
+                                   "  final_loss = loss:item()\n"
+                                   "end\n"
+                                   "W = model.weight:detach()\n"
+                                   "B = model.bias:detach()\n";
 
 static int report(gpubp_runtime *rt, int status, const char *what) {
   if (status != GPUBP_OK)
@@ -82,8 +81,8 @@ int main(int argc, char **argv) {
            report(rt, gpubp_set_tensor(rt, "Y", y, 2, yshape), "set Y") == GPUBP_OK &&
            report(rt, gpubp_dostring(rt, "steps = 300", NULL), "steps") == GPUBP_OK;
   if (ok) {
-    st = argc > 1 ? gpubp_dofile(rt, argv[1])
-                  : gpubp_dostring(rt, train_script, "=embed_train.lua");
+    st =
+        argc > 1 ? gpubp_dofile(rt, argv[1]) : gpubp_dostring(rt, train_script, "=embed_train.lua");
     ok = report(rt, st, "training script") == GPUBP_OK;
   }
   double first = 0, last = 0;
@@ -101,7 +100,8 @@ int main(int argc, char **argv) {
   printf("loss %.6f -> %.6f\n", first, last);
   printf("weights %.4f %.4f %.4f (true 2 -3 0.5), bias %.4f (true 1)\n", w[0], w[1], w[2], b);
   int good = last < first * 0.01 && fabsf(b - true_b) < 0.05f;
-  for (int j = 0; j < IN; j++) good = good && fabsf(w[j] - true_w[j]) < 0.05f;
+  for (int j = 0; j < IN; j++)
+    good = good && fabsf(w[j] - true_w[j]) < 0.05f;
   printf("%s\n", good ? "ok: the loss fell and the weights match" : "FAILED");
   return good ? 0 : 1;
 }

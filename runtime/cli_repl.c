@@ -35,7 +35,7 @@ typedef struct repl_input {
   char histpath[PATH_MAX];
   const char *prompt;
   lua_State *L;
-  char *plain;    /* getline buffer for the non-terminal case */
+  char *plain; /* getline buffer for the non-terminal case */
   size_t plaincap;
   int interrupted; /* set by the ^C key binding */
 } repl_input;
@@ -163,7 +163,8 @@ static unsigned char complete_fn(EditLine *el, int ch) {
       lua_rawgeti(L, -2, i);
       const char *s = lua_tostring(L, -1);
       size_t j = 0;
-      while (j < common && s[j] == first[j]) j++;
+      while (j < common && s[j] == first[j])
+        j++;
       common = j;
       lua_pop(L, 1);
     }
@@ -181,7 +182,8 @@ static unsigned char complete_fn(EditLine *el, int ch) {
         lua_rawgeti(L, -2, i);
         const char *s = lua_tostring(L, -1);
         const char *tail = s + strlen(s);
-        while (tail > s && tail[-1] != '.' && tail[-1] != ':') tail--;
+        while (tail > s && tail[-1] != '.' && tail[-1] != ':')
+          tail--;
         size_t len = strlen(tail);
         if (col > 0 && col + len + 2 > 78) {
           fputc('\n', stdout);
@@ -369,7 +371,8 @@ static int compile(lua_State *L, int *is_expr) {
 /* Ends with ';' once trailing spaces are dropped? Then the value is not printed. */
 static int ends_with_semicolon(const char *s) {
   size_t n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+    n--;
   return n > 0 && s[n - 1] == ';';
 }
 

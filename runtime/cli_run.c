@@ -27,7 +27,9 @@ static void set_handler_save(int sig, void (*handler)(int), struct sigaction *ol
   sigaction(sig, &sa, old);
 }
 
-static void set_handler(int sig, void (*handler)(int)) { set_handler_save(sig, handler, NULL); }
+static void set_handler(int sig, void (*handler)(int)) {
+  set_handler_save(sig, handler, NULL);
+}
 
 /* Hook run by Lua after a SIGINT: clear itself and raise the error in the running code. */
 static void stop_hook(lua_State *L, lua_Debug *ar) {
@@ -68,7 +70,7 @@ int gb_cli_docall(lua_State *L, int narg, int nres) {
   set_handler_save(SIGINT, on_sigint_running, &old);
   int status = lua_pcall(L, narg, nres, base);
   sigaction(SIGINT, &old, NULL); /* the REPL's flag-only handler, or the default */
-  lua_sethook(L, NULL, 0, 0); /* a SIGINT that came too late to be noticed */
+  lua_sethook(L, NULL, 0, 0);    /* a SIGINT that came too late to be noticed */
   lua_remove(L, base);
   return status;
 }

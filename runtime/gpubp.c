@@ -106,8 +106,7 @@ static cli_args collect_args(int argc, char **argv) {
         if (argv[i] == NULL || argv[i][0] == '-') goto bad;
       }
       break;
-    default:
-      goto bad;
+    default: goto bad;
     }
   }
   a.script = argc; /* no script */
@@ -166,9 +165,9 @@ static int run_args(lua_State *L, char **argv, int optlim) {
     if (s[1] == 'e' || s[1] == 'l') {
       const char *extra = s + 2;
       if (*extra == '\0') extra = argv[++i];
-      int status = s[1] == 'e' ? dochunk(L, luaL_loadbuffer(L, extra, strlen(extra),
-                                                              "=(command line)"))
-                               : dolibrary(L, extra);
+      int status = s[1] == 'e'
+                       ? dochunk(L, luaL_loadbuffer(L, extra, strlen(extra), "=(command line)"))
+                       : dolibrary(L, extra);
       if (status != LUA_OK) return 0;
     } else if (s[1] == 'W') {
       lua_warning(L, "@on", 0);
@@ -182,7 +181,8 @@ static int push_script_args(lua_State *L) {
   int n = (int)luaL_len(L, -1);
   luaL_checkstack(L, n + 3, "too many arguments to script");
   int i;
-  for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  for (i = 1; i <= n; i++)
+    lua_rawgeti(L, -i, i);
   lua_remove(L, -i);
   return n;
 }

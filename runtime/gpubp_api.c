@@ -170,7 +170,9 @@ int gpubp_close(gpubp_runtime *rt) {
   return GPUBP_OK;
 }
 
-lua_State *gpubp_lua(gpubp_runtime *rt) { return rt ? rt->L : NULL; }
+lua_State *gpubp_lua(gpubp_runtime *rt) {
+  return rt ? rt->L : NULL;
+}
 
 const char *gpubp_errmsg(const gpubp_runtime *rt) {
   if (rt == NULL) return out_of_memory;
@@ -192,7 +194,9 @@ const char *gpubp_status_string(int status) {
   }
 }
 
-const char *gpubp_version(void) { return GB_VERSION; }
+const char *gpubp_version(void) {
+  return GB_VERSION;
+}
 
 /* Checks the runtime is usable; sets a message if not. */
 static int check_rt(gpubp_runtime *rt) {
@@ -302,8 +306,7 @@ static int push_tensor_body(lua_State *L) {
   return 1;
 }
 
-static int check_shape_arg(gpubp_runtime *rt, const float *data, int ndim,
-                           const int64_t *shape) {
+static int check_shape_arg(gpubp_runtime *rt, const float *data, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > GPUBP_MAXDIM || (ndim > 0 && shape == NULL)) {
     set_err(rt, "tensor copy-in: ndim must be 0..8 and shape non-NULL");
     return GPUBP_ERRARG;
@@ -350,9 +353,11 @@ int gpubp_push_tensor(gpubp_runtime *rt, const float *data, int ndim, const int6
 static int read_tensor_body(lua_State *L) {
   api_call *c = lua_touserdata(L, 1);
   gb_tensor *t = gbL_to_tensor(L, 2);
-  if (t == NULL) return fail(L, c, GPUBP_ERRTYPE, "value is a %s, not a tensor", luaL_typename(L, 2));
+  if (t == NULL)
+    return fail(L, c, GPUBP_ERRTYPE, "value is a %s, not a tensor", luaL_typename(L, 2));
   *c->ondim = t->ndim;
-  for (int i = 0; i < t->ndim; i++) c->oshape[i] = t->shape[i];
+  for (int i = 0; i < t->ndim; i++)
+    c->oshape[i] = t->shape[i];
   if (c->onumel) *c->onumel = (size_t)t->numel;
   if (c->buf == NULL) return 0;
   if (c->cap < (size_t)t->numel) {
@@ -370,7 +375,8 @@ static int read_tensor_body(lua_State *L) {
   if (t->dtype == GB_F32 && gb_tensor_is_contiguous(t)) {
     if (t->numel > 0) memcpy(c->buf, gb_tensor_f32(t), (size_t)t->numel * sizeof(float));
   } else {
-    for (int64_t i = 0; i < t->numel; i++) c->buf[i] = (float)gb_tensor_get_flat(t, i);
+    for (int64_t i = 0; i < t->numel; i++)
+      c->buf[i] = (float)gb_tensor_get_flat(t, i);
   }
   return 0;
 }
@@ -399,13 +405,18 @@ int gpubp_get_tensor(gpubp_runtime *rt, const char *name, float *buf, size_t cap
   }
   if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape);
   if (st != GPUBP_OK) return st;
-  api_call c = {.rt = rt, .name = name, .buf = buf, .cap = cap, .ondim = ndim,
-                .oshape = shape, .onumel = numel};
+  api_call c = {.rt = rt,
+                .name = name,
+                .buf = buf,
+                .cap = cap,
+                .ondim = ndim,
+                .oshape = shape,
+                .onumel = numel};
   return run_protected(&c, global_body, 0);
 }
 
-int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap, int *ndim,
-                    int64_t *shape, size_t *numel) {
+int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap, int *ndim, int64_t *shape,
+                    size_t *numel) {
   int st = check_rt(rt);
   if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape);
   if (st != GPUBP_OK) return st;
@@ -416,8 +427,7 @@ int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap, int *ndi
     set_err(rt, "gpubp_to_tensor: stack index out of range");
     return GPUBP_ERRARG;
   }
-  api_call c = {.rt = rt, .buf = buf, .cap = cap, .ondim = ndim, .oshape = shape,
-                .onumel = numel};
+  api_call c = {.rt = rt, .buf = buf, .cap = cap, .ondim = ndim, .oshape = shape, .onumel = numel};
   if (!lua_checkstack(L, 8)) return GPUBP_ERRMEM;
   c.status = GPUBP_ERRRUN;
   lua_pushcfunction(L, read_tensor_body);

@@ -11,23 +11,22 @@
 
 static int failures = 0;
 
-#define CHECK(cond)                                                                            \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                 \
-      failures++;                                                                              \
-    }                                                                                          \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                     \
+      failures++;                                                                                  \
+    }                                                                                              \
   } while (0)
 
-#define CHECK_ST(rt, call, want)                                                               \
-  do {                                                                                         \
-    int st_ = (call);                                                                          \
-    if (st_ != (want)) {                                                                       \
-      fprintf(stderr, "%s:%d: %s returned %s (%d), wanted %s; message: %s\n", __FILE__,       \
-              __LINE__, #call, gpubp_status_string(st_), st_, gpubp_status_string(want),      \
-              gpubp_errmsg(rt));                                                               \
-      failures++;                                                                              \
-    }                                                                                          \
+#define CHECK_ST(rt, call, want)                                                                   \
+  do {                                                                                             \
+    int st_ = (call);                                                                              \
+    if (st_ != (want)) {                                                                           \
+      fprintf(stderr, "%s:%d: %s returned %s (%d), wanted %s; message: %s\n", __FILE__, __LINE__,  \
+              #call, gpubp_status_string(st_), st_, gpubp_status_string(want), gpubp_errmsg(rt));  \
+      failures++;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 static gpubp_runtime *open_cpu(void) {
@@ -99,13 +98,15 @@ static void test_tensors(void) {
   size_t numel = 0;
   CHECK_ST(rt, gpubp_get_tensor(rt, "Y", buf, 16, &ndim, sh, &numel), GPUBP_OK);
   CHECK(ndim == 2 && sh[0] == 2 && sh[1] == 3 && numel == 6);
-  for (int i = 0; i < 6; i++) CHECK(buf[i] == x[i] * 2 + 1);
+  for (int i = 0; i < 6; i++)
+    CHECK(buf[i] == x[i] * 2 + 1);
 
   /* a transposed view comes out in its own row-major order */
   CHECK_ST(rt, gpubp_get_tensor(rt, "XT", buf, 16, &ndim, sh, &numel), GPUBP_OK);
   CHECK(ndim == 2 && sh[0] == 3 && sh[1] == 2);
   const float xt[6] = {1, 4, 2, 5, 3, 6};
-  for (int i = 0; i < 6; i++) CHECK(buf[i] == xt[i]);
+  for (int i = 0; i < 6; i++)
+    CHECK(buf[i] == xt[i]);
 
   /* size query, then a buffer too small (shape still reported, nothing written) */
   CHECK_ST(rt, gpubp_get_tensor(rt, "X", NULL, 0, &ndim, sh, &numel), GPUBP_OK);
@@ -198,10 +199,12 @@ static void test_open_options(void) {
   opt.seed = 123;
   rt = NULL;
   CHECK_ST(rt, gpubp_open(&opt, &rt), GPUBP_OK);
-  CHECK_ST(rt, gpubp_dostring(rt, "assert(gb == nil); local g = require 'gpubp'; "
-                                  "A = g.rand(3); g.manual_seed(123); B = g.rand(3); "
-                                  "assert((A - B):abs():sum():item() == 0)",
-                              NULL),
+  CHECK_ST(rt,
+           gpubp_dostring(rt,
+                          "assert(gb == nil); local g = require 'gpubp'; "
+                          "A = g.rand(3); g.manual_seed(123); B = g.rand(3); "
+                          "assert((A - B):abs():sum():item() == 0)",
+                          NULL),
            GPUBP_OK);
   gpubp_close(rt);
 

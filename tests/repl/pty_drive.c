@@ -1,11 +1,11 @@
 /* pty_drive.c — drives an interactive program through a pseudo-terminal, as a person at a
  * terminal would, for the REPL tests (no python or expect needed).
  *   usage: pty_drive SCRIPT -- COMMAND [ARGS...]
- * SCRIPT lines: `send TEXT` (after a 60 ms pause, as a person; escapes \n \r \t \e \\ \xHH), `expect TEXT` (waits up to
- * 10 s for TEXT in the output after the previous match; escape sequences and \r are
- * stripped first), `reject TEXT` (TEXT must not be in the output since the previous match),
- * `sleep MS`, `exit CODE` (waits for the program to end with CODE), `# comment`.
- * Exits 0 when every step passed, 1 (with the output so far) otherwise. */
+ * SCRIPT lines: `send TEXT` (after a 60 ms pause, as a person; escapes \n \r \t \e \\ \xHH),
+ * `expect TEXT` (waits up to 10 s for TEXT in the output after the previous match; escape sequences
+ * and \r are stripped first), `reject TEXT` (TEXT must not be in the output since the previous
+ * match), `sleep MS`, `exit CODE` (waits for the program to end with CODE), `# comment`. Exits 0
+ * when every step passed, 1 (with the output so far) otherwise. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -101,8 +101,8 @@ static void unescape(const char *s, char *out, size_t *n) {
 }
 
 static int fail(drive *d, int lineno, const char *what) {
-  fprintf(stderr, "pty_drive: step at line %d failed: %s\n--- output so far ---\n%s\n---\n",
-          lineno, what, d->out ? d->out : "");
+  fprintf(stderr, "pty_drive: step at line %d failed: %s\n--- output so far ---\n%s\n---\n", lineno,
+          what, d->out ? d->out : "");
   kill(d->pid, SIGKILL);
   return 1;
 }
@@ -123,7 +123,8 @@ static int run_script(drive *d, FILE *f) {
       /* a person reacts in tens of milliseconds; libedit prints its prompt a moment before
        * it switches the terminal to raw mode, and keys typed in between are cooked */
       long settle = now_ms() + 60;
-      while (now_ms() < settle) pump(d, 10);
+      while (now_ms() < settle)
+        pump(d, 10);
       for (size_t i = 0; i < n; i++) { /* one byte at a time, as typed */
         if (write(d->fd, arg + i, 1) != 1) return fail(d, lineno, "write");
         pump(d, 2);
@@ -142,7 +143,8 @@ static int run_script(drive *d, FILE *f) {
       d->pos = (size_t)(hit - d->out) + n;
     } else if (strcmp(line, "reject") == 0) {
       long end = now_ms() + 300; /* let late output arrive */
-      while (now_ms() < end) pump(d, 20);
+      while (now_ms() < end)
+        pump(d, 20);
       if (d->out && strstr(d->out + d->pos, arg)) {
         char msg[4200];
         snprintf(msg, sizeof msg, "unexpected \"%s\"", rest);
@@ -150,12 +152,14 @@ static int run_script(drive *d, FILE *f) {
       }
     } else if (strcmp(line, "sleep") == 0) {
       long end = now_ms() + atol(rest);
-      while (now_ms() < end) pump(d, 20);
+      while (now_ms() < end)
+        pump(d, 20);
     } else if (strcmp(line, "exit") == 0) {
       long end = now_ms() + TIMEOUT_MS;
       int status = 0;
       pid_t r = 0;
-      while ((r = waitpid(d->pid, &status, WNOHANG)) == 0 && now_ms() < end) pump(d, 50);
+      while ((r = waitpid(d->pid, &status, WNOHANG)) == 0 && now_ms() < end)
+        pump(d, 50);
       if (r != d->pid) return fail(d, lineno, "program did not exit");
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       if (code != atoi(rest)) {
