@@ -35,17 +35,26 @@ function Adam:validate()
   end
 end
 
--- The moment updates and the step; `decay` is the L2 term added to the gradient (Adam).
-function Adam:adam_update(p, g, state, group, decay)
+-- The moment updates and the step; `decay` is the L2 term added to the gradient (Adam),
+-- `decoupled` the AdamW decay already applied to p by the caller on the unfused path.
+-- Uses the core's fused row (same float32 expressions, PyTorch's order) when it applies.
+function Adam:adam_update(p, g, state, group, decay, decoupled)
   local b1, b2 = group.betas[1], group.betas[2]
-  if group.maximize then g = -g end
-  if decay ~= 0 then g = g + p * decay end
   if not state.step then
     state.step = 0
     state.exp_avg = gb.zeros_like(p)
     state.exp_avg_sq = gb.zeros_like(p)
     if group.amsgrad then state.max_exp_avg_sq = gb.zeros_like(p) end
   end
+  if not group.amsgrad and not group.maximize and gb._adam_step and not self:unfusable(p)
+     and self:try_fused(p, gb._adam_step, p, g, state.exp_avg, state.exp_avg_sq, group.lr, b1,
+       b2, group.eps, decoupled and group.weight_decay or decay, state.step + 1, decoupled) then
+    state.step = state.step + 1
+    return
+  end
+  if decoupled and group.weight_decay ~= 0 then p:mul_(1 - group.lr * group.weight_decay) end
+  if group.maximize then g = -g end
+  if decay ~= 0 then g = g + p * decay end
   state.step = state.step + 1
   local m, v = state.exp_avg, state.exp_avg_sq
   m:mul_(b1)
@@ -66,7 +75,7 @@ function Adam:adam_update(p, g, state, group, decay)
 end
 
 function Adam:update(p, g, state, group)
-  self:adam_update(p, g, state, group, group.weight_decay)
+  self:adam_update(p, g, state, group, group.weight_decay, false)
 end
 
 return Adam

@@ -13,8 +13,7 @@ function AdamW:init(params, opts)
 end
 
 function AdamW:update(p, g, state, group)
-  if group.weight_decay ~= 0 then p:mul_(1 - group.lr * group.weight_decay) end
-  self:adam_update(p, g, state, group, 0)
+  self:adam_update(p, g, state, group, 0, true)
 end
 
 return AdamW

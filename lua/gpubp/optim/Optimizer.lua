@@ -85,6 +85,28 @@ function Optimizer:step(closure)
   return loss
 end
 
+-- Fused update rows of the core (gb._sgd_step, gb._adam_step) need float32, contiguous
+-- tensors shaped like the parameter. The first refusal for a parameter (checked before
+-- anything is written) sends it to the op-by-op path from then on.
+function Optimizer:unfusable(p)
+  local nf = rawget(self, '_unfusable')
+  return nf ~= nil and nf[p] == true
+end
+
+function Optimizer:try_fused(p, fn, ...)
+  if p.dtype ~= 'float32' then
+    self._unfusable = self._unfusable or setmetatable({}, { __mode = 'k' })
+    self._unfusable[p] = true
+    return false
+  end
+  local ok = pcall(fn, ...)
+  if not ok then
+    self._unfusable = self._unfusable or setmetatable({}, { __mode = 'k' })
+    self._unfusable[p] = true
+  end
+  return ok
+end
+
 -- Drops every gradient (PyTorch's set_to_none=True, the default since PyTorch 2.0):
 -- the next backward writes fresh gradients and no memory is spent on zeros.
 function Optimizer:zero_grad()

@@ -6,6 +6,7 @@
 --   p = p - lr * g
 
 local Optimizer = require('gpubp.optim.Optimizer')
+local gb = require('gpubp.class').gb
 
 local SGD = Optimizer:extend('SGD')
 
@@ -27,7 +28,21 @@ function SGD:validate()
   end
 end
 
+-- The core's fused row (one pass over p, g and the buffer) when it applies; it computes
+-- the same float32 expressions in PyTorch's order. Returns false when it cannot be used.
+local function fused(self, p, g, state, group)
+  if group.maximize or not gb._sgd_step or self:unfusable(p) then return false end
+  local momentum = group.momentum
+  local first = momentum ~= 0 and state.momentum_buffer == nil
+  local buf = momentum ~= 0 and (state.momentum_buffer or gb.zeros_like(p)) or g
+  local ok = self:try_fused(p, gb._sgd_step, p, g, buf, group.lr, momentum, group.dampening,
+    group.weight_decay, group.nesterov, first)
+  if ok and momentum ~= 0 then state.momentum_buffer = buf end
+  return ok
+end
+
 function SGD:update(p, g, state, group)
+  if fused(self, p, g, state, group) then return end
   if group.maximize then g = -g end
   if group.weight_decay ~= 0 then g = g + p * group.weight_decay end
   local momentum = group.momentum
