@@ -235,6 +235,35 @@ describe('Optimizer bookkeeping', function()
   end)
 end)
 
+describe('fused and op-by-op updates', function()
+  -- The core's fused rows (gb._sgd_step, gb._adam_step) and the Lua fallback agree.
+  local function run(class, opts, fused)
+    local saved = { sgd = gb._sgd_step, adam = gb._adam_step }
+    if not fused then gb._sgd_step, gb._adam_step = nil, nil end
+    local ok, result = pcall(function()
+      local p, step = setup()
+      local opt = optim[class]({ p }, opts)
+      for _ = 1, 3 do step(opt) end
+      return flat(p:totable())
+    end)
+    gb._sgd_step, gb._adam_step = saved.sgd, saved.adam
+    assert(ok, result)
+    return result
+  end
+  local cases = {
+    { 'SGD', { lr = 0.1, momentum = 0.9, weight_decay = 0.01 } },
+    { 'SGD', { lr = 0.1, momentum = 0.9, nesterov = true } },
+    { 'SGD', { lr = 0.1 } },
+    { 'Adam', { lr = 0.01, weight_decay = 0.1 } },
+    { 'AdamW', { lr = 0.01 } },
+  }
+  for i, c in ipairs(cases) do
+    it(c[1] .. ' case ' .. i, function()
+      assert_close(run(c[1], c[2], true), run(c[1], c[2], false), 1e-6)
+    end)
+  end
+end)
+
 describe('schedulers', function()
   local function lrs(make, n)
     local p = gb.zeros(1):requires_grad_(true)
