@@ -228,6 +228,14 @@ function Module:to(device)
   return self
 end
 
+function Module:cuda(index)
+  return self:to(index and ('cuda:' .. index) or 'cuda')
+end
+
+function Module:cpu()
+  return self:to('cpu')
+end
+
 -- Drops every parameter's gradient (PyTorch's set_to_none=True behaviour).
 function Module:zero_grad()
   for _, p in ipairs(self:parameters()) do p.grad = nil end
