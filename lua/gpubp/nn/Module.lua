@@ -211,19 +211,23 @@ end
 -- Moves parameters and buffers to `device`. Parameters are replaced by moved copies, so
 -- build optimizers after calling to(), as in PyTorch.
 function Module:to(device)
-  for _, m in ipairs(self:modules()) do
-    local params, _, bufs = registries(m)
-    for _, n in ipairs(params.names) do
-      local p = params.map[n]
-      if p.device ~= device then
-        local q = gb.no_grad(function() return p:to(device):detach() end)
-        params.map[n] = Parameter(q, p.requires_grad)
+  local moved = {} -- a tensor shared by several modules stays shared
+  local function move(t, is_param)
+    if t.device == device then return t end
+    if not moved[t] then
+      if is_param then
+        local q = gb.no_grad(function() return t:to(device):detach() end)
+        moved[t] = Parameter(q, t.requires_grad)
+      else
+        moved[t] = t:to(device)
       end
     end
-    for _, n in ipairs(bufs.names) do
-      local b = bufs.map[n]
-      if b.device ~= device then bufs.map[n] = b:to(device) end
-    end
+    return moved[t]
+  end
+  for _, m in ipairs(self:modules()) do
+    local params, _, bufs = registries(m)
+    for _, n in ipairs(params.names) do params.map[n] = move(params.map[n], true) end
+    for _, n in ipairs(bufs.names) do bufs.map[n] = move(bufs.map[n], false) end
   end
   return self
 end
