@@ -7,6 +7,9 @@
 #include "gb_op.h"
 
 #define GB_ALLOC_BINS 256
+/* recycled objects kept per kind: enough for a training step's graph, small enough that a
+ * burst of garbage (collected all at once by Lua's GC) is returned to malloc */
+#define GB_FREE_KEEP 4096
 
 typedef struct gb_cpu_block {
   struct gb_cpu_block *next;
@@ -26,6 +29,7 @@ struct gb_state {
   /* recycled tensor headers and storages (no heap traffic in the steady state) */
   gb_tensor *free_tensors;
   gb_storage *free_storages;
+  int nfree_tensors, nfree_storages, nfree_nodes; /* each list keeps at most GB_FREE_KEEP */
   /* CPU caching allocator: bins of freed blocks by size class */
   gb_cpu_block *bins[GB_ALLOC_BINS];
   int64_t cached_bytes;

@@ -18,9 +18,10 @@ bool gb_set_grad_enabled(gb_state *S, bool on) {
 
 gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out) {
   gb_node *n = S->free_nodes;
-  if (n)
+  if (n) {
     S->free_nodes = n->next_free;
-  else if (!(n = malloc(sizeof *n)))
+    S->nfree_nodes--;
+  } else if (!(n = malloc(sizeof *n)))
     return gb_errorf(S, GB_EOOM, "out of memory: tape node");
   memset(n, 0, sizeof *n);
   n->refcount = 1; /* held by out->grad_fn */
@@ -54,8 +55,13 @@ void gb_node_release(gb_state *S, gb_node *n) {
    * which is bounded by the graph depth of one training step. */
   node_free_saved(S, n);
   gb_tensor_release(S, n->gacc);
+  if (S->nfree_nodes >= GB_FREE_KEEP) {
+    free(n);
+    return;
+  }
   n->next_free = S->free_nodes;
   S->free_nodes = n;
+  S->nfree_nodes++;
 }
 
 /* ---- backward ------------------------------------------------------------------------- */

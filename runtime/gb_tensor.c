@@ -8,9 +8,10 @@
 
 static gb_tensor *tensor_header(gb_state *S) {
   gb_tensor *t = S->free_tensors;
-  if (t)
+  if (t) {
     S->free_tensors = t->next_free;
-  else
+    S->nfree_tensors--;
+  } else
     t = malloc(sizeof *t);
   if (t) memset(t, 0, sizeof *t);
   return t;
@@ -54,9 +55,10 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
   gb_status st = gb_alloc_bytes(S, dev, nbytes, &data);
   if (st) return st;
   gb_storage *sto = S->free_storages;
-  if (sto)
+  if (sto) {
     S->free_storages = (gb_storage *)sto->data;
-  else
+    S->nfree_storages--;
+  } else
     sto = malloc(sizeof *sto);
   gb_tensor *t = tensor_header(S);
   if (!sto || !t) {
@@ -104,8 +106,13 @@ void gb_node_release(gb_state *S, gb_node *n); /* gb_tape.c */
 static void storage_release(gb_state *S, gb_storage *st) {
   if (--st->refcount > 0) return;
   gb_free_bytes(S, st->device, st->data, st->nbytes);
+  if (S->nfree_storages >= GB_FREE_KEEP) {
+    free(st);
+    return;
+  }
   st->data = S->free_storages; /* the free list links through the data field */
   S->free_storages = st;
+  S->nfree_storages++;
 }
 
 void gb_tensor_release(gb_state *S, gb_tensor *t) {
@@ -113,8 +120,13 @@ void gb_tensor_release(gb_state *S, gb_tensor *t) {
   storage_release(S, t->storage);
   gb_tensor *g = t->grad;
   gb_node *fn = t->grad_fn;
-  t->next_free = S->free_tensors;
-  S->free_tensors = t;
+  if (S->nfree_tensors < GB_FREE_KEEP) {
+    t->next_free = S->free_tensors;
+    S->free_tensors = t;
+    S->nfree_tensors++;
+  } else {
+    free(t);
+  }
   gb_tensor_release(S, g);
   if (fn) gb_node_release(S, fn);
 }
