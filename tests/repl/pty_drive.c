@@ -203,5 +203,6 @@ int main(int argc, char **argv) {
   int rc = run_script(&d, f);
   fclose(f);
   if (rc == 0) printf("%s\npty_drive: all steps passed\n", d.out ? d.out : "");
+  free(d.out);
   return rc;
 }
