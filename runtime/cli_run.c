@@ -70,7 +70,7 @@ int gb_cli_docall(lua_State *L, int narg, int nres) {
   set_handler_save(SIGINT, on_sigint_running, &old);
   int status = lua_pcall(L, narg, nres, base);
   sigaction(SIGINT, &old, NULL); /* the REPL's flag-only handler, or the default */
-  lua_sethook(L, NULL, 0, 0);    /* a SIGINT that came too late to be noticed */
+  if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0); /* SIGINT came too late */
   lua_remove(L, base);
   return status;
 }

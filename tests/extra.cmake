@@ -17,6 +17,7 @@ add_test(NAME cli_behaviour
 
 # ---- REPL through a terminal; HOME is a scratch directory so history stays out of ~ ---------
 set(GB_REPL_HOME ${CMAKE_CURRENT_BINARY_DIR}/repl_home)
+file(MAKE_DIRECTORY ${GB_REPL_HOME}/after_script)
 foreach(script session interrupt complete)
   file(MAKE_DIRECTORY ${GB_REPL_HOME}/${script})
   add_test(NAME repl_${script}
@@ -26,7 +27,7 @@ foreach(script session interrupt complete)
   set_tests_properties(repl_${script} PROPERTIES TIMEOUT 60)
 endforeach()
 add_test(NAME repl_after_script
-  COMMAND ${CMAKE_COMMAND} -E env HOME=${GB_REPL_HOME}/session
+  COMMAND ${CMAKE_COMMAND} -E env HOME=${GB_REPL_HOME}/after_script
           $<TARGET_FILE:pty_drive> ${CMAKE_CURRENT_SOURCE_DIR}/repl/after_script.pty
           -- $<TARGET_FILE:gpubp_cli> -i ${CMAKE_CURRENT_SOURCE_DIR}/repl/after_script.lua)
 add_test(NAME repl_history
@@ -41,7 +42,12 @@ target_link_libraries(embed_train PRIVATE gpubp m)
 add_test(NAME example_embed_train COMMAND embed_train)
 
 # ---- install into a scratch prefix; build and run the pkg-config and find_package consumers --
+# Under GPUBP_SANITIZE the installed libgpubp is instrumented, so the consumers must be too.
+set(GB_CONSUMER_CFLAGS "")
+if(GPUBP_SANITIZE)
+  set(GB_CONSUMER_CFLAGS "-fsanitize=address,undefined")
+endif()
 add_test(NAME install_consumers
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/install_test.sh ${CMAKE_BINARY_DIR}
-          ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND})
+          ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND} "${GB_CONSUMER_CFLAGS}")
 set_tests_properties(install_consumers PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE)

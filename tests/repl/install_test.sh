@@ -3,9 +3,10 @@
 # tree: the installed gpubp runs (and finds its Lua modules with no environment variables),
 # and examples/embed_train.c builds against the installed package twice — once with
 # `pkg-config --cflags --libs gpubp`, once with find_package(gpubp) — and trains.
-# Usage: install_test.sh BUILD_DIR SOURCE_DIR [CMAKE]
+# Usage: install_test.sh BUILD_DIR SOURCE_DIR [CMAKE [EXTRA_CFLAGS]]
+# (EXTRA_CFLAGS: e.g. -fsanitize=address,undefined when the build is instrumented)
 set -eu
-B=$1 SRC=$2 CMAKE=${3:-cmake}
+B=$1 SRC=$2 CMAKE=${3:-cmake} XFLAGS=${4:-}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 P=$T/prefix
@@ -29,12 +30,12 @@ echo "== pkg-config consumer"
 PKG_CONFIG_PATH=$(dirname "$PC")
 export PKG_CONFIG_PATH
 pkg-config --cflags --libs gpubp
-make -C "$T/examples/consumer_pkgconfig" BUILD="$T" >"$T/make.log" 2>&1 || { cat "$T/make.log"; exit 1; }
+make -C "$T/examples/consumer_pkgconfig" BUILD="$T" CFLAGS="-O2 -Wall -Wextra $XFLAGS" >"$T/make.log" 2>&1 || { cat "$T/make.log"; exit 1; }
 "$T/consumer_pkgconfig"
 
 echo "== find_package consumer"
 "$CMAKE" -S "$T/examples/consumer_cmake" -B "$T/cm" -DCMAKE_PREFIX_PATH="$P" \
-  -DCMAKE_BUILD_TYPE=Release >"$T/cm.log" 2>&1 || { cat "$T/cm.log"; exit 1; }
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$XFLAGS" >"$T/cm.log" 2>&1 || { cat "$T/cm.log"; exit 1; }
 "$CMAKE" --build "$T/cm" >>"$T/cm.log" 2>&1 || { cat "$T/cm.log"; exit 1; }
 "$T/cm/consumer_cmake"
 echo "install_test: passed"
