@@ -285,11 +285,12 @@ static void input_open(repl_input *in, lua_State *L) {
   el_set(in->el, EL_PROMPT, prompt_fn);
   el_set(in->el, EL_SIGNAL, 1);
   el_set(in->el, EL_GETCFN, read_char_fn);
-  el_set(in->el, EL_ADDFN, "gpubp-interrupt", "Drop the line", interrupt_fn);
-  el_set(in->el, EL_BIND, "^C", "gpubp-interrupt", NULL);
+  /* el_wset: libedit's narrow el_set copies ADDFN names and never frees them */
+  el_wset(in->el, EL_ADDFN, L"gpubp-interrupt", L"Drop the line", interrupt_fn);
+  el_wset(in->el, EL_BIND, L"^C", L"gpubp-interrupt", NULL);
   if (in->hist) el_set(in->el, EL_HIST, history, in->hist);
-  el_set(in->el, EL_ADDFN, "gpubp-complete", "Complete a Lua name", complete_fn);
-  el_set(in->el, EL_BIND, "^I", "gpubp-complete", NULL);
+  el_wset(in->el, EL_ADDFN, L"gpubp-complete", L"Complete a Lua name", complete_fn);
+  el_wset(in->el, EL_BIND, L"^I", L"gpubp-complete", NULL);
   el_source(in->el, NULL); /* the user's ~/.editrc, if any */
 }
 
