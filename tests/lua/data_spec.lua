@@ -101,6 +101,28 @@ describe('data.mnist', function()
   end)
 end)
 
+describe('scripts/fetch_data.sh', function()
+  it('puts MNIST into DEST/mnist from the shared copy, loadable by data.mnist', function()
+    local shared = os.getenv('GPUBP_SHARED_MNIST') or '../shared/data/mnist'
+    if not exists(shared .. '/train-labels-idx1-ubyte.gz') then
+      pending('no shared MNIST copy at ' .. shared)
+      return
+    end
+    local d = tmpdir()
+    local p = assert(io.popen('scripts/fetch_data.sh --mnist-only ' .. d .. ' 2>&1'))
+    local out = p:read('a')
+    assert.is_true(p:close(), out)
+    assert.matches('MNIST copied from', out, 1, true)
+    local ds = data.mnist(d .. '/mnist', 'test')
+    assert.are.same({ 2000, 784 }, ds.x.shape)
+    p = assert(io.popen('scripts/fetch_data.sh --mnist-only ' .. d .. ' 2>&1'))
+    out = p:read('a')
+    p:close()
+    assert.matches('MNIST already in', out, 1, true)
+    os.execute('rm -rf ' .. d)
+  end)
+end)
+
 describe('data.DataLoader', function()
   local ds = { x = gb.arange(1, 11):reshape(10, 1), y = gb.arange(1, 11):long() }
 
