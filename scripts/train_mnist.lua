@@ -86,6 +86,7 @@ end
 
 local function format_time(s)
   if s >= 60 then return string.format('%dm%02ds', s // 60, math.floor(s % 60)) end
+  if s < 10 then return string.format('%.2fs', s) end
   return string.format('%.1fs', s)
 end
 
