@@ -22,6 +22,12 @@ local function find(dir, base)
   return nil, gz .. ' or ' .. raw
 end
 
+-- The reader's message names the file and the problem; drop the 'file.lua:N: ' prefix
+-- pointing into this module.
+local function strip_where(msg)
+  return (tostring(msg):gsub('^[^:\n]*%.lua:%d+: ', '', 1))
+end
+
 -- mnist(dir, split='train') -> {x =, y =, classes =, n =, files = {images, labels}}
 local function mnist(dir, split)
   split = split or 'train'
@@ -42,8 +48,11 @@ local function mnist(dir, split)
     error('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
           .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh', 2)
   end
-  local images = gb.io.read_idx(img_path, 'float32')
-  local labels = gb.io.read_idx(lbl_path, 'int64')
+  local ok, images = pcall(gb.io.read_idx, img_path, 'float32')
+  if not ok then error('data.mnist: ' .. strip_where(images), 2) end
+  local labels
+  ok, labels = pcall(gb.io.read_idx, lbl_path, 'int64')
+  if not ok then error('data.mnist: ' .. strip_where(labels), 2) end
   if images:dim() ~= 3 then
     error(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
       img_path, table.concat(images.shape, ',')), 2)
