@@ -191,6 +191,8 @@ local function main(argv)
     fail('--checkpoint/--resume need gb.save, gb.load and gb.get_rng_state, which this build lacks')
   end
   local device = o.device or (gb.get_default_device and gb.get_default_device()) or 'cpu'
+  local usable, why = pcall(function() return gb.zeros(1):to(device) end)
+  if not usable then fail(tostring(why):gsub('^[^:\n]*%.lua:%d+: ', '')) end
   gb.manual_seed(o.seed)
 
   local ok, train_set = pcall(data.mnist, o.data, 'train')
