@@ -22,8 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The Lua state type (identical to lua.h's typedef; include lua.h or lua.hpp to use it). */
-typedef struct lua_State lua_State;
+/* lua.h's state type, declared by its struct tag so this header needs no Lua headers and
+ * never repeats lua.h's typedef (include lua.h or lua.hpp to use the state). */
+struct lua_State;
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,7 +82,7 @@ GPUBP_API int gpubp_close(gpubp_runtime *rt);
 
 /* The runtime's Lua state, for direct use with the Lua C API (stay balanced; use
  * gpubp_pcall or lua_pcall so errors do not escape). Owned by the runtime. */
-GPUBP_API lua_State *gpubp_lua(gpubp_runtime *rt);
+GPUBP_API struct lua_State *gpubp_lua(gpubp_runtime *rt);
 
 /* The message of the last failed call on `rt` ("" if none; "out of memory" for NULL).
  * Valid until the next call on `rt`. */
