@@ -160,12 +160,27 @@ const char *gb_shape_str(const gb_tensor *t, char *buf) {
   return gb_shape_str_n(t->ndim, t->shape, buf);
 }
 
-double gb_tensor_get_flat(const gb_tensor *t, int64_t i) {
+static int64_t flat_offset(const gb_tensor *t, int64_t i) {
   int64_t off = t->offset;
   for (int d = t->ndim - 1; d >= 0; d--) {
     off += (i % t->shape[d]) * t->stride[d];
     i /= t->shape[d];
   }
+  return off;
+}
+
+int64_t gb_tensor_get_flat_int(const gb_tensor *t, int64_t i) {
+  int64_t off = flat_offset(t, i);
+  const char *base = t->storage->data;
+  switch (t->dtype) {
+  case GB_F32: return (int64_t)((const float *)base)[off];
+  case GB_I32: return ((const int32_t *)base)[off];
+  default: return ((const int64_t *)base)[off];
+  }
+}
+
+double gb_tensor_get_flat(const gb_tensor *t, int64_t i) {
+  int64_t off = flat_offset(t, i);
   const char *base = t->storage->data;
   switch (t->dtype) {
   case GB_F32: return ((const float *)base)[off];

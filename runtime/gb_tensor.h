@@ -61,5 +61,7 @@ const char *gb_shape_str_n(int ndim, const int64_t *shape, char *buf);
 
 /* Read element i (row-major logical index) as double; for printing and tests. */
 double gb_tensor_get_flat(const gb_tensor *t, int64_t i);
+/* The same for integer dtypes, exact over the whole int64 range. */
+int64_t gb_tensor_get_flat_int(const gb_tensor *t, int64_t i);
 
 #endif

@@ -233,7 +233,9 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
                       luaL_typename(L, idx));
     }
     char *base = gb_tensor_data(t);
-    if (t->dtype == GB_F32) ((float *)base)[*pos] = (float)v;
+    if (t->dtype == GB_I64 && lua_isinteger(L, idx)) /* exact beyond 2^53 */
+      ((int64_t *)base)[*pos] = (int64_t)lua_tointeger(L, idx);
+    else if (t->dtype == GB_F32) ((float *)base)[*pos] = (float)v;
     else if (t->dtype == GB_I32) ((int32_t *)base)[*pos] = (int32_t)v;
     else ((int64_t *)base)[*pos] = (int64_t)v;
     (*pos)++;

@@ -165,6 +165,14 @@ static gb_tensor *host_copy(lua_State *L, gb_tensor *t) {
   return h;
 }
 
+/* element `flat` (row-major) as a Lua number; integers exactly */
+static void push_element(lua_State *L, const gb_tensor *t, int64_t flat) {
+  if (t->dtype == GB_F32)
+    push_number(L, t, gb_tensor_get_flat(t, flat));
+  else
+    lua_pushinteger(L, (lua_Integer)gb_tensor_get_flat_int(t, flat));
+}
+
 static int t_item(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   if (t->numel != 1) {
@@ -174,15 +182,14 @@ static int t_item(lua_State *L) {
                       gb_shape_str(t, sb));
   }
   gb_tensor *h = host_copy(L, t);
-  double v = gb_tensor_get_flat(h, 0);
+  push_element(L, h, 0);
   gb_tensor_release(gbL_state(L), h);
-  push_number(L, t, v);
   return 1;
 }
 
 static void totable_dim(lua_State *L, const gb_tensor *t, int d, int64_t flat) {
   if (d == t->ndim) {
-    push_number(L, t, gb_tensor_get_flat(t, flat));
+    push_element(L, t, flat);
     return;
   }
   int64_t inner = 1;
