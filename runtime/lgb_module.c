@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "gb_state.h"
+#ifdef GB_HAVE_CUDA
+#include "gb_cuda.h"
+#endif
 #include "lgb.h"
 
 static const char STATE_KEY = 'S'; /* registry key: its address is unique */
@@ -98,7 +101,12 @@ void gbL_install(lua_State *L) {
 }
 
 int luaopen_gpubp_core(lua_State *L) {
-  gbL_state(L);
+  gb_state *S = gbL_state(L);
+#ifdef GB_HAVE_CUDA
+  if (gb_cuda_device_count(NULL) > 0) S->default_device = 0; /* cuda when usable */
+#else
+  (void)S;
+#endif
   lua_newtable(L);
   gbL_open_tensor(L);
   gbL_open_create(L);
@@ -106,5 +114,6 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_autograd(L);
   gbL_open_io(L);
   gbL_open_optim(L);
+  gbL_open_cuda(L);
   return 1;
 }
