@@ -15,19 +15,33 @@ typedef struct tbox {
   gb_tensor *t;
 } tbox;
 
+/* The metatable also lives under this address key in the registry: a pointer-keyed lookup
+ * is cheaper than luaL_testudata's by-name one, and this is on every op's path. */
+static const char MT_KEY = 'T';
+
 void gbL_push_tensor(lua_State *L, gb_tensor *t) {
   tbox *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = t;
-  luaL_setmetatable(L, GBL_TENSOR_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY);
+  lua_setmetatable(L, -2);
+}
+
+static tbox *test_box(lua_State *L, int idx) {
+  tbox *b = lua_touserdata(L, idx);
+  if (!b || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY);
+  bool same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? b : NULL;
 }
 
 gb_tensor *gbL_to_tensor(lua_State *L, int idx) {
-  tbox *b = luaL_testudata(L, idx, GBL_TENSOR_MT);
+  tbox *b = test_box(L, idx);
   return b ? b->t : NULL;
 }
 
 gb_tensor *gbL_check_tensor(lua_State *L, int idx) {
-  tbox *b = luaL_testudata(L, idx, GBL_TENSOR_MT);
+  tbox *b = test_box(L, idx);
   if (!b) {
     const char *got = luaL_typename(L, idx);
     luaL_argerror(L, idx, lua_pushfstring(L, "tensor expected, got %s", got));
@@ -37,8 +51,9 @@ gb_tensor *gbL_check_tensor(lua_State *L, int idx) {
 }
 
 static int t_gc(lua_State *L) {
-  tbox *b = luaL_checkudata(L, 1, GBL_TENSOR_MT);
-  if (b->t) gb_tensor_release(gbL_state(L), b->t);
+  tbox *b = test_box(L, 1);
+  if (b && b->t) gb_tensor_release(gbL_state(L), b->t);
+  if (!b) return 0;
   b->t = NULL;
   return 0;
 }
@@ -467,6 +482,8 @@ void gbL_open_tensor(lua_State *L) {
   /* module table is at -1; the method table is shared by every lgb_*.c through the
    * metatable's __index upvalue and published as gb._tensor_methods */
   luaL_newmetatable(L, GBL_TENSOR_MT);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_KEY);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
   lua_pushvalue(L, -1);
