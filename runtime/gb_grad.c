@@ -81,6 +81,11 @@ gb_status gb_grad_select(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
   return scatter_view(S, n, GB_OP_SELECT, g, gin);
 }
 
+gb_status gb_grad_pad(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {g}, .nin = 1, .i = {n->args.i[0], n->args.i[1], IN(0)->shape[n->args.i[0]]}};
+  return gb_op_run(S, GB_OP_NARROW, &a, &gin[0]);
+}
+
 gb_status gb_grad_expand(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   return gb_fn_sum_to(S, g, IN(0), &gin[0]);
 }

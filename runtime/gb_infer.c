@@ -193,6 +193,40 @@ gb_status gb_infer_expand(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   return GB_OK;
 }
 
+gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t dim = a->i[0], start = a->i[1], size = a->i[2];
+  gb_status st = need_dim(S, op, x, dim);
+  if (st) return st;
+  if (start < 0 || start + x->shape[dim] > size) {
+    char sb[96];
+    return gb_errorf(S, GB_EARG, "pad: %s placed at %lld does not fit size %lld along dimension %lld",
+                     gb_shape_str(x, sb), (long long)start + 1, (long long)size, (long long)dim + 1);
+  }
+  int64_t shape[GB_MAXDIM];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[dim] = size;
+  set_out(o, 0, x->ndim, shape, x->dtype);
+  return GB_OK;
+}
+
+/* pad on any device: the backends' fill and copy through a narrow view of the output */
+gb_status gb_pad_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_opargs fill = {.f = {0.0}};
+  gb_status st = gb_op_run_into(S, GB_OP_FILL, &fill, out[0]);
+  if (st) return st;
+  gb_opargs na = {.in = {out[0]}, .nin = 1, .i = {a->i[0], a->i[1], a->in[0]->shape[a->i[0]]}};
+  gb_tensor *part;
+  bool was = gb_set_grad_enabled(S, false);
+  if (!(st = gb_op_run(S, GB_OP_NARROW, &na, &part))) {
+    gb_opargs cp = {.in = {a->in[0]}, .nin = 1, .i = {part->dtype}};
+    st = gb_op_run_into(S, GB_OP_COPY, &cp, part);
+    gb_tensor_release(S, part);
+  }
+  gb_set_grad_enabled(S, was);
+  return st;
+}
+
 gb_status gb_view_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return gb_errorf(S, GB_EARG, "view rows have no kernel");
 }

@@ -340,6 +340,16 @@ static int l_im2col(lua_State *L) {
   return push_result(L, S, gb_op_run(S, GB_OP_IM2COL, &a, &r), &r);
 }
 
+/* gb._pad(x, dim, start, size): x placed at start (1-based) of a zero tensor of `size` along
+ * dim — differentiable; gb.cat uses it when its inputs need grad */
+static int l_pad(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *x = gbL_check_tensor(L, 1), *r;
+  int d = gbL_check_dim(L, 2, x->ndim, "pad");
+  gb_opargs a = {.in = {x}, .nin = 1, .i = {d, luaL_checkinteger(L, 3) - 1, luaL_checkinteger(L, 4)}};
+  return push_result(L, S, gb_op_run(S, GB_OP_PAD, &a, &r), &r);
+}
+
 /* gb.max_pool2d(x, kh, kw, sh, sw, ph, pw) -> (N, C, OH, OW) */
 static int l_max_pool2d(lua_State *L) {
   gb_state *S = gbL_state(L);
@@ -550,6 +560,8 @@ void gbL_open_math(lua_State *L) {
   lua_setfield(L, -2, "where");
   lua_pushcfunction(L, l_addmm);
   lua_setfield(L, -2, "addmm");
+  lua_pushcfunction(L, l_pad);
+  lua_setfield(L, -2, "_pad");
   lua_pushcfunction(L, l_im2col);
   lua_setfield(L, -2, "_im2col");
   lua_pushcfunction(L, l_max_pool2d);

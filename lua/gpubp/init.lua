@@ -7,30 +7,26 @@ gb.autograd = {
   backward = function(t, grad, opts) return t:backward(grad, opts) end,
 }
 
--- gb.cat(tensors, dim) / gb.stack(tensors, dim): copies into a new tensor. Autograd does
--- not flow through them yet, so they refuse inputs that need grad rather than drop it.
-local function check_no_grad(name, list)
-  if gb.is_grad_enabled() then
-    for i, t in ipairs(list) do
-      if t.requires_grad then
-        error(name .. ': tensor ' .. i .. ' requires grad; autograd through ' .. name ..
-              ' is not supported yet (detach it or use gb.no_grad)', 3)
-      end
-    end
-  end
+-- gb.cat(tensors, dim) / gb.stack(tensors, dim). Without autograd the pieces are copied
+-- into one new tensor; when a piece needs grad the result is a sum of differentiable pads.
+local function needs_grad(list)
+  if not gb.is_grad_enabled() then return false end
+  for _, t in ipairs(list) do if t.requires_grad then return true end end
+  return false
 end
 
 function gb.cat(list, dim)
   if type(list) ~= 'table' or #list == 0 then error('cat: expected a non-empty list of tensors', 2) end
-  check_no_grad('cat', list)
   dim = dim or 1
   local first = list[1]
+  if not gb.is_tensor(first) then error('cat: element 1 is not a tensor', 2) end
   local nd = first:dim()
   local d = dim < 0 and dim + nd + 1 or dim
   if d < 1 or d > nd then error(('cat: dimension %d out of range for a %d-D tensor'):format(dim, nd), 2) end
   local shape = first.shape
   local total = 0
   for i, t in ipairs(list) do
+    if not gb.is_tensor(t) then error(('cat: element %d is not a tensor'):format(i), 2) end
     local s = t.shape
     if #s ~= nd then error(('cat: tensor %d has %d dimensions, expected %d'):format(i, #s, nd), 2) end
     for k = 1, nd do
@@ -39,6 +35,15 @@ function gb.cat(list, dim)
       end
     end
     total = total + s[d]
+  end
+  if needs_grad(list) then
+    local out, at = nil, 1
+    for _, t in ipairs(list) do
+      local piece = gb._pad(t, d, at, total)
+      out = out and out + piece or piece
+      at = at + t:size(d)
+    end
+    return out
   end
   shape[d] = total
   local out = gb.empty(shape, {dtype = first.dtype, device = first.device})
@@ -53,7 +58,6 @@ end
 
 function gb.stack(list, dim)
   if type(list) ~= 'table' or #list == 0 then error('stack: expected a non-empty list of tensors', 2) end
-  check_no_grad('stack', list)
   dim = dim or 1
   local parts = {}
   for i, t in ipairs(list) do parts[i] = t:unsqueeze(dim < 0 and dim + t:dim() + 2 or dim) end

@@ -124,6 +124,9 @@ static void case_binary(gb_state *S, gb_opid id, opcase *c) {
   bool cmp = id >= GB_OP_EQ && id <= GB_OP_GE;
   gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, 0.3, 2.0), *y = frand(S, 1, (int64_t[]){4}, 0.3, 2.0);
   if (cmp) gb_tensor_f32(x)[5] = gb_tensor_f32(y)[1]; /* one tie */
+  if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) /* no near-ties: finite differences step 1e-2 */
+    for (int i = 0; i < 12; i++)
+      if (fabs(at(x, i) - at(y, i % 4)) < 0.05) gb_tensor_f32(x)[i] += 0.1f;
   if (id == GB_OP_RELU_BACKWARD || id == GB_OP_LEAKY_RELU_BACKWARD || id == GB_OP_GELU_BACKWARD)
     for (int k = 0; k < 4; k++) gb_tensor_f32(y)[k] -= 1.2f; /* both signs */
   c->a = (gb_opargs){.in = {x, y}, .nin = 2, .f = {0.1}};
@@ -486,6 +489,15 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_SELECT: case GB_OP_EXPAND:
     case_view(S, id, c);
     break;
+  case GB_OP_PAD: { /* (2,3) placed at column 2 of (2,6) */
+    gb_tensor *x = frand(S, 2, (int64_t[]){2, 3}, -1, 1);
+    c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {1, 1, 6}};
+    double *r = alloc_ref(c, 12);
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++) r[i * 6 + 1 + j] = at(x, i * 3 + j);
+    c->smooth = true;
+    break;
+  }
   case GB_OP_WHERE: {
     gb_tensor *cond = make(S, 1, (int64_t[]){4}, GB_F32);
     for (int k = 0; k < 4; k++) gb_tensor_f32(cond)[k] = (float)(k % 2);
