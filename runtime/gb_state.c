@@ -18,7 +18,7 @@ gb_state *gb_state_new(void) {
   S->seed = 0x5eed5eedULL;
   S->grad_enabled = true;
   S->default_device = GB_CPU;
-  S->gc_threshold = 8 << 20;
+  S->gc_threshold = 4 << 20;
   S->nthreads = 1;
   return S;
 }
@@ -122,7 +122,8 @@ bool gb_device_parse(const char *name, gb_device *out) {
  * repeats the same shapes never reaches malloc after its first step. */
 
 #define GB_MIN_BLOCK 64
-#define GB_CACHE_LIMIT ((int64_t)1 << 30)
+#define GB_CACHE_LIMIT ((int64_t)256 << 20) /* bytes kept in the bins at most */
+#define GB_CACHE_MAX_BLOCK ((size_t)4 << 20) /* larger blocks go straight back to malloc */
 
 static int size_class(size_t n, size_t *rounded) {
   if (n < GB_MIN_BLOCK) n = GB_MIN_BLOCK;
@@ -159,7 +160,7 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
   int cls = size_class(nbytes, &rounded);
   if (S->cpu.allocated + (int64_t)rounded > S->gc_threshold) {
     maybe_collect(S, dev); /* the host frees tensors it no longer references */
-    S->gc_threshold = S->cpu.allocated * 2 + (8 << 20);
+    S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
   }
   if (cls < GB_ALLOC_BINS && S->bins[cls]) {
     gb_cpu_block *b = S->bins[cls];
@@ -195,7 +196,7 @@ void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes) {
   int cls = size_class(nbytes, &rounded);
   S->cpu.allocated -= (int64_t)rounded;
   S->cpu.nalloc--;
-  if (S->cached_bytes + (int64_t)rounded > GB_CACHE_LIMIT) {
+  if (rounded > GB_CACHE_MAX_BLOCK || S->cached_bytes + (int64_t)rounded > GB_CACHE_LIMIT) {
     free(p);
     return;
   }

@@ -34,7 +34,8 @@ struct gb_state {
   gb_cpu_block *bins[GB_ALLOC_BINS];
   int64_t cached_bytes;
   gb_memstats cpu;
-  int64_t gc_threshold; /* run the host GC when allocated bytes pass this */
+  int64_t gc_threshold; /* run the host GC when allocated bytes pass this: live + 1/8 + 4 MiB,
+                         * since Lua cannot see the bytes behind the tensors it holds */
   gb_gc_hook gc_hook;
   void *gc_ud;
   bool in_gc;

@@ -73,7 +73,7 @@ local function mnist(dir, split)
   end
   local pixels = images:size(2) * images:size(3)
   return {
-    x = images:reshape(n, pixels) / 255,
+    x = images:reshape(n, pixels):div_(255), -- in place: the dataset is its largest tensor
     y = labels + 1,
     classes = { '0', '1', '2', '3', '4', '5', '6', '7', '8', '9' },
     n = n,
