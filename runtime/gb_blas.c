@@ -6,6 +6,7 @@
 #include "gb_blas.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,16 @@
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static char blas_name[160] = "unknown BLAS";
 static int blas_default_threads = 1;
+static _Atomic int blas_max_threads = 1; /* gb_blas_set_threads, else the library default */
+
+/* Products with fewer multiply-adds (m*n*k) than this run on one thread. Waking OpenBLAS's
+ * workers costs little, but after every threaded call they spin (sched_yield) for ~0.1 s
+ * before sleeping: a model whose products are all small, like the seed MLP's (1e7 each),
+ * keeps a second core spinning for the whole run, which costs wall time as soon as anything
+ * else wants that core. See docs/benchmarks.md for the measurements. */
+#ifndef GB_BLAS_MT_MIN_MNK /* overridable for scripts/bench/blas_compare.sh */
+#define GB_BLAS_MT_MIN_MNK (1LL << 24)
+#endif
 
 /* The best x86 kernel family this CPU and OS can run: 3 AVX-512, 2 AVX2+FMA, 1 AVX, 0 other.
  * __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0). */
@@ -119,17 +130,20 @@ static void gb_blas_init(void) {
     snprintf(blas_name, sizeof blas_name, "%s %s", version, openblas_get_corename());
   blas_default_threads = openblas_get_num_threads();
   if (blas_default_threads < 1) blas_default_threads = 1;
+  atomic_store(&blas_max_threads, blas_default_threads);
 }
 
-static void blas_set_threads(int n) {
-  openblas_set_num_threads(n);
-}
-static int blas_get_threads(void) {
-  return openblas_get_num_threads();
-}
+/* OpenBLAS has one process-wide thread count; it is changed only when a call needs another
+ * value than the last one. Two gb_states multiplying at once from different threads may see
+ * each other's setting: a matter of speed, never of results. */
+static _Atomic int openblas_cur_threads = -1;
 
 static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc) {
+                       const float *b, int ldb, float beta, float *c, int ldc, int threads) {
+  if (atomic_load_explicit(&openblas_cur_threads, memory_order_relaxed) != threads) {
+    openblas_set_num_threads(threads);
+    atomic_store_explicit(&openblas_cur_threads, threads, memory_order_relaxed);
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
               k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -163,20 +177,17 @@ static void gb_blas_init(void) {
   if (!user_threads) bli_thread_set_num_threads(online_cores());
   blas_default_threads = (int)bli_thread_get_num_threads();
   if (blas_default_threads < 1) blas_default_threads = 1;
+  atomic_store(&blas_max_threads, blas_default_threads);
 }
 
-static void blas_set_threads(int n) {
-  bli_thread_set_num_threads(n);
-}
-static int blas_get_threads(void) {
-  return (int)bli_thread_get_num_threads();
-}
-
+/* BLIS takes the thread count per call (rntm_t), so concurrent callers do not interfere. */
 static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc) {
+                       const float *b, int ldb, float beta, float *c, int ldc, int threads) {
+  rntm_t rntm = BLIS_RNTM_INITIALIZER;
+  bli_rntm_set_num_threads(threads, &rntm);
   /* BLIS takes general strides of the stored operands; transposition is a flag. */
-  bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n,
-            k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1);
+  bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m,
+               n, k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1, NULL, &rntm);
 }
 #endif
 
@@ -205,7 +216,9 @@ void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
   if (a_rows == 1) lda = imax(lda, a_cols);
   if (b_rows == 1) ldb = imax(ldb, b_cols);
   if (m == 1) ldc = imax(ldc, n);
-  blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  int threads = atomic_load_explicit(&blas_max_threads, memory_order_relaxed);
+  if ((long long)m * n * k < GB_BLAS_MT_MIN_MNK) threads = 1;
+  blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
 }
 
 const char *gb_blas_name(void) {
@@ -215,11 +228,10 @@ const char *gb_blas_name(void) {
 
 void gb_blas_set_threads(int n) {
   pthread_once(&blas_once, gb_blas_init);
-  blas_set_threads(n > 0 ? n : blas_default_threads);
+  atomic_store(&blas_max_threads, n > 0 ? n : blas_default_threads);
 }
 
 int gb_blas_threads(void) {
   pthread_once(&blas_once, gb_blas_init);
-  int n = blas_get_threads();
-  return n > 0 ? n : 1;
+  return atomic_load(&blas_max_threads);
 }

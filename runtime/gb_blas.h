@@ -19,15 +19,16 @@ GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float
                           int ldc);
 
 /* Human-readable library, version and kernel set in use, e.g. "OpenBLAS 0.3.21 SkylakeX"
- * (with "(auto: Prescott)" appended when gb_blas replaced a weaker auto-detected core).
+ * (with " (auto-detected Prescott)" appended when gb_blas replaced a weaker auto-detected core).
  * The string is static and stays valid for the life of the process. */
 GB_API const char *gb_blas_name(void);
 
-/* Threads the BLAS may use for one call; n <= 0 restores the default (one per online core).
- * Process-wide: it affects every gb_state (and any other user of the same BLAS library). */
+/* Threads the BLAS may use for one product; n <= 0 restores the default (the library's: one
+ * per core). Products under 2^24 multiply-adds (m*n*k) always run on one thread (gb_blas.c says
+ * why). Process-wide: it affects every gb_state. */
 GB_API void gb_blas_set_threads(int n);
 
-/* Threads the BLAS currently uses (at least 1). */
+/* The current limit set by gb_blas_set_threads or the default (at least 1). */
 GB_API int gb_blas_threads(void);
 
 #endif

@@ -162,9 +162,10 @@ int main(void) {
         check_case(ta, tb, 128, 784, 100, -0.01f, 1.0f, 1); /* weight-gradient-like */
         check_case(ta, tb, 1, 9, 4, 2.0f, 0.5f, 0);         /* single rows */
         check_case(ta, tb, 9, 1, 4, 1.0f, 0.25f, 2);
-        check_case(ta, tb, 130, 70, 1, 1.0f, 0.0f, 0); /* outer product */
-        check_case(ta, tb, 4, 4, 0, 1.0f, 0.5f, 1);    /* k == 0 */
-        check_case(ta, tb, 0, 4, 4, 1.0f, 0.5f, 1);    /* m == 0 */
+        check_case(ta, tb, 130, 70, 1, 1.0f, 0.0f, 0);    /* outer product */
+        check_case(ta, tb, 4, 4, 0, 1.0f, 0.5f, 1);       /* k == 0 */
+        check_case(ta, tb, 0, 4, 4, 1.0f, 0.5f, 1);       /* m == 0 */
+        check_case(ta, tb, 256, 260, 300, 1.0f, 0.5f, 2); /* above the threading threshold */
       }
   }
   gb_blas_set_threads(0);
