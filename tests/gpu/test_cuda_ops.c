@@ -171,6 +171,12 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     a->i[0] = 2, a->i[1] = 3, a->i[2] = 4;
     return true;
   }
+  if (f == gb_infer_pad) {
+    if (v > 1) return false;
+    add_in(c, make(S, SHAPE(3, 4), GB_F32, MIXED, 0), v == 1);
+    a->i[0] = v, a->i[1] = 1, a->i[2] = 6; /* (3,4) placed at 2 of 6 rows / columns */
+    return true;
+  }
   if (f == gb_infer_unary) {
     if (v > 2) return false;
     int k = positive_input(id) ? POS : MIXED;

@@ -50,7 +50,7 @@ describe('cuda training', function()
 
   it('the same seed draws the same numbers on cpu and cuda', function()
     gb.manual_seed(7)
-    local a, b = gb.rand(1001), gb.randn(33, 17)
+    local a, b = gb.rand(1001, { device = 'cpu' }), gb.randn(33, 17, { device = 'cpu' })
     gb.manual_seed(7)
     local c, d = gb.rand(1001, { device = 'cuda' }), gb.randn(33, 17, { device = 'cuda' })
     assert.are.equal('cuda:0', c.device)
@@ -60,6 +60,7 @@ describe('cuda training', function()
 
   it('a model trained on cuda keeps device memory flat and learns', function()
     gb.manual_seed(3)
+    gb.set_default_device('cpu') -- built on the CPU, then moved
     local model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)):to('cuda')
     local opt = optim.SGD(model:parameters(), { lr = 0.1, momentum = 0.9 })
     local crit = nn.CrossEntropyLoss()
