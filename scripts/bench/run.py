@@ -381,19 +381,22 @@ def main():
         sz = ",".join(map(str, sizes))
         sides = []
         sgemm_bin = None if cuda else build_sgemm_bench(log)
-        c = Side("gb_blas (C)", lambda: [sgemm_bin, "--no-shapes", "--reps", "3"], gb_env)
-        if not sgemm_bin:
-            c.error = "not built" if not cuda else "CPU only"
+        c = None  # the C program measures the CPU BLAS only
+        if not cuda:
+            c = Side("gb_blas (C)", lambda: [sgemm_bin, "--no-shapes", "--reps", "3"], gb_env)
+            if not sgemm_bin:
+                c.error = "sgemm_bench did not build"
         g = gb_side("gpubp matmul", gb_cmd("gb_sgemm.lua", sz))
         t = torch_side("PyTorch best", torch_cmd("sgemm", "--sizes", sz), torch_best_env)
-        sides = [c, g, t]
+        sides = [x for x in (c, g, t) if x]
         alternate(sides, 1 if a.quick else 3, log)
         log("\n")
         rows = []
         for n in sizes:
             k = f"sq{n}_gflops"
-            best = max([v for v in (c.median(k), t.median(k)) if v] or [0]) or None
-            gv = g.median(k) if g.median(k) is not None else c.median(k)
+            cv = c.median(k) if c else None
+            best = max([v for v in (cv, t.median(k)) if v] or [0]) or None
+            gv = g.median(k) if g.median(k) is not None else cv
             verdict = ""
             if n >= 1024:
                 verdict = met(gv is not None and best is not None and gv >= 0.8 * best, gv,
@@ -446,6 +449,15 @@ def main():
         f"| repeats | {R} for (a)/(b), medians reported{'; --quick' if a.quick else ''} |",
         "",
     ]
+    try:
+        busy = max(float(load_before.split()[0]), float(loadavg().split()[0]))
+    except (ValueError, IndexError):
+        busy = 0.0
+    if busy > 0.5 * cores:
+        lines += [f"**Busy machine:** a load average of {busy:.1f} on {cores} cores means other "
+                  "processes competed for the CPUs during this run; multi-threaded results "
+                  "(BLAS, PyTorch best) suffer most. Rerun on an idle machine for clean numbers.",
+                  ""]
     for title, desc, header, rows, sides in sections:
         lines += [f"### {title}", "", desc, "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]
