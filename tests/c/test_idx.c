@@ -274,6 +274,37 @@ static void test_gzip_and_fs(void) {
   gb_state_free(S);
 }
 
+/* Larger than the reader's first 1 MB buffer: the growth path, raw and gzip. */
+static void test_large(void) {
+  gb_state *S = gb_state_new();
+  uint32_t dims[2] = {1500, 1000};
+  size_t ndata = 1500 * 1000;
+  uint8_t *buf = malloc(12 + ndata + 1);
+  size_t n = make_idx(buf, 0x00000802, 2, dims, ndata);
+  for (int gz = 0; gz < 2; gz++) {
+    const char *path = write_file(gz ? "large.gz" : "large", buf, n, gz);
+    gb_tensor *t = NULL;
+    CHECK(gb_idx_read(S, path, GB_I32, &t) == GB_OK);
+    if (t) {
+      const int32_t *v = gb_tensor_data(t);
+      CHECK(t->shape[0] == 1500 && t->shape[1] == 1000);
+      CHECK(v[0] == 0 && v[ndata - 1] == (uint8_t)((ndata - 1) * 7) &&
+            v[777777] == (uint8_t)(777777 * 7));
+    }
+    gb_tensor_release(S, t);
+    unlink(path);
+  }
+  buf[n] = 9; /* one byte too many, found after 1.5 MB */
+  const char *path = write_file("large1", buf, n + 1, 0);
+  char want[256];
+  snprintf(want, sizeof want,
+           "read_idx: %s: trailing garbage: 1 bytes after the 1500000 data bytes", path);
+  gb_tensor *t = NULL;
+  CHECK(gb_idx_read(S, path, GB_F32, &t) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
+  free(buf);
+  gb_state_free(S);
+}
+
 /* The committed fixture (also a fuzz seed) reads as documented in tests/fixtures/README.md. */
 static void test_fixture(void) {
   gb_state *S = gb_state_new();
@@ -304,6 +335,7 @@ int main(void) {
   test_element_types();
   test_malformed();
   test_gzip_and_fs();
+  test_large();
   test_fixture();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
