@@ -2,6 +2,8 @@
  * Lua state with `require 'gpubp'` loaded. Every entry point runs its Lua work inside
  * lua_pcall, so no Lua error escapes to the host; failures become a status and a message
  * kept on the runtime. Tensors are copied in/out through the core (gb_tensor.h, lgb.h). */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,12 +11,15 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "gb_luaheap.h"
 #include "gb_tensor.h"
 #include "gpubp.h"
 #include "lgb.h"
 
 struct gpubp_runtime {
   lua_State *L;
+  gb_luaheap *heap; /* the Lua state's small-block allocator */
+  bool warn_on, warn_cont; /* Lua warnings: switched by "@on"/"@off" (the -W option) */
   int modref; /* registry ref to the gpubp module table */
   char *err;  /* last error message (malloc'd), or NULL */
 };
@@ -141,7 +146,31 @@ static int open_body(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)o->seed);
     lua_call(L, 1, 0);
   }
+  /* Generational GC, entered once the modules are loaded (they become old at once): a
+   * training loop's temporaries die young, and cheap minor collections free them — and the
+   * tensor memory behind them — within a few thousand allocations. */
+  lua_gc(L, LUA_GCGEN, 0, 0);
   return 0;
+}
+
+/* As luaL_newstate's panic: say why; Lua then aborts. Only reachable outside a protected
+ * call, which this file never makes. */
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "PANIC: unprotected error in call to Lua API (%s)\n", msg ? msg : "?");
+  return 0;
+}
+
+/* Lua's warning function, as lauxlib's: off until "@on", pieces joined until tocont is 0 */
+static void warnf(void *ud, const char *msg, int tocont) {
+  gpubp_runtime *rt = ud;
+  if (!rt->warn_cont && *msg == '@') {
+    if (strcmp(msg, "@on") == 0) rt->warn_on = true;
+    if (strcmp(msg, "@off") == 0) rt->warn_on = false;
+    return;
+  }
+  if (rt->warn_on) fprintf(stderr, "%s%s%s", rt->warn_cont ? "" : "Lua warning: ", msg, tocont ? "" : "\n");
+  rt->warn_cont = tocont != 0;
 }
 
 int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
@@ -151,7 +180,12 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
   if (rt == NULL) return GPUBP_ERRMEM;
   rt->modref = LUA_NOREF;
   *out = rt;
-  rt->L = luaL_newstate();
+  rt->heap = gb_luaheap_new();
+  rt->L = rt->heap ? lua_newstate(gb_luaheap_alloc, rt->heap) : NULL;
+  if (rt->L) {
+    lua_atpanic(rt->L, panic);
+    lua_setwarnf(rt->L, warnf, rt);
+  }
   if (rt->L == NULL) {
     set_err(rt, "cannot create a Lua state: not enough memory");
     return GPUBP_ERRMEM;
@@ -165,6 +199,7 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
 int gpubp_close(gpubp_runtime *rt) {
   if (rt == NULL) return GPUBP_OK;
   if (rt->L) lua_close(rt->L);
+  gb_luaheap_free(rt->heap);
   free(rt->err);
   free(rt);
   return GPUBP_OK;
