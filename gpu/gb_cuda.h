@@ -21,8 +21,8 @@ void gb_cuda_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 /* Release cached blocks back to the driver. */
 void gb_cuda_empty_cache(gb_state *S);
 /* Copy nbytes between any two of host (GB_CPU) and devices; synchronous for host targets. */
-gb_status gb_cuda_memcpy(gb_state *S, void *dst, gb_device ddev, const void *src,
-                         gb_device sdev, size_t nbytes);
+gb_status gb_cuda_memcpy(gb_state *S, void *dst, gb_device ddev, const void *src, gb_device sdev,
+                         size_t nbytes);
 gb_status gb_cuda_synchronize(gb_state *S);
 /* TF32 for matrix products (off by default so results match the CPU). */
 void gb_cuda_set_tf32(gb_state *S, bool on);
@@ -36,7 +36,7 @@ bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_by
 #define GB_CUDA(x) x
 #define GB_NOGRAD gb_grad_none
 #define GB_NOCUDA gb_cuda_none /* declared, never defined: rows without a launcher */
-#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                           \
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                               \
   gb_status cuda(gb_state *S, const gb_opargs *a, gb_tensor **out);
 #include "gb_ops.def"
 #undef GB_OP

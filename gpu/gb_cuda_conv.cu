@@ -147,8 +147,7 @@ extern "C" gb_status gb_cuda_max_pool2d(gb_state *S, const gb_opargs *a, gb_tens
   return GB_OK;
 }
 
-extern "C" gb_status gb_cuda_max_pool2d_backward(gb_state *S, const gb_opargs *a,
-                                                 gb_tensor **out) {
+extern "C" gb_status gb_cuda_max_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_cuda_dev *c;
   gb_device dev = out[0]->device;
   gb_status st = gb_cuda_ctx(S, dev, &c);

@@ -19,8 +19,7 @@ __global__ void k_flat(int64_t n, float *out, int so, const T *x0, int s0, const
   }
 }
 
-template <int NIN, class T, class F>
-__global__ void k_strided(gb_cuda_iter it, F f) {
+template <int NIN, class T, class F> __global__ void k_strided(gb_cuda_iter it, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[NIN + 1];
@@ -58,18 +57,18 @@ static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, co
 }
 
 /* ---- unary: `x` the element, f0/f1 the row's scalars ---- */
-#define GB_CUDA_UNARY(name, EXPR)                                                             \
-  struct op_##name {                                                                          \
-    float f0, f1;                                                                             \
-    __device__ __forceinline__ float operator()(float x, float, float) const {                \
-      const float f0_ = f0, f1_ = f1;                                                         \
-      (void)f0_, (void)f1_;                                                                   \
-      return (EXPR);                                                                          \
-    }                                                                                         \
-  };                                                                                          \
-  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {     \
-    op_##name f = {(float)a->f[0], (float)a->f[1]};                                           \
-    return launch<1, float>(S, a, out[0], f, #name " kernel");                                \
+#define GB_CUDA_UNARY(name, EXPR)                                                                  \
+  struct op_##name {                                                                               \
+    float f0, f1;                                                                                  \
+    __device__ __forceinline__ float operator()(float x, float, float) const {                     \
+      const float f0_ = f0, f1_ = f1;                                                              \
+      (void)f0_, (void)f1_;                                                                        \
+      return (EXPR);                                                                               \
+    }                                                                                              \
+  };                                                                                               \
+  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {          \
+    op_##name f = {(float)a->f[0], (float)a->f[1]};                                                \
+    return launch<1, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
 GB_CUDA_UNARY(affine, x *f0_ + f1_)
@@ -89,18 +88,18 @@ GB_CUDA_UNARY(gelu, gb_f_gelu(x))
 GB_CUDA_UNARY(clamp, gb_f_clamp(x, f0_, f1_))
 
 /* ---- binary with broadcasting: `x`, `y` the elements ---- */
-#define GB_CUDA_BINARY(name, EXPR)                                                            \
-  struct op_##name {                                                                          \
-    float f0;                                                                                 \
-    __device__ __forceinline__ float operator()(float x, float y, float) const {              \
-      const float f0_ = f0;                                                                   \
-      (void)f0_;                                                                              \
-      return (EXPR);                                                                          \
-    }                                                                                         \
-  };                                                                                          \
-  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {     \
-    op_##name f = {(float)a->f[0]};                                                           \
-    return launch<2, float>(S, a, out[0], f, #name " kernel");                                \
+#define GB_CUDA_BINARY(name, EXPR)                                                                 \
+  struct op_##name {                                                                               \
+    float f0;                                                                                      \
+    __device__ __forceinline__ float operator()(float x, float y, float) const {                   \
+      const float f0_ = f0;                                                                        \
+      (void)f0_;                                                                                   \
+      return (EXPR);                                                                               \
+    }                                                                                              \
+  };                                                                                               \
+  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {          \
+    op_##name f = {(float)a->f[0]};                                                                \
+    return launch<2, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
 GB_CUDA_BINARY(add, x + y)
@@ -117,19 +116,19 @@ GB_CUDA_BINARY(tanh_backward, gb_f_tanh_backward(x, y))
 GB_CUDA_BINARY(gelu_backward, x *gb_f_gelu_grad(y))
 
 /* ---- comparisons: either dtype (both the same), float32 0/1 out ---- */
-#define GB_CUDA_COMPARE(name, OP)                                                             \
-  struct op_##name {                                                                          \
-    template <class T> __device__ __forceinline__ float operator()(T x, T y, T) const {      \
-      return (float)(x OP y);                                                                 \
-    }                                                                                         \
-  };                                                                                          \
-  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {     \
-    op_##name f;                                                                              \
-    switch (a->in[0]->dtype) {                                                                \
-    case GB_F32: return launch<2, float>(S, a, out[0], f, #name " kernel");                   \
-    case GB_I32: return launch<2, int32_t>(S, a, out[0], f, #name " kernel");                 \
-    default: return launch<2, int64_t>(S, a, out[0], f, #name " kernel");                     \
-    }                                                                                         \
+#define GB_CUDA_COMPARE(name, OP)                                                                  \
+  struct op_##name {                                                                               \
+    template <class T> __device__ __forceinline__ float operator()(T x, T y, T) const {            \
+      return (float)(x OP y);                                                                      \
+    }                                                                                              \
+  };                                                                                               \
+  extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {          \
+    op_##name f;                                                                                   \
+    switch (a->in[0]->dtype) {                                                                     \
+    case GB_F32: return launch<2, float>(S, a, out[0], f, #name " kernel");                        \
+    case GB_I32: return launch<2, int32_t>(S, a, out[0], f, #name " kernel");                      \
+    default: return launch<2, int64_t>(S, a, out[0], f, #name " kernel");                          \
+    }                                                                                              \
   }
 
 GB_CUDA_COMPARE(eq, ==)

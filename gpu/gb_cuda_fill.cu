@@ -25,15 +25,13 @@ __device__ __forceinline__ double fill_value(const fill_args &p, int64_t i) {
     float u = gb_philox_uniform(p.seed, p.offset, i);
     return (float)p.f0 + u * (float)(p.f1 - p.f0);
   }
-  default:
-    return (float)p.f0 + gb_philox_normal(p.seed, p.offset, i) * (float)p.f1;
+  default: return (float)p.f0 + gb_philox_normal(p.seed, p.offset, i) * (float)p.f1;
   }
 }
 
 /* Element i (row-major over the coalesced shape, which keeps the logical order) of `it`'s
  * single operand gets fill_value(i) converted to T. */
-template <class T>
-__global__ void k_fill(gb_cuda_iter it, fill_args p) {
+template <class T> __global__ void k_fill(gb_cuda_iter it, fill_args p) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[1];
@@ -42,8 +40,7 @@ __global__ void k_fill(gb_cuda_iter it, fill_args p) {
   }
 }
 
-template <class T>
-__global__ void k_fill_flat(int64_t n, T *o, T v) {
+template <class T> __global__ void k_fill_flat(int64_t n, T *o, T v) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x)
     o[i] = v;
@@ -61,8 +58,8 @@ static gb_status run_fill(gb_state *S, gb_tensor *t, const fill_args &p, const c
   if (p.kind == FILL_VALUE && it.contiguous && it.stride[0][0] == 1) {
     switch (t->dtype) {
     case GB_F32:
-      k_fill_flat<float><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(t->numel, (float *)it.base[0],
-                                                                     (float)p.f0);
+      k_fill_flat<float>
+          <<<blocks, GB_FILL_THREADS, 0, c->stream>>>(t->numel, (float *)it.base[0], (float)p.f0);
       break;
     case GB_I32:
       k_fill_flat<int32_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(
@@ -121,8 +118,7 @@ extern "C" gb_status gb_cuda_normal(gb_state *S, const gb_opargs *a, gb_tensor *
 
 /* ---- copy: every (destination, source) dtype pair, strided on both sides ---- */
 
-template <class OT, class IT>
-__global__ void k_copy(gb_cuda_iter it) {
+template <class OT, class IT> __global__ void k_copy(gb_cuda_iter it) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[2];
@@ -131,20 +127,17 @@ __global__ void k_copy(gb_cuda_iter it) {
   }
 }
 
-template <class OT, class IT>
-__global__ void k_copy_flat(int64_t n, OT *o, const IT *x, int sx) {
+template <class OT, class IT> __global__ void k_copy_flat(int64_t n, OT *o, const IT *x, int sx) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x)
     o[i] = (OT)x[i * sx];
 }
 
-template <class OT, class IT>
-static void launch_copy(const gb_cuda_iter &it, cudaStream_t s) {
+template <class OT, class IT> static void launch_copy(const gb_cuda_iter &it, cudaStream_t s) {
   unsigned blocks = gb_cuda_blocks(it.numel, GB_FILL_THREADS);
   if (it.contiguous && it.stride[0][0] == 1)
-    k_copy_flat<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(it.numel, (OT *)it.base[0],
-                                                           (const IT *)it.base[1],
-                                                           (int)it.stride[1][0]);
+    k_copy_flat<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(
+        it.numel, (OT *)it.base[0], (const IT *)it.base[1], (int)it.stride[1][0]);
   else
     k_copy<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(it);
 }
@@ -167,9 +160,10 @@ extern "C" gb_status gb_cuda_copy(gb_state *S, const gb_opargs *a, gb_tensor **o
   if (o->numel == 0) return GB_OK;
   if (o->dtype == x->dtype && gb_shape_equal(o, x) && gb_tensor_is_contiguous(o) &&
       gb_tensor_is_contiguous(x)) {
-    GB_CU(S, dev, cudaMemcpyAsync(gb_tensor_data(o), gb_tensor_data(x),
-                                  (size_t)o->numel * gb_dtype_size(o->dtype),
-                                  cudaMemcpyDeviceToDevice, c->stream));
+    GB_CU(S, dev,
+          cudaMemcpyAsync(gb_tensor_data(o), gb_tensor_data(x),
+                          (size_t)o->numel * gb_dtype_size(o->dtype), cudaMemcpyDeviceToDevice,
+                          c->stream));
     return GB_OK;
   }
   gb_cuda_iter it;

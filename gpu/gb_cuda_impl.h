@@ -69,24 +69,24 @@ gb_status gb_cuda_fail(gb_state *S, gb_device dev, cudaError_t err, const char *
 gb_status gb_cublas_fail(gb_state *S, gb_device dev, cublasStatus_t st, const char *call,
                          const char *file, int line);
 /* After a kernel launch: launch errors now, and with sync_each, execution errors too. */
-gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream,
-                               const char *what, const char *file, int line);
+gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream, const char *what,
+                               const char *file, int line);
 
-#define GB_CU(S, dev, call)                                                                   \
-  do {                                                                                        \
-    cudaError_t gb_e_ = (call);                                                               \
-    if (gb_e_ != cudaSuccess) return gb_cuda_fail((S), (dev), gb_e_, #call, __FILE__, __LINE__); \
+#define GB_CU(S, dev, call)                                                                        \
+  do {                                                                                             \
+    cudaError_t gb_e_ = (call);                                                                    \
+    if (gb_e_ != cudaSuccess) return gb_cuda_fail((S), (dev), gb_e_, #call, __FILE__, __LINE__);   \
   } while (0)
-#define GB_CUBLAS(S, dev, call)                                                               \
-  do {                                                                                        \
-    cublasStatus_t gb_b_ = (call);                                                            \
-    if (gb_b_ != CUBLAS_STATUS_SUCCESS)                                                       \
-      return gb_cublas_fail((S), (dev), gb_b_, #call, __FILE__, __LINE__);                    \
+#define GB_CUBLAS(S, dev, call)                                                                    \
+  do {                                                                                             \
+    cublasStatus_t gb_b_ = (call);                                                                 \
+    if (gb_b_ != CUBLAS_STATUS_SUCCESS)                                                            \
+      return gb_cublas_fail((S), (dev), gb_b_, #call, __FILE__, __LINE__);                         \
   } while (0)
-#define GB_LAUNCHED(S, dev, ctx, what)                                                        \
-  do {                                                                                        \
+#define GB_LAUNCHED(S, dev, ctx, what)                                                             \
+  do {                                                                                             \
     gb_status gb_s_ = gb_cuda_after_launch((S), (dev), (ctx)->stream, (what), __FILE__, __LINE__); \
-    if (gb_s_) return gb_s_;                                                                  \
+    if (gb_s_) return gb_s_;                                                                       \
   } while (0)
 
 /* Blocks for n elements at `threads` per block, capped so a grid-stride loop covers the rest. */
@@ -131,13 +131,15 @@ template <int NOP>
 __device__ __forceinline__ void gb_iter_offsets(const gb_cuda_iter &it, int64_t i,
                                                 int64_t (&off)[NOP]) {
 #pragma unroll
-  for (int k = 0; k < NOP; k++) off[k] = 0;
+  for (int k = 0; k < NOP; k++)
+    off[k] = 0;
   for (int d = it.ndim - 1; d >= 0; d--) {
     int64_t n = it.shape[d];
     int64_t c = i % n;
     i /= n;
 #pragma unroll
-    for (int k = 0; k < NOP; k++) off[k] += c * it.stride[k][d];
+    for (int k = 0; k < NOP; k++)
+      off[k] += c * it.stride[k][d];
   }
 }
 

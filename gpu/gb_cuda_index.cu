@@ -91,8 +91,10 @@ __global__ void k_scatter_add(float *o, const float *s, int64_t total, indices i
 
 static void around(const gb_tensor *t, int64_t dim, int64_t *outer, int64_t *inner) {
   *outer = *inner = 1;
-  for (int d = 0; d < dim; d++) *outer *= t->shape[d];
-  for (int d = (int)dim + 1; d < t->ndim; d++) *inner *= t->shape[d];
+  for (int d = 0; d < dim; d++)
+    *outer *= t->shape[d];
+  for (int d = (int)dim + 1; d < t->ndim; d++)
+    *inner *= t->shape[d];
 }
 
 /* What every launcher here does around its kernel: device, contiguous indices, the flag. */
@@ -103,8 +105,7 @@ struct ix_call {
   indices ix;
 };
 
-static gb_status ix_begin(gb_state *S, gb_tensor *out, gb_tensor *idx, int64_t limit,
-                          ix_call *k) {
+static gb_status ix_begin(gb_state *S, gb_tensor *out, gb_tensor *idx, int64_t limit, ix_call *k) {
   k->dev = out->device;
   k->ic = NULL;
   gb_status st = gb_cuda_ctx(S, k->dev, &k->c);

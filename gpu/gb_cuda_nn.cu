@@ -14,8 +14,10 @@ struct span {
 
 static span span_of(const gb_tensor *x, int64_t dim) {
   span s = {1, x->shape[dim], 1};
-  for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
-  for (int d = (int)dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
+  for (int d = 0; d < dim; d++)
+    s.outer *= x->shape[d];
+  for (int d = (int)dim + 1; d < x->ndim; d++)
+    s.inner *= x->shape[d];
   return s;
 }
 
@@ -29,8 +31,7 @@ struct max_op {
 
 /* ---- softmax / log_softmax ---- */
 
-template <int BLOCK>
-__global__ void k_softmax(span sp, const float *x, float *y, bool log_form) {
+template <int BLOCK> __global__ void k_softmax(span sp, const float *x, float *y, bool log_form) {
   typedef cub::BlockReduce<float, BLOCK> RedF;
   typedef cub::BlockReduce<double, BLOCK> RedD;
   __shared__ union {
@@ -45,20 +46,23 @@ __global__ void k_softmax(span sp, const float *x, float *y, bool log_form) {
     const float *xr = x + o * sp.n * sp.inner + i;
     float *yr = y + o * sp.n * sp.inner + i;
     float mx = -INFINITY;
-    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) mx = fmaxf(mx, xr[k * sp.inner]);
+    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
+      mx = fmaxf(mx, xr[k * sp.inner]);
     float m = RedF(tmp.f).Reduce(mx, max_op());
     if (threadIdx.x == 0) s_mx = m;
     __syncthreads();
     mx = s_mx;
     double sum = 0;
-    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) sum += expf(xr[k * sp.inner] - mx);
+    for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
+      sum += expf(xr[k * sp.inner] - mx);
     double t = RedD(tmp.d).Sum(sum);
     if (threadIdx.x == 0) s_sum = t;
     __syncthreads();
     sum = s_sum;
     if (log_form) {
       float lse = mx + (float)log(sum);
-      for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK) yr[k * sp.inner] = xr[k * sp.inner] - lse;
+      for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
+        yr[k * sp.inner] = xr[k * sp.inner] - lse;
     } else {
       float inv = (float)(1.0 / sum);
       for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
@@ -81,8 +85,8 @@ static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, b
   if (sp.n <= 32)
     k_softmax<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
   else
-    k_softmax<256><<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out),
-                                                log_form);
+    k_softmax<256>
+        <<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
   gb_tensor_release(S, xc);
   GB_LAUNCHED(S, dev, c, log_form ? "log_softmax kernel" : "softmax kernel");
   return GB_OK;
@@ -142,9 +146,8 @@ static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tenso
     k_softmax_backward<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(gc), gb_tensor_f32(yc),
                                                        gb_tensor_f32(out), log_form);
   else
-    k_softmax_backward<256><<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(gc),
-                                                         gb_tensor_f32(yc), gb_tensor_f32(out),
-                                                         log_form);
+    k_softmax_backward<256><<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(gc), gb_tensor_f32(yc),
+                                                         gb_tensor_f32(out), log_form);
   gb_tensor_release(S, gc);
   gb_tensor_release(S, yc);
   GB_LAUNCHED(S, dev, c, "softmax_backward kernel");
@@ -186,17 +189,19 @@ __device__ __forceinline__ int64_t class_of(const labels &y, int64_t i, int64_t 
 __device__ __forceinline__ float row_lse(const float *row, int64_t C) {
   /* one thread per row: the rows are short (classes), so this stays simple */
   float mx = -INFINITY;
-  for (int64_t k = 0; k < C; k++) mx = fmaxf(mx, row[k]);
+  for (int64_t k = 0; k < C; k++)
+    mx = fmaxf(mx, row[k]);
   double s = 0;
-  for (int64_t k = 0; k < C; k++) s += expf(row[k] - mx);
+  for (int64_t k = 0; k < C; k++)
+    s += expf(row[k] - mx);
   return mx + (float)log(s);
 }
 
 enum { LOSS_CE, LOSS_NLL };
 
 /* per-row terms: CE lse - x[cls]; NLL -x[cls]. Bad rows contribute 0 (the launcher errors). */
-__global__ void k_loss_rows(const float *x, labels y, int64_t N, int64_t C, int kind,
-                            double *terms, unsigned long long *flag) {
+__global__ void k_loss_rows(const float *x, labels y, int64_t N, int64_t C, int kind, double *terms,
+                            unsigned long long *flag) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t cls = class_of(y, i, C, flag);
@@ -205,24 +210,23 @@ __global__ void k_loss_rows(const float *x, labels y, int64_t N, int64_t C, int 
       terms[i] = 0;
       continue;
     }
-    terms[i] = kind == LOSS_CE ? (double)(row_lse(row, C) - row[cls])
-                               : -(double)row[cls];
+    terms[i] = kind == LOSS_CE ? (double)(row_lse(row, C) - row[cls]) : -(double)row[cls];
   }
 }
 
-template <int BLOCK>
-__global__ void k_mean_terms(const double *terms, int64_t N, float *out) {
+template <int BLOCK> __global__ void k_mean_terms(const double *terms, int64_t N, float *out) {
   typedef cub::BlockReduce<double, BLOCK> RedD;
   __shared__ typename RedD::TempStorage tmp;
   double acc = 0;
-  for (int64_t i = threadIdx.x; i < N; i += BLOCK) acc += terms[i];
+  for (int64_t i = threadIdx.x; i < N; i += BLOCK)
+    acc += terms[i];
   double t = RedD(tmp).Sum(acc);
   if (threadIdx.x == 0) *out = (float)(t / (double)N);
 }
 
 /* backward: CE (softmax - onehot) * gout / N; NLL -onehot * gout / N */
-__global__ void k_loss_backward(const float *x, labels y, const float *gout, int64_t N,
-                                int64_t C, int kind, float *g, unsigned long long *flag) {
+__global__ void k_loss_backward(const float *x, labels y, const float *gout, int64_t N, int64_t C,
+                                int kind, float *g, unsigned long long *flag) {
   float scale = *gout / (float)N;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N;
        i += (int64_t)gridDim.x * blockDim.x) {
@@ -231,9 +235,11 @@ __global__ void k_loss_backward(const float *x, labels y, const float *gout, int
     float *gr = g + i * C;
     if (kind == LOSS_CE) {
       float lse = row_lse(row, C);
-      for (int64_t k = 0; k < C; k++) gr[k] = expf(row[k] - lse) * scale;
+      for (int64_t k = 0; k < C; k++)
+        gr[k] = expf(row[k] - lse) * scale;
     } else {
-      for (int64_t k = 0; k < C; k++) gr[k] = 0.0f;
+      for (int64_t k = 0; k < C; k++)
+        gr[k] = 0.0f;
     }
     if (cls >= 0) gr[cls] -= scale;
   }
@@ -264,17 +270,16 @@ static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   {
     unsigned blocks = gb_cuda_blocks(N, 128);
     if (backward) {
-      k_loss_backward<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y,
-                                                     gb_tensor_f32(a->in[2]), N, C, kind,
-                                                     gb_tensor_f32(out), c->dflag);
-      if ((st = gb_cuda_after_launch(S, dev, c->stream, "loss backward kernel", __FILE__,
-                                     __LINE__)))
+      k_loss_backward<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, gb_tensor_f32(a->in[2]),
+                                                     N, C, kind, gb_tensor_f32(out), c->dflag);
+      if ((st =
+               gb_cuda_after_launch(S, dev, c->stream, "loss backward kernel", __FILE__, __LINE__)))
         goto done;
     } else {
       void *terms;
       if ((st = gb_cuda_alloc(S, dev, (size_t)N * sizeof(double), &terms))) goto done;
-      k_loss_rows<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind,
-                                                 (double *)terms, c->dflag);
+      k_loss_rows<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind, (double *)terms,
+                                                 c->dflag);
       if (N <= 32)
         k_mean_terms<32><<<1, 32, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
       else
@@ -302,7 +307,6 @@ extern "C" gb_status gb_cuda_cross_entropy_backward(gb_state *S, const gb_opargs
 extern "C" gb_status gb_cuda_nll_loss(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return class_loss(S, a, out[0], LOSS_NLL, false);
 }
-extern "C" gb_status gb_cuda_nll_loss_backward(gb_state *S, const gb_opargs *a,
-                                               gb_tensor **out) {
+extern "C" gb_status gb_cuda_nll_loss_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return class_loss(S, a, out[0], LOSS_NLL, true);
 }

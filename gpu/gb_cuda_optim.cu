@@ -29,15 +29,14 @@ extern "C" gb_status gb_cuda_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor
   int64_t n = out[0]->numel;
   if (n == 0) return GB_OK;
   k_sgd<<<gb_cuda_blocks(n, GB_OPT_THREADS), GB_OPT_THREADS, 0, c->stream>>>(
-      n, gb_tensor_f32(out[0]), gb_tensor_f32(a->in[1]), gb_tensor_f32(a->in[2]),
-      (float)a->f[0], (float)a->f[1], (float)a->f[2], (float)a->f[3], a->i[0] != 0,
-      a->i[1] != 0);
+      n, gb_tensor_f32(out[0]), gb_tensor_f32(a->in[1]), gb_tensor_f32(a->in[2]), (float)a->f[0],
+      (float)a->f[1], (float)a->f[2], (float)a->f[3], a->i[0] != 0, a->i[1] != 0);
   GB_LAUNCHED(S, dev, c, "sgd_step kernel");
   return GB_OK;
 }
 
-__global__ void k_adam(int64_t n, float *p, const float *g, float *m, float *v, float lr,
-                       float b1, float b2, float eps, float wd, bool decoupled, float step_size,
+__global__ void k_adam(int64_t n, float *p, const float *g, float *m, float *v, float lr, float b1,
+                       float b2, float eps, float wd, bool decoupled, float step_size,
                        float bc2_sqrt) {
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n;
        k += (int64_t)gridDim.x * blockDim.x) {
@@ -69,8 +68,8 @@ extern "C" gb_status gb_cuda_adam_step(gb_state *S, const gb_opargs *a, gb_tenso
   const float bc2_sqrt = (float)sqrt(1.0 - pow((double)b2, t));
   k_adam<<<gb_cuda_blocks(n, GB_OPT_THREADS), GB_OPT_THREADS, 0, c->stream>>>(
       n, gb_tensor_f32(out[0]), gb_tensor_f32(a->in[1]), gb_tensor_f32(a->in[2]),
-      gb_tensor_f32(a->in[3]), lr, b1, b2, (float)a->f[3], (float)a->f[4], a->i[1] != 0,
-      step_size, bc2_sqrt);
+      gb_tensor_f32(a->in[3]), lr, b1, b2, (float)a->f[3], (float)a->f[4], a->i[1] != 0, step_size,
+      bc2_sqrt);
   GB_LAUNCHED(S, dev, c, "adam_step kernel");
   return GB_OK;
 }

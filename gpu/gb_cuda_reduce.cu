@@ -57,15 +57,15 @@ __device__ __forceinline__ int64_t red_offset(const plan &p, int64_t j) {
 
 enum { RED_SUM, RED_MEAN, RED_VAR };
 
-template <int BLOCK>
-__global__ void k_sum(plan p, float *out, int mode, double correction) {
+template <int BLOCK> __global__ void k_sum(plan p, float *out, int mode, double correction) {
   typedef cub::BlockReduce<double, BLOCK> Reduce;
   __shared__ typename Reduce::TempStorage tmp;
   __shared__ double shared_mu;
   for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
     const float *x = p.base + keep_offset(p, o);
     double acc = 0;
-    for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK) acc += (double)x[red_offset(p, j)];
+    for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK)
+      acc += (double)x[red_offset(p, j)];
     double total = Reduce(tmp).Sum(acc);
     if (mode != RED_VAR) {
       if (threadIdx.x == 0)
@@ -130,8 +130,7 @@ struct arg_pair {
   int64_t at; /* -1: empty */
 };
 
-template <bool WANT_MAX>
-struct arg_better {
+template <bool WANT_MAX> struct arg_better {
   __device__ __forceinline__ arg_pair operator()(const arg_pair &a, const arg_pair &b) const {
     if (a.at < 0) return b;
     if (b.at < 0) return a;
@@ -145,8 +144,7 @@ struct arg_better {
   }
 };
 
-template <int BLOCK, bool WANT_MAX>
-__global__ void k_extreme(plan p, float *vals, int64_t *idx) {
+template <int BLOCK, bool WANT_MAX> __global__ void k_extreme(plan p, float *vals, int64_t *idx) {
   typedef cub::BlockReduce<arg_pair, BLOCK> Reduce;
   __shared__ typename Reduce::TempStorage tmp;
   arg_better<WANT_MAX> better;

@@ -93,8 +93,8 @@ gb_status gb_cublas_fail(gb_state *S, gb_device dev, cublasStatus_t st, const ch
                    cublasGetStatusString(st));
 }
 
-gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream,
-                               const char *what, const char *file, int line) {
+gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream, const char *what,
+                               const char *file, int line) {
   cudaError_t e = cudaGetLastError();
   if (e == cudaSuccess && ((gb_cuda_backend *)S->cuda)->sync_each)
     e = cudaStreamSynchronize(stream);
@@ -117,9 +117,9 @@ gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
   const char *why;
   int n = gb_cuda_device_count(&why);
   if (dev < 0 || dev >= n) {
-    if (n == 0) return gb_errorf(S, GB_EDEVICE, "cuda:%d is not available: %s", dev, why);
-    return gb_errorf(S, GB_EDEVICE, "cuda:%d does not exist (%d device%s present)", dev, n,
-                     n == 1 ? "" : "s");
+    if (n == 0) return gb_errorf(S, GB_EDEVICE, "device cuda:%d is not available (%s)", dev, why);
+    return gb_errorf(S, GB_EDEVICE, "device cuda:%d does not exist (%d CUDA device%s present)", dev,
+                     n, n == 1 ? "" : "s");
   }
   if (g_lost[dev][0])
     return gb_errorf(S, GB_ECUDA,
@@ -152,8 +152,8 @@ gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_
     c->blas_tf32 = false;
   }
   if (want != c->blas_tf32) {
-    GB_CUBLAS(S, dev, cublasSetMathMode(c->blas, want ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                      : CUBLAS_PEDANTIC_MATH));
+    GB_CUBLAS(S, dev,
+              cublasSetMathMode(c->blas, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
     c->blas_tf32 = want;
   }
   *h = c->blas;
@@ -230,7 +230,8 @@ static gb_status h2d(gb_state *S, gb_device dev, gb_cuda_dev *c, void *dst, cons
   }
   if (n > c->pinned_cap) {
     size_t cap = c->pinned_cap ? c->pinned_cap : ((size_t)1 << 20);
-    while (cap < n) cap *= 2;
+    while (cap < n)
+      cap *= 2;
     if (c->pinned) GB_CU(S, dev, cudaFreeHost(c->pinned));
     c->pinned = NULL;
     c->pinned_cap = 0;
@@ -302,8 +303,9 @@ gb_status gb_cuda_flag_reset(gb_state *S, gb_device dev, gb_cuda_dev *c) {
 }
 
 gb_status gb_cuda_flag_read(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long *v) {
-  GB_CU(S, dev, cudaMemcpyAsync(c->hflag, c->dflag, sizeof(unsigned long long),
-                                cudaMemcpyDeviceToHost, c->stream));
+  GB_CU(S, dev,
+        cudaMemcpyAsync(c->hflag, c->dflag, sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                        c->stream));
   GB_CU(S, dev, cudaStreamSynchronize(c->stream));
   *v = c->hflag[0];
   return GB_OK;
@@ -335,9 +337,11 @@ void gb_cuda_iter_init(gb_cuda_iter *it, gb_tensor *out, int nin, gb_tensor *con
   it->nop = nin + 1;
   it->numel = out->numel;
   gb_tensor *ops[GB_CUDA_MAXOP] = {out};
-  for (int k = 0; k < nin; k++) ops[k + 1] = in[k];
+  for (int k = 0; k < nin; k++)
+    ops[k + 1] = in[k];
   int64_t shape[GB_MAXDIM], stride[GB_CUDA_MAXOP][GB_MAXDIM];
-  for (int d = 0; d < nd; d++) shape[d] = out->shape[d];
+  for (int d = 0; d < nd; d++)
+    shape[d] = out->shape[d];
   for (int k = 0; k < it->nop; k++) {
     gb_tensor *t = ops[k];
     int lead = nd - t->ndim;
@@ -355,21 +359,25 @@ void gb_cuda_iter_init(gb_cuda_iter *it, gb_tensor *out, int nin, gb_tensor *con
       merge = stride[k][d] * shape[d] == it->stride[k][m - 1];
     if (merge) {
       it->shape[m - 1] *= shape[d];
-      for (int k = 0; k < it->nop; k++) it->stride[k][m - 1] = stride[k][d];
+      for (int k = 0; k < it->nop; k++)
+        it->stride[k][m - 1] = stride[k][d];
     } else {
       it->shape[m] = shape[d];
-      for (int k = 0; k < it->nop; k++) it->stride[k][m] = stride[k][d];
+      for (int k = 0; k < it->nop; k++)
+        it->stride[k][m] = stride[k][d];
       m++;
     }
   }
   if (m == 0) {
     it->shape[0] = out->numel;
-    for (int k = 0; k < it->nop; k++) it->stride[k][0] = 0;
+    for (int k = 0; k < it->nop; k++)
+      it->stride[k][0] = 0;
     m = 1;
   }
   it->ndim = m;
   bool flat = m == 1 && it->stride[0][0] == 1;
-  for (int k = 1; flat && k < it->nop; k++) flat = it->stride[k][0] <= 1;
+  for (int k = 1; flat && k < it->nop; k++)
+    flat = it->stride[k][0] <= 1;
   it->contiguous = flat || (m == 1 && it->shape[0] <= 1);
 }
 

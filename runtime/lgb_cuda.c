@@ -133,16 +133,11 @@ static int l_get_device_name(lua_State *L) {
 }
 
 static const luaL_Reg cuda_fns[] = {
-    {"is_available", l_is_available},
-    {"device_count", l_device_count},
-    {"why_unavailable", l_why_unavailable},
-    {"synchronize", l_synchronize},
-    {"memory_stats", l_memory_stats},
-    {"reset_peak_memory_stats", l_reset_peak},
-    {"empty_cache", l_empty_cache},
-    {"set_tf32", l_set_tf32},
-    {"get_device_name", l_get_device_name},
-    {NULL, NULL},
+    {"is_available", l_is_available},       {"device_count", l_device_count},
+    {"why_unavailable", l_why_unavailable}, {"synchronize", l_synchronize},
+    {"memory_stats", l_memory_stats},       {"reset_peak_memory_stats", l_reset_peak},
+    {"empty_cache", l_empty_cache},         {"set_tf32", l_set_tf32},
+    {"get_device_name", l_get_device_name}, {NULL, NULL},
 };
 
 /* Adds the `cuda` subtable to the module table on top of the stack. */

@@ -30,25 +30,25 @@ static int failures = 0, checks = 0;
  * (GPUBP_TEST_SELFCHECK=1 on a machine without GPU exercises the cases and the harness) */
 static gb_device test_dev = 0;
 
-#define CHECK(cond, ...)                                                                       \
-  do {                                                                                         \
-    checks++;                                                                                  \
-    if (!(cond)) {                                                                             \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                    \
-      fprintf(stderr, __VA_ARGS__);                                                            \
-      fputc('\n', stderr);                                                                     \
-      failures++;                                                                              \
-    }                                                                                          \
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    checks++;                                                                                      \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                        \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+      failures++;                                                                                  \
+    }                                                                                              \
   } while (0)
 
-#define OK(S, call)                                                                            \
-  do {                                                                                         \
-    gb_status st_ = (call);                                                                    \
-    if (st_ != GB_OK) {                                                                        \
-      fprintf(stderr, "%s:%d: %s -> %d: %s\n", __FILE__, __LINE__, #call, (int)st_,            \
-              gb_state_error(S));                                                              \
-      exit(1);                                                                                 \
-    }                                                                                          \
+#define OK(S, call)                                                                                \
+  do {                                                                                             \
+    gb_status st_ = (call);                                                                        \
+    if (st_ != GB_OK) {                                                                            \
+      fprintf(stderr, "%s:%d: %s -> %d: %s\n", __FILE__, __LINE__, #call, (int)st_,                \
+              gb_state_error(S));                                                                  \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static unsigned rng = 20261129u;
@@ -74,14 +74,20 @@ static gb_tensor *make(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
     default: v = 1.0 + (double)(int64_t)(urand() * (double)hi); break;
     }
     char *p = gb_tensor_data(t);
-    if (dt == GB_F32) ((float *)p)[i] = (float)v;
-    else if (dt == GB_I32) ((int32_t *)p)[i] = (int32_t)v;
-    else ((int64_t *)p)[i] = (int64_t)v;
+    if (dt == GB_F32)
+      ((float *)p)[i] = (float)v;
+    else if (dt == GB_I32)
+      ((int32_t *)p)[i] = (int32_t)v;
+    else
+      ((int64_t *)p)[i] = (int64_t)v;
   }
   return t;
 }
 
-#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+#define SHAPE(...)                                                                                 \
+  (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]) {                         \
+    __VA_ARGS__                                                                                    \
+  }
 
 typedef struct tcase {
   const char *what;
@@ -104,8 +110,8 @@ static void add_in(tcase *c, gb_tensor *t, bool trans) {
 }
 
 static bool positive_input(gb_opid id) {
-  return id == GB_OP_LOG || id == GB_OP_SQRT || id == GB_OP_POW_SCALAR ||
-         id == GB_OP_RDIV_SCALAR || id == GB_OP_POW || id == GB_OP_DIV;
+  return id == GB_OP_LOG || id == GB_OP_SQRT || id == GB_OP_POW_SCALAR || id == GB_OP_RDIV_SCALAR ||
+         id == GB_OP_POW || id == GB_OP_DIV;
 }
 
 /* Fill case `v` of row `id`; false when the row has no case v. */
@@ -226,17 +232,32 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     if (v > 4) return false;
     a->i[2] = 1; /* var: unbiased */
     switch (v) {
-    case 0: add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false); a->i[0] = 5; break;
-    case 1: add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false); a->i[0] = 0; break;
+    case 0:
+      add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false);
+      a->i[0] = 5;
+      break;
+    case 1:
+      add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false);
+      a->i[0] = 0;
+      break;
     case 2:
       add_in(c, make(S, SHAPE(3, 5, 4), GB_F32, MIXED, 0), true);
       a->i[0] = 2, a->i[1] = 1;
       break;
-    case 3: add_in(c, make(S, SHAPE(2, 700), GB_F32, MIXED, 0), false); a->i[0] = 2; break;
-    default: add_in(c, make(S, SHAPE(700, 3), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
+    case 3:
+      add_in(c, make(S, SHAPE(2, 700), GB_F32, MIXED, 0), false);
+      a->i[0] = 2;
+      break;
+    default:
+      add_in(c, make(S, SHAPE(700, 3), GB_F32, MIXED, 0), false);
+      a->i[0] = 1;
+      break;
     }
-    c->what = v == 0 ? "dims 1,3" : v == 1 ? "all" : v == 2 ? "transposed keepdim"
-              : v == 3 ? "long rows" : "long columns";
+    c->what = v == 0   ? "dims 1,3"
+              : v == 1 ? "all"
+              : v == 2 ? "transposed keepdim"
+              : v == 3 ? "long rows"
+                       : "long columns";
     if (v >= 3) c->rtol = 1e-4; /* 700-term float sums: summation order differs */
     return true;
   }
@@ -260,10 +281,22 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
   if (f == gb_infer_softmax) {
     if (v > 3) return false;
     switch (v) {
-    case 0: add_in(c, make(S, SHAPE(4, 7), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
-    case 1: add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
-    case 2: add_in(c, make(S, SHAPE(2, 50), GB_F32, MIXED, 0), false); a->i[0] = 1; break;
-    default: add_in(c, make(S, SHAPE(7, 4), GB_F32, MIXED, 0), true); a->i[0] = 0; break;
+    case 0:
+      add_in(c, make(S, SHAPE(4, 7), GB_F32, MIXED, 0), false);
+      a->i[0] = 1;
+      break;
+    case 1:
+      add_in(c, make(S, SHAPE(3, 4, 5), GB_F32, MIXED, 0), false);
+      a->i[0] = 1;
+      break;
+    case 2:
+      add_in(c, make(S, SHAPE(2, 50), GB_F32, MIXED, 0), false);
+      a->i[0] = 1;
+      break;
+    default:
+      add_in(c, make(S, SHAPE(7, 4), GB_F32, MIXED, 0), true);
+      a->i[0] = 0;
+      break;
     }
     return true;
   }
@@ -391,8 +424,10 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     int64_t w0[6] = {2, 2, 2, 2, 1, 1}, w1[6] = {3, 3, 1, 1, 0, 0};
     memcpy(a->i, v == 0 ? w0 : w1, sizeof w0);
     if (f == gb_infer_pool2d_backward) /* gout (2,3,OH,OW) */
-      add_in(c, v == 0 ? make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0)
-                       : make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0), false);
+      add_in(c,
+             v == 0 ? make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0)
+                    : make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0),
+             false);
     add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
     c->what = v == 0 ? "2x2/2 pad 1" : "3x3/1";
     return true;
@@ -402,7 +437,8 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
 }
 
 static void free_case(gb_state *S, tcase *c) {
-  for (int k = 0; k < c->nin; k++) gb_tensor_release(S, c->in[k]);
+  for (int k = 0; k < c->nin; k++)
+    gb_tensor_release(S, c->in[k]);
 }
 
 typedef struct result {
@@ -412,9 +448,12 @@ typedef struct result {
 } result;
 
 static void free_result(gb_state *S, result *r) {
-  for (int k = 0; k < GB_MAXOUT; k++) gb_tensor_release(S, r->out[k]);
-  for (int k = 0; k < GB_MAXIN; k++) gb_tensor_release(S, r->grad[k]);
-  for (int k = 0; k < GB_MAXIN; k++) gb_tensor_release(S, r->state[k]);
+  for (int k = 0; k < GB_MAXOUT; k++)
+    gb_tensor_release(S, r->out[k]);
+  for (int k = 0; k < GB_MAXIN; k++)
+    gb_tensor_release(S, r->grad[k]);
+  for (int k = 0; k < GB_MAXIN; k++)
+    gb_tensor_release(S, r->state[k]);
   memset(r, 0, sizeof *r);
 }
 
@@ -465,7 +504,8 @@ static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev
   }
   if (c->inplace) {
     st = gb_op_run_into(S, id, &a, leaf[0]);
-    for (int k = 0; !st && k < c->nin; k++) r->state[k] = to_cpu(S, leaf[k]);
+    for (int k = 0; !st && k < c->nin; k++)
+      r->state[k] = to_cpu(S, leaf[k]);
   } else {
     st = gb_op_run(S, id, &a, res);
   }
@@ -492,7 +532,8 @@ static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev
       gb_tensor_release(S, loss);
     }
   }
-  for (int k = 0; k < GB_MAXOUT; k++) gb_tensor_release(S, res[k]);
+  for (int k = 0; k < GB_MAXOUT; k++)
+    gb_tensor_release(S, res[k]);
   for (int k = 0; k < c->nin; k++) {
     gb_tensor_release(S, a.in[k]);
     gb_tensor_release(S, leaf[k]);
@@ -518,8 +559,8 @@ static void compare(const char *row, const char *what, const char *part, gb_tens
     bool same = (x != x && y != y) || fabs(x - y) <= atol + rtol * fabs(x);
     if (cpu->dtype != GB_F32) same = x == y;
     if (!same && bad++ < 3)
-      CHECK(false, "%s [%s] %s: element %lld: cpu %.9g, cuda %.9g", row, what, part,
-            (long long)i, x, y);
+      CHECK(false, "%s [%s] %s: element %lld: cpu %.9g, cuda %.9g", row, what, part, (long long)i,
+            x, y);
   }
   if (!bad) checks++;
 }
@@ -570,10 +611,10 @@ static void test_errors(gb_state *S) {
   struct {
     gb_opid id;
     int64_t bad;
-  } rows[] = {{GB_OP_CROSS_ENTROPY, 7},         {GB_OP_CROSS_ENTROPY_BACKWARD, 0},
-              {GB_OP_NLL_LOSS, -3},             {GB_OP_NLL_LOSS_BACKWARD, 6},
-              {GB_OP_INDEX_SELECT, 9},          {GB_OP_GATHER, 0},
-              {GB_OP_INDEX_ADD, 6},             {GB_OP_SCATTER_ADD, 99}};
+  } rows[] = {{GB_OP_CROSS_ENTROPY, 7}, {GB_OP_CROSS_ENTROPY_BACKWARD, 0},
+              {GB_OP_NLL_LOSS, -3},     {GB_OP_NLL_LOSS_BACKWARD, 6},
+              {GB_OP_INDEX_SELECT, 9},  {GB_OP_GATHER, 0},
+              {GB_OP_INDEX_ADD, 6},     {GB_OP_SCATTER_ADD, 99}};
   for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
     gb_opid id = rows[r].id;
     tcase c;
@@ -671,8 +712,7 @@ int main(void) {
   test_errors(S);
   if (test_dev == GB_CPU) {
     gb_state_free(S);
-    printf("self-check (cpu vs cpu): %d cases, %d checks, %d failures\n", tested, checks,
-           failures);
+    printf("self-check (cpu vs cpu): %d cases, %d checks, %d failures\n", tested, checks, failures);
     return failures ? 1 : 0;
   }
 #ifdef GB_HAVE_CUDA
