@@ -18,15 +18,15 @@
 
 typedef enum gb_status {
   GB_OK = 0,
-  GB_EARG,   /* bad argument value (negative size, bad dim, unknown name) */
-  GB_ESHAPE, /* shapes do not fit the op */
-  GB_EDTYPE, /* dtype not supported by the op or mismatched */
-  GB_EDEVICE,/* tensors on different devices, or device unavailable */
-  GB_EOOM,   /* allocation failed after cache release and retry */
-  GB_EIO,    /* file missing, unreadable, malformed */
-  GB_ECUDA,  /* CUDA / cuBLAS failure (message has call, file, line) */
-  GB_EGRAD,  /* autograd misuse (backward twice, in-place on leaf needing grad) */
-  GB_ESTATE  /* runtime misuse (closed runtime, wrong thread) */
+  GB_EARG,    /* bad argument value (negative size, bad dim, unknown name) */
+  GB_ESHAPE,  /* shapes do not fit the op */
+  GB_EDTYPE,  /* dtype not supported by the op or mismatched */
+  GB_EDEVICE, /* tensors on different devices, or device unavailable */
+  GB_EOOM,    /* allocation failed after cache release and retry */
+  GB_EIO,     /* file missing, unreadable, malformed */
+  GB_ECUDA,   /* CUDA / cuBLAS failure (message has call, file, line) */
+  GB_EGRAD,   /* autograd misuse (backward twice, in-place on leaf needing grad) */
+  GB_ESTATE   /* runtime misuse (closed runtime, wrong thread) */
 } gb_status;
 
 typedef enum gb_dtype { GB_F32 = 0, GB_I32, GB_I64, GB_NDTYPE } gb_dtype;

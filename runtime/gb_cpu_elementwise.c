@@ -13,29 +13,29 @@ static gb_status run_rows(gb_tensor **out, int nin, const gb_opargs *a, gb_row_f
 
 /* Unary: `x` is the input element, f0/f1 the row's scalar parameters. The contiguous loop is
  * written separately so the compiler vectorizes it. */
-#define GB_UNARY(kernel, row, EXPR)                                                            \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                 \
-    float *o = (float *)p[0];                                                                  \
-    const float *in = (const float *)p[1];                                                     \
-    const float f0 = (float)a->f[0], f1 = (float)a->f[1];                                      \
-    (void)f0, (void)f1;                                                                        \
-    if (s[0] == 1 && s[1] == 1) {                                                              \
-      for (int64_t k = 0; k < n; k++) {                                                        \
-        float x = in[k];                                                                       \
-        o[k] = (EXPR);                                                                         \
-      }                                                                                        \
-    } else {                                                                                   \
-      for (int64_t k = 0; k < n; k++) {                                                        \
-        float x = in[k * s[1]];                                                                \
-        o[k * s[0]] = (EXPR);                                                                  \
-      }                                                                                        \
-    }                                                                                          \
-  }                                                                                            \
-  gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                         \
-    return run_rows(out, 1, a, row);                                                           \
+#define GB_UNARY(kernel, row, EXPR)                                                                \
+  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+    float *o = (float *)p[0];                                                                      \
+    const float *in = (const float *)p[1];                                                         \
+    const float f0 = (float)a->f[0], f1 = (float)a->f[1];                                          \
+    (void)f0, (void)f1;                                                                            \
+    if (s[0] == 1 && s[1] == 1) {                                                                  \
+      for (int64_t k = 0; k < n; k++) {                                                            \
+        float x = in[k];                                                                           \
+        o[k] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t k = 0; k < n; k++) {                                                            \
+        float x = in[k * s[1]];                                                                    \
+        o[k * s[0]] = (EXPR);                                                                      \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
+  gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                             \
+    return run_rows(out, 1, a, row);                                                               \
   }
 
-GB_UNARY(gb_cpu_affine, row_affine, x * f0 + f1)
+GB_UNARY(gb_cpu_affine, row_affine, x *f0 + f1)
 GB_UNARY(gb_cpu_rdiv_scalar, row_rdiv_scalar, f0 / x)
 GB_UNARY(gb_cpu_pow_scalar, row_pow_scalar, powf(x, f0))
 GB_UNARY(gb_cpu_rpow_scalar, row_rpow_scalar, powf(f0, x))
@@ -52,32 +52,32 @@ GB_UNARY(gb_cpu_gelu, row_gelu, gb_f_gelu(x))
 GB_UNARY(gb_cpu_clamp, row_clamp, gb_f_clamp(x, f0, f1))
 
 /* Binary with broadcasting: `x`, `y` are the input elements. */
-#define GB_BINARY(kernel, row, EXPR)                                                           \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                 \
-    float *o = (float *)p[0];                                                                  \
-    const float *xs = (const float *)p[1], *ys = (const float *)p[2];                          \
-    const float f0 = (float)a->f[0];                                                           \
-    (void)f0;                                                                                  \
-    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                                 \
-      for (int64_t k = 0; k < n; k++) {                                                        \
-        float x = xs[k], y = ys[k];                                                            \
-        o[k] = (EXPR);                                                                         \
-      }                                                                                        \
-    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                                          \
-      const float y = ys[0];                                                                   \
-      for (int64_t k = 0; k < n; k++) {                                                        \
-        float x = xs[k];                                                                       \
-        o[k] = (EXPR);                                                                         \
-      }                                                                                        \
-    } else {                                                                                   \
-      for (int64_t k = 0; k < n; k++) {                                                        \
-        float x = xs[k * s[1]], y = ys[k * s[2]];                                              \
-        o[k * s[0]] = (EXPR);                                                                  \
-      }                                                                                        \
-    }                                                                                          \
-  }                                                                                            \
-  gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                         \
-    return run_rows(out, 2, a, row);                                                           \
+#define GB_BINARY(kernel, row, EXPR)                                                               \
+  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+    float *o = (float *)p[0];                                                                      \
+    const float *xs = (const float *)p[1], *ys = (const float *)p[2];                              \
+    const float f0 = (float)a->f[0];                                                               \
+    (void)f0;                                                                                      \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                                     \
+      for (int64_t k = 0; k < n; k++) {                                                            \
+        float x = xs[k], y = ys[k];                                                                \
+        o[k] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                                              \
+      const float y = ys[0];                                                                       \
+      for (int64_t k = 0; k < n; k++) {                                                            \
+        float x = xs[k];                                                                           \
+        o[k] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t k = 0; k < n; k++) {                                                            \
+        float x = xs[k * s[1]], y = ys[k * s[2]];                                                  \
+        o[k * s[0]] = (EXPR);                                                                      \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
+  gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                             \
+    return run_rows(out, 2, a, row);                                                               \
   }
 
 GB_BINARY(gb_cpu_add, row_add, x + y)
@@ -94,29 +94,32 @@ GB_BINARY(gb_cpu_tanh_backward, row_tanh_backward, gb_f_tanh_backward(x, y))
 GB_BINARY(gb_cpu_gelu_backward, row_gelu_backward, x *gb_f_gelu_grad(y))
 
 /* Comparisons read either dtype (both inputs share it) and write float32 0/1. */
-#define GB_COMPARE(kernel, row, OP)                                                            \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                 \
-    float *o = (float *)p[0];                                                                  \
-    switch (a->in[0]->dtype) {                                                                 \
-    case GB_F32: {                                                                             \
-      const float *x = (const float *)p[1], *y = (const float *)p[2];                          \
-      for (int64_t k = 0; k < n; k++) o[k * s[0]] = (float)(x[k * s[1]] OP y[k * s[2]]);       \
-      break;                                                                                   \
-    }                                                                                          \
-    case GB_I32: {                                                                             \
-      const int32_t *x = (const int32_t *)p[1], *y = (const int32_t *)p[2];                    \
-      for (int64_t k = 0; k < n; k++) o[k * s[0]] = (float)(x[k * s[1]] OP y[k * s[2]]);       \
-      break;                                                                                   \
-    }                                                                                          \
-    default: {                                                                                 \
-      const int64_t *x = (const int64_t *)p[1], *y = (const int64_t *)p[2];                    \
-      for (int64_t k = 0; k < n; k++) o[k * s[0]] = (float)(x[k * s[1]] OP y[k * s[2]]);       \
-      break;                                                                                   \
-    }                                                                                          \
-    }                                                                                          \
-  }                                                                                            \
-  gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                         \
-    return run_rows(out, 2, a, row);                                                           \
+#define GB_COMPARE(kernel, row, OP)                                                                \
+  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+    float *o = (float *)p[0];                                                                      \
+    switch (a->in[0]->dtype) {                                                                     \
+    case GB_F32: {                                                                                 \
+      const float *x = (const float *)p[1], *y = (const float *)p[2];                              \
+      for (int64_t k = 0; k < n; k++)                                                              \
+        o[k * s[0]] = (float)(x[k * s[1]] OP y[k * s[2]]);                                         \
+      break;                                                                                       \
+    }                                                                                              \
+    case GB_I32: {                                                                                 \
+      const int32_t *x = (const int32_t *)p[1], *y = (const int32_t *)p[2];                        \
+      for (int64_t k = 0; k < n; k++)                                                              \
+        o[k * s[0]] = (float)(x[k * s[1]] OP y[k * s[2]]);                                         \
+      break;                                                                                       \
+    }                                                                                              \
+    default: {                                                                                     \
+      const int64_t *x = (const int64_t *)p[1], *y = (const int64_t *)p[2];                        \
+      for (int64_t k = 0; k < n; k++)                                                              \
+        o[k * s[0]] = (float)(x[k * s[1]] OP y[k * s[2]]);                                         \
+      break;                                                                                       \
+    }                                                                                              \
+    }                                                                                              \
+  }                                                                                                \
+  gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                             \
+    return run_rows(out, 2, a, row);                                                               \
   }
 
 GB_COMPARE(gb_cpu_eq, row_eq, ==)
@@ -129,7 +132,8 @@ GB_COMPARE(gb_cpu_ge, row_ge, >=)
 static void row_where(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {
   float *o = (float *)p[0];
   const float *c = (const float *)p[1], *x = (const float *)p[2], *y = (const float *)p[3];
-  for (int64_t k = 0; k < n; k++) o[k * s[0]] = c[k * s[1]] != 0.0f ? x[k * s[2]] : y[k * s[3]];
+  for (int64_t k = 0; k < n; k++)
+    o[k * s[0]] = c[k * s[1]] != 0.0f ? x[k * s[2]] : y[k * s[3]];
 }
 
 gb_status gb_cpu_where(gb_state *S, const gb_opargs *a, gb_tensor **out) {

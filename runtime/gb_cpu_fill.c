@@ -19,10 +19,12 @@ static void row_fill(int64_t n, char **p, const int64_t *s, const gb_opargs *a) 
   gb_dtype dt = (gb_dtype)a->i[7];
   if (dt == GB_F32 && s[0] == 1) {
     float v = (float)a->f[0], *o = (float *)p[0];
-    for (int64_t k = 0; k < n; k++) o[k] = v;
+    for (int64_t k = 0; k < n; k++)
+      o[k] = v;
     return;
   }
-  for (int64_t k = 0; k < n; k++) store(p[0], dt, k * s[0], a->f[0]);
+  for (int64_t k = 0; k < n; k++)
+    store(p[0], dt, k * s[0], a->f[0]);
 }
 
 gb_status gb_cpu_fill(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -42,7 +44,8 @@ static gb_status write_each(gb_tensor *t, elem_fn f, const gb_opargs *a) {
   int64_t idx[GB_MAXDIM] = {0};
   for (int64_t i = 0; i < t->numel; i++) {
     int64_t off = 0;
-    for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
+    for (int d = 0; d < t->ndim; d++)
+      off += idx[d] * t->stride[d];
     store(base, t->dtype, off, f(i, a));
     for (int d = t->ndim - 1; d >= 0; d--) {
       if (++idx[d] < t->shape[d]) break;
@@ -52,7 +55,9 @@ static gb_status write_each(gb_tensor *t, elem_fn f, const gb_opargs *a) {
   return GB_OK;
 }
 
-static double elem_arange(int64_t i, const gb_opargs *a) { return a->f[0] + (double)i * a->f[1]; }
+static double elem_arange(int64_t i, const gb_opargs *a) {
+  return a->f[0] + (double)i * a->f[1];
+}
 static double elem_eye(int64_t i, const gb_opargs *a) {
   return i / a->i[7] == i % a->i[7] ? 1.0 : 0.0;
 }
@@ -61,7 +66,8 @@ static double elem_uniform(int64_t i, const gb_opargs *a) {
   return (float)a->f[0] + u * (float)(a->f[1] - a->f[0]);
 }
 static double elem_normal(int64_t i, const gb_opargs *a) {
-  return (float)a->f[0] + gb_philox_normal((uint64_t)a->i[0], (uint64_t)a->i[1], i) * (float)a->f[1];
+  return (float)a->f[0] +
+         gb_philox_normal((uint64_t)a->i[0], (uint64_t)a->i[1], i) * (float)a->f[1];
 }
 
 gb_status gb_cpu_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -85,12 +91,13 @@ gb_status gb_cpu_normal(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 }
 
 /* copy: every (destination, source) dtype pair, strided on both sides */
-#define COPY_ROW(OT, IT)                                                                       \
-  {                                                                                            \
-    OT *o = (OT *)p[0];                                                                        \
-    const IT *x = (const IT *)p[1];                                                            \
-    for (int64_t k = 0; k < n; k++) o[k * s[0]] = (OT)x[k * s[1]];                             \
-    return;                                                                                    \
+#define COPY_ROW(OT, IT)                                                                           \
+  {                                                                                                \
+    OT *o = (OT *)p[0];                                                                            \
+    const IT *x = (const IT *)p[1];                                                                \
+    for (int64_t k = 0; k < n; k++)                                                                \
+      o[k * s[0]] = (OT)x[k * s[1]];                                                               \
+    return;                                                                                        \
   }
 
 static void row_copy(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {
@@ -100,14 +107,14 @@ static void row_copy(int64_t n, char **p, const int64_t *s, const gb_opargs *a) 
     return;
   }
   switch (od * GB_NDTYPE + id) {
-  case GB_F32 * GB_NDTYPE + GB_F32: COPY_ROW(float, float)
-  case GB_F32 * GB_NDTYPE + GB_I32: COPY_ROW(float, int32_t)
-  case GB_F32 * GB_NDTYPE + GB_I64: COPY_ROW(float, int64_t)
-  case GB_I32 * GB_NDTYPE + GB_F32: COPY_ROW(int32_t, float)
-  case GB_I32 * GB_NDTYPE + GB_I32: COPY_ROW(int32_t, int32_t)
-  case GB_I32 * GB_NDTYPE + GB_I64: COPY_ROW(int32_t, int64_t)
-  case GB_I64 * GB_NDTYPE + GB_F32: COPY_ROW(int64_t, float)
-  case GB_I64 * GB_NDTYPE + GB_I32: COPY_ROW(int64_t, int32_t)
+  case GB_F32 *GB_NDTYPE + GB_F32: COPY_ROW(float, float)
+  case GB_F32 *GB_NDTYPE + GB_I32: COPY_ROW(float, int32_t)
+  case GB_F32 *GB_NDTYPE + GB_I64: COPY_ROW(float, int64_t)
+  case GB_I32 *GB_NDTYPE + GB_F32: COPY_ROW(int32_t, float)
+  case GB_I32 *GB_NDTYPE + GB_I32: COPY_ROW(int32_t, int32_t)
+  case GB_I32 *GB_NDTYPE + GB_I64: COPY_ROW(int32_t, int64_t)
+  case GB_I64 *GB_NDTYPE + GB_F32: COPY_ROW(int64_t, float)
+  case GB_I64 *GB_NDTYPE + GB_I32: COPY_ROW(int64_t, int32_t)
   default: COPY_ROW(int64_t, int64_t)
   }
 }

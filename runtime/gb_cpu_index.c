@@ -43,8 +43,10 @@ static void free_indices(gb_state *S, int64_t *v, int64_t n) {
 /* outer/inner element counts around `dim` of a contiguous shape */
 static void around(const gb_tensor *t, int64_t dim, int64_t *outer, int64_t *inner) {
   *outer = *inner = 1;
-  for (int d = 0; d < dim; d++) *outer *= t->shape[d];
-  for (int d = (int)dim + 1; d < t->ndim; d++) *inner *= t->shape[d];
+  for (int d = 0; d < dim; d++)
+    *outer *= t->shape[d];
+  for (int d = (int)dim + 1; d < t->ndim; d++)
+    *inner *= t->shape[d];
 }
 
 gb_status gb_cpu_index_select(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -88,7 +90,8 @@ gb_status gb_cpu_index_add(gb_state *S, const gb_opargs *a, gb_tensor **out) {
     for (int64_t j = 0; j < m; j++) {
       float *dst = o + (p * n + iv[j]) * inner;
       const float *src = s + (p * m + j) * inner;
-      for (int64_t q = 0; q < inner; q++) dst[q] += src[q];
+      for (int64_t q = 0; q < inner; q++)
+        dst[q] += src[q];
     }
   gb_tensor_release(S, sc);
   free_indices(S, iv, m);
@@ -141,7 +144,8 @@ gb_status gb_cpu_scatter_add(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   }
   const float *s = gb_tensor_f32(sc);
   float *o = gb_tensor_f32(out[0]);
-  for (int64_t i = 0; i < sc->numel; i++) o[remap(out[0], sc, i, dim, iv[i])] += s[i];
+  for (int64_t i = 0; i < sc->numel; i++)
+    o[remap(out[0], sc, i, dim, iv[i])] += s[i];
   gb_tensor_release(S, sc);
   free_indices(S, iv, a->in[1]->numel);
   return GB_OK;

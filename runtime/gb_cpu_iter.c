@@ -9,10 +9,12 @@ void gb_iter_init(gb_iter *it, gb_tensor *out, int nin, gb_tensor *const *in) {
   int nd = out->ndim;
   it->nop = nin + 1;
   gb_tensor *ops[GB_ITER_MAXOP] = {out};
-  for (int k = 0; k < nin; k++) ops[k + 1] = in[k];
+  for (int k = 0; k < nin; k++)
+    ops[k + 1] = in[k];
   /* broadcast strides, right-aligned against the output */
   int64_t shape[GB_MAXDIM], stride[GB_ITER_MAXOP][GB_MAXDIM];
-  for (int d = 0; d < nd; d++) shape[d] = out->shape[d];
+  for (int d = 0; d < nd; d++)
+    shape[d] = out->shape[d];
   for (int k = 0; k < it->nop; k++) {
     gb_tensor *t = ops[k];
     int lead = nd - t->ndim;
@@ -32,16 +34,19 @@ void gb_iter_init(gb_iter *it, gb_tensor *out, int nin, gb_tensor *const *in) {
       merge = stride[k][d] * shape[d] == it->stride[k][m - 1];
     if (merge) {
       it->shape[m - 1] *= shape[d];
-      for (int k = 0; k < it->nop; k++) it->stride[k][m - 1] = stride[k][d];
+      for (int k = 0; k < it->nop; k++)
+        it->stride[k][m - 1] = stride[k][d];
     } else {
       it->shape[m] = shape[d];
-      for (int k = 0; k < it->nop; k++) it->stride[k][m] = stride[k][d];
+      for (int k = 0; k < it->nop; k++)
+        it->stride[k][m] = stride[k][d];
       m++;
     }
   }
-  if (m == 0) { /* a scalar, or all dims of size 1 */
+  if (m == 0) {                /* a scalar, or all dims of size 1 */
     it->shape[0] = out->numel; /* 1, or 0 for an empty tensor */
-    for (int k = 0; k < it->nop; k++) it->stride[k][0] = 0;
+    for (int k = 0; k < it->nop; k++)
+      it->stride[k][0] = 0;
     m = 1;
   }
   it->ndim = m;
@@ -54,11 +59,13 @@ void gb_iter_run(const gb_iter *it, gb_row_fn row, const gb_opargs *a) {
   int64_t idx[GB_MAXDIM] = {0};
   int64_t s[GB_ITER_MAXOP];
   char *p[GB_ITER_MAXOP];
-  for (int k = 0; k < it->nop; k++) s[k] = it->stride[k][inner];
+  for (int k = 0; k < it->nop; k++)
+    s[k] = it->stride[k][inner];
   for (;;) {
     for (int k = 0; k < it->nop; k++) {
       int64_t off = 0;
-      for (int d = 0; d < inner; d++) off += idx[d] * it->stride[k][d];
+      for (int d = 0; d < inner; d++)
+        off += idx[d] * it->stride[k][d];
       p[k] = it->base[k] + off * (int64_t)it->esize[k];
     }
     row(it->shape[inner], p, s, a);

@@ -55,8 +55,8 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   const float *xp = gb_tensor_f32(xu), *yp = gb_tensor_f32(yu);
   float *op = gb_tensor_f32(out);
   for (int64_t b = 0; b < batch; b++)
-    gb_blas_sgemm(mx.trans, my.trans, m, n, k, alpha, xp + b * xb, mx.ld, yp + b * yb, my.ld,
-                  beta, op + b * (int64_t)m * n, n);
+    gb_blas_sgemm(mx.trans, my.trans, m, n, k, alpha, xp + b * xb, mx.ld, yp + b * yb, my.ld, beta,
+                  op + b * (int64_t)m * n, n);
   gb_tensor_release(S, xu);
   gb_tensor_release(S, yu);
   return GB_OK;

@@ -11,8 +11,10 @@ typedef struct span {
 
 static span span_of(const gb_tensor *x, int64_t dim) {
   span s = {1, x->shape[dim], 1};
-  for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
-  for (int d = (int)dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
+  for (int d = 0; d < dim; d++)
+    s.outer *= x->shape[d];
+  for (int d = (int)dim + 1; d < x->ndim; d++)
+    s.inner *= x->shape[d];
   return s;
 }
 
@@ -28,15 +30,19 @@ static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, b
       const float *xr = x + o * sp.n * sp.inner + i;
       float *yr = y + o * sp.n * sp.inner + i;
       float mx = -INFINITY;
-      for (int64_t k = 0; k < sp.n; k++) mx = fmaxf(mx, xr[k * sp.inner]);
+      for (int64_t k = 0; k < sp.n; k++)
+        mx = fmaxf(mx, xr[k * sp.inner]);
       double sum = 0;
-      for (int64_t k = 0; k < sp.n; k++) sum += expf(xr[k * sp.inner] - mx);
+      for (int64_t k = 0; k < sp.n; k++)
+        sum += expf(xr[k * sp.inner] - mx);
       if (log_form) {
         float lse = mx + (float)log(sum);
-        for (int64_t k = 0; k < sp.n; k++) yr[k * sp.inner] = xr[k * sp.inner] - lse;
+        for (int64_t k = 0; k < sp.n; k++)
+          yr[k * sp.inner] = xr[k * sp.inner] - lse;
       } else {
         float inv = (float)(1.0 / sum);
-        for (int64_t k = 0; k < sp.n; k++) yr[k * sp.inner] = expf(xr[k * sp.inner] - mx) * inv;
+        for (int64_t k = 0; k < sp.n; k++)
+          yr[k * sp.inner] = expf(xr[k * sp.inner] - mx) * inv;
       }
     }
   }
@@ -141,9 +147,11 @@ static void loss_end(gb_state *S, loss_ctx *L) {
 
 static float row_logsumexp(const float *x, int64_t c) {
   float mx = -INFINITY;
-  for (int64_t k = 0; k < c; k++) mx = fmaxf(mx, x[k]);
+  for (int64_t k = 0; k < c; k++)
+    mx = fmaxf(mx, x[k]);
   double s = 0;
-  for (int64_t k = 0; k < c; k++) s += expf(x[k] - mx);
+  for (int64_t k = 0; k < c; k++)
+    s += expf(x[k] - mx);
   return mx + (float)log(s);
 }
 
@@ -174,7 +182,8 @@ gb_status gb_cpu_cross_entropy_backward(gb_state *S, const gb_opargs *a, gb_tens
     const float *row = x + i * L.c;
     float *gr = g + i * L.c;
     float lse = row_logsumexp(row, L.c);
-    for (int64_t k = 0; k < L.c; k++) gr[k] = expf(row[k] - lse) * scale;
+    for (int64_t k = 0; k < L.c; k++)
+      gr[k] = expf(row[k] - lse) * scale;
     gr[L.cls[i]] -= scale;
   }
   loss_end(S, &L);
@@ -187,7 +196,8 @@ gb_status gb_cpu_nll_loss(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   if (st) return st;
   const float *x = gb_tensor_f32(L.xc);
   double total = 0;
-  for (int64_t i = 0; i < L.n; i++) total -= x[i * L.c + L.cls[i]];
+  for (int64_t i = 0; i < L.n; i++)
+    total -= x[i * L.c + L.cls[i]];
   *gb_tensor_f32(out[0]) = (float)(total / (double)L.n);
   loss_end(S, &L);
   return GB_OK;
@@ -199,8 +209,10 @@ gb_status gb_cpu_nll_loss_backward(gb_state *S, const gb_opargs *a, gb_tensor **
   if (st) return st;
   float *g = gb_tensor_f32(out[0]);
   float scale = (float)gb_tensor_get_flat(a->in[2], 0) / (float)L.n;
-  for (int64_t k = 0; k < L.n * L.c; k++) g[k] = 0.0f;
-  for (int64_t i = 0; i < L.n; i++) g[i * L.c + L.cls[i]] = -scale;
+  for (int64_t k = 0; k < L.n * L.c; k++)
+    g[k] = 0.0f;
+  for (int64_t i = 0; i < L.n; i++)
+    g[i * L.c + L.cls[i]] = -scale;
   loss_end(S, &L);
   return GB_OK;
 }

@@ -16,17 +16,22 @@ gb_status gb_cpu_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   int64_t n = out[0]->numel;
   /* the options are tested once, outside the loops, so each loop vectorizes */
   if (mom == 0.0f) {
-    for (int64_t k = 0; k < n; k++) p[k] -= lr * (g[k] + wd * p[k]);
+    for (int64_t k = 0; k < n; k++)
+      p[k] -= lr * (g[k] + wd * p[k]);
     return GB_OK;
   }
   if (first)
-    for (int64_t k = 0; k < n; k++) buf[k] = g[k] + wd * p[k];
+    for (int64_t k = 0; k < n; k++)
+      buf[k] = g[k] + wd * p[k];
   else
-    for (int64_t k = 0; k < n; k++) buf[k] = mom * buf[k] + (1.0f - damp) * (g[k] + wd * p[k]);
+    for (int64_t k = 0; k < n; k++)
+      buf[k] = mom * buf[k] + (1.0f - damp) * (g[k] + wd * p[k]);
   if (nesterov)
-    for (int64_t k = 0; k < n; k++) p[k] -= lr * ((g[k] + wd * p[k]) + mom * buf[k]);
+    for (int64_t k = 0; k < n; k++)
+      p[k] -= lr * ((g[k] + wd * p[k]) + mom * buf[k]);
   else
-    for (int64_t k = 0; k < n; k++) p[k] -= lr * buf[k];
+    for (int64_t k = 0; k < n; k++)
+      p[k] -= lr * buf[k];
   return GB_OK;
 }
 

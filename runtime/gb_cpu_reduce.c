@@ -44,21 +44,21 @@ static int64_t keep_offset(const plan *p, int64_t o) {
 
 /* Walk the reduced block starting at `start`, calling BODY with `v` = element, `j` = its
  * row-major position within the block. */
-#define FOR_REDUCED(p, start, BODY)                                                            \
-  do {                                                                                         \
-    int64_t idx_[GB_MAXDIM] = {0}, off_ = (start);                                             \
-    int last_ = (p)->nred - 1;                                                                 \
-    for (int64_t j = 0; j < (p)->nred_elems; j++) {                                            \
-      float v = (p)->base[off_];                                                               \
-      BODY;                                                                                    \
-      int d_ = last_;                                                                          \
-      for (; d_ >= 0; d_--) {                                                                  \
-        off_ += (p)->red_stride[d_];                                                           \
-        if (++idx_[d_] < (p)->red_shape[d_]) break;                                            \
-        off_ -= (p)->red_stride[d_] * (p)->red_shape[d_];                                      \
-        idx_[d_] = 0;                                                                          \
-      }                                                                                        \
-    }                                                                                          \
+#define FOR_REDUCED(p, start, BODY)                                                                \
+  do {                                                                                             \
+    int64_t idx_[GB_MAXDIM] = {0}, off_ = (start);                                                 \
+    int last_ = (p)->nred - 1;                                                                     \
+    for (int64_t j = 0; j < (p)->nred_elems; j++) {                                                \
+      float v = (p)->base[off_];                                                                   \
+      BODY;                                                                                        \
+      int d_ = last_;                                                                              \
+      for (; d_ >= 0; d_--) {                                                                      \
+        off_ += (p)->red_stride[d_];                                                               \
+        if (++idx_[d_] < (p)->red_shape[d_]) break;                                                \
+        off_ -= (p)->red_stride[d_] * (p)->red_shape[d_];                                          \
+        idx_[d_] = 0;                                                                              \
+      }                                                                                            \
+    }                                                                                              \
   } while (0)
 
 static double block_sum(const plan *p, int64_t start) {
@@ -66,7 +66,8 @@ static double block_sum(const plan *p, int64_t start) {
   if (p->nred == 1 && p->red_stride[0] == 1) {
     const float *x = p->base + start;
     double acc = 0;
-    for (int64_t j = 0; j < p->nred_elems; j++) acc += x[j];
+    for (int64_t j = 0; j < p->nred_elems; j++)
+      acc += x[j];
     return acc;
   }
   double acc = 0;
@@ -78,17 +79,22 @@ static double block_sum(const plan *p, int64_t start) {
  * batch, (B,N) -> (N): add whole rows, which vectorizes, instead of walking columns. */
 static bool sum_leading_rows(const gb_tensor *x, uint64_t mask, float *o, bool mean) {
   int k = 0;
-  while (k < x->ndim && (mask >> k & 1)) k++;
+  while (k < x->ndim && (mask >> k & 1))
+    k++;
   if (k == 0 || k == x->ndim || (mask >> k) != 0 || !gb_tensor_is_contiguous(x)) return false;
   int64_t rows = 1, n = 1;
-  for (int d = 0; d < x->ndim; d++) *(d < k ? &rows : &n) *= x->shape[d];
+  for (int d = 0; d < x->ndim; d++)
+    *(d < k ? &rows : &n) *= x->shape[d];
   if (n > 4096) return false;
   double acc[4096];
   const float *xp = gb_tensor_f32(x);
-  for (int64_t j = 0; j < n; j++) acc[j] = 0;
+  for (int64_t j = 0; j < n; j++)
+    acc[j] = 0;
   for (int64_t r = 0; r < rows; r++)
-    for (int64_t j = 0; j < n; j++) acc[j] += xp[r * n + j];
-  for (int64_t j = 0; j < n; j++) o[j] = (float)(mean ? acc[j] / (double)rows : acc[j]);
+    for (int64_t j = 0; j < n; j++)
+      acc[j] += xp[r * n + j];
+  for (int64_t j = 0; j < n; j++)
+    o[j] = (float)(mean ? acc[j] / (double)rows : acc[j]);
   return true;
 }
 
@@ -140,8 +146,8 @@ static int64_t block_arg(const plan *p, int64_t start, bool want_max, float *bes
   return at;
 }
 
-static gb_status reduce_extreme(const gb_opargs *a, gb_tensor **out, bool want_max,
-                                uint64_t mask, bool values, bool indices) {
+static gb_status reduce_extreme(const gb_opargs *a, gb_tensor **out, bool want_max, uint64_t mask,
+                                bool values, bool indices) {
   plan p;
   make_plan(a->in[0], mask, &p);
   float *vo = values ? gb_tensor_f32(out[0]) : NULL;

@@ -58,7 +58,8 @@ gb_status gb_fn_to_dtype(gb_state *S, gb_tensor *x, gb_dtype dt, gb_tensor **out
 gb_status gb_fn_reshape(gb_state *S, gb_tensor *x, int ndim, const int64_t *shape,
                         gb_tensor **out) {
   gb_opargs a = {.nin = 1, .i = {ndim}};
-  if (ndim > GB_MAXDIM) return gb_errorf(S, GB_EARG, "view: %d dimensions (at most %d)", ndim, GB_MAXDIM);
+  if (ndim > GB_MAXDIM)
+    return gb_errorf(S, GB_EARG, "view: %d dimensions (at most %d)", ndim, GB_MAXDIM);
   if (ndim) memcpy(a.i + 1, shape, sizeof(int64_t) * (size_t)ndim);
   gb_tensor *c;
   gb_status st = gb_fn_contiguous(S, x, &c);
@@ -74,10 +75,10 @@ gb_status gb_fn_transpose(gb_state *S, gb_tensor *x, int d0, int d1, gb_tensor *
   return gb_op_run(S, GB_OP_TRANSPOSE, &a, out);
 }
 
-gb_status gb_fn_expand(gb_state *S, gb_tensor *x, int ndim, const int64_t *shape,
-                       gb_tensor **out) {
+gb_status gb_fn_expand(gb_state *S, gb_tensor *x, int ndim, const int64_t *shape, gb_tensor **out) {
   gb_opargs a = {.in = {x}, .nin = 1, .i = {ndim}};
-  if (ndim > GB_MAXDIM) return gb_errorf(S, GB_EARG, "expand: %d dimensions (at most %d)", ndim, GB_MAXDIM);
+  if (ndim > GB_MAXDIM)
+    return gb_errorf(S, GB_EARG, "expand: %d dimensions (at most %d)", ndim, GB_MAXDIM);
   if (ndim) memcpy(a.i + 1, shape, sizeof(int64_t) * (size_t)ndim);
   return gb_op_run(S, GB_OP_EXPAND, &a, out);
 }

@@ -27,7 +27,9 @@ static gb_status mul_into(gb_state *S, gb_node *n, int k, gb_tensor *x, gb_tenso
   return st ? st : give(S, n, k, t, gin);
 }
 
-gb_status gb_grad_zero(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) { return GB_OK; }
+gb_status gb_grad_zero(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return GB_OK;
+}
 
 gb_status gb_grad_copy(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   if (IN(0)->dtype != GB_F32) return GB_OK;
@@ -44,7 +46,8 @@ gb_status gb_grad_reshape(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin
 
 gb_status gb_grad_permute(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   gb_opargs a = {.in = {g}, .nin = 1, .i = {n->args.i[0]}};
-  for (int d = 0; d < IN(0)->ndim; d++) a.i[1 + n->args.i[1 + d]] = d;
+  for (int d = 0; d < IN(0)->ndim; d++)
+    a.i[1 + n->args.i[1 + d]] = d;
   return gb_op_run(S, GB_OP_PERMUTE, &a, &gin[0]);
 }
 
@@ -53,8 +56,7 @@ gb_status gb_grad_transpose(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **g
 }
 
 /* zeros shaped like the input, with g copied into the part the view `id` selected */
-static gb_status scatter_view(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g,
-                              gb_tensor **gin) {
+static gb_status scatter_view(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
   gb_tensor *z, *part;
   gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z);
   if (st) return st;
@@ -82,7 +84,8 @@ gb_status gb_grad_select(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
 }
 
 gb_status gb_grad_pad(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
-  gb_opargs a = {.in = {g}, .nin = 1, .i = {n->args.i[0], n->args.i[1], IN(0)->shape[n->args.i[0]]}};
+  gb_opargs a = {
+      .in = {g}, .nin = 1, .i = {n->args.i[0], n->args.i[1], IN(0)->shape[n->args.i[0]]}};
   return gb_op_run(S, GB_OP_NARROW, &a, &gin[0]);
 }
 
@@ -319,7 +322,8 @@ static gb_status spread(gb_state *S, gb_node *n, gb_tensor *g, uint64_t mask, gb
   const gb_tensor *x = IN(0);
   int64_t keep[GB_MAXDIM];
   if (mask == 0) mask = ~(uint64_t)0;
-  for (int d = 0; d < x->ndim; d++) keep[d] = (mask >> d & 1) ? 1 : x->shape[d];
+  for (int d = 0; d < x->ndim; d++)
+    keep[d] = (mask >> d & 1) ? 1 : x->shape[d];
   gb_tensor *k;
   gb_status st = gb_fn_reshape(S, g, x->ndim, keep, &k);
   if (st) return st;

@@ -16,8 +16,9 @@ static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dty
 
 static gb_status need_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
   if (t->dtype == GB_F32) return GB_OK;
-  return gb_errorf(S, GB_EDTYPE, "%s: argument %d has dtype %s, expected float32 (convert with :float())",
-                   NAME, argno, gb_dtype_name(t->dtype));
+  return gb_errorf(S, GB_EDTYPE,
+                   "%s: argument %d has dtype %s, expected float32 (convert with :float())", NAME,
+                   argno, gb_dtype_name(t->dtype));
 }
 
 static gb_status need_dim(gb_state *S, gb_opid op, const gb_tensor *t, int64_t dim) {
@@ -72,9 +73,9 @@ gb_status gb_infer_reshape(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
     n = x->numel;
   }
   if (n != x->numel)
-    return gb_errorf(S, GB_ESHAPE, "view: shape %s is invalid for a tensor of shape %s (%lld elements)",
-                     gb_shape_str_n(ndim, a->i + 1, s0), gb_shape_str(x, s1),
-                     (long long)x->numel);
+    return gb_errorf(S, GB_ESHAPE,
+                     "view: shape %s is invalid for a tensor of shape %s (%lld elements)",
+                     gb_shape_str_n(ndim, a->i + 1, s0), gb_shape_str(x, s1), (long long)x->numel);
   if (!gb_tensor_is_contiguous(x))
     return gb_errorf(S, GB_ESHAPE,
                      "view: the tensor of shape %s is not contiguous; use reshape or "
@@ -170,8 +171,8 @@ gb_status gb_infer_expand(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
   char s0[96], s1[96];
   if (ndim > GB_MAXDIM || lead < 0)
-    return gb_errorf(S, GB_ESHAPE, "expand: cannot expand %s to %d dimensions",
-                     gb_shape_str(x, s0), ndim);
+    return gb_errorf(S, GB_ESHAPE, "expand: cannot expand %s to %d dimensions", gb_shape_str(x, s0),
+                     ndim);
   for (int d = 0; d < ndim; d++) {
     int64_t want = a->i[1 + d];
     int64_t have = d < lead ? 1 : x->shape[d - lead];
@@ -200,8 +201,9 @@ gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *
   if (st) return st;
   if (start < 0 || start + x->shape[dim] > size) {
     char sb[96];
-    return gb_errorf(S, GB_EARG, "pad: %s placed at %lld does not fit size %lld along dimension %lld",
-                     gb_shape_str(x, sb), (long long)start + 1, (long long)size, (long long)dim + 1);
+    return gb_errorf(
+        S, GB_EARG, "pad: %s placed at %lld does not fit size %lld along dimension %lld",
+        gb_shape_str(x, sb), (long long)start + 1, (long long)size, (long long)dim + 1);
   }
   int64_t shape[GB_MAXDIM];
   memcpy(shape, x->shape, sizeof shape);
@@ -246,7 +248,8 @@ static gb_status broadcast(gb_state *S, gb_opid op, const gb_opargs *a, int n, i
   int nd = 0;
   for (int k = 0; k < n; k++)
     if (a->in[k]->ndim > nd) nd = a->in[k]->ndim;
-  for (int d = 0; d < nd; d++) shape[d] = 1;
+  for (int d = 0; d < nd; d++)
+    shape[d] = 1;
   for (int k = 0; k < n; k++) {
     const gb_tensor *t = a->in[k];
     for (int d = 0; d < t->ndim; d++) {
@@ -259,8 +262,8 @@ static gb_status broadcast(gb_state *S, gb_opid op, const gb_opargs *a, int n, i
       char s0[96], s1[96];
       return gb_errorf(S, GB_ESHAPE,
                        "%s: shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld)",
-                       NAME, gb_shape_str(a->in[0], s0), gb_shape_str(t, s1),
-                       d + 1, (long long)*s, (long long)v);
+                       NAME, gb_shape_str(a->in[0], s0), gb_shape_str(t, s1), d + 1, (long long)*s,
+                       (long long)v);
     }
   }
   *ndim = nd;
@@ -376,20 +379,18 @@ gb_status gb_infer_softmax(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
   return GB_OK;
 }
 
-gb_status gb_infer_softmax_backward(gb_state *S, gb_opid op, const gb_opargs *a,
-                                    gb_outspec *o) {
+gb_status gb_infer_softmax_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   if (!gb_shape_equal(a->in[0], a->in[1])) {
     char s0[96], s1[96];
-    return gb_errorf(S, GB_ESHAPE, "%s: shapes %s and %s differ", NAME,
-                     gb_shape_str(a->in[0], s0), gb_shape_str(a->in[1], s1));
+    return gb_errorf(S, GB_ESHAPE, "%s: shapes %s and %s differ", NAME, gb_shape_str(a->in[0], s0),
+                     gb_shape_str(a->in[1], s1));
   }
   return gb_infer_softmax(S, op, a, o);
 }
 
 /* ---- losses --------------------------------------------------------------------------- */
 
-static gb_status check_class_args(gb_state *S, gb_opid op, const gb_tensor *x,
-                                  const gb_tensor *y) {
+static gb_status check_class_args(gb_state *S, gb_opid op, const gb_tensor *x, const gb_tensor *y) {
   char s0[96], s1[96];
   gb_status st = need_float(S, op, x, 1);
   if (st) return st;
@@ -414,8 +415,7 @@ gb_status gb_infer_class_loss(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
   return GB_OK;
 }
 
-gb_status gb_infer_class_loss_backward(gb_state *S, gb_opid op, const gb_opargs *a,
-                                       gb_outspec *o) {
+gb_status gb_infer_class_loss_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st = check_class_args(S, op, a->in[0], a->in[1]);
   if (st) return st;
   set_out(o, 0, 2, a->in[0]->shape, GB_F32);
@@ -441,7 +441,8 @@ gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
                      gb_shape_str(x, s0), gb_shape_str(y, s1), (long long)k1, (long long)k2);
   int64_t shape[3];
   int nd = x->ndim;
-  for (int d = 0; d < nd - 1; d++) shape[d] = x->shape[d];
+  for (int d = 0; d < nd - 1; d++)
+    shape[d] = x->shape[d];
   shape[nd - 1] = y->shape[y->ndim - 1];
   set_out(o, 0, nd, shape, GB_F32);
   return GB_OK;
@@ -454,15 +455,16 @@ gb_status gb_infer_addmm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
   for (int k = 0; k < 3; k++)
     if ((st = need_float(S, op, a->in[k], k + 1))) return st;
   if (x->ndim != 2 || y->ndim != 2 || x->shape[1] != y->shape[0])
-    return gb_errorf(S, GB_ESHAPE, "addmm: %s x %s: expected (M,K) x (K,N)",
-                     gb_shape_str(x, s0), gb_shape_str(y, s1));
+    return gb_errorf(S, GB_ESHAPE, "addmm: %s x %s: expected (M,K) x (K,N)", gb_shape_str(x, s0),
+                     gb_shape_str(y, s1));
   int64_t m = x->shape[0], n = y->shape[1];
   bool fits = (bias->ndim == 1 && (bias->shape[0] == n || bias->shape[0] == 1)) ||
               (bias->ndim == 2 && (bias->shape[0] == m || bias->shape[0] == 1) &&
                (bias->shape[1] == n || bias->shape[1] == 1)) ||
               bias->ndim == 0;
   if (!fits)
-    return gb_errorf(S, GB_ESHAPE, "addmm: bias %s does not broadcast to the product (%lld,%lld) of %s x %s",
+    return gb_errorf(S, GB_ESHAPE,
+                     "addmm: bias %s does not broadcast to the product (%lld,%lld) of %s x %s",
                      gb_shape_str(bias, s2), (long long)m, (long long)n, gb_shape_str(x, s0),
                      gb_shape_str(y, s1));
   int64_t shape[2] = {m, n};
@@ -517,7 +519,8 @@ gb_status gb_infer_gather(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   gb_status st;
   if ((st = need_dim(S, op, x, a->i[0])) || (st = need_index(S, op, idx, 2))) return st;
   bool ok = idx->ndim == x->ndim;
-  for (int d = 0; ok && d < x->ndim; d++) ok = d == a->i[0] || idx->shape[d] == x->shape[d];
+  for (int d = 0; ok && d < x->ndim; d++)
+    ok = d == a->i[0] || idx->shape[d] == x->shape[d];
   if (!ok) {
     char s0[96], s1[96];
     return gb_errorf(S, GB_ESHAPE,
@@ -535,7 +538,8 @@ gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_o
       (st = need_dim(S, op, base, a->i[0])) || (st = need_index(S, op, idx, 2)))
     return st;
   bool ok = gb_shape_equal(idx, src) && idx->ndim == base->ndim;
-  for (int d = 0; ok && d < base->ndim; d++) ok = d == a->i[0] || idx->shape[d] == base->shape[d];
+  for (int d = 0; ok && d < base->ndim; d++)
+    ok = d == a->i[0] || idx->shape[d] == base->shape[d];
   if (!ok) {
     char s0[96], s1[96], s2[96];
     return gb_errorf(S, GB_ESHAPE, "scatter_add: base %s, indices %s and source %s do not fit",
@@ -553,7 +557,8 @@ gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
     if ((st = need_float(S, op, a->in[k], k + 1))) return st;
     if (!gb_shape_equal(a->in[k], a->in[0]) || !gb_tensor_is_contiguous(a->in[k])) {
       char s0[96], s1[96];
-      return gb_errorf(S, GB_ESHAPE, "%s: argument %d %s must be contiguous and shaped like the parameter %s",
+      return gb_errorf(S, GB_ESHAPE,
+                       "%s: argument %d %s must be contiguous and shaped like the parameter %s",
                        NAME, k + 1, gb_shape_str(a->in[k], s1), gb_shape_str(a->in[0], s0));
     }
   }
@@ -587,7 +592,8 @@ static gb_status need_nchw(gb_state *S, gb_opid op, const gb_tensor *x) {
   if (st) return st;
   if (x->ndim == 4) return GB_OK;
   char sb[96];
-  return gb_errorf(S, GB_ESHAPE, "%s: expected an (N,C,H,W) input, got %s", NAME, gb_shape_str(x, sb));
+  return gb_errorf(S, GB_ESHAPE, "%s: expected an (N,C,H,W) input, got %s", NAME,
+                   gb_shape_str(x, sb));
 }
 
 gb_status gb_infer_im2col(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
@@ -609,8 +615,8 @@ gb_status gb_infer_col2im(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   if ((st = window_out(S, op, a, a->i[6], a->i[7], &oh, &ow))) return st;
   if (c->ndim != 3 || c->shape[1] != oh * ow || kk <= 0 || c->shape[2] % kk != 0) {
     char sb[96];
-    return gb_errorf(S, GB_ESHAPE, "col2im: patches %s do not fit a %lldx%lld image", gb_shape_str(c, sb),
-                     (long long)a->i[6], (long long)a->i[7]);
+    return gb_errorf(S, GB_ESHAPE, "col2im: patches %s do not fit a %lldx%lld image",
+                     gb_shape_str(c, sb), (long long)a->i[6], (long long)a->i[7]);
   }
   int64_t shape[4] = {c->shape[0], c->shape[2] / kk, a->i[6], a->i[7]};
   set_out(o, 0, 4, shape, GB_F32);

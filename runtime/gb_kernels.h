@@ -7,13 +7,13 @@
 
 #define GB_CUDA(x) x
 #define GB_NOCUDA NULL
-#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                           \
-  gb_status infer(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o);                 \
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                               \
+  gb_status infer(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o);                     \
   gb_status cpu(gb_state *S, const gb_opargs *a, gb_tensor **out);
 #include "gb_ops.def"
 #undef GB_OP
 #define GB_NOGRAD gb_grad_none /* declared, never defined: rows without a derivative */
-#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                           \
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                               \
   gb_status grad(gb_state *S, gb_node *n, gb_tensor *gout, gb_tensor **gin);
 #include "gb_ops.def"
 #undef GB_OP

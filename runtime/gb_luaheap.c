@@ -7,9 +7,9 @@
 
 #include "gb_luaheap.h"
 
-#define GRAIN 16                /* size classes are multiples of 16 bytes */
-#define NCLASS 16               /* up to 256 bytes */
-#define KEEP_PER_CLASS 65536    /* blocks kept per class; beyond that they go back to free() */
+#define GRAIN 16             /* size classes are multiples of 16 bytes */
+#define NCLASS 16            /* up to 256 bytes */
+#define KEEP_PER_CLASS 65536 /* blocks kept per class; beyond that they go back to free() */
 
 typedef struct block {
   struct block *next;
@@ -20,9 +20,13 @@ struct gb_luaheap {
   int count[NCLASS];
 };
 
-static int class_of(size_t n) { return n == 0 || n > GRAIN * NCLASS ? -1 : (int)((n - 1) / GRAIN); }
+static int class_of(size_t n) {
+  return n == 0 || n > GRAIN * NCLASS ? -1 : (int)((n - 1) / GRAIN);
+}
 
-gb_luaheap *gb_luaheap_new(void) { return calloc(1, sizeof(gb_luaheap)); }
+gb_luaheap *gb_luaheap_new(void) {
+  return calloc(1, sizeof(gb_luaheap));
+}
 
 void gb_luaheap_free(gb_luaheap *h) {
   if (!h) return;

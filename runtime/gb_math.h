@@ -18,25 +18,39 @@ GB_HD float gb_f_sigmoid(float x) {
   float e = expf(x);
   return e / (1.0f + e);
 }
-GB_HD float gb_f_relu(float x) { return x > 0.0f ? x : 0.0f; }
-GB_HD float gb_f_leaky_relu(float x, float slope) { return x > 0.0f ? x : x * slope; }
+GB_HD float gb_f_relu(float x) {
+  return x > 0.0f ? x : 0.0f;
+}
+GB_HD float gb_f_leaky_relu(float x, float slope) {
+  return x > 0.0f ? x : x * slope;
+}
 /* exact GELU (erf form), as PyTorch's default */
-GB_HD float gb_f_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+GB_HD float gb_f_gelu(float x) {
+  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
 GB_HD float gb_f_gelu_grad(float x) {
   float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
   float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
   return cdf + x * pdf;
 }
-GB_HD float gb_f_sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
+GB_HD float gb_f_sign(float x) {
+  return (float)((x > 0.0f) - (x < 0.0f));
+}
 /* clamp with NaN bounds meaning "no bound" */
 GB_HD float gb_f_clamp(float x, float lo, float hi) {
   if (lo == lo && x < lo) x = lo;
   if (hi == hi && x > hi) x = hi;
   return x;
 }
-GB_HD float gb_f_sigmoid_backward(float g, float y) { return g * y * (1.0f - y); }
-GB_HD float gb_f_tanh_backward(float g, float y) { return g * (1.0f - y * y); }
-GB_HD float gb_f_relu_backward(float g, float x) { return x > 0.0f ? g : 0.0f; }
+GB_HD float gb_f_sigmoid_backward(float g, float y) {
+  return g * y * (1.0f - y);
+}
+GB_HD float gb_f_tanh_backward(float g, float y) {
+  return g * (1.0f - y * y);
+}
+GB_HD float gb_f_relu_backward(float g, float x) {
+  return x > 0.0f ? g : 0.0f;
+}
 GB_HD float gb_f_leaky_relu_backward(float g, float x, float slope) {
   return x > 0.0f ? g : g * slope;
 }

@@ -59,8 +59,7 @@ static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
   return false;
 }
 
-static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o,
-                           gb_tensor **out) {
+static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o, gb_tensor **out) {
   gb_tensor *v = gb_tensor_alias(S, a->in[0]);
   if (!v) return gb_errorf(S, GB_EOOM, "out of memory: tensor header");
   v->ndim = o->ndim[0];
@@ -68,7 +67,8 @@ static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o,
   memcpy(v->stride, o->view_stride, sizeof v->stride);
   v->offset = o->view_offset;
   int64_t n = 1;
-  for (int d = 0; d < v->ndim; d++) n *= v->shape[d];
+  for (int d = 0; d < v->ndim; d++)
+    n *= v->shape[d];
   v->numel = n;
   *out = v;
   return GB_OK;
@@ -106,10 +106,12 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
   }
   if (S->detect_anomaly && !o.view && (st = anomaly_check(S, id, res[0]))) goto fail;
   if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
-  for (int k = 0; k < o.nout; k++) out[k] = res[k];
+  for (int k = 0; k < o.nout; k++)
+    out[k] = res[k];
   return GB_OK;
 fail:
-  for (int k = 0; k < o.nout; k++) gb_tensor_release(S, res[k]);
+  for (int k = 0; k < o.nout; k++)
+    gb_tensor_release(S, res[k]);
   return st;
 }
 
@@ -126,21 +128,20 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
     if (dev != dst->device) {
       char d0[16], d1[16];
       return gb_errorf(S, GB_EDEVICE, "%s: result on %s cannot be written into a tensor on %s",
-                       gb_ops[id].name, gb_device_name(dev, d0),
-                       gb_device_name(dst->device, d1));
+                       gb_ops[id].name, gb_device_name(dev, d0), gb_device_name(dst->device, d1));
     }
     gb_outspec o;
     o.nout = 1;
     o.view = false;
     if ((st = gb_ops[id].infer(S, id, a, &o))) return st;
     bool same = o.ndim[0] == dst->ndim && o.dtype[0] == dst->dtype && !o.view;
-    for (int d = 0; same && d < dst->ndim; d++) same = o.shape[0][d] == dst->shape[d];
+    for (int d = 0; same && d < dst->ndim; d++)
+      same = o.shape[0][d] == dst->shape[d];
     if (!same) {
       char s0[96], s1[96];
       return gb_errorf(S, GB_ESHAPE, "%s: in-place result %s %s does not fit the target %s %s",
                        gb_ops[id].name, gb_shape_str_n(o.ndim[0], o.shape[0], s0),
-                       gb_dtype_name(o.dtype[0]), gb_shape_str(dst, s1),
-                       gb_dtype_name(dst->dtype));
+                       gb_dtype_name(o.dtype[0]), gb_shape_str(dst, s1), gb_dtype_name(dst->dtype));
     }
   }
   gb_kernel_fn fn = kernel_for(S, id, dst->device, &st);
@@ -149,7 +150,9 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   return fn(S, a, res);
 }
 
-void gb_set_detect_anomaly(gb_state *S, bool on) { S->detect_anomaly = on; }
+void gb_set_detect_anomaly(gb_state *S, bool on) {
+  S->detect_anomaly = on;
+}
 
 gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
   if (t->dtype != GB_F32) return GB_OK;

@@ -44,7 +44,6 @@ typedef gb_status (*gb_kernel_fn)(gb_state *S, const gb_opargs *a, gb_tensor **o
  * Rules are written with gb_op_run, so they run on whatever device holds the tensors. */
 typedef gb_status (*gb_grad_fn)(gb_state *S, gb_node *n, gb_tensor *gout, gb_tensor **gin);
 
-
 typedef struct gb_oprow {
   const char *name;
   int nin;
@@ -60,12 +59,12 @@ extern const gb_oprow gb_ops[GB_NOPS];
 struct gb_node {
   int refcount;
   gb_opid op;
-  uint64_t seq;   /* creation order: a valid topological order for backward */
-  gb_opargs args; /* in[] hold references while the node lives */
-  gb_tensor *out; /* alias of output 0 (shares storage, no grad_fn: no cycles) */
-  gb_tensor *gacc;/* gradient of out accumulated during backward */
-  bool freed;     /* saved tensors were released by a non-retaining backward */
-  uint64_t visit; /* traversal mark */
+  uint64_t seq;    /* creation order: a valid topological order for backward */
+  gb_opargs args;  /* in[] hold references while the node lives */
+  gb_tensor *out;  /* alias of output 0 (shares storage, no grad_fn: no cycles) */
+  gb_tensor *gacc; /* gradient of out accumulated during backward */
+  bool freed;      /* saved tensors were released by a non-retaining backward */
+  uint64_t visit;  /* traversal mark */
   gb_node *next_free;
 };
 

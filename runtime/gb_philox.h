@@ -47,6 +47,8 @@ GB_HD float gb_philox_normal(uint64_t seed, uint64_t offset, int64_t i) {
 }
 
 /* counters a draw of n elements consumes; the state's offset advances by this much */
-GB_HD uint64_t gb_philox_counters(int64_t n) { return (uint64_t)((n + 3) >> 2); }
+GB_HD uint64_t gb_philox_counters(int64_t n) {
+  return (uint64_t)((n + 3) >> 2);
+}
 
 #endif

@@ -51,7 +51,9 @@ void gb_state_free(gb_state *S) {
   free(S);
 }
 
-const char *gb_state_error(const gb_state *S) { return S->err; }
+const char *gb_state_error(const gb_state *S) {
+  return S->err;
+}
 
 void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud) {
   S->gc_hook = hook;
@@ -72,7 +74,9 @@ static const size_t dtype_sizes[GB_NDTYPE] = {4, 4, 8};
 const char *gb_dtype_name(gb_dtype dt) {
   return (unsigned)dt < GB_NDTYPE ? dtype_names[dt] : "?";
 }
-size_t gb_dtype_size(gb_dtype dt) { return (unsigned)dt < GB_NDTYPE ? dtype_sizes[dt] : 0; }
+size_t gb_dtype_size(gb_dtype dt) {
+  return (unsigned)dt < GB_NDTYPE ? dtype_sizes[dt] : 0;
+}
 
 bool gb_dtype_parse(const char *name, gb_dtype *out) {
   static const struct {
@@ -122,7 +126,7 @@ bool gb_device_parse(const char *name, gb_device *out) {
  * repeats the same shapes never reaches malloc after its first step. */
 
 #define GB_MIN_BLOCK 64
-#define GB_CACHE_LIMIT ((int64_t)256 << 20) /* bytes kept in the bins at most */
+#define GB_CACHE_LIMIT ((int64_t)256 << 20)  /* bytes kept in the bins at most */
 #define GB_CACHE_MAX_BLOCK ((size_t)4 << 20) /* larger blocks go straight back to malloc */
 
 static int size_class(size_t n, size_t *rounded) {

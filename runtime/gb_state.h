@@ -22,7 +22,7 @@ struct gb_state {
   uint64_t rng_offset;
   /* autograd */
   bool grad_enabled;
-  bool detect_anomaly; /* check every op's float outputs and gradients for NaN/Inf */
+  bool detect_anomaly;     /* check every op's float outputs and gradients for NaN/Inf */
   const char *backward_of; /* op whose backward rule is running, for anomaly messages */
   uint64_t node_seq;
   gb_node *free_nodes;

@@ -8,7 +8,9 @@
 
 #include "gb_state.h"
 
-bool gb_grad_enabled(const gb_state *S) { return S->grad_enabled; }
+bool gb_grad_enabled(const gb_state *S) {
+  return S->grad_enabled;
+}
 
 bool gb_set_grad_enabled(gb_state *S, bool on) {
   bool was = S->grad_enabled;
@@ -28,7 +30,8 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   n->op = id;
   n->seq = ++S->node_seq;
   n->args = *a;
-  for (int k = 0; k < a->nin; k++) gb_tensor_retain(a->in[k]);
+  for (int k = 0; k < a->nin; k++)
+    gb_tensor_retain(a->in[k]);
   n->out = gb_tensor_alias(S, out);
   if (!n->out) {
     n->freed = true;
@@ -44,7 +47,8 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
 static void node_free_saved(gb_state *S, gb_node *n) {
   if (n->freed) return;
   n->freed = true;
-  for (int k = 0; k < n->args.nin; k++) gb_tensor_release(S, n->args.in[k]);
+  for (int k = 0; k < n->args.nin; k++)
+    gb_tensor_release(S, n->args.in[k]);
   gb_tensor_release(S, n->out);
   n->out = NULL;
 }
@@ -194,8 +198,8 @@ static gb_status seed_gradient(gb_state *S, gb_tensor *root, gb_tensor *grad, gb
   if (grad) {
     if (!gb_shape_equal(grad, root) || grad->dtype != root->dtype)
       return gb_errorf(S, GB_ESHAPE, "backward: gradient %s %s does not match the tensor %s %s",
-                       gb_shape_str(grad, s0), gb_dtype_name(grad->dtype),
-                       gb_shape_str(root, s1), gb_dtype_name(root->dtype));
+                       gb_shape_str(grad, s0), gb_dtype_name(grad->dtype), gb_shape_str(root, s1),
+                       gb_dtype_name(root->dtype));
     gb_tensor_retain(grad);
     *g = grad;
     return GB_OK;

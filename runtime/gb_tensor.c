@@ -37,12 +37,11 @@ static int64_t shape_numel(int ndim, const int64_t *shape) {
   return n;
 }
 
-gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
-                          gb_device dev, gb_tensor **out) {
+gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
+                          gb_tensor **out) {
   char sb[96];
   if (ndim < 0 || ndim > GB_MAXDIM)
-    return gb_errorf(S, GB_EARG, "tensor: %d dimensions (at most %d supported)", ndim,
-                     GB_MAXDIM);
+    return gb_errorf(S, GB_EARG, "tensor: %d dimensions (at most %d supported)", ndim, GB_MAXDIM);
   int64_t n = shape_numel(ndim, shape);
   if (n < 0)
     return gb_errorf(S, GB_EARG, "tensor: invalid shape %s (sizes must be >= 0)",
@@ -99,7 +98,9 @@ gb_tensor *gb_tensor_alias(gb_state *S, gb_tensor *t) {
   return a;
 }
 
-void gb_tensor_retain(gb_tensor *t) { t->refcount++; }
+void gb_tensor_retain(gb_tensor *t) {
+  t->refcount++;
+}
 
 void gb_node_release(gb_state *S, gb_node *n); /* gb_tape.c */
 

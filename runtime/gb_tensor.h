@@ -26,23 +26,25 @@ struct gb_tensor {
   int64_t numel;
   gb_storage *storage;
   /* autograd */
-  bool requires_grad; /* leaf: user asked for grad; non-leaf: some input needs grad */
-  gb_tensor *grad;    /* accumulated gradient (leaves only), or NULL */
-  gb_node *grad_fn;   /* node that produced this tensor (non-leaf), or NULL */
+  bool requires_grad;   /* leaf: user asked for grad; non-leaf: some input needs grad */
+  gb_tensor *grad;      /* accumulated gradient (leaves only), or NULL */
+  gb_node *grad_fn;     /* node that produced this tensor (non-leaf), or NULL */
   gb_tensor *next_free; /* free-list link while recycled */
 };
 
 /* Raw element pointer at the view's offset (CPU or device address). */
 static inline void *gb_tensor_data(const gb_tensor *t) {
   return (char *)t->storage->data + (size_t)t->offset * (t->dtype == GB_F32   ? 4
-                                                          : t->dtype == GB_I32 ? 4
-                                                                               : 8);
+                                                         : t->dtype == GB_I32 ? 4
+                                                                              : 8);
 }
-static inline float *gb_tensor_f32(const gb_tensor *t) { return (float *)gb_tensor_data(t); }
+static inline float *gb_tensor_f32(const gb_tensor *t) {
+  return (float *)gb_tensor_data(t);
+}
 
 /* New contiguous tensor of the given shape, uninitialised. ndim 0 is a scalar. */
-gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
-                          gb_device dev, gb_tensor **out);
+gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
+                          gb_tensor **out);
 /* Same shape/dtype/device as `like`. */
 gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out);
 /* A view: new tensor header sharing t's storage (no autograd fields). */

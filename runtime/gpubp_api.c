@@ -18,10 +18,10 @@
 
 struct gpubp_runtime {
   lua_State *L;
-  gb_luaheap *heap; /* the Lua state's small-block allocator */
+  gb_luaheap *heap;        /* the Lua state's small-block allocator */
   bool warn_on, warn_cont; /* Lua warnings: switched by "@on"/"@off" (the -W option) */
-  int modref; /* registry ref to the gpubp module table */
-  char *err;  /* last error message (malloc'd), or NULL */
+  int modref;              /* registry ref to the gpubp module table */
+  char *err;               /* last error message (malloc'd), or NULL */
 };
 
 /* What a protected body reports besides "it raised": the status to return for its error.
@@ -169,7 +169,8 @@ static void warnf(void *ud, const char *msg, int tocont) {
     if (strcmp(msg, "@off") == 0) rt->warn_on = false;
     return;
   }
-  if (rt->warn_on) fprintf(stderr, "%s%s%s", rt->warn_cont ? "" : "Lua warning: ", msg, tocont ? "" : "\n");
+  if (rt->warn_on)
+    fprintf(stderr, "%s%s%s", rt->warn_cont ? "" : "Lua warning: ", msg, tocont ? "" : "\n");
   rt->warn_cont = tocont != 0;
 }
 

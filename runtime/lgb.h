@@ -22,9 +22,9 @@ void gbL_push_tensor(lua_State *L, gb_tensor *t);
 /* Raise the state's last error as a Lua error (never returns). */
 int gbL_raise(lua_State *L, gb_state *S);
 /* Check a status: on failure raise the state's message. */
-#define GBL_CHECK(L, S, call)                                                                  \
-  do {                                                                                         \
-    if ((call) != GB_OK) gbL_raise((L), (S));                                                  \
+#define GBL_CHECK(L, S, call)                                                                      \
+  do {                                                                                             \
+    if ((call) != GB_OK) gbL_raise((L), (S));                                                      \
   } while (0)
 
 /* Reads a shape given either as numbers from `idx` on, or as one table at `idx`; returns

@@ -37,8 +37,12 @@ static int with_grad_mode(lua_State *L, bool on) {
   return lua_gettop(L);
 }
 
-static int l_no_grad(lua_State *L) { return with_grad_mode(L, false); }
-static int l_enable_grad(lua_State *L) { return with_grad_mode(L, true); }
+static int l_no_grad(lua_State *L) {
+  return with_grad_mode(L, false);
+}
+static int l_enable_grad(lua_State *L) {
+  return with_grad_mode(L, true);
+}
 
 static int l_is_grad_enabled(lua_State *L) {
   lua_pushboolean(L, gb_grad_enabled(gbL_state(L)));

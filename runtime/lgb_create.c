@@ -62,7 +62,8 @@ static gb_tensor *new_tensor(lua_State *L, int nd, const int64_t *shape, const o
 
 static int finish(lua_State *L, gb_tensor *t, const opts *o) {
   if (o->requires_grad) {
-    if (t->dtype != GB_F32) return luaL_error(L, "requires_grad: only float32 tensors can require grad");
+    if (t->dtype != GB_F32)
+      return luaL_error(L, "requires_grad: only float32 tensors can require grad");
     t->requires_grad = true;
   }
   return 1;
@@ -90,10 +91,18 @@ static int create_filled(lua_State *L, const char *fn, gb_opid id, double f0, do
   return finish(L, t, &o);
 }
 
-static int l_zeros(lua_State *L) { return create_filled(L, "zeros", GB_OP_FILL, 0, 0); }
-static int l_ones(lua_State *L) { return create_filled(L, "ones", GB_OP_FILL, 1, 0); }
-static int l_rand(lua_State *L) { return create_filled(L, "rand", GB_OP_UNIFORM, 0, 1); }
-static int l_randn(lua_State *L) { return create_filled(L, "randn", GB_OP_NORMAL, 0, 1); }
+static int l_zeros(lua_State *L) {
+  return create_filled(L, "zeros", GB_OP_FILL, 0, 0);
+}
+static int l_ones(lua_State *L) {
+  return create_filled(L, "ones", GB_OP_FILL, 1, 0);
+}
+static int l_rand(lua_State *L) {
+  return create_filled(L, "rand", GB_OP_UNIFORM, 0, 1);
+}
+static int l_randn(lua_State *L) {
+  return create_filled(L, "randn", GB_OP_NORMAL, 0, 1);
+}
 
 static int l_empty(lua_State *L) {
   int64_t shape[GB_MAXDIM];
@@ -129,11 +138,21 @@ static int create_like(lua_State *L, gb_opid id, double f0, double f1, bool fill
   return finish(L, t, &o);
 }
 
-static int l_zeros_like(lua_State *L) { return create_like(L, GB_OP_FILL, 0, 0, true); }
-static int l_ones_like(lua_State *L) { return create_like(L, GB_OP_FILL, 1, 0, true); }
-static int l_rand_like(lua_State *L) { return create_like(L, GB_OP_UNIFORM, 0, 1, true); }
-static int l_randn_like(lua_State *L) { return create_like(L, GB_OP_NORMAL, 0, 1, true); }
-static int l_empty_like(lua_State *L) { return create_like(L, GB_OP_FILL, 0, 0, false); }
+static int l_zeros_like(lua_State *L) {
+  return create_like(L, GB_OP_FILL, 0, 0, true);
+}
+static int l_ones_like(lua_State *L) {
+  return create_like(L, GB_OP_FILL, 1, 0, true);
+}
+static int l_rand_like(lua_State *L) {
+  return create_like(L, GB_OP_UNIFORM, 0, 1, true);
+}
+static int l_randn_like(lua_State *L) {
+  return create_like(L, GB_OP_NORMAL, 0, 1, true);
+}
+static int l_empty_like(lua_State *L) {
+  return create_like(L, GB_OP_FILL, 0, 0, false);
+}
 static int l_full_like(lua_State *L) {
   double v = luaL_checknumber(L, 2);
   lua_remove(L, 2);
@@ -143,7 +162,8 @@ static int l_full_like(lua_State *L) {
 /* arange(stop) | arange(start, stop [, step]): start, start+step, ... < stop (as PyTorch) */
 static int l_arange(lua_State *L) {
   int n = lua_gettop(L);
-  while (n > 0 && lua_istable(L, n)) n--;
+  while (n > 0 && lua_istable(L, n))
+    n--;
   double start = 0, stop, step = 1;
   if (n <= 1) {
     stop = luaL_checknumber(L, 1);
@@ -192,7 +212,8 @@ static int l_randperm(lua_State *L) {
   int64_t *v = gb_tensor_data(t);
   uint64_t off = gb_rng_take(S, gb_philox_counters(n));
   /* Fisher-Yates driven by Philox draws: element i uses draw i (reproducible, any n) */
-  for (int64_t i = 0; i < n; i++) v[i] = i + 1;
+  for (int64_t i = 0; i < n; i++)
+    v[i] = i + 1;
   for (int64_t i = n - 1; i > 0; i--) {
     gb_u32x4 w = gb_philox4x32(off + (uint64_t)(i >> 2), S->seed);
     int64_t j = (int64_t)(((uint64_t)w.v[i & 3] * (uint64_t)(i + 1)) >> 32);
@@ -228,16 +249,21 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
     int ok;
     lua_Number v = lua_tonumberx(L, idx, &ok);
     if (!ok) {
-      if (lua_isboolean(L, idx)) v = lua_toboolean(L, idx);
-      else luaL_error(L, "tensor: element %I is %s, expected a number", (lua_Integer)*pos + 1,
-                      luaL_typename(L, idx));
+      if (lua_isboolean(L, idx))
+        v = lua_toboolean(L, idx);
+      else
+        luaL_error(L, "tensor: element %I is %s, expected a number", (lua_Integer)*pos + 1,
+                   luaL_typename(L, idx));
     }
     char *base = gb_tensor_data(t);
     if (t->dtype == GB_I64 && lua_isinteger(L, idx)) /* exact beyond 2^53 */
       ((int64_t *)base)[*pos] = (int64_t)lua_tointeger(L, idx);
-    else if (t->dtype == GB_F32) ((float *)base)[*pos] = (float)v;
-    else if (t->dtype == GB_I32) ((int32_t *)base)[*pos] = (int32_t)v;
-    else ((int64_t *)base)[*pos] = (int64_t)v;
+    else if (t->dtype == GB_F32)
+      ((float *)base)[*pos] = (float)v;
+    else if (t->dtype == GB_I32)
+      ((int32_t *)base)[*pos] = (int32_t)v;
+    else
+      ((int64_t *)base)[*pos] = (int64_t)v;
     (*pos)++;
     return;
   }
@@ -323,7 +349,8 @@ static int l_set_default_device(lua_State *L) {
   const char *n = luaL_checkstring(L, 1);
   gb_device d;
   if (!gb_device_parse(n, &d))
-    return luaL_error(L, "set_default_device: unknown device '%s' (expected cpu, cuda or cuda:N)", n);
+    return luaL_error(L, "set_default_device: unknown device '%s' (expected cpu, cuda or cuda:N)",
+                      n);
   if (d != GB_CPU) { /* refuse a device we cannot allocate on */
     gb_tensor *probe;
     if (gb_tensor_empty(S, 1, (int64_t[]){1}, GB_F32, d, &probe)) gbL_raise(L, S);
@@ -396,8 +423,8 @@ static int m_zero_(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-    {"uniform_", m_uniform_}, {"normal_", m_normal_}, {"fill_", m_fill_}, {"zero_", m_zero_},
-    {NULL, NULL},
+    {"uniform_", m_uniform_}, {"normal_", m_normal_}, {"fill_", m_fill_},
+    {"zero_", m_zero_},       {NULL, NULL},
 };
 
 void gbL_open_create(lua_State *L) {

@@ -15,7 +15,9 @@ static int push_result(lua_State *L, gb_state *S, gb_status st, gb_tensor **r) {
   return 1;
 }
 
-static gb_opid upvalue_op(lua_State *L) { return (gb_opid)lua_tointeger(L, lua_upvalueindex(1)); }
+static gb_opid upvalue_op(lua_State *L) {
+  return (gb_opid)lua_tointeger(L, lua_upvalueindex(1));
+}
 
 /* A 0-d tensor of `like`'s dtype and device holding v, owned by the Lua stack. */
 static gb_tensor *scalar_tensor(lua_State *L, const gb_tensor *like, double v) {
@@ -31,7 +33,8 @@ static gb_tensor *tensor_or_number(lua_State *L, int idx, const gb_tensor *like)
   gb_tensor *t = gbL_to_tensor(L, idx);
   if (t) return t;
   if (lua_type(L, idx) == LUA_TNUMBER) return scalar_tensor(L, like, lua_tonumber(L, idx));
-  luaL_argerror(L, idx, lua_pushfstring(L, "tensor or number expected, got %s", luaL_typename(L, idx)));
+  luaL_argerror(L, idx,
+                lua_pushfstring(L, "tensor or number expected, got %s", luaL_typename(L, idx)));
   return NULL;
 }
 
@@ -53,15 +56,21 @@ static int m_leaky_relu(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *r;
   double slope = luaL_optnumber(L, 2, 0.01);
-  return push_result(L, S, gb_fn_scalar_op(S, GB_OP_LEAKY_RELU, gbL_check_tensor(L, 1), slope, 0, &r), &r);
+  return push_result(
+      L, S, gb_fn_scalar_op(S, GB_OP_LEAKY_RELU, gbL_check_tensor(L, 1), slope, 0, &r), &r);
 }
 
-static double opt_bound(lua_State *L, int idx) { return lua_isnoneornil(L, idx) ? NAN : luaL_checknumber(L, idx); }
+static double opt_bound(lua_State *L, int idx) {
+  return lua_isnoneornil(L, idx) ? NAN : luaL_checknumber(L, idx);
+}
 
 static int m_clamp(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *r;
-  return push_result(L, S, gb_fn_scalar_op(S, GB_OP_CLAMP, gbL_check_tensor(L, 1), opt_bound(L, 2), opt_bound(L, 3), &r), &r);
+  return push_result(
+      L, S,
+      gb_fn_scalar_op(S, GB_OP_CLAMP, gbL_check_tensor(L, 1), opt_bound(L, 2), opt_bound(L, 3), &r),
+      &r);
 }
 
 /* ---- binary: tensor (op) tensor|number, number (op) tensor ---- */
@@ -79,8 +88,10 @@ static bool scalar_form(gb_opid id, double v, bool number_first, gb_opid *row, d
     return true;
   case GB_OP_MUL: *row = GB_OP_AFFINE, *f0 = v; return true;
   case GB_OP_DIV:
-    if (number_first) *row = GB_OP_RDIV_SCALAR, *f0 = v;
-    else *row = GB_OP_AFFINE, *f0 = 1.0 / v;
+    if (number_first)
+      *row = GB_OP_RDIV_SCALAR, *f0 = v;
+    else
+      *row = GB_OP_AFFINE, *f0 = 1.0 / v;
     return true;
   case GB_OP_POW: *row = number_first ? GB_OP_RPOW_SCALAR : GB_OP_POW_SCALAR, *f0 = v; return true;
   default: return false;
@@ -126,7 +137,9 @@ static int binary_impl(lua_State *L, gb_opid id) {
   return push_result(L, S, gb_fn_binary(S, id, x, y, &r), &r);
 }
 
-static int m_binary(lua_State *L) { return binary_impl(L, upvalue_op(L)); }
+static int m_binary(lua_State *L) {
+  return binary_impl(L, upvalue_op(L));
+}
 
 /* Reductions run in float32; an integer input is converted first (exact below 2^24, which
  * covers labels and indices) and, for sum/max/min, the values are converted back. */
@@ -173,8 +186,12 @@ static int extreme(lua_State *L, const char *name, gb_opid pair, gb_opid along, 
   return 2;
 }
 
-static int m_max(lua_State *L) { return extreme(L, "max", GB_OP_MAXIMUM, GB_OP_MAX_DIM, GB_OP_AMAX); }
-static int m_min(lua_State *L) { return extreme(L, "min", GB_OP_MINIMUM, GB_OP_MIN_DIM, GB_OP_AMIN); }
+static int m_max(lua_State *L) {
+  return extreme(L, "max", GB_OP_MAXIMUM, GB_OP_MAX_DIM, GB_OP_AMAX);
+}
+static int m_min(lua_State *L) {
+  return extreme(L, "min", GB_OP_MINIMUM, GB_OP_MIN_DIM, GB_OP_AMIN);
+}
 
 static int l_where(lua_State *L) {
   gb_state *S = gbL_state(L);
@@ -192,7 +209,6 @@ static int l_where(lua_State *L) {
 }
 
 /* ---- reductions ---- */
-
 
 /* dims from arg idx: nothing (all), one dim, or a table of dims; returns the bit mask */
 static uint64_t dim_mask(lua_State *L, int idx, const gb_tensor *t, const char *op) {
@@ -220,7 +236,8 @@ static int m_reduce(lua_State *L) {
   a.in[0] = t;
   if (t->ndim == 0) a.i[0] = 0;
   push_result(L, S, gb_op_run(S, id, &a, &r), &r);
-  if (id == GB_OP_SUM || id == GB_OP_AMAX || id == GB_OP_AMIN) restore_dtype(L, t0->dtype, lua_gettop(L));
+  if (id == GB_OP_SUM || id == GB_OP_AMAX || id == GB_OP_AMIN)
+    restore_dtype(L, t0->dtype, lua_gettop(L));
   return 1;
 }
 
@@ -259,7 +276,8 @@ static int m_softmax(lua_State *L) {
 static int m_matmul(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *x = gbL_check_tensor(L, 1), *y = gbL_check_tensor(L, 2), *r;
-  if (x->ndim != 1 && y->ndim != 1) return push_result(L, S, gb_fn_binary(S, GB_OP_MATMUL, x, y, &r), &r);
+  if (x->ndim != 1 && y->ndim != 1)
+    return push_result(L, S, gb_fn_binary(S, GB_OP_MATMUL, x, y, &r), &r);
   gb_tensor *xx = x, *yy = y;
   if (x->ndim == 1) {
     GBL_CHECK(L, S, gb_fn_reshape(S, x, 2, (int64_t[]){1, x->shape[0]}, &xx));
@@ -286,7 +304,8 @@ static int l_addmm(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *r;
   gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
-                 .nin = 3, .f = {1, 1}};
+                 .nin = 3,
+                 .f = {1, 1}};
   if (lua_istable(L, 4)) {
     lua_getfield(L, 4, "beta");
     lua_getfield(L, 4, "alpha");
@@ -301,7 +320,8 @@ static int l_addmm(lua_State *L) {
 static int l_class_loss(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *r;
-  return push_result(L, S, gb_fn_binary(S, upvalue_op(L), gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), &r), &r);
+  return push_result(
+      L, S, gb_fn_binary(S, upvalue_op(L), gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), &r), &r);
 }
 
 /* t:index_select(dim, idx), t:gather(dim, idx) */
@@ -328,7 +348,8 @@ static int m_index3(lua_State *L) {
 
 /* window params (kh, kw, sh, sw, ph, pw) from Lua args starting at idx */
 static void window_args(lua_State *L, int idx, gb_opargs *a) {
-  for (int k = 0; k < 6; k++) a->i[k] = luaL_checkinteger(L, idx + k);
+  for (int k = 0; k < 6; k++)
+    a->i[k] = luaL_checkinteger(L, idx + k);
 }
 
 /* gb._im2col(x, kh, kw, sh, sw, ph, pw) -> (N, OH*OW, C*kh*kw) */
@@ -346,7 +367,8 @@ static int l_pad(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *x = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, x->ndim, "pad");
-  gb_opargs a = {.in = {x}, .nin = 1, .i = {d, luaL_checkinteger(L, 3) - 1, luaL_checkinteger(L, 4)}};
+  gb_opargs a = {
+      .in = {x}, .nin = 1, .i = {d, luaL_checkinteger(L, 3) - 1, luaL_checkinteger(L, 4)}};
   return push_result(L, S, gb_op_run(S, GB_OP_PAD, &a, &r), &r);
 }
 
@@ -365,8 +387,10 @@ static int l_max_pool2d(lua_State *L) {
 static gb_tensor *check_inplace(lua_State *L, const char *name) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   if (t->requires_grad && gb_grad_enabled(gbL_state(L)))
-    luaL_error(L, "%s_: in-place operation on a tensor that requires grad (wrap it in "
-                  "gb.no_grad or use the out-of-place form)", name);
+    luaL_error(L,
+               "%s_: in-place operation on a tensor that requires grad (wrap it in "
+               "gb.no_grad or use the out-of-place form)",
+               name);
   return t;
 }
 
@@ -438,10 +462,22 @@ static int convert(lua_State *L, gb_tensor *t, gb_dtype dt, gb_device dev) {
   return push_result(L, S, gb_fn_to_device(S, c, dev, &r), &r);
 }
 
-static int m_float(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, GB_F32, t->device); }
-static int m_long(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, GB_I64, t->device); }
-static int m_int(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, GB_I32, t->device); }
-static int m_cpu(lua_State *L) { gb_tensor *t = gbL_check_tensor(L, 1); return convert(L, t, t->dtype, GB_CPU); }
+static int m_float(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  return convert(L, t, GB_F32, t->device);
+}
+static int m_long(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  return convert(L, t, GB_I64, t->device);
+}
+static int m_int(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  return convert(L, t, GB_I32, t->device);
+}
+static int m_cpu(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  return convert(L, t, t->dtype, GB_CPU);
+}
 static int m_cuda(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   return convert(L, t, t->dtype, (gb_device)luaL_optinteger(L, 2, 0));
@@ -460,8 +496,10 @@ static int m_to(lua_State *L) {
     }
     const char *n = luaL_checkstring(L, k);
     if (!gb_dtype_parse(n, &dt) && !gb_device_parse(n, &dev))
-      return luaL_error(L, "to: '%s' is neither a dtype (float32, int32, int64) nor a device "
-                           "(cpu, cuda, cuda:N)", n);
+      return luaL_error(L,
+                        "to: '%s' is neither a dtype (float32, int32, int64) nor a device "
+                        "(cpu, cuda, cuda:N)",
+                        n);
   }
   return convert(L, t, dt, dev);
 }
@@ -481,51 +519,76 @@ typedef struct op_method {
 } op_method;
 
 static const op_method op_methods[] = {
-    {"exp", GB_OP_EXP, m_unary},         {"log", GB_OP_LOG, m_unary},
-    {"sqrt", GB_OP_SQRT, m_unary},       {"abs", GB_OP_ABS, m_unary},
-    {"sign", GB_OP_SIGN, m_unary},       {"tanh", GB_OP_TANH, m_unary},
-    {"sigmoid", GB_OP_SIGMOID, m_unary}, {"relu", GB_OP_RELU, m_unary},
-    {"gelu", GB_OP_GELU, m_unary},       {"add", GB_OP_ADD, m_binary},
-    {"sub", GB_OP_SUB, m_binary},        {"mul", GB_OP_MUL, m_binary},
-    {"div", GB_OP_DIV, m_binary},        {"pow", GB_OP_POW, m_binary},
-    {"maximum", GB_OP_MAXIMUM, m_binary}, {"minimum", GB_OP_MINIMUM, m_binary},
-    {"eq", GB_OP_EQ, m_binary},          {"ne", GB_OP_NE, m_binary},
-    {"lt", GB_OP_LT, m_binary},          {"le", GB_OP_LE, m_binary},
-    {"gt", GB_OP_GT, m_binary},          {"ge", GB_OP_GE, m_binary},
-    {"sum", GB_OP_SUM, m_reduce},        {"mean", GB_OP_MEAN, m_reduce},
-    {"var", GB_OP_VAR, m_reduce},        {"amax", GB_OP_AMAX, m_reduce},
-    {"amin", GB_OP_AMIN, m_reduce},      {"argmax", GB_OP_ARGMAX, m_arg},
-    {"argmin", GB_OP_ARGMIN, m_arg},     {"softmax", GB_OP_SOFTMAX, m_softmax},
+    {"exp", GB_OP_EXP, m_unary},
+    {"log", GB_OP_LOG, m_unary},
+    {"sqrt", GB_OP_SQRT, m_unary},
+    {"abs", GB_OP_ABS, m_unary},
+    {"sign", GB_OP_SIGN, m_unary},
+    {"tanh", GB_OP_TANH, m_unary},
+    {"sigmoid", GB_OP_SIGMOID, m_unary},
+    {"relu", GB_OP_RELU, m_unary},
+    {"gelu", GB_OP_GELU, m_unary},
+    {"add", GB_OP_ADD, m_binary},
+    {"sub", GB_OP_SUB, m_binary},
+    {"mul", GB_OP_MUL, m_binary},
+    {"div", GB_OP_DIV, m_binary},
+    {"pow", GB_OP_POW, m_binary},
+    {"maximum", GB_OP_MAXIMUM, m_binary},
+    {"minimum", GB_OP_MINIMUM, m_binary},
+    {"eq", GB_OP_EQ, m_binary},
+    {"ne", GB_OP_NE, m_binary},
+    {"lt", GB_OP_LT, m_binary},
+    {"le", GB_OP_LE, m_binary},
+    {"gt", GB_OP_GT, m_binary},
+    {"ge", GB_OP_GE, m_binary},
+    {"sum", GB_OP_SUM, m_reduce},
+    {"mean", GB_OP_MEAN, m_reduce},
+    {"var", GB_OP_VAR, m_reduce},
+    {"amax", GB_OP_AMAX, m_reduce},
+    {"amin", GB_OP_AMIN, m_reduce},
+    {"argmax", GB_OP_ARGMAX, m_arg},
+    {"argmin", GB_OP_ARGMIN, m_arg},
+    {"softmax", GB_OP_SOFTMAX, m_softmax},
     {"log_softmax", GB_OP_LOG_SOFTMAX, m_softmax},
-    {"index_select", GB_OP_INDEX_SELECT, m_index2}, {"gather", GB_OP_GATHER, m_index2},
-    {"index_add", GB_OP_INDEX_ADD, m_index3}, {"scatter_add", GB_OP_SCATTER_ADD, m_index3},
-    {"add_", GB_OP_ADD, m_inplace_binary}, {"sub_", GB_OP_SUB, m_inplace_binary},
-    {"mul_", GB_OP_MUL, m_inplace_binary}, {"div_", GB_OP_DIV, m_inplace_binary},
-    {"pow_", GB_OP_POW, m_inplace_binary}, {"relu_", GB_OP_RELU, m_unary_},
-    {"sqrt_", GB_OP_SQRT, m_unary_},     {"exp_", GB_OP_EXP, m_unary_},
+    {"index_select", GB_OP_INDEX_SELECT, m_index2},
+    {"gather", GB_OP_GATHER, m_index2},
+    {"index_add", GB_OP_INDEX_ADD, m_index3},
+    {"scatter_add", GB_OP_SCATTER_ADD, m_index3},
+    {"add_", GB_OP_ADD, m_inplace_binary},
+    {"sub_", GB_OP_SUB, m_inplace_binary},
+    {"mul_", GB_OP_MUL, m_inplace_binary},
+    {"div_", GB_OP_DIV, m_inplace_binary},
+    {"pow_", GB_OP_POW, m_inplace_binary},
+    {"relu_", GB_OP_RELU, m_unary_},
+    {"sqrt_", GB_OP_SQRT, m_unary_},
+    {"exp_", GB_OP_EXP, m_unary_},
     {NULL, 0, NULL},
 };
 
 /* methods that are also module functions: gb.max(t, 2), gb.matmul(a, b), ... */
 static const luaL_Reg plain_methods[] = {
-    {"neg", m_neg},       {"leaky_relu", m_leaky_relu}, {"clamp", m_clamp},
-    {"clip", m_clamp},    {"max", m_max},               {"min", m_min},
-    {"std", m_std},       {"matmul", m_matmul},         {"mm", m_matmul},
-    {"bmm", m_matmul},    {NULL, NULL},
+    {"neg", m_neg},     {"leaky_relu", m_leaky_relu},
+    {"clamp", m_clamp}, {"clip", m_clamp},
+    {"max", m_max},     {"min", m_min},
+    {"std", m_std},     {"matmul", m_matmul},
+    {"mm", m_matmul},   {"bmm", m_matmul},
+    {NULL, NULL},
 };
 
 /* methods only: in-place forms and conversions (gb.cuda is the device namespace) */
 static const luaL_Reg own_methods[] = {
-    {"clamp_", m_clamp_}, {"copy_", m_copy_}, {"float", m_float}, {"long", m_long},
-    {"int", m_int},       {"cpu", m_cpu},     {"cuda", m_cuda},   {"to", m_to},
-    {NULL, NULL},
+    {"clamp_", m_clamp_}, {"copy_", m_copy_}, {"float", m_float}, {"long", m_long}, {"int", m_int},
+    {"cpu", m_cpu},       {"cuda", m_cuda},   {"to", m_to},       {NULL, NULL},
 };
 
 static const struct {
   const char *event;
   gb_opid op;
-} arith[] = {{"__add", GB_OP_ADD}, {"__sub", GB_OP_SUB}, {"__mul", GB_OP_MUL},
-             {"__div", GB_OP_DIV}, {"__pow", GB_OP_POW}};
+} arith[] = {{"__add", GB_OP_ADD},
+             {"__sub", GB_OP_SUB},
+             {"__mul", GB_OP_MUL},
+             {"__div", GB_OP_DIV},
+             {"__pow", GB_OP_POW}};
 
 void gbL_open_math(lua_State *L) {
   lua_getfield(L, -1, "_tensor_methods");

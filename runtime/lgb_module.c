@@ -26,7 +26,9 @@ static int state_gc(lua_State *L) {
 
 /* The allocator asks for a collection when device or host bytes pile up: tensors that Lua
  * no longer references are only freed when their userdata is collected. */
-static void run_full_gc(void *ud) { lua_gc((lua_State *)ud, LUA_GCCOLLECT); }
+static void run_full_gc(void *ud) {
+  lua_gc((lua_State *)ud, LUA_GCCOLLECT);
+}
 
 gb_state *gbL_state(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);

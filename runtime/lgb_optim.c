@@ -15,7 +15,8 @@ static void run_update(lua_State *L, gb_opid id, gb_opargs *a) {
 static int l_sgd_step(lua_State *L) {
   gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
                  .nin = 3};
-  for (int k = 0; k < 4; k++) a.f[k] = luaL_checknumber(L, 4 + k);
+  for (int k = 0; k < 4; k++)
+    a.f[k] = luaL_checknumber(L, 4 + k);
   a.i[0] = lua_toboolean(L, 8);
   a.i[1] = lua_toboolean(L, 9);
   run_update(L, GB_OP_SGD_STEP, &a);
@@ -27,7 +28,8 @@ static int l_adam_step(lua_State *L) {
   gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3),
                         gbL_check_tensor(L, 4)},
                  .nin = 4};
-  for (int k = 0; k < 5; k++) a.f[k] = luaL_checknumber(L, 5 + k);
+  for (int k = 0; k < 5; k++)
+    a.f[k] = luaL_checknumber(L, 5 + k);
   a.i[0] = luaL_checkinteger(L, 10);
   a.i[1] = lua_toboolean(L, 11);
   if (a.i[0] < 1) return luaL_error(L, "adam_step: step must be >= 1, got %d", (int)a.i[0]);
@@ -41,4 +43,6 @@ static const luaL_Reg fns[] = {
     {NULL, NULL},
 };
 
-void gbL_open_optim(lua_State *L) { luaL_setfuncs(L, fns, 0); }
+void gbL_open_optim(lua_State *L) {
+  luaL_setfuncs(L, fns, 0);
+}

@@ -80,12 +80,14 @@ static void fmt_dim(luaL_Buffer *B, const gb_tensor *t, int d, int64_t flat, boo
     return;
   }
   int64_t n = t->shape[d], inner = 1;
-  for (int k = d + 1; k < t->ndim; k++) inner *= t->shape[k];
+  for (int k = d + 1; k < t->ndim; k++)
+    inner *= t->shape[k];
   luaL_addchar(B, '[');
   for (int64_t i = 0; i < n; i++) {
     if (summarize && n > 6 && i == 3) {
       luaL_addstring(B, d == t->ndim - 1 ? "..., " : "...,\n");
-      for (int k = 0; k <= d + 7 && d != t->ndim - 1; k++) luaL_addchar(B, ' ');
+      for (int k = 0; k <= d + 7 && d != t->ndim - 1; k++)
+        luaL_addchar(B, ' ');
       i = n - 3;
     }
     fmt_dim(B, t, d + 1, flat + i * inner, summarize);
@@ -94,8 +96,10 @@ static void fmt_dim(luaL_Buffer *B, const gb_tensor *t, int d, int64_t flat, boo
       if (d == t->ndim - 1) {
         luaL_addchar(B, ' ');
       } else { /* align under the opening brackets, after "tensor(" */
-        for (int k = d + 1; k < t->ndim; k++) luaL_addchar(B, '\n');
-        for (int k = 0; k <= d + 7; k++) luaL_addchar(B, ' ');
+        for (int k = d + 1; k < t->ndim; k++)
+          luaL_addchar(B, '\n');
+        for (int k = 0; k <= d + 7; k++)
+          luaL_addchar(B, ' ');
       }
     }
   }
@@ -110,8 +114,10 @@ static int t_tostring(lua_State *L) {
   luaL_Buffer B;
   luaL_buffinit(L, &B);
   luaL_addstring(&B, "tensor(");
-  if (h->numel > 0) fmt_dim(&B, h, 0, 0, h->numel > 1000);
-  else luaL_addstring(&B, "[]");
+  if (h->numel > 0)
+    fmt_dim(&B, h, 0, 0, h->numel > 1000);
+  else
+    luaL_addstring(&B, "[]");
   lua_pushfstring(L, ", shape=%s, dtype=%s, device=%s", gb_shape_str(t, sb),
                   gb_dtype_name(t->dtype), gb_device_name(t->device, db));
   luaL_addvalue(&B);
@@ -192,8 +198,9 @@ static int t_item(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   if (t->numel != 1) {
     char sb[96];
-    return luaL_error(L, "item: the tensor has shape %s; only one-element tensors convert to "
-                         "a number",
+    return luaL_error(L,
+                      "item: the tensor has shape %s; only one-element tensors convert to "
+                      "a number",
                       gb_shape_str(t, sb));
   }
   gb_tensor *h = host_copy(L, t);
@@ -208,7 +215,8 @@ static void totable_dim(lua_State *L, const gb_tensor *t, int d, int64_t flat) {
     return;
   }
   int64_t inner = 1;
-  for (int k = d + 1; k < t->ndim; k++) inner *= t->shape[k];
+  for (int k = d + 1; k < t->ndim; k++)
+    inner *= t->shape[k];
   lua_createtable(L, (int)t->shape[d], 0);
   for (int64_t i = 0; i < t->shape[d]; i++) {
     totable_dim(L, t, d + 1, flat + i * inner);
@@ -250,8 +258,12 @@ static int view_impl(lua_State *L, bool copy_ok) {
   return push_result(L, S, gb_op_run(S, GB_OP_RESHAPE, &a, &r), &r);
 }
 
-static int t_view(lua_State *L) { return view_impl(L, false); }
-static int t_reshape(lua_State *L) { return view_impl(L, true); }
+static int t_view(lua_State *L) {
+  return view_impl(L, false);
+}
+static int t_reshape(lua_State *L) {
+  return view_impl(L, true);
+}
 
 static int t_view_as(lua_State *L) {
   gb_state *S = gbL_state(L);
@@ -280,7 +292,8 @@ static int t_flatten(lua_State *L) {
 static int t_transpose(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
-  int d0 = gbL_check_dim(L, 2, t->ndim, "transpose"), d1 = gbL_check_dim(L, 3, t->ndim, "transpose");
+  int d0 = gbL_check_dim(L, 2, t->ndim, "transpose"),
+      d1 = gbL_check_dim(L, 3, t->ndim, "transpose");
   return push_result(L, S, gb_fn_transpose(S, t, d0, d1, &r), &r);
 }
 
@@ -355,7 +368,8 @@ static int t_unsqueeze(lua_State *L) {
   int at = gbL_check_dim(L, 2, t->ndim + 1, "unsqueeze");
   if (t->ndim >= GB_MAXDIM) return luaL_error(L, "unsqueeze: at most %d dimensions", GB_MAXDIM);
   int64_t shape[GB_MAXDIM];
-  for (int d = 0, k = 0; d <= t->ndim; d++) shape[d] = d == at ? 1 : t->shape[k++];
+  for (int d = 0, k = 0; d <= t->ndim; d++)
+    shape[d] = d == at ? 1 : t->shape[k++];
   return push_result(L, S, gb_fn_reshape(S, t, t->ndim + 1, shape, &r), &r);
 }
 
@@ -386,7 +400,8 @@ static int t_clone(lua_State *L) {
   return push_result(L, S, gb_fn_clone(S, gbL_check_tensor(L, 1), &r), &r);
 }
 
-/* ---- fields ------------------------------------------------------------------------------------ */
+/* ---- fields ------------------------------------------------------------------------------------
+ */
 
 static int t_index(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
@@ -395,15 +410,23 @@ static int t_index(lua_State *L) {
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* a method */
     const char *k = lua_tostring(L, 2);
     char db[16];
-    if (strcmp(k, "shape") == 0) push_shape(L, t);
-    else if (strcmp(k, "dtype") == 0) lua_pushstring(L, gb_dtype_name(t->dtype));
-    else if (strcmp(k, "device") == 0) lua_pushstring(L, gb_device_name(t->device, db));
-    else if (strcmp(k, "requires_grad") == 0) lua_pushboolean(L, t->requires_grad);
-    else if (strcmp(k, "is_leaf") == 0) lua_pushboolean(L, t->grad_fn == NULL);
-    else if (strcmp(k, "ndim") == 0) lua_pushinteger(L, t->ndim);
+    if (strcmp(k, "shape") == 0)
+      push_shape(L, t);
+    else if (strcmp(k, "dtype") == 0)
+      lua_pushstring(L, gb_dtype_name(t->dtype));
+    else if (strcmp(k, "device") == 0)
+      lua_pushstring(L, gb_device_name(t->device, db));
+    else if (strcmp(k, "requires_grad") == 0)
+      lua_pushboolean(L, t->requires_grad);
+    else if (strcmp(k, "is_leaf") == 0)
+      lua_pushboolean(L, t->grad_fn == NULL);
+    else if (strcmp(k, "ndim") == 0)
+      lua_pushinteger(L, t->ndim);
     else if (strcmp(k, "grad_fn") == 0) {
-      if (t->grad_fn) lua_pushstring(L, gb_ops[t->grad_fn->op].name);
-      else lua_pushnil(L);
+      if (t->grad_fn)
+        lua_pushstring(L, gb_ops[t->grad_fn->op].name);
+      else
+        lua_pushnil(L);
     } else if (strcmp(k, "grad") == 0) {
       if (t->grad) {
         gb_tensor_retain(t->grad);
@@ -411,8 +434,10 @@ static int t_index(lua_State *L) {
       } else {
         lua_pushnil(L);
       }
-    } else if (strcmp(k, "is_cuda") == 0) lua_pushboolean(L, t->device != GB_CPU);
-    else lua_pushnil(L);
+    } else if (strcmp(k, "is_cuda") == 0)
+      lua_pushboolean(L, t->device != GB_CPU);
+    else
+      lua_pushnil(L);
     return 1;
   }
   if (lua_isinteger(L, 2)) return select_impl(L, t, 0, lua_tointeger(L, 2));

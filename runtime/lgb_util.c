@@ -34,7 +34,8 @@ int gbL_check_dim(lua_State *L, int idx, int ndim, const char *op) {
   if (z < 0 || z >= ndim || d == 0) {
     if (ndim == 0)
       return luaL_error(L, "%s: dimension %d out of range (the tensor is 0-d)", op, (int)d);
-    return luaL_error(L, "%s: dimension %d out of range for a %d-D tensor (expected 1..%d or -%d..-1)",
+    return luaL_error(L,
+                      "%s: dimension %d out of range for a %d-D tensor (expected 1..%d or -%d..-1)",
                       op, (int)d, ndim, ndim, ndim);
   }
   return (int)z;

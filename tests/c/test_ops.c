@@ -13,14 +13,14 @@
 #include "gb_state.h"
 
 static int failures;
-#define CHECK(cond, ...)                                                                       \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      failures++;                                                                              \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                              \
-      printf(__VA_ARGS__);                                                                     \
-      printf("\n");                                                                            \
-    }                                                                                          \
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      failures++;                                                                                  \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
+      printf(__VA_ARGS__);                                                                         \
+      printf("\n");                                                                                \
+    }                                                                                              \
   } while (0)
 
 /* ---- small helpers ---- */
@@ -40,17 +40,21 @@ static double urand(double lo, double hi) {
 /* float tensor with values in [lo, hi], kept at least 0.05 apart from each other's kinks */
 static gb_tensor *frand(gb_state *S, int nd, const int64_t *shape, double lo, double hi) {
   gb_tensor *t = make(S, nd, shape, GB_F32);
-  for (int64_t i = 0; i < t->numel; i++) gb_tensor_f32(t)[i] = (float)urand(lo, hi);
+  for (int64_t i = 0; i < t->numel; i++)
+    gb_tensor_f32(t)[i] = (float)urand(lo, hi);
   return t;
 }
 
 static gb_tensor *labels(gb_state *S, int64_t n, int64_t c) {
   gb_tensor *t = make(S, 1, (int64_t[]){n}, GB_I64);
-  for (int64_t i = 0; i < n; i++) ((int64_t *)gb_tensor_data(t))[i] = 1 + (i * 7 + 3) % c;
+  for (int64_t i = 0; i < n; i++)
+    ((int64_t *)gb_tensor_data(t))[i] = 1 + (i * 7 + 3) % c;
   return t;
 }
 
-static double at(const gb_tensor *t, int64_t i) { return gb_tensor_get_flat(t, i); }
+static double at(const gb_tensor *t, int64_t i) {
+  return gb_tensor_get_flat(t, i);
+}
 
 static bool close_to(double got, double want, double rtol, double atol) {
   if (isnan(want)) return isnan(got);
@@ -64,7 +68,7 @@ typedef struct opcase {
   gb_tensor *into; /* for nin == 0 rows */
   double *ref;     /* expected output 0, row-major */
   int64_t nref;
-  bool smooth;     /* gradcheck applies */
+  bool smooth; /* gradcheck applies */
 } opcase;
 
 static double ref_unary(gb_opid id, double x, double f0, double f1) {
@@ -102,7 +106,8 @@ static double ref_binary(gb_opid id, double x, double y, double f0) {
   case GB_OP_SIGMOID_BACKWARD: return x * y * (1 - y);
   case GB_OP_TANH_BACKWARD: return x * (1 - y * y);
   case GB_OP_GELU_BACKWARD:
-    return x * (0.5 * (1 + erf(y / sqrt(2.0))) + y * exp(-0.5 * y * y) / sqrt(2 * 3.14159265358979323846));
+    return x * (0.5 * (1 + erf(y / sqrt(2.0))) +
+                y * exp(-0.5 * y * y) / sqrt(2 * 3.14159265358979323846));
   case GB_OP_EQ: return x == y;
   case GB_OP_NE: return x != y;
   case GB_OP_LT: return x < y;
@@ -122,16 +127,19 @@ static double *alloc_ref(opcase *c, int64_t n) {
 /* x (3,4) with y (4) broadcast over rows */
 static void case_binary(gb_state *S, gb_opid id, opcase *c) {
   bool cmp = id >= GB_OP_EQ && id <= GB_OP_GE;
-  gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, 0.3, 2.0), *y = frand(S, 1, (int64_t[]){4}, 0.3, 2.0);
+  gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, 0.3, 2.0),
+            *y = frand(S, 1, (int64_t[]){4}, 0.3, 2.0);
   if (cmp) gb_tensor_f32(x)[5] = gb_tensor_f32(y)[1]; /* one tie */
   if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) /* no near-ties: finite differences step 1e-2 */
     for (int i = 0; i < 12; i++)
       if (fabs(at(x, i) - at(y, i % 4)) < 0.05) gb_tensor_f32(x)[i] += 0.1f;
   if (id == GB_OP_RELU_BACKWARD || id == GB_OP_LEAKY_RELU_BACKWARD || id == GB_OP_GELU_BACKWARD)
-    for (int k = 0; k < 4; k++) gb_tensor_f32(y)[k] -= 1.2f; /* both signs */
+    for (int k = 0; k < 4; k++)
+      gb_tensor_f32(y)[k] -= 1.2f; /* both signs */
   c->a = (gb_opargs){.in = {x, y}, .nin = 2, .f = {0.1}};
   double *r = alloc_ref(c, 12);
-  for (int i = 0; i < 12; i++) r[i] = ref_binary(id, at(x, i), at(y, i % 4), 0.1);
+  for (int i = 0; i < 12; i++)
+    r[i] = ref_binary(id, at(x, i), at(y, i % 4), 0.1);
   c->smooth = !cmp && id != GB_OP_MAXIMUM && id != GB_OP_MINIMUM;
   if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) c->smooth = true; /* no ties drawn */
 }
@@ -145,7 +153,11 @@ static void case_unary(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_RPOW_SCALAR: f0 = 1.7; break;
   case GB_OP_LEAKY_RELU: f0 = 0.1, lo = -2.0; break;
   case GB_OP_CLAMP: f0 = 0.6, f1 = 1.4; break;
-  case GB_OP_ABS: case GB_OP_SIGN: case GB_OP_TANH: case GB_OP_SIGMOID: case GB_OP_RELU:
+  case GB_OP_ABS:
+  case GB_OP_SIGN:
+  case GB_OP_TANH:
+  case GB_OP_SIGMOID:
+  case GB_OP_RELU:
   case GB_OP_GELU: lo = -2.0; break;
   default: break;
   }
@@ -155,7 +167,8 @@ static void case_unary(gb_state *S, gb_opid id, opcase *c) {
       gb_tensor_f32(x)[i] += 0.2f;
   c->a = (gb_opargs){.in = {x}, .nin = 1, .f = {f0, f1}};
   double *r = alloc_ref(c, 10);
-  for (int i = 0; i < 10; i++) r[i] = ref_unary(id, at(x, i), f0, f1);
+  for (int i = 0; i < 10; i++)
+    r[i] = ref_unary(id, at(x, i), f0, f1);
   c->smooth = id != GB_OP_SIGN;
 }
 
@@ -163,7 +176,8 @@ static void case_unary(gb_state *S, gb_opid id, opcase *c) {
 static void case_reduce(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0);
   c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {2, 0, 1}};
-  bool along = id == GB_OP_MAX_DIM || id == GB_OP_MIN_DIM || id == GB_OP_ARGMAX || id == GB_OP_ARGMIN;
+  bool along =
+      id == GB_OP_MAX_DIM || id == GB_OP_MIN_DIM || id == GB_OP_ARGMAX || id == GB_OP_ARGMIN;
   if (along) c->a.i[0] = 1;
   double *r = alloc_ref(c, 3);
   for (int i = 0; i < 3; i++) {
@@ -176,13 +190,16 @@ static void case_reduce(gb_state *S, gb_opid id, opcase *c) {
       if (v < mn) mn = v, amn = j + 1;
     }
     double mu = s / 4, ss = 0;
-    for (int j = 0; j < 4; j++) ss += (at(x, i * 4 + j) - mu) * (at(x, i * 4 + j) - mu);
+    for (int j = 0; j < 4; j++)
+      ss += (at(x, i * 4 + j) - mu) * (at(x, i * 4 + j) - mu);
     switch (id) {
     case GB_OP_SUM: r[i] = s; break;
     case GB_OP_MEAN: r[i] = mu; break;
     case GB_OP_VAR: r[i] = ss / 3; break;
-    case GB_OP_AMAX: case GB_OP_MAX_DIM: r[i] = mx; break;
-    case GB_OP_AMIN: case GB_OP_MIN_DIM: r[i] = mn; break;
+    case GB_OP_AMAX:
+    case GB_OP_MAX_DIM: r[i] = mx; break;
+    case GB_OP_AMIN:
+    case GB_OP_MIN_DIM: r[i] = mn; break;
     case GB_OP_ARGMAX: r[i] = amx; break;
     default: r[i] = amn; break;
     }
@@ -197,8 +214,10 @@ static void case_softmax(gb_state *S, gb_opid id, opcase *c) {
   double *r = alloc_ref(c, 12), y[12];
   for (int i = 0; i < 3; i++) {
     double z = 0;
-    for (int j = 0; j < 4; j++) z += exp(at(x, i * 4 + j));
-    for (int j = 0; j < 4; j++) y[i * 4 + j] = logf_ ? at(x, i * 4 + j) - log(z) : exp(at(x, i * 4 + j)) / z;
+    for (int j = 0; j < 4; j++)
+      z += exp(at(x, i * 4 + j));
+    for (int j = 0; j < 4; j++)
+      y[i * 4 + j] = logf_ ? at(x, i * 4 + j) - log(z) : exp(at(x, i * 4 + j)) / z;
   }
   if (!back) {
     c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {1}};
@@ -206,11 +225,14 @@ static void case_softmax(gb_state *S, gb_opid id, opcase *c) {
     c->smooth = true;
     return;
   }
-  gb_tensor *g = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0), *yt = make(S, 2, (int64_t[]){3, 4}, GB_F32);
-  for (int k = 0; k < 12; k++) gb_tensor_f32(yt)[k] = (float)y[k];
+  gb_tensor *g = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0),
+            *yt = make(S, 2, (int64_t[]){3, 4}, GB_F32);
+  for (int k = 0; k < 12; k++)
+    gb_tensor_f32(yt)[k] = (float)y[k];
   for (int i = 0; i < 3; i++) {
     double dot = 0;
-    for (int j = 0; j < 4; j++) dot += logf_ ? at(g, i * 4 + j) : at(g, i * 4 + j) * y[i * 4 + j];
+    for (int j = 0; j < 4; j++)
+      dot += logf_ ? at(g, i * 4 + j) : at(g, i * 4 + j) * y[i * 4 + j];
     for (int j = 0; j < 4; j++) {
       int k = i * 4 + j;
       r[k] = logf_ ? at(g, k) - exp(y[k]) * dot : y[k] * (at(g, k) - dot);
@@ -228,7 +250,8 @@ static void case_loss(gb_state *S, gb_opid id, opcase *c) {
   for (int i = 0; i < 4; i++) {
     int64_t cls = (int64_t)at(y, i) - 1;
     double z = 0;
-    for (int j = 0; j < 3; j++) z += exp(at(x, i * 3 + j));
+    for (int j = 0; j < 3; j++)
+      z += exp(at(x, i * 3 + j));
     total += ce ? log(z) - at(x, i * 3 + cls) : -at(x, i * 3 + cls);
     for (int j = 0; back && j < 3; j++) {
       double p = ce ? exp(at(x, i * 3 + j)) / z : 0;
@@ -253,7 +276,8 @@ static void case_matmul(gb_state *S, gb_opid id, opcase *c) {
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 2; j++) {
       double s = 0;
-      for (int k = 0; k < 4; k++) s += at(x, i * 4 + k) * at(w, k * 2 + j);
+      for (int k = 0; k < 4; k++)
+        s += at(x, i * 4 + k) * at(w, k * 2 + j);
       r[i * 2 + j] = id == GB_OP_ADDMM ? beta * at(b, j) + alpha * s : s;
     }
   if (id == GB_OP_ADDMM) {
@@ -275,16 +299,19 @@ static void case_index(gb_state *S, gb_opid id, opcase *c) {
     if (id == GB_OP_INDEX_SELECT) {
       double *r = alloc_ref(c, 6);
       for (int j = 0; j < 3; j++)
-        for (int q = 0; q < 2; q++) r[j * 2 + q] = at(x, (iv[j] - 1) * 2 + q);
+        for (int q = 0; q < 2; q++)
+          r[j * 2 + q] = at(x, (iv[j] - 1) * 2 + q);
       c->a = (gb_opargs){.in = {x, idx}, .nin = 2, .i = {0}};
       c->smooth = true;
       return;
     }
     gb_tensor *src = frand(S, 2, (int64_t[]){3, 2}, -1, 1);
     double *r = alloc_ref(c, 6);
-    for (int k = 0; k < 6; k++) r[k] = at(x, k);
+    for (int k = 0; k < 6; k++)
+      r[k] = at(x, k);
     for (int j = 0; j < 3; j++)
-      for (int q = 0; q < 2; q++) r[(iv[j] - 1) * 2 + q] += at(src, j * 2 + q);
+      for (int q = 0; q < 2; q++)
+        r[(iv[j] - 1) * 2 + q] += at(src, j * 2 + q);
     c->a = (gb_opargs){.in = {x, idx, src}, .nin = 3, .i = {0}};
     return;
   }
@@ -294,15 +321,18 @@ static void case_index(gb_state *S, gb_opid id, opcase *c) {
   memcpy(gb_tensor_data(idx), gv, sizeof gv);
   if (id == GB_OP_GATHER) {
     double *r = alloc_ref(c, 4);
-    for (int k = 0; k < 4; k++) r[k] = at(x, (gv[k] - 1) * 2 + k % 2);
+    for (int k = 0; k < 4; k++)
+      r[k] = at(x, (gv[k] - 1) * 2 + k % 2);
     c->a = (gb_opargs){.in = {x, idx}, .nin = 2, .i = {0}};
     c->smooth = true;
     return;
   }
   gb_tensor *src = frand(S, 2, (int64_t[]){2, 2}, -1, 1);
   double *r = alloc_ref(c, 6);
-  for (int k = 0; k < 6; k++) r[k] = at(x, k);
-  for (int k = 0; k < 4; k++) r[(gv[k] - 1) * 2 + k % 2] += at(src, k);
+  for (int k = 0; k < 6; k++)
+    r[k] = at(x, k);
+  for (int k = 0; k < 4; k++)
+    r[(gv[k] - 1) * 2 + k % 2] += at(src, k);
   c->a = (gb_opargs){.in = {x, idx, src}, .nin = 3, .i = {0}};
 }
 
@@ -315,33 +345,38 @@ static void case_view(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_RESHAPE:
     c->a.i[0] = 2, c->a.i[1] = 6, c->a.i[2] = 4;
     r = alloc_ref(c, 24);
-    for (int k = 0; k < 24; k++) r[k] = at(x, k);
+    for (int k = 0; k < 24; k++)
+      r[k] = at(x, k);
     break;
   case GB_OP_PERMUTE: /* order (3,1,2): out[k][i][j] = x[i][j][k] */
     c->a.i[0] = 3, c->a.i[1] = 2, c->a.i[2] = 0, c->a.i[3] = 1;
     r = alloc_ref(c, 24);
     for (int k = 0; k < 4; k++)
       for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 3; j++) r[k * 6 + i * 3 + j] = at(x, i * 12 + j * 4 + k);
+        for (int j = 0; j < 3; j++)
+          r[k * 6 + i * 3 + j] = at(x, i * 12 + j * 4 + k);
     break;
   case GB_OP_TRANSPOSE: /* dims 1,3 */
     c->a.i[0] = 0, c->a.i[1] = 2;
     r = alloc_ref(c, 24);
     for (int k = 0; k < 4; k++)
       for (int j = 0; j < 3; j++)
-        for (int i = 0; i < 2; i++) r[k * 6 + j * 2 + i] = at(x, i * 12 + j * 4 + k);
+        for (int i = 0; i < 2; i++)
+          r[k * 6 + j * 2 + i] = at(x, i * 12 + j * 4 + k);
     break;
   case GB_OP_NARROW: /* dim 3, start 2 (0-based 1), length 2 */
     c->a.i[0] = 2, c->a.i[1] = 1, c->a.i[2] = 2;
     r = alloc_ref(c, 12);
     for (int i = 0; i < 6; i++)
-      for (int k = 0; k < 2; k++) r[i * 2 + k] = at(x, i * 4 + 1 + k);
+      for (int k = 0; k < 2; k++)
+        r[i * 2 + k] = at(x, i * 4 + 1 + k);
     break;
   case GB_OP_SELECT: /* dim 2, index 3 (0-based 2) */
     c->a.i[0] = 1, c->a.i[1] = 2;
     r = alloc_ref(c, 8);
     for (int i = 0; i < 2; i++)
-      for (int k = 0; k < 4; k++) r[i * 4 + k] = at(x, i * 12 + 2 * 4 + k);
+      for (int k = 0; k < 4; k++)
+        r[i * 4 + k] = at(x, i * 12 + 2 * 4 + k);
     break;
   default: { /* expand (2,1,4) -> (2,3,4) */
     gb_tensor_release(S, x);
@@ -351,7 +386,8 @@ static void case_view(gb_state *S, gb_opid id, opcase *c) {
     r = alloc_ref(c, 24);
     for (int i = 0; i < 2; i++)
       for (int j = 0; j < 3; j++)
-        for (int k = 0; k < 4; k++) r[i * 12 + j * 4 + k] = at(x, i * 4 + k);
+        for (int k = 0; k < 4; k++)
+          r[i * 12 + j * 4 + k] = at(x, i * 4 + k);
   }
   }
   c->smooth = true;
@@ -364,24 +400,27 @@ static void case_fill(gb_state *S, gb_opid id, opcase *c) {
   switch (id) {
   case GB_OP_FILL:
     c->a = (gb_opargs){.f = {2.5}};
-    for (int k = 0; k < 9; k++) r[k] = 2.5;
+    for (int k = 0; k < 9; k++)
+      r[k] = 2.5;
     break;
   case GB_OP_ARANGE:
     c->a = (gb_opargs){.f = {1.0, 0.5}};
-    for (int k = 0; k < 9; k++) r[k] = 1.0 + 0.5 * k;
+    for (int k = 0; k < 9; k++)
+      r[k] = 1.0 + 0.5 * k;
     break;
   case GB_OP_EYE:
-    for (int k = 0; k < 9; k++) r[k] = k % 4 == 0;
+    for (int k = 0; k < 9; k++)
+      r[k] = k % 4 == 0;
     break;
-  default: /* uniform/normal: checked statistically in check_random */
-    c->nref = 0;
+  default: /* uniform/normal: checked statistically in check_random */ c->nref = 0;
   }
 }
 
 /* optimizer rows update in[0] in place; the reference follows PyTorch's algorithm in double */
 static void case_optim(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor *p = frand(S, 1, (int64_t[]){6}, -1, 1), *g = frand(S, 1, (int64_t[]){6}, -1, 1);
-  gb_tensor *s1 = frand(S, 1, (int64_t[]){6}, -0.5, 0.5), *s2 = frand(S, 1, (int64_t[]){6}, 0.1, 0.5);
+  gb_tensor *s1 = frand(S, 1, (int64_t[]){6}, -0.5, 0.5),
+            *s2 = frand(S, 1, (int64_t[]){6}, 0.1, 0.5);
   double *r = alloc_ref(c, 6);
   c->into = p;
   gb_tensor_retain(p);
@@ -395,7 +434,8 @@ static void case_optim(gb_state *S, gb_opid id, opcase *c) {
     return;
   }
   /* Adam step 3: lr 0.01, betas (0.9, 0.999), eps 1e-8, wd 0.1 as L2 */
-  c->a = (gb_opargs){.in = {p, g, s1, s2}, .nin = 4, .f = {0.01, 0.9, 0.999, 1e-8, 0.1}, .i = {3, 0}};
+  c->a =
+      (gb_opargs){.in = {p, g, s1, s2}, .nin = 4, .f = {0.01, 0.9, 0.999, 1e-8, 0.1}, .i = {3, 0}};
   for (int k = 0; k < 6; k++) {
     double d = at(g, k) + 0.1 * at(p, k);
     double m = 0.9 * at(s1, k) + 0.1 * d, v = 0.999 * at(s2, k) + 0.001 * d * d;
@@ -458,8 +498,10 @@ static void case_conv(gb_state *S, gb_opid id, opcase *c) {
             if (best < 0 || at(x, e) > at(x, best)) best = e;
           }
         int64_t o = ((int64_t)p * oh + oy) * ow + ox;
-        if (id == GB_OP_MAX_POOL2D) r[o] = at(x, best);
-        else r[best] += at(gout, o);
+        if (id == GB_OP_MAX_POOL2D)
+          r[o] = at(x, best);
+        else
+          r[best] += at(gout, o);
       }
   if (id == GB_OP_MAX_POOL2D) {
     gb_tensor_release(S, gout);
@@ -472,74 +514,91 @@ static void case_conv(gb_state *S, gb_opid id, opcase *c) {
 static void build_case(gb_state *S, gb_opid id, opcase *c) {
   memset(c, 0, sizeof *c);
   switch (id) {
-  case GB_OP_FILL: case GB_OP_ARANGE: case GB_OP_EYE: case GB_OP_UNIFORM: case GB_OP_NORMAL:
-    case_fill(S, id, c);
-    break;
+  case GB_OP_FILL:
+  case GB_OP_ARANGE:
+  case GB_OP_EYE:
+  case GB_OP_UNIFORM:
+  case GB_OP_NORMAL: case_fill(S, id, c); break;
   case GB_OP_COPY: {
     gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *t;
     gb_fn_transpose(S, x, 0, 1, &t); /* a strided source */
     gb_tensor_release(S, x);
     c->a = (gb_opargs){.in = {t}, .nin = 1, .i = {-1}};
     double *r = alloc_ref(c, 12);
-    for (int k = 0; k < 12; k++) r[k] = at(t, k);
+    for (int k = 0; k < 12; k++)
+      r[k] = at(t, k);
     c->smooth = true;
     break;
   }
-  case GB_OP_RESHAPE: case GB_OP_PERMUTE: case GB_OP_TRANSPOSE: case GB_OP_NARROW:
-  case GB_OP_SELECT: case GB_OP_EXPAND:
-    case_view(S, id, c);
-    break;
+  case GB_OP_RESHAPE:
+  case GB_OP_PERMUTE:
+  case GB_OP_TRANSPOSE:
+  case GB_OP_NARROW:
+  case GB_OP_SELECT:
+  case GB_OP_EXPAND: case_view(S, id, c); break;
   case GB_OP_PAD: { /* (2,3) placed at column 2 of (2,6) */
     gb_tensor *x = frand(S, 2, (int64_t[]){2, 3}, -1, 1);
     c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {1, 1, 6}};
     double *r = alloc_ref(c, 12);
     for (int i = 0; i < 2; i++)
-      for (int j = 0; j < 3; j++) r[i * 6 + 1 + j] = at(x, i * 3 + j);
+      for (int j = 0; j < 3; j++)
+        r[i * 6 + 1 + j] = at(x, i * 3 + j);
     c->smooth = true;
     break;
   }
   case GB_OP_WHERE: {
     gb_tensor *cond = make(S, 1, (int64_t[]){4}, GB_F32);
-    for (int k = 0; k < 4; k++) gb_tensor_f32(cond)[k] = (float)(k % 2);
-    gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *y = frand(S, 2, (int64_t[]){3, 4}, -1, 1);
+    for (int k = 0; k < 4; k++)
+      gb_tensor_f32(cond)[k] = (float)(k % 2);
+    gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1),
+              *y = frand(S, 2, (int64_t[]){3, 4}, -1, 1);
     c->a = (gb_opargs){.in = {cond, x, y}, .nin = 3};
     double *r = alloc_ref(c, 12);
-    for (int k = 0; k < 12; k++) r[k] = (k % 2) ? at(x, k) : at(y, k);
+    for (int k = 0; k < 12; k++)
+      r[k] = (k % 2) ? at(x, k) : at(y, k);
     c->smooth = true;
     break;
   }
-  case GB_OP_SUM: case GB_OP_MEAN: case GB_OP_VAR: case GB_OP_AMAX: case GB_OP_AMIN:
-  case GB_OP_MAX_DIM: case GB_OP_MIN_DIM: case GB_OP_ARGMAX: case GB_OP_ARGMIN:
-    case_reduce(S, id, c);
-    break;
-  case GB_OP_SOFTMAX: case GB_OP_LOG_SOFTMAX: case GB_OP_SOFTMAX_BACKWARD:
-  case GB_OP_LOG_SOFTMAX_BACKWARD:
-    case_softmax(S, id, c);
-    break;
-  case GB_OP_CROSS_ENTROPY: case GB_OP_CROSS_ENTROPY_BACKWARD: case GB_OP_NLL_LOSS:
-  case GB_OP_NLL_LOSS_BACKWARD:
-    case_loss(S, id, c);
-    break;
-  case GB_OP_MATMUL: case GB_OP_ADDMM:
-    case_matmul(S, id, c);
-    break;
-  case GB_OP_INDEX_SELECT: case GB_OP_INDEX_ADD: case GB_OP_GATHER: case GB_OP_SCATTER_ADD:
-    case_index(S, id, c);
-    break;
-  case GB_OP_SGD_STEP: case GB_OP_ADAM_STEP:
-    case_optim(S, id, c);
-    break;
-  case GB_OP_IM2COL: case GB_OP_COL2IM: case GB_OP_MAX_POOL2D: case GB_OP_MAX_POOL2D_BACKWARD:
-    case_conv(S, id, c);
-    break;
+  case GB_OP_SUM:
+  case GB_OP_MEAN:
+  case GB_OP_VAR:
+  case GB_OP_AMAX:
+  case GB_OP_AMIN:
+  case GB_OP_MAX_DIM:
+  case GB_OP_MIN_DIM:
+  case GB_OP_ARGMAX:
+  case GB_OP_ARGMIN: case_reduce(S, id, c); break;
+  case GB_OP_SOFTMAX:
+  case GB_OP_LOG_SOFTMAX:
+  case GB_OP_SOFTMAX_BACKWARD:
+  case GB_OP_LOG_SOFTMAX_BACKWARD: case_softmax(S, id, c); break;
+  case GB_OP_CROSS_ENTROPY:
+  case GB_OP_CROSS_ENTROPY_BACKWARD:
+  case GB_OP_NLL_LOSS:
+  case GB_OP_NLL_LOSS_BACKWARD: case_loss(S, id, c); break;
+  case GB_OP_MATMUL:
+  case GB_OP_ADDMM: case_matmul(S, id, c); break;
+  case GB_OP_INDEX_SELECT:
+  case GB_OP_INDEX_ADD:
+  case GB_OP_GATHER:
+  case GB_OP_SCATTER_ADD: case_index(S, id, c); break;
+  case GB_OP_SGD_STEP:
+  case GB_OP_ADAM_STEP: case_optim(S, id, c); break;
+  case GB_OP_IM2COL:
+  case GB_OP_COL2IM:
+  case GB_OP_MAX_POOL2D:
+  case GB_OP_MAX_POOL2D_BACKWARD: case_conv(S, id, c); break;
   default:
-    if (gb_ops[id].nin == 1) case_unary(S, id, c);
-    else if (gb_ops[id].nin == 2) case_binary(S, id, c);
+    if (gb_ops[id].nin == 1)
+      case_unary(S, id, c);
+    else if (gb_ops[id].nin == 2)
+      case_binary(S, id, c);
   }
 }
 
 static void free_case(gb_state *S, opcase *c) {
-  for (int k = 0; k < c->a.nin; k++) gb_tensor_release(S, c->a.in[k]);
+  for (int k = 0; k < c->a.nin; k++)
+    gb_tensor_release(S, c->a.in[k]);
   gb_tensor_release(S, c->into);
   free(c->ref);
 }
@@ -573,7 +632,8 @@ static double weighted_loss(gb_state *S, gb_opid id, const gb_opargs *a, const g
   gb_tensor *out[2] = {NULL, NULL};
   if (gb_op_run(S, id, a, out)) return NAN;
   double s = 0;
-  for (int64_t i = 0; i < out[0]->numel; i++) s += at(out[0], i) * at(w, i);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    s += at(out[0], i) * at(w, i);
   gb_tensor_release(S, out[0]);
   gb_tensor_release(S, out[1]);
   return s;
@@ -612,8 +672,9 @@ static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
       double down = weighted_loss(S, id, &a, w);
       *p = keep;
       double num = (up - down) / (2.0 * eps), ana = at(leaf->grad, i);
-      CHECK(close_to(ana, num, 2e-2, 2e-3), "%s: d/d(input %d)[%lld]: tape %.6g, finite differences %.6g",
-            name, k + 1, (long long)i, ana, num);
+      CHECK(close_to(ana, num, 2e-2, 2e-3),
+            "%s: d/d(input %d)[%lld]: tape %.6g, finite differences %.6g", name, k + 1,
+            (long long)i, ana, num);
     }
   }
   gb_set_grad_enabled(S, was);
@@ -628,8 +689,10 @@ static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
 
 /* uniform/normal: range, mean and spread, and reproducibility from (seed, offset) */
 static void check_random(gb_state *S, gb_opid id) {
-  gb_tensor *t = make(S, 1, (int64_t[]){20000}, GB_F32), *u = make(S, 1, (int64_t[]){20000}, GB_F32);
-  gb_opargs a = {.f = {id == GB_OP_UNIFORM ? -1.0 : 2.0, id == GB_OP_UNIFORM ? 3.0 : 0.5}, .i = {42, 7}};
+  gb_tensor *t = make(S, 1, (int64_t[]){20000}, GB_F32),
+            *u = make(S, 1, (int64_t[]){20000}, GB_F32);
+  gb_opargs a = {.f = {id == GB_OP_UNIFORM ? -1.0 : 2.0, id == GB_OP_UNIFORM ? 3.0 : 0.5},
+                 .i = {42, 7}};
   gb_op_run_into(S, id, &a, t);
   gb_op_run_into(S, id, &a, u);
   double s = 0, ss = 0, lo = 1e9, hi = -1e9;
@@ -642,7 +705,8 @@ static void check_random(gb_state *S, gb_opid id) {
   double mean = s / 20000, sd = sqrt(ss / 20000 - mean * mean);
   if (id == GB_OP_UNIFORM) {
     CHECK(lo >= -1.0 && hi < 3.0, "uniform: range [%g, %g]", lo, hi);
-    CHECK(fabs(mean - 1.0) < 0.05 && fabs(sd - 4 / sqrt(12.0)) < 0.05, "uniform: mean %g sd %g", mean, sd);
+    CHECK(fabs(mean - 1.0) < 0.05 && fabs(sd - 4 / sqrt(12.0)) < 0.05, "uniform: mean %g sd %g",
+          mean, sd);
   } else {
     CHECK(fabs(mean - 2.0) < 0.02 && fabs(sd - 0.5) < 0.02, "normal: mean %g sd %g", mean, sd);
   }
@@ -658,8 +722,10 @@ int main(void) {
     build_case(S, (gb_opid)id, &c);
     bool covered = c.nref > 0 || id == GB_OP_UNIFORM || id == GB_OP_NORMAL;
     CHECK(covered, "row %s has no case in test_ops.c", gb_ops[id].name);
-    if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) check_random(S, (gb_opid)id);
-    else if (covered) check_forward(S, (gb_opid)id, &c);
+    if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL)
+      check_random(S, (gb_opid)id);
+    else if (covered)
+      check_forward(S, (gb_opid)id, &c);
     tested += covered;
     if (gb_ops[id].grad && c.smooth && gb_ops[id].grad != gb_grad_zero) {
       check_gradient(S, (gb_opid)id, &c);
