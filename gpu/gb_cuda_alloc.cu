@@ -33,6 +33,8 @@ static void collect(gb_state *S) {
 /* Frees every cached block of the device back to the driver. */
 void gb_cuda_release_cache_dev(gb_state *S, gb_cuda_dev *c) {
   (void)S;
+  /* kernels queued before the host released a block may still use it */
+  if (c->cached > 0) cudaStreamSynchronize(c->stream);
   for (int k = 0; k < GB_CUDA_BINS; k++) {
     while (c->bins[k]) {
       gb_cuda_block *b = c->bins[k];
@@ -116,6 +118,7 @@ extern "C" void gb_cuda_free(gb_state *S, gb_device dev, void *p, size_t nbytes)
     b = (gb_cuda_block *)malloc(sizeof *b);
   if (!b || cls >= GB_CUDA_BINS) { /* no node to remember it by: give it back */
     free(b);
+    cudaStreamSynchronize(c->stream);
     cudaFree(p);
     (void)cudaGetLastError();
     c->stats.reserved = c->stats.allocated + c->cached;
