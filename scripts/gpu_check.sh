@@ -210,12 +210,12 @@ check() {
   elif use_prebuilt; then
     built="prebuilt (carried; commit $(cat /tmp/gpudeps/prebuilt/COMMIT 2>/dev/null))"
   else
-    built="none"
+    built="none (no build, and no .gpucarry/deps.tar.xz: run scripts/gpu_check.sh --prepare on the dev machine and carry .gpucarry)"
   fi
   echo "binaries: $built"
-  "$GPUBP" -v 2>&1 | tee "$OUT/version.txt" || true
+  [ -n "${GPUBP:-}" ] && { "$GPUBP" -v 2>&1 | tee "$OUT/version.txt" || true; }
 
-  if [ "$built" != "none" ]; then
+  if [ "${built#none}" = "$built" ]; then
     # 2. gpu tests: the table-driven op test and the Lua specs (ctest when built here)
     if [ -d build-gpu ] && [ "$GPUBP" = "$ROOT/build-gpu/gpubp" ]; then
       export -f ctest_gpu
