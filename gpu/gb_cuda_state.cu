@@ -57,8 +57,7 @@ static bool is_sticky(cudaError_t e) {
   case cudaErrorAssert:
   case cudaErrorLaunchTimeout:
   case cudaErrorECCUncorrectable:
-  case cudaErrorContextIsDestroyed:
-  case cudaErrorDeviceUninitialized: return true;
+  case cudaErrorContextIsDestroyed: return true;
   default: return false;
   }
 }
