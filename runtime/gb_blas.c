@@ -6,11 +6,13 @@
 #include "gb_blas.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(GB_BLAS_BLIS)
@@ -24,14 +26,22 @@ static char blas_name[160] = "unknown BLAS";
 static int blas_default_threads = 1;
 static _Atomic int blas_max_threads = 1; /* gb_blas_set_threads, else the library default */
 
-/* Products with fewer multiply-adds (m*n*k) than this run on one thread. Waking OpenBLAS's
- * workers costs little, but after every threaded call they spin (sched_yield) for ~0.1 s
- * before sleeping: a model whose products are all small, like the seed MLP's (1e7 each),
- * keeps a second core spinning for the whole run, which costs wall time as soon as anything
- * else wants that core. See docs/benchmarks.md for the measurements. */
+/* Threading by size. Products of at least GB_BLAS_MT_MIN_MNK multiply-adds (m*n*k) use the
+ * library's own threads. OpenBLAS's workers spin (sched_yield) for ~0.1 s after every threaded
+ * call before they sleep, so a model made of medium products, like the seed MLP (1e7 each, one
+ * every ~0.2 ms), would keep a second core spinning for the whole run and lose badly as soon as
+ * anything else wants that core. Medium products (GB_BLAS_SPLIT_MIN_MNK and up) are instead
+ * cut in two halves: the caller computes one, gb_blas's own helper thread the other, and the
+ * helper spins only ~GB_BLAS_SPIN_NS before sleeping. If the helper is late, the caller takes
+ * its half too, so a busy machine costs at most the single-threaded time. Smaller products run
+ * on the calling thread. docs/benchmarks.md has the measurements. */
 #ifndef GB_BLAS_MT_MIN_MNK /* overridable for scripts/bench/blas_compare.sh */
 #define GB_BLAS_MT_MIN_MNK (1LL << 24)
 #endif
+#ifndef GB_BLAS_SPLIT_MIN_MNK
+#define GB_BLAS_SPLIT_MIN_MNK (1LL << 21)
+#endif
+#define GB_BLAS_SPIN_NS 100000
 
 /* The best x86 kernel family this CPU and OS can run: 3 AVX-512, 2 AVX2+FMA, 1 AVX, 0 other.
  * __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0). */
@@ -191,6 +201,126 @@ static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const
 }
 #endif
 
+/* ---- two-way split for medium products (see the comment at the top) -------------------- */
+
+typedef struct split_job {
+  bool ta, tb, split_m;
+  int m, n, k, lda, ldb, ldc, half;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+  _Atomic int next; /* next half to claim: 0, 1, then >= 2 */
+  bool helper_in;   /* the helper holds this job (under split_mu) */
+} split_job;
+
+static pthread_mutex_t split_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t split_wake = PTHREAD_COND_INITIALIZER; /* a job is posted */
+static pthread_cond_t split_left = PTHREAD_COND_INITIALIZER; /* the helper left its job */
+static split_job *_Atomic split_posted;                      /* job waiting for the helper */
+static _Atomic int split_busy;                               /* one split product at a time */
+static int split_helper_state;                               /* 0 none, 1 running, -1 failed */
+
+/* Computes half `h` (0 or 1) of the job: rows of C when split_m, else columns. */
+static void split_run_half(split_job *j, int h) {
+  int len = j->split_m ? j->m : j->n;
+  int lo = h ? j->half : 0, cnt = h ? len - j->half : j->half;
+  if (j->split_m) {
+    const float *a = j->ta ? j->a + lo : j->a + (size_t)lo * j->lda; /* op(A) rows lo.. */
+    blas_sgemm(j->ta, j->tb, cnt, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
+               j->c + (size_t)lo * j->ldc, j->ldc, 1);
+  } else {
+    const float *b = j->tb ? j->b + (size_t)lo * j->ldb : j->b + lo; /* op(B) columns lo.. */
+    blas_sgemm(j->ta, j->tb, j->m, cnt, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + lo,
+               j->ldc, 1);
+  }
+}
+
+static void split_claim_all(split_job *j) {
+  int h;
+  while ((h = atomic_fetch_add(&j->next, 1)) < 2)
+    split_run_half(j, h);
+}
+
+static long long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void *split_helper(void *unused) {
+  (void)unused;
+  for (;;) {
+    /* Spin briefly on the posted slot (products often come back to back), then sleep. */
+    long long until = now_ns() + GB_BLAS_SPIN_NS;
+    while (!atomic_load_explicit(&split_posted, memory_order_acquire) && now_ns() < until)
+      sched_yield();
+    pthread_mutex_lock(&split_mu);
+    split_job *j;
+    while (!(j = atomic_load(&split_posted)))
+      pthread_cond_wait(&split_wake, &split_mu);
+    atomic_store(&split_posted, NULL);
+    j->helper_in = true;
+    pthread_mutex_unlock(&split_mu);
+    split_claim_all(j);
+    pthread_mutex_lock(&split_mu);
+    j->helper_in = false; /* after this the caller may return and free j */
+    pthread_cond_signal(&split_left);
+    pthread_mutex_unlock(&split_mu);
+  }
+  return NULL;
+}
+
+/* Starts the helper once; false if that failed (then products run unsplit). */
+static bool split_helper_ready(void) {
+  if (split_helper_state == 0) { /* only the split_busy holder gets here */
+    pthread_attr_t attr;
+    pthread_t tid;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    split_helper_state = pthread_create(&tid, &attr, split_helper, NULL) == 0 ? 1 : -1;
+    pthread_attr_destroy(&attr);
+  }
+  return split_helper_state == 1;
+}
+
+/* Runs the product as two halves if the helper is free; false if it did nothing. */
+static bool split_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                        const float *b, int ldb, float beta, float *c, int ldc) {
+  if (atomic_exchange(&split_busy, 1)) return false; /* another thread is splitting */
+  if (!split_helper_ready()) {
+    atomic_store(&split_busy, 0);
+    return false;
+  }
+  split_job j = {.ta = ta,
+                 .tb = tb,
+                 .split_m = m >= n,
+                 .m = m,
+                 .n = n,
+                 .k = k,
+                 .lda = lda,
+                 .ldb = ldb,
+                 .ldc = ldc,
+                 .alpha = alpha,
+                 .beta = beta,
+                 .a = a,
+                 .b = b,
+                 .c = c};
+  j.half = (m >= n ? m : n) / 2;
+  atomic_init(&j.next, 0);
+  pthread_mutex_lock(&split_mu);
+  atomic_store(&split_posted, &j);
+  pthread_cond_signal(&split_wake);
+  pthread_mutex_unlock(&split_mu);
+  split_claim_all(&j);
+  pthread_mutex_lock(&split_mu);
+  if (atomic_load(&split_posted) == &j) atomic_store(&split_posted, NULL); /* never picked up */
+  while (j.helper_in)
+    pthread_cond_wait(&split_left, &split_mu);
+  pthread_mutex_unlock(&split_mu);
+  atomic_store(&split_busy, 0);
+  return true;
+}
+
 static int imax(int a, int b) {
   return a > b ? a : b;
 }
@@ -217,7 +347,13 @@ void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
   if (b_rows == 1) ldb = imax(ldb, b_cols);
   if (m == 1) ldc = imax(ldc, n);
   int threads = atomic_load_explicit(&blas_max_threads, memory_order_relaxed);
-  if ((long long)m * n * k < GB_BLAS_MT_MIN_MNK) threads = 1;
+  long long mnk = (long long)m * n * k;
+  if (mnk < GB_BLAS_MT_MIN_MNK) {
+    if (threads >= 2 && mnk >= GB_BLAS_SPLIT_MIN_MNK && (m >= 2 || n >= 2) &&
+        split_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+      return;
+    threads = 1;
+  }
   blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
 }
 

@@ -5,6 +5,8 @@
 #include "gb_blas.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,48 @@ static void check_beta0_nan(void) {
   CHECK(d[0] == 1 && d[1] == 1.5f, "k=0, beta=0.5 must scale C: %g %g", d[0], d[1]);
 }
 
+/* Several threads multiplying at once (split products share one helper thread). */
+#define CONC_THREADS 3
+#define CONC_M 100
+#define CONC_N 128
+#define CONC_K 784
+static float conc_a[CONC_M * CONC_K], conc_b[CONC_N * CONC_K], conc_want[CONC_M * CONC_N];
+static int conc_bad[CONC_THREADS];
+
+static void *conc_worker(void *arg) {
+  int id = (int)(intptr_t)arg;
+  static float c[CONC_THREADS][CONC_M * CONC_N];
+  for (int rep = 0; rep < 30; rep++) {
+    gb_blas_sgemm(false, true, CONC_M, CONC_N, CONC_K, 1.0f, conc_a, CONC_K, conc_b, CONC_K, 0.0f,
+                  c[id], CONC_N);
+    for (int i = 0; i < CONC_M * CONC_N; i++)
+      if (!(fabsf(c[id][i] - conc_want[i]) <= 1e-3f * (1.0f + fabsf(conc_want[i])))) {
+        conc_bad[id]++;
+        break;
+      }
+  }
+  return NULL;
+}
+
+static void check_concurrent(void) {
+  for (int i = 0; i < CONC_M * CONC_K; i++)
+    conc_a[i] = frand();
+  for (int i = 0; i < CONC_N * CONC_K; i++)
+    conc_b[i] = frand();
+  ref_sgemm(false, true, CONC_M, CONC_N, CONC_K, 1.0f, conc_a, CONC_K, conc_b, CONC_K, 0.0f,
+            conc_want, CONC_N);
+  pthread_t t[CONC_THREADS];
+  for (int i = 0; i < CONC_THREADS; i++)
+    if (pthread_create(&t[i], NULL, conc_worker, (void *)(intptr_t)i) != 0) {
+      fprintf(stderr, "pthread_create failed\n");
+      exit(2);
+    }
+  for (int i = 0; i < CONC_THREADS; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(conc_bad[i] == 0, "concurrent sgemm, thread %d: %d wrong results", i, conc_bad[i]);
+  }
+}
+
 #if defined(GB_BLAS_OPENBLAS)
 #include <cblas.h>
 
@@ -165,11 +209,13 @@ int main(void) {
         check_case(ta, tb, 130, 70, 1, 1.0f, 0.0f, 0);    /* outer product */
         check_case(ta, tb, 4, 4, 0, 1.0f, 0.5f, 1);       /* k == 0 */
         check_case(ta, tb, 0, 4, 4, 1.0f, 0.5f, 1);       /* m == 0 */
+        check_case(ta, tb, 101, 67, 400, 0.5f, 1.0f, 3);  /* split in two halves */
         check_case(ta, tb, 256, 260, 300, 1.0f, 0.5f, 2); /* above the threading threshold */
       }
   }
   gb_blas_set_threads(0);
   check_beta0_nan();
+  check_concurrent();
   if (failures) {
     fprintf(stderr, "test_blas: %d failure(s)\n", failures);
     return 1;
