@@ -24,8 +24,9 @@ GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float
 GB_API const char *gb_blas_name(void);
 
 /* Threads the BLAS may use for one product; n <= 0 restores the default (the library's: one
- * per core). Products under 2^24 multiply-adds (m*n*k) always run on one thread (gb_blas.c says
- * why). Process-wide: it affects every gb_state. */
+ * per core). Products under 2^24 multiply-adds (m*n*k) use at most two (the caller and
+ * gb_blas's helper thread), those under 2^21 one; gb_blas.c says why. n == 1 disables the
+ * helper too. Process-wide: it affects every gb_state. */
 GB_API void gb_blas_set_threads(int n);
 
 /* The current limit set by gb_blas_set_threads or the default (at least 1). */
