@@ -129,6 +129,12 @@ gb_status gb_fn_to_device(gb_state *S, gb_tensor *x, gb_device dev, gb_tensor **
     return GB_OK;
   }
 #ifdef GB_HAVE_CUDA
+  const char *why = NULL;
+  if (dev != GB_CPU && dev >= gb_cuda_device_count(&why)) {
+    char d[16];
+    return gb_errorf(S, GB_EDEVICE, "to: device %s is not available (%s)", gb_device_name(dev, d),
+                     why ? why : "no such device");
+  }
   gb_tensor *c, *r;
   bool was = gb_set_grad_enabled(S, false);
   gb_status st = gb_fn_contiguous(S, x, &c);

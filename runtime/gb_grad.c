@@ -383,7 +383,7 @@ gb_status gb_grad_amax(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   st = gb_fn_binary(S, GB_OP_EQ, IN(0), ext, &eq);
   REL(ext);
   if (st) return st;
-  if ((st = gb_fn_reduce(S, GB_OP_SUM, eq, mask, false, &cnt))) goto done;
+  if ((st = gb_fn_reduce(S, GB_OP_SUM, eq, mask, n->args.i[1] != 0, &cnt))) goto done;
   st = gb_fn_binary(S, GB_OP_DIV, g, cnt, &share);
   REL(cnt);
   if (st) goto done;

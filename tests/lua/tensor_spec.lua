@@ -191,6 +191,15 @@ describe('autograd', function()
     assert.is_true(ok, msg)
   end)
 
+  it('differentiates reductions that keep their dims', function()
+    local x = gb.tensor({{1, 5, 2}, {7, 3, 7}}, {requires_grad = true})
+    x:amax(2, true):sum():backward()
+    assert.are.same({{0, 1, 0}, {0.5, 0, 0.5}}, x.grad:totable()) -- ties share the gradient
+    x.grad = nil
+    x:sum(2, true):mean():backward()
+    assert.are.same({{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}}, x.grad:totable())
+  end)
+
   it('supports retain_graph and explicit gradients', function()
     local x = gb.tensor({1, 2}, {requires_grad = true})
     local y = x * 3
