@@ -8,9 +8,15 @@
 
 static char raw_path[128], gz_path[128];
 
+static void remove_scratch(void) {
+  unlink(raw_path);
+  unlink(gz_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   fuzz_scratch_path(raw_path, sizeof raw_path, "idx", "");
   fuzz_scratch_path(gz_path, sizeof gz_path, "idx", ".gz");
+  atexit(remove_scratch);
   return 0;
 }
 

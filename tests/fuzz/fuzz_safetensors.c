@@ -7,10 +7,17 @@
 
 static char in_path[128], out_path[128], out2_path[128];
 
+static void remove_scratch(void) {
+  unlink(in_path);
+  unlink(out_path);
+  unlink(out2_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   fuzz_scratch_path(in_path, sizeof in_path, "st", ".in");
   fuzz_scratch_path(out_path, sizeof out_path, "st", ".out");
   fuzz_scratch_path(out2_path, sizeof out2_path, "st", ".out2");
+  atexit(remove_scratch);
   return 0;
 }
 
