@@ -584,12 +584,12 @@ static int test_rows(gb_state *S) {
             row->name, c.what, (int)sc, sc ? cpu_msg : "", (int)sg, sg ? gb_state_error(S) : "");
       if (sc == GB_OK && sg == GB_OK) {
         for (int k = 0; k < GB_MAXOUT; k++) {
-          char part[32];
+          char part[48];
           snprintf(part, sizeof part, "output %d", k + 1);
           compare(row->name, c.what, part, rc.out[k], rg.out[k], c.rtol, c.atol);
         }
         for (int k = 0; k < c.nin; k++) {
-          char part[32];
+          char part[48];
           snprintf(part, sizeof part, "input %d after the update", k + 1);
           compare(row->name, c.what, part, rc.state[k], rg.state[k], c.rtol, c.atol);
           snprintf(part, sizeof part, "grad of input %d", k + 1);
