@@ -245,17 +245,13 @@ function Module:zero_grad()
   for _, p in ipairs(self:parameters()) do p.grad = nil end
 end
 
--- Flat table "dotted.name" -> tensor (parameters detached, sharing storage; buffers).
--- The second result lists the names in registration order.
+-- Flat table "dotted.name" -> tensor (parameters detached, sharing storage; buffers), one
+-- value as PyTorch's, so gb.save(path, net:state_dict()) works (named_parameters gives order).
 function Module:state_dict()
-  local sd, names = {}, {}
-  for _, np in ipairs(named_tensors(self, '_parameters')) do
-    sd[np[1]] = np[2]:detach(); names[#names + 1] = np[1]
-  end
-  for _, nb in ipairs(named_tensors(self, '_buffers')) do
-    sd[nb[1]] = nb[2]; names[#names + 1] = nb[1]
-  end
-  return sd, names
+  local sd = {}
+  for _, np in ipairs(named_tensors(self, '_parameters')) do sd[np[1]] = np[2]:detach() end
+  for _, nb in ipairs(named_tensors(self, '_buffers')) do sd[nb[1]] = nb[2] end
+  return sd
 end
 
 local function shape_str(t)
