@@ -28,20 +28,23 @@ static _Atomic int blas_max_threads = 1; /* gb_blas_set_threads, else the librar
 
 /* Threading by size. Products of at least GB_BLAS_MT_MIN_MNK multiply-adds (m*n*k) use the
  * library's own threads. OpenBLAS's workers spin (sched_yield) for ~0.1 s after every threaded
- * call before they sleep, so a model made of medium products, like the seed MLP (1e7 each, one
- * every ~0.2 ms), would keep a second core spinning for the whole run and lose badly as soon as
- * anything else wants that core. Medium products (GB_BLAS_SPLIT_MIN_MNK and up) are instead
- * cut in two halves: the caller computes one, gb_blas's own helper thread the other, and the
- * helper spins only ~GB_BLAS_SPIN_NS before sleeping. If the helper is late, the caller takes
- * its half too, so a busy machine costs at most the single-threaded time. Smaller products run
- * on the calling thread. docs/benchmarks.md has the measurements. */
+ * call before they sleep, and the caller waits for all of them, so a model made of medium
+ * products, like the seed MLP (1e7 each, one every ~0.2 ms), keeps a second core spinning and
+ * slows down 1.2-3x (once 60x) as soon as anything else wants that core. Medium products
+ * (GB_BLAS_SPLIT_MIN_MNK and up) are instead cut in two halves: the caller computes one,
+ * gb_blas's own helper thread the other, and the helper spins only GB_BLAS_SPIN_NS before it
+ * sleeps. If the helper is late, the caller takes its half too, so a busy machine costs about
+ * the single-threaded time. Smaller products run on the calling thread. docs/benchmarks.md has
+ * the measurements. */
 #ifndef GB_BLAS_MT_MIN_MNK /* overridable for scripts/bench/blas_compare.sh */
 #define GB_BLAS_MT_MIN_MNK (1LL << 24)
 #endif
 #ifndef GB_BLAS_SPLIT_MIN_MNK
 #define GB_BLAS_SPLIT_MIN_MNK (1LL << 21)
 #endif
-#define GB_BLAS_SPIN_NS 100000
+#ifndef GB_BLAS_SPIN_NS
+#define GB_BLAS_SPIN_NS 1000000 /* 1 ms */
+#endif
 
 /* The best x86 kernel family this CPU and OS can run: 3 AVX-512, 2 AVX2+FMA, 1 AVX, 0 other.
  * __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0). */
