@@ -475,7 +475,7 @@ def main():
         f"| device | {a.device}{gpu_name() if cuda else ''} |",
         f"| gpubp | {gpubp_version(gb) if have_gb else 'not built'}; BLAS: {gb_blas} |",
         f"| PyTorch | {torch_version or 'not found'} ({py or '-'}); OpenBLAS core as installed: "
-        f"{torch_core(py, torch_inst_env) if py else '-'}, at best: "
+        f"{torch_core(py, torch_inst_env) if py else '-'}, tuned: "
         f"{torch_core(py, torch_best_env) if py else '-'} |",
         f"| PyTorch tuned settings | {' '.join(f'{k}={v}' for k, v in torch_best_env.items() if k.startswith(TUNING_VARS))}, torch.set_num_threads({cores}) |",
         f"| other load | {fmt_load(other_load)} cores busy, sampled between benchmarks "
