@@ -58,7 +58,8 @@ def run(cmd, env, timeout):
         raise Failed(f"cannot run {cmd[0]}: {e}")
     dt = time.perf_counter() - t0
     if p.returncode != 0:
-        tail = " ".join(p.stdout.strip().splitlines()[-3:])[-300:]
+        out = p.stdout.split("\tCommand being timed:")[0]  # drop /usr/bin/time -v's report
+        tail = " ".join(out.strip().splitlines()[-3:])[-300:]
         raise Failed(f"exit {p.returncode}: {tail}")
     return p.stdout, dt
 
