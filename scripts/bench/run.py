@@ -11,9 +11,10 @@ file is kept). Benchmarks: (a) seed MLP epoch, (b) per-op overhead, (c) start-up
   scripts/bench/run.py [--quick] [--device cpu|cuda] [--only a,b,...] [--out FILE]
 
 gpubp always runs with no settings (OPENBLAS_*, OMP_*, BLIS_* and GOTO_* are removed from its
-environment). PyTorch runs at its best (OPENBLAS_CORETYPE forced to the CPU's best kernels,
+environment). PyTorch runs tuned (OPENBLAS_CORETYPE forced to the CPU's best kernels,
 OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads(cores)) and, for the epoch benchmark, also
-as installed. Nothing here asserts a time: a failing side is reported, never fatal.
+as installed. Nothing here asserts a time. The exit status is 1 when a gpubp benchmark failed
+to run (a breakage check for CI's --quick), 0 otherwise, PyTorch missing or not.
 Only the Python standard library is used; run it with any python3 >= 3.8.
 """
 import argparse
@@ -276,8 +277,11 @@ def main():
         return lambda: [py, os.path.join(BENCH, "torch_bench.py"), bench, "--device",
                         a.device, *extra, *map(str, args)]
 
+    gb_sides = []
+
     def gb_side(label, cmd, **kw):
         s = Side(label, cmd, gb_env, **kw)
+        gb_sides.append(s)
         if not have_gb:
             s.error = f"{gb} not built"
         return s
@@ -514,6 +518,11 @@ def main():
     if not a.no_write:
         write_report(a.out, table)
         log(f"wrote {os.path.relpath(a.out, ROOT)}\n")
+    broken = [f"{s.label}: {s.error}" for s in gb_sides if s.error]
+    if broken:  # for CI's --quick breakage check; PyTorch missing is not a failure
+        log("gpubp side failed:\n  " + "\n  ".join(broken) + "\n")
+        return 1
+    return 0
 
 
 def fmt_load(samples):
@@ -648,4 +657,4 @@ def write_report(path, table):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
