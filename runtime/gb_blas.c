@@ -273,9 +273,29 @@ static void *split_helper(void *unused) {
   return NULL;
 }
 
+/* fork(): the child has no helper thread and must not inherit split_mu locked, so the fork
+ * takes the mutex and the child starts afresh (a new helper on its first split product). */
+static void split_atfork_prepare(void) {
+  pthread_mutex_lock(&split_mu);
+}
+static void split_atfork_parent(void) {
+  pthread_mutex_unlock(&split_mu);
+}
+static void split_atfork_child(void) {
+  pthread_mutex_unlock(&split_mu);
+  atomic_store(&split_posted, NULL);
+  atomic_store(&split_busy, 0);
+  split_helper_state = 0;
+}
+
 /* Starts the helper once; false if that failed (then products run unsplit). */
 static bool split_helper_ready(void) {
-  if (split_helper_state == 0) { /* only the split_busy holder gets here */
+  static bool atfork_done = false;
+  if (!atfork_done) { /* only the split_busy holder gets here */
+    pthread_atfork(split_atfork_prepare, split_atfork_parent, split_atfork_child);
+    atfork_done = true;
+  }
+  if (split_helper_state == 0) {
     pthread_attr_t attr;
     pthread_t tid;
     pthread_attr_init(&attr);

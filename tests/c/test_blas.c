@@ -1,7 +1,7 @@
 /* test_blas.c — gb_blas_sgemm against a naive triple loop: all four transpose combinations,
  * padded row strides, beta != 0, alpha != 1, k == 0, single rows; and, with a DYNAMIC_ARCH
  * OpenBLAS, that a weak auto-detected core (Prescott) is replaced by the CPU's best kernels. */
-#define _GNU_SOURCE /* setenv/unsetenv under -std=c11 */
+#define _GNU_SOURCE /* setenv/unsetenv, fork under -std=c11 */
 #include "gb_blas.h"
 
 #include <math.h>
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int failures = 0;
 
@@ -150,6 +152,30 @@ static void check_concurrent(void) {
   }
 }
 
+/* A child of fork() (after split products started the helper thread) still multiplies. */
+static void check_fork(void) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "fork failed\n");
+    exit(2);
+  }
+  if (pid == 0) {
+    static float c[CONC_M * CONC_N];
+    for (int rep = 0; rep < 3; rep++) {
+      gb_blas_sgemm(false, true, CONC_M, CONC_N, CONC_K, 1.0f, conc_a, CONC_K, conc_b, CONC_K, 0.0f,
+                    c, CONC_N);
+      for (int i = 0; i < CONC_M * CONC_N; i++)
+        if (!(fabsf(c[i] - conc_want[i]) <= 1e-3f * (1.0f + fabsf(conc_want[i])))) _exit(1);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sgemm in a forked child failed (status %d)",
+        status);
+}
+
 #if defined(GB_BLAS_OPENBLAS)
 #include <cblas.h>
 
@@ -216,6 +242,9 @@ int main(void) {
   gb_blas_set_threads(0);
   check_beta0_nan();
   check_concurrent();
+#if !defined(__SANITIZE_THREAD__) /* TSan cannot start threads after a threaded fork */
+  check_fork();
+#endif
   if (failures) {
     fprintf(stderr, "test_blas: %d failure(s)\n", failures);
     return 1;
