@@ -24,9 +24,10 @@ GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float
 GB_API const char *gb_blas_name(void);
 
 /* Threads the BLAS may use for one product; n <= 0 restores the default (the library's: one
- * per core). Products under 2^24 multiply-adds (m*n*k) use at most two (the caller and
- * gb_blas's helper thread), those under 2^21 one; gb_blas.c says why. n == 1 disables the
- * helper too. Process-wide: it affects every gb_state. */
+ * per core). Products under 2^21 multiply-adds (m*n*k) run on the calling thread; larger ones
+ * are split between it and gb_blas's helper thread, except that with n > 2 those of 2^24 and up
+ * use the library's n threads (gb_blas.c says why). n == 1 disables all threading.
+ * Process-wide: it affects every gb_state. */
 GB_API void gb_blas_set_threads(int n);
 
 /* The current limit set by gb_blas_set_threads or the default (at least 1). */

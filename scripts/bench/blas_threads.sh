@@ -9,8 +9,8 @@ cd "$(dirname "$0")/../.."
 rounds=${1:-5}
 declare -A flags=(
   [split]=""
-  [single]="-DGB_BLAS_SPLIT_MIN_MNK=1099511627776LL"
-  [openblas]="-DGB_BLAS_MT_MIN_MNK=0"
+  [single]="-DGB_BLAS_SPLIT_MIN_MNK=4611686018427387904LL -DGB_BLAS_MT_MIN_MNK=4611686018427387904LL"
+  [openblas]="-DGB_BLAS_SPLIT_MIN_MNK=4611686018427387904LL -DGB_BLAS_MT_MIN_MNK=0"
 )
 variants=(split single openblas)
 for v in "${variants[@]}"; do

@@ -221,7 +221,7 @@ int main(void) {
 #else
   printf("BLAS: %s, %d threads\n", gb_blas_name(), gb_blas_threads());
 #endif
-  for (int threads = 1; threads <= 2; threads++) {
+  for (int threads = 1; threads <= 3; threads++) { /* 3: library threads for large products */
     gb_blas_set_threads(threads);
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++) {
