@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 
 extern "C" {
+#include "gb_iter.h"
 #include "gb_op.h"
 #include "gb_state.h"
 }
@@ -112,7 +113,7 @@ gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_
  * Up to GB_CUDA_MAXOP operands (operand 0 the output) broadcast to the output's shape and
  * coalesced like the CPU iterator: size-1 dims dropped, neighbours that chain merged. Element
  * i of the output in row-major order sits at offset(k, i) in operand k. */
-#define GB_CUDA_MAXOP 4
+#define GB_CUDA_MAXOP GB_ITER_MAXOP
 
 typedef struct gb_cuda_iter {
   int ndim;

@@ -332,52 +332,18 @@ gb_status gb_cuda_read_index(gb_state *S, const gb_tensor *t, int64_t i, int64_t
 }
 
 void gb_cuda_iter_init(gb_cuda_iter *it, gb_tensor *out, int nin, gb_tensor *const *in) {
-  int nd = out->ndim;
-  it->nop = nin + 1;
+  gb_iter g; /* the broadcast + coalescing is the CPU's, shared through gb_iter.h */
+  gb_iter_init(&g, out, nin, in);
+  it->ndim = g.ndim;
+  it->nop = g.nop;
   it->numel = out->numel;
-  gb_tensor *ops[GB_CUDA_MAXOP] = {out};
-  for (int k = 0; k < nin; k++)
-    ops[k + 1] = in[k];
-  int64_t shape[GB_MAXDIM], stride[GB_CUDA_MAXOP][GB_MAXDIM];
-  for (int d = 0; d < nd; d++)
-    shape[d] = out->shape[d];
-  for (int k = 0; k < it->nop; k++) {
-    gb_tensor *t = ops[k];
-    int lead = nd - t->ndim;
-    for (int d = 0; d < nd; d++) {
-      int td = d - lead;
-      stride[k][d] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td];
-    }
-    it->base[k] = (char *)gb_tensor_data(t);
-  }
-  int m = 0;
-  for (int d = 0; d < nd; d++) {
-    if (shape[d] == 1) continue;
-    bool merge = m > 0;
-    for (int k = 0; merge && k < it->nop; k++)
-      merge = stride[k][d] * shape[d] == it->stride[k][m - 1];
-    if (merge) {
-      it->shape[m - 1] *= shape[d];
-      for (int k = 0; k < it->nop; k++)
-        it->stride[k][m - 1] = stride[k][d];
-    } else {
-      it->shape[m] = shape[d];
-      for (int k = 0; k < it->nop; k++)
-        it->stride[k][m] = stride[k][d];
-      m++;
-    }
-  }
-  if (m == 0) {
-    it->shape[0] = out->numel;
-    for (int k = 0; k < it->nop; k++)
-      it->stride[k][0] = 0;
-    m = 1;
-  }
-  it->ndim = m;
-  bool flat = m == 1 && it->stride[0][0] == 1;
-  for (int k = 1; flat && k < it->nop; k++)
-    flat = it->stride[k][0] <= 1;
-  it->contiguous = flat || (m == 1 && it->shape[0] <= 1);
+  memcpy(it->shape, g.shape, sizeof it->shape);
+  memcpy(it->stride, g.stride, sizeof it->stride);
+  memcpy(it->base, g.base, sizeof it->base);
+  bool flat = g.ndim == 1 && g.stride[0][0] == 1;
+  for (int k = 1; flat && k < g.nop; k++)
+    flat = g.stride[k][0] <= 1;
+  it->contiguous = flat || (g.ndim == 1 && g.shape[0] <= 1);
 }
 
 extern "C" bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_bytes) {

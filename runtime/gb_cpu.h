@@ -1,29 +1,17 @@
-/* gb_cpu.h — what the CPU kernels share: an N-d strided iterator that broadcasts inputs to
- * the output's shape and coalesces dimensions, so kernels only write inner loops over
- * (pointer, stride) rows; and helpers to get contiguous float32 copies where a kernel
- * needs them. */
+/* gb_cpu.h — what the CPU kernels share: the walk over the strided iterator's inner rows
+ * (gb_iter.h), so kernels only write loops over (pointer, stride) rows; and a helper to get
+ * a contiguous copy where a kernel needs one. */
 #ifndef GB_CPU_H
 #define GB_CPU_H
 
+#include "gb_iter.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
-
-#define GB_ITER_MAXOP 4
-
-typedef struct gb_iter {
-  int ndim; /* after coalescing; the last dimension is the inner loop */
-  int nop;  /* operand 0 is the output */
-  int64_t shape[GB_MAXDIM];
-  int64_t stride[GB_ITER_MAXOP][GB_MAXDIM]; /* elements; 0 on broadcast dims */
-  char *base[GB_ITER_MAXOP];
-  size_t esize[GB_ITER_MAXOP];
-} gb_iter;
 
 /* One inner row: n elements, operand k at p[k] advancing by s[k] elements. */
 typedef void (*gb_row_fn)(int64_t n, char **p, const int64_t *s, const gb_opargs *a);
 
-/* Iterate `out` and the inputs broadcast to its shape. */
-void gb_iter_init(gb_iter *it, gb_tensor *out, int nin, gb_tensor *const *in);
+/* Call `row` for every inner row of the iterator (gb_iter.h). */
 void gb_iter_run(const gb_iter *it, gb_row_fn row, const gb_opargs *a);
 
 /* A contiguous view of t: t itself (retained) when already contiguous, else a copy. */
