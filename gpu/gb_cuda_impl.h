@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "gb_iter.h"
+#include "gb_layout.h"
 #include "gb_op.h"
 #include "gb_state.h"
 }

@@ -7,39 +7,18 @@
 
 #include "gb_cuda_impl.h"
 
-/* How cuBLAS should read a (rows, cols) matrix with strides (s0, s1); same rule as the CPU's
- * blas_layout in runtime/gb_cpu_linalg.c. */
-struct mat {
-  bool trans;
-  int ld;
-};
-
-static bool blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1, mat *m) {
-  if (s1 == 1 || cols == 1) {
-    m->trans = false;
-    int64_t ld = s0 > cols ? s0 : cols;
-    m->ld = (int)(ld < 1 ? 1 : ld);
-    return rows == 1 || s0 >= cols;
-  }
-  if (s0 == 1 || rows == 1) {
-    m->trans = true;
-    int64_t ld = s1 > rows ? s1 : rows;
-    m->ld = (int)(ld < 1 ? 1 : ld);
-    return cols == 1 || s1 >= rows;
-  }
-  return false;
-}
+typedef gb_mat_layout mat; /* shared with the CPU: runtime/gb_layout.h */
 
 static gb_status blas_operand(gb_state *S, gb_tensor *t, gb_tensor **use, mat *m) {
   int nd = t->ndim;
   int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
-  if (blas_layout(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
+  if (gb_mat_layout_of(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
     gb_tensor_retain(t);
     *use = t;
     return GB_OK;
   }
   gb_status st = gb_cuda_contiguous(S, t, use);
-  if (!st) blas_layout(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
+  if (!st) gb_mat_layout_of(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
   return st;
 }
 

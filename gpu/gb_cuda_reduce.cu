@@ -7,31 +7,7 @@
 
 #include "gb_cuda_impl.h"
 
-typedef struct plan {
-  int nkeep, nred;
-  int64_t keep_shape[GB_MAXDIM], keep_stride[GB_MAXDIM];
-  int64_t red_shape[GB_MAXDIM], red_stride[GB_MAXDIM];
-  int64_t nout, nred_elems;
-  const float *base;
-} plan;
-
-static void make_plan(const gb_tensor *x, uint64_t mask, plan *p) {
-  if (mask == 0) mask = ~(uint64_t)0;
-  p->nkeep = p->nred = 0;
-  p->nout = p->nred_elems = 1;
-  for (int d = 0; d < x->ndim; d++) {
-    if (mask >> d & 1) {
-      p->red_shape[p->nred] = x->shape[d];
-      p->red_stride[p->nred++] = x->stride[d];
-      p->nred_elems *= x->shape[d];
-    } else {
-      p->keep_shape[p->nkeep] = x->shape[d];
-      p->keep_stride[p->nkeep++] = x->stride[d];
-      p->nout *= x->shape[d];
-    }
-  }
-  p->base = gb_tensor_f32(x);
-}
+typedef gb_reduce_plan plan; /* shared with the CPU: runtime/gb_layout.h */
 
 __device__ __forceinline__ int64_t keep_offset(const plan &p, int64_t o) {
   int64_t off = 0;
@@ -100,7 +76,7 @@ static gb_status reduce_sum(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   plan p;
-  make_plan(a->in[0], (uint64_t)a->i[0], &p);
+  gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   if (p.nout == 0) return GB_OK;
   unsigned grid = grid_for(p.nout);
   double corr = (double)a->i[2];
@@ -171,7 +147,7 @@ static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   plan p;
-  make_plan(a->in[0], mask, &p);
+  gb_reduce_plan_init(a->in[0], mask, &p);
   if (p.nout == 0) return GB_OK;
   float *vo = values ? gb_tensor_f32(out[0]) : NULL;
   int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;

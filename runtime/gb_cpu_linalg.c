@@ -2,38 +2,21 @@
  * to BLAS as transposes (no copy); only layouts BLAS cannot express are made contiguous. */
 #include "gb_blas.h"
 #include "gb_cpu.h"
+#include "gb_layout.h"
 
-/* How BLAS should read a (rows, cols) matrix with strides (s0, s1). */
-typedef struct mat {
-  bool trans;
-  int ld;
-} mat;
-
-static bool blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1, mat *m) {
-  if (s1 == 1 || cols == 1) {
-    m->trans = false;
-    m->ld = (int)(s0 > cols ? s0 : cols);
-    return rows == 1 || s0 >= cols;
-  }
-  if (s0 == 1 || rows == 1) {
-    m->trans = true;
-    m->ld = (int)(s1 > rows ? s1 : rows);
-    return cols == 1 || s1 >= rows;
-  }
-  return false;
-}
+typedef gb_mat_layout mat;
 
 /* A BLAS-readable version of the last two dims of t (t itself when possible). */
 static gb_status blas_operand(gb_state *S, gb_tensor *t, gb_tensor **use, mat *m) {
   int nd = t->ndim;
   int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
-  if (blas_layout(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
+  if (gb_mat_layout_of(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
     gb_tensor_retain(t);
     *use = t;
     return GB_OK;
   }
   gb_status st = gb_cpu_contiguous(S, t, use);
-  if (!st) blas_layout(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
+  if (!st) gb_mat_layout_of(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
   return st;
 }
 

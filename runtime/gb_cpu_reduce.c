@@ -5,32 +5,9 @@
 #include <math.h>
 
 #include "gb_cpu.h"
+#include "gb_layout.h"
 
-typedef struct plan {
-  int nkeep, nred;
-  int64_t keep_shape[GB_MAXDIM], keep_stride[GB_MAXDIM];
-  int64_t red_shape[GB_MAXDIM], red_stride[GB_MAXDIM];
-  int64_t nout, nred_elems;
-  const float *base;
-} plan;
-
-static void make_plan(const gb_tensor *x, uint64_t mask, plan *p) {
-  if (mask == 0) mask = ~(uint64_t)0;
-  p->nkeep = p->nred = 0;
-  p->nout = p->nred_elems = 1;
-  for (int d = 0; d < x->ndim; d++) {
-    if (mask >> d & 1) {
-      p->red_shape[p->nred] = x->shape[d];
-      p->red_stride[p->nred++] = x->stride[d];
-      p->nred_elems *= x->shape[d];
-    } else {
-      p->keep_shape[p->nkeep] = x->shape[d];
-      p->keep_stride[p->nkeep++] = x->stride[d];
-      p->nout *= x->shape[d];
-    }
-  }
-  p->base = gb_tensor_f32(x);
-}
+typedef gb_reduce_plan plan;
 
 /* Offset of the o-th kept position (row-major over kept dims). */
 static int64_t keep_offset(const plan *p, int64_t o) {
@@ -102,7 +79,7 @@ static gb_status reduce_sum_mean(const gb_opargs *a, gb_tensor *out, bool mean) 
   plan p;
   float *o = gb_tensor_f32(out);
   if (sum_leading_rows(a->in[0], (uint64_t)a->i[0], o, mean)) return GB_OK;
-  make_plan(a->in[0], (uint64_t)a->i[0], &p);
+  gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   for (int64_t k = 0; k < p.nout; k++) {
     double s = block_sum(&p, keep_offset(&p, k));
     o[k] = (float)(mean ? s / (double)p.nred_elems : s);
@@ -120,7 +97,7 @@ gb_status gb_cpu_mean(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 
 gb_status gb_cpu_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   plan p;
-  make_plan(a->in[0], (uint64_t)a->i[0], &p);
+  gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   float *o = gb_tensor_f32(out[0]);
   double denom = (double)p.nred_elems - (double)a->i[2];
   for (int64_t k = 0; k < p.nout; k++) {
@@ -149,7 +126,7 @@ static int64_t block_arg(const plan *p, int64_t start, bool want_max, float *bes
 static gb_status reduce_extreme(const gb_opargs *a, gb_tensor **out, bool want_max, uint64_t mask,
                                 bool values, bool indices) {
   plan p;
-  make_plan(a->in[0], mask, &p);
+  gb_reduce_plan_init(a->in[0], mask, &p);
   float *vo = values ? gb_tensor_f32(out[0]) : NULL;
   int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;
   for (int64_t k = 0; k < p.nout; k++) {
