@@ -6,18 +6,8 @@
 local gb = require('gpubp')
 local data = gb.data
 
-local function exists(path)
-  local f = io.open(path, 'rb')
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function mnist_dir()
-  for _, d in ipairs({ os.getenv('GPUBP_DATA') or '', 'data/mnist', '../shared/data/mnist' }) do
-    if d ~= '' and exists(d .. '/train-labels-idx1-ubyte.gz') then return d end
-  end
-  error('MNIST not found in data/mnist: run scripts/fetch_data.sh')
-end
+local support = dofile('tests/lua/support.lua')
+local exists, mnist_dir = support.exists, support.mnist_dir
 
 local function tmpdir()
   local d = os.tmpname()

@@ -5,18 +5,8 @@
 local gb = require('gpubp')
 local nn, optim, data = gb.nn, gb.optim, gb.data
 
-local function exists(path)
-  local f = io.open(path, 'rb')
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function mnist_dir()
-  for _, d in ipairs({ os.getenv('GPUBP_DATA') or '', 'data/mnist', '../shared/data/mnist' }) do
-    if d ~= '' and exists(d .. '/train-labels-idx1-ubyte.gz') then return d end
-  end
-  error('MNIST not found in data/mnist: run scripts/fetch_data.sh')
-end
+local support = dofile('tests/lua/support.lua')
+local mnist_dir = support.mnist_dir
 
 local function mlp(hidden)
   return nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
