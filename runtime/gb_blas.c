@@ -26,19 +26,23 @@ static char blas_name[160] = "unknown BLAS";
 static int blas_default_threads = 1;
 static _Atomic int blas_max_threads = 1; /* gb_blas_set_threads, else the library default */
 
-/* Threading by size. OpenBLAS's workers spin (sched_yield) for ~0.1 s after every threaded
- * call before they sleep, and each call waits for all of them: a model made of medium products,
- * like the seed MLP (1e7 multiply-adds each, one every ~0.2 ms), keeps a second core spinning,
- * and as soon as anything else wants a core the call waits for a descheduled worker: 1.2-3x
- * slower epochs, once 60x. So products of GB_BLAS_SPLIT_MIN_MNK multiply-adds (m*n*k) and up
- * are cut in two halves: the caller computes one, gb_blas's own helper thread the other, and the
- * helper spins only GB_BLAS_SPIN_NS before it sleeps. Halves are claimed atomically, so if the
- * helper is late the caller takes its half too and a busy machine costs about the single-thread
- * time. With two threads allowed (a 2-core machine) every such product is split; with more,
- * products of GB_BLAS_MT_MIN_MNK and up use all of OpenBLAS's threads instead. Smaller
- * products run on the calling thread. docs/benchmarks.md has the measurements. */
-#ifndef GB_BLAS_MT_MIN_MNK /* all three overridable for scripts/bench/blas_*.sh */
+/* Threading by size. OpenBLAS's workers spin (sched_yield) for ~0.1 s after every threaded call
+ * before they sleep, and each call waits for all of them: a model made of medium products, like
+ * the seed MLP (1e7 multiply-adds each, one every ~0.2 ms), keeps a second core spinning, and as
+ * soon as anything else wants a core the call waits for a descheduled worker: 1.2-3x slower
+ * epochs, once 60x. So products of GB_BLAS_SPLIT_MIN_MNK multiply-adds (m*n*k) and up are cut in
+ * two halves: the caller computes one, gb_blas's own helper thread the other, and the helper
+ * spins only GB_BLAS_SPIN_NS before it sleeps. Halves are claimed atomically, so if the helper is
+ * late the caller takes its half too and a busy machine costs about the single-thread time. With
+ * two threads allowed (a 2-core machine) every such product is split; with
+ * GB_BLAS_LIB_MIN_THREADS or more, products of GB_BLAS_MT_MIN_MNK and up use all of the library's
+ * threads instead. Smaller products run on the calling thread. docs/benchmarks.md has the
+ * measurements. */
+#ifndef GB_BLAS_MT_MIN_MNK /* all overridable for scripts/bench/blas_*.sh */
 #define GB_BLAS_MT_MIN_MNK (1LL << 24)
+#endif
+#ifndef GB_BLAS_LIB_MIN_THREADS
+#define GB_BLAS_LIB_MIN_THREADS 3
 #endif
 #ifndef GB_BLAS_SPLIT_MIN_MNK
 #define GB_BLAS_SPLIT_MIN_MNK (1LL << 21)
@@ -372,11 +376,12 @@ void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
   if (m == 1) ldc = imax(ldc, n);
   int threads = atomic_load_explicit(&blas_max_threads, memory_order_relaxed);
   long long mnk = (long long)m * n * k;
-  bool split_ok = threads == 2 || (threads > 2 && mnk < GB_BLAS_MT_MIN_MNK);
+  bool lib_size = threads >= GB_BLAS_LIB_MIN_THREADS && mnk >= GB_BLAS_MT_MIN_MNK;
+  bool split_ok = threads >= 2 && !lib_size;
   if (split_ok && mnk >= GB_BLAS_SPLIT_MIN_MNK && (m >= 2 || n >= 2) &&
       split_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
     return;
-  if (mnk < GB_BLAS_MT_MIN_MNK) threads = 1;
+  if (!lib_size) threads = 1; /* small, or the helper serves another thread */
   blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
 }
 
