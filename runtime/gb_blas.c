@@ -209,7 +209,7 @@ static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const
 }
 #endif
 
-/* ---- two-way split for medium products (see the comment at the top) -------------------- */
+/* ---- the two-way split (see "Threading by size" at the top) ---------------------------- */
 
 typedef struct split_job {
   bool ta, tb, split_m;
