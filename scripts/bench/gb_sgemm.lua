@@ -11,7 +11,7 @@ for _, n in ipairs(sizes) do
   if device ~= 'cpu' then a, b = a:to(device), b:to(device) end
   local c = gb.no_grad(function() return a:matmul(b) end)
   c:sum():item() -- warm-up and device sync
-  local calls = math.max(1, math.floor(2e10 / (2 * n ^ 3) + 0.5))
+  local calls = math.max(3, math.floor(6e10 / (2 * n ^ 3) + 0.5))
   local best = math.huge
   for _ = 1, 3 do
     local t0 = gb.time()
