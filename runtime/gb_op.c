@@ -147,6 +147,7 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   gb_kernel_fn fn = kernel_for(S, id, dst->device, &st);
   if (!fn) return st;
   gb_tensor *res[GB_MAXOUT] = {dst, NULL};
+  dst->storage->version++; /* saved copies of this storage on the tape are now stale */
   return fn(S, a, res);
 }
 

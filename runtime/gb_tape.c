@@ -30,8 +30,11 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   n->op = id;
   n->seq = ++S->node_seq;
   n->args = *a;
-  for (int k = 0; k < a->nin; k++)
+  for (int k = 0; k < a->nin; k++) {
     gb_tensor_retain(a->in[k]);
+    n->version[k] = a->in[k]->storage->version;
+  }
+  n->version[GB_MAXIN] = out->storage->version;
   n->out = gb_tensor_alias(S, out);
   if (!n->out) {
     n->freed = true;
@@ -176,6 +179,18 @@ static gb_status run_node(gb_state *S, gb_node *n) {
                      "backward: trying to go through the graph a second time (%s); pass "
                      "retain_graph=true to the first backward",
                      gb_ops[n->op].name);
+  for (int k = 0; k <= n->args.nin; k++) {
+    const gb_tensor *t = k < n->args.nin ? n->args.in[k] : n->out;
+    uint32_t was = n->version[k < n->args.nin ? k : GB_MAXIN];
+    if (t->storage->version != was) {
+      char sb[96];
+      return gb_errorf(S, GB_EGRAD,
+                       "backward: the %s %s of %s was modified in place after %s used it; "
+                       "clone it before changing it",
+                       k < n->args.nin ? "input" : "output", gb_shape_str(t, sb),
+                       gb_ops[n->op].name, gb_ops[n->op].name);
+    }
+  }
   gb_tensor *gin[GB_MAXIN] = {NULL};
   S->backward_of = gb_ops[n->op].name;
   gb_status st = gb_ops[n->op].grad(S, n, n->gacc, gin);

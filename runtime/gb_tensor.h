@@ -12,7 +12,8 @@ typedef struct gb_storage {
   gb_device device;
   size_t nbytes;
   void *data;
-  gb_state *S; /* the owner, for returning bytes to its allocator */
+  gb_state *S;      /* the owner, for returning bytes to its allocator */
+  uint32_t version; /* bumped by every in-place write; the tape checks it before backward */
 } gb_storage;
 
 struct gb_tensor {

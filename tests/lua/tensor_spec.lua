@@ -200,6 +200,20 @@ describe('autograd', function()
     assert.are.same({{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}}, x.grad:totable())
   end)
 
+  it('refuses a backward through a tensor modified in place after it was used', function()
+    local w = gb.ones(2, {requires_grad = true})
+    local x = gb.tensor({1, 2})
+    local loss = (x * w):sum()
+    x:add_(1) -- mul saved x for d/dw; its gradient would now be wrong
+    local ok, err = pcall(loss.backward, loss)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('backward: the input (2) of mul was modified in place after mul used it', 1, true), err)
+    local clean = (x:clone() * w):sum()
+    x:add_(1) -- the clone is untouched
+    clean:backward()
+    assert.are.same({2, 3}, w.grad:totable())
+  end)
+
   it('supports retain_graph and explicit gradients', function()
     local x = gb.tensor({1, 2}, {requires_grad = true})
     local y = x * 3
