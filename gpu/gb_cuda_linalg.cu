@@ -9,19 +9,6 @@
 
 typedef gb_mat_layout mat; /* shared with the CPU: runtime/gb_layout.h */
 
-static gb_status blas_operand(gb_state *S, gb_tensor *t, gb_tensor **use, mat *m) {
-  int nd = t->ndim;
-  int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
-  if (gb_mat_layout_of(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
-    gb_tensor_retain(t);
-    *use = t;
-    return GB_OK;
-  }
-  gb_status st = gb_cuda_contiguous(S, t, use);
-  if (!st) gb_mat_layout_of(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
-  return st;
-}
-
 /* out = alpha * x @ y + beta * out (out contiguous), batched when x is 3-D. */
 static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
                       float beta) {
@@ -33,8 +20,8 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   if ((st = gb_cuda_blas(S, dev, c, &h))) return st;
   gb_tensor *xu, *yu;
   mat mx, my;
-  if ((st = blas_operand(S, x, &xu, &mx))) return st;
-  if ((st = blas_operand(S, y, &yu, &my))) {
+  if ((st = gb_blas_operand(S, x, gb_cuda_contiguous, &xu, &mx))) return st;
+  if ((st = gb_blas_operand(S, y, gb_cuda_contiguous, &yu, &my))) {
     gb_tensor_release(S, xu);
     return st;
   }

@@ -8,18 +8,7 @@
 
 #include "gb_cuda_impl.h"
 
-struct span {
-  int64_t outer, n, inner;
-};
-
-static span span_of(const gb_tensor *x, int64_t dim) {
-  span s = {1, x->shape[dim], 1};
-  for (int d = 0; d < dim; d++)
-    s.outer *= x->shape[d];
-  for (int d = (int)dim + 1; d < x->ndim; d++)
-    s.inner *= x->shape[d];
-  return s;
-}
+typedef gb_dim_span span; /* shared with the CPU: runtime/gb_layout.h */
 
 static unsigned rows_grid(int64_t rows) {
   return (unsigned)(rows < 1 ? 1 : rows > 65535 * 16 ? 65535 * 16 : rows);
@@ -80,7 +69,7 @@ static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, b
   if (out->numel == 0) return GB_OK;
   gb_tensor *xc;
   if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
-  span sp = span_of(xc, a->i[0]);
+  span sp = gb_dim_span_of(xc, a->i[0]);
   unsigned grid = rows_grid(sp.outer * sp.inner);
   if (sp.n <= 32)
     k_softmax<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
@@ -140,7 +129,7 @@ static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tenso
     gb_tensor_release(S, gc);
     return st;
   }
-  span sp = span_of(yc, a->i[0]);
+  span sp = gb_dim_span_of(yc, a->i[0]);
   unsigned grid = rows_grid(sp.outer * sp.inner);
   if (sp.n <= 32)
     k_softmax_backward<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(gc), gb_tensor_f32(yc),

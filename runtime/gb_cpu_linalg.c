@@ -6,28 +6,14 @@
 
 typedef gb_mat_layout mat;
 
-/* A BLAS-readable version of the last two dims of t (t itself when possible). */
-static gb_status blas_operand(gb_state *S, gb_tensor *t, gb_tensor **use, mat *m) {
-  int nd = t->ndim;
-  int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
-  if (gb_mat_layout_of(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
-    gb_tensor_retain(t);
-    *use = t;
-    return GB_OK;
-  }
-  gb_status st = gb_cpu_contiguous(S, t, use);
-  if (!st) gb_mat_layout_of(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
-  return st;
-}
-
 /* out = alpha * x @ y + beta * out, batched over a leading dim when x is 3-D. */
 static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
                       float beta) {
   gb_tensor *xu, *yu;
   mat mx, my;
-  gb_status st = blas_operand(S, x, &xu, &mx);
+  gb_status st = gb_blas_operand(S, x, gb_cpu_contiguous, &xu, &mx);
   if (st) return st;
-  if ((st = blas_operand(S, y, &yu, &my))) {
+  if ((st = gb_blas_operand(S, y, gb_cpu_contiguous, &yu, &my))) {
     gb_tensor_release(S, xu);
     return st;
   }

@@ -4,25 +4,15 @@
 #include <math.h>
 
 #include "gb_cpu.h"
+#include "gb_layout.h"
 
-typedef struct span {
-  int64_t outer, n, inner;
-} span;
-
-static span span_of(const gb_tensor *x, int64_t dim) {
-  span s = {1, x->shape[dim], 1};
-  for (int d = 0; d < dim; d++)
-    s.outer *= x->shape[d];
-  for (int d = (int)dim + 1; d < x->ndim; d++)
-    s.inner *= x->shape[d];
-  return s;
-}
+typedef gb_dim_span span;
 
 static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, bool log_form) {
   gb_tensor *xc;
   gb_status st = gb_cpu_contiguous(S, a->in[0], &xc);
   if (st) return st;
-  span sp = span_of(xc, a->i[0]);
+  span sp = gb_dim_span_of(xc, a->i[0]);
   const float *x = gb_tensor_f32(xc);
   float *y = gb_tensor_f32(out);
   for (int64_t o = 0; o < sp.outer; o++) {
@@ -68,7 +58,7 @@ static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tenso
     gb_tensor_release(S, gc);
     return st;
   }
-  span sp = span_of(yc, a->i[0]);
+  span sp = gb_dim_span_of(yc, a->i[0]);
   const float *g = gb_tensor_f32(gc), *y = gb_tensor_f32(yc);
   float *r = gb_tensor_f32(out);
   for (int64_t o = 0; o < sp.outer; o++) {

@@ -34,3 +34,26 @@ bool gb_mat_layout_of(int64_t rows, int64_t cols, int64_t s0, int64_t s1, gb_mat
   }
   return false;
 }
+
+gb_status gb_blas_operand(gb_state *S, gb_tensor *t, gb_contiguous_fn contiguous, gb_tensor **use,
+                          gb_mat_layout *m) {
+  int nd = t->ndim;
+  int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
+  if (gb_mat_layout_of(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
+    gb_tensor_retain(t);
+    *use = t;
+    return GB_OK;
+  }
+  gb_status st = contiguous(S, t, use);
+  if (!st) gb_mat_layout_of(r, c, (*use)->stride[nd - 2], (*use)->stride[nd - 1], m);
+  return st;
+}
+
+gb_dim_span gb_dim_span_of(const gb_tensor *x, int64_t dim) {
+  gb_dim_span s = {1, x->shape[dim], 1};
+  for (int d = 0; d < dim; d++)
+    s.outer *= x->shape[d];
+  for (int d = (int)dim + 1; d < x->ndim; d++)
+    s.inner *= x->shape[d];
+  return s;
+}
