@@ -3,11 +3,11 @@
 # find_package(PkgConfig).
 #
 # GPUBP_BLAS=AUTO (default) takes OpenBLAS (Debian: libopenblas-dev) and falls back to BLIS
-# (libblis-dev). OpenBLAS is the default because it measured fastest here at every shape that
-# matters (docs/benchmarks.md): with its AVX-512 kernels ~330-375 GFLOP/s at n >= 1024 on 2
-# cores and ~2 us for the seed MLP's tiny 100x10x128 products, where BLIS 0.9 (OpenMP) pays
-# ~15-20 us. gb_blas.c makes a DYNAMIC_ARCH OpenBLAS use those kernels even where it
-# auto-detects a weaker core, with no environment variable for the user to set.
+# (libblis-dev). OpenBLAS measured as fast or faster at every shape that matters here
+# (docs/benchmarks.md): with its AVX-512 kernels ~320-350 GFLOP/s at n >= 1024 on 2 cores and
+# 2-3 us for the seed MLP's small 100x10x128 products, where BLIS 0.9 takes 5-24 us. gb_blas.c
+# makes a DYNAMIC_ARCH OpenBLAS use those kernels even where it auto-detects a weaker core, with
+# no environment variable for the user to set.
 
 set(GPUBP_BLAS AUTO CACHE STRING "CPU BLAS for sgemm: AUTO, OPENBLAS or BLIS")
 set_property(CACHE GPUBP_BLAS PROPERTY STRINGS AUTO OPENBLAS BLIS)
