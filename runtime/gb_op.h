@@ -59,13 +59,13 @@ extern const gb_oprow gb_ops[GB_NOPS];
 struct gb_node {
   int refcount;
   gb_opid op;
-  uint64_t seq;    /* creation order: a valid topological order for backward */
-  gb_opargs args;  /* in[] hold references while the node lives */
-  gb_tensor *out;  /* alias of output 0 (shares storage, no grad_fn: no cycles) */
-  gb_tensor *gacc; /* gradient of out accumulated during backward */
+  uint64_t seq;                   /* creation order: a valid topological order for backward */
+  gb_opargs args;                 /* in[] hold references while the node lives */
+  gb_tensor *out;                 /* alias of output 0 (shares storage, no grad_fn: no cycles) */
+  gb_tensor *gacc;                /* gradient of out accumulated during backward */
   uint32_t version[GB_MAXIN + 1]; /* storage versions of in[] and out when recorded */
-  bool freed;      /* saved tensors were released by a non-retaining backward */
-  uint64_t visit;  /* traversal mark */
+  bool freed;                     /* saved tensors were released by a non-retaining backward */
+  uint64_t visit;                 /* traversal mark */
   gb_node *next_free;
 };
 
