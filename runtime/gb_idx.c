@@ -91,10 +91,12 @@ static gb_status idx_parse_header(gb_state *S, const char *name, const uint8_t *
     if (d == 0)
       return gb_errorf(S, GB_EIO, "read_idx: %s: dimension %d of %d is 0", name, i + 1, h->ndim);
     h->shape[i] = d;
-    /* numel <= 2^40 and d < 2^32, so the product fits before the check trips. */
+    /* checked before multiplying: 2^40 * 2^32 would wrap a uint64 */
     if (!too_big) {
-      numel *= d;
-      if (numel > IDX_MAX_ELEMS) too_big = true;
+      if (d > IDX_MAX_ELEMS / numel)
+        too_big = true;
+      else
+        numel *= d;
     }
   }
   if (too_big) {

@@ -43,8 +43,12 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
   if (ndim < 0 || ndim > GB_MAXDIM)
     return gb_errorf(S, GB_EARG, "tensor: %d dimensions (at most %d supported)", ndim, GB_MAXDIM);
   int64_t n = shape_numel(ndim, shape);
+  for (int d = 0; d < ndim; d++)
+    if (shape[d] < 0)
+      return gb_errorf(S, GB_EARG, "tensor: invalid shape %s (sizes must be >= 0)",
+                       gb_shape_str_n(ndim, shape, sb));
   if (n < 0)
-    return gb_errorf(S, GB_EARG, "tensor: invalid shape %s (sizes must be >= 0)",
+    return gb_errorf(S, GB_EOOM, "out of memory: tensor of shape %s has more than 2^62 elements",
                      gb_shape_str_n(ndim, shape, sb));
   size_t nbytes = (size_t)n * gb_dtype_size(dt);
   if (n > ((int64_t)1 << 40))
