@@ -590,6 +590,24 @@ static const struct {
              {"__div", GB_OP_DIV},
              {"__pow", GB_OP_POW}};
 
+/* unary minus; < and <= refuse (Lua would turn their result into a boolean) */
+static const luaL_Reg metamethods[] = {
+    {"__unm", m_neg},
+    {"__lt", m_no_order},
+    {"__le", m_no_order},
+    {NULL, NULL},
+};
+
+/* module functions that are not tensor methods */
+static const luaL_Reg module_fns[] = {
+    {"where", l_where},
+    {"addmm", l_addmm},
+    {"_pad", l_pad},
+    {"_im2col", l_im2col},
+    {"_max_pool2d", l_max_pool2d},
+    {NULL, NULL},
+};
+
 void gbL_open_math(lua_State *L) {
   lua_getfield(L, -1, "_tensor_methods");
   for (const op_method *m = op_methods; m->name; m++) {
@@ -612,23 +630,9 @@ void gbL_open_math(lua_State *L) {
     lua_pushcclosure(L, m_binary, 1);
     lua_setfield(L, -2, arith[k].event);
   }
-  lua_pushcfunction(L, m_neg);
-  lua_setfield(L, -2, "__unm");
-  lua_pushcfunction(L, m_no_order);
-  lua_setfield(L, -2, "__lt");
-  lua_pushcfunction(L, m_no_order);
-  lua_setfield(L, -2, "__le");
+  luaL_setfuncs(L, metamethods, 0);
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_where);
-  lua_setfield(L, -2, "where");
-  lua_pushcfunction(L, l_addmm);
-  lua_setfield(L, -2, "addmm");
-  lua_pushcfunction(L, l_pad);
-  lua_setfield(L, -2, "_pad");
-  lua_pushcfunction(L, l_im2col);
-  lua_setfield(L, -2, "_im2col");
-  lua_pushcfunction(L, l_max_pool2d);
-  lua_setfield(L, -2, "_max_pool2d");
+  luaL_setfuncs(L, module_fns, 0);
   lua_pushinteger(L, GB_OP_CROSS_ENTROPY);
   lua_pushcclosure(L, l_class_loss, 1);
   lua_setfield(L, -2, "cross_entropy");

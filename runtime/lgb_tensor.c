@@ -503,6 +503,11 @@ static const luaL_Reg methods[] = {
     {"clone", t_clone},         {NULL, NULL},
 };
 
+static const luaL_Reg metamethods[] = {
+    {"__newindex", t_newindex}, {"__gc", t_gc},   {"__close", t_gc},
+    {"__tostring", t_tostring}, {"__len", t_len}, {NULL, NULL},
+};
+
 void gbL_open_tensor(lua_State *L) {
   /* module table is at -1; the method table is shared by every lgb_*.c through the
    * metatable's __index upvalue and published as gb._tensor_methods */
@@ -515,16 +520,7 @@ void gbL_open_tensor(lua_State *L) {
   lua_setfield(L, -4, "_tensor_methods");
   lua_pushcclosure(L, t_index, 1);
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, t_newindex);
-  lua_setfield(L, -2, "__newindex");
-  lua_pushcfunction(L, t_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, t_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, t_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, t_len);
-  lua_setfield(L, -2, "__len");
+  luaL_setfuncs(L, metamethods, 0);
   lua_pushliteral(L, "Tensor");
   lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
