@@ -10,17 +10,9 @@
 #include <zlib.h>
 
 #include "gb_idx.h"
+#include "check.h"
 
-static int failures;
 static char dir[64];
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 /* Write `len` bytes to dir/name, gzip-compressed when gz; returns the path (static buffer). */
 static const char *write_file(const char *name, const void *bytes, size_t len, int gz) {

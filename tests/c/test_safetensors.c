@@ -16,17 +16,9 @@
 #include <unistd.h>
 
 #include "gb_safetensors.h"
+#include "check.h"
 
-static int failures;
 static char dir[64];
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 static gb_tensor *make(gb_state *S, gb_dtype dt, int ndim, const int64_t *shape, double base) {
   gb_tensor *t = NULL;
