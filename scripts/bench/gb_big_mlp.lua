@@ -2,25 +2,13 @@
 -- (lr 1e-3), cross-entropy, on 10 synthetic batches cycled. Prints "BENCH steps_per_s <median>".
 --   build/gpubp scripts/bench/gb_big_mlp.lua [device=cpu] [steps=30]
 local gb = require('gpubp')
+local bench = dofile((arg[0]:match('^(.*/)') or './') .. 'gb_bench.lua')
 local nn, optim = gb.nn, gb.optim
 local device = arg[1] or 'cpu'
 local steps = math.tointeger(tonumber(arg[2] or '30')) or 30
 local NB, BS, REPS = 10, 256, 3
 
-local function to_dev(t)
-  if device ~= 'cpu' then return t:to(device) end
-  return t
-end
-
-gb.manual_seed(1)
-math.randomseed(1)
-local xs, ys = {}, {}
-for i = 1, NB do
-  xs[i] = to_dev(gb.randn(BS, 784))
-  local lab = {}
-  for j = 1, BS do lab[j] = math.random(10) end
-  ys[i] = to_dev(gb.tensor(lab, { dtype = 'int64' }))
-end
+local xs, ys = bench.synthetic_batches(NB, BS, device)
 local model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
   nn.Linear(1024, 10))
 if device ~= 'cpu' then model:to(device) end

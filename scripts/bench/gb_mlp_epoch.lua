@@ -3,25 +3,13 @@
 -- epoch). Prints "BENCH epoch_ms <median over epochs>" for scripts/bench/run.py.
 --   build/gpubp scripts/bench/gb_mlp_epoch.lua [device=cpu] [epochs=5]
 local gb = require('gpubp')
+local bench = dofile((arg[0]:match('^(.*/)') or './') .. 'gb_bench.lua')
 local nn, optim = gb.nn, gb.optim
 local device = arg[1] or 'cpu'
 local epochs = math.tointeger(tonumber(arg[2] or '5')) or 5
 local NB, BS = 80, 100
 
-local function to_dev(t)
-  if device ~= 'cpu' then return t:to(device) end
-  return t
-end
-
-gb.manual_seed(1)
-math.randomseed(1)
-local xs, ys = {}, {}
-for i = 1, NB do
-  xs[i] = to_dev(gb.randn(BS, 784))
-  local lab = {}
-  for j = 1, BS do lab[j] = math.random(10) end
-  ys[i] = to_dev(gb.tensor(lab, { dtype = 'int64' }))
-end
+local xs, ys = bench.synthetic_batches(NB, BS, device)
 
 local model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 if device ~= 'cpu' then model:to(device) end
@@ -39,12 +27,6 @@ local function epoch()
   return loss:item() -- waits for the device
 end
 
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
 local first = epoch() -- warm-up: caches, allocator, BLAS threads
 local times, last = {}, first
 for e = 1, epochs do
@@ -52,6 +34,6 @@ for e = 1, epochs do
   last = epoch()
   times[e] = (gb.time() - t0) * 1e3
 end
-print(string.format('BENCH epoch_ms %.3f', median(times)))
+print(string.format('BENCH epoch_ms %.3f', bench.median(times)))
 print(string.format('BENCH loss_first_epoch %.4f', first))
 print(string.format('BENCH loss_last_epoch %.4f', last))

@@ -3,21 +3,11 @@
 -- chain. Prints "BENCH <key> <microseconds>" lines for scripts/bench/run.py.
 --   build/gpubp scripts/bench/gb_op_overhead.lua [device=cpu] [iters=200000]
 local gb = require('gpubp')
+local bench = dofile((arg[0]:match('^(.*/)') or './') .. 'gb_bench.lua')
 local device = arg[1] or 'cpu'
 local N = math.tointeger(tonumber(arg[2] or '200000')) or 200000
 local REPS = 5
 local CHAIN = 10 -- chain links; each link is 3 ops: y = relu(y * s) + s
-
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
-local function to_dev(t)
-  if device ~= 'cpu' then return t:to(device) end
-  return t
-end
 
 -- Median over REPS of the seconds per iteration of fn(n).
 local function per_iter(fn, n)
@@ -28,10 +18,10 @@ local function per_iter(fn, n)
     fn(n)
     ts[r] = (gb.time() - t0) / n
   end
-  return median(ts)
+  return bench.median(ts)
 end
 
-local a, b = to_dev(gb.ones(1)), to_dev(gb.ones(1))
+local a, b = gb.ones(1, { device = device }), gb.ones(1, { device = device })
 local function add_loop(n)
   local c
   for _ = 1, n do c = a + b end
@@ -41,7 +31,7 @@ end
 local us_nograd = gb.no_grad(function() return per_iter(add_loop, N) end) * 1e6
 print(string.format('BENCH add_nograd_us %.3f', us_nograd))
 
-local ag = to_dev(gb.ones(1)):requires_grad_()
+local ag = gb.ones(1, { device = device }):requires_grad_()
 local function add_grad_loop(n)
   local c
   for _ = 1, n do c = ag + b end
@@ -49,8 +39,8 @@ local function add_grad_loop(n)
 end
 print(string.format('BENCH add_grad_us %.3f', per_iter(add_grad_loop, N) * 1e6))
 
-local x = to_dev(gb.ones(1)):requires_grad_()
-local s = to_dev(gb.full({ 1 }, 0.5))
+local x = gb.ones(1, { device = device }):requires_grad_()
+local s = gb.full({ 1 }, 0.5, { device = device })
 local function chain_loop(n)
   for _ = 1, n do
     local y = x
