@@ -7,9 +7,9 @@ function M.exists(path)
   return f ~= nil
 end
 
--- The MNIST directory: $GPUBP_DATA, data/mnist (scripts/fetch_data.sh) or ../shared/data/mnist.
+-- The MNIST directory: $GPUBP_DATA or data/mnist (scripts/test.sh runs scripts/fetch_data.sh).
 function M.mnist_dir()
-  for _, d in ipairs({ os.getenv('GPUBP_DATA') or '', 'data/mnist', '../shared/data/mnist' }) do
+  for _, d in ipairs({ os.getenv('GPUBP_DATA') or '', 'data/mnist' }) do
     if d ~= '' and M.exists(d .. '/train-labels-idx1-ubyte.gz') then return d end
   end
   error('MNIST not found in data/mnist: run scripts/fetch_data.sh')
