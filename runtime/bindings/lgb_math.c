@@ -367,8 +367,9 @@ static int l_pad(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *x = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, x->ndim, "pad");
-  gb_opargs a = {
-      .in = {x}, .nin = 1, .i = {d, luaL_checkinteger(L, 3) - 1, luaL_checkinteger(L, 4)}};
+  lua_Integer start = luaL_checkinteger(L, 3), size = luaL_checkinteger(L, 4);
+  if (start < 1) return luaL_error(L, "pad: start %I must be >= 1", (LUAI_UACINT)start);
+  gb_opargs a = {.in = {x}, .nin = 1, .i = {d, start - 1, size}};
   return push_result(L, S, gb_op_run(S, GB_OP_PAD, &a, &r), &r);
 }
 

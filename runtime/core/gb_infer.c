@@ -3,6 +3,7 @@
  * operands' shapes/dtypes and what was expected. Dims here are 0-based. */
 #include <string.h>
 
+#include "gb_checked.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
 
@@ -55,6 +56,7 @@ gb_status gb_infer_reshape(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
   int ndim = (int)a->i[0];
   int64_t shape[GB_MAXDIM], n = 1, infer_at = -1;
   char s0[96], s1[96];
+  gb_status st;
   if (ndim < 0 || ndim > GB_MAXDIM)
     return gb_errorf(S, GB_EARG, "view: %d dimensions (at most %d)", ndim, GB_MAXDIM);
   for (int d = 0; d < ndim; d++) {
@@ -66,12 +68,19 @@ gb_status gb_infer_reshape(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
     if (shape[d] < 0)
       return gb_errorf(S, GB_EARG, "view: invalid size %lld in %s", (long long)shape[d],
                        gb_shape_str_n(ndim, a->i + 1, s0));
-    n *= shape[d];
+    if (gb_mul_ovf(n, shape[d], &n) || n > GB_MAX_NUMEL) n = -1; /* never equals a numel */
+    if (n < 0) break;
   }
+  if (infer_at >= 0 && n == 0)
+    return gb_errorf(S, GB_ESHAPE,
+                     "view: cannot infer the size -1 in %s: the other sizes multiply to 0, so "
+                     "any size would fit",
+                     gb_shape_str_n(ndim, a->i + 1, s0));
   if (infer_at >= 0 && n > 0 && x->numel % n == 0) {
     shape[infer_at] = x->numel / n;
     n = x->numel;
   }
+  if (n == x->numel && (st = gb_shape_check(S, "view", ndim, shape, NULL))) return st;
   if (n != x->numel)
     return gb_errorf(S, GB_ESHAPE,
                      "view: shape %s is invalid for a tensor of shape %s (%lld elements)",
@@ -81,10 +90,10 @@ gb_status gb_infer_reshape(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
                      "view: the tensor of shape %s is not contiguous; use reshape or "
                      ":contiguous() first",
                      gb_shape_str(x, s1));
-  int64_t stride[GB_MAXDIM], st = 1;
+  int64_t stride[GB_MAXDIM], step = 1; /* bounded by gb_shape_check above */
   for (int d = ndim - 1; d >= 0; d--) {
-    stride[d] = st;
-    st *= shape[d];
+    stride[d] = step;
+    step *= shape[d];
   }
   view_of(o, x, ndim, shape, stride, x->offset);
   return GB_OK;
@@ -130,7 +139,7 @@ gb_status gb_infer_narrow(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   int64_t dim = a->i[0], start = a->i[1], len = a->i[2];
   gb_status st = need_dim(S, op, x, dim);
   if (st) return st;
-  if (start < 0 || len < 0 || start + len > x->shape[dim]) {
+  if (start < 0 || len < 0 || start > x->shape[dim] || len > x->shape[dim] - start) {
     char sb[96];
     return gb_errorf(S, GB_EARG,
                      "narrow: start %lld and length %lld exceed dimension %lld (size %lld) of %s",
@@ -199,7 +208,7 @@ gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *
   int64_t dim = a->i[0], start = a->i[1], size = a->i[2];
   gb_status st = need_dim(S, op, x, dim);
   if (st) return st;
-  if (start < 0 || start + x->shape[dim] > size) {
+  if (start < 0 || size < 0 || start > size || x->shape[dim] > size - start) {
     char sb[96];
     return gb_errorf(
         S, GB_EARG, "pad: %s placed at %lld does not fit size %lld along dimension %lld",
@@ -208,6 +217,7 @@ gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *
   int64_t shape[GB_MAXDIM];
   memcpy(shape, x->shape, sizeof shape);
   shape[dim] = size;
+  if ((st = gb_shape_check(S, NAME, x->ndim, shape, NULL))) return st;
   set_out(o, 0, x->ndim, shape, x->dtype);
   return GB_OK;
 }
@@ -572,18 +582,24 @@ gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
 static gb_status window_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t h, int64_t w,
                             int64_t *oh, int64_t *ow) {
   int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
-  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw)
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2)
     return gb_errorf(S, GB_EARG,
                      "%s: kernel %lldx%lld, stride %lldx%lld, padding %lldx%lld: sizes and strides "
                      "must be >= 1 and padding at most half the kernel",
                      NAME, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
                      (long long)ph, (long long)pw);
-  *oh = (h + 2 * ph - kh) / sh + 1;
-  *ow = (w + 2 * pw - kw) / sw + 1;
-  if (h + 2 * ph < kh || w + 2 * pw < kw)
+  int64_t hp, wp; /* padded sizes; 2 * ph <= kh fits, the sums may not */
+  if (h < 0 || w < 0 || gb_add_ovf(h, 2 * ph, &hp) || gb_add_ovf(w, 2 * pw, &wp) ||
+      hp > GB_MAX_NUMEL || wp > GB_MAX_NUMEL)
+    return gb_errorf(S, GB_ESHAPE,
+                     "%s: a %lldx%lld input padded by %lldx%lld is too large (at most "
+                     GB_MAX_NUMEL_STR " per side)",
+                     NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
+  if (hp < kh || wp < kw)
     return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
-                     NAME, (long long)kh, (long long)kw, (long long)(h + 2 * ph),
-                     (long long)(w + 2 * pw));
+                     NAME, (long long)kh, (long long)kw, (long long)hp, (long long)wp);
+  *oh = (hp - kh) / sh + 1;
+  *ow = (wp - kw) / sw + 1;
   return GB_OK;
 }
 
@@ -602,18 +618,28 @@ gb_status gb_infer_im2col(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   gb_status st;
   if ((st = need_nchw(S, op, x)) || (st = window_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)))
     return st;
-  int64_t shape[3] = {x->shape[0], oh * ow, x->shape[1] * a->i[0] * a->i[1]};
+  int64_t shape[3] = {x->shape[0], 0, 0};
+  if (gb_mul_ovf(oh, ow, &shape[1]) || gb_mul_ovf(x->shape[1], a->i[0], &shape[2]) ||
+      gb_mul_ovf(shape[2], a->i[1], &shape[2]) || gb_shape_check(S, NAME, 3, shape, NULL)) {
+    char sb[96];
+    return gb_errorf(S, GB_ESHAPE,
+                     "im2col: the patches of %s with a %lldx%lld kernel (output %lldx%lld) "
+                     "have more than " GB_MAX_NUMEL_STR " elements",
+                     gb_shape_str(x, sb), (long long)a->i[0], (long long)a->i[1], (long long)oh,
+                     (long long)ow);
+  }
   set_out(o, 0, 3, shape, GB_F32);
   return GB_OK;
 }
 
 gb_status gb_infer_col2im(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *c = a->in[0];
-  int64_t oh = 0, ow = 0, kk = a->i[0] * a->i[1];
+  int64_t oh = 0, ow = 0, kk = 0, ohw = 0;
   gb_status st = need_float(S, op, c, 1);
   if (st) return st;
   if ((st = window_out(S, op, a, a->i[6], a->i[7], &oh, &ow))) return st;
-  if (c->ndim != 3 || c->shape[1] != oh * ow || kk <= 0 || c->shape[2] % kk != 0) {
+  bool ovf = gb_mul_ovf(a->i[0], a->i[1], &kk) || gb_mul_ovf(oh, ow, &ohw);
+  if (ovf || c->ndim != 3 || c->shape[1] != ohw || kk <= 0 || c->shape[2] % kk != 0) {
     char sb[96];
     return gb_errorf(S, GB_ESHAPE, "col2im: patches %s do not fit a %lldx%lld image",
                      gb_shape_str(c, sb), (long long)a->i[6], (long long)a->i[7]);

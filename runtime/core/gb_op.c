@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gb_checked.h"
 #include "gb_fn.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
@@ -59,16 +60,19 @@ static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
   return false;
 }
 
-static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o, gb_tensor **out) {
+/* Every view passes gb_shape_check (expand can ask for any size), so its numel, strides
+ * and offsets stay representable. */
+static gb_status make_view(gb_state *S, gb_opid id, const gb_opargs *a, const gb_outspec *o,
+                           gb_tensor **out) {
+  int64_t n;
+  gb_status st = gb_shape_check(S, gb_ops[id].name, o->ndim[0], o->shape[0], &n);
+  if (st) return st;
   gb_tensor *v = gb_tensor_alias(S, a->in[0]);
   if (!v) return gb_errorf(S, GB_EOOM, "out of memory: tensor header");
   v->ndim = o->ndim[0];
   memcpy(v->shape, o->shape[0], sizeof v->shape);
   memcpy(v->stride, o->view_stride, sizeof v->stride);
   v->offset = o->view_offset;
-  int64_t n = 1;
-  for (int d = 0; d < v->ndim; d++)
-    n *= v->shape[d];
   v->numel = n;
   *out = v;
   return GB_OK;
@@ -96,7 +100,7 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
   if (!fn) return st;
   gb_tensor *res[GB_MAXOUT] = {NULL, NULL};
   if (o.view) {
-    if ((st = make_view(S, a, &o, &res[0]))) return st;
+    if ((st = make_view(S, id, a, &o, &res[0]))) return st;
   } else {
     for (int k = 0; k < o.nout; k++) {
       st = gb_tensor_empty(S, o.ndim[k], o.shape[k], o.dtype[k], dev, &res[k]);

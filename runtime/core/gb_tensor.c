@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb_checked.h"
 #include "gb_state.h"
 
 static gb_tensor *tensor_header(gb_state *S) {
@@ -26,15 +27,36 @@ void gb_tensor_set_contiguous_strides(gb_tensor *t) {
   t->numel = n;
 }
 
-/* numel of a shape, or -1 on a negative size or overflow past 2^62 */
-static int64_t shape_numel(int ndim, const int64_t *shape) {
-  int64_t n = 1;
+int64_t gb_shape_numel_checked(int ndim, const int64_t *shape) {
+  int64_t extent = 1;
+  bool zero = false;
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 0) return -1;
-    if (shape[d] && n > ((int64_t)1 << 62) / shape[d]) return -1;
-    n *= shape[d];
+    if (shape[d] == 0) {
+      zero = true;
+      continue;
+    }
+    if (gb_mul_ovf(extent, shape[d], &extent) || extent > GB_MAX_NUMEL) return -1;
   }
-  return n;
+  return zero ? 0 : extent;
+}
+
+gb_status gb_shape_check(gb_state *S, const char *op, int ndim, const int64_t *shape,
+                         int64_t *numel) {
+  char sb[96];
+  int64_t n = gb_shape_numel_checked(ndim, shape);
+  if (n < 0) {
+    for (int d = 0; d < ndim; d++)
+      if (shape[d] < 0)
+        return gb_errorf(S, GB_ESHAPE, "%s: invalid shape %s (sizes must be >= 0)", op,
+                         gb_shape_str_n(ndim, shape, sb));
+    return gb_errorf(S, GB_ESHAPE,
+                     "%s: shape %s is too large (more than " GB_MAX_NUMEL_STR
+                     " elements, counting sizes 0 as 1)",
+                     op, gb_shape_str_n(ndim, shape, sb));
+  }
+  if (numel) *numel = n;
+  return GB_OK;
 }
 
 gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
@@ -42,18 +64,27 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
   char sb[96];
   if (ndim < 0 || ndim > GB_MAXDIM)
     return gb_errorf(S, GB_EARG, "tensor: %d dimensions (at most %d supported)", ndim, GB_MAXDIM);
-  int64_t n = shape_numel(ndim, shape);
   for (int d = 0; d < ndim; d++)
     if (shape[d] < 0)
       return gb_errorf(S, GB_EARG, "tensor: invalid shape %s (sizes must be >= 0)",
                        gb_shape_str_n(ndim, shape, sb));
-  if (n < 0)
-    return gb_errorf(S, GB_EOOM, "out of memory: tensor of shape %s has more than 2^62 elements",
-                     gb_shape_str_n(ndim, shape, sb));
+  int64_t n = gb_shape_numel_checked(ndim, shape);
+  if (n < 0) {
+    double elems = 1; /* the request in floating point: it may be far past int64 */
+    for (int d = 0; d < ndim; d++)
+      elems *= (double)shape[d];
+    if (elems == 0)
+      return gb_errorf(S, GB_ESHAPE,
+                       "tensor: shape %s is too large (its nonzero sizes multiply past " GB_MAX_NUMEL_STR
+                       " elements)",
+                       gb_shape_str_n(ndim, shape, sb));
+    double bytes = elems * (double)gb_dtype_size(dt);
+    return gb_errorf(S, GB_EOOM,
+                     "out of memory: tensor of shape %s needs %.4g GiB (%.0f bytes; at most "
+                     GB_MAX_NUMEL_STR " elements per tensor)",
+                     gb_shape_str_n(ndim, shape, sb), bytes / (double)(1 << 30), bytes);
+  }
   size_t nbytes = (size_t)n * gb_dtype_size(dt);
-  if (n > ((int64_t)1 << 40))
-    return gb_errorf(S, GB_EOOM, "out of memory: tensor of shape %s needs %.3g GiB",
-                     gb_shape_str_n(ndim, shape, sb), (double)nbytes / (1 << 30));
   void *data = NULL;
   gb_status st = gb_alloc_bytes(S, dev, nbytes, &data);
   if (st) return st;

@@ -76,12 +76,13 @@ gb_status gb_cpu_col2im(gb_state *S, const gb_opargs *a, gb_tensor **out) {
  * lies entirely in the padding. NaN wins, as in the reductions. */
 static int64_t window_argmax(const window *g, const float *plane, int64_t oy, int64_t ox) {
   int64_t best = -1;
-  for (int64_t ky = 0; ky < g->kh; ky++) {
-    int64_t iy = oy * g->sh - g->ph + ky;
-    if (iy < 0 || iy >= g->h) continue;
-    for (int64_t kx = 0; kx < g->kw; kx++) {
-      int64_t ix = ox * g->sw - g->pw + kx;
-      if (ix < 0 || ix >= g->w) continue;
+  /* only the window's part inside the image: a huge padded kernel costs no more */
+  int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
+  int64_t ky1 = g->h - y0 < g->kh ? g->h - y0 : g->kh, kx1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
+  for (int64_t ky = y0 < 0 ? -y0 : 0; ky < ky1; ky++) {
+    int64_t iy = y0 + ky;
+    for (int64_t kx = x0 < 0 ? -x0 : 0; kx < kx1; kx++) {
+      int64_t ix = x0 + kx;
       float v = plane[iy * g->w + ix];
       if (best < 0 || (plane[best] == plane[best] && (v != v || v > plane[best])))
         best = iy * g->w + ix;

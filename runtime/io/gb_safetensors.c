@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gb_checked.h"
 #include "gb_fileutil.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -133,9 +134,10 @@ static gb_status st_parse_entry(gb_state *S, const char *name, const char *key, 
                        "non-negative integers",
                        name, key, GB_MAXDIM);
     info->shape[i] = d;
-    if (d != 0 && numel > UINT64_MAX / (uint64_t)d)
+    /* zero sizes count as 1 here, so an empty tensor's strides stay representable too */
+    if (d != 0 && (numel > (uint64_t)GB_MAX_NUMEL / (uint64_t)d))
       overflow = true;
-    else
+    else if (d != 0)
       numel *= (uint64_t)d;
   }
   json_t *offs = json_object_get(v, "data_offsets");
@@ -148,12 +150,14 @@ static gb_status st_parse_entry(gb_state *S, const char *name, const char *key, 
                      name, key);
   info->begin = (uint64_t)b, info->end = (uint64_t)e;
   for (int i = 0; i < info->ndim; i++)
-    if (info->shape[i] == 0) overflow = false, numel = 0;
+    if (info->shape[i] == 0) numel = 0;
   size_t es = gb_dtype_size(info->dt);
   char sb[GB_MAXDIM * 21 + 3];
   if (overflow || numel > UINT64_MAX / es)
-    return gb_errorf(S, GB_EIO, "load: %s: tensor '%s': shape %s is too large", name, key,
-                     gb_shape_str_n(info->ndim, info->shape, sb));
+    return gb_errorf(S, GB_EIO,
+                     "load: %s: tensor '%s': shape %s is too large (more than " GB_MAX_NUMEL_STR
+                     " elements, counting sizes 0 as 1)",
+                     name, key, gb_shape_str_n(info->ndim, info->shape, sb));
   if (numel * es != info->end - info->begin)
     return gb_errorf(S, GB_EIO,
                      "load: %s: tensor '%s': shape %s of %s needs %llu bytes but "

@@ -329,7 +329,17 @@ static void test_malformed(void) {
             "{\"a\":{\"dtype\":\"I64\",\"shape\":[4294967296,4294967296],"
             "\"data_offsets\":[0,8]}}",
             8);
-  expect_bad("huge", b, n, "tensor 'a': shape (4294967296,4294967296) is too large");
+  expect_bad("huge", b, n,
+             "tensor 'a': shape (4294967296,4294967296) is too large (more than 2^36 elements, "
+             "counting sizes 0 as 1)");
+  /* no elements, but strides of 2^124: refused before any stride is computed (issue 19) */
+  n = build(b,
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904,4611686018427387904],"
+            "\"data_offsets\":[0,0]}}",
+            0);
+  expect_bad("empty_huge", b, n,
+             "tensor 'a': shape (0,4611686018427387904,4611686018427387904) is too large (more "
+             "than 2^36 elements, counting sizes 0 as 1)");
   n = build(b, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8);
   expect_bad("beyond", b, n,
              "tensor 'a': data_offsets [0, 16] are beyond the 8-byte data buffer (truncated "
