@@ -1,0 +1,106 @@
+-- internal_fns_spec.lua — issue 19, class 2: the module's internal functions (gb._pad,
+-- gb._im2col, gb._max_pool2d, gb._sgd_step, gb._adam_step) validate their raw arguments like
+-- the public ones. A sweep over hostile values must give Lua errors (never a crash: the suite
+-- runs under ASan+UBSan in CI) and leave the runtime computing correctly.
+local gb = require 'gpubp'
+
+local function still_works()
+  assert.are.equal(6, (gb.ones(2, 3) * 1):sum():item())
+end
+
+local function fails_with(expected, fn)
+  local ok, err = pcall(fn)
+  assert.is_false(ok, 'expected an error containing: ' .. expected)
+  assert.is_truthy(tostring(err):find(expected, 1, true),
+    ('error %q does not contain %q'):format(tostring(err), expected))
+  still_works()
+end
+
+local function closed()
+  local t = gb.ones(2)
+  getmetatable(t).__close(t)
+  return t
+end
+
+-- hostile integers and other values, shared by every sweep
+local ints = { 0, 1, 2, 3, -1, -2, 2^31, 2^32, 2^62, math.maxinteger, math.mininteger,
+  math.maxinteger // 2 + 1 }
+local others = { 0.5, 0 / 0, 1 / 0, 'x', {}, true }
+
+describe('internal functions', function()
+  it('are exactly the ones this spec covers (a new one needs its checks here)', function()
+    local names = {}
+    for k, v in pairs(gb) do
+      if type(k) == 'string' and k:sub(1, 1) == '_' and type(v) == 'function' then
+        names[#names + 1] = k
+      end
+    end
+    table.sort(names)
+    assert.are.same({ '_adam_step', '_im2col', '_max_pool2d', '_pad', '_sgd_step' }, names)
+  end)
+
+  it('gb._pad checks dim, start and size', function()
+    fails_with('pad: dimension 3 out of range for a 1-D tensor', function() return gb._pad(gb.ones(2), 3, 1, 4) end)
+    fails_with('pad: start 0 must be >= 1', function() return gb._pad(gb.ones(2), 1, 0, 4) end)
+    fails_with('pad: (2) placed at 4 does not fit size 4', function() return gb._pad(gb.ones(2), 1, 4, 4) end)
+    fails_with("bad argument #1 to '_pad' (tensor was closed)", function() return gb._pad(closed(), 1, 1, 4) end)
+    local y = gb._pad(gb.tensor({ 5, 6 }), 1, 3, 5)
+    assert.are.same({ 0, 0, 5, 6, 0 }, y:totable())
+    -- sizes up to 2^36 are legal requests (2^31 is an 8 GB tensor): the sweep keeps the
+    -- legal ones small and the rest hostile
+    local sizes = { 0, 1, 2, 3, 4, 5, -1, -2, 2^37, 2^62, math.maxinteger, math.mininteger }
+    for _, start in ipairs(ints) do
+      for _, size in ipairs(sizes) do
+        local ok, out = pcall(gb._pad, gb.ones(3), 1, start, size)
+        if ok then -- only legal placements succeed, and then exactly
+          assert.is_true(start >= 1 and start + 2 <= size)
+          assert.are.equal(3, out:sum():item())
+          assert.are.equal(size, out:numel())
+        end
+      end
+    end
+    still_works()
+  end)
+
+  it('gb._im2col and gb._max_pool2d check every window parameter', function()
+    local x = gb.arange(1, 17):view(1, 1, 4, 4)
+    fails_with('im2col: expected an (N,C,H,W) input, got (16)', function() return gb._im2col(gb.ones(16), 2, 2, 1, 1, 0, 0) end)
+    fails_with('im2col: kernel 0x2, stride 1x1, padding 0x0', function() return gb._im2col(x, 0, 2, 1, 1, 0, 0) end)
+    fails_with('max_pool2d: kernel 2x2, stride 0x1, padding 0x0', function() return gb._max_pool2d(x, 2, 2, 0, 1, 0, 0) end)
+    fails_with('max_pool2d: kernel 5x5 is larger than the padded input 4x4', function() return gb._max_pool2d(x, 5, 5, 1, 1, 0, 0) end)
+    assert.are.same({ { { { 6, 8 }, { 14, 16 } } } }, gb._max_pool2d(x, 2, 2, 2, 2, 0, 0):totable())
+    local calls = 0
+    for _, fn in ipairs({ gb._im2col, gb._max_pool2d }) do
+      for i = 1, #ints do
+        for j = 1, #ints do
+          -- kernel i, stride j, padding drawn from the same list
+          local k, s, p = ints[i], ints[j], ints[(i + j) % #ints + 1]
+          local ok, out = pcall(fn, x, k, k, s, s, p, p)
+          calls = calls + 1
+          if ok then assert.is_true(gb.is_tensor(out) and out:numel() <= 2^36) end
+        end
+      end
+      for _, v in ipairs(others) do
+        assert.is_false(pcall(fn, x, v, 2, 1, 1, 0, 0))
+      end
+    end
+    assert.is_true(calls > 200)
+    still_works()
+  end)
+
+  it('gb._sgd_step and gb._adam_step check shapes, contiguity and the step', function()
+    local p, g, b = gb.ones(3), gb.ones(3), gb.zeros(3)
+    fails_with('sgd_step: argument 2 (4) must be contiguous and shaped like the parameter (3)',
+      function() gb._sgd_step(p, gb.ones(4), b, 0.1, 0, 0, 0, false, true) end)
+    fails_with('sgd_step: argument 3 (3) must be contiguous and shaped like the parameter (3)',
+      function() gb._sgd_step(p, g, gb.zeros(1):expand(3), 0.1, 0.9, 0, 0, false, true) end)
+    fails_with('adam_step: step must be >= 1, got 0',
+      function() gb._adam_step(p, g, gb.zeros(3), gb.zeros(3), 0.1, 0.9, 0.999, 1e-8, 0, 0, false) end)
+    fails_with('adam_step: step must be >= 1',
+      function() gb._adam_step(p, g, gb.zeros(3), gb.zeros(3), 0.1, 0.9, 0.999, 1e-8, 0, math.mininteger, false) end)
+    fails_with("bad argument #2 to '_sgd_step' (tensor was closed)",
+      function() gb._sgd_step(p, closed(), b, 0.1, 0, 0, 0, false, true) end)
+    gb._sgd_step(p, g, b, 0.25, 0, 0, 0, false, true)
+    assert.are.same({ 0.75, 0.75, 0.75 }, p:totable())
+  end)
+end)
