@@ -65,7 +65,9 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
     return gb_errorf(S, GB_EOOM, "out of memory: cannot allocate %zu bytes on cuda:%d", nbytes,
                      dev);
   if (c->stats.allocated + (int64_t)rounded > c->gc_threshold) {
-    collect(S); /* the host frees tensors it no longer references; their blocks come back */
+    /* the host frees tensors it no longer references at its next safe point (never inside
+     * an op, where a Lua finalizer could close the op's inputs); their blocks come back */
+    S->gc_pending = true;
     c->gc_threshold = c->stats.allocated * 2 + ((int64_t)256 << 20);
   }
   if (c->bins[cls]) {

@@ -13,6 +13,10 @@
 
 /* The runtime state of this Lua state (created on first use, freed when L closes). */
 gb_state *gbL_state(lua_State *L);
+/* The same, at a binding's safe point: its first call, before it takes any tensor pointer.
+ * Runs the full collection the allocator asked for under memory pressure (so Lua finalizers
+ * run here, never inside an op) and releases tensors closed since the last safe point. */
+gb_state *gbL_enter(lua_State *L);
 /* Argument `idx` must be a tensor; returns it borrowed, or raises "bad argument". */
 gb_tensor *gbL_check_tensor(lua_State *L, int idx);
 /* Returns the tensor at idx or NULL if it is not one. */

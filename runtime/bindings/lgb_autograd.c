@@ -9,19 +9,40 @@
 #include "gb_state.h"
 #include "lgb.h"
 
-/* t:backward([grad] [, {retain_graph=bool}]) */
-static int m_backward(lua_State *L) {
-  gb_state *S = gbL_state(L);
-  gb_tensor *t = gbL_check_tensor(L, 1);
-  gb_tensor *g = gbL_to_tensor(L, 2);
+/* The options of backward, read raw (no metamethod runs) before any tensor is taken. */
+static bool backward_retain(lua_State *L, int oi) {
+  int ty = lua_type(L, oi);
+  if (ty == LUA_TNONE || ty == LUA_TNIL) return false;
+  if (ty == LUA_TBOOLEAN) return lua_toboolean(L, oi);
+  if (ty != LUA_TTABLE)
+    luaL_error(L, "backward: options must be a table ({retain_graph=bool}), got %s",
+               luaL_typename(L, oi));
   bool retain = false;
-  int oi = g ? 3 : 2;
-  if (lua_istable(L, oi)) {
-    lua_getfield(L, oi, "retain_graph");
+  lua_pushnil(L);
+  while (lua_next(L, oi)) {
+    if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "retain_graph") != 0) {
+      if (lua_type(L, -2) == LUA_TSTRING)
+        luaL_error(L, "backward: unknown option '%s'", lua_tostring(L, -2));
+      luaL_error(L, "backward: unknown option (a %s key)", luaL_typename(L, -2));
+    }
     retain = lua_toboolean(L, -1);
-  } else if (lua_isboolean(L, oi)) {
-    retain = lua_toboolean(L, oi);
+    lua_pop(L, 1);
   }
+  return retain;
+}
+
+/* t:backward([gradient] [, {retain_graph=bool}]), or t:backward({retain_graph=bool}) */
+static int m_backward(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  int ty = lua_type(L, 2), oi = 3;
+  if (ty == LUA_TTABLE && lua_isnone(L, 3))
+    oi = 2; /* the options alone */
+  else if (ty != LUA_TNONE && ty != LUA_TNIL && ty != LUA_TUSERDATA)
+    return luaL_error(L, "backward: the gradient (argument 1) must be a tensor or nil, got %s",
+                      luaL_typename(L, 2));
+  bool retain = backward_retain(L, oi);
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_tensor *g = oi == 3 && !lua_isnoneornil(L, 2) ? gbL_check_tensor(L, 2) : NULL;
   GBL_CHECK(L, S, gb_backward(S, t, g, retain));
   return 0;
 }
@@ -56,7 +77,7 @@ static int l_set_grad_enabled(lua_State *L) {
 
 /* detach: a new tensor sharing storage, outside the graph */
 static int m_detach(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *a = gb_tensor_alias(S, gbL_check_tensor(L, 1));
   if (!a) return luaL_error(L, "detach: out of memory");
   gbL_push_tensor(L, a);
@@ -95,7 +116,7 @@ static void set_int(lua_State *L, const char *k, int64_t v) {
 
 /* gb.memory_stats([device]) -> {allocated, peak, reserved, count} in bytes */
 static int l_memory_stats(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_device dev = GB_CPU;
   const char *n = luaL_optstring(L, 1, "cpu");
   if (!gb_device_parse(n, &dev)) return luaL_error(L, "memory_stats: unknown device '%s'", n);

@@ -43,6 +43,7 @@ static opts default_opts(lua_State *L) {
 
 /* Shape from args 1.. (numbers or a table), then an optional options table. */
 static int shape_and_opts(lua_State *L, const char *fn, int64_t *shape, opts *o) {
+  gbL_enter(L); /* every creation from sizes starts here, before any pointer is taken */
   *o = default_opts(L);
   if (lua_type(L, 1) != LUA_TNUMBER && !lua_istable(L, 1))
     luaL_error(L, "%s: expected sizes (numbers or one table), got %s", fn, luaL_typename(L, 1));
@@ -199,7 +200,7 @@ static int l_eye(lua_State *L) {
 
 /* A random permutation of 1..n (int64), from the gb RNG: argsort of uniform keys. */
 static int l_randperm(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   int64_t n = luaL_checkinteger(L, 1);
   if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %I", (lua_Integer)n);
   opts o = default_opts(L);
@@ -279,7 +280,7 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
 }
 
 static int l_tensor(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   opts o = default_opts(L);
   read_opts(L, 2, "tensor", &o);
   gb_tensor *src = gbL_to_tensor(L, 1);
@@ -408,7 +409,7 @@ static int m_normal_(lua_State *L) {
 }
 
 static int m_fill_(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1);
   gb_opargs a = {.f = {luaL_checknumber(L, 2)}};
   GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_FILL, &a, t));

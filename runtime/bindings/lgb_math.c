@@ -41,19 +41,19 @@ static gb_tensor *tensor_or_number(lua_State *L, int idx, const gb_tensor *like)
 /* ---- unary ---- */
 
 static int m_unary(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   return push_result(L, S, gb_op1(S, upvalue_op(L), gbL_check_tensor(L, 1), &r), &r);
 }
 
 static int m_neg(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   return push_result(L, S, gb_fn_affine(S, gbL_check_tensor(L, 1), -1, 0, &r), &r);
 }
 
 static int m_leaky_relu(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   double slope = luaL_optnumber(L, 2, 0.01);
   return push_result(
@@ -65,7 +65,7 @@ static double opt_bound(lua_State *L, int idx) {
 }
 
 static int m_clamp(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   return push_result(
       L, S,
@@ -138,6 +138,7 @@ static int binary_impl(lua_State *L, gb_opid id) {
 }
 
 static int m_binary(lua_State *L) {
+  gbL_enter(L);
   return binary_impl(L, upvalue_op(L));
 }
 
@@ -194,7 +195,7 @@ static int m_min(lua_State *L) {
 }
 
 static int l_where(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *c = gbL_check_tensor(L, 1), *r;
   gb_tensor *ref = gbL_to_tensor(L, 2) ? gbL_to_tensor(L, 2) : gbL_to_tensor(L, 3);
   if (!ref) ref = c;
@@ -225,7 +226,7 @@ static uint64_t dim_mask(lua_State *L, int idx, const gb_tensor *t, const char *
 }
 
 static int m_reduce(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_opid id = upvalue_op(L);
   gb_tensor *t0 = gbL_check_tensor(L, 1), *r;
   uint64_t mask = dim_mask(L, 2, t0, gb_ops[id].name);
@@ -242,7 +243,7 @@ static int m_reduce(lua_State *L) {
 }
 
 static int m_std(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   lua_pushinteger(L, GB_OP_VAR);
   lua_pushcclosure(L, m_reduce, 1);
   lua_insert(L, 1);
@@ -252,7 +253,7 @@ static int m_std(lua_State *L) {
 }
 
 static int m_arg(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_opid id = upvalue_op(L);
   gb_tensor *t0 = gbL_check_tensor(L, 1), *r;
   int d = lua_isnoneornil(L, 2) ? -1 : gbL_check_dim(L, 2, t0->ndim, gb_ops[id].name);
@@ -262,7 +263,7 @@ static int m_arg(lua_State *L) {
 }
 
 static int m_softmax(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_opid id = upvalue_op(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int d = gbL_opt_dim(L, 2, t->ndim, t->ndim - 1, gb_ops[id].name);
@@ -274,7 +275,7 @@ static int m_softmax(lua_State *L) {
 
 /* matmul with 1-D operands promoted as in NumPy: (K) is (1,K) on the left, (K,1) on the right */
 static int m_matmul(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *x = gbL_check_tensor(L, 1), *y = gbL_check_tensor(L, 2), *r;
   if (x->ndim != 1 && y->ndim != 1)
     return push_result(L, S, gb_fn_binary(S, GB_OP_MATMUL, x, y, &r), &r);
@@ -301,7 +302,7 @@ static int m_matmul(lua_State *L) {
 
 /* gb.addmm(bias, a, b [, {beta=1, alpha=1}]) = beta*bias + alpha*(a @ b) */
 static int l_addmm(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
                  .nin = 3,
@@ -318,7 +319,7 @@ static int l_addmm(lua_State *L) {
 /* ---- losses and indexing ---- */
 
 static int l_class_loss(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   return push_result(
       L, S, gb_fn_binary(S, upvalue_op(L), gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), &r), &r);
@@ -326,7 +327,7 @@ static int l_class_loss(lua_State *L) {
 
 /* t:index_select(dim, idx), t:gather(dim, idx) */
 static int m_index2(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_opid id = upvalue_op(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, t->ndim, gb_ops[id].name);
@@ -336,7 +337,7 @@ static int m_index2(lua_State *L) {
 
 /* t:index_add(dim, idx, src), t:scatter_add(dim, idx, src) (out of place) */
 static int m_index3(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_opid id = upvalue_op(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, t->ndim, gb_ops[id].name);
@@ -354,7 +355,7 @@ static void window_args(lua_State *L, int idx, gb_opargs *a) {
 
 /* gb._im2col(x, kh, kw, sh, sw, ph, pw) -> (N, OH*OW, C*kh*kw) */
 static int l_im2col(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
   window_args(L, 2, &a);
@@ -364,7 +365,7 @@ static int l_im2col(lua_State *L) {
 /* gb._pad(x, dim, start, size): x placed at start (1-based) of a zero tensor of `size` along
  * dim — differentiable; gb.cat uses it when its inputs need grad */
 static int l_pad(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *x = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, x->ndim, "pad");
   lua_Integer start = luaL_checkinteger(L, 3), size = luaL_checkinteger(L, 4);
@@ -375,7 +376,7 @@ static int l_pad(lua_State *L) {
 
 /* gb.max_pool2d(x, kh, kw, sh, sw, ph, pw) -> (N, C, OH, OW) */
 static int l_max_pool2d(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
   window_args(L, 2, &a);
@@ -396,7 +397,7 @@ static gb_tensor *check_inplace(lua_State *L, const char *name) {
 }
 
 static int m_inplace_binary(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_opid id = upvalue_op(L);
   gb_tensor *t = check_inplace(L, gb_ops[id].name);
   gb_opargs a = {.nin = 1};
@@ -420,7 +421,7 @@ static int m_inplace_binary(lua_State *L) {
 }
 
 static int m_clamp_(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = check_inplace(L, "clamp");
   gb_opargs a = {.in = {t}, .nin = 1, .f = {opt_bound(L, 2), opt_bound(L, 3)}};
   GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_CLAMP, &a, t));
@@ -429,7 +430,7 @@ static int m_clamp_(lua_State *L) {
 }
 
 static int m_unary_(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = check_inplace(L, gb_ops[upvalue_op(L)].name);
   gb_opargs a = {.in = {t}, .nin = 1};
   GBL_CHECK(L, S, gb_op_run_into(S, upvalue_op(L), &a, t));
@@ -439,7 +440,7 @@ static int m_unary_(lua_State *L) {
 
 /* copy_(src): src broadcast to t's shape, converted to t's dtype, from any device */
 static int m_copy_(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *src = gbL_check_tensor(L, 2), *moved, *e;
   GBL_CHECK(L, S, gb_fn_to_device(S, src, t->device, &moved));
   gbL_push_tensor(L, moved);

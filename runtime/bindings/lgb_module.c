@@ -24,8 +24,10 @@ static int state_gc(lua_State *L) {
   return 0;
 }
 
-/* The allocator asks for a collection when device or host bytes pile up: tensors that Lua
- * no longer references are only freed when their userdata is collected. */
+/* The allocator asks for a collection when an allocation fails: tensors that Lua no longer
+ * references are only freed when their userdata is collected. (Mere pressure is handled at
+ * the bindings' safe points, gbL_enter.) A finalizer that runs here can close tensors the
+ * failing op holds: closing is deferred (t_close), so they stay valid until the op ends. */
 static void run_full_gc(void *ud) {
   lua_gc((lua_State *)ud, LUA_GCCOLLECT);
 }
@@ -49,6 +51,17 @@ gb_state *gbL_state(lua_State *L) {
   lua_pop(L, 1);
   gb_state_set_gc_hook(*box, run_full_gc, main);
   return *box;
+}
+
+gb_state *gbL_enter(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  if (gb_state_take_gc_request(S)) {
+    S->in_gc = true;
+    lua_gc(L, LUA_GCCOLLECT);
+    S->in_gc = false;
+  }
+  if (S->ndeferred) gb_state_release_deferred(S);
+  return S;
 }
 
 int gbL_raise(lua_State *L, gb_state *S) {

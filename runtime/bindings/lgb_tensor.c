@@ -50,10 +50,22 @@ gb_tensor *gbL_check_tensor(lua_State *L, int idx) {
   return b->t;
 }
 
+/* Collected: nothing can be using the tensor (its userdata was unreachable). */
 static int t_gc(lua_State *L) {
   tbox *b = test_box(L, 1);
   if (b && b->t) gb_tensor_release(gbL_state(L), b->t);
   if (!b) return 0;
+  b->t = NULL;
+  return 0;
+}
+
+/* Closed (`local x <close>`, explicit __close): the userdata is still reachable, perhaps
+ * borrowed by an op that a finalizer interrupted, so the release waits for the next safe
+ * point (gbL_enter); the tensor reads as closed at once. */
+static int t_close(lua_State *L) {
+  tbox *b = test_box(L, 1);
+  if (!b) return 0;
+  if (b->t) gb_tensor_release_deferred(gbL_state(L), b->t);
   b->t = NULL;
   return 0;
 }
@@ -107,7 +119,7 @@ static void fmt_dim(luaL_Buffer *B, const gb_tensor *t, int d, int64_t flat, boo
 }
 
 static int t_tostring(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *h = t;
   if (t->device != GB_CPU) GBL_CHECK(L, S, gb_fn_to_device(S, t, GB_CPU, &h));
   char sb[96], db[16];
@@ -266,13 +278,13 @@ static int t_reshape(lua_State *L) {
 }
 
 static int t_view_as(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *o = gbL_check_tensor(L, 2), *r;
   return push_result(L, S, gb_fn_reshape(S, t, o->ndim, o->shape, &r), &r);
 }
 
 static int t_flatten(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int nd = t->ndim ? t->ndim : 1;
   int start = (int)gbL_opt_dim(L, 2, nd, 0, "flatten");
@@ -290,7 +302,7 @@ static int t_flatten(lua_State *L) {
 }
 
 static int t_transpose(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int d0 = gbL_check_dim(L, 2, t->ndim, "transpose"),
       d1 = gbL_check_dim(L, 3, t->ndim, "transpose");
@@ -298,7 +310,7 @@ static int t_transpose(lua_State *L) {
 }
 
 static int t_t(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   if (t->ndim > 2) {
     char sb[96];
@@ -314,7 +326,7 @@ static int t_t(lua_State *L) {
 }
 
 static int t_permute(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   gb_opargs a = {.in = {t}, .nin = 1};
   int nd = gbL_check_shape(L, 2, a.i + 1);
@@ -327,7 +339,7 @@ static int t_permute(lua_State *L) {
 }
 
 static int t_narrow(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, t->ndim, "narrow");
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
@@ -352,7 +364,7 @@ static int t_select(lua_State *L) {
 }
 
 static int t_squeeze(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int only = lua_isnoneornil(L, 2) ? -1 : gbL_check_dim(L, 2, t->ndim, "squeeze");
   int64_t shape[GB_MAXDIM];
@@ -363,7 +375,7 @@ static int t_squeeze(lua_State *L) {
 }
 
 static int t_unsqueeze(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int at = gbL_check_dim(L, 2, t->ndim + 1, "unsqueeze");
   if (t->ndim >= GB_MAXDIM) return luaL_error(L, "unsqueeze: at most %d dimensions", GB_MAXDIM);
@@ -374,7 +386,7 @@ static int t_unsqueeze(lua_State *L) {
 }
 
 static int t_expand(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int64_t shape[GB_MAXDIM];
   int nd;
@@ -389,13 +401,13 @@ static int t_expand(lua_State *L) {
 }
 
 static int t_contiguous(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   return push_result(L, S, gb_fn_contiguous(S, gbL_check_tensor(L, 1), &r), &r);
 }
 
 static int t_clone(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *r;
   return push_result(L, S, gb_fn_clone(S, gbL_check_tensor(L, 1), &r), &r);
 }
@@ -446,7 +458,7 @@ static int t_index(lua_State *L) {
 }
 
 static int t_newindex(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1);
   if (lua_isinteger(L, 2)) { /* t[i] = number | tensor */
     select_impl(L, t, 0, lua_tointeger(L, 2));
@@ -467,15 +479,25 @@ static int t_newindex(lua_State *L) {
   }
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "grad") == 0) {
-    gb_tensor *g = lua_isnil(L, 3) ? NULL : gbL_check_tensor(L, 3);
-    if (g && (!gb_shape_equal(g, t) || g->device != t->device)) {
-      char s0[96], s1[96];
-      return luaL_error(L, "grad: assigned gradient %s does not match the tensor %s",
-                        gb_shape_str(g, s0), gb_shape_str(t, s1));
+    gb_tensor *g = lua_isnil(L, 3) ? NULL : gbL_check_tensor(L, 3), *c = NULL;
+    if (S->in_backward)
+      return luaL_error(L, "grad: cannot be assigned while a backward is running");
+    if (g && (!gb_shape_equal(g, t) || g->device != t->device || g->dtype != GB_F32 ||
+              t->dtype != GB_F32)) {
+      char s0[96], s1[96], d0[16], d1[16];
+      return luaL_error(
+          L, "grad: assigned gradient %s %s on %s does not match the tensor %s %s on %s",
+          gb_shape_str(g, s0), gb_dtype_name(g->dtype), gb_device_name(g->device, d0),
+          gb_shape_str(t, s1), gb_dtype_name(t->dtype), gb_device_name(t->device, d1));
     }
-    if (g) gb_tensor_retain(g);
-    gb_tensor_release(S, t->grad);
-    t->grad = g;
+    if (g) { /* a copy of its own: no aliasing of the value or of the leaf, no expanded view */
+      bool was = gb_set_grad_enabled(S, false);
+      gb_status st = gb_fn_clone(S, g, &c);
+      gb_set_grad_enabled(S, was);
+      if (st) return gbL_raise(L, S);
+    }
+    gb_tensor_release_deferred(S, t->grad); /* an op may be reading it */
+    t->grad = c;
     return 0;
   }
   if (strcmp(k, "requires_grad") == 0) {
@@ -504,7 +526,7 @@ static const luaL_Reg methods[] = {
 };
 
 static const luaL_Reg metamethods[] = {
-    {"__newindex", t_newindex}, {"__gc", t_gc},   {"__close", t_gc},
+    {"__newindex", t_newindex}, {"__gc", t_gc},   {"__close", t_close},
     {"__tostring", t_tostring}, {"__len", t_len}, {NULL, NULL},
 };
 

@@ -50,7 +50,9 @@ typedef struct gb_memstats {
   int64_t nalloc;    /* live storage count */
 } gb_memstats;
 
-/* Called by the allocator under memory pressure: the host (Lua) runs a full GC cycle. */
+/* Called by the allocator when an allocation fails: the host (Lua) runs a full GC cycle.
+ * Mere memory pressure only sets a flag (gb_state_take_gc_request) that the host checks at
+ * its safe points, so Lua finalizers do not run inside ops. */
 typedef void (*gb_gc_hook)(void *ud);
 
 /* State: one per Lua state (or per embedding runtime). Fields are private to runtime/. */
@@ -58,6 +60,9 @@ GB_API gb_state *gb_state_new(void);
 GB_API void gb_state_free(gb_state *S);
 GB_API const char *gb_state_error(const gb_state *S);
 GB_API void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud);
+/* True (once) when the allocator saw memory pressure since the last call: the host should
+ * run a full collection now, at a point where no op is in flight. */
+GB_API bool gb_state_take_gc_request(gb_state *S);
 /* Byte accounting of the device's allocator (GB_CPU or a CUDA ordinal). */
 GB_API void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 

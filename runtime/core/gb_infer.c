@@ -591,10 +591,11 @@ static gb_status window_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t
   int64_t hp, wp; /* padded sizes; 2 * ph <= kh fits, the sums may not */
   if (h < 0 || w < 0 || gb_add_ovf(h, 2 * ph, &hp) || gb_add_ovf(w, 2 * pw, &wp) ||
       hp > GB_MAX_NUMEL || wp > GB_MAX_NUMEL)
-    return gb_errorf(S, GB_ESHAPE,
-                     "%s: a %lldx%lld input padded by %lldx%lld is too large (at most "
-                     GB_MAX_NUMEL_STR " per side)",
-                     NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
+    return gb_errorf(
+        S, GB_ESHAPE,
+        "%s: a %lldx%lld input padded by %lldx%lld is too large (at most " GB_MAX_NUMEL_STR
+        " per side)",
+        NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
   if (hp < kh || wp < kw)
     return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
                      NAME, (long long)kh, (long long)kw, (long long)hp, (long long)wp);

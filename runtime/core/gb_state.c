@@ -43,6 +43,8 @@ static void free_lists(gb_state *S) {
 
 void gb_state_free(gb_state *S) {
   if (!S) return;
+  gb_state_release_deferred(S);
+  free(S->deferred);
   free_lists(S);
   gb_alloc_release_cache(S);
 #ifdef GB_HAVE_CUDA
@@ -58,6 +60,31 @@ const char *gb_state_error(const gb_state *S) {
 void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud) {
   S->gc_hook = hook;
   S->gc_ud = ud;
+}
+
+bool gb_state_take_gc_request(gb_state *S) {
+  bool want = S->gc_pending && !S->in_gc;
+  if (want) S->gc_pending = false;
+  return want;
+}
+
+void gb_tensor_release_deferred(gb_state *S, gb_tensor *t) {
+  if (!t) return;
+  if (S->ndeferred == S->cap_deferred) {
+    int cap = S->cap_deferred ? S->cap_deferred * 2 : 64;
+    gb_tensor **v = realloc(S->deferred, (size_t)cap * sizeof *v);
+    if (!v) { /* cannot queue it: keep the reference (a leak beats a use after free) */
+      return;
+    }
+    S->deferred = v;
+    S->cap_deferred = cap;
+  }
+  S->deferred[S->ndeferred++] = t;
+}
+
+void gb_state_release_deferred(gb_state *S) {
+  while (S->ndeferred > 0)
+    gb_tensor_release(S, S->deferred[--S->ndeferred]);
 }
 
 gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) {
@@ -163,7 +190,9 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
   size_t rounded;
   int cls = size_class(nbytes, &rounded);
   if (S->cpu.allocated + (int64_t)rounded > S->gc_threshold) {
-    maybe_collect(S, dev); /* the host frees tensors it no longer references */
+    /* the host frees tensors it no longer references, at its next safe point: collecting
+     * here would run Lua finalizers inside the op that asked for these bytes */
+    S->gc_pending = true;
     S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
   }
   if (cls < GB_ALLOC_BINS && S->bins[cls]) {

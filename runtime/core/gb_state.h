@@ -39,6 +39,15 @@ struct gb_state {
   gb_gc_hook gc_hook;
   void *gc_ud;
   bool in_gc;
+  bool gc_pending;  /* memory pressure seen inside an op: the host collects at a safe point */
+  bool in_backward; /* a backward is running: a re-entrant one is refused */
+  /* tensors closed while an op may hold them (gb_tensor_release_deferred), released at the
+   * host's next safe point */
+  gb_tensor **deferred;
+  int ndeferred, cap_deferred;
+  /* graph release without recursion: nodes whose last reference went, freed in a loop */
+  gb_node *release_queue;
+  bool releasing;
   /* default placement for new tensors */
   gb_device default_device;
   int nthreads;
@@ -49,6 +58,9 @@ struct gb_state {
 /* Storage bytes from the device's allocator; GB_EOOM after GC + cache release + retry. */
 gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out);
 void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes);
+/* Release every tensor queued by gb_tensor_release_deferred (call only at a safe point: no op
+ * in flight holds a borrowed pointer). */
+void gb_state_release_deferred(gb_state *S);
 /* Return all cached CPU blocks to the system. */
 void gb_alloc_release_cache(gb_state *S);
 /* Reserve `n` counters of the Philox stream; returns the first. */

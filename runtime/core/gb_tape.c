@@ -56,19 +56,28 @@ static void node_free_saved(gb_state *S, gb_node *n) {
   n->out = NULL;
 }
 
+/* Releasing a node's inputs can release their nodes in turn. A graph can be a chain of
+ * millions of nodes (`total = total + loss` over a long run), so the nodes whose last
+ * reference went wait in S->release_queue and one loop frees them: the C stack stays flat. */
 void gb_node_release(gb_state *S, gb_node *n) {
   if (--n->refcount > 0) return;
-  /* Releasing inputs can release their nodes in turn: a long chain recurses once per node,
-   * which is bounded by the graph depth of one training step. */
-  node_free_saved(S, n);
-  gb_tensor_release(S, n->gacc);
-  if (S->nfree_nodes >= GB_FREE_KEEP) {
-    free(n);
-    return;
+  n->next_free = S->release_queue;
+  S->release_queue = n;
+  if (S->releasing) return; /* the loop below, further up the stack, will take it */
+  S->releasing = true;
+  while ((n = S->release_queue) != NULL) {
+    S->release_queue = n->next_free;
+    node_free_saved(S, n);
+    gb_tensor_release(S, n->gacc);
+    if (S->nfree_nodes >= GB_FREE_KEEP) {
+      free(n);
+      continue;
+    }
+    n->next_free = S->free_nodes;
+    S->free_nodes = n;
+    S->nfree_nodes++;
   }
-  n->next_free = S->free_nodes;
-  S->free_nodes = n;
-  S->nfree_nodes++;
+  S->releasing = false;
 }
 
 /* ---- backward ------------------------------------------------------------------------- */
@@ -230,7 +239,19 @@ static gb_status seed_gradient(gb_state *S, gb_tensor *root, gb_tensor *grad, gb
   return gb_op_run_into(S, GB_OP_FILL, &a, *g);
 }
 
+static gb_status backward_impl(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain);
+
 gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain) {
+  /* a finalizer run by an emergency collection inside this backward could start another
+   * one, which would release nodes the outer one is walking */
+  if (S->in_backward) return gb_errorf(S, GB_EGRAD, "backward: called while a backward is running");
+  S->in_backward = true;
+  gb_status st = backward_impl(S, root, grad, retain);
+  S->in_backward = false;
+  return st;
+}
+
+static gb_status backward_impl(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain) {
   if (!root->requires_grad)
     return gb_errorf(S, GB_EGRAD,
                      "backward: the tensor does not require grad (no input of the computation "

@@ -74,15 +74,17 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
     for (int d = 0; d < ndim; d++)
       elems *= (double)shape[d];
     if (elems == 0)
-      return gb_errorf(S, GB_ESHAPE,
-                       "tensor: shape %s is too large (its nonzero sizes multiply past " GB_MAX_NUMEL_STR
-                       " elements)",
-                       gb_shape_str_n(ndim, shape, sb));
+      return gb_errorf(
+          S, GB_ESHAPE,
+          "tensor: shape %s is too large (its nonzero sizes multiply past " GB_MAX_NUMEL_STR
+          " elements)",
+          gb_shape_str_n(ndim, shape, sb));
     double bytes = elems * (double)gb_dtype_size(dt);
-    return gb_errorf(S, GB_EOOM,
-                     "out of memory: tensor of shape %s needs %.4g GiB (%.0f bytes; at most "
-                     GB_MAX_NUMEL_STR " elements per tensor)",
-                     gb_shape_str_n(ndim, shape, sb), bytes / (double)(1 << 30), bytes);
+    return gb_errorf(
+        S, GB_EOOM,
+        "out of memory: tensor of shape %s needs %.4g GiB (%.0f bytes; at most " GB_MAX_NUMEL_STR
+        " elements per tensor)",
+        gb_shape_str_n(ndim, shape, sb), bytes / (double)(1 << 30), bytes);
   }
   size_t nbytes = (size_t)n * gb_dtype_size(dt);
   void *data = NULL;

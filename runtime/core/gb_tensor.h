@@ -53,6 +53,10 @@ gb_tensor *gb_tensor_alias(gb_state *S, gb_tensor *t);
 
 void gb_tensor_retain(gb_tensor *t);
 void gb_tensor_release(gb_state *S, gb_tensor *t); /* NULL is allowed */
+/* Drop a reference later, at the host's next safe point (gb_state_release_deferred): for
+ * releases a script can trigger while an op may still hold the tensor (closing it from a
+ * finalizer). NULL is allowed. */
+void gb_tensor_release_deferred(gb_state *S, gb_tensor *t);
 
 bool gb_tensor_is_contiguous(const gb_tensor *t);
 bool gb_shape_equal(const gb_tensor *a, const gb_tensor *b);
