@@ -361,8 +361,16 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     return true;
   }
   if (f == gb_infer_addmm) {
-    if (v > 1) return false;
+    if (v > 2) return false;
     c->rtol = 1e-4, c->atol = 2.0 * mixed_product_atol(6); /* alpha = 2 */
+    if (v == 2) { /* k = 0: out = beta * bias, cuBLAS not asked */
+      add_in(c, make(S, SHAPE(4, 3), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(4, 0), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(0, 3), GB_F32, MIXED, 0), false);
+      a->f[0] = 0.5, a->f[1] = 2.0;
+      c->what = "k = 0";
+      return true;
+    }
     add_in(c, v == 0 ? make(S, SHAPE(3), GB_F32, MIXED, 0) : make(S, SHAPE(4, 3), GB_F32, MIXED, 0),
            false);
     add_in(c, make(S, SHAPE(6, 4), GB_F32, MIXED, 0), true);
