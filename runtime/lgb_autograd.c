@@ -1,8 +1,10 @@
 /* lgb_autograd.c — autograd from Lua (backward, no_grad/enable_grad scopes, detach,
- * requires_grad_) and runtime introspection (memory_stats, time, build_info). */
+ * requires_grad_) and runtime introspection (memory_stats, time, build_info, isatty). */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gb_blas.h"
 #include "gb_fn.h"
@@ -122,6 +124,20 @@ static int l_time(lua_State *L) {
   return 1;
 }
 
+/* gb.isatty(fd | file): whether a file descriptor or an io file handle is a terminal */
+static int l_isatty(lua_State *L) {
+  int fd = -1;
+  luaL_Stream *st = luaL_testudata(L, 1, LUA_FILEHANDLE);
+  if (st) {
+    if (!st->f || !st->closef) return luaL_error(L, "isatty: the file is closed");
+    fd = fileno(st->f);
+  } else {
+    fd = (int)luaL_checkinteger(L, 1);
+  }
+  lua_pushboolean(L, fd >= 0 && isatty(fd));
+  return 1;
+}
+
 static int l_build_info(lua_State *L) {
 #ifdef GB_HAVE_CUDA
   const char *cuda = "CUDA backend compiled in";
@@ -149,6 +165,7 @@ static const luaL_Reg fns[] = {
     {"release_cache", l_release_cache},
     {"time", l_time},
     {"build_info", l_build_info},
+    {"isatty", l_isatty},
     {"is_tensor", l_is_tensor},
     {NULL, NULL},
 };
