@@ -1,6 +1,7 @@
 -- gpubp — the Lua face of the runtime. `require 'gpubp'` returns the C core (tensors, ops,
 -- autograd: gpubp.core) extended with the Lua-side packages: nn, optim, data, autograd.
 local gb = require 'gpubp.core'
+require('gpubp.tensor_methods')(gb)
 
 gb.autograd = {
   gradcheck = require('gpubp.autograd_check').gradcheck,
@@ -70,5 +71,6 @@ gb.io = {read_idx = gb.read_idx, save = gb.save, load = gb.load}
 gb.nn = require 'gpubp.nn'
 gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
+gb.utils = require 'gpubp.utils'
 
 return gb

@@ -13,6 +13,8 @@ for _, name in ipairs(CLASSES) do
   optim[name] = require('gpubp.optim.' .. name)
 end
 
+optim.lr_find = require('gpubp.optim.lr_find')
+
 optim.flatten_state_dict = optim.Optimizer.flatten_state_dict
 optim.unflatten_state_dict = optim.Optimizer.unflatten_state_dict
 
