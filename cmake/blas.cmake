@@ -1,4 +1,4 @@
-# blas.cmake — picks the CPU BLAS behind gb_blas_sgemm (runtime/gb_blas.c) and exposes it as
+# blas.cmake — picks the CPU BLAS behind gb_blas_sgemm (runtime/cpu/gb_blas.c) and exposes it as
 # the INTERFACE target gb_blas plus GB_BLAS_NAME. Included from the top CMakeLists.txt after
 # find_package(PkgConfig).
 #

@@ -1,5 +1,5 @@
 /* gb_cuda_alloc.cu — the caching device allocator, one per (state, device): sizes round up to
- * a class with 4 steps per power of two (as the CPU allocator in runtime/gb_state.c), freed
+ * a class with 4 steps per power of two (as the CPU allocator in runtime/core/gb_state.c), freed
  * blocks wait in their class's bin for the next request, so a training loop that repeats its
  * shapes stops calling cudaMalloc after the first step. Device bytes are invisible to Lua's
  * GC, so passing a threshold asks the host for a full collection; a failed cudaMalloc asks

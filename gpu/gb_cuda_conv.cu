@@ -1,5 +1,5 @@
 /* gb_cuda_conv.cu — convolution helpers and max pooling on (N,C,H,W) tensors, matching
- * runtime/gb_cpu_conv.c: im2col (one thread per patch entry), col2im (one thread per image
+ * runtime/cpu/gb_cpu_conv.c: im2col (one thread per patch entry), col2im (one thread per image
  * element, gathering the entries that read it: deterministic, no atomics), max_pool2d and its
  * backward (the gradient goes to each window's first maximum, NaN winning). */
 #include "gb_cuda_impl.h"

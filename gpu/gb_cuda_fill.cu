@@ -1,7 +1,7 @@
 /* gb_cuda_fill.cu — CUDA kernels that write a whole tensor (any dtype, any strides): fill,
  * arange, eye, the Philox uniform/normal draws (element i depends only on seed, offset and i,
  * so the numbers equal the CPU's), and copy with dtype conversion between strided layouts.
- * The value formulas mirror runtime/gb_cpu_fill.c: computed as the CPU does, then stored. */
+ * The value formulas mirror runtime/cpu/gb_cpu_fill.c: computed as the CPU does, then stored. */
 #include "gb_cuda_impl.h"
 #include "gb_philox.h"
 

@@ -1,5 +1,5 @@
 /* gb_cuda_index.cu — CUDA kernels that move elements by 1-based integer indices (int64 or
- * int32), matching runtime/gb_cpu_index.c: index_select / index_add along a dim, gather /
+ * int32), matching runtime/cpu/gb_cpu_index.c: index_select / index_add along a dim, gather /
  * scatter_add. The adds use atomicAdd (their order, hence the last bits, may vary). A bad
  * index is skipped by the kernel and recorded in the device flag (the first position wins);
  * the launcher reads it back and returns GB_EARG with the CPU's message. */

@@ -7,7 +7,7 @@
 
 #include "gb_cuda_impl.h"
 
-typedef gb_mat_layout mat; /* shared with the CPU: runtime/gb_layout.h */
+typedef gb_mat_layout mat; /* shared with the CPU: runtime/core/gb_layout.h */
 
 /* out = alpha * x @ y + beta * out (out contiguous), batched when x is 3-D. */
 static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,

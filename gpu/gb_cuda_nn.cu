@@ -1,5 +1,5 @@
 /* gb_cuda_nn.cu — CUDA kernels of the softmax family and the class losses, matching
- * runtime/gb_cpu_nn.c. Softmax views a contiguous input as (outer, n, inner) with the reduced
+ * runtime/cpu/gb_cpu_nn.c. Softmax views a contiguous input as (outer, n, inner) with the reduced
  * dim in the middle; one thread block per (outer, inner) row, cub::BlockReduce for the max
  * and the double-precision sums. The losses take (N,C) scores and 1-based int labels: a label
  * out of 1..C is recorded by the kernel in a device flag (the first bad row wins) that the
@@ -8,7 +8,7 @@
 
 #include "gb_cuda_impl.h"
 
-typedef gb_dim_span span; /* shared with the CPU: runtime/gb_layout.h */
+typedef gb_dim_span span; /* shared with the CPU: runtime/core/gb_layout.h */
 
 static unsigned rows_grid(int64_t rows) {
   return (unsigned)(rows < 1 ? 1 : rows > 65535 * 16 ? 65535 * 16 : rows);

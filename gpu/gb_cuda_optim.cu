@@ -1,6 +1,6 @@
 /* gb_cuda_optim.cu — fused optimizer updates on the GPU: one kernel pass over a parameter, its
  * gradient and its state, in place, with the float32 operation order of
- * runtime/gb_cpu_optim.c (PyTorch's documented SGD and Adam/AdamW). The bias corrections are
+ * runtime/cpu/gb_cpu_optim.c (PyTorch's documented SGD and Adam/AdamW). The bias corrections are
  * computed once on the host exactly as the CPU does. */
 #include "gb_cuda_impl.h"
 

@@ -1,13 +1,13 @@
 /* gb_cuda_reduce.cu — CUDA reductions: sum, mean, var, amax/amin over any set of dims, and
  * max/min/argmax/argmin along one dim (1-based int64 indices, first occurrence wins, NaN
- * propagates), matching runtime/gb_cpu_reduce.c. As on the CPU the input splits into kept
+ * propagates), matching runtime/cpu/gb_cpu_reduce.c. As on the CPU the input splits into kept
  * dims (one output element each: one thread block) and reduced dims (the block's threads
  * stride over them); cub::BlockReduce combines the threads. Sums accumulate in double. */
 #include <cub/block/block_reduce.cuh>
 
 #include "gb_cuda_impl.h"
 
-typedef gb_reduce_plan plan; /* shared with the CPU: runtime/gb_layout.h */
+typedef gb_reduce_plan plan; /* shared with the CPU: runtime/core/gb_layout.h */
 
 __device__ __forceinline__ int64_t keep_offset(const plan &p, int64_t o) {
   int64_t off = 0;

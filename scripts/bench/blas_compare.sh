@@ -19,8 +19,8 @@ done
 # The library's own threads for every shape (no gb_blas split, no size threshold), so the
 # "threads" column means the library's; the gpubp row is built without these overrides.
 LIBTHREADS="-DGB_BLAS_MT_MIN_MNK=0 -DGB_BLAS_LIB_MIN_THREADS=2"
-CFLAGS="-std=c11 -O2 -Iruntime $LIBTHREADS"
-SRC="runtime/gb_blas.c scripts/bench/sgemm_bench.c"
+CFLAGS="-std=c11 -O2 -Iruntime/cpu -Iruntime/core $LIBTHREADS"
+SRC="runtime/cpu/gb_blas.c scripts/bench/sgemm_bench.c"
 ML=/usr/lib/x86_64-linux-gnu
 
 variants=()

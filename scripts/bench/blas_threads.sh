@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# blas_threads.sh — the experiment behind gb_blas's threading policy (runtime/gb_blas.c): the
+# blas_threads.sh — the experiment behind gb_blas's threading policy (runtime/cpu/gb_blas.c): the
 # seed MLP epoch (gb_mlp_epoch.lua) and the larger MLP of benchmark (f) with three builds of gpubp — gb_blas's two-way split, one
 # thread, OpenBLAS's own threads for every product — on an idle machine and with 1..2 busy
 # loops (`yes`) competing for the cores. Prints two markdown tables.
