@@ -72,5 +72,7 @@ gb.nn = require 'gpubp.nn'
 gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
 gb.utils = require 'gpubp.utils'
+-- help(x): the entry of x in docs/api.md (the CLI also makes it the global `help`)
+gb.help = function(x, opts) require('gpubp.help').help(x, opts) end
 
 return gb
