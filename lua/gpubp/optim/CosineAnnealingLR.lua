@@ -9,13 +9,13 @@ local CosineAnnealingLR = LRScheduler:extend('CosineAnnealingLR')
 
 -- CosineAnnealingLR(optimizer, T_max, eta_min=0) or (optimizer, {T_max=, eta_min=0})
 function CosineAnnealingLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('CosineAnnealingLR',
+  local a = LRScheduler._read_args('CosineAnnealingLR',
     { { 'T_max', check.NONE }, { 'eta_min', 0 } }, ...)
   if type(a.T_max) ~= 'number' or a.T_max <= 0 then
     check.raise('CosineAnnealingLR: expected a positive T_max, got ' .. tostring(a.T_max))
   end
   self.T_max = a.T_max
-  self.eta_min = LRScheduler.check_number('CosineAnnealingLR', 'eta_min', a.eta_min)
+  self.eta_min = LRScheduler._check_number('CosineAnnealingLR', 'eta_min', a.eta_min)
   LRScheduler.init(self, optimizer)
 end
 

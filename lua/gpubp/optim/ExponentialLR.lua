@@ -7,7 +7,7 @@ local ExponentialLR = LRScheduler:extend('ExponentialLR')
 
 -- ExponentialLR(optimizer, gamma) or ExponentialLR(optimizer, {gamma=})
 function ExponentialLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('ExponentialLR', { { 'gamma', check.NONE } }, ...)
+  local a = LRScheduler._read_args('ExponentialLR', { { 'gamma', check.NONE } }, ...)
   if type(a.gamma) ~= 'number' then
     check.raise('ExponentialLR: expected a number gamma, got ' .. type(a.gamma))
   end

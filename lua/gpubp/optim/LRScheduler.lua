@@ -11,7 +11,7 @@ local LRScheduler = class.Object:extend('LRScheduler')
 -- one table (`StepLR(opt, {step_size=2, gamma=0.5})`). spec lists {name, default} in
 -- positional order; a default of check.NONE marks a required argument. Unknown options
 -- and missing required ones are errors naming the scheduler.
-function LRScheduler.read_args(name, spec, ...)
+function LRScheduler._read_args(name, spec, ...)
   local n = select('#', ...)
   local first = ...
   local out = {}
@@ -40,7 +40,7 @@ function LRScheduler.read_args(name, spec, ...)
   return out
 end
 
-function LRScheduler.check_number(name, k, v, lo, hi)
+function LRScheduler._check_number(name, k, v, lo, hi)
   if type(v) ~= 'number' or v ~= v or (lo and v < lo) or (hi and v > hi) then
     local range = lo and hi and string.format(' in [%g, %g]', lo, hi)
       or lo and string.format(' >= %g', lo) or ''
@@ -75,6 +75,11 @@ function LRScheduler:step(epoch)
   end
 end
 
+-- The lr of group `group` at `epoch` from its initial lr; each scheduler implements it.
+function LRScheduler:get_lr()
+  check.raise(self.class_name(self) .. ': get_lr is not implemented')
+end
+
 -- The lr of each group after the last step (a list, one per group).
 function LRScheduler:get_last_lr()
   local out = {}
@@ -90,7 +95,7 @@ local function copy_plain(v)
   end
   return t
 end
-LRScheduler.copy_plain = copy_plain
+LRScheduler._copy_plain = copy_plain
 
 -- Every field but the optimizer and functions (lambdas), as PyTorch's state_dict:
 -- last_epoch, base_lrs, last_lr and the scheduler's own settings and counters.

@@ -15,7 +15,7 @@ end
 -- LambdaLR(optimizer, lr_lambda) or (optimizer, {lr_lambda=}); lr_lambda: a function of
 -- the epoch (0, 1, ...) returning a factor, or a list of them, one per parameter group.
 function LambdaLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('LambdaLR', { { 'lr_lambda', check.NONE } }, ...)
+  local a = LRScheduler._read_args('LambdaLR', { { 'lr_lambda', check.NONE } }, ...)
   local fns = a.lr_lambda
   local ngroups = type(optimizer) == 'table' and type(optimizer.param_groups) == 'table'
     and #optimizer.param_groups or 0

@@ -9,14 +9,14 @@ local LinearLR = LRScheduler:extend('LinearLR')
 
 -- LinearLR(optimizer, start_factor=1/3, end_factor=1, total_iters=5), or the same as a table
 function LinearLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('LinearLR', { { 'start_factor', 1 / 3 }, { 'end_factor', 1.0 },
+  local a = LRScheduler._read_args('LinearLR', { { 'start_factor', 1 / 3 }, { 'end_factor', 1.0 },
     { 'total_iters', 5 } }, ...)
-  local s = LRScheduler.check_number('LinearLR', 'start_factor', a.start_factor)
+  local s = LRScheduler._check_number('LinearLR', 'start_factor', a.start_factor)
   if s <= 0 or s > 1 then
     check.raise('LinearLR: start_factor must be in (0, 1], got ' .. tostring(s))
   end
   self.start_factor = s
-  self.end_factor = LRScheduler.check_number('LinearLR', 'end_factor', a.end_factor, 0, 1)
+  self.end_factor = LRScheduler._check_number('LinearLR', 'end_factor', a.end_factor, 0, 1)
   if math.type(a.total_iters) ~= 'integer' or a.total_iters < 1 then
     check.raise('LinearLR: total_iters must be a positive integer, got ' .. tostring(a.total_iters))
   end

@@ -8,7 +8,7 @@ local MultiStepLR = LRScheduler:extend('MultiStepLR')
 
 -- MultiStepLR(optimizer, milestones, gamma=0.1) or (optimizer, {milestones=, gamma=0.1})
 function MultiStepLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('MultiStepLR',
+  local a = LRScheduler._read_args('MultiStepLR',
     { { 'milestones', check.NONE, 'list' }, { 'gamma', 0.1 } }, ...)
   if type(a.milestones) ~= 'table' then
     check.raise('MultiStepLR: milestones must be a list of integers, got ' .. type(a.milestones))
@@ -22,7 +22,7 @@ function MultiStepLR:init(optimizer, ...)
   end
   table.sort(ms)
   self.milestones = ms
-  self.gamma = LRScheduler.check_number('MultiStepLR', 'gamma', a.gamma)
+  self.gamma = LRScheduler._check_number('MultiStepLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end
 

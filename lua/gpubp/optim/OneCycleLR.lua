@@ -39,7 +39,7 @@ end
 -- cycle_momentum=true, base_momentum=0.85, max_momentum=0.95, div_factor=25,
 -- final_div_factor=1e4, three_phase=false})
 function OneCycleLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('OneCycleLR', SPEC, ...)
+  local a = LRScheduler._read_args('OneCycleLR', SPEC, ...)
   if type(optimizer) ~= 'table' or type(optimizer.param_groups) ~= 'table' then
     check.raise('OneCycleLR: expected an optimizer (with param_groups), got ' .. type(optimizer))
   end
@@ -52,7 +52,7 @@ function OneCycleLR:init(optimizer, ...)
     check.raise('OneCycleLR: you must define either total_steps or (epochs and steps_per_epoch)')
   end
   self.total_steps = total
-  local pct = LRScheduler.check_number('OneCycleLR', 'pct_start', a.pct_start, 0, 1)
+  local pct = LRScheduler._check_number('OneCycleLR', 'pct_start', a.pct_start, 0, 1)
   if a.anneal_strategy ~= 'cos' and a.anneal_strategy ~= 'linear' then
     check.raise("OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
       .. tostring(a.anneal_strategy))
@@ -99,7 +99,7 @@ function OneCycleLR:init(optimizer, ...)
   LRScheduler.init(self, optimizer)
 end
 
-function OneCycleLR:anneal(from, to, pct)
+function OneCycleLR:_anneal(from, to, pct)
   if self.anneal_strategy == 'cos' then return to + (from - to) / 2 * (math.cos(math.pi * pct) + 1) end
   return (to - from) * pct + from
 end
@@ -116,10 +116,10 @@ function OneCycleLR:get_lr(_, step, i)
     if step <= ph.end_step or k == #self.phases then
       local pct = (step - start) / (ph.end_step - start)
       if self.cycle_momentum then
-        local m = self:anneal(g[ph.m_from], g[ph.m_to], pct)
+        local m = self:_anneal(g[ph.m_from], g[ph.m_to], pct)
         if self.use_beta1 then g.betas = { m, g.betas[2] } else g.momentum = m end
       end
-      return self:anneal(g[ph.from], g[ph.to], pct)
+      return self:_anneal(g[ph.from], g[ph.to], pct)
     end
     start = ph.end_step
   end

@@ -1,11 +1,11 @@
 -- optim/ReduceLROnPlateau.lua — multiplies the lr by `factor` once a metric has not improved
 -- for `patience` steps, as PyTorch's ReduceLROnPlateau: step(metric) after each evaluation.
 
-local class = require('gpubp.class')
 local check = require('gpubp.utils.check')
 local LRScheduler = require('gpubp.optim.LRScheduler')
 
-local ReduceLROnPlateau = class.Object:extend('ReduceLROnPlateau')
+-- a scheduler driven by a metric: LRScheduler's state_dict and get_last_lr, its own step
+local ReduceLROnPlateau = LRScheduler:extend('ReduceLROnPlateau')
 
 local SPEC = {
   { 'mode', 'min' }, { 'factor', 0.1 }, { 'patience', 10 }, { 'threshold', 1e-4 },
@@ -21,7 +21,7 @@ function ReduceLROnPlateau:init(optimizer, ...)
   if type(optimizer) ~= 'table' or type(optimizer.param_groups) ~= 'table' then
     check.raise(name .. ': expected an optimizer (with param_groups), got ' .. type(optimizer))
   end
-  local a = LRScheduler.read_args(name, SPEC, ...)
+  local a = LRScheduler._read_args(name, SPEC, ...)
   if a.factor >= 1 then check.raise(name .. ': factor should be < 1.0, got ' .. tostring(a.factor)) end
   if a.mode ~= 'min' and a.mode ~= 'max' then
     check.raise(name .. ": mode must be 'min' or 'max', got " .. tostring(a.mode))
@@ -33,13 +33,13 @@ function ReduceLROnPlateau:init(optimizer, ...)
   self.min_lrs = {}
   for i = 1, #optimizer.param_groups do
     local m = type(a.min_lr) == 'table' and a.min_lr[i] or a.min_lr
-    self.min_lrs[i] = LRScheduler.check_number(name, 'min_lr', m, 0)
+    self.min_lrs[i] = LRScheduler._check_number(name, 'min_lr', m, 0)
   end
-  self.factor = LRScheduler.check_number(name, 'factor', a.factor, 0)
-  self.patience = LRScheduler.check_number(name, 'patience', a.patience, 0)
-  self.cooldown = LRScheduler.check_number(name, 'cooldown', a.cooldown, 0)
-  self.threshold = LRScheduler.check_number(name, 'threshold', a.threshold)
-  self.eps = LRScheduler.check_number(name, 'eps', a.eps, 0)
+  self.factor = LRScheduler._check_number(name, 'factor', a.factor, 0)
+  self.patience = LRScheduler._check_number(name, 'patience', a.patience, 0)
+  self.cooldown = LRScheduler._check_number(name, 'cooldown', a.cooldown, 0)
+  self.threshold = LRScheduler._check_number(name, 'threshold', a.threshold)
+  self.eps = LRScheduler._check_number(name, 'eps', a.eps, 0)
   self.mode, self.threshold_mode, self.verbose = a.mode, a.threshold_mode, a.verbose
   self.best = a.mode == 'min' and math.huge or -math.huge
   self.num_bad_epochs, self.cooldown_counter, self.last_epoch = 0, 0, 0
@@ -47,7 +47,7 @@ function ReduceLROnPlateau:init(optimizer, ...)
   for i, g in ipairs(optimizer.param_groups) do self.last_lr[i] = g.lr end
 end
 
-function ReduceLROnPlateau:is_better(a)
+function ReduceLROnPlateau:_is_better(a)
   local best, th = self.best, self.threshold
   if self.mode == 'min' then
     if self.threshold_mode == 'rel' then return a < best * (1 - th) end
@@ -67,7 +67,7 @@ function ReduceLROnPlateau:step(metric)
     metric = v
   end
   self.last_epoch = self.last_epoch + 1
-  if self:is_better(metric) then
+  if self:_is_better(metric) then
     self.best, self.num_bad_epochs = metric, 0
   else
     self.num_bad_epochs = self.num_bad_epochs + 1
@@ -91,9 +91,5 @@ function ReduceLROnPlateau:step(metric)
   end
   for i, g in ipairs(self.optimizer.param_groups) do self.last_lr[i] = g.lr end
 end
-
-ReduceLROnPlateau.get_last_lr = LRScheduler.get_last_lr
-ReduceLROnPlateau.state_dict = LRScheduler.state_dict
-ReduceLROnPlateau.load_state_dict = LRScheduler.load_state_dict
 
 return ReduceLROnPlateau

@@ -2,17 +2,16 @@
 -- as PyTorch's SequentialLR: at milestone k the next scheduler restarts from its epoch 0
 -- (e.g. a LinearLR warm-up followed by CosineAnnealingLR).
 
-local class = require('gpubp.class')
 local check = require('gpubp.utils.check')
 local LRScheduler = require('gpubp.optim.LRScheduler')
 
-local SequentialLR = class.Object:extend('SequentialLR')
+local SequentialLR = LRScheduler:extend('SequentialLR')
 
 -- SequentialLR(optimizer, schedulers, milestones) or (optimizer, {schedulers=, milestones=}):
 -- #milestones == #schedulers - 1, increasing step numbers; every scheduler built on optimizer.
 function SequentialLR:init(optimizer, ...)
   local name = 'SequentialLR'
-  local a = LRScheduler.read_args(name, { { 'schedulers', check.NONE, 'list' },
+  local a = LRScheduler._read_args(name, { { 'schedulers', check.NONE, 'list' },
     { 'milestones', check.NONE } }, ...)
   if type(optimizer) ~= 'table' or type(optimizer.param_groups) ~= 'table' then
     check.raise(name .. ': expected an optimizer (with param_groups), got ' .. type(optimizer))
@@ -25,7 +24,7 @@ function SequentialLR:init(optimizer, ...)
     if type(s) ~= 'table' or s.optimizer ~= optimizer then
       check.raise(string.format('%s: scheduler %d is not built on the same optimizer', name, i))
     end
-    if not s.get_lr then
+    if s.step ~= LRScheduler.step then
       check.raise(string.format('%s: scheduler %d (%s) cannot be chained', name, i,
         s.class_name(s)))
     end
@@ -59,11 +58,9 @@ function SequentialLR:step()
   self.last_lr = s:get_last_lr()
 end
 
-SequentialLR.get_last_lr = LRScheduler.get_last_lr
-
 function SequentialLR:state_dict()
-  local sd = { last_epoch = self.last_epoch, milestones = LRScheduler.copy_plain(self.milestones),
-               last_lr = LRScheduler.copy_plain(self.last_lr), schedulers = {} }
+  local sd = { last_epoch = self.last_epoch, milestones = LRScheduler._copy_plain(self.milestones),
+               last_lr = LRScheduler._copy_plain(self.last_lr), schedulers = {} }
   for i, s in ipairs(self.schedulers) do sd.schedulers[i] = s:state_dict() end
   return sd
 end
@@ -73,9 +70,9 @@ function SequentialLR:load_state_dict(sd)
     check.raise('SequentialLR:load_state_dict: expected a table with schedulers')
   end
   self.last_epoch = sd.last_epoch
-  self.milestones = LRScheduler.copy_plain(sd.milestones)
+  self.milestones = LRScheduler._copy_plain(sd.milestones)
   for i, s in ipairs(self.schedulers) do s:load_state_dict(sd.schedulers[i]) end
-  self.last_lr = LRScheduler.copy_plain(sd.last_lr)
+  self.last_lr = LRScheduler._copy_plain(sd.last_lr)
   for i, g in ipairs(self.optimizer.param_groups) do g.lr = self.last_lr[i] end
 end
 

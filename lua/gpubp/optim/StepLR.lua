@@ -7,12 +7,12 @@ local StepLR = LRScheduler:extend('StepLR')
 
 -- StepLR(optimizer, step_size, gamma=0.1) or StepLR(optimizer, {step_size=, gamma=0.1})
 function StepLR:init(optimizer, ...)
-  local a = LRScheduler.read_args('StepLR', { { 'step_size', check.NONE }, { 'gamma', 0.1 } }, ...)
+  local a = LRScheduler._read_args('StepLR', { { 'step_size', check.NONE }, { 'gamma', 0.1 } }, ...)
   if math.type(a.step_size) ~= 'integer' or a.step_size < 1 then
     check.raise('StepLR: expected a positive integer step_size, got ' .. tostring(a.step_size))
   end
   self.step_size = a.step_size
-  self.gamma = LRScheduler.check_number('StepLR', 'gamma', a.gamma)
+  self.gamma = LRScheduler._check_number('StepLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end
 

@@ -59,18 +59,18 @@ local function csv_cell(v)
   return string.format('%.9g', v)
 end
 
-function Logger:csv_line(row)
+function Logger:_csv_line(row)
   local cells = { row.kind, tostring(row.step), tostring(row.epoch) }
   for _, c in ipairs(self.columns) do cells[#cells + 1] = csv_cell(row.values[c]) end
   return table.concat(cells, ',') .. '\n'
 end
 
-function Logger:csv_header()
+function Logger:_csv_header()
   return 'kind,step,epoch' .. (#self.columns > 0 and ',' .. table.concat(self.columns, ',') or '') .. '\n'
 end
 
 -- A new column in a CSV file rewrites it with the wider header (rare: first rows only).
-function Logger:write_row(row, new_columns)
+function Logger:_write_row(row, new_columns)
   local f = self.file
   if not f then return end
   if self.format == 'jsonl' then
@@ -83,14 +83,14 @@ function Logger:write_row(row, new_columns)
     f:close()
     f = assert(io.open(self.path, 'w'))
     self.file = f
-    f:write(self:csv_header())
-    for _, r in ipairs(self.rows) do f:write(self:csv_line(r)) end
+    f:write(self:_csv_header())
+    for _, r in ipairs(self.rows) do f:write(self:_csv_line(r)) end
   else
-    f:write(self:csv_line(row))
+    f:write(self:_csv_line(row))
   end
 end
 
-function Logger:record(kind, values, at)
+function Logger:_record(kind, values, at)
   if type(values) ~= 'table' then
     check.raise('Logger:' .. (kind == 'step' and 'log' or 'log_epoch')
       .. ': expected a table of scalars, got ' .. type(values))
@@ -122,17 +122,17 @@ function Logger:record(kind, values, at)
   end
   row.step, row.epoch = self.step, kind == 'epoch' and self.epoch or self.epoch + 1
   self.rows[#self.rows + 1] = row
-  self:write_row(row, new)
+  self:_write_row(row, new)
   if kind == 'epoch' and self.file then self.file:flush() end
   return row
 end
 
 -- Records scalars for one step ({loss=, lr=, ...}; numbers or one-element tensors);
 -- `step` defaults to the previous step + 1.
-function Logger:log(values, step) return self:record('step', values, step) end
+function Logger:log(values, step) return self:_record('step', values, step) end
 
 -- Records scalars for one epoch (test accuracy, mean loss ...); flushes the file.
-function Logger:log_epoch(values, epoch) return self:record('epoch', values, epoch) end
+function Logger:log_epoch(values, epoch) return self:_record('epoch', values, epoch) end
 
 -- xs, ys of one scalar: kind 'step', 'epoch' or nil (both; x = the step count when steps
 -- were logged, else the epoch).

@@ -74,7 +74,7 @@ function Progress:init(src, opts)
   self.start = gb.time()
   self.last_draw, self.last_line, self.next_mark = self.start, self.start, 1
   self.closed, self.pending = false, false
-  if not self.quiet and self.tty then self:draw(self.start) end
+  if not self.quiet and self.tty then self:_draw(self.start) end
 end
 
 -- Records `k` more finished steps (default 1) and the metrics (numbers or one-element
@@ -86,15 +86,15 @@ function Progress:update(k, metrics)
   if self.quiet then return end
   local now = gb.time()
   if self.tty then
-    if now - self.last_draw >= self.interval then self:draw(now) end
+    if now - self.last_draw >= self.interval then self:_draw(now) end
   elseif self.total and self.total > 0 then
     local mark = self.next_mark
     if self.n * self.lines >= mark * self.total and self.n < self.total then
       while self.n * self.lines >= self.next_mark * self.total do self.next_mark = self.next_mark + 1 end
-      self:line(now)
+      self:_line(now)
     end
   elseif now - self.last_line >= self.pipe_interval then
-    self:line(now)
+    self:_line(now)
   end
 end
 
@@ -140,7 +140,7 @@ local function fmt_value(v)
 end
 
 -- The text of the line at time `now`: count, percentage, rate, elapsed/ETA and metrics.
-function Progress:text(now)
+function Progress:_text(now)
   now = now or gb.time()
   local el = now - self.start
   local rate = el > 0 and self.n / el or 0
@@ -167,15 +167,15 @@ function Progress:text(now)
   return table.concat(parts, '  ')
 end
 
-function Progress:draw(now)
+function Progress:_draw(now)
   self.last_draw = now
-  self.file:write('\r\27[K', self:text(now))
+  self.file:write('\r\27[K', self:_text(now))
   self.file:flush()
 end
 
-function Progress:line(now)
+function Progress:_line(now)
   self.last_line = now
-  self.file:write(self:text(now), '\n')
+  self.file:write(self:_text(now), '\n')
   self.file:flush()
 end
 
@@ -186,10 +186,10 @@ function Progress:close()
   if self.quiet then return end
   local now = gb.time()
   if self.tty then
-    self.file:write('\r\27[K', self:text(now), '\n')
+    self.file:write('\r\27[K', self:_text(now), '\n')
     self.file:flush()
   else
-    self:line(now)
+    self:_line(now)
   end
 end
 
@@ -209,7 +209,7 @@ end
 Progress.__close = Progress.close
 
 function Progress:__tostring()
-  return 'Progress(' .. self:text() .. ')'
+  return 'Progress(' .. self:_text() .. ')'
 end
 
 -- gb.utils.progress(...) builds a Progress.
