@@ -1,6 +1,7 @@
 -- nn/utils.lua — nn.utils: gradient clipping (by norm, by value), gradient norms per
 -- parameter, GradMonitor (nn/GradMonitor.lua) and summary (nn/summary.lua).
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local utils = {}
@@ -18,7 +19,7 @@ end
 -- norm_type: 2 (default) or math.huge.
 function utils.clip_grad_norm(params, max_norm, norm_type)
   if type(max_norm) ~= 'number' then
-    error('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm), 2)
+    errors.raise('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm))
   end
   norm_type = norm_type or 2
   local grads = {}
