@@ -257,13 +257,12 @@ describe('docs/api.md', function()
     local bad, ran = {}, 0
     for code in doc:gmatch('```lua\n(.-)```') do
       local out = {}
-      local env = setmetatable({
-        print = function(...)
-          local parts = table.pack(...)
-          for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-          out[#out + 1] = table.concat(parts, '\t', 1, parts.n)
-        end,
-      }, { __index = function(_, k)
+      local function capture(...)
+        local parts = table.pack(...)
+        for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+        out[#out + 1] = table.concat(parts, '\t', 1, parts.n)
+      end
+      local env = setmetatable({}, { __index = function(_, k)
         local v = _G[k]
         if v == nil then error(UNDEFINED, 0) end
         return v
@@ -271,7 +270,12 @@ describe('docs/api.md', function()
       local skip = code:find('data/', 1, true) and not have_data
       local fn = assert(load(code, '=example', 't', env))
       local ok, err = true, nil
-      if not skip then ok, err = pcall(fn) end
+      if not skip then -- print captured, also where library code (help) calls it
+        local real_print = print
+        _G.print = capture
+        ok, err = pcall(fn)
+        _G.print = real_print
+      end
       gb.set_grad_enabled(true)
       gb.set_detect_anomaly(false)
       gb.set_default_device('cpu')
