@@ -254,6 +254,13 @@ describe('docs/api.md', function()
     local UNDEFINED = {}
     local have_data = io.open('data/mnist/t10k-labels-idx1-ubyte.gz', 'rb')
     if have_data then have_data:close() end
+    local function listing()
+      local names, p = {}, io.popen('ls -A')
+      for n in p:lines() do names[n] = true end
+      p:close()
+      return names
+    end
+    local before = listing()
     local bad, ran = {}, 0
     for code in doc:gmatch('```lua\n(.-)```') do
       local out = {}
@@ -293,6 +300,9 @@ describe('docs/api.md', function()
           end
         end
       end
+    end
+    for n in pairs(listing()) do -- files the examples wrote (Logger('run.csv'), ...) only
+      if not before[n] and doc:find("'" .. n .. "'", 1, true) then os.remove(n) end
     end
     assert.is_true(ran > 40, 'only ' .. ran .. ' examples ran')
     assert(#bad == 0, #bad .. ' examples failed:\n  ' .. table.concat(bad, '\n  '))
