@@ -480,8 +480,6 @@ static int t_newindex(lua_State *L) {
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "grad") == 0) {
     gb_tensor *g = lua_isnil(L, 3) ? NULL : gbL_check_tensor(L, 3), *c = NULL;
-    if (S->in_backward)
-      return luaL_error(L, "grad: cannot be assigned while a backward is running");
     if (g && (!gb_shape_equal(g, t) || g->device != t->device || g->dtype != GB_F32 ||
               t->dtype != GB_F32)) {
       char s0[96], s1[96], d0[16], d1[16];
@@ -496,7 +494,7 @@ static int t_newindex(lua_State *L) {
       gb_set_grad_enabled(S, was);
       if (st) return gbL_raise(L, S);
     }
-    gb_tensor_release_deferred(S, t->grad); /* an op may be reading it */
+    gb_tensor_release_deferred(S, t->grad); /* an op (or a backward's hook) may be reading it */
     t->grad = c;
     return 0;
   }

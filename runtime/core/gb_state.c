@@ -46,6 +46,7 @@ void gb_state_free(gb_state *S) {
   gb_state_release_deferred(S);
   free(S->deferred);
   free_lists(S);
+  free(S->dead_hooks);
   gb_alloc_release_cache(S);
 #ifdef GB_HAVE_CUDA
   gb_cuda_shutdown(S);

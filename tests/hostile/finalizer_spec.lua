@@ -66,6 +66,22 @@ describe('finalizers and ops', function()
     assert.are.near(want, g[512 * 512]:item(), want * 1e-5)
   end)
 
+  it('a backward started while one runs (here from a gradient hook) is refused', function()
+    local x = gb.tensor({ 1, 2, 3 }):requires_grad_(true)
+    local y = x * x
+    local loss = (y * 2):sum()
+    local inner_ok, inner_err
+    y:register_hook(function(g)
+      inner_ok, inner_err = pcall(loss.backward, loss)
+      return nil
+    end)
+    loss:backward()
+    assert.is_false(inner_ok)
+    assert.is_truthy(tostring(inner_err):find('backward: called while a backward is running', 1, true),
+      tostring(inner_err))
+    assert.are.same({ 4, 8, 12 }, x.grad:totable()) -- the outer backward is intact
+  end)
+
   it('collections requested under pressure still run: garbage does not pile up', function()
     collectgarbage()
     collectgarbage('stop')

@@ -36,7 +36,8 @@ describe('internal functions', function()
       end
     end
     table.sort(names)
-    assert.are.same({ '_adam_step', '_im2col', '_max_pool2d', '_pad', '_sgd_step' }, names)
+    assert.are.same({ '_adam_step', '_grad_hooks', '_hook_id', '_im2col', '_max_pool2d', '_pad',
+      '_sgd_step' }, names)
   end)
 
   it('gb._pad checks dim, start and size', function()
@@ -86,6 +87,14 @@ describe('internal functions', function()
     end
     assert.is_true(calls > 200)
     still_works()
+  end)
+
+  it('gb._hook_id and gb._grad_hooks check their tensor', function()
+    fails_with("bad argument #1 to '_hook_id' (tensor expected, got number)", function() return gb._hook_id(3) end)
+    fails_with("bad argument #1 to '_hook_id' (tensor was closed)", function() return gb._hook_id(closed()) end)
+    fails_with('register_hook: the tensor does not require grad', function() return gb._hook_id(gb.ones(2)) end)
+    assert.are.equal('table', type(gb._grad_hooks()))
+    assert.are.equal('integer', math.type(gb._hook_id(gb.ones(2):requires_grad_())))
   end)
 
   it('gb._sgd_step and gb._adam_step check shapes, contiguity and the step', function()

@@ -90,7 +90,7 @@ describe('shape arithmetic overflow', function()
           math.maxinteger // 2)
       end)
     fails_with('max_pool2d: a 4x4 input padded by 549755813888x549755813888 is too large',
-      function() return gb.nn.MaxPool2d(2^40, {padding = 2^39})(x) end)
+      function() return gb.nn.MaxPool2d(1 << 40, {padding = 1 << 39})(x) end)
     fails_with('max_pool2d: kernel 1x1, stride 1x1, padding 4611686018427387904x0',
       function() return gb._max_pool2d(x, 1, 1, 1, 1, 2^62, 0) end)
     -- a legal im2col: 4 patches of 2x2 from a 3x3 image
