@@ -40,6 +40,11 @@ add_test(NAME repl_progress_tty
           -- $<TARGET_FILE:gpubp_cli> ${CMAKE_CURRENT_SOURCE_DIR}/repl/progress_tty.lua)
 set_tests_properties(repl_after_script repl_history repl_progress_tty PROPERTIES TIMEOUT 60)
 
+# ---- charts rendered by headless Chromium must be readable (skips without chromium) ------
+add_test(NAME chart_screenshot
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/chart_test.sh $<TARGET_FILE:gpubp_cli>)
+set_tests_properties(chart_screenshot PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
+
 # ---- the embedding example, linked against the shared libgpubp as an embedder would -------
 add_executable(embed_train ${CMAKE_SOURCE_DIR}/examples/embed_train.c)
 target_compile_options(embed_train PRIVATE ${GB_WARN})

@@ -150,9 +150,11 @@ local function lr_find(model, loss_fn, loader, opts)
         { name = 'smoothed loss', x = res.lrs, y = res.losses },
       }, marks = { { x = res.suggestion, label = string.format('suggested lr %.2g', res.suggestion) },
         { x = res.valley[1], label = '' }, { x = res.valley[2], label = '' } } }
-    local hi = 0
-    for i = 1, last do hi = math.max(hi, res.losses[i]) end
-    panel.ymax = hi * 1.1
+    -- the y range of the useful part (start to minimum); the divergence leaves at the top
+    local hi, lo = 0, math.huge
+    for i = first, im do hi = math.max(hi, res.losses[i]) end
+    for i = first, last do lo = math.min(lo, res.raw_losses[i], res.losses[i]) end
+    panel.ymax, panel.ymin = hi * 1.25, math.max(0, lo - 0.1 * (hi - lo))
     svg.write(o.plot, svg.chart({ panel }, { panel_width = 620, panel_height = 340 }), 'lr_find')
   end
   return res

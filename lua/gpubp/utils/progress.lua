@@ -212,5 +212,4 @@ function Progress:__tostring()
   return 'Progress(' .. self:_text() .. ')'
 end
 
--- gb.utils.progress(...) builds a Progress.
-return function(src, opts) return Progress(src, opts) end, Progress
+return Progress

@@ -67,6 +67,14 @@ local function axis(vals, log, lo, hi)
              map = function(v) return math.log(v, 10) end }
   end
   local ticks, t0, t1, step = svg.nice_ticks(mn, mx, 5)
+  local integral = #vals > 0
+  for _, v in ipairs(vals) do
+    if finite(v) and math.type(v) ~= 'integer' and v ~= math.floor(v) then integral = false break end
+  end
+  if integral and step < 1 then -- epochs and steps: whole-number ticks only
+    ticks, t0, t1, step = {}, math.floor(mn), math.max(math.ceil(mx), math.floor(mn) + 1), 1
+    for t = t0, t1 do ticks[#ticks + 1] = t end
+  end
   local labels = {}
   for i, t in ipairs(ticks) do labels[i] = fmt_tick(t, step) end
   return { lo = t0, hi = t1, ticks = ticks, labels = labels, log = false,
@@ -133,6 +141,15 @@ local function panel(out, p, x0, y0, w, h)
       end
     end
     flush()
+    if #s.y <= 30 then -- few points: mark each one
+      for i = 1, #s.y do
+        local x, y = s.x[i], s.y[i]
+        if finite(x) and finite(y) and (not p.ylog or y > 0) and (not p.xlog or x > 0) then
+          pts[#pts + 1] = string.format('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>', px(x),
+            py(y), color)
+        end
+      end
+    end
     for _, e in ipairs(pts) do out[#out + 1] = e end
   end
   for _, m in ipairs(p.marks or {}) do
@@ -140,7 +157,7 @@ local function panel(out, p, x0, y0, w, h)
       local x = px(m.x)
       add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#555" stroke-dasharray="5,4"/>',
         x, y0, x, y0 + h)
-      add('<text x="%.1f" y="%d" class="mark">%s</text>', x + 4, y0 + 14, esc(m.label or ''))
+      add('<text x="%.1f" y="%d" class="mark">%s</text>', x + 4, y0 + h - 8, esc(m.label or ''))
     end
   end
   add('</g>')
