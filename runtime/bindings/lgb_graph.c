@@ -58,7 +58,8 @@ static int m_size(lua_State *L) {
 static int m_op(lua_State *L) {
   gb_graph *g = check_graph(L);
   gb_opid id = gb_graph_op(g, (int)luaL_checkinteger(L, 2) - 1);
-  if (id == GB_NOPS) return luaL_error(L, "graph: no call %d in this recording", (int)lua_tointeger(L, 2));
+  if (id == GB_NOPS)
+    return luaL_error(L, "graph: no call %d in this recording", (int)lua_tointeger(L, 2));
   lua_pushstring(L, gb_ops[id].name);
   return 1;
 }
@@ -127,10 +128,8 @@ static int m_release(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-    {"record", m_record}, {"replay", m_replay},   {"size", m_size},
-    {"op", m_op},         {"patch", m_patch},     {"patching", m_patching},
-    {"release", m_release},
-    {NULL, NULL},
+    {"record", m_record}, {"replay", m_replay},     {"size", m_size},       {"op", m_op},
+    {"patch", m_patch},   {"patching", m_patching}, {"release", m_release}, {NULL, NULL},
 };
 
 void gbL_open_graph(lua_State *L) {

@@ -121,13 +121,15 @@ gb_status gb_graph_patch_call(gb_state *S, gb_opid id, const gb_opargs *a) {
     S->graph_patched++;
     return GB_OK;
   }
-  return gb_errorf(S, GB_EARG, "graph: %s on these tensors is not in the recording", gb_ops[id].name);
+  return gb_errorf(S, GB_EARG, "graph: %s on these tensors is not in the recording",
+                   gb_ops[id].name);
 }
 
 gb_status gb_graph_replay(gb_state *S, gb_graph *g) {
   if (g->broken)
-    return gb_errorf(S, GB_EOOM, "graph: the recording is incomplete (out of memory while "
-                                 "recording); record it again");
+    return gb_errorf(S, GB_EOOM,
+                     "graph: the recording is incomplete (out of memory while "
+                     "recording); record it again");
   if (S->recording || S->graph_patch)
     return gb_errorf(S, GB_EARG, "graph: cannot replay while a recording is made or patched");
   for (int k = 0; k < g->n; k++) {
