@@ -36,8 +36,8 @@ describe('internal functions', function()
       end
     end
     table.sort(names)
-    assert.are.same({ '_adam_step', '_grad_hooks', '_hook_id', '_im2col', '_max_pool2d', '_pad',
-      '_sgd_step' }, names)
+    assert.are.same({ '_adam_step', '_grad_hooks', '_graph_new', '_hook_id', '_im2col',
+      '_max_pool2d', '_pad', '_sgd_step' }, names)
   end)
 
   it('gb._pad checks dim, start and size', function()
@@ -95,6 +95,13 @@ describe('internal functions', function()
     fails_with('register_hook: the tensor does not require grad', function() return gb._hook_id(gb.ones(2)) end)
     assert.are.equal('table', type(gb._grad_hooks()))
     assert.are.equal('integer', math.type(gb._hook_id(gb.ones(2):requires_grad_())))
+  end)
+
+  it('gb._graph_new makes a recording whose methods check their arguments', function()
+    local rec = gb._graph_new()
+    assert.is_false(pcall(rec.record, rec, 5))
+    assert.is_false(pcall(rec.record, 5, function() end))
+    still_works()
   end)
 
   it('gb._sgd_step and gb._adam_step check shapes, contiguity and the step', function()
