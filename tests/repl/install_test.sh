@@ -11,7 +11,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 P=$T/prefix
 "$CMAKE" --install "$B" --prefix "$P" >"$T/install.log" || { cat "$T/install.log"; exit 1; }
-for f in "$P/include/gpubp.h" "$P/share/gpubp/lua/gpubp/init.lua"; do
+for f in "$P/include/gpubp.h" "$P/share/lua/5.4/gpubp/init.lua"; do
   [ -f "$f" ] || { echo "not installed: $f"; exit 1; }
 done
 PC=$(find "$P" -name gpubp.pc | head -n 1)
