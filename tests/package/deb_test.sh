@@ -15,7 +15,7 @@ deb=$T/pkg/gpubp_${V}_${arch}.deb
 [ -f "$deb" ] || { ls "$T/pkg"; fail "no $deb"; }
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$T/files"
 for f in /usr/bin/gpubp /usr/include/gpubp.h /usr/share/lua/5.4/gpubp/init.lua \
-         /usr/share/lua/5.4/gpubp/nn/Linear.lua; do
+         /usr/share/lua/5.4/gpubp/nn/Linear.lua /usr/share/gpubp/docs/api.md; do
   grep -qx "$f" "$T/files" || fail "$f not in the package"
 done
 for pat in '/libgpubp\.so\.0$' '/lua/5\.4/gpubp/core\.so$' '/pkgconfig/gpubp\.pc$' \
@@ -46,6 +46,8 @@ mkdir "$T/elsewhere" && cd "$T/elsewhere"
 unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4 GPUBP_DATA
 "$R/usr/bin/gpubp" -v | tee "$T/v"
 head -n 1 "$T/v" | grep -q "^gpubp $V " || fail "gpubp -v does not say $V"
+"$R/usr/bin/gpubp" -e 'help(gb.nn.Linear)' | head -n 1 | grep -q '^### gb.nn.Linear(' ||
+  fail "help() does not find the packaged docs/api.md"
 cat >"$T/elsewhere/fit.lua" <<'LUA'
 local gb = require 'gpubp'
 gb.manual_seed(3)

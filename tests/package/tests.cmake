@@ -17,7 +17,7 @@ if(GB_LUA54 AND GB_BUSTED)
     get_filename_component(name ${spec} NAME_WE)
     add_test(NAME lua54_${name}
       COMMAND ${CMAKE_COMMAND} -E env "LUA_CPATH=${CMAKE_BINARY_DIR}/?.so;;"
-              GPUBP_TEST_HOST=lua5.4
+              GPUBP_TEST_HOST=lua5.4 GPUBP_CLI=$<TARGET_FILE:gpubp_cli>
               ${GB_LUA54} -e "gb = require 'gpubp' gb.set_default_device('cpu')"
               ${GB_BUSTED} --output=TAP ${spec}
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
