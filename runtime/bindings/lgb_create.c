@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gb_checked.h"
 #include "gb_fn.h"
 #include "gb_philox.h"
 #include "gb_state.h"
@@ -257,6 +258,15 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
                    luaL_typename(L, idx));
     }
     char *base = gb_tensor_data(t);
+    if (!lua_isinteger(L, idx) && !gb_value_fits(t->dtype, v)) {
+      char vb[32];
+      luaL_error(L, "tensor: element %I is %s, which %s cannot hold", (lua_Integer)*pos + 1,
+                 gb_value_str(v, vb), gb_dtype_name(t->dtype));
+    }
+    if (t->dtype == GB_I32 && lua_isinteger(L, idx) &&
+        (lua_tointeger(L, idx) < INT32_MIN || lua_tointeger(L, idx) > INT32_MAX))
+      luaL_error(L, "tensor: element %I is %I, which int32 cannot hold", (lua_Integer)*pos + 1,
+                 lua_tointeger(L, idx));
     if (t->dtype == GB_I64 && lua_isinteger(L, idx)) /* exact beyond 2^53 */
       ((int64_t *)base)[*pos] = (int64_t)lua_tointeger(L, idx);
     else if (t->dtype == GB_F32)

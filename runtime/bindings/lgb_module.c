@@ -60,6 +60,8 @@ gb_state *gbL_enter(lua_State *L) {
     S->in_gc = true;
     lua_gc(L, LUA_GCCOLLECT);
     S->in_gc = false;
+    if (S->ndeferred) gb_state_release_deferred(S);
+    gb_state_gc_done(S);
   }
   if (S->ndeferred) gb_state_release_deferred(S);
   return S;

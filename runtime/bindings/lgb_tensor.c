@@ -72,10 +72,11 @@ static int t_close(lua_State *L) {
 
 /* ---- printing ------------------------------------------------------------------------------ */
 
-static void fmt_value(luaL_Buffer *B, const gb_tensor *t, double v) {
+static void fmt_value(luaL_Buffer *B, const gb_tensor *t, int64_t flat) {
   char s[48];
-  if (t->dtype != GB_F32)
-    snprintf(s, sizeof s, "%lld", (long long)v);
+  double v = gb_tensor_get_flat(t, flat);
+  if (t->dtype != GB_F32) /* exact: int64 max does not survive a trip through double */
+    snprintf(s, sizeof s, "%lld", (long long)gb_tensor_get_flat_int(t, flat));
   else if (v == floor(v) && fabs(v) < 1e7)
     snprintf(s, sizeof s, "%.0f.", v);
   else if (v != v || fabs(v) >= 1e5 || (fabs(v) < 1e-4 && v != 0))
@@ -88,7 +89,7 @@ static void fmt_value(luaL_Buffer *B, const gb_tensor *t, double v) {
 /* Nested brackets; with more than `limit` elements each dim shows its first and last 3. */
 static void fmt_dim(luaL_Buffer *B, const gb_tensor *t, int d, int64_t flat, bool summarize) {
   if (d == t->ndim) {
-    fmt_value(B, t, gb_tensor_get_flat(t, flat));
+    fmt_value(B, t, flat);
     return;
   }
   int64_t n = t->shape[d], inner = 1;

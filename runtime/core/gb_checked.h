@@ -22,6 +22,17 @@ static inline bool gb_add_ovf(int64_t a, int64_t b, int64_t *r) {
   return __builtin_add_overflow(a, b, r);
 }
 
+/* Can v be stored in dtype dt without undefined behaviour? Integers need a finite value
+ * inside their range (the fraction is truncated, as PyTorch does); float32 takes any. */
+static inline bool gb_value_fits(gb_dtype dt, double v) {
+  if (dt == GB_I32) return v > -2147483649.0 && v < 2147483648.0;
+  if (dt == GB_I64) return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+  return true;
+}
+
+/* "nan", "inf", "-inf" or the value with %.17g into buf (at least 32 bytes). */
+const char *gb_value_str(double v, char *buf);
+
 /* The element count of a shape, or -1 when a size is negative or the sizes (zeros counted
  * as 1) multiply past GB_MAX_NUMEL. */
 int64_t gb_shape_numel_checked(int ndim, const int64_t *shape);

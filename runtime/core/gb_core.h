@@ -63,6 +63,9 @@ GB_API void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud);
 /* True (once) when the allocator saw memory pressure since the last call: the host should
  * run a full collection now, at a point where no op is in flight. */
 GB_API bool gb_state_take_gc_request(gb_state *S);
+/* The host ran the collection it was asked for: the next request comes when the live bytes
+ * grow by an eighth (+4 MiB) over what survived it. */
+GB_API void gb_state_gc_done(gb_state *S);
 /* Byte accounting of the device's allocator (GB_CPU or a CUDA ordinal). */
 GB_API void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 

@@ -135,7 +135,64 @@ fail:
   return st;
 }
 
+/* Several elements of t at one address: a dim of size > 1 with stride 0 (expand). The other
+ * views (narrow, select, permute, reshape of contiguous) cannot overlap themselves. */
+static bool self_overlapping(const gb_tensor *t) {
+  if (t->numel == 0) return false; /* an empty tensor's strides may be 0 too */
+  for (int d = 0; d < t->ndim; d++)
+    if (t->shape[d] > 1 && t->stride[d] == 0) return true;
+  return false;
+}
+
+/* The elements [lo, hi] of its storage that t can touch (strides are never negative). */
+static void span_of(const gb_tensor *t, int64_t *lo, int64_t *hi) {
+  *lo = *hi = t->offset;
+  for (int d = 0; d < t->ndim; d++)
+    *hi += (t->shape[d] - 1) * t->stride[d];
+}
+
+/* x reads memory that dst writes, and not element for element (then the result would depend
+ * on the kernel's order): the op must read a copy of x. */
+static bool reads_what_it_writes(const gb_tensor *x, const gb_tensor *dst) {
+  if (x->storage != dst->storage || x->numel == 0 || dst->numel == 0) return false;
+  bool same = x->offset == dst->offset && x->ndim == dst->ndim;
+  for (int d = 0; same && d < x->ndim; d++)
+    same = x->shape[d] == dst->shape[d] && x->stride[d] == dst->stride[d];
+  if (same) return false;
+  int64_t xlo, xhi, dlo, dhi;
+  span_of(x, &xlo, &xhi);
+  span_of(dst, &dlo, &dhi);
+  return xlo <= dhi && dlo <= xhi;
+}
+
+static gb_status run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst);
+
 gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst) {
+  if (self_overlapping(dst)) {
+    char sb[96];
+    return gb_errorf(S, GB_EARG,
+                     "%s: cannot write in place into the expanded view %s: several of its "
+                     "elements share one memory location (clone() it first)",
+                     gb_ops[id].name, gb_shape_str(dst, sb));
+  }
+  gb_opargs b = *a;
+  gb_tensor *tmp[GB_MAXIN] = {NULL};
+  gb_status st = GB_OK;
+  for (int k = 0; k < a->nin && !st; k++) {
+    if (!reads_what_it_writes(a->in[k], dst)) continue;
+    bool was = gb_set_grad_enabled(S, false);
+    gb_opargs c = {.in = {a->in[k]}, .nin = 1, .i = {-1}};
+    st = gb_op_run(S, GB_OP_COPY, &c, &tmp[k]); /* a private copy of the overlapping input */
+    gb_set_grad_enabled(S, was);
+    if (!st) b.in[k] = tmp[k];
+  }
+  if (!st) st = run_into(S, id, &b, dst);
+  for (int k = 0; k < a->nin; k++)
+    gb_tensor_release(S, tmp[k]);
+  return st;
+}
+
+static gb_status run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst) {
   gb_status st;
   if (dst->requires_grad && S->grad_enabled)
     return gb_errorf(S, GB_EGRAD,

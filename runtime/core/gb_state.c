@@ -69,6 +69,10 @@ bool gb_state_take_gc_request(gb_state *S) {
   return want;
 }
 
+void gb_state_gc_done(gb_state *S) {
+  S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
+}
+
 void gb_tensor_release_deferred(gb_state *S, gb_tensor *t) {
   if (!t) return;
   if (S->ndeferred == S->cap_deferred) {

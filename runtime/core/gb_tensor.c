@@ -27,6 +27,16 @@ void gb_tensor_set_contiguous_strides(gb_tensor *t) {
   t->numel = n;
 }
 
+const char *gb_value_str(double v, char *buf) {
+  if (v != v)
+    snprintf(buf, 32, "nan");
+  else if (v - v != 0)
+    snprintf(buf, 32, v > 0 ? "inf" : "-inf");
+  else
+    snprintf(buf, 32, "%.17g", v);
+  return buf;
+}
+
 int64_t gb_shape_numel_checked(int ndim, const int64_t *shape) {
   int64_t extent = 1;
   bool zero = false;
@@ -212,7 +222,10 @@ int64_t gb_tensor_get_flat_int(const gb_tensor *t, int64_t i) {
   int64_t off = flat_offset(t, i);
   const char *base = t->storage->data;
   switch (t->dtype) {
-  case GB_F32: return (int64_t)((const float *)base)[off];
+  case GB_F32: { /* NaN or out of range reads as 0 rather than undefined behaviour */
+    float v = ((const float *)base)[off];
+    return gb_value_fits(GB_I64, v) ? (int64_t)v : 0;
+  }
   case GB_I32: return ((const int32_t *)base)[off];
   default: return ((const int64_t *)base)[off];
   }

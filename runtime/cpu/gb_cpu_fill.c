@@ -3,6 +3,7 @@
  * with dtype conversion between any strided layouts. */
 #include <string.h>
 
+#include "gb_checked.h"
 #include "gb_cpu.h"
 #include "gb_philox.h"
 
@@ -27,7 +28,18 @@ static void row_fill(int64_t n, char **p, const int64_t *s, const gb_opargs *a) 
     store(p[0], dt, k * s[0], a->f[0]);
 }
 
+/* An integer target refuses a value it cannot hold (NaN, inf, out of range): converting it
+ * is undefined behaviour in C and gave INT64_MIN. */
+static gb_status check_fits(gb_state *S, const char *op, gb_dtype dt, double v) {
+  if (gb_value_fits(dt, v)) return GB_OK;
+  char vb[32];
+  return gb_errorf(S, GB_EARG, "%s: the value %s cannot be converted to %s", op,
+                   gb_value_str(v, vb), gb_dtype_name(dt));
+}
+
 gb_status gb_cpu_fill(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_status st = check_fits(S, "fill", out[0]->dtype, a->f[0]);
+  if (st) return st;
   gb_opargs b = *a;
   b.i[7] = out[0]->dtype; /* rows see the target dtype through their args */
   gb_iter it;
@@ -71,6 +83,11 @@ static double elem_normal(int64_t i, const gb_opargs *a) {
 }
 
 gb_status gb_cpu_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  int64_t n = out[0]->numel;
+  gb_status st;
+  if (n > 0 && ((st = check_fits(S, "arange", out[0]->dtype, elem_arange(0, a))) ||
+                (st = check_fits(S, "arange", out[0]->dtype, elem_arange(n - 1, a)))))
+    return st;
   return write_each(out[0], elem_arange, a);
 }
 
@@ -119,7 +136,25 @@ static void row_copy(int64_t n, char **p, const int64_t *s, const gb_opargs *a) 
   }
 }
 
+/* float32 -> integer and int64 -> int32 refuse the first element the target cannot hold */
+static gb_status check_convert(gb_state *S, const gb_tensor *x, gb_dtype od) {
+  bool narrowing = (x->dtype == GB_F32 && od != GB_F32) || (x->dtype == GB_I64 && od == GB_I32);
+  for (int64_t i = 0; narrowing && i < x->numel; i++) {
+    double v = x->dtype == GB_F32 ? gb_tensor_get_flat(x, i) : (double)gb_tensor_get_flat_int(x, i);
+    if (!gb_value_fits(od, v)) {
+      char vb[32], sb[96];
+      return gb_errorf(S, GB_EARG,
+                       "copy: element %lld of the %s %s tensor is %s, which %s cannot hold",
+                       (long long)i + 1, gb_shape_str(x, sb), gb_dtype_name(x->dtype),
+                       gb_value_str(v, vb), gb_dtype_name(od));
+    }
+  }
+  return GB_OK;
+}
+
 gb_status gb_cpu_copy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_status st = check_convert(S, a->in[0], out[0]->dtype);
+  if (st) return st;
   gb_opargs b = *a;
   b.i[6] = out[0]->dtype;
   b.i[7] = a->in[0]->dtype;
