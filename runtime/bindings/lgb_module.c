@@ -52,6 +52,10 @@ gb_state *gbL_state(lua_State *L) {
 }
 
 int gbL_raise(lua_State *L, gb_state *S) {
+  if (S->limits && atomic_load_explicit(&S->limits->stop, memory_order_relaxed)) {
+    gbL_host *h = gbL_host_peek(L); /* a spent budget: the host makes it stick */
+    if (h && h->on_stop) h->on_stop(L, h->on_stop_ud);
+  }
   luaL_where(L, 1);
   if (lua_rawlen(L, -1) == 0) {
     lua_pop(L, 1);
@@ -117,5 +121,6 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_io(L);
   gbL_open_optim(L);
   gbL_open_cuda(L);
+  gbL_open_host(L);
   return 1;
 }

@@ -85,6 +85,7 @@ static gb_status anomaly_check(gb_state *S, gb_opid id, const gb_tensor *t) {
 }
 
 gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
+  if (gb_should_stop(S)) return gb_stop_error(S); /* an op boundary is a safe point */
   gb_device dev;
   gb_status st = check_devices(S, id, a, &dev);
   if (st) return st;
@@ -103,6 +104,10 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
       if (st) goto fail;
     }
     if ((st = fn(S, a, res))) goto fail;
+    if (gb_should_stop(S)) { /* the kernel stopped early at a chunk boundary */
+      st = gb_stop_error(S);
+      goto fail;
+    }
   }
   if (S->detect_anomaly && !o.view && (st = anomaly_check(S, id, res[0]))) goto fail;
   if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
@@ -117,6 +122,7 @@ fail:
 
 gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst) {
   gb_status st;
+  if (gb_should_stop(S)) return gb_stop_error(S);
   if (dst->requires_grad && S->grad_enabled)
     return gb_errorf(S, GB_EGRAD,
                      "%s: in-place operation on a tensor that requires grad (wrap it in "
@@ -148,7 +154,8 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   if (!fn) return st;
   gb_tensor *res[GB_MAXOUT] = {dst, NULL};
   dst->storage->version++; /* saved copies of this storage on the tape are now stale */
-  return fn(S, a, res);
+  if ((st = fn(S, a, res))) return st;
+  return gb_should_stop(S) ? gb_stop_error(S) : GB_OK; /* dst may be partly written */
 }
 
 void gb_set_detect_anomaly(gb_state *S, bool on) {
