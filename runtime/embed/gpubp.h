@@ -78,7 +78,7 @@ typedef struct gpubp_options {
                          a GPU is usable, else cpu) */
   int seed_set;       /* nonzero: call gb.manual_seed(seed) after loading */
   int64_t seed;
-  int no_global;       /* nonzero: do not set the global `gb` (require 'gpubp' still works) */
+  int no_global;       /* nonzero: do not set the globals `gb` and `help` (require 'gpubp' works) */
   gpubp_budget budget; /* caps from the start (the modules' own load counts too) */
   /* Sandbox: nonzero runs scripts with a restricted standard library (no os.execute,
    * io.popen, os.exit, os.getenv, C modules, bytecode, debug, GC switches, string.dump);
