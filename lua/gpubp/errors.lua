@@ -6,6 +6,8 @@ local errors = {}
 
 -- '@/path/to/lua/gpubp/' — every library chunk's source starts with it.
 local LIB = debug.getinfo(1, 'S').source:match('^(@.*[/\\])[^/\\]+$') or '@'
+-- the C bindings position their errors with the same rule (gbL_where in lgb_module.c)
+debug.getregistry()['gpubp.lib_source'] = LIB
 
 -- True when `source` (a debug.getinfo source) is a file of lua/gpubp.
 function errors.is_library(source)
@@ -33,6 +35,12 @@ end
 -- errors.raise(string.format(fmt, ...)).
 function errors.raisef(fmt, ...)
   error(string.format(fmt, ...), errors.user_level())
+end
+
+-- The text of a caught error without the 'source:line: ' position Lua put in front of it
+-- (for library code that catches an error and raises it again with more context).
+function errors.message(e)
+  return (tostring(e):gsub('^[^\n]-:%d+: ', '', 1))
 end
 
 return errors

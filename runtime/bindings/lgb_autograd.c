@@ -41,9 +41,11 @@ static int hook_body(lua_State *L) {
       gb_tensor *g = *c->grad;
       if (!gb_shape_equal(r, g) || r->dtype != g->dtype || r->device != g->device) {
         char s0[96], s1[96];
-        return luaL_error(L, "a gradient hook returned a %s %s tensor for a %s %s gradient",
-                          gb_shape_str(r, s0), gb_dtype_name(r->dtype), gb_shape_str(g, s1),
-                          gb_dtype_name(g->dtype));
+        /* no position: backward reports this message inside its own */
+        lua_pushfstring(L, "a gradient hook returned a %s %s tensor for a %s %s gradient",
+                        gb_shape_str(r, s0), gb_dtype_name(r->dtype), gb_shape_str(g, s1),
+                        gb_dtype_name(g->dtype));
+        return lua_error(L);
       }
       gb_tensor_retain(r);
       gb_tensor_release(c->S, g);

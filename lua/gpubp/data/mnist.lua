@@ -23,11 +23,9 @@ local function find(dir, base)
   return nil, gz .. ' or ' .. raw
 end
 
--- The reader's message names the file and the problem; drop the 'file.lua:N: ' prefix
--- pointing into this module.
-local function strip_where(msg)
-  return (tostring(msg):gsub('^[^:\n]*%.lua:%d+: ', '', 1))
-end
+-- The reader's message names the file and the problem; drop its position (raised again
+-- below at the user's line).
+local strip_where = errors.message
 
 -- mnist(dir, split='train') -> {x =, y =, classes =, n =, files = {images, labels}}
 local function mnist(dir, split)
