@@ -29,8 +29,8 @@ void gbL_check_path(lua_State *L, const char *path, int write, const char *op) {
   gbL_host *h = gbL_host_peek(L);
   if (!h || !h->path) return;
   if (!h->path(h->path_ud, path, write))
-    luaL_error(L, "%s: '%s' is outside the folders this script may %s", op, path,
-               write ? "write" : "read");
+    gbL_error(L, "%s: '%s' is outside the folders this script may %s", op, path,
+              write ? "write" : "read");
 }
 
 /* gb.host_metric(name, step, value) -> true when a host hook received it, else false. */

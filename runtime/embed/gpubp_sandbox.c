@@ -116,8 +116,8 @@ static gb_sandbox *sandbox_up(lua_State *L) {
 
 static void check(lua_State *L, const char *path, int write, const char *op) {
   if (!gb_sandbox_path_ok(sandbox_up(L), path, write))
-    luaL_error(L, "%s: '%s' is outside the folders this script may %s", op, path,
-               write ? "write" : "read");
+    gbL_error(L, "%s: '%s' is outside the folders this script may %s", op, path,
+              write ? "write" : "read");
 }
 
 /* ---- replacements ------------------------------------------------------------------------ */
