@@ -285,7 +285,12 @@ describe('docs/api.md', function()
         if v == nil then error(UNDEFINED, 0) end
         return v
       end })
+      -- an example reading a data folder the machine lacks (fetch_data.sh --mnist-only
+      -- leaves out data/fashion-mnist) is skipped, like one needing its entry's context
       local skip = code:find('data/', 1, true) and not have_data
+      for dir in code:gmatch("data/[%w_%-]+") do
+        if not os.rename(dir, dir) then skip = true end
+      end
       local fn = assert(load(code, '=example', 't', env))
       local ok, err = true, nil
       if not skip then -- print captured, also where library code (help) calls it
