@@ -1,7 +1,8 @@
 /* gpubp.h — the public C embedding API of gpubp (link libgpubp, `pkg-config gpubp` or
  * `find_package(gpubp)` → gpubp::gpubp). In the spirit of lua.h: open a runtime (a Lua 5.4
- * state with the gpubp module loaded), run Lua code in it, copy float32 arrays in and out as
- * tensors, read the last error message, close. This is the only header an embedder needs.
+ * state with the gpubp module loaded), run Lua code in it, copy arrays in and out as tensors
+ * (or wrap them without a copy), cap what a script may use, interrupt it, sandbox it, let it
+ * call the host, read the last error message, close. This is the only header an embedder needs.
  *
  * Rules that hold for every function below:
  *  - Calls that can fail return a status (GPUBP_OK == 0 on success); none of them exits,
@@ -10,9 +11,12 @@
  *  - Lua stack: every call leaves the stack as it found it, except the gpubp_push_* calls
  *    (one value more on success) and gpubp_pcall (as lua_pcall).
  *  - Threads: a runtime (and its lua_State) must be used by one thread at a time; calls on
- *    one runtime from two threads at once are undefined. Separate runtimes share nothing and
- *    may be used from different threads concurrently. A runtime may move between threads if
- *    the host serialises the calls. The library installs no signal handlers.
+ *    one runtime from two threads at once are undefined, except gpubp_interrupt, which any
+ *    thread or signal handler may call while the runtime runs. Separate runtimes share
+ *    nothing and may be used from different threads concurrently. A runtime may move between
+ *    threads if the host serialises the calls. Release callbacks and the metrics hook run on
+ *    the thread running the script. The library installs no signal handlers.
+ *  - Budgets, interruption, the sandbox, callbacks and zero-copy tensors: docs/embedding.md.
  *  - Several runtimes can live in one process; each has its own Lua state, its own gpubp
  *    state (allocator caches, random generator, default device) and its own error message.
  */
