@@ -8,9 +8,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #ifdef __cplusplus
-/* nvcc compiles this header as C++ (through gb_state.h) and never touches the fields below;
- * an int has atomic_int's size and alignment on every platform gpubp builds for */
-typedef int gb_atomic_int;
+/* The CUDA backend's C++ includes this through gb_state.h (inside extern "C"): the same
+ * layout, never touched there. */
+extern "C++" {
+#include <atomic>
+}
+typedef std::atomic<int> gb_atomic_int;
 #else
 #include <stdatomic.h>
 typedef atomic_int gb_atomic_int;
