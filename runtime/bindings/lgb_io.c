@@ -10,6 +10,7 @@
 /* read_idx(path [, dtype='float32']) -> tensor with the file's dims, values not rescaled. */
 static int io_read_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  gbL_check_path(L, path, 0, "read_idx");
   const char *dts = luaL_optstring(L, 2, "float32");
   gb_dtype dt;
   if (!gb_dtype_parse(dts, &dt))
@@ -59,6 +60,7 @@ static int io_save(lua_State *L) {
     return luaL_error(L, "save: expected save(path, tensors [, metadata]), got %d arguments",
                       lua_gettop(L));
   const char *path = luaL_checkstring(L, 1);
+  gbL_check_path(L, path, 1, "save");
   luaL_checktype(L, 2, LUA_TTABLE);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
@@ -105,6 +107,7 @@ static int io_save(lua_State *L) {
  * :to() method), {key = string} metadata. An unknown option is an error naming it. */
 static int io_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  gbL_check_path(L, path, 0, "load");
   gb_state *S = gbL_state(L);
   const char *device = NULL;
   if (!lua_isnoneornil(L, 2)) {
