@@ -32,7 +32,10 @@ done
 if [ -f "$B/libgpubp_cuda.so" ]; then # a build with the CUDA plugin
   cdeb=$T/pkg/gpubp-cuda_${V}_${arch}.deb
   [ -f "$cdeb" ] || fail "no $cdeb"
-  dpkg-deb -c "$cdeb" | grep -q 'libgpubp_cuda\.so' || fail "gpubp-cuda lacks the plugin"
+  dpkg-deb -c "$cdeb" >"$T/cfiles"
+  grep -Eq '/lib/(.*/)?libgpubp_cuda\.so$' "$T/cfiles" || fail "gpubp-cuda lacks the plugin"
+  grep -q 'lua/5\.4/gpubp/libgpubp_cuda\.so -> ' "$T/cfiles" ||
+    fail "gpubp-cuda lacks the link beside the Lua module"
   cdep=$(dpkg-deb -f "$cdeb" Depends)
   echo "gpubp-cuda Depends: $cdep"
   echo "$cdep" | grep -q "gpubp (= $V)" || fail "gpubp-cuda does not depend on gpubp $V"
