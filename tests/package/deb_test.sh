@@ -33,7 +33,8 @@ if [ -f "$B/libgpubp_cuda.so" ]; then # a build with the CUDA plugin
   cdeb=$T/pkg/gpubp-cuda_${V}_${arch}.deb
   [ -f "$cdeb" ] || fail "no $cdeb"
   dpkg-deb -c "$cdeb" >"$T/cfiles"
-  grep -Eq '/lib/(.*/)?libgpubp_cuda\.so$' "$T/cfiles" || fail "gpubp-cuda lacks the plugin"
+  awk '$1 ~ /^-/ {print $6}' "$T/cfiles" | grep -Eq '/lib/(.*/)?libgpubp_cuda\.so$' ||
+    fail "gpubp-cuda lacks the plugin"
   grep -q 'lua/5\.4/gpubp/libgpubp_cuda\.so -> ' "$T/cfiles" ||
     fail "gpubp-cuda lacks the link beside the Lua module"
   cdep=$(dpkg-deb -f "$cdeb" Depends)
