@@ -46,6 +46,7 @@ if(TARGET gpubp_cuda)
       VERBATIM)
     file(RELATIVE_PATH GB_CMOD_TO_LIB /gb_root/${GPUBP_INSTALL_CMODDIR}/gpubp
       /gb_root/${CMAKE_INSTALL_LIBDIR})
+    string(REGEX REPLACE "/$" "" GB_CMOD_TO_LIB "${GB_CMOD_TO_LIB}")
     install(CODE "
       set(gb_dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${GPUBP_INSTALL_CMODDIR}/gpubp\")
       file(MAKE_DIRECTORY \"\${gb_dir}\")

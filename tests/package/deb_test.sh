@@ -74,4 +74,15 @@ out=$(LUA_CPATH="$(dirname "$cmod")/?.so" lua5.4 fit.lua)
 echo "lua5.4: $out"
 echo "$out" | grep -Eq "^loss 0\.0000[0-9]+ from $R/usr/share/lua/5.4/gpubp/nn/init.lua$" ||
   fail "lua5.4 with the unpacked module did not fit from the package's Lua side"
+if [ -f "$B/libgpubp_cuda.so" ]; then
+  echo "== gpubp-cuda unpacked beside it: the CLI and the Lua module both find the plugin"
+  dpkg -x "$cdeb" "$R"
+  probe='local ok = gb.cuda.is_available(); print(ok and "available" or gb.cuda.why_unavailable())'
+  for how in cli lua; do
+    if [ $how = cli ]; then out=$("$R/usr/bin/gpubp" -e "$probe")
+    else out=$(LUA_CPATH="$(dirname "$cmod")/?.so" lua5.4 -e "gb = require 'gpubp' $probe"); fi
+    echo "$how: $out"
+    case $out in *"not found"*) fail "$how does not find the packaged plugin" ;; esac
+  done
+fi
 echo "deb_test: passed"
