@@ -20,7 +20,7 @@ enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_UPPER_E = 16, HAS_BYT
 
 /* Chunk mode for the script, stdin and -e (and, through gpubp_options, for the script's own
  * load/require): text only unless --allow-bytecode, since malformed bytecode can crash. */
-#define CHUNK_MODE(flags) ((flags) & HAS_BYTECODE ? NULL : "t")
+#define CHUNK_MODE(flags) ((flags)&HAS_BYTECODE ? NULL : "t")
 
 /* What the command line asked for; `script` indexes argv (== argc: no script). */
 typedef struct cli_args {
@@ -175,9 +175,10 @@ static int run_args(lua_State *L, char **argv, int optlim, const char *chunk_mod
     if (s[1] == 'e' || s[1] == 'l') {
       const char *extra = s + 2;
       if (*extra == '\0') extra = argv[++i];
-      int status = s[1] == 'e'
-                       ? dochunk(L, luaL_loadbufferx(L, extra, strlen(extra), "=(command line)", chunk_mode))
-                       : dolibrary(L, extra);
+      int status =
+          s[1] == 'e'
+              ? dochunk(L, luaL_loadbufferx(L, extra, strlen(extra), "=(command line)", chunk_mode))
+              : dolibrary(L, extra);
       if (status != LUA_OK) return 0;
     } else if (s[1] == 'W') {
       lua_warning(L, "@on", 0);
