@@ -9,19 +9,20 @@
 #include "gb_state.h"
 #include "lgb.h"
 
-/* t:backward([grad] [, {retain_graph=bool}]) */
+/* t:backward([grad] [, {retain_graph=bool}]). The options are read before the tensor
+ * pointers are taken: an __index on the options table runs Lua code, which may close t. */
 static int m_backward(lua_State *L) {
   gb_state *S = gbL_state(L);
-  gb_tensor *t = gbL_check_tensor(L, 1);
-  gb_tensor *g = gbL_to_tensor(L, 2);
   bool retain = false;
-  int oi = g ? 3 : 2;
+  int oi = gbL_to_tensor(L, 2) ? 3 : 2;
   if (lua_istable(L, oi)) {
     lua_getfield(L, oi, "retain_graph");
     retain = lua_toboolean(L, -1);
   } else if (lua_isboolean(L, oi)) {
     retain = lua_toboolean(L, oi);
   }
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_tensor *g = gbL_to_tensor(L, 2);
   GBL_CHECK(L, S, gb_backward(S, t, g, retain));
   return 0;
 }

@@ -3,6 +3,7 @@
  * writing live in gb_idx.c and gb_safetensors.c, which never raise. */
 #include <string.h>
 
+#include "gb_fn.h"
 #include "gb_idx.h"
 #include "gb_safetensors.h"
 #include "lgb.h"
@@ -21,7 +22,9 @@ static int io_read_idx(lua_State *L) {
   return 1;
 }
 
-/* Collect the metadata table at index 3 into m[] (strings anchored in the table at `anchor`). */
+/* Collect the metadata table at index 3 into m[] (strings anchored in the table at `anchor`).
+ * Values convert with lua_tolstring, which runs no metamethod (luaL_tolstring would call a
+ * __tostring that a script can put on the string metatable). */
 static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safetensors_meta **out) {
   int n = 0;
   lua_pushnil(L);
@@ -39,18 +42,25 @@ static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safete
     if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)
       return luaL_error(L, "save: %s: metadata value for '%s' is a %s, expected a string", path,
                         lua_tostring(L, -2), luaL_typename(L, -1));
+    if (i == n) return luaL_error(L, "save: %s: the metadata table changed while saving", path);
     m[i].key = lua_tostring(L, -2); /* the key stays alive in the table */
-    m[i].value = luaL_tolstring(L, -1, NULL);
+    if (vt == LUA_TBOOLEAN)
+      lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false");
+    else
+      lua_pushvalue(L, -1);
+    m[i].value = lua_tostring(L, -1); /* a copy: converting the table's value would change it */
     lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1); /* keep the string alive */
     lua_pop(L, 1);
     i++;
   }
   *out = m;
-  return n;
+  return i;
 }
 
 /* save(path, {name = tensor, ...} [, {key = string}]) -> true. Atomic; CUDA tensors are
- * copied to the CPU first (through their :cpu() method), views are written in logical order. */
+ * copied to the CPU first, views are written in logical order. No Lua code runs once the
+ * first tensor pointer is taken (a metamethod could close that tensor): the metadata is read
+ * first, and table walks are raw. */
 static int io_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -58,11 +68,13 @@ static int io_save(lua_State *L) {
   lua_settop(L, 3);
   lua_newtable(L); /* 4: anchors temporaries (CPU copies, metadata strings) */
   const int anchor = 4;
+  gb_safetensors f = {0};
+  if (!lua_isnil(L, 3)) f.nmeta = io_collect_meta(L, path, anchor, &f.meta);
+  gb_state *S = gbL_state(L);
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, 2))
     n++, lua_pop(L, 1);
-  gb_safetensors f = {0};
   f.entries = lua_newuserdatauv(L, sizeof *f.entries * (size_t)(n ? n : 1), 0);
   lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
   lua_pushnil(L);
@@ -75,21 +87,19 @@ static int io_save(lua_State *L) {
     if (!t)
       return luaL_error(L, "save: %s: value for '%s' is a %s, expected a tensor", path, key,
                         luaL_typename(L, -1));
+    if (f.n == n) return luaL_error(L, "save: %s: the tensor table changed while saving", path);
     if (t->device != GB_CPU) {
-      lua_getfield(L, -1, "cpu");
-      lua_pushvalue(L, -2);
-      lua_call(L, 1, 1);
-      t = gbL_to_tensor(L, -1);
-      if (!t) return luaL_error(L, "save: %s: '%s': :cpu() did not return a tensor", path, key);
+      gb_tensor *h;
+      GBL_CHECK(L, S, gb_fn_to_device(S, t, GB_CPU, &h));
+      gbL_push_tensor(L, h);
       lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+      t = h;
     }
     f.entries[f.n].name = key;
     f.entries[f.n].tensor = t;
     f.n++;
     lua_pop(L, 1);
   }
-  if (!lua_isnil(L, 3)) f.nmeta = io_collect_meta(L, path, anchor, &f.meta);
-  gb_state *S = gbL_state(L);
   GBL_CHECK(L, S, gb_safetensors_save(S, path, &f));
   lua_pushboolean(L, 1);
   return 1;
