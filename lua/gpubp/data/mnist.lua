@@ -1,6 +1,7 @@
 -- data/mnist.lua — loads MNIST-format IDX files (MNIST, Fashion-MNIST): images as (N, 784)
 -- float32 in [0, 1], labels as (N) int64 classes 1..10 (digit d -> class d + 1).
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local FILES = {
@@ -24,7 +25,7 @@ local function read(dir, base, dtype)
     local ok, t = pcall(gb.io.read_idx, path, dtype)
     if ok then return t, path end
     if not tostring(t):find(': cannot open: No such file or directory', 1, true) then
-      error('data.mnist: ' .. strip_where(t), 3)
+      errors.raise('data.mnist: ' .. strip_where(t))
     end
     tried[#tried + 1] = path
   end
@@ -35,11 +36,11 @@ end
 local function mnist(dir, split)
   split = split or 'train'
   if type(dir) ~= 'string' then
-    error('data.mnist: expected a directory path (string), got ' .. type(dir), 2)
+    errors.raise('data.mnist: expected a directory path (string), got ' .. type(dir))
   end
   local names = FILES[split]
   if not names then
-    error("data.mnist: split must be 'train' or 'test', got '" .. tostring(split) .. "'", 2)
+    errors.raise("data.mnist: split must be 'train' or 'test', got '" .. tostring(split) .. "'")
   end
   dir = dir:gsub('/+$', '')
   local labels, lbl_path = read(dir, names[2], 'int64') -- the small file first
@@ -48,26 +49,26 @@ local function mnist(dir, split)
     local missing = {}
     if not images then missing[#missing + 1] = img_path end
     if not labels then missing[#missing + 1] = lbl_path end
-    error('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
-          .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh', 2)
+    errors.raise('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
+          .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh')
   end
   if images:dim() ~= 3 then
-    error(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
-      img_path, table.concat(images.shape, ',')), 2)
+    errors.raise(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
+      img_path, table.concat(images.shape, ',')))
   end
   if labels:dim() ~= 1 then
-    error(string.format('data.mnist: %s: expected labels of shape (N), got (%s)',
-      lbl_path, table.concat(labels.shape, ',')), 2)
+    errors.raise(string.format('data.mnist: %s: expected labels of shape (N), got (%s)',
+      lbl_path, table.concat(labels.shape, ',')))
   end
   local n = images:size(1)
   if labels:size(1) ~= n then
-    error(string.format('data.mnist: %s has %d images but %s has %d labels',
-      img_path, n, lbl_path, labels:size(1)), 2)
+    errors.raise(string.format('data.mnist: %s has %d images but %s has %d labels',
+      img_path, n, lbl_path, labels:size(1)))
   end
   local lo, hi = labels:min():item(), labels:max():item()
   if n > 0 and (lo < 0 or hi > 9) then
-    error(string.format('data.mnist: %s: labels must be digits 0..9, found %d..%d',
-      lbl_path, lo, hi), 2)
+    errors.raise(string.format('data.mnist: %s: labels must be digits 0..9, found %d..%d',
+      lbl_path, lo, hi))
   end
   local pixels = images:size(2) * images:size(3)
   return {

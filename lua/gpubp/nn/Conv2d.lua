@@ -2,6 +2,7 @@
 -- bias (out), zero padding, default init kaiming_uniform(a=sqrt(5)) and U(+-1/sqrt(fan_in)).
 -- Computed as im2col (every receptive field as a row) followed by one matrix product.
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local init = require('gpubp.nn.init_fns')
@@ -13,7 +14,7 @@ local Conv2d = Module:extend('Conv2d')
 local function pair(v, what)
   if type(v) == 'table' then return v[1], v[2] end
   if math.type(v) ~= 'integer' then
-    error('Conv2d: ' .. what .. ' must be an integer or {h, w}, got ' .. tostring(v), 4)
+    errors.raise('Conv2d: ' .. what .. ' must be an integer or {h, w}, got ' .. tostring(v))
   end
   return v, v
 end
@@ -23,8 +24,8 @@ function Conv2d:init(in_channels, out_channels, kernel_size, opts)
   opts = opts or {}
   if math.type(in_channels) ~= 'integer' or math.type(out_channels) ~= 'integer'
      or in_channels < 1 or out_channels < 1 then
-    error('Conv2d: expected positive integer channel counts, got ' .. tostring(in_channels)
-          .. ', ' .. tostring(out_channels), 3)
+    errors.raise('Conv2d: expected positive integer channel counts, got ' .. tostring(in_channels)
+          .. ', ' .. tostring(out_channels))
   end
   self.in_channels, self.out_channels = in_channels, out_channels
   self.kh, self.kw = pair(kernel_size, 'kernel_size')
@@ -46,8 +47,8 @@ end
 
 function Conv2d:forward(x)
   if x:dim() ~= 4 or x:size(2) ~= self.in_channels then
-    error(('Conv2d: expected input (N, %d, H, W), got (%s)'):format(self.in_channels,
-      table.concat(x.shape, ',')), 2)
+    errors.raise(('Conv2d: expected input (N, %d, H, W), got (%s)'):format(self.in_channels,
+      table.concat(x.shape, ',')))
   end
   local n, h, w = x:size(1), x:size(3), x:size(4)
   local oh = (h + 2 * self.ph - self.kh) // self.sh + 1

@@ -2,6 +2,7 @@
 -- -log softmax(logits)[label], through the core's fused, stable gb.cross_entropy.
 -- {reduction='mean'|'sum'|'none'}.
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 local reduction = require('gpubp.nn.reduction')
 local gb = require('gpubp.class').gb
@@ -25,8 +26,8 @@ end
 
 function CrossEntropyLoss:forward(logits, labels)
   if logits:dim() ~= 2 then
-    error('CrossEntropyLoss: expected logits of shape (N, C), got ('
-          .. table.concat(logits.shape, ',') .. ')', 2)
+    errors.raise('CrossEntropyLoss: expected logits of shape (N, C), got ('
+          .. table.concat(logits.shape, ',') .. ')')
   end
   labels = as_labels(labels)
   if self.reduction == 'none' then return per_row(logits, labels) end

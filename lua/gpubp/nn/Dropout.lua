@@ -1,6 +1,7 @@
 -- nn/Dropout.lua — inverted dropout: in training mode zeroes each element with probability
 -- p and scales the survivors by 1/(1-p); in eval mode returns the input unchanged.
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 local gb = require('gpubp.class').gb
 
@@ -9,7 +10,7 @@ local Dropout = Module:extend('Dropout')
 function Dropout:init(p)
   p = p == nil and 0.5 or p
   if type(p) ~= 'number' or p < 0 or p > 1 then
-    error('Dropout: expected a probability p in [0, 1], got ' .. tostring(p), 3)
+    errors.raise('Dropout: expected a probability p in [0, 1], got ' .. tostring(p))
   end
   self.p = p
 end

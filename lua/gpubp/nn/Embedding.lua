@@ -1,6 +1,7 @@
 -- nn/Embedding.lua — a lookup table: indices (any shape, int64, 1..num_embeddings) ->
 -- rows of weight (num_embeddings, embedding_dim), initialized N(0, 1) as in PyTorch.
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local init = require('gpubp.nn.init_fns')
@@ -12,8 +13,8 @@ local Embedding = Module:extend('Embedding')
 function Embedding:init(num_embeddings, embedding_dim, opts)
   if math.type(num_embeddings) ~= 'integer' or math.type(embedding_dim) ~= 'integer'
      or num_embeddings < 1 or embedding_dim < 1 then
-    error('Embedding: expected positive integer sizes (num_embeddings, embedding_dim), got '
-          .. tostring(num_embeddings) .. ', ' .. tostring(embedding_dim), 3)
+    errors.raise('Embedding: expected positive integer sizes (num_embeddings, embedding_dim), got '
+          .. tostring(num_embeddings) .. ', ' .. tostring(embedding_dim))
   end
   opts = opts or {}
   self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim

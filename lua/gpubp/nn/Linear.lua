@@ -1,6 +1,7 @@
 -- nn/Linear.lua — y = x W^T + b with W of shape (out, in) and b of shape (out), as in
 -- PyTorch, including its default init: W and b ~ U(-1/sqrt(in), 1/sqrt(in)).
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local init = require('gpubp.nn.init_fns')
@@ -12,8 +13,8 @@ local Linear = Module:extend('Linear')
 function Linear:init(in_features, out_features, opts)
   if math.type(in_features) ~= 'integer' or math.type(out_features) ~= 'integer'
      or in_features < 1 or out_features < 1 then
-    error('Linear: expected positive integer sizes (in_features, out_features), got '
-          .. tostring(in_features) .. ', ' .. tostring(out_features), 3)
+    errors.raise('Linear: expected positive integer sizes (in_features, out_features), got '
+          .. tostring(in_features) .. ', ' .. tostring(out_features))
   end
   opts = opts or {}
   local topts = { device = opts.device, dtype = opts.dtype }
@@ -40,7 +41,7 @@ function Linear:forward(x)
     return x:matmul(self.weight:t())
   end
   if d < 1 then
-    error('Linear: expected input of shape (*, ' .. self.in_features .. '), got a scalar', 2)
+    errors.raise('Linear: expected input of shape (*, ' .. self.in_features .. '), got a scalar')
   end
   -- (*, in) -> (prod *, in) -> (prod *, out) -> (*, out)
   local shape, out_shape = x.shape, {}

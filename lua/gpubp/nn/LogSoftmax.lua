@@ -1,12 +1,13 @@
 -- nn/LogSoftmax.lua — log of Softmax along dim, computed stably (default -1, the last).
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 
 local LogSoftmax = Module:extend('LogSoftmax')
 
 function LogSoftmax:init(dim)
   if dim ~= nil and math.type(dim) ~= 'integer' then
-    error('LogSoftmax: expected an integer dim, got ' .. tostring(dim), 3)
+    errors.raise('LogSoftmax: expected an integer dim, got ' .. tostring(dim))
   end
   self.dim = dim or -1
 end

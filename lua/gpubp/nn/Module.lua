@@ -2,6 +2,7 @@
 -- assigned to a module's fields are registered (in assignment order) by __newindex, which is
 -- how `self.fc1 = nn.Linear(784, 128)` inside `Net:init` makes fc1 part of the model.
 
+local errors = require('gpubp.errors')
 local class = require('gpubp.class')
 local Parameter = require('gpubp.nn.Parameter')
 local gb = class.gb
@@ -74,9 +75,9 @@ function Module.__newindex(self, k, v)
     omap_set(params, k, nil); omap_set(mods, k, nil); omap_set(bufs, k, nil)
   else
     if params.map[k] ~= nil or mods.map[k] ~= nil or bufs.map[k] ~= nil then
-      error(string.format("%s: cannot assign a %s to '%s', which holds a %s",
+      errors.raise(string.format("%s: cannot assign a %s to '%s', which holds a %s",
         Module.class_name(self), type(v), tostring(k),
-        params.map[k] and 'parameter' or mods.map[k] and 'submodule' or 'buffer'), 2)
+        params.map[k] and 'parameter' or mods.map[k] and 'submodule' or 'buffer'))
     end
     rawset(self, k, v)
   end
@@ -87,14 +88,14 @@ function Module:__call(...)
 end
 
 function Module:forward()
-  error(Module.class_name(self) .. ': forward is not implemented', 2)
+  errors.raise(Module.class_name(self) .. ': forward is not implemented')
 end
 
 -- Explicit registration, for names computed at run time.
 function Module:add_module(name, m)
   if not is_module(m) then
-    error(Module.class_name(self) .. ':add_module: expected a Module for '
-          .. tostring(name) .. ', got ' .. type(m), 2)
+    errors.raise(Module.class_name(self) .. ':add_module: expected a Module for '
+          .. tostring(name) .. ', got ' .. type(m))
   end
   self[name] = m
   return m
@@ -113,8 +114,8 @@ end
 -- A buffer is state saved in state_dict but not trained (BatchNorm's running stats).
 function Module:register_buffer(name, t)
   if t ~= nil and not gb.is_tensor(t) then
-    error(Module.class_name(self) .. ':register_buffer: expected a tensor for '
-          .. tostring(name) .. ', got ' .. type(t), 2)
+    errors.raise(Module.class_name(self) .. ':register_buffer: expected a tensor for '
+          .. tostring(name) .. ', got ' .. type(t))
   end
   local params, mods, bufs = registries(self)
   omap_set(params, name, nil); omap_set(mods, name, nil)
@@ -262,7 +263,7 @@ local CASTS = { float32 = 'float', int64 = 'long', int32 = 'int' }
 
 local function cast(t, dtype)
   local m = CASTS[dtype]
-  if not m then error('load_state_dict: cannot convert to dtype ' .. tostring(dtype), 3) end
+  if not m then errors.raise('load_state_dict: cannot convert to dtype ' .. tostring(dtype)) end
   return t[m](t)
 end
 
@@ -278,8 +279,8 @@ end
 -- mismatches. Returns {missing = {...}, unexpected = {...}} when strict is false.
 function Module:load_state_dict(sd, strict)
   if type(sd) ~= 'table' then
-    error(Module.class_name(self) .. ':load_state_dict: expected a table of tensors, got '
-          .. type(sd), 2)
+    errors.raise(Module.class_name(self) .. ':load_state_dict: expected a table of tensors, got '
+          .. type(sd))
   end
   if strict == nil then strict = true end
   local own = {}
@@ -314,7 +315,7 @@ function Module:load_state_dict(sd, strict)
     problems[#problems + 1] = 'unexpected keys: ' .. table.concat(unexpected, ', ')
   end
   if #problems > 0 then
-    error(Module.class_name(self) .. ':load_state_dict: ' .. table.concat(problems, '; '), 2)
+    errors.raise(Module.class_name(self) .. ':load_state_dict: ' .. table.concat(problems, '; '))
   end
   gb.no_grad(function()
     for _, nt in ipairs(own) do

@@ -1,6 +1,7 @@
 -- nn/NLLLoss.lua — loss(logp (N, C), labels (N) in 1..C) = mean of -logp[row, label];
 -- pair it with LogSoftmax. {reduction='mean'|'sum'|'none'}.
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 local reduction = require('gpubp.nn.reduction')
 local gb = require('gpubp.class').gb
@@ -13,8 +14,8 @@ end
 
 function NLLLoss:forward(logp, labels)
   if logp:dim() ~= 2 then
-    error('NLLLoss: expected log-probabilities of shape (N, C), got ('
-          .. table.concat(logp.shape, ',') .. ')', 2)
+    errors.raise('NLLLoss: expected log-probabilities of shape (N, C), got ('
+          .. table.concat(logp.shape, ',') .. ')')
   end
   if labels.dtype ~= 'int64' then labels = labels:long() end
   if self.reduction == 'none' then

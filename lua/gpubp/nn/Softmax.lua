@@ -1,12 +1,13 @@
 -- nn/Softmax.lua — exp(x) / sum(exp(x)) along dim (default -1, the last).
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 
 local Softmax = Module:extend('Softmax')
 
 function Softmax:init(dim)
   if dim ~= nil and math.type(dim) ~= 'integer' then
-    error('Softmax: expected an integer dim, got ' .. tostring(dim), 3)
+    errors.raise('Softmax: expected an integer dim, got ' .. tostring(dim))
   end
   self.dim = dim or -1
 end

@@ -1,6 +1,7 @@
 -- nn/reduction.lua — shared by the loss classes: checks the `reduction` option and applies
 -- 'mean' (default), 'sum' or 'none' to a tensor of per-element losses.
 
+local errors = require('gpubp.errors')
 local reduction = {}
 
 local VALID = { mean = true, sum = true, none = true }
@@ -8,7 +9,7 @@ local VALID = { mean = true, sum = true, none = true }
 function reduction.check(class_name, opts)
   local r = (opts and opts.reduction) or 'mean'
   if not VALID[r] then
-    error(class_name .. ": reduction must be 'mean', 'sum' or 'none', got '" .. tostring(r) .. "'", 4)
+    errors.raise(class_name .. ": reduction must be 'mean', 'sum' or 'none', got '" .. tostring(r) .. "'")
   end
   return r
 end

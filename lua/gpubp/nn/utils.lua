@@ -1,5 +1,6 @@
 -- nn/utils.lua — nn.utils: gradient clipping.
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local utils = {}
@@ -17,7 +18,7 @@ end
 -- norm_type: 2 (default) or math.huge.
 function utils.clip_grad_norm(params, max_norm, norm_type)
   if type(max_norm) ~= 'number' then
-    error('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm), 2)
+    errors.raise('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm))
   end
   norm_type = norm_type or 2
   local grads = {}
