@@ -6,6 +6,8 @@ local errors = {}
 
 -- '@/path/to/lua/gpubp/' — every library chunk's source starts with it.
 local LIB = debug.getinfo(1, 'S').source:match('^(@.*[/\\])[^/\\]+$') or '@'
+-- the C bindings position their errors with the same rule (gbL_where in lgb_module.c)
+debug.getregistry()['gpubp.lib_source'] = LIB
 
 -- True when `source` (a debug.getinfo source) is a file of lua/gpubp.
 function errors.is_library(source)

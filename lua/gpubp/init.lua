@@ -2,6 +2,7 @@
 -- autograd: gpubp.core) extended with the Lua-side packages: nn, optim, data, autograd.
 local errors = require('gpubp.errors')
 local gb = require 'gpubp.core'
+require('gpubp.tensor_methods')(gb)
 
 gb.autograd = {
   gradcheck = require('gpubp.autograd_check').gradcheck,
@@ -71,5 +72,8 @@ gb.io = {read_idx = gb.read_idx, save = gb.save, load = gb.load}
 gb.nn = require 'gpubp.nn'
 gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
+gb.utils = require 'gpubp.utils'
+-- help(x): the entry of x in docs/api.md (the CLI also makes it the global `help`)
+gb.help = function(x, opts) require('gpubp.help').help(x, opts) end
 
 return gb

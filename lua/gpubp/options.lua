@@ -61,8 +61,10 @@ function options.check(callee, opts, spec)
         if type_ok(v, t) then ok = true break end
       end
       if not ok then
+        local named = {}
+        for i, t in ipairs(types) do named[i] = (t:match('^[aeiou]') and 'an ' or 'a ') .. t end
         errors.raisef("%s: option '%s' expects %s, got %s", callee, tostring(k),
-          'a ' .. table.concat(types, ' or a '), describe(v))
+          table.concat(named, ' or '), describe(v))
       end
     end
   end
@@ -75,6 +77,16 @@ function options.check(callee, opts, spec)
     out[k] = v
   end
   return out
+end
+
+-- Checks a required positional argument: returns v when it is an integer >= 1 (>= 0 with
+-- allow_zero), else raises "<callee>: <what> must be a positive integer, got <v>".
+function options.positive_int(callee, what, v, allow_zero)
+  if math.type(v) ~= 'integer' or v < (allow_zero and 0 or 1) then
+    errors.raisef('%s: %s must be a %s integer, got %s', callee, what,
+      allow_zero and 'non-negative' or 'positive', tostring(v))
+  end
+  return v
 end
 
 return options

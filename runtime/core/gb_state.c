@@ -44,6 +44,7 @@ static void free_lists(gb_state *S) {
 void gb_state_free(gb_state *S) {
   if (!S) return;
   free_lists(S);
+  free(S->dead_hooks);
   gb_alloc_release_cache(S);
 #ifdef GB_HAVE_CUDA
   gb_cuda_shutdown(S);

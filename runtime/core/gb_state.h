@@ -26,6 +26,12 @@ struct gb_state {
   const char *backward_of; /* op whose backward rule is running, for anomaly messages */
   uint64_t node_seq;
   gb_node *free_nodes;
+  /* gradient hooks: the host's callback, the last id given, ids freed since the host looked */
+  gb_grad_hook_fn hook_fn;
+  void *hook_ud;
+  uint32_t hook_seq;
+  uint32_t *dead_hooks;
+  int ndead_hooks, cap_dead_hooks;
   /* recycled tensor headers and storages (no heap traffic in the steady state) */
   gb_tensor *free_tensors;
   gb_storage *free_storages;

@@ -247,6 +247,67 @@ describe('docs/api.md', function()
     assert(#bad == 0, #bad .. ' examples do not compile:\n  ' .. table.concat(bad, '\n  '))
   end)
 
+  -- Each example runs in a fresh environment whose unknown globals raise a marker: one that
+  -- needs context from its entry (`net`, `x`, `opt`) stops there and counts as skipped; any
+  -- other error fails, and a `--> text` comment must match what the example printed.
+  it('has examples that run, and print what their --> comments say', function()
+    local UNDEFINED = {}
+    local have_data = io.open('data/mnist/t10k-labels-idx1-ubyte.gz', 'rb')
+    if have_data then have_data:close() end
+    local function listing()
+      local names, p = {}, io.popen('ls -A')
+      for n in p:lines() do names[n] = true end
+      p:close()
+      return names
+    end
+    local before = listing()
+    local bad, ran = {}, 0
+    for code in doc:gmatch('```lua\n(.-)```') do
+      local out = {}
+      local function capture(...)
+        local parts = table.pack(...)
+        for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+        out[#out + 1] = table.concat(parts, '\t', 1, parts.n)
+      end
+      local env = setmetatable({}, { __index = function(_, k)
+        local v = _G[k]
+        if v == nil then error(UNDEFINED, 0) end
+        return v
+      end })
+      local skip = code:find('data/', 1, true) and not have_data
+      local fn = assert(load(code, '=example', 't', env))
+      local ok, err = true, nil
+      if not skip then -- print captured, also where library code (help) calls it
+        local real_print = print
+        _G.print = capture
+        ok, err = pcall(fn)
+        _G.print = real_print
+      end
+      gb.set_grad_enabled(true)
+      gb.set_detect_anomaly(false)
+      gb.set_default_device('cpu')
+      if not skip and (ok or err ~= UNDEFINED) then
+        ran = ran + 1
+        local printed = table.concat(out, '\n')
+        if not ok then
+          bad[#bad + 1] = 'raised ' .. tostring(err) .. ':\n    ' .. code
+        else
+          for want in code:gmatch('%-%->%s*([^\n]-)%s*\n') do
+            want = want:gsub('%s*%.%.%.%)?$', '')
+            if not printed:find(want, 1, true) then
+              bad[#bad + 1] = 'printed ' .. printed .. ', the comment says ' .. want .. ':\n    ' .. code
+            end
+          end
+        end
+      end
+    end
+    for n in pairs(listing()) do -- files the examples wrote (Logger('run.csv'), ...) only
+      if not before[n] and doc:find("'" .. n .. "'", 1, true) then os.remove(n) end
+    end
+    assert.is_true(ran > 40, 'only ' .. ran .. ' examples ran')
+    assert(#bad == 0, #bad .. ' examples failed:\n  ' .. table.concat(bad, '\n  '))
+  end)
+
   it('the checker reports a name whose entry is removed', function()
     local cut = doc:gsub('\n### `Tensor:matmul%([^\n]*', '\n', 1)
     cut = cut:gsub('\n### `gpubp_open%([^\n]*', '\n', 1)

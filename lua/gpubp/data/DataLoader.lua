@@ -4,10 +4,16 @@
 -- a permutation from gpubp's generator, so epochs are reproducible under gb.manual_seed.
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local class = require('gpubp.class')
 local gb = class.gb
 
 local DataLoader = class.Object:extend('DataLoader')
+
+local SPEC = {
+  batch_size = 1, shuffle = false, drop_last = false, device = options.optional,
+  fields = options.opt(nil, 'table'),
+}
 
 -- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'}})
 function DataLoader:init(dataset, opts)
@@ -15,7 +21,7 @@ function DataLoader:init(dataset, opts)
     errors.raise('DataLoader: expected a dataset table with tensor fields x and y, got '
           .. type(dataset))
   end
-  opts = opts or {}
+  opts = options.check('DataLoader', opts, SPEC)
   local fields = opts.fields
   if not fields then
     fields = {}
@@ -40,7 +46,7 @@ function DataLoader:init(dataset, opts)
     end
     n = t:size(1)
   end
-  local bs = opts.batch_size or 1
+  local bs = opts.batch_size
   if math.type(bs) ~= 'integer' or bs < 1 then
     errors.raise('DataLoader: batch_size must be a positive integer, got ' .. tostring(bs))
   end

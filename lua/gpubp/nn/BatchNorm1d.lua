@@ -3,6 +3,7 @@
 -- (momentum 0.1, unbiased variance, as PyTorch); eval mode uses the running estimates.
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local gb = require('gpubp.class').gb
@@ -11,16 +12,14 @@ local BatchNorm1d = Module:extend('BatchNorm1d')
 
 -- BatchNorm1d(num_features, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true})
 function BatchNorm1d:init(num_features, opts)
-  if math.type(num_features) ~= 'integer' or num_features < 1 then
-    errors.raise('BatchNorm1d: expected a positive integer num_features, got '
-          .. tostring(num_features))
-  end
-  opts = opts or {}
+  options.positive_int('BatchNorm1d', 'num_features', num_features)
+  opts = options.check('BatchNorm1d', opts, {
+    eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true,
+    device = options.optional,
+  })
   self.num_features = num_features
-  self.eps = opts.eps or 1e-5
-  self.momentum = opts.momentum == nil and 0.1 or opts.momentum
-  self.affine = opts.affine ~= false
-  self.track_running_stats = opts.track_running_stats ~= false
+  self.eps, self.momentum = opts.eps, opts.momentum
+  self.affine, self.track_running_stats = opts.affine, opts.track_running_stats
   local topts = { device = opts.device }
   if self.affine then
     self.weight = Parameter(gb.ones({ num_features }, topts))

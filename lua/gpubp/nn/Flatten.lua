@@ -2,11 +2,22 @@
 -- batch dimension, as PyTorch's Flatten(1, -1) does with 0-based dims).
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 
 local Flatten = Module:extend('Flatten')
 
+-- Flatten([start_dim=2 [, end_dim=-1]]) or Flatten{start_dim=, end_dim=}
 function Flatten:init(start_dim, end_dim)
+  if type(start_dim) == 'table' then
+    local o = options.check('Flatten', start_dim, { start_dim = 2, end_dim = -1 })
+    start_dim, end_dim = o.start_dim, o.end_dim
+  end
+  for what, v in pairs({ start_dim = start_dim, end_dim = end_dim }) do
+    if v ~= nil and math.type(v) ~= 'integer' then
+      errors.raise('Flatten: ' .. what .. ' must be an integer, got ' .. tostring(v))
+    end
+  end
   self.start_dim = start_dim or 2
   self.end_dim = end_dim or -1
 end

@@ -83,8 +83,124 @@ function Module.__newindex(self, k, v)
   end
 end
 
+local call_with_hooks
+
+-- A module without hooks pays two rawgets per call.
 function Module:__call(...)
-  return self:forward(...)
+  if rawget(self, '_forward_hooks') == nil and rawget(self, '_backward_hooks') == nil then
+    return self:forward(...)
+  end
+  return call_with_hooks(self, ...)
+end
+
+-- Once every hook of a kind is removed the field goes, and calls take the fast path again.
+local function hook_handle(self, field, fn)
+  local list = rawget(self, field) or {}
+  rawset(self, field, list)
+  list[#list + 1] = fn
+  local idx = #list
+  return {
+    remove = function()
+      list[idx] = false
+      for _, f in ipairs(list) do if f then return end end
+      if rawget(self, field) == list then rawset(self, field, nil) end
+    end,
+  }
+end
+
+-- module:register_forward_hook(fn): fn(module, inputs, output) after every forward; a
+-- non-nil return replaces the output. Returns a handle with :remove().
+function Module:register_forward_hook(fn)
+  if type(fn) ~= 'function' then
+    error(Module.class_name(self) .. ':register_forward_hook: expected a function, got ' .. type(fn), 2)
+  end
+  return hook_handle(self, '_forward_hooks', fn)
+end
+
+-- module:register_full_backward_hook(fn): fn(module, grad_input, grad_output) inside
+-- backward once the gradients with respect to the module's tensor inputs are known
+-- (grad_input is {} when no input needs grad; then it runs when grad_output is known).
+-- With one tensor input, a returned {tensor} replaces grad_input[1]. Returns a handle.
+function Module:register_full_backward_hook(fn)
+  if type(fn) ~= 'function' then
+    error(Module.class_name(self) .. ':register_full_backward_hook: expected a function, got '
+          .. type(fn), 2)
+  end
+  return hook_handle(self, '_backward_hooks', fn)
+end
+
+local function live(list)
+  if not list then return nil end
+  for _, f in ipairs(list) do if f then return list end end
+  return nil
+end
+
+-- Backward hooks: each tensor input needing grad passes through an identity view whose
+-- gradient is grad_input; tensor hooks on the outputs collect grad_output first.
+local function wire_backward(self, hooks, args, n)
+  local grad_out, grad_in, inputs = {}, {}, {}
+  local pending = 0
+  for i = 1, n do
+    local a = args[i]
+    if gb.is_tensor(a) and a.requires_grad and gb.is_grad_enabled() then
+      local v = a:view_as(a)
+      args[i] = v
+      inputs[#inputs + 1] = v
+    end
+  end
+  local function fire()
+    local replaced
+    for _, f in ipairs(hooks) do
+      if f then
+        local r = f(self, grad_in, grad_out)
+        if r ~= nil then replaced = r end
+      end
+    end
+    return replaced
+  end
+  for k, v in ipairs(inputs) do
+    v:register_hook(function(g)
+      grad_in[k] = g
+      pending = pending - 1
+      if pending == 0 then
+        local r = fire()
+        if r and #inputs == 1 then return r[1] end
+      end
+    end)
+  end
+  return function(outs)
+    local touts = {}
+    for i = 1, outs.n do
+      if gb.is_tensor(outs[i]) and outs[i].requires_grad then touts[#touts + 1] = outs[i] end
+    end
+    pending = #inputs
+    local remaining = #touts
+    for k, o in ipairs(touts) do
+      o:register_hook(function(g)
+        grad_out[k] = g
+        remaining = remaining - 1
+        if remaining == 0 and #inputs == 0 then fire() end
+      end)
+    end
+  end
+end
+
+call_with_hooks = function(self, ...)
+  local fh, bh = live(rawget(self, '_forward_hooks')), live(rawget(self, '_backward_hooks'))
+  local args = table.pack(...)
+  local after
+  if bh then after = wire_backward(self, bh, args, args.n) end
+  local outs = table.pack(self:forward(table.unpack(args, 1, args.n)))
+  if fh then
+    for _, f in ipairs(fh) do
+      if f then
+        local r = f(self, args, outs.n == 1 and outs[1] or outs)
+        if r ~= nil then outs = table.pack(r) end
+      end
+    end
+  end
+  if after then after(outs) end
+  return table.unpack(outs, 1, outs.n)
 end
 
 function Module:forward()
