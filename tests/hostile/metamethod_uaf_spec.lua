@@ -69,6 +69,23 @@ describe('an option table that closes the tensor being used', function()
   end)
 end)
 
+describe('a gradient hook that closes tensors backward is using', function()
+  it('leaves backward whole: the gradient is right, the closed tensors are closed', function()
+    local x = gb.ones(3, {requires_grad = true})
+    local h = x * 2
+    local y = (h * h):sum()
+    x:register_hook(function()
+      do local c <close> = y end
+      do local d <close> = h end
+    end)
+    y:backward()
+    assert.are.same({8, 8, 8}, x.grad:totable()) -- d/dx sum((2x)^2) = 8x
+    assert.are.equal("bad argument #1 to 'index' (tensor was closed)",
+      H.err_of(function() return y:sum() end))
+    assert.is_true(H.still_computes())
+  end)
+end)
+
 describe('gb.save with a hostile string metatable', function()
   local dir
   before_each(function() dir = H.tmpdir() end)

@@ -91,8 +91,9 @@ local file_as_tensor = debug.setmetatable(io.tmpfile(), tensor_mt)
 local tensor_as_file = debug.setmetatable(gb.ones(2), debug.getmetatable(io.stdout))
 
 local hostile = {
-  -- sizes: negative, and huge ones that cannot be allocated (no product of these wraps)
-  function() return -2 ^ 31 // 1 end, function() return math.mininteger end,
+  -- sizes: negative, and huge ones that cannot be allocated (no product of these wraps;
+  -- nothing between 2^28 and 2^40 either, which an arange could really allocate and fill)
+  function() return -2 ^ 31 // 1 * 2 ^ 20 end, function() return math.mininteger end,
   function() return -1 end, function() return 2 ^ 44 // 1 end, function() return 2 ^ 48 // 1 end,
   function() return 0 / 0 end, function() return math.huge end, function() return -math.huge end,
   function() return -0.0 end, function() return 2 ^ 53 + 1.5 end,
@@ -133,7 +134,7 @@ local gated = {
   end,
 }
 
-local hostile_skip = {manual_seed = true, set_default_device = true, set_detect_anomaly = true,
+local hostile_skip = {manual_seed = true, set_default_device = true, set_detect_anomaly = true, help = true,
                       set_grad_enabled = true, set_rng_state = true, release_cache = true}
 if not GATED then
   for _, k in ipairs({'_pad', '_im2col', '_max_pool2d'}) do hostile_skip[k] = true end
