@@ -37,4 +37,10 @@ function errors.raisef(fmt, ...)
   error(string.format(fmt, ...), errors.user_level())
 end
 
+-- The text of a caught error without the 'source:line: ' position Lua put in front of it
+-- (for library code that catches an error and raises it again with more context).
+function errors.message(e)
+  return (tostring(e):gsub('^[^\n]-:%d+: ', '', 1))
+end
+
 return errors

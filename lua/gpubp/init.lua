@@ -74,6 +74,12 @@ gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
 gb.utils = require 'gpubp.utils'
 -- help(x): the entry of x in docs/api.md (the CLI also makes it the global `help`)
+do
+  local graph = require 'gpubp.graph'
+  gb.graph = setmetatable({ recording = graph.recording, on_replay = graph.on_replay }, {
+    __call = function(_, fn, opts) return graph.new(gb, fn, opts) end,
+  })
+end
 gb.help = function(x, opts) require('gpubp.help').help(x, opts) end
 
 return gb

@@ -59,6 +59,7 @@ void gbL_open_math(lua_State *L);
 void gbL_open_autograd(lua_State *L);
 void gbL_open_io(lua_State *L);
 void gbL_open_optim(lua_State *L);
-void gbL_open_cuda(lua_State *L); /* lgb_cuda.c: the gb.cuda table, with or without CUDA */
+void gbL_open_graph(lua_State *L); /* lgb_graph.c: recordings behind gb.graph */
+void gbL_open_cuda(lua_State *L);  /* lgb_cuda.c: the gb.cuda table, with or without CUDA */
 
 #endif

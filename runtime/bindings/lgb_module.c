@@ -139,6 +139,7 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_autograd(L);
   gbL_open_io(L);
   gbL_open_optim(L);
+  gbL_open_graph(L);
   gbL_open_cuda(L);
   return 1;
 }

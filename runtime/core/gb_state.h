@@ -45,6 +45,11 @@ struct gb_state {
   gb_gc_hook gc_hook;
   void *gc_ud;
   bool in_gc;
+  /* the active recording of kernel calls (gb_graph.h), NULL when none */
+  struct gb_graph *recording;
+  int graph_depth; /* kernels running inside a recorded kernel call (not recorded themselves) */
+  struct gb_graph *graph_patch; /* the recording being patched (gb_graph_patch_begin), or NULL */
+  int graph_patch_next, graph_patched;
   /* default placement for new tensors */
   gb_device default_device;
   int nthreads;

@@ -3,7 +3,9 @@
 --   plain    the bare loop (runs on any gpubp build, also one without the toolkit)
 --   toolkit  the same loop with a gb.utils.progress meter updated every step (to a file)
 --            and the GradMonitor off
--- Prints "BENCH step_us <median over epochs>". Compare builds and modes side by side:
+-- Prints "BENCH step_us <median wall time>" and "BENCH step_cpu_us <median process CPU
+-- time>" per step (CPU time is the steadier one on a loaded machine; run with
+-- OPENBLAS_NUM_THREADS=1 so that it is one thread's). Compare builds and modes side by side:
 --   build/gpubp scripts/bench/gb_toolkit_overhead.lua plain|toolkit [epochs=20]
 local gb = require('gpubp')
 local bench = dofile((arg[0]:match('^(.*/)') or './') .. 'gb_bench.lua')
@@ -33,11 +35,13 @@ local function epoch()
 end
 
 epoch()
-local times = {}
+local times, cpu = {}, {}
 for e = 1, epochs do
-  local t0 = gb.time()
+  local t0, c0 = gb.time(), os.clock()
   epoch()
   times[e] = (gb.time() - t0) * 1e6 / NB
+  cpu[e] = (os.clock() - c0) * 1e6 / NB
 end
 print(string.format('BENCH step_us %.1f (%s, median of %d epochs of %d steps)', bench.median(times),
   mode, epochs, NB))
+print(string.format('BENCH step_cpu_us %.1f (%s)', bench.median(cpu), mode))

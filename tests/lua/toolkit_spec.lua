@@ -359,6 +359,22 @@ describe('GradMonitor on 10-layer MLPs', function()
     assert.is_truthy(w[1].message:find('(parameter weight)', 1, true))
     assert.are.equal('exploding', w[2].kind)
     assert.are.equal('2', w[2].layer)
+    assert.are.equal('grad nonfinite@1,exploding@2', mon:status())
+  end)
+
+  it('flags a norm growing fast between checks', function()
+    local net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    local mon = nn.utils.GradMonitor(net, { warn = false, growth = 100, max_norm = 1e6 })
+    net[1].weight.grad = gb.tensor({ { 0.03, 0.04 }, { 0, 0 } })
+    net[2].weight.grad = gb.tensor({ { 0.3, 0.4 } })
+    assert.are.same({}, mon:check())
+    net[1].weight.grad = gb.tensor({ { 1.5, 2 }, { 0, 0 } })      -- x50: below 100x
+    assert.are.same({}, mon:check())
+    net[1].weight.grad = gb.tensor({ { 3000, 4000 }, { 0, 0 } })  -- x2000 since the last check
+    local w = mon:check()
+    assert.are.equal(1, #w)
+    assert.are.equal('exploding', w[1].kind)
+    assert.matches('layer 1 %(Linear%(2 %-> 2%)%) grew from 2.5 to 5e%+03 since the last check', w[1].message)
   end)
 end)
 

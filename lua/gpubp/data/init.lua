@@ -16,7 +16,7 @@ local FASHION_CLASSES = {
 -- Fashion-MNIST ships in MNIST's IDX layout and file names; only the class names differ.
 function data.fashion_mnist(dir, split)
   local ok, ds = pcall(mnist, dir, split)
-  if not ok then errors.raise((tostring(ds):gsub('data%.mnist', 'data.fashion_mnist', 1))) end
+  if not ok then errors.raise((errors.message(ds):gsub('data%.mnist', 'data.fashion_mnist', 1))) end
   ds.classes = FASHION_CLASSES
   return ds
 end

@@ -9,11 +9,9 @@ local FILES = {
   test = { 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte' },
 }
 
--- The reader's message names the file and the problem; drop the 'file.lua:N: ' prefix
--- pointing into this module.
-local function strip_where(msg)
-  return (tostring(msg):gsub('^[^:\n]*%.lua:%d+: ', '', 1))
-end
+-- The reader's message names the file and the problem; drop its position (raised again
+-- below at the user's line).
+local strip_where = errors.message
 
 -- Reads '<dir>/<base>.gz' if it exists, else '<dir>/<base>', as `dtype`: returns the tensor
 -- and its path, or nil and the paths tried when neither exists; any other failure raises.

@@ -66,6 +66,8 @@ Optimizer.check_range = check_range
 function Optimizer:step(closure)
   local loss
   if closure then loss = gb.enable_grad(closure) end
+  local graph = package.loaded['gpubp.graph']
+  local recording = graph and graph.recording()
   gb.no_grad(function()
     for _, group in ipairs(self.param_groups) do
       for _, p in ipairs(group.params) do
@@ -73,11 +75,16 @@ function Optimizer:step(closure)
         if g then
           local st = self.state[p]
           if not st then st = {}; self.state[p] = st end
+          local fused_before = recording and (recording.fused[self] or 0)
           self:update(p, g, st, group)
+          if recording and (recording.fused[self] or 0) == fused_before then
+            graph.note_unfused(self)
+          end
         end
       end
     end
   end)
+  if recording then graph.note_step(self) end -- how gb.graph carries this step to replays
   return loss
 end
 
@@ -95,10 +102,15 @@ function Optimizer:try_fused(p, fn, ...)
     self._unfusable[p] = true
     return false
   end
-  local ok = pcall(fn, ...)
-  if not ok then
+  local ok, err = pcall(fn, ...)
+  local graph = package.loaded['gpubp.graph']
+  if graph and graph.patching then
+    if not ok then error(err, 0) end -- a replay's patch failed: gb.graph records anew
+  elseif not ok then
     self._unfusable = self._unfusable or setmetatable({}, { __mode = 'k' })
     self._unfusable[p] = true
+  elseif graph then
+    graph.note_fused(self)
   end
   return ok
 end
