@@ -86,6 +86,27 @@ describe('a gradient hook that closes tensors backward is using', function()
   end)
 end)
 
+describe('a graph recording released from Lua code it runs', function()
+  it('cannot be released while it records', function()
+    local rec = gb._graph_new()
+    assert.are.equal('graph: cannot release a recording while it records or patches',
+      H.err_of(function() rec:record(function() rec:release() end) end))
+    rec:release()
+    assert.is_true(H.still_computes())
+  end)
+
+  it('is looked up again after a patch table ran Lua code that released it', function()
+    local rec = gb._graph_new()
+    local x = gb.ones(2)
+    rec:record(function() return x * 2 end)
+    assert.is_true(rec:size() >= 1)
+    local evil = setmetatable({}, {__index = function() rec:release() end})
+    assert.are.equal('graph: the recording was released',
+      H.err_of(function() rec:patch(1, evil) end))
+    assert.is_true(H.still_computes())
+  end)
+end)
+
 describe('gb.save with a hostile string metatable', function()
   local dir
   before_each(function() dir = H.tmpdir() end)
