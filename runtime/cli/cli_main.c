@@ -312,6 +312,7 @@ int main(int argc, char **argv) {
   opt.device = a.device;
   opt.allow_exit = 1; /* the command line is the host: os.exit keeps Lua's meaning */
   opt.allow_bytecode = (a.flags & HAS_BYTECODE) != 0;
+  opt.interrupt_sets_hook = 1; /* Ctrl-C comes as a signal on this thread (cli_run.c) */
   if (a.seed) {
     char *end;
     errno = 0;
@@ -329,6 +330,7 @@ int main(int argc, char **argv) {
     gpubp_close(rt);
     return EXIT_FAILURE;
   }
+  gb_cli_set_runtime(rt);
   lua_State *L = gpubp_lua(rt);
   main_ctx m = {argc, argv, a};
   lua_pushcfunction(L, pmain);
