@@ -5,9 +5,19 @@
 #ifndef GB_LIMITS_H
 #define GB_LIMITS_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#ifdef __cplusplus
+/* The CUDA backend's C++ includes this through gb_state.h (inside extern "C"): the same
+ * layout, never touched there. */
+extern "C++" {
+#include <atomic>
+}
+typedef std::atomic<int> gb_atomic_int;
+#else
+#include <stdatomic.h>
+typedef atomic_int gb_atomic_int;
+#endif
 
 #include "gb_core.h"
 
@@ -19,7 +29,7 @@
 
 typedef struct gb_limits {
   /* Written from other threads and signal handlers: lock-free atomics only. */
-  atomic_int stop;
+  gb_atomic_int stop;
   /* Caps (0 = none), set by the host between calls. */
   int64_t host_cap;   /* Lua heap + CPU tensor bytes (in use and cached) */
   int64_t device_cap; /* bytes of tensors on devices */
