@@ -21,6 +21,8 @@ static bool is_options(lua_State *L, int idx) {
 }
 
 static void parse_dtype(lua_State *L, int idx, const char *fn, opts *o) {
+  if (lua_type(L, idx) != LUA_TSTRING) /* an __index may answer anything */
+    luaL_error(L, "%s: option 'dtype' expects a string, got %s", fn, luaL_typename(L, idx));
   const char *n = lua_tostring(L, idx);
   if (!gb_dtype_parse(n, &o->dtype))
     luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);

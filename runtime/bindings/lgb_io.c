@@ -144,7 +144,7 @@ static int io_load(lua_State *L) {
                       lua_gettop(L));
   lua_settop(L, 2); /* 1: the path (it must stay anchored: `path` points into it), 2: device */
   lua_newtable(L);  /* 3: tensors */
-  lua_newtable(L);   /* 4: metadata */
+  lua_newtable(L);  /* 4: metadata */
   gb_safetensors f;
   GBL_CHECK(L, S, gb_safetensors_load(S, path, &f));
   for (int i = 0; i < f.nmeta; i++) {

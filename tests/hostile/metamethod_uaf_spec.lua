@@ -55,6 +55,15 @@ describe('an option table that closes the tensor being used', function()
     end)
   end
 
+  it('answering a table for every option is a clean error (it crashed in strcmp)', function()
+    local odd = setmetatable({}, {__index = function() return {} end})
+    assert.are.equal("zeros: option 'dtype' expects a string, got table",
+      H.err_of(function() return gb.zeros(2, odd) end))
+    assert.are.equal("zeros_like: option 'dtype' expects a string, got table",
+      H.err_of(function() return gb.zeros_like(gb.ones(2), odd) end))
+    assert.is_true(H.still_computes())
+  end)
+
   it('leaves the options working when they are honest', function()
     local x = gb.ones(3, {requires_grad = true})
     local y = (x * 2):sum()
