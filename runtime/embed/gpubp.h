@@ -89,7 +89,8 @@ typedef struct gpubp_options {
   int allow_exit;      /* nonzero: os.exit ends the process as in plain Lua (the gpubp command
                           sets this). Default: os.exit raises a Lua error, so a script cannot
                           end its host: "os.exit(N) refused: this is an embedded ..." */
-  gpubp_budget budget; /* caps from the start (the modules' own load counts too) */
+  gpubp_budget budget; /* caps: bytes from the start (the modules' load counts), time and
+                          instructions from the first call after open */
   /* Sandbox: nonzero runs scripts with a restricted standard library (no os.execute,
    * io.popen, os.exit, os.getenv, C modules, bytecode, debug, GC switches, string.dump);
    * files may be opened (io, os.remove/rename, require, dofile, gb.save/gb.load/read_idx)
