@@ -1,6 +1,8 @@
-/* gb_cuda.h — the CUDA backend as the C core sees it: plain C prototypes only (no CUDA
- * headers), the one header runtime/ includes from gpu/. Launchers follow the op table
- * (gb_ops.def); everything returns a gb_status with the failing call, file and line on S. */
+/* gb_cuda.h — the CUDA backend's entries in plain C (no CUDA headers): what the plugin's
+ * gb_backend table (gb_cuda_backend.cu) points at, and what tests/gpu call directly (they
+ * link libgpubp_cuda.so). The core includes nothing from gpu/: it reaches CUDA only through
+ * gb_backend.h. Launchers follow the op table (gb_ops.def); everything returns a gb_status
+ * with the failing call, file and line on S. */
 #ifndef GB_CUDA_H
 #define GB_CUDA_H
 
@@ -9,6 +11,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* exported by the plugin, for tests/gpu */
 
 /* Devices usable by this process (0 when no driver/GPU); never fails. When 0, *why (if not
  * NULL) gets a static string saying why (no driver, no device, driver too old, ...). */
@@ -44,6 +47,7 @@ bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_by
 #undef GB_NOCUDA
 #undef GB_CUDA
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -123,10 +123,10 @@ static int l_time(lua_State *L) {
 }
 
 static int l_build_info(lua_State *L) {
-#ifdef GB_HAVE_CUDA
-  const char *cuda = "CUDA backend compiled in";
+#ifdef GB_BUILT_CUDA_PLUGIN
+  const char *cuda = "CUDA plugin built";
 #else
-  const char *cuda = "CUDA backend not compiled in";
+  const char *cuda = "CUDA plugin not built";
 #endif
   lua_pushfstring(L, "gpubp %s (%s; Lua %s.%s; BLAS %s)", GB_VERSION, cuda, LUA_VERSION_MAJOR,
                   LUA_VERSION_MINOR, gb_blas_name());

@@ -435,7 +435,7 @@ static int t_index(lua_State *L) {
         lua_pushnil(L);
       }
     } else if (strcmp(k, "is_cuda") == 0)
-      lua_pushboolean(L, t->device != GB_CPU);
+      lua_pushboolean(L, gb_device_kind_of(t->device) == GB_KIND_CUDA);
     else
       lua_pushnil(L);
     return 1;

@@ -27,7 +27,7 @@ typedef struct gb_mat_layout {
 /* False when no (trans, ld) describes the strides (the caller makes a contiguous copy). */
 bool gb_mat_layout_of(int64_t rows, int64_t cols, int64_t s0, int64_t s1, gb_mat_layout *m);
 
-/* A backend's "contiguous copy unless already contiguous" (gb_cpu_contiguous, ...). */
+/* "contiguous copy unless already contiguous" (gb_tensor_contiguous). */
 typedef gb_status (*gb_contiguous_fn)(gb_state *S, gb_tensor *t, gb_tensor **out);
 
 /* The last two dims of t as a BLAS operand: t itself (retained) when its strides fit a

@@ -1,31 +1,20 @@
-/* gb_op.c — the dispatch table built from gb_ops.def, and gb_op_run: check devices, apply
- * the row's shape rule, allocate outputs (or build the view), call the device's kernel and
- * record a tape node when grad is needed. This is the hot path: no heap traffic beyond the
- * recycled objects, no string formatting unless an error is raised. */
+/* gb_op.c — the op table's core columns built from gb_ops.def, and gb_op_run: check devices,
+ * apply the row's shape rule, allocate outputs (or build the view), call the kernel of the
+ * device's backend (gb_backend.h) and record a tape node when grad is needed. This is the hot path:
+ * no heap traffic beyond the recycled objects, no string formatting unless an error is raised. */
 #include <stdio.h>
 #include <string.h>
 
 #include "gb_fn.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#define GB_CUDA(x) x
-#else
-#define GB_CUDA(x) NULL
-#endif
 #define GB_NOGRAD NULL
-#define GB_NOCUDA NULL
 
 const gb_oprow gb_ops[GB_NOPS] = {
-#define GB_OP(id, name, nin, infer, cpu, cuda, grad) [id] = {name, nin, infer, cpu, cuda, grad},
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad) [id] = {name, nin, infer, grad},
 #include "gb_ops.def"
 #undef GB_OP
 };
-
-bool gb_op_supported(gb_opid id, gb_device dev) {
-  return dev == GB_CPU ? gb_ops[id].cpu != NULL : gb_ops[id].cuda != NULL;
-}
 
 static gb_status check_devices(gb_state *S, gb_opid id, const gb_opargs *a, gb_device *dev) {
   *dev = a->in[0]->device;
@@ -43,13 +32,34 @@ static gb_status check_devices(gb_state *S, gb_opid id, const gb_opargs *a, gb_d
 }
 
 static gb_kernel_fn kernel_for(gb_state *S, gb_opid id, gb_device dev, gb_status *st) {
-  gb_kernel_fn fn = dev == GB_CPU ? gb_ops[id].cpu : gb_ops[id].cuda;
+  const gb_backend *b = gb_backend_loaded(dev); /* a tensor lives on dev: it is loaded */
+  gb_kernel_fn fn = b && b->kernels ? b->kernels[id] : NULL;
   if (!fn) {
-    char d[16];
+    char d[GB_DEVICE_STRLEN];
     *st = gb_errorf(S, GB_EDEVICE, "%s: not supported on %s", gb_ops[id].name,
                     gb_device_name(dev, d));
   }
   return fn;
+}
+
+gb_status gb_tensor_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
+  if (gb_tensor_is_contiguous(t)) {
+    gb_tensor_retain(t);
+    *out = t;
+    return GB_OK;
+  }
+  gb_status st;
+  gb_kernel_fn copy = kernel_for(S, GB_OP_COPY, t->device, &st);
+  if (!copy) return st;
+  gb_tensor *c;
+  if ((st = gb_tensor_empty_like(S, t, &c))) return st;
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {-1}};
+  if ((st = copy(S, &a, &c))) {
+    gb_tensor_release(S, c);
+    return st;
+  }
+  *out = c;
+  return GB_OK;
 }
 
 static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
@@ -175,10 +185,5 @@ gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
 
 gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out) {
   gb_opargs a = {.in = {x}, .nin = 1};
-  return gb_op_run(S, id, &a, out);
-}
-
-gb_status gb_op2(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor **out) {
-  gb_opargs a = {.in = {x, y}, .nin = 2};
   return gb_op_run(S, id, &a, out);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb_fn.h"
 #include "gb_state.h"
 
 bool gb_grad_enabled(const gb_state *S) {
@@ -125,7 +126,7 @@ static gb_status accumulate(gb_state *S, gb_tensor **acc, gb_tensor *g) {
     return GB_OK;
   }
   gb_tensor *sum;
-  gb_status st = gb_op2(S, GB_OP_ADD, *acc, g, &sum);
+  gb_status st = gb_fn_binary(S, GB_OP_ADD, *acc, g, &sum);
   gb_tensor_release(S, g);
   if (st) return st;
   gb_tensor_release(S, *acc);

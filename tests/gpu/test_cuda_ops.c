@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gb_fn.h"
 #include "gb_kernels.h"
 #ifdef GB_HAVE_CUDA
@@ -25,21 +26,9 @@ static int device_count(const char **why) {
 #endif
 }
 
-static int failures = 0, checks = 0;
 /* the device compared with the CPU: cuda:0, or the CPU itself in self-check mode
  * (GPUBP_TEST_SELFCHECK=1 on a machine without GPU exercises the cases and the harness) */
 static gb_device test_dev = 0;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    checks++;                                                                                      \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                        \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 #define OK(S, call)                                                                                \
   do {                                                                                             \
