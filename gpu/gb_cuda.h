@@ -6,13 +6,16 @@
 #ifndef GB_CUDA_H
 #define GB_CUDA_H
 
-#include "gb_op.h"
+#include "gb_backend.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 #pragma GCC visibility push(default) /* exported by the plugin, for tests/gpu */
 
+/* The plugin's entry point: the CUDA gb_backend (gb_backend.h), or NULL with *why when it was
+ * built for another GB_BACKEND_ABI. Runs device discovery. */
+const gb_backend *gb_cuda_backend_entry(int abi, const char **why);
 /* Devices usable by this process (0 when no driver/GPU); never fails. When 0, *why (if not
  * NULL) gets a static string saying why (no driver, no device, driver too old, ...). */
 int gb_cuda_device_count(const char **why);

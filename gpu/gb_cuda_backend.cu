@@ -44,8 +44,7 @@ static const gb_backend cuda_backend = make_backend();
 
 /* The plugin's entry point (dlsym'd by name): the backend, or NULL with *why. Device
  * discovery runs here, once, under the loader's lock. */
-extern "C" __attribute__((visibility("default"))) const gb_backend *
-gb_cuda_backend_entry(int abi, const char **why) {
+extern "C" const gb_backend *gb_cuda_backend_entry(int abi, const char **why) {
   if (abi != GB_BACKEND_ABI) {
     if (why) *why = "plugin built for another version of gpubp (backend ABI differs)";
     return NULL;

@@ -171,7 +171,7 @@ extern "C" gb_status gb_cuda_synchronize(gb_state *S) {
   if (!b) return GB_OK;
   for (int d = 0; d < GB_CUDA_MAXDEV; d++) {
     if (!b->dev[d].ready) continue;
-    gb_cuda_dev *c;
+    gb_cuda_dev *c = NULL;
     gb_status st = gb_cuda_ctx(S, gb_cuda_device(d), &c);
     if (st) return st;
     GB_CU(S, gb_cuda_device(d), cudaStreamSynchronize(c->stream));

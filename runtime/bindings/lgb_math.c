@@ -481,7 +481,9 @@ static int m_cpu(lua_State *L) {
 }
 static int m_cuda(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
-  return convert(L, t, t->dtype, (gb_device)luaL_optinteger(L, 2, 0));
+  lua_Integer n = luaL_optinteger(L, 2, 0);
+  if (n < 0 || n >= GB_MAXINDEX) return luaL_error(L, "cuda: device %d out of range", (int)n);
+  return convert(L, t, t->dtype, GB_DEVICE(GB_KIND_CUDA, n));
 }
 
 /* to(dtype | device | tensor) — several may be given: t:to('cuda', 'int64') */

@@ -44,18 +44,18 @@ static inline float *gb_tensor_f32(const gb_tensor *t) {
 }
 
 /* New contiguous tensor of the given shape, uninitialised. ndim 0 is a scalar. */
-gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
-                          gb_tensor **out);
+GB_API gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
+                                 gb_device dev, gb_tensor **out);
 /* Same shape/dtype/device as `like`. */
-gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out);
+GB_API gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out);
 /* A view: new tensor header sharing t's storage (no autograd fields). */
 gb_tensor *gb_tensor_alias(gb_state *S, gb_tensor *t);
 
-void gb_tensor_retain(gb_tensor *t);
-void gb_tensor_release(gb_state *S, gb_tensor *t); /* NULL is allowed */
+GB_API void gb_tensor_retain(gb_tensor *t);
+GB_API void gb_tensor_release(gb_state *S, gb_tensor *t); /* NULL is allowed */
 
-bool gb_tensor_is_contiguous(const gb_tensor *t);
-bool gb_shape_equal(const gb_tensor *a, const gb_tensor *b);
+GB_API bool gb_tensor_is_contiguous(const gb_tensor *t);
+GB_API bool gb_shape_equal(const gb_tensor *a, const gb_tensor *b);
 /* Sets contiguous row-major strides and numel from shape. */
 void gb_tensor_set_contiguous_strides(gb_tensor *t);
 /* "(2,3)" into buf (at least 96 bytes); returns buf. */
