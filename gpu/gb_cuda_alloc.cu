@@ -82,10 +82,10 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
   cudaError_t e = cudaMalloc(&p, rounded);
   if (e == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
-    collect(S);
-    gb_cuda_release_cache_dev(S, c);
+    collect(S); /* tensors the host no longer references hand their blocks back */
     if ((st = gb_cuda_ctx(S, dev, &c))) return st; /* the GC may have hit a lost device */
-    if (c->bins[cls]) return gb_cuda_alloc(S, dev, nbytes, out);
+    if (c->bins[cls]) return gb_cuda_alloc(S, dev, nbytes, out); /* reuse one, before the */
+    gb_cuda_release_cache_dev(S, c);                             /* cache is given back */
     e = cudaMalloc(&p, rounded);
     if (e == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();

@@ -3,6 +3,7 @@
  * C = A x B is computed as C^T = B^T x A^T with the operands swapped. Transposed views are
  * passed as transpose flags, never copied; only layouts cuBLAS cannot express are made
  * contiguous. TF32 stays off unless gb_cuda_set_tf32 turns it on. */
+#include <limits.h>
 #include <string.h>
 
 #include "gb_cuda_impl.h"
@@ -26,16 +27,33 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
     return st;
   }
   int nd = xu->ndim;
+  /* m, k, n fit in int: gb_blas_operand refuses larger matrices */
   int m = (int)xu->shape[nd - 2], k = (int)xu->shape[nd - 1], n = (int)yu->shape[yu->ndim - 1];
   long long batch = nd == 3 ? xu->shape[0] : 1;
+  if (batch > INT_MAX) {
+    gb_tensor_release(S, xu);
+    gb_tensor_release(S, yu);
+    return gb_errorf(S, GB_ESHAPE, "matmul: a batch of %lld on cuda: above %d is not supported",
+                     batch, INT_MAX);
+  }
   long long xb = nd == 3 ? xu->stride[0] : 0, yb = yu->ndim == 3 ? yu->stride[0] : 0;
   cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
-  if (k == 0 && beta == 0.0f && out->numel > 0) {
-    /* an empty inner dimension: the product is zeros (cuBLAS is not asked about k = 0) */
-    cudaError_t e = cudaMemsetAsync(gb_tensor_f32(out), 0, (size_t)out->numel * 4, c->stream);
+  if (k == 0 && beta != 1.0f && out->numel > 0) {
+    /* an empty inner dimension: out = beta * out (cuBLAS is not asked about k = 0) */
+    cudaError_t e = cudaSuccess;
+    float *cp = gb_tensor_f32(out);
+    if (beta == 0.0f)
+      e = cudaMemsetAsync(cp, 0, (size_t)out->numel * 4, c->stream);
+    else
+      for (int64_t at = 0; at < out->numel && bs == CUBLAS_STATUS_SUCCESS; at += INT_MAX) {
+        int64_t len = out->numel - at < INT_MAX ? out->numel - at : INT_MAX;
+        bs = cublasSscal(h, (int)len, &beta, cp + at, 1);
+      }
     gb_tensor_release(S, xu);
     gb_tensor_release(S, yu);
     if (e != cudaSuccess) return gb_cuda_fail(S, dev, e, "cudaMemsetAsync", __FILE__, __LINE__);
+    if (bs != CUBLAS_STATUS_SUCCESS)
+      return gb_cublas_fail(S, dev, bs, "cublasSscal", __FILE__, __LINE__);
     return GB_OK;
   }
   if (m > 0 && n > 0 && batch > 0 && k > 0) {

@@ -143,18 +143,36 @@ gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
   return GB_OK;
 }
 
+/* The math mode for plain FP32: CUBLAS_DEFAULT_MATH (PEDANTIC is NVIDIA's debugging mode),
+ * with reduced-precision reductions disallowed; TF32 tensor cores only when asked for. */
+static cublasMath_t blas_math_mode(bool tf32) {
+  return (cublasMath_t)((tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) |
+                        CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);
+}
+
+/* Creates the handle on first use, bound to the device's stream. A handle whose set-up failed
+ * is destroyed, never kept: it would run later products on the legacy stream, outside the
+ * allocator's stream order. */
 gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h) {
   bool want = GB_CUDA_STATE(S)->tf32;
   if (!c->blas) {
-    GB_CUBLAS(S, dev, cublasCreate(&c->blas));
-    GB_CUBLAS(S, dev, cublasSetStream(c->blas, c->stream));
-    /* pedantic: plain float32 arithmetic, no TF32 or reduced-precision shortcuts */
-    GB_CUBLAS(S, dev, cublasSetMathMode(c->blas, CUBLAS_PEDANTIC_MATH));
+    cublasHandle_t fresh = NULL;
+    GB_CUBLAS(S, dev, cublasCreate(&fresh));
+    cublasStatus_t bs = cublasSetStream(fresh, c->stream);
+    const char *call = "cublasSetStream";
+    if (bs == CUBLAS_STATUS_SUCCESS) {
+      bs = cublasSetMathMode(fresh, blas_math_mode(false));
+      call = "cublasSetMathMode";
+    }
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+      cublasDestroy(fresh);
+      return gb_cublas_fail(S, dev, bs, call, __FILE__, __LINE__);
+    }
+    c->blas = fresh;
     c->blas_tf32 = false;
   }
   if (want != c->blas_tf32) {
-    GB_CUBLAS(S, dev,
-              cublasSetMathMode(c->blas, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+    GB_CUBLAS(S, dev, cublasSetMathMode(c->blas, blas_math_mode(want)));
     c->blas_tf32 = want;
   }
   *h = c->blas;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fresh_check.sh — what a new user sees: clones this repository (its committed HEAD) into a
-# temporary folder with nothing beside it (no ../shared), then runs the README's test command
+# temporary folder with nothing beside it (no shared data copy), then runs the README's test command
 # there. Usage: scripts/fresh_check.sh [--keep]. Uncommitted changes are not part of the check.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +10,7 @@ top=$(mktemp -d /tmp/gpubp-fresh.XXXXXX)
 [ $keep = 1 ] || trap 'rm -rf "$top"' EXIT
 git clone -q "$repo" "$top/gpubp"
 cd "$top/gpubp"
-[ ! -e ../shared ] || { echo "fresh_check: $top/shared exists" >&2; exit 1; }
+[ ! -e "$top/shared" ] || { echo "fresh_check: $top/shared exists" >&2; exit 1; }
 echo "fresh_check: $(git log -1 --format='%h %s') in $top/gpubp (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset})"
 # The README's test command, word for word:
 cmd=$(sed -n '/^Set up, build (warnings as errors) and run the whole test suite/,/^```$/p' \

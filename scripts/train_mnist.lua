@@ -17,10 +17,12 @@ usage: gpubp scripts/train_mnist.lua [options]
   --momentum X        SGD/RMSprop momentum (default 0)
   --device D          cpu | cuda | cuda:N (default: gpubp's default device)
   --seed N            random seed (default 1)
-  --plot FILE.svg     write loss and accuracy per epoch as an SVG chart
+  --plot FILE.svg     write loss and accuracy per epoch as an SVG chart (gb.utils.Logger)
+  --log FILE.csv      log train loss and test accuracy per epoch (.csv or .jsonl)
+  --monitor           check gradient health every step (GradMonitor), shown in the progress line
   --checkpoint FILE   save model, optimizer and progress after every epoch
   --resume FILE       continue from a checkpoint written by --checkpoint
-  --quiet             no live progress line
+  --quiet             no progress meter (gb.utils.progress, on stderr)
   -h, --help          this text]]
 
 local function fail(msg)
@@ -31,7 +33,7 @@ end
 local NUMERIC = { epochs = 'int', lr = 'num', batch = 'int', hidden = 'int', momentum = 'num',
                   seed = 'int' }
 local STRING = { data = true, optim = true, device = true, plot = true, checkpoint = true,
-                 resume = true }
+                 resume = true, log = true }
 
 local function parse_args(argv)
   local o = {
@@ -42,8 +44,8 @@ local function parse_args(argv)
   while i <= #argv do
     local a = argv[i]
     if a == '-h' or a == '--help' then print(USAGE) os.exit(0) end
-    if a == '--quiet' then
-      o.quiet = true
+    if a == '--quiet' or a == '--monitor' then
+      o[a:sub(3)] = true
       i = i + 1
     else
       local key, val = a:match('^%-%-([%w_]+)=(.*)$')
@@ -76,70 +78,6 @@ local function parse_args(argv)
     fail('--epochs, --batch and --hidden must be positive')
   end
   return o
-end
-
-local function isatty()
-  if gb.isatty then return gb.isatty(1) end
-  local ok = os.execute('test -t 1')
-  return ok == true
-end
-
-local function format_time(s)
-  if s >= 60 then return string.format('%dm%02ds', s // 60, math.floor(s % 60)) end
-  if s < 10 then return string.format('%.2fs', s) end
-  return string.format('%.1fs', s)
-end
-
--- SVG chart: two panels (train loss, test accuracy) over epochs.
-local function write_plot(path, history, title)
-  local W, H, PW, PH, L, T = 760, 320, 300, 220, 60, 50
-  local out = {}
-  local function add(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
-  add('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-      .. 'font-family="sans-serif" font-size="12">', W, H)
-  add('<rect width="%d" height="%d" fill="white"/>', W, H)
-  add('<text x="%d" y="24" font-size="15" text-anchor="middle">%s</text>', W // 2, title)
-  local n = #history.loss
-  local function panel(x0, name, values, lo, hi, color, fmt)
-    if hi <= lo then hi = lo + 1 end
-    local function px(i) return x0 + (n == 1 and PW / 2 or (i - 1) * PW / (n - 1)) end
-    local function py(v) return T + PH - (v - lo) / (hi - lo) * PH end
-    add('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>', x0, T + PH, x0 + PW, T + PH)
-    add('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>', x0, T, x0, T + PH)
-    for k = 0, 4 do
-      local v = lo + (hi - lo) * k / 4
-      local y = py(v)
-      add('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>', x0, y, x0 + PW, y)
-      add('<text x="%d" y="%.1f" text-anchor="end">' .. fmt .. '</text>', x0 - 6, y + 4, v)
-    end
-    local step = math.max(1, math.ceil(n / 10))
-    for i = 1, n, step do
-      add('<text x="%.1f" y="%d" text-anchor="middle">%d</text>', px(i), T + PH + 16, i)
-    end
-    add('<text x="%d" y="%d" text-anchor="middle">epoch</text>', x0 + PW // 2, T + PH + 34)
-    add('<text x="%d" y="%d" text-anchor="middle" fill="%s">%s</text>', x0 + PW // 2, T - 10,
-        color, name)
-    local pts = {}
-    for i, v in ipairs(values) do pts[#pts + 1] = string.format('%.1f,%.1f', px(i), py(v)) end
-    add('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>', color,
-        table.concat(pts, ' '))
-    for i, v in ipairs(values) do
-      add('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>epoch %d: %.4f</title></circle>',
-          px(i), py(v), color, i, v)
-    end
-  end
-  local maxloss = 0
-  for _, v in ipairs(history.loss) do maxloss = math.max(maxloss, v) end
-  local minacc = 1
-  for _, v in ipairs(history.acc) do minacc = math.min(minacc, v) end
-  panel(L, 'train loss', history.loss, 0, maxloss * 1.05, '#c0392b', '%.2f')
-  panel(L + PW + 90, 'test accuracy', history.acc, math.floor(minacc * 10) / 10, 1, '#2471a3',
-        '%.2f')
-  add('</svg>')
-  local f, err = io.open(path, 'w')
-  if not f then fail('cannot write plot: ' .. tostring(err)) end
-  f:write(table.concat(out, '\n'), '\n')
-  f:close()
 end
 
 local function prefixed(tbl, prefix)
@@ -229,47 +167,45 @@ local function main(argv)
     .. 'hidden %d, seed %d', train_set.n, test_set.n, o.data, device, o.optim, o.lr, o.batch,
     o.hidden, o.seed))
 
-  local live = not o.quiet and isatty()
   local nb = #train_loader
   local acc = history.acc[#history.acc] or 0
+  local log = (o.plot or o.log) and gb.utils.Logger(o.log)
+  for e = 1, #history.loss do
+    if log then log:log_epoch({ train_loss = history.loss[e], test_accuracy = history.acc[e] }) end
+  end
+  local monitor = o.monitor and nn.utils.GradMonitor(model) or nil
   for epoch = start, o.epochs do
-    local t0, last_draw = gb.time(), -1
+    local t0 = gb.time()
     local loss_sum, seen = nil, 0
-    local b = 0
+    local bar = gb.utils.progress(nb, { desc = string.format('epoch %d/%d', epoch, o.epochs),
+      quiet = o.quiet, monitor = monitor, unit = 'batch' })
     for x, y in train_loader() do
-      b = b + 1
       local loss = criterion(model(x), y)
       opt:zero_grad()
       loss:backward()
+      if monitor then monitor:check() end
       opt:step()
       local l = loss:detach()
       loss_sum = loss_sum and loss_sum + l or l
       seen = seen + x:size(1)
-      if live then
-        local now = gb.time()
-        if now - last_draw > 0.1 or b == nb then
-          last_draw = now
-          local rate = seen / math.max(now - t0, 1e-9)
-          io.write(string.format('\r\27[Kepoch %d/%d  batch %d/%d  loss %.4f  %.0f samples/s  ETA %s',
-            epoch, o.epochs, b, nb, l:item(), rate,
-            format_time((train_set.n - seen) / rate)))
-          io.flush()
-        end
-      end
+      bar:update(1, { loss = l })
     end
-    local train_loss = loss_sum:item() / b
+    bar:close()
+    local train_loss = loss_sum:item() / nb
     acc = evaluate(model, test_loader)
     local dt = gb.time() - t0
-    if live then io.write('\r\27[K') end
     history.loss[#history.loss + 1] = train_loss
     history.acc[#history.acc + 1] = acc
+    if log then log:log_epoch({ train_loss = train_loss, test_accuracy = acc }, epoch) end
     print(string.format('epoch %d/%d  train loss %.4f  test accuracy %.4f  time %s (%.0f samples/s)',
-      epoch, o.epochs, train_loss, acc, format_time(dt), seen / dt))
+      epoch, o.epochs, train_loss, acc, gb.utils.Progress.format_time(dt), seen / dt))
     if o.checkpoint then save_checkpoint(o.checkpoint, model, opt, o, epoch, history) end
   end
+  if log then log:close() end
   if o.plot then
-    write_plot(o.plot, history, string.format('MLP 784-%d-10, %s lr %g, batch %d', o.hidden,
-      o.optim, o.lr, o.batch))
+    log:plot(o.plot, { title = string.format('MLP 784-%d-10, %s lr %g, batch %d', o.hidden,
+      o.optim, o.lr, o.batch), panels = { { 'train_loss', title = 'train loss' },
+      { 'test_accuracy', title = 'test accuracy' } } })
   end
   print(string.format('test accuracy: %.4f', acc))
 end

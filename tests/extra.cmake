@@ -18,7 +18,7 @@ add_test(NAME cli_behaviour
 # ---- REPL through a terminal; HOME is a scratch directory so history stays out of ~ ---------
 set(GB_REPL_HOME ${CMAKE_CURRENT_BINARY_DIR}/repl_home)
 file(MAKE_DIRECTORY ${GB_REPL_HOME}/after_script)
-foreach(script session interrupt complete)
+foreach(script session interrupt complete toolkit)
   file(MAKE_DIRECTORY ${GB_REPL_HOME}/${script})
   add_test(NAME repl_${script}
     COMMAND ${CMAKE_COMMAND} -E env HOME=${GB_REPL_HOME}/${script}
@@ -33,7 +33,17 @@ add_test(NAME repl_after_script
 add_test(NAME repl_history
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/history_test.sh $<TARGET_FILE:pty_drive>
           $<TARGET_FILE:gpubp_cli> ${CMAKE_CURRENT_SOURCE_DIR}/repl)
-set_tests_properties(repl_after_script repl_history PROPERTIES TIMEOUT 60)
+file(MAKE_DIRECTORY ${GB_REPL_HOME}/progress)
+add_test(NAME repl_progress_tty
+  COMMAND ${CMAKE_COMMAND} -E env HOME=${GB_REPL_HOME}/progress
+          $<TARGET_FILE:pty_drive> ${CMAKE_CURRENT_SOURCE_DIR}/repl/progress.pty
+          -- $<TARGET_FILE:gpubp_cli> ${CMAKE_CURRENT_SOURCE_DIR}/repl/progress_tty.lua)
+set_tests_properties(repl_after_script repl_history repl_progress_tty PROPERTIES TIMEOUT 60)
+
+# ---- charts rendered by headless Chromium must be readable (skips without chromium) ------
+add_test(NAME chart_screenshot
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/chart_test.sh $<TARGET_FILE:gpubp_cli>)
+set_tests_properties(chart_screenshot PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
 
 # ---- the embedding example, linked against the shared libgpubp as an embedder would -------
 add_executable(embed_train ${CMAKE_SOURCE_DIR}/examples/embed_train.c)

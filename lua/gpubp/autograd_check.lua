@@ -1,6 +1,7 @@
 -- autograd_check.lua — gradcheck: compares the tape's gradients with central finite
 -- differences. gpubp's init.lua exposes it as gb.autograd.gradcheck.
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local M = {}
@@ -33,11 +34,11 @@ end
 function M.gradcheck(fn, inputs, opts)
   if type(fn) ~= 'function' and not (type(fn) == 'table' and getmetatable(fn)
      and getmetatable(fn).__call) then
-    error('gradcheck: expected a function, got ' .. type(fn), 2)
+    errors.raise('gradcheck: expected a function, got ' .. type(fn))
   end
   if gb.is_tensor(inputs) then inputs = { inputs } end
   if type(inputs) ~= 'table' then
-    error('gradcheck: expected a table of input tensors, got ' .. type(inputs), 2)
+    errors.raise('gradcheck: expected a table of input tensors, got ' .. type(inputs))
   end
   opts = opts or {}
   local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
@@ -47,19 +48,19 @@ function M.gradcheck(fn, inputs, opts)
     local x = inputs[i]
     if gb.is_tensor(x) and x.requires_grad then
       if not x.is_leaf then
-        error('gradcheck: input ' .. i .. ' requires grad but is not a leaf', 2)
+        errors.raise('gradcheck: input ' .. i .. ' requires grad but is not a leaf')
       end
       checked[#checked + 1] = i
     end
   end
   if #checked == 0 then
-    error('gradcheck: no input requires grad', 2)
+    errors.raise('gradcheck: no input requires grad')
   end
   -- analytic
   for _, i in ipairs(checked) do inputs[i].grad = nil end
   local out = gb.enable_grad(function() return fn(table.unpack(inputs, 1, n)) end)
   if not gb.is_tensor(out) then
-    error('gradcheck: fn must return a tensor, got ' .. type(out), 2)
+    errors.raise('gradcheck: fn must return a tensor, got ' .. type(out))
   end
   local w = projection(out)
   gb.enable_grad(function() (out * w):sum():backward() end)

@@ -1,6 +1,8 @@
 -- gpubp — the Lua face of the runtime. `require 'gpubp'` returns the C core (tensors, ops,
 -- autograd: gpubp.core) extended with the Lua-side packages: nn, optim, data, autograd.
+local errors = require('gpubp.errors')
 local gb = require 'gpubp.core'
+require('gpubp.tensor_methods')(gb)
 
 gb.autograd = {
   gradcheck = require('gpubp.autograd_check').gradcheck,
@@ -16,22 +18,22 @@ local function needs_grad(list)
 end
 
 function gb.cat(list, dim)
-  if type(list) ~= 'table' or #list == 0 then error('cat: expected a non-empty list of tensors', 2) end
+  if type(list) ~= 'table' or #list == 0 then errors.raise('cat: expected a non-empty list of tensors') end
   dim = dim or 1
   local first = list[1]
-  if not gb.is_tensor(first) then error('cat: element 1 is not a tensor', 2) end
+  if not gb.is_tensor(first) then errors.raise('cat: element 1 is not a tensor') end
   local nd = first:dim()
   local d = dim < 0 and dim + nd + 1 or dim
-  if d < 1 or d > nd then error(('cat: dimension %d out of range for a %d-D tensor'):format(dim, nd), 2) end
+  if d < 1 or d > nd then errors.raise(('cat: dimension %d out of range for a %d-D tensor'):format(dim, nd)) end
   local shape = first.shape
   local total = 0
   for i, t in ipairs(list) do
-    if not gb.is_tensor(t) then error(('cat: element %d is not a tensor'):format(i), 2) end
+    if not gb.is_tensor(t) then errors.raise(('cat: element %d is not a tensor'):format(i)) end
     local s = t.shape
-    if #s ~= nd then error(('cat: tensor %d has %d dimensions, expected %d'):format(i, #s, nd), 2) end
+    if #s ~= nd then errors.raise(('cat: tensor %d has %d dimensions, expected %d'):format(i, #s, nd)) end
     for k = 1, nd do
       if k ~= d and s[k] ~= shape[k] then
-        error(('cat: tensor %d has size %d in dimension %d, expected %d'):format(i, s[k], k, shape[k]), 2)
+        errors.raise(('cat: tensor %d has size %d in dimension %d, expected %d'):format(i, s[k], k, shape[k]))
       end
     end
     total = total + s[d]
@@ -57,7 +59,7 @@ function gb.cat(list, dim)
 end
 
 function gb.stack(list, dim)
-  if type(list) ~= 'table' or #list == 0 then error('stack: expected a non-empty list of tensors', 2) end
+  if type(list) ~= 'table' or #list == 0 then errors.raise('stack: expected a non-empty list of tensors') end
   dim = dim or 1
   local parts = {}
   for i, t in ipairs(list) do parts[i] = t:unsqueeze(dim < 0 and dim + t:dim() + 2 or dim) end
@@ -70,5 +72,14 @@ gb.io = {read_idx = gb.read_idx, save = gb.save, load = gb.load}
 gb.nn = require 'gpubp.nn'
 gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
+gb.utils = require 'gpubp.utils'
+-- help(x): the entry of x in docs/api.md (the CLI also makes it the global `help`)
+do
+  local graph = require 'gpubp.graph'
+  gb.graph = setmetatable({ recording = graph.recording, on_replay = graph.on_replay }, {
+    __call = function(_, fn, opts) return graph.new(gb, fn, opts) end,
+  })
+end
+gb.help = function(x, opts) require('gpubp.help').help(x, opts) end
 
 return gb

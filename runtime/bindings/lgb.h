@@ -19,7 +19,17 @@ gb_tensor *gbL_check_tensor(lua_State *L, int idx);
 gb_tensor *gbL_to_tensor(lua_State *L, int idx);
 /* Push a new userdata owning `t` (steals the reference). */
 void gbL_push_tensor(lua_State *L, gb_tensor *t);
-/* Raise the state's last error as a Lua error (never returns). */
+/* Pushes "file:line: " of the user's line: the first Lua frame whose source is not under
+ * lua/gpubp (lua/gpubp/errors.lua stores that prefix in the registry at GBL_LIB_SOURCE_KEY
+ * when it loads), so an error met inside a library layer names the user's script; pushes
+ * "" when no such frame exists. */
+void gbL_where(lua_State *L);
+#define GBL_LIB_SOURCE_KEY "gpubp.lib_source"
+/* luaL_error with the position of gbL_where (never returns). The binding files call it as
+ * luaL_error through the macro below, so every message they raise names the user's line. */
+int gbL_error(lua_State *L, const char *fmt, ...);
+#define luaL_error gbL_error
+/* Raise the state's last error as a Lua error, at the user's line (never returns). */
 int gbL_raise(lua_State *L, gb_state *S);
 /* Check a status: on failure raise the state's message. */
 #define GBL_CHECK(L, S, call)                                                                      \
@@ -49,6 +59,7 @@ void gbL_open_math(lua_State *L);
 void gbL_open_autograd(lua_State *L);
 void gbL_open_io(lua_State *L);
 void gbL_open_optim(lua_State *L);
-void gbL_open_cuda(lua_State *L); /* lgb_cuda.c: the gb.cuda table, with or without CUDA */
+void gbL_open_graph(lua_State *L); /* lgb_graph.c: recordings behind gb.graph */
+void gbL_open_cuda(lua_State *L);  /* lgb_cuda.c: the gb.cuda table, with or without CUDA */
 
 #endif

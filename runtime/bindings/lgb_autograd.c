@@ -1,13 +1,112 @@
 /* lgb_autograd.c — autograd from Lua (backward, no_grad/enable_grad scopes, detach,
- * requires_grad_) and runtime introspection (memory_stats, time, build_info). */
+ * requires_grad_) and runtime introspection (memory_stats, time, build_info, isatty). */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gb_blas.h"
 #include "gb_fn.h"
 #include "gb_state.h"
 #include "lgb.h"
+
+/* ---- gradient hooks: registry[HOOKS_KEY][id] is the list of functions of hook id ------ */
+#define HOOKS_KEY "gpubp.grad_hooks"
+
+typedef struct hook_call {
+  gb_state *S;
+  uint32_t id;
+  gb_tensor **grad;
+} hook_call;
+
+/* Protected body of the tape's callback: calls each function with the gradient; a tensor
+ * returned replaces it (same shape, dtype and device), nil keeps it. */
+static int hook_body(lua_State *L) {
+  hook_call *c = lua_touserdata(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, HOOKS_KEY) != LUA_TTABLE) return 0;
+  if (lua_rawgeti(L, -1, (lua_Integer)c->id) != LUA_TTABLE) return 0;
+  int list = lua_gettop(L);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, list, i) != LUA_TFUNCTION) { /* false: a removed hook */
+      lua_pop(L, 1);
+      continue;
+    }
+    gb_tensor_retain(*c->grad);
+    gbL_push_tensor(L, *c->grad);
+    lua_call(L, 1, 1);
+    gb_tensor *r = gbL_to_tensor(L, -1);
+    if (r) {
+      gb_tensor *g = *c->grad;
+      if (!gb_shape_equal(r, g) || r->dtype != g->dtype || r->device != g->device) {
+        char s0[96], s1[96];
+        /* no position: backward reports this message inside its own */
+        lua_pushfstring(L, "a gradient hook returned a %s %s tensor for a %s %s gradient",
+                        gb_shape_str(r, s0), gb_dtype_name(r->dtype), gb_shape_str(g, s1),
+                        gb_dtype_name(g->dtype));
+        return lua_error(L);
+      }
+      gb_tensor_retain(r);
+      gb_tensor_release(c->S, g);
+      *c->grad = r;
+    } else if (!lua_isnil(L, -1)) {
+      return luaL_error(L, "a gradient hook must return nil or a tensor, got %s",
+                        luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+static gb_status lua_grad_hook(gb_state *S, void *ud, uint32_t id, gb_tensor **grad) {
+  lua_State *L = ud;
+  hook_call c = {S, id, grad};
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, hook_body);
+  lua_pushlightuserdata(L, &c);
+  gb_status st = GB_OK;
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    st = gb_errorf(S, GB_EARG, "backward: %s", msg ? msg : "a gradient hook raised an error");
+  }
+  lua_settop(L, top);
+  return st;
+}
+
+/* Forget the functions of hooks whose tensor or node is gone. */
+static void drop_dead_hooks(lua_State *L, gb_state *S) {
+  uint32_t ids[64];
+  int n;
+  if (!S->ndead_hooks) return;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, HOOKS_KEY);
+  while ((n = gb_hooks_take_dead(S, ids, 64)) > 0)
+    for (int i = 0; i < n; i++) {
+      lua_pushnil(L);
+      lua_rawseti(L, -2, (lua_Integer)ids[i]);
+    }
+  lua_pop(L, 1);
+}
+
+/* gb._hook_id(t) -> the hook id of t (its list in gb._grad_hooks()) */
+static int l_hook_id(lua_State *L) {
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  drop_dead_hooks(L, S);
+  uint32_t id = gb_hooks_attach(S, t);
+  if (!id)
+    return luaL_error(L, "register_hook: the tensor does not require grad, so no gradient "
+                         "will flow to it");
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+/* gb._grad_hooks() -> the table {[id] = {functions...}} the tape's callback reads */
+static int l_grad_hooks(lua_State *L) {
+  drop_dead_hooks(L, gbL_state(L));
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, HOOKS_KEY);
+  return 1;
+}
 
 /* t:backward([grad] [, {retain_graph=bool}]) */
 static int m_backward(lua_State *L) {
@@ -22,7 +121,13 @@ static int m_backward(lua_State *L) {
   } else if (lua_isboolean(L, oi)) {
     retain = lua_toboolean(L, oi);
   }
-  GBL_CHECK(L, S, gb_backward(S, t, g, retain));
+  gb_grad_hook_fn old_fn = S->hook_fn;
+  void *old_ud = S->hook_ud;
+  gb_hooks_set_callback(S, lua_grad_hook, L);
+  gb_status st = gb_backward(S, t, g, retain);
+  gb_hooks_set_callback(S, old_fn, old_ud);
+  if (st) gbL_raise(L, S);
+  drop_dead_hooks(L, S);
   return 0;
 }
 
@@ -122,6 +227,20 @@ static int l_time(lua_State *L) {
   return 1;
 }
 
+/* gb.isatty(fd | file): whether a file descriptor or an io file handle is a terminal */
+static int l_isatty(lua_State *L) {
+  int fd = -1;
+  luaL_Stream *st = luaL_testudata(L, 1, LUA_FILEHANDLE);
+  if (st) {
+    if (!st->f || !st->closef) return luaL_error(L, "isatty: the file is closed");
+    fd = fileno(st->f);
+  } else {
+    fd = (int)luaL_checkinteger(L, 1);
+  }
+  lua_pushboolean(L, fd >= 0 && isatty(fd));
+  return 1;
+}
+
 static int l_build_info(lua_State *L) {
 #ifdef GB_BUILT_CUDA_PLUGIN
   const char *cuda = "CUDA plugin built";
@@ -149,7 +268,10 @@ static const luaL_Reg fns[] = {
     {"release_cache", l_release_cache},
     {"time", l_time},
     {"build_info", l_build_info},
+    {"isatty", l_isatty},
     {"is_tensor", l_is_tensor},
+    {"_hook_id", l_hook_id},
+    {"_grad_hooks", l_grad_hooks},
     {NULL, NULL},
 };
 

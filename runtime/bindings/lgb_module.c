@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,12 +51,34 @@ gb_state *gbL_state(lua_State *L) {
   return *box;
 }
 
-int gbL_raise(lua_State *L, gb_state *S) {
-  luaL_where(L, 1);
-  if (lua_rawlen(L, -1) == 0) {
+void gbL_where(lua_State *L) {
+  size_t n = 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, GBL_LIB_SOURCE_KEY);
+  const char *lib = lua_tolstring(L, -1, &n);
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) continue; /* C: no line */
+    if (lib != NULL && n > 0 && strncmp(ar.source, lib, n) == 0) continue;
     lua_pop(L, 1);
-    luaL_where(L, 2); /* a C function has no line: name the Lua caller instead */
+    lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    return;
   }
+  lua_pop(L, 1);
+  lua_pushliteral(L, "");
+}
+
+int gbL_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  gbL_where(L);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+int gbL_raise(lua_State *L, gb_state *S) {
+  gbL_where(L);
   lua_pushstring(L, gb_state_error(S));
   lua_concat(L, 2);
   return lua_error(L);
@@ -112,6 +135,7 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_autograd(L);
   gbL_open_io(L);
   gbL_open_optim(L);
+  gbL_open_graph(L);
   gbL_open_cuda(L);
   return 1;
 }

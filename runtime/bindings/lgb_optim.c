@@ -1,10 +1,17 @@
 /* lgb_optim.c — the fused optimizer rows for the Lua optimizers (lua/gpubp/optim): one call
  * per parameter updates it and its state in place, outside autograd. */
+#include "gb_graph.h"
 #include "gb_state.h"
 #include "lgb.h"
 
+/* Runs the fused row, or, while gb.graph patches a recording (the optimizer's step computed
+ * again before a replay), gives these scalars to the recorded call instead. */
 static void run_update(lua_State *L, gb_opid id, gb_opargs *a) {
   gb_state *S = gbL_state(L);
+  if (S->graph_patch) {
+    GBL_CHECK(L, S, gb_graph_patch_call(S, id, a));
+    return;
+  }
   bool was = gb_set_grad_enabled(S, false);
   gb_status st = gb_op_run_into(S, id, a, a->in[0]);
   gb_set_grad_enabled(S, was);

@@ -1,7 +1,7 @@
 /* cli_complete.c — Tab completion for the gpubp REPL: turns a partial Lua name ("pri",
- * "gb.nn.Li", "x:su") into the list of names it can become, by walking globals, table
- * fields, metatable __index tables and, for tensors, gb._tensor_methods. The search is a
- * small Lua function (compiled once, kept in the registry) run under lua_pcall. */
+ * "gb.nn.Li", "x:su", "net:") into the names it can become: globals, table fields, __index
+ * chains, tensor methods, and for class instances (modules, optimizers) their parameters,
+ * children and class chain; '_' names stay hidden unless typed. A small Lua function. */
 #include <string.h>
 
 #include <lauxlib.h>
@@ -36,6 +36,28 @@ static const char completer_src[] =
     "-- tensor fields that __index computes rather than finds in the method table\n"
     "local tensor_fields = {shape = 1, dtype = 1, device = 1, grad = 1, requires_grad = 1,\n"
     "  is_leaf = 1}\n"
+    "-- a class instance (gpubp's class.lua): the names its __index function resolves:\n"
+    "-- registered parameters, submodules and buffers (ordered maps), then the class chain\n"
+    "local class_machinery = {new = 1, extend = 1, init = 1, is_instance = 1, class_name = 1,\n"
+    "  is_module = 1}\n"
+    "local function instance(obj, mt, add)\n"
+    "  for _, reg in ipairs({'_parameters', '_modules', '_buffers'}) do\n"
+    "    local r = rawget(obj, reg)\n"
+    "    if type(r) == 'table' and type(r.map) == 'table' then\n"
+    "      for k, v in next, r.map do add(k, v) end\n"
+    "    end\n"
+    "  end\n"
+    "  local c, seen = mt, {}\n"
+    "  while type(c) == 'table' and not seen[c] do\n"
+    "    seen[c] = true\n"
+    "    for k, v in next, c do\n"
+    "      if not class_machinery[k] then add(k, v) end\n"
+    "    end\n"
+    "    local cm = debug.getmetatable(c)\n"
+    "    local up = type(cm) == 'table' and rawget(cm, '__index')\n"
+    "    c = rawget(c, 'super') or (type(up) == 'table' and up) or nil\n"
+    "  end\n"
+    "end\n"
     "-- adds every (key, value) reachable from obj through fields and __index chains\n"
     "local function collect(obj, add)\n"
     "  local seen = {}\n"
@@ -53,6 +75,8 @@ static const char completer_src[] =
     "      if m then\n"
     "        for k, v in next, m do add(k, v) end\n"
     "        for k in next, tensor_fields do add(k, 0) end\n"
+    "      elseif type(obj) == 'table' then\n"
+    "        instance(obj, mt, add)\n"
     "      end\n"
     "      return\n"
     "    end\n"
@@ -63,7 +87,8 @@ static const char completer_src[] =
     "  local head, sep, last = word:match('^(.*)([.:])([%w_]*)$')\n"
     "  local out, have = {}, {}\n"
     "  local function add(k, v, prefix)\n"
-    "    if ident(k) and k:sub(1, #last) == last and not have[k] then\n"
+    "    if ident(k) and k:sub(1, #last) == last and not have[k]\n"
+    "       and (k:sub(1, 1) ~= '_' or last:sub(1, 1) == '_') and k ~= 'super' then\n"
     "      if sep == ':' and not callable(v) then return end\n"
     "      have[k] = true\n"
     "      out[#out + 1] = prefix .. k\n"

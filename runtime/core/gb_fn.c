@@ -39,8 +39,8 @@ gb_status gb_fn_scalar_like(gb_state *S, const gb_tensor *like, double v, gb_ten
 }
 
 gb_status gb_fn_contiguous(gb_state *S, gb_tensor *x, gb_tensor **out) {
-  if (gb_tensor_is_contiguous(x) || !x->requires_grad || !gb_grad_enabled(S))
-    return gb_tensor_contiguous(S, x, out);
+  if (gb_tensor_is_contiguous(x)) return gb_tensor_contiguous(S, x, out); /* x, retained */
+  /* else an op: recorded on the tape and in a graph recording (gb_tensor_contiguous is not) */
   gb_opargs a = {.in = {x}, .nin = 1, .i = {-1}};
   return gb_op_run(S, GB_OP_COPY, &a, out);
 }

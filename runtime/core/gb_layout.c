@@ -1,6 +1,8 @@
 /* gb_layout.c — reduction plans and BLAS matrix layouts (see gb_layout.h). */
 #include "gb_layout.h"
 
+#include <limits.h>
+
 void gb_reduce_plan_init(const gb_tensor *x, uint64_t mask, gb_reduce_plan *p) {
   if (mask == 0) mask = ~(uint64_t)0;
   p->nkeep = p->nred = 0;
@@ -19,15 +21,19 @@ void gb_reduce_plan_init(const gb_tensor *x, uint64_t mask, gb_reduce_plan *p) {
   p->base = gb_tensor_f32(x);
 }
 
+/* BLAS libraries take int leading dimensions: a layout whose ld would not fit is refused, so
+ * the caller makes a contiguous copy (whose ld, the row length, the product checks). */
 bool gb_mat_layout_of(int64_t rows, int64_t cols, int64_t s0, int64_t s1, gb_mat_layout *m) {
   if (s1 == 1 || cols == 1) {
     int64_t ld = s0 > cols ? s0 : cols;
+    if (ld > INT_MAX) return false;
     m->trans = false;
     m->ld = (int)(ld < 1 ? 1 : ld);
     return rows == 1 || s0 >= cols;
   }
   if (s0 == 1 || rows == 1) {
     int64_t ld = s1 > rows ? s1 : rows;
+    if (ld > INT_MAX) return false;
     m->trans = true;
     m->ld = (int)(ld < 1 ? 1 : ld);
     return cols == 1 || s1 >= rows;
@@ -39,6 +45,10 @@ gb_status gb_blas_operand(gb_state *S, gb_tensor *t, gb_contiguous_fn contiguous
                           gb_mat_layout *m) {
   int nd = t->ndim;
   int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
+  if (r > INT_MAX || c > INT_MAX)
+    return gb_errorf(S, GB_ESHAPE,
+                     "matmul: a (%lld,%lld) operand: matrix sizes above %d are not supported",
+                     (long long)r, (long long)c, INT_MAX);
   if (gb_mat_layout_of(r, c, t->stride[nd - 2], t->stride[nd - 1], m)) {
     gb_tensor_retain(t);
     *use = t;

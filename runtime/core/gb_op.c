@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gb_fn.h"
+#include "gb_graph.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
 #define GB_NOGRAD NULL
@@ -94,6 +95,21 @@ static gb_status anomaly_check(gb_state *S, gb_opid id, const gb_tensor *t) {
   return gb_check_finite(S, t, what);
 }
 
+/* Calls the kernel; while a recording is active, appends the call to it. Ops that a kernel
+ * runs inside itself are not recorded: replaying the outer kernel repeats them. */
+static gb_status run_kernel(gb_state *S, gb_opid id, gb_kernel_fn fn, const gb_opargs *a,
+                            gb_tensor **res, int nout) {
+  if (S->graph_patch)
+    return gb_errorf(S, GB_EARG, "graph: %s cannot run while a recording is patched",
+                     gb_ops[id].name);
+  if (!S->recording) return fn(S, a, res);
+  S->graph_depth++;
+  gb_status st = fn(S, a, res);
+  S->graph_depth--;
+  if (!st && S->graph_depth == 0) gb_graph_note(S, id, fn, a, res, nout);
+  return st;
+}
+
 gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
   gb_device dev;
   gb_status st = check_devices(S, id, a, &dev);
@@ -112,7 +128,7 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
       st = gb_tensor_empty(S, o.ndim[k], o.shape[k], o.dtype[k], dev, &res[k]);
       if (st) goto fail;
     }
-    if ((st = fn(S, a, res))) goto fail;
+    if ((st = run_kernel(S, id, fn, a, res, o.nout))) goto fail;
   }
   if (S->detect_anomaly && !o.view && (st = anomaly_check(S, id, res[0]))) goto fail;
   if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
@@ -158,7 +174,7 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   if (!fn) return st;
   gb_tensor *res[GB_MAXOUT] = {dst, NULL};
   dst->storage->version++; /* saved copies of this storage on the tape are now stale */
-  return fn(S, a, res);
+  return run_kernel(S, id, fn, a, res, 1);
 }
 
 void gb_set_detect_anomaly(gb_state *S, bool on) {

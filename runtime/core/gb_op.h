@@ -65,6 +65,7 @@ struct gb_node {
   gb_tensor *gacc;                /* gradient of out accumulated during backward */
   uint32_t version[GB_MAXIN + 1]; /* storage versions of in[] and out when recorded */
   bool freed;                     /* saved tensors were released by a non-retaining backward */
+  uint32_t hook;                  /* gradient hooks on out (gb_hooks.c), 0 if none */
   uint64_t visit;                 /* traversal mark */
   gb_node *next_free;
 };
@@ -99,5 +100,21 @@ void gb_set_detect_anomaly(gb_state *S, bool on);
 gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what);
 /* Set grad mode, returning the previous one. */
 bool gb_set_grad_enabled(gb_state *S, bool on);
+
+/* Gradient hooks (gb_hooks.c). A host (the Lua bindings) gives the state one callback; the
+ * tape calls it with a hook id and the gradient of a hooked tensor, which the callback may
+ * replace (releasing the old one). A non-OK status aborts backward with S's message. */
+typedef gb_status (*gb_grad_hook_fn)(gb_state *S, void *ud, uint32_t id, gb_tensor **grad);
+void gb_hooks_set_callback(gb_state *S, gb_grad_hook_fn fn, void *ud);
+/* The hook id of t (a leaf needing grad, or a non-leaf: its producing node), made on first
+ * use. 0 when t does not require grad. */
+uint32_t gb_hooks_attach(gb_state *S, gb_tensor *t);
+/* Runs the callback for hook `id` on *grad when a callback is set. */
+gb_status gb_hooks_run(gb_state *S, uint32_t id, gb_tensor **grad);
+/* Ids whose tensor or node was freed since the last call (the host drops their functions);
+ * writes at most cap of them and returns how many were written. */
+int gb_hooks_take_dead(gb_state *S, uint32_t *ids, int cap);
+/* Called by the tensor and node destructors for an object carrying hook `id`. */
+void gb_hooks_dead(gb_state *S, uint32_t id);
 
 #endif

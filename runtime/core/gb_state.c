@@ -43,6 +43,7 @@ static void free_lists(gb_state *S) {
 void gb_state_free(gb_state *S) {
   if (!S) return;
   free_lists(S);
+  free(S->dead_hooks);
   gb_alloc_release_cache(S);
   for (int k = 0; k < GB_NKINDS; k++) {
     const gb_backend *b = S->backend[k] ? gb_backend_loaded(GB_DEVICE(k, 0)) : NULL;

@@ -26,6 +26,12 @@ struct gb_state {
   const char *backward_of; /* op whose backward rule is running, for anomaly messages */
   uint64_t node_seq;
   gb_node *free_nodes;
+  /* gradient hooks: the host's callback, the last id given, ids freed since the host looked */
+  gb_grad_hook_fn hook_fn;
+  void *hook_ud;
+  uint32_t hook_seq;
+  uint32_t *dead_hooks;
+  int ndead_hooks, cap_dead_hooks;
   /* recycled tensor headers and storages (no heap traffic in the steady state) */
   gb_tensor *free_tensors;
   gb_storage *free_storages;
@@ -39,6 +45,11 @@ struct gb_state {
   gb_gc_hook gc_hook;
   void *gc_ud;
   bool in_gc;
+  /* the active recording of kernel calls (gb_graph.h), NULL when none */
+  struct gb_graph *recording;
+  int graph_depth; /* kernels running inside a recorded kernel call (not recorded themselves) */
+  struct gb_graph *graph_patch; /* the recording being patched (gb_graph_patch_begin), or NULL */
+  int graph_patch_next, graph_patched;
   /* default placement for new tensors (GB_DEVICE_AUTO until first asked for) */
   gb_device default_device;
   int nthreads;

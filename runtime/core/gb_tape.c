@@ -63,6 +63,7 @@ void gb_node_release(gb_state *S, gb_node *n) {
    * which is bounded by the graph depth of one training step. */
   node_free_saved(S, n);
   gb_tensor_release(S, n->gacc);
+  if (n->hook) gb_hooks_dead(S, n->hook);
   if (S->nfree_nodes >= GB_FREE_KEEP) {
     free(n);
     return;
@@ -159,7 +160,8 @@ static gb_status deliver(gb_state *S, gb_tensor *input, gb_tensor *g) {
     gb_tensor_release(S, g);
     return GB_OK;
   }
-  gb_status st = own_gradient(S, input, &g);
+  gb_status st = input->hook ? gb_hooks_run(S, input->hook, &g) : GB_OK;
+  if (!st) st = own_gradient(S, input, &g);
   if (st) {
     gb_tensor_release(S, g);
     return st;
@@ -191,6 +193,10 @@ static gb_status run_node(gb_state *S, gb_node *n) {
                        k < n->args.nin ? "input" : "output", gb_shape_str(t, sb),
                        gb_ops[n->op].name, gb_ops[n->op].name);
     }
+  }
+  if (n->hook) {
+    gb_status hs = gb_hooks_run(S, n->hook, &n->gacc);
+    if (hs) return hs;
   }
   gb_tensor *gin[GB_MAXIN] = {NULL};
   S->backward_of = gb_ops[n->op].name;

@@ -125,6 +125,7 @@ void gb_tensor_release(gb_state *S, gb_tensor *t) {
   storage_release(S, t->storage);
   gb_tensor *g = t->grad;
   gb_node *fn = t->grad_fn;
+  if (t->hook) gb_hooks_dead(S, t->hook);
   if (S->nfree_tensors < GB_FREE_KEEP) {
     t->next_free = S->free_tensors;
     S->free_tensors = t;

@@ -30,6 +30,7 @@ struct gb_tensor {
   bool requires_grad;   /* leaf: user asked for grad; non-leaf: some input needs grad */
   gb_tensor *grad;      /* accumulated gradient (leaves only), or NULL */
   gb_node *grad_fn;     /* node that produced this tensor (non-leaf), or NULL */
+  uint32_t hook;        /* gradient hooks of a leaf (gb_hooks.c), 0 if none */
   gb_tensor *next_free; /* free-list link while recycled */
 };
 

@@ -279,7 +279,10 @@ static void *split_helper(void *unused) {
 }
 
 /* fork(): the child has no helper thread and must not inherit split_mu locked, so the fork
- * takes the mutex and the child starts afresh (a new helper on its first split product). */
+ * takes the mutex and the child starts afresh (a new helper on its first split product). The
+ * condition variables are made anew too: the parent's helper may be registered as a waiter in
+ * split_wake, and glibc's pthread_cond_signal in the child would wait forever for that waiter,
+ * which does not exist there, to leave (seen as a hang of test_blas's fork case under load). */
 static void split_atfork_prepare(void) {
   pthread_mutex_lock(&split_mu);
 }
@@ -288,6 +291,8 @@ static void split_atfork_parent(void) {
 }
 static void split_atfork_child(void) {
   pthread_mutex_unlock(&split_mu);
+  split_wake = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+  split_left = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
   atomic_store(&split_posted, NULL);
   atomic_store(&split_busy, 0);
   split_helper_state = 0;

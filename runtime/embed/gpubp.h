@@ -62,7 +62,7 @@ typedef struct gpubp_options {
                          a GPU is usable, else cpu) */
   int seed_set;       /* nonzero: call gb.manual_seed(seed) after loading */
   int64_t seed;
-  int no_global; /* nonzero: do not set the global `gb` (require 'gpubp' still works) */
+  int no_global; /* nonzero: do not set the globals `gb` and `help` (require 'gpubp' works) */
 } gpubp_options;
 
 /* Fills `opt` with the defaults (module default device, no seeding, global `gb` set). */

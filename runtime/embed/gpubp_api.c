@@ -134,6 +134,8 @@ static int open_body(lua_State *L) {
   if (!o || !o->no_global) {
     lua_pushvalue(L, -1);
     lua_setglobal(L, "gb");
+    lua_getfield(L, -1, "help"); /* help(x) for scripts and the REPL (lua/gpubp/help.lua) */
+    lua_setglobal(L, "help");
   }
   if (o && o->device) {
     c->status = GPUBP_ERRDEVICE;

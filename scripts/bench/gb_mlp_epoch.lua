@@ -1,7 +1,8 @@
 -- gb_mlp_epoch.lua — benchmark (a), gpubp side: the seed MLP (784-128-10, ReLU) trained with
 -- SGD (lr 0.01) and cross-entropy at batch 100 on 80 synthetic batches (one 8000-sample
--- epoch). Prints "BENCH epoch_ms <median over epochs>" for scripts/bench/run.py.
---   build/gpubp scripts/bench/gb_mlp_epoch.lua [device=cpu] [epochs=5]
+-- epoch). Prints "BENCH epoch_ms <median over epochs>" for scripts/bench/run.py. With `graph`
+-- the step runs through gb.graph (recorded once, then replayed).
+--   build/gpubp scripts/bench/gb_mlp_epoch.lua [device=cpu] [epochs=5] [eager|graph]
 local gb = require('gpubp')
 local bench = dofile((arg[0]:match('^(.*/)') or './') .. 'gb_bench.lua')
 local nn, optim = gb.nn, gb.optim
@@ -16,14 +17,22 @@ if device ~= 'cpu' then model:to(device) end
 local criterion = nn.CrossEntropyLoss()
 local opt = optim.SGD(model:parameters(), { lr = 0.01 })
 
+local function step(x, y)
+  opt:zero_grad()
+  local loss = criterion(model(x), y)
+  loss:backward()
+  opt:step()
+  return loss
+end
+if arg[3] == 'graph' then
+  step = gb.graph(step)
+elseif arg[3] ~= nil and arg[3] ~= 'eager' then
+  error("gb_mlp_epoch.lua: the third argument is 'eager' or 'graph', got " .. arg[3])
+end
+
 local function epoch()
   local loss
-  for i = 1, NB do
-    opt:zero_grad()
-    loss = criterion(model(xs[i]), ys[i])
-    loss:backward()
-    opt:step()
-  end
+  for i = 1, NB do loss = step(xs[i], ys[i]) end
   return loss:item() -- waits for the device
 end
 

@@ -1,7 +1,8 @@
 /* sgemm_bench.c — GFLOP/s of gb_blas_sgemm (runtime/cpu/gb_blas.c) on square products and on the
  * seed MLP's layer shapes; built and run by scripts/bench/run.py (benchmark e), or by hand:
- *   cc -O2 -DGB_BLAS_OPENBLAS -Iruntime/cpu -Iruntime/core runtime/cpu/gb_blas.c scripts/bench/sgemm_bench.c \
- *      $(pkg-config --cflags --libs openblas) -lpthread -lm -o sgemm_bench */
+ *   cc -O2 -DGB_BLAS_OPENBLAS -Iruntime/cpu -Iruntime/core runtime/cpu/gb_blas.c \
+ *      scripts/bench/sgemm_bench.c $(pkg-config --cflags --libs openblas) -lpthread -lm \
+ *      -o sgemm_bench */
 #define _POSIX_C_SOURCE 200809L
 #include "gb_blas.h"
 

@@ -1,7 +1,9 @@
 """torch_train_mnist.py — PyTorch twin of scripts/train_mnist.lua for benchmark (d), peak RSS:
 MLP 784-128-10 (ReLU), SGD lr 0.01, batch 100, shuffled, cross-entropy; test accuracy after each
-epoch. Reads the same IDX files (gzip or raw).
-  /usr/bin/python3 scripts/bench/torch_train_mnist.py --data DIR [--epochs 1] [--device cpu]"""
+epoch. Reads the same IDX files (gzip or raw). --optim adam and --lr mirror train_mnist.lua's
+options, for the accuracy comparison in docs/training.md.
+  /usr/bin/python3 scripts/bench/torch_train_mnist.py --data DIR [--epochs 1] [--device cpu]
+      [--seed 1] [--optim sgd|adam] [--lr 0.01 (sgd) | 0.001 (adam)]"""
 import argparse
 import gzip
 import os
@@ -40,17 +42,23 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--optim", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--lr", type=float, default=None)
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
+    torch.manual_seed(a.seed)
     xtr, ytr = load(a.data, "train")
     xte, yte = load(a.data, "test")
     xtr, ytr, xte, yte = (t.to(a.device) for t in (xtr, ytr, xte, yte))
     model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
                                 torch.nn.Linear(128, 10)).to(a.device)
     crit = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    if a.optim == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=a.lr or 0.001)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=a.lr or 0.01)
     for epoch in range(1, a.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(xtr.shape[0], device=a.device)

@@ -142,8 +142,11 @@ static void check_concurrent(void) {
   }
 }
 
-/* A child of fork() (after split products started the helper thread) still multiplies. */
+/* A child of fork() (after split products started the helper thread) still multiplies. The
+ * pause first lets the helper stop spinning and block on its condition variable, the state
+ * in which a child that inherited the variable as it was hung in pthread_cond_signal. */
 __attribute__((unused)) static void check_fork(void) {
+  usleep(20 * 1000);
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {

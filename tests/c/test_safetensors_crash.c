@@ -85,14 +85,17 @@ int main(void) {
   gb_tensor_release(S, t);
   unsigned seed = 12345;
   long last = 0, changed = 0;
-  for (int round = 0; round < ROUNDS; round++) {
+  /* On a loaded machine one save can take longer than the longest timed kill; then extra
+   * rounds wait 0.5, 1, 2, 4, 8 s so that the replacement path is exercised all the same. */
+  for (int round = 0; round < ROUNDS || (changed == 0 && round < ROUNDS + 5); round++) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) return 1;
     if (pid == 0) child(path, last + 1);
     seed = seed * 1103515245u + 12345u;
     long ms = 30 + (long)(seed >> 16) % 250; /* 30..279 ms: mid-write, mid-fsync, mid-rename */
-    struct timespec ts = {0, ms * 1000000L};
+    if (round >= ROUNDS) ms = 500L << (round - ROUNDS);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     kill(pid, SIGKILL);
     int status;

@@ -50,7 +50,17 @@ function A.near(want, got, tol, msg)
     error(msg or fmt('expected %s +/- %s, got %s', tostring(want), tostring(tol), tostring(got)), 2)
   end
 end
-A.are = { equal = A.equal, near = A.near }
+-- deep equality of plain values and tables (busted's are.same, for totable() results)
+local function same(a, b)
+  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+function A.same(want, got, msg)
+  if not same(want, got) then error(msg or 'expected equal tables (deep comparison)', 2) end
+end
+A.are = { equal = A.equal, near = A.near, same = A.same }
 A.is = { ['true'] = A.is_true, ['false'] = A.is_false }
 setmetatable(A, { __call = function(_, v, msg, ...) if not v then error(msg or 'assertion failed', 2) end return v, msg, ... end })
 assert = A

@@ -32,6 +32,9 @@ describe('bad input', function()
       function() return gb.zeros(1e6, 1e6, 1e6) end)
     fails_with('out of memory: cannot allocate 40000000000 bytes on cpu',
       function() return gb.zeros(1e5, 1e5) end)
+    -- BLAS takes int sizes: a matrix side above 2^31 - 1 is refused, not truncated
+    fails_with('matmul: a (0,2147483648) operand: matrix sizes above 2147483647 are not supported',
+      function() return gb.zeros(0, 2 ^ 31):matmul(gb.zeros(2 ^ 31, 0)) end)
   end)
 
   it('mismatched shapes, dims and indices', function()

@@ -173,7 +173,7 @@ describe('nn.Linear', function()
 
   it('rejects bad sizes with a message naming the layer', function()
     assert.has_error(function() nn.Linear(0, 3) end,
-      'Linear: expected positive integer sizes (in_features, out_features), got 0, 3')
+      'Linear: in_features must be a positive integer, got 0')
   end)
 end)
 

@@ -22,6 +22,13 @@ CFG=$(find "$P" -name gpubpConfig.cmake | head -n 1)
 cd "$T"
 out=$(env -u LUA_PATH -u LUA_CPATH "$P/bin/gpubp" -e 'print(gb.ones(2,3):sum():item())')
 [ "$out" = 6 ] || { echo "installed gpubp printed [$out]"; exit 1; }
+# help(x) reads the installed docs/api.md (share/gpubp/docs), not the source tree's
+[ -f "$P/share/gpubp/docs/api.md" ] || { echo "not installed: share/gpubp/docs/api.md"; exit 1; }
+out=$(env -u LUA_PATH -u LUA_CPATH "$P/bin/gpubp" -e 'help(gb.nn.Linear); print(require("gpubp.help").docs_path())')
+case "$out" in
+  "### gb.nn.Linear(in_features, out_features [, opts])"*"$P/share/gpubp/lua/../docs/api.md") ;;
+  *) echo "installed help printed [$out]"; exit 1 ;;
+esac
 
 # consumers copied out of the source tree
 cp -R "$SRC/examples" "$T/examples"

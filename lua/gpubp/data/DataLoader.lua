@@ -3,18 +3,25 @@
 -- `for x, y in loader:iter() do`; #loader is the number of batches per epoch. Shuffling draws
 -- a permutation from gpubp's generator, so epochs are reproducible under gb.manual_seed.
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local class = require('gpubp.class')
 local gb = class.gb
 
 local DataLoader = class.Object:extend('DataLoader')
 
+local SPEC = {
+  batch_size = 1, shuffle = false, drop_last = false, device = options.optional,
+  fields = options.opt(nil, 'table'),
+}
+
 -- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'}})
 function DataLoader:init(dataset, opts)
   if type(dataset) ~= 'table' then
-    error('DataLoader: expected a dataset table with tensor fields x and y, got '
-          .. type(dataset), 3)
+    errors.raise('DataLoader: expected a dataset table with tensor fields x and y, got '
+          .. type(dataset))
   end
-  opts = opts or {}
+  opts = options.check('DataLoader', opts, SPEC)
   local fields = opts.fields
   if not fields then
     fields = {}
@@ -22,26 +29,26 @@ function DataLoader:init(dataset, opts)
     if dataset.y ~= nil then fields[#fields + 1] = 'y' end
   end
   if #fields == 0 then
-    error('DataLoader: the dataset has no tensor fields x/y (pass opts.fields to name others)', 3)
+    errors.raise('DataLoader: the dataset has no tensor fields x/y (pass opts.fields to name others)')
   end
   local n
   for _, f in ipairs(fields) do
     local t = dataset[f]
     if not gb.is_tensor(t) then
-      error("DataLoader: dataset field '" .. f .. "' is a " .. type(t) .. ', expected a tensor', 3)
+      errors.raise("DataLoader: dataset field '" .. f .. "' is a " .. type(t) .. ', expected a tensor')
     end
     if t:dim() < 1 then
-      error("DataLoader: dataset field '" .. f .. "' is a scalar tensor", 3)
+      errors.raise("DataLoader: dataset field '" .. f .. "' is a scalar tensor")
     end
     if n and t:size(1) ~= n then
-      error(string.format("DataLoader: dataset fields have different lengths (%s: %d, %s: %d)",
-        fields[1], n, f, t:size(1)), 3)
+      errors.raise(string.format("DataLoader: dataset fields have different lengths (%s: %d, %s: %d)",
+        fields[1], n, f, t:size(1)))
     end
     n = t:size(1)
   end
-  local bs = opts.batch_size or 1
+  local bs = opts.batch_size
   if math.type(bs) ~= 'integer' or bs < 1 then
-    error('DataLoader: batch_size must be a positive integer, got ' .. tostring(bs), 3)
+    errors.raise('DataLoader: batch_size must be a positive integer, got ' .. tostring(bs))
   end
   self.dataset, self.fields, self.n = dataset, fields, n
   self.batch_size = bs

@@ -1,5 +1,6 @@
 -- data/init.lua — gb.data: datasets (mnist, fashion_mnist) and the DataLoader.
 
+local errors = require('gpubp.errors')
 local mnist = require('gpubp.data.mnist')
 
 local data = {
@@ -15,7 +16,7 @@ local FASHION_CLASSES = {
 -- Fashion-MNIST ships in MNIST's IDX layout and file names; only the class names differ.
 function data.fashion_mnist(dir, split)
   local ok, ds = pcall(mnist, dir, split)
-  if not ok then error((tostring(ds):gsub('data%.mnist', 'data.fashion_mnist', 1)), 2) end
+  if not ok then errors.raise((errors.message(ds):gsub('data%.mnist', 'data.fashion_mnist', 1))) end
   ds.classes = FASHION_CLASSES
   return ds
 end

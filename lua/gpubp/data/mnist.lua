@@ -1,6 +1,7 @@
 -- data/mnist.lua — loads MNIST-format IDX files (MNIST, Fashion-MNIST): images as (N, 784)
 -- float32 in [0, 1], labels as (N) int64 classes 1..10 (digit d -> class d + 1).
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local FILES = {
@@ -22,21 +23,19 @@ local function find(dir, base)
   return nil, gz .. ' or ' .. raw
 end
 
--- The reader's message names the file and the problem; drop the 'file.lua:N: ' prefix
--- pointing into this module.
-local function strip_where(msg)
-  return (tostring(msg):gsub('^[^:\n]*%.lua:%d+: ', '', 1))
-end
+-- The reader's message names the file and the problem; drop its position (raised again
+-- below at the user's line).
+local strip_where = errors.message
 
 -- mnist(dir, split='train') -> {x =, y =, classes =, n =, files = {images, labels}}
 local function mnist(dir, split)
   split = split or 'train'
   if type(dir) ~= 'string' then
-    error('data.mnist: expected a directory path (string), got ' .. type(dir), 2)
+    errors.raise('data.mnist: expected a directory path (string), got ' .. type(dir))
   end
   local names = FILES[split]
   if not names then
-    error("data.mnist: split must be 'train' or 'test', got '" .. tostring(split) .. "'", 2)
+    errors.raise("data.mnist: split must be 'train' or 'test', got '" .. tostring(split) .. "'")
   end
   dir = dir:gsub('/+$', '')
   local img_path, tried_img = find(dir, names[1])
@@ -45,31 +44,31 @@ local function mnist(dir, split)
     local missing = {}
     if not img_path then missing[#missing + 1] = tried_img end
     if not lbl_path then missing[#missing + 1] = tried_lbl end
-    error('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
-          .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh', 2)
+    errors.raise('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
+          .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh')
   end
   local ok, images = pcall(gb.io.read_idx, img_path, 'float32')
-  if not ok then error('data.mnist: ' .. strip_where(images), 2) end
+  if not ok then errors.raise('data.mnist: ' .. strip_where(images)) end
   local labels
   ok, labels = pcall(gb.io.read_idx, lbl_path, 'int64')
-  if not ok then error('data.mnist: ' .. strip_where(labels), 2) end
+  if not ok then errors.raise('data.mnist: ' .. strip_where(labels)) end
   if images:dim() ~= 3 then
-    error(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
-      img_path, table.concat(images.shape, ',')), 2)
+    errors.raise(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
+      img_path, table.concat(images.shape, ',')))
   end
   if labels:dim() ~= 1 then
-    error(string.format('data.mnist: %s: expected labels of shape (N), got (%s)',
-      lbl_path, table.concat(labels.shape, ',')), 2)
+    errors.raise(string.format('data.mnist: %s: expected labels of shape (N), got (%s)',
+      lbl_path, table.concat(labels.shape, ',')))
   end
   local n = images:size(1)
   if labels:size(1) ~= n then
-    error(string.format('data.mnist: %s has %d images but %s has %d labels',
-      img_path, n, lbl_path, labels:size(1)), 2)
+    errors.raise(string.format('data.mnist: %s has %d images but %s has %d labels',
+      img_path, n, lbl_path, labels:size(1)))
   end
   local lo, hi = labels:min():item(), labels:max():item()
   if n > 0 and (lo < 0 or hi > 9) then
-    error(string.format('data.mnist: %s: labels must be digits 0..9, found %d..%d',
-      lbl_path, lo, hi), 2)
+    errors.raise(string.format('data.mnist: %s: labels must be digits 0..9, found %d..%d',
+      lbl_path, lo, hi))
   end
   local pixels = images:size(2) * images:size(3)
   return {

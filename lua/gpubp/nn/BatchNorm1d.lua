@@ -2,6 +2,8 @@
 -- batch's mean and biased variance in training mode, updating running estimates
 -- (momentum 0.1, unbiased variance, as PyTorch); eval mode uses the running estimates.
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local gb = require('gpubp.class').gb
@@ -10,16 +12,14 @@ local BatchNorm1d = Module:extend('BatchNorm1d')
 
 -- BatchNorm1d(num_features, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true})
 function BatchNorm1d:init(num_features, opts)
-  if math.type(num_features) ~= 'integer' or num_features < 1 then
-    error('BatchNorm1d: expected a positive integer num_features, got '
-          .. tostring(num_features), 3)
-  end
-  opts = opts or {}
+  options.positive_int('BatchNorm1d', 'num_features', num_features)
+  opts = options.check('BatchNorm1d', opts, {
+    eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true,
+    device = options.optional,
+  })
   self.num_features = num_features
-  self.eps = opts.eps or 1e-5
-  self.momentum = opts.momentum == nil and 0.1 or opts.momentum
-  self.affine = opts.affine ~= false
-  self.track_running_stats = opts.track_running_stats ~= false
+  self.eps, self.momentum = opts.eps, opts.momentum
+  self.affine, self.track_running_stats = opts.affine, opts.track_running_stats
   local topts = { device = opts.device }
   if self.affine then
     self.weight = Parameter(gb.ones({ num_features }, topts))
@@ -42,8 +42,8 @@ end
 function BatchNorm1d:forward(x)
   local d = x:dim()
   if (d ~= 2 and d ~= 3) or x:size(2) ~= self.num_features then
-    error(string.format('BatchNorm1d: expected input of shape (N, %d) or (N, %d, L), got (%s)',
-      self.num_features, self.num_features, table.concat(x.shape, ',')), 2)
+    errors.raise(string.format('BatchNorm1d: expected input of shape (N, %d) or (N, %d, L), got (%s)',
+      self.num_features, self.num_features, table.concat(x.shape, ',')))
   end
   local back
   if d == 3 then x, back = to_rows(x) end
@@ -51,8 +51,8 @@ function BatchNorm1d:forward(x)
   if self.training or not self.track_running_stats then
     local n = x:size(1)
     if n < 2 and self.training then
-      error('BatchNorm1d: expected more than 1 value per channel when training, got input of shape ('
-            .. table.concat(x.shape, ',') .. ')', 2)
+      errors.raise('BatchNorm1d: expected more than 1 value per channel when training, got input of shape ('
+            .. table.concat(x.shape, ',') .. ')')
     end
     mean = x:mean(1)
     local centered = x - mean

@@ -2,6 +2,8 @@
 -- bias (out), zero padding, default init kaiming_uniform(a=sqrt(5)) and U(+-1/sqrt(fan_in)).
 -- Computed as im2col (every receptive field as a row) followed by one matrix product.
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local init = require('gpubp.nn.init_fns')
@@ -10,26 +12,33 @@ local gb = require('gpubp.class').gb
 local Conv2d = Module:extend('Conv2d')
 
 -- n or {h, w} -> h, w
-local function pair(v, what)
-  if type(v) == 'table' then return v[1], v[2] end
-  if math.type(v) ~= 'integer' then
-    error('Conv2d: ' .. what .. ' must be an integer or {h, w}, got ' .. tostring(v), 4)
+local function pair(v, what, allow_zero)
+  local h, w = v, v
+  if type(v) == 'table' then h, w = v[1], v[2] end
+  local lo = allow_zero and 0 or 1
+  if math.type(h) ~= 'integer' or math.type(w) ~= 'integer' or h < lo or w < lo
+     or (type(v) == 'table' and #v ~= 2) then
+    errors.raise('Conv2d: ' .. what .. ' must be a ' .. (allow_zero and 'non-negative' or 'positive')
+      .. ' integer or {h, w}, got ' .. (type(v) == 'table' and '{' .. table.concat(v, ', ') .. '}'
+      or tostring(v)))
   end
-  return v, v
+  return h, w
 end
+
+local SPEC = {
+  stride = options.opt(1, 'integer', 'table'), padding = options.opt(0, 'integer', 'table'),
+  bias = true, device = options.optional, dtype = options.opt(nil, 'string'),
+}
 
 -- Conv2d(in_channels, out_channels, kernel_size, {stride=1, padding=0, bias=true})
 function Conv2d:init(in_channels, out_channels, kernel_size, opts)
-  opts = opts or {}
-  if math.type(in_channels) ~= 'integer' or math.type(out_channels) ~= 'integer'
-     or in_channels < 1 or out_channels < 1 then
-    error('Conv2d: expected positive integer channel counts, got ' .. tostring(in_channels)
-          .. ', ' .. tostring(out_channels), 3)
-  end
+  options.positive_int('Conv2d', 'in_channels', in_channels)
+  options.positive_int('Conv2d', 'out_channels', out_channels)
+  opts = options.check('Conv2d', opts, SPEC)
   self.in_channels, self.out_channels = in_channels, out_channels
   self.kh, self.kw = pair(kernel_size, 'kernel_size')
-  self.sh, self.sw = pair(opts.stride or 1, 'stride')
-  self.ph, self.pw = pair(opts.padding or 0, 'padding')
+  self.sh, self.sw = pair(opts.stride, 'stride')
+  self.ph, self.pw = pair(opts.padding, 'padding', true)
   local topts = { device = opts.device, dtype = opts.dtype }
   self.weight = Parameter(gb.empty({ out_channels, in_channels, self.kh, self.kw }, topts))
   if opts.bias ~= false then self.bias = Parameter(gb.empty({ out_channels }, topts)) end
@@ -46,8 +55,8 @@ end
 
 function Conv2d:forward(x)
   if x:dim() ~= 4 or x:size(2) ~= self.in_channels then
-    error(('Conv2d: expected input (N, %d, H, W), got (%s)'):format(self.in_channels,
-      table.concat(x.shape, ',')), 2)
+    errors.raise(('Conv2d: expected input (N, %d, H, W), got (%s)'):format(self.in_channels,
+      table.concat(x.shape, ',')))
   end
   local n, h, w = x:size(1), x:size(3), x:size(4)
   local oh = (h + 2 * self.ph - self.kh) // self.sh + 1

@@ -1,6 +1,8 @@
 -- nn/Embedding.lua — a lookup table: indices (any shape, int64, 1..num_embeddings) ->
 -- rows of weight (num_embeddings, embedding_dim), initialized N(0, 1) as in PyTorch.
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local init = require('gpubp.nn.init_fns')
@@ -10,18 +12,21 @@ local Embedding = Module:extend('Embedding')
 
 -- Embedding(num_embeddings, embedding_dim, {device=})
 function Embedding:init(num_embeddings, embedding_dim, opts)
-  if math.type(num_embeddings) ~= 'integer' or math.type(embedding_dim) ~= 'integer'
-     or num_embeddings < 1 or embedding_dim < 1 then
-    error('Embedding: expected positive integer sizes (num_embeddings, embedding_dim), got '
-          .. tostring(num_embeddings) .. ', ' .. tostring(embedding_dim), 3)
-  end
-  opts = opts or {}
+  options.positive_int('Embedding', 'num_embeddings', num_embeddings)
+  options.positive_int('Embedding', 'embedding_dim', embedding_dim)
+  opts = options.check('Embedding', opts, { device = options.optional })
   self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
   self.weight = Parameter(gb.empty({ num_embeddings, embedding_dim }, { device = opts.device }))
   init.normal_(self.weight, 0, 1)
 end
 
 function Embedding:forward(idx)
+  if not gb.is_tensor(idx) then
+    errors.raise('Embedding: expected a tensor of indices, got ' .. type(idx))
+  end
+  if idx.dtype ~= 'int64' and idx.dtype ~= 'int32' then
+    errors.raise('Embedding: expected indices of dtype int64 or int32, got ' .. idx.dtype)
+  end
   if idx.dtype ~= 'int64' then idx = idx:long() end
   local shape = idx.shape
   local rows = self.weight:index_select(1, idx:reshape(-1))

@@ -2,8 +2,14 @@
 -- A stateless layer with no parameters.
 
 local Module = require('gpubp.nn.Module')
+local options = require('gpubp.options')
 
 local GELU = Module:extend('GELU')
+
+-- GELU() takes no arguments (an empty options table is accepted).
+function GELU:init(opts)
+  options.check('GELU', opts, {})
+end
 
 function GELU:forward(x)
   return x:gelu()

@@ -1,6 +1,8 @@
 -- nn/LayerNorm.lua — normalizes over the trailing normalized_shape dims of each sample
 -- with the biased variance, then applies an elementwise affine (weight 1, bias 0 at init).
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local gb = require('gpubp.class').gb
@@ -11,13 +13,18 @@ local LayerNorm = Module:extend('LayerNorm')
 function LayerNorm:init(normalized_shape, opts)
   if type(normalized_shape) == 'number' then normalized_shape = { normalized_shape } end
   if type(normalized_shape) ~= 'table' or #normalized_shape == 0 then
-    error('LayerNorm: expected normalized_shape as a number or a table of sizes, got '
-          .. tostring(normalized_shape), 3)
+    errors.raise('LayerNorm: normalized_shape must be a positive integer or a table of them, got '
+          .. tostring(normalized_shape))
   end
-  opts = opts or {}
+  for i, n in ipairs(normalized_shape) do
+    options.positive_int('LayerNorm', 'normalized_shape[' .. i .. ']', n)
+  end
+  opts = options.check('LayerNorm', opts, {
+    eps = 1e-5, elementwise_affine = true, device = options.optional,
+  })
   self.normalized_shape = normalized_shape
-  self.eps = opts.eps or 1e-5
-  self.elementwise_affine = opts.elementwise_affine ~= false
+  self.eps = opts.eps
+  self.elementwise_affine = opts.elementwise_affine
   if self.elementwise_affine then
     self.weight = Parameter(gb.ones(normalized_shape, { device = opts.device }))
     self.bias = Parameter(gb.zeros(normalized_shape, { device = opts.device }))
@@ -33,8 +40,8 @@ function LayerNorm:forward(x)
     ok = shape[d - k + i] == self.normalized_shape[i]
   end
   if not ok then
-    error(string.format('LayerNorm: expected input ending in (%s), got (%s)',
-      table.concat(self.normalized_shape, ','), table.concat(shape, ',')), 2)
+    errors.raise(string.format('LayerNorm: expected input ending in (%s), got (%s)',
+      table.concat(self.normalized_shape, ','), table.concat(shape, ',')))
   end
   local flat = x
   if k > 1 then

@@ -1,6 +1,8 @@
 -- nn/Linear.lua — y = x W^T + b with W of shape (out, in) and b of shape (out), as in
 -- PyTorch, including its default init: W and b ~ U(-1/sqrt(in), 1/sqrt(in)).
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local Parameter = require('gpubp.nn.Parameter')
 local init = require('gpubp.nn.init_fns')
@@ -8,14 +10,13 @@ local gb = require('gpubp.class').gb
 
 local Linear = Module:extend('Linear')
 
+local SPEC = { bias = true, device = options.optional, dtype = options.opt(nil, 'string') }
+
 -- Linear(in_features, out_features, {bias=true, device=, dtype=})
 function Linear:init(in_features, out_features, opts)
-  if math.type(in_features) ~= 'integer' or math.type(out_features) ~= 'integer'
-     or in_features < 1 or out_features < 1 then
-    error('Linear: expected positive integer sizes (in_features, out_features), got '
-          .. tostring(in_features) .. ', ' .. tostring(out_features), 3)
-  end
-  opts = opts or {}
+  options.positive_int('Linear', 'in_features', in_features)
+  options.positive_int('Linear', 'out_features', out_features)
+  opts = options.check('Linear', opts, SPEC)
   local topts = { device = opts.device, dtype = opts.dtype }
   self.in_features, self.out_features = in_features, out_features
   self.weight = Parameter(gb.empty({ out_features, in_features }, topts))
@@ -40,7 +41,7 @@ function Linear:forward(x)
     return x:matmul(self.weight:t())
   end
   if d < 1 then
-    error('Linear: expected input of shape (*, ' .. self.in_features .. '), got a scalar', 2)
+    errors.raise('Linear: expected input of shape (*, ' .. self.in_features .. '), got a scalar')
   end
   -- (*, in) -> (prod *, in) -> (prod *, out) -> (*, out)
   local shape, out_shape = x.shape, {}

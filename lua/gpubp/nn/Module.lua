@@ -2,6 +2,7 @@
 -- assigned to a module's fields are registered (in assignment order) by __newindex, which is
 -- how `self.fc1 = nn.Linear(784, 128)` inside `Net:init` makes fc1 part of the model.
 
+local errors = require('gpubp.errors')
 local class = require('gpubp.class')
 local Parameter = require('gpubp.nn.Parameter')
 local gb = class.gb
@@ -74,27 +75,143 @@ function Module.__newindex(self, k, v)
     omap_set(params, k, nil); omap_set(mods, k, nil); omap_set(bufs, k, nil)
   else
     if params.map[k] ~= nil or mods.map[k] ~= nil or bufs.map[k] ~= nil then
-      error(string.format("%s: cannot assign a %s to '%s', which holds a %s",
+      errors.raise(string.format("%s: cannot assign a %s to '%s', which holds a %s",
         Module.class_name(self), type(v), tostring(k),
-        params.map[k] and 'parameter' or mods.map[k] and 'submodule' or 'buffer'), 2)
+        params.map[k] and 'parameter' or mods.map[k] and 'submodule' or 'buffer'))
     end
     rawset(self, k, v)
   end
 end
 
+local call_with_hooks
+
+-- A module without hooks pays two rawgets per call.
 function Module:__call(...)
-  return self:forward(...)
+  if rawget(self, '_forward_hooks') == nil and rawget(self, '_backward_hooks') == nil then
+    return self:forward(...)
+  end
+  return call_with_hooks(self, ...)
+end
+
+-- Once every hook of a kind is removed the field goes, and calls take the fast path again.
+local function hook_handle(self, field, fn)
+  local list = rawget(self, field) or {}
+  rawset(self, field, list)
+  list[#list + 1] = fn
+  local idx = #list
+  return {
+    remove = function()
+      list[idx] = false
+      for _, f in ipairs(list) do if f then return end end
+      if rawget(self, field) == list then rawset(self, field, nil) end
+    end,
+  }
+end
+
+-- module:register_forward_hook(fn): fn(module, inputs, output) after every forward; a
+-- non-nil return replaces the output. Returns a handle with :remove().
+function Module:register_forward_hook(fn)
+  if type(fn) ~= 'function' then
+    error(Module.class_name(self) .. ':register_forward_hook: expected a function, got ' .. type(fn), 2)
+  end
+  return hook_handle(self, '_forward_hooks', fn)
+end
+
+-- module:register_full_backward_hook(fn): fn(module, grad_input, grad_output) inside
+-- backward once the gradients with respect to the module's tensor inputs are known
+-- (grad_input is {} when no input needs grad; then it runs when grad_output is known).
+-- With one tensor input, a returned {tensor} replaces grad_input[1]. Returns a handle.
+function Module:register_full_backward_hook(fn)
+  if type(fn) ~= 'function' then
+    error(Module.class_name(self) .. ':register_full_backward_hook: expected a function, got '
+          .. type(fn), 2)
+  end
+  return hook_handle(self, '_backward_hooks', fn)
+end
+
+local function live(list)
+  if not list then return nil end
+  for _, f in ipairs(list) do if f then return list end end
+  return nil
+end
+
+-- Backward hooks: each tensor input needing grad passes through an identity view whose
+-- gradient is grad_input; tensor hooks on the outputs collect grad_output first.
+local function wire_backward(self, hooks, args, n)
+  local grad_out, grad_in, inputs = {}, {}, {}
+  local pending = 0
+  for i = 1, n do
+    local a = args[i]
+    if gb.is_tensor(a) and a.requires_grad and gb.is_grad_enabled() then
+      local v = a:view_as(a)
+      args[i] = v
+      inputs[#inputs + 1] = v
+    end
+  end
+  local function fire()
+    local replaced
+    for _, f in ipairs(hooks) do
+      if f then
+        local r = f(self, grad_in, grad_out)
+        if r ~= nil then replaced = r end
+      end
+    end
+    return replaced
+  end
+  for k, v in ipairs(inputs) do
+    v:register_hook(function(g)
+      grad_in[k] = g
+      pending = pending - 1
+      if pending == 0 then
+        local r = fire()
+        if r and #inputs == 1 then return r[1] end
+      end
+    end)
+  end
+  return function(outs)
+    local touts = {}
+    for i = 1, outs.n do
+      if gb.is_tensor(outs[i]) and outs[i].requires_grad then touts[#touts + 1] = outs[i] end
+    end
+    pending = #inputs
+    local remaining = #touts
+    for k, o in ipairs(touts) do
+      o:register_hook(function(g)
+        grad_out[k] = g
+        remaining = remaining - 1
+        if remaining == 0 and #inputs == 0 then fire() end
+      end)
+    end
+  end
+end
+
+call_with_hooks = function(self, ...)
+  local fh, bh = live(rawget(self, '_forward_hooks')), live(rawget(self, '_backward_hooks'))
+  local args = table.pack(...)
+  local after
+  if bh then after = wire_backward(self, bh, args, args.n) end
+  local outs = table.pack(self:forward(table.unpack(args, 1, args.n)))
+  if fh then
+    for _, f in ipairs(fh) do
+      if f then
+        local r = f(self, args, outs.n == 1 and outs[1] or outs)
+        if r ~= nil then outs = table.pack(r) end
+      end
+    end
+  end
+  if after then after(outs) end
+  return table.unpack(outs, 1, outs.n)
 end
 
 function Module:forward()
-  error(Module.class_name(self) .. ': forward is not implemented', 2)
+  errors.raise(Module.class_name(self) .. ': forward is not implemented')
 end
 
 -- Explicit registration, for names computed at run time.
 function Module:add_module(name, m)
   if not is_module(m) then
-    error(Module.class_name(self) .. ':add_module: expected a Module for '
-          .. tostring(name) .. ', got ' .. type(m), 2)
+    errors.raise(Module.class_name(self) .. ':add_module: expected a Module for '
+          .. tostring(name) .. ', got ' .. type(m))
   end
   self[name] = m
   return m
@@ -113,8 +230,8 @@ end
 -- A buffer is state saved in state_dict but not trained (BatchNorm's running stats).
 function Module:register_buffer(name, t)
   if t ~= nil and not gb.is_tensor(t) then
-    error(Module.class_name(self) .. ':register_buffer: expected a tensor for '
-          .. tostring(name) .. ', got ' .. type(t), 2)
+    errors.raise(Module.class_name(self) .. ':register_buffer: expected a tensor for '
+          .. tostring(name) .. ', got ' .. type(t))
   end
   local params, mods, bufs = registries(self)
   omap_set(params, name, nil); omap_set(mods, name, nil)
@@ -262,7 +379,7 @@ local CASTS = { float32 = 'float', int64 = 'long', int32 = 'int' }
 
 local function cast(t, dtype)
   local m = CASTS[dtype]
-  if not m then error('load_state_dict: cannot convert to dtype ' .. tostring(dtype), 3) end
+  if not m then errors.raise('load_state_dict: cannot convert to dtype ' .. tostring(dtype)) end
   return t[m](t)
 end
 
@@ -278,8 +395,8 @@ end
 -- mismatches. Returns {missing = {...}, unexpected = {...}} when strict is false.
 function Module:load_state_dict(sd, strict)
   if type(sd) ~= 'table' then
-    error(Module.class_name(self) .. ':load_state_dict: expected a table of tensors, got '
-          .. type(sd), 2)
+    errors.raise(Module.class_name(self) .. ':load_state_dict: expected a table of tensors, got '
+          .. type(sd))
   end
   if strict == nil then strict = true end
   local own = {}
@@ -314,7 +431,7 @@ function Module:load_state_dict(sd, strict)
     problems[#problems + 1] = 'unexpected keys: ' .. table.concat(unexpected, ', ')
   end
   if #problems > 0 then
-    error(Module.class_name(self) .. ':load_state_dict: ' .. table.concat(problems, '; '), 2)
+    errors.raise(Module.class_name(self) .. ':load_state_dict: ' .. table.concat(problems, '; '))
   end
   gb.no_grad(function()
     for _, nt in ipairs(own) do

@@ -3,6 +3,7 @@
 -- `Parameter.is(t)` says whether a tensor was marked. Assigning a marked tensor to a
 -- Module field registers it as that module's parameter.
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local Parameter = {}
@@ -11,7 +12,7 @@ local marked = setmetatable({}, { __mode = 'k' })
 -- Returns a leaf tensor sharing `t`'s storage, with requires_grad set, marked as parameter.
 function Parameter.new(t, requires_grad)
   if not gb.is_tensor(t) then
-    error('nn.Parameter: expected a tensor, got ' .. type(t), 3)
+    errors.raise('nn.Parameter: expected a tensor, got ' .. type(t))
   end
   if marked[t] then return t end
   if not t.is_leaf then t = t:detach() end

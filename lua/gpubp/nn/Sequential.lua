@@ -1,6 +1,7 @@
 -- nn/Sequential.lua — runs its children in order; children are named "1", "2", ... and
 -- reachable as seq[i]; #seq is the count.
 
+local errors = require('gpubp.errors')
 local Module = require('gpubp.nn.Module')
 
 local Sequential = Module:extend('Sequential')
@@ -13,7 +14,7 @@ function Sequential:init(...)
   end
   for i, m in ipairs(mods) do
     if not Module.is_module(m) then
-      error('Sequential: argument ' .. i .. ' is not a Module (got ' .. type(m) .. ')', 3)
+      errors.raise('Sequential: argument ' .. i .. ' is not a Module (got ' .. type(m) .. ')')
     end
     self:add(m)
   end
@@ -22,7 +23,7 @@ end
 -- Appends a module; returns self for chaining.
 function Sequential:add(m)
   if not Module.is_module(m) then
-    error('Sequential:add: expected a Module, got ' .. type(m), 2)
+    errors.raise('Sequential:add: expected a Module, got ' .. type(m))
   end
   self[tostring(#self + 1)] = m
   return self

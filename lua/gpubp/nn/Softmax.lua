@@ -1,12 +1,16 @@
 -- nn/Softmax.lua — exp(x) / sum(exp(x)) along dim (default -1, the last).
 
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 
 local Softmax = Module:extend('Softmax')
 
+-- Softmax([dim=-1]) or Softmax{dim=-1}
 function Softmax:init(dim)
+  if type(dim) == 'table' then dim = options.check('Softmax', dim, { dim = options.opt(nil, 'integer') }).dim end
   if dim ~= nil and math.type(dim) ~= 'integer' then
-    error('Softmax: expected an integer dim, got ' .. tostring(dim), 3)
+    errors.raise('Softmax: expected an integer dim, got ' .. tostring(dim))
   end
   self.dim = dim or -1
 end

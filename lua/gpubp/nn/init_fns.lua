@@ -1,6 +1,7 @@
 -- nn/init_fns.lua — nn.init: in-place initializers with PyTorch's formulas (fans, gains).
 -- Each takes the tensor first, fills it under no_grad and returns it.
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local init = {}
@@ -9,7 +10,7 @@ local init = {}
 function init.calculate_fans(t)
   local d = t:dim()
   if d < 2 then
-    error('nn.init: fan in/out need a tensor with at least 2 dimensions, got ' .. d, 3)
+    errors.raise('nn.init: fan in/out need a tensor with at least 2 dimensions, got ' .. d)
   end
   local receptive = 1
   for i = 3, d do receptive = receptive * t:size(i) end
@@ -31,7 +32,7 @@ function init.calculate_gain(nonlinearity, param)
   elseif nonlinearity == 'selu' then
     return 3 / 4
   end
-  error("nn.init.calculate_gain: unknown nonlinearity '" .. tostring(nonlinearity) .. "'", 2)
+  errors.raise("nn.init.calculate_gain: unknown nonlinearity '" .. tostring(nonlinearity) .. "'")
 end
 
 local function fill(t, fn)
@@ -75,7 +76,7 @@ local function kaiming_std(t, a, mode, nonlinearity)
   local fan
   if mode == 'fan_in' then fan = fan_in
   elseif mode == 'fan_out' then fan = fan_out
-  else error("nn.init.kaiming: mode must be 'fan_in' or 'fan_out', got " .. tostring(mode), 3) end
+  else errors.raise("nn.init.kaiming: mode must be 'fan_in' or 'fan_out', got " .. tostring(mode)) end
   return init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
 end
 

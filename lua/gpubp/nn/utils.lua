@@ -1,5 +1,7 @@
--- nn/utils.lua — nn.utils: gradient clipping.
+-- nn/utils.lua — nn.utils: gradient clipping (by norm, by value), gradient norms per
+-- parameter, GradMonitor (nn/GradMonitor.lua) and summary (nn/summary.lua).
 
+local errors = require('gpubp.errors')
 local gb = require('gpubp.class').gb
 
 local utils = {}
@@ -17,7 +19,7 @@ end
 -- norm_type: 2 (default) or math.huge.
 function utils.clip_grad_norm(params, max_norm, norm_type)
   if type(max_norm) ~= 'number' then
-    error('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm), 2)
+    errors.raise('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm))
   end
   norm_type = norm_type or 2
   local grads = {}
@@ -47,5 +49,47 @@ function utils.clip_grad_norm(params, max_norm, norm_type)
 end
 
 utils.clip_grad_norm_ = utils.clip_grad_norm
+
+-- Clamps every gradient of `params` (a list, a tensor or a Module) into [-clip_value,
+-- clip_value] in place, as PyTorch's clip_grad_value_. NaN stays NaN.
+function utils.clip_grad_value(params, clip_value)
+  if type(clip_value) ~= 'number' or clip_value < 0 or clip_value ~= clip_value then
+    error('nn.utils.clip_grad_value: expected a number clip_value >= 0, got '
+          .. tostring(clip_value), 2)
+  end
+  gb.no_grad(function()
+    for _, p in ipairs(param_list(params)) do
+      local g = p.grad
+      if g then g:clamp_(-clip_value, clip_value) end
+    end
+  end)
+end
+utils.clip_grad_value_ = utils.clip_grad_value
+
+-- {[name] = L2 norm of its gradient} over the named parameters of a Module (or a list of
+-- tensors, named by position) that have a gradient; numbers (NaN/Inf kept as they are).
+function utils.grad_norms(model, norm_type)
+  norm_type = norm_type or 2
+  local named
+  if type(model) == 'table' and model.named_parameters and not gb.is_tensor(model) then
+    named = model:named_parameters()
+  elseif type(model) == 'table' then
+    named = {}
+    for i, p in ipairs(model) do named[i] = { tostring(i), p } end
+  else
+    error('nn.utils.grad_norms: expected a Module or a list of tensors, got ' .. type(model), 2)
+  end
+  local out = {}
+  gb.no_grad(function()
+    for _, np in ipairs(named) do
+      local g = np[2].grad
+      if g then out[np[1]] = g:norm(norm_type):item() end
+    end
+  end)
+  return out
+end
+
+utils.GradMonitor = require('gpubp.nn.GradMonitor')
+utils.summary = require('gpubp.nn.summary')
 
 return utils

@@ -5,6 +5,7 @@
 --   p = p - lr / (1 - b1^t) * m / (sqrt(vhat) / sqrt(1 - b2^t) + eps)
 -- AdamW reuses update() with decoupled weight decay.
 
+local errors = require('gpubp.errors')
 local Optimizer = require('gpubp.optim.Optimizer')
 local gb = require('gpubp.class').gb
 
@@ -30,7 +31,7 @@ function Adam:validate()
     local b = g.betas
     if type(b) ~= 'table' or type(b[1]) ~= 'number' or type(b[2]) ~= 'number'
        or b[1] < 0 or b[1] >= 1 or b[2] < 0 or b[2] >= 1 then
-      error(name .. ': betas must be a table of two numbers in [0, 1)', 5)
+      errors.raise(name .. ': betas must be a table of two numbers in [0, 1)')
     end
   end
 end

@@ -3,15 +3,19 @@
 -- epoch in 0..T_max; beyond T_max the closed form keeps following the cosine).
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
+local check = require('gpubp.utils.check')
 
 local CosineAnnealingLR = LRScheduler:extend('CosineAnnealingLR')
 
--- CosineAnnealingLR(optimizer, T_max, eta_min=0)
-function CosineAnnealingLR:init(optimizer, T_max, eta_min)
-  if type(T_max) ~= 'number' or T_max <= 0 then
-    error('CosineAnnealingLR: expected a positive T_max, got ' .. tostring(T_max), 3)
+-- CosineAnnealingLR(optimizer, T_max, eta_min=0) or (optimizer, {T_max=, eta_min=0})
+function CosineAnnealingLR:init(optimizer, ...)
+  local a = LRScheduler._read_args('CosineAnnealingLR',
+    { { 'T_max', check.NONE }, { 'eta_min', 0 } }, ...)
+  if type(a.T_max) ~= 'number' or a.T_max <= 0 then
+    check.raise('CosineAnnealingLR: expected a positive T_max, got ' .. tostring(a.T_max))
   end
-  self.T_max, self.eta_min = T_max, eta_min or 0
+  self.T_max = a.T_max
+  self.eta_min = LRScheduler._check_number('CosineAnnealingLR', 'eta_min', a.eta_min)
   LRScheduler.init(self, optimizer)
 end
 

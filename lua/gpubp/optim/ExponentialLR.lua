@@ -1,15 +1,17 @@
 -- optim/ExponentialLR.lua — lr = base_lr * gamma ^ epoch.
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
+local check = require('gpubp.utils.check')
 
 local ExponentialLR = LRScheduler:extend('ExponentialLR')
 
--- ExponentialLR(optimizer, gamma)
-function ExponentialLR:init(optimizer, gamma)
-  if type(gamma) ~= 'number' then
-    error('ExponentialLR: expected a number gamma, got ' .. type(gamma), 3)
+-- ExponentialLR(optimizer, gamma) or ExponentialLR(optimizer, {gamma=})
+function ExponentialLR:init(optimizer, ...)
+  local a = LRScheduler._read_args('ExponentialLR', { { 'gamma', check.NONE } }, ...)
+  if type(a.gamma) ~= 'number' then
+    check.raise('ExponentialLR: expected a number gamma, got ' .. type(a.gamma))
   end
-  self.gamma = gamma
+  self.gamma = a.gamma
   LRScheduler.init(self, optimizer)
 end
 

@@ -3,6 +3,8 @@
 -- state_dict/load_state_dict in PyTorch's layout. Subclasses implement update(p, g, state, group).
 
 local class = require('gpubp.class')
+local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local gb = class.gb
 
 local Optimizer = class.Object:extend('Optimizer')
@@ -17,18 +19,12 @@ function Optimizer:init(params, defaults, opts)
   local name = self.class_name(self)
   if is_module(params) then params = params:parameters() end
   if type(params) ~= 'table' then
-    error(name .. ': expected a list of parameters (or a Module), got ' .. type(params), 4)
+    errors.raise(name .. ': expected a list of parameters (or a Module), got ' .. type(params))
   end
-  opts = opts or {}
-  for k, v in pairs(opts) do
-    if defaults[k] == nil and k ~= 'params' then
-      error(name .. ": unknown option '" .. tostring(k) .. "'", 4)
-    end
-    if type(v) ~= type(defaults[k]) and defaults[k] ~= nil then
-      error(name .. ": option '" .. k .. "' expects a " .. type(defaults[k]) .. ', got '
-            .. type(v), 4)
-    end
-  end
+  local spec = { params = options.optional }
+  for k, v in pairs(defaults) do spec[k] = v end
+  opts = options.check(name, opts, spec)
+  opts.params = nil
   local groups = params
   if #params == 0 or gb.is_tensor(params[1]) then groups = { { params = params } } end
   self.param_groups, self.state, self.defaults = {}, {}, defaults
@@ -37,8 +33,8 @@ function Optimizer:init(params, defaults, opts)
     local plist = is_module(g.params) and g.params:parameters() or g.params
     for i, p in ipairs(plist or {}) do
       if not gb.is_tensor(p) then
-        error(string.format('%s: group %d, parameter %d is a %s, not a tensor', name, gi, i,
-          type(p)), 4)
+        errors.raise(string.format('%s: group %d, parameter %d is a %s, not a tensor', name, gi, i,
+          type(p)))
       end
       group.params[i] = p
     end
@@ -51,17 +47,17 @@ function Optimizer:init(params, defaults, opts)
     self.param_groups[gi] = group
   end
   if #self.param_groups[1].params == 0 then
-    error(name .. ': got an empty parameter list', 4)
+    errors.raise(name .. ': got an empty parameter list')
   end
   self:validate()
 end
 
--- Subclasses check hyper-parameters here (raise with error(msg, 5)).
+-- Subclasses check hyper-parameters here (raise with errors.raise(msg)).
 function Optimizer:validate() end
 
 local function check_range(name, k, v, lo)
   if type(v) ~= 'number' or v < lo then
-    error(string.format('%s: %s must be a number >= %g, got %s', name, k, lo, tostring(v)), 6)
+    errors.raise(string.format('%s: %s must be a number >= %g, got %s', name, k, lo, tostring(v)))
   end
 end
 Optimizer.check_range = check_range
@@ -70,6 +66,8 @@ Optimizer.check_range = check_range
 function Optimizer:step(closure)
   local loss
   if closure then loss = gb.enable_grad(closure) end
+  local graph = package.loaded['gpubp.graph']
+  local recording = graph and graph.recording()
   gb.no_grad(function()
     for _, group in ipairs(self.param_groups) do
       for _, p in ipairs(group.params) do
@@ -77,11 +75,16 @@ function Optimizer:step(closure)
         if g then
           local st = self.state[p]
           if not st then st = {}; self.state[p] = st end
+          local fused_before = recording and (recording.fused[self] or 0)
           self:update(p, g, st, group)
+          if recording and (recording.fused[self] or 0) == fused_before then
+            graph.note_unfused(self)
+          end
         end
       end
     end
   end)
+  if recording then graph.note_step(self) end -- how gb.graph carries this step to replays
   return loss
 end
 
@@ -99,10 +102,15 @@ function Optimizer:try_fused(p, fn, ...)
     self._unfusable[p] = true
     return false
   end
-  local ok = pcall(fn, ...)
-  if not ok then
+  local ok, err = pcall(fn, ...)
+  local graph = package.loaded['gpubp.graph']
+  if graph and graph.patching then
+    if not ok then error(err, 0) end -- a replay's patch failed: gb.graph records anew
+  elseif not ok then
     self._unfusable = self._unfusable or setmetatable({}, { __mode = 'k' })
     self._unfusable[p] = true
+  elseif graph then
+    graph.note_fused(self)
   end
   return ok
 end
@@ -148,18 +156,18 @@ end
 function Optimizer:load_state_dict(sd)
   local name = self.class_name(self)
   if type(sd) ~= 'table' or type(sd.param_groups) ~= 'table' then
-    error(name .. ':load_state_dict: expected a table with param_groups and state', 2)
+    errors.raise(name .. ':load_state_dict: expected a table with param_groups and state')
   end
   if #sd.param_groups ~= #self.param_groups then
-    error(string.format('%s:load_state_dict: the state has %d parameter groups, the optimizer %d',
-      name, #sd.param_groups, #self.param_groups), 2)
+    errors.raise(string.format('%s:load_state_dict: the state has %d parameter groups, the optimizer %d',
+      name, #sd.param_groups, #self.param_groups))
   end
   local by_index = {}
   for gi, group in ipairs(self.param_groups) do
     local saved = sd.param_groups[gi]
     if #saved.params ~= #group.params then
-      error(string.format('%s:load_state_dict: group %d has %d parameters in the state, %d in the optimizer',
-        name, gi, #saved.params, #group.params), 2)
+      errors.raise(string.format('%s:load_state_dict: group %d has %d parameters in the state, %d in the optimizer',
+        name, gi, #saved.params, #group.params))
     end
     for i, p in ipairs(group.params) do by_index[saved.params[i]] = p end
   end
@@ -167,7 +175,7 @@ function Optimizer:load_state_dict(sd)
   for idx, st in pairs(sd.state or {}) do
     local p = by_index[tonumber(idx)]
     if not p then
-      error(name .. ':load_state_dict: state for unknown parameter ' .. tostring(idx), 2)
+      errors.raise(name .. ':load_state_dict: state for unknown parameter ' .. tostring(idx))
     end
     local s = {}
     for k, v in pairs(st) do
@@ -223,7 +231,7 @@ function Optimizer.flatten_state_dict(sd, prefix, out)
         Optimizer.flatten_state_dict(v, key .. '.', out)
       end
     else
-      error('Optimizer.flatten_state_dict: cannot store a ' .. type(v) .. ' at ' .. key, 2)
+      errors.raise('Optimizer.flatten_state_dict: cannot store a ' .. type(v) .. ' at ' .. key)
     end
   end
   return out

@@ -5,6 +5,7 @@
 --   g = g + momentum * buf (nesterov) | buf
 --   p = p - lr * g
 
+local errors = require('gpubp.errors')
 local Optimizer = require('gpubp.optim.Optimizer')
 local gb = require('gpubp.class').gb
 
@@ -23,7 +24,7 @@ function SGD:validate()
     Optimizer.check_range('SGD', 'momentum', g.momentum, 0)
     Optimizer.check_range('SGD', 'weight_decay', g.weight_decay, 0)
     if g.nesterov and (g.momentum <= 0 or g.dampening ~= 0) then
-      error('SGD: nesterov momentum requires a momentum > 0 and zero dampening', 5)
+      errors.raise('SGD: nesterov momentum requires a momentum > 0 and zero dampening')
     end
   end
 end

@@ -1,15 +1,18 @@
 -- optim/StepLR.lua — lr = base_lr * gamma ^ floor(epoch / step_size).
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
+local check = require('gpubp.utils.check')
 
 local StepLR = LRScheduler:extend('StepLR')
 
--- StepLR(optimizer, step_size, gamma=0.1)
-function StepLR:init(optimizer, step_size, gamma)
-  if math.type(step_size) ~= 'integer' or step_size < 1 then
-    error('StepLR: expected a positive integer step_size, got ' .. tostring(step_size), 3)
+-- StepLR(optimizer, step_size, gamma=0.1) or StepLR(optimizer, {step_size=, gamma=0.1})
+function StepLR:init(optimizer, ...)
+  local a = LRScheduler._read_args('StepLR', { { 'step_size', check.NONE }, { 'gamma', 0.1 } }, ...)
+  if math.type(a.step_size) ~= 'integer' or a.step_size < 1 then
+    check.raise('StepLR: expected a positive integer step_size, got ' .. tostring(a.step_size))
   end
-  self.step_size, self.gamma = step_size, gamma or 0.1
+  self.step_size = a.step_size
+  self.gamma = LRScheduler._check_number('StepLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end
 

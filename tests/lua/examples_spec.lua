@@ -1,0 +1,68 @@
+-- examples_spec.lua — every script in scripts/examples/ runs (through the gpubp binary, its
+-- output through a pipe) and prints the numbers it promises; a script without a case here
+-- fails the suite.
+-- Run: build/gpubp /usr/bin/busted tests/lua/examples_spec.lua
+
+local support = dofile('tests/lua/support.lua')
+
+local function gpubp_binary()
+  local i = -1
+  while arg[i - 1] do i = i - 1 end
+  return arg[i]
+end
+
+local function run(script, args)
+  local cmd = string.format("'%s' scripts/examples/%s %s 2>/dev/null", gpubp_binary(), script, args)
+  local p = assert(io.popen(cmd))
+  local out = p:read('a')
+  local ok, _, code = p:close()
+  assert(ok, script .. ' exited with ' .. tostring(code) .. ':\n' .. out)
+  return out
+end
+
+local tmp = os.tmpname()
+
+local CASES = {
+  ['vanishing_gradients.lua'] = function()
+    local out = run('vanishing_gradients.lua', '--steps 60 --data ' .. support.mnist_dir())
+    local w, r, a = out:match('sigmoid: warnings (%d+), layer%-1/last norm ratio (%S+), test accuracy (%S+)')
+    assert(w, out)
+    assert.are.equal(60, tonumber(w))
+    assert.is_true(tonumber(r) < 1e-3, r)
+    assert.is_true(tonumber(a) < 0.3, a)
+    w, r, a = out:match('relu%+batchnorm: warnings (%d+), layer%-1/last norm ratio (%S+), test accuracy (%S+)')
+    assert(w, out)
+    assert.are.equal(0, tonumber(w))
+    assert.is_true(tonumber(r) > 1e-2, r)
+    assert.is_true(tonumber(a) > 0.8, a)
+  end,
+  ['lr_find_mnist.lua'] = function()
+    local svg = tmp .. '.svg'
+    local out = run('lr_find_mnist.lua', '--epochs 1 --plot ' .. svg .. ' --data ' .. support.mnist_dir())
+    local s = tonumber(out:match('suggested lr (%S+)'))
+    assert(s, out)
+    assert.is_true(s > 0.15 and s < 3, out)
+    assert.is_truthy(out:find('Total params: 101,770', 1, true), out)
+    assert.is_true(tonumber(out:match('test accuracy: (%S+)\n$')) > 0.8, out)
+    for _, f in ipairs({ svg, tmp .. '_training.svg' }) do
+      local h = assert(io.open(f, 'r'), f)
+      assert.is_truthy(h:read('a'):find('</svg>', 1, true))
+      h:close()
+      os.remove(f)
+    end
+  end,
+}
+
+describe('scripts/examples', function()
+  local p = io.popen('ls scripts/examples/*.lua')
+  local scripts = {}
+  for line in p:lines() do scripts[#scripts + 1] = line:match('[^/]+$') end
+  p:close()
+  assert.is_true(#scripts >= 2)
+  for _, name in ipairs(scripts) do
+    it(name, function()
+      assert(CASES[name], 'no test case for scripts/examples/' .. name)
+      CASES[name]()
+    end)
+  end
+end)
