@@ -31,6 +31,7 @@ bool gb_cublas_load(const char **why) {
           {(void **)&gb_cublas.status_string, "cublasGetStatusString"},
           {(void **)&gb_cublas.sgemm, "cublasSgemm_v2"},
           {(void **)&gb_cublas.sgemm_strided_batched, "cublasSgemmStridedBatched"},
+          {(void **)&gb_cublas.sscal, "cublasSscal_v2"},
       };
       state = 1;
       for (auto &f : fns) {

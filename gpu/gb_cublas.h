@@ -1,6 +1,7 @@
 /* gb_cublas.h — cuBLAS opened with dlopen, so the plugin maps libcublas (and its 500 MB
  * libcublasLt) only in a process that has a usable GPU: the calls of the .cu files keep
- * their cuBLAS names, which this header points at the loaded functions. */
+ * their cuBLAS names, which this header points at the loaded functions. A new cuBLAS call
+ * needs its line here and in gb_cublas.cu (tests/gpu fail to link without it). */
 #ifndef GB_CUBLAS_H
 #define GB_CUBLAS_H
 
@@ -14,6 +15,7 @@ typedef struct gb_cublas_api {
   decltype(&cublasGetStatusString) status_string;
   decltype(&cublasSgemm_v2) sgemm;
   decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+  decltype(&cublasSscal_v2) sscal;
 } gb_cublas_api;
 
 extern gb_cublas_api gb_cublas;
@@ -25,6 +27,7 @@ bool gb_cublas_load(const char **why);
 #undef cublasDestroy
 #undef cublasSetStream
 #undef cublasSgemm
+#undef cublasSscal
 #define cublasCreate gb_cublas.create
 #define cublasDestroy gb_cublas.destroy
 #define cublasSetStream gb_cublas.set_stream
@@ -32,5 +35,6 @@ bool gb_cublas_load(const char **why);
 #define cublasGetStatusString gb_cublas.status_string
 #define cublasSgemm gb_cublas.sgemm
 #define cublasSgemmStridedBatched gb_cublas.sgemm_strided_batched
+#define cublasSscal gb_cublas.sscal
 
 #endif
