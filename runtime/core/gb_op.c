@@ -21,7 +21,7 @@ static gb_status check_devices(gb_state *S, gb_opid id, const gb_opargs *a, gb_d
   *dev = a->in[0]->device;
   for (int k = 1; k < a->nin; k++) {
     if (a->in[k]->device != *dev) {
-      char d0[16], d1[16];
+      char d0[GB_DEVICE_STRLEN], d1[GB_DEVICE_STRLEN];
       return gb_errorf(S, GB_EDEVICE,
                        "%s: expected all tensors on one device, got %s (argument 1) and %s "
                        "(argument %d)",
@@ -87,7 +87,7 @@ static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o,
 
 /* In anomaly mode: name the op, and the backward rule it ran for, that made a NaN/Inf. */
 static gb_status anomaly_check(gb_state *S, gb_opid id, const gb_tensor *t) {
-  char what[96];
+  char what[GB_SHAPE_STRLEN]; /* "backward of <op> (in its <op>)": op names are short */
   if (S->backward_of)
     snprintf(what, sizeof what, "backward of %s (in its %s)", S->backward_of, gb_ops[id].name);
   else
@@ -152,7 +152,7 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
     gb_device dev;
     if ((st = check_devices(S, id, a, &dev))) return st;
     if (dev != dst->device) {
-      char d0[16], d1[16];
+      char d0[GB_DEVICE_STRLEN], d1[GB_DEVICE_STRLEN];
       return gb_errorf(S, GB_EDEVICE, "%s: result on %s cannot be written into a tensor on %s",
                        gb_ops[id].name, gb_device_name(dev, d0), gb_device_name(dst->device, d1));
     }
@@ -164,7 +164,7 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
     for (int d = 0; same && d < dst->ndim; d++)
       same = o.shape[0][d] == dst->shape[d];
     if (!same) {
-      char s0[96], s1[96];
+      char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_ESHAPE, "%s: in-place result %s %s does not fit the target %s %s",
                        gb_ops[id].name, gb_shape_str_n(o.ndim[0], o.shape[0], s0),
                        gb_dtype_name(o.dtype[0]), gb_shape_str(dst, s1), gb_dtype_name(dst->dtype));
@@ -194,7 +194,7 @@ gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
   double v = bad >= 0 ? gb_tensor_get_flat(h, bad) : 0;
   if (h != t) gb_tensor_release(S, h);
   if (bad < 0) return GB_OK;
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   return gb_errorf(S, GB_EARG, "anomaly: %s produced %s at element %lld of its %s result", what,
                    v != v ? "NaN" : "Inf", (long long)bad + 1, gb_shape_str(t, sb));
 }
