@@ -42,6 +42,7 @@ static void free_lists(gb_state *S) {
 
 void gb_state_free(gb_state *S) {
   if (!S) return;
+  gb_state_set_limits(S, NULL);
   free_lists(S);
   free(S->dead_hooks);
   gb_alloc_release_cache(S);
@@ -183,7 +184,37 @@ static void maybe_collect(gb_state *S, gb_device dev) {
   (void)dev;
 }
 
+/* The runtime's budgets (gb_limits.h): a request that would pass a cap first releases the
+ * cache and collects the host's garbage, then fails with the budget's message. */
+static gb_status over_budget(gb_state *S, gb_device dev, size_t nbytes, int64_t rounded) {
+  gb_limits *lim = S->limits;
+  char dn[GB_DEVICE_STRLEN];
+  if (dev != GB_CPU) {
+    if (S->device_bytes + rounded <= lim->device_cap) return GB_OK;
+    maybe_collect(S, dev);
+    if (S->device_bytes + rounded <= lim->device_cap) return GB_OK;
+    lim->tensor_refused = true;
+    return gb_errorf(S, GB_EOOM,
+                     "out of memory: runtime budget of %lld device bytes exceeded (a %s tensor of "
+                     "%zu bytes)",
+                     (long long)lim->device_cap, gb_device_name(dev, dn), nbytes);
+  }
+  int64_t want = rounded + lim->lua_bytes + S->cpu.allocated;
+  if (want + S->cached_bytes <= lim->host_cap) return GB_OK;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    gb_alloc_release_cache(S);
+    if (rounded + lim->lua_bytes + S->cpu.allocated <= lim->host_cap) return GB_OK;
+    if (attempt == 0) maybe_collect(S, dev); /* tensors the script no longer holds */
+  }
+  lim->tensor_refused = true;
+  return gb_errorf(S, GB_EOOM,
+                   "out of memory: runtime budget of %lld bytes exceeded (a cpu tensor of %zu "
+                   "bytes)",
+                   (long long)lim->host_cap, nbytes);
+}
+
 gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) {
+  gb_limits *lim = S->limits;
   const gb_backend *b = gb_backend_loaded(dev);
   if (!b) { /* the first tensor of a plugin kind: open it */
     const char *why = NULL;
@@ -191,12 +222,22 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
       return gb_errorf(S, GB_EDEVICE, "%s unavailable: %s", gb_kind_name(gb_device_kind_of(dev)),
                        why);
   }
-  return b->alloc(S, dev, nbytes, out);
+  if (dev == GB_CPU) return b->alloc(S, dev, nbytes, out); /* counts against host_cap itself */
+  gb_status st;
+  if (lim && lim->device_cap && (st = over_budget(S, dev, nbytes, (int64_t)nbytes))) return st;
+  st = b->alloc(S, dev, nbytes, out);
+  if (st == GB_OK) S->device_bytes += (int64_t)nbytes;
+  return st;
 }
 
 gb_status gb_host_alloc(gb_state *S, gb_device dev, size_t nbytes, void **out) {
+  gb_limits *lim = S->limits;
   size_t rounded;
   int cls = size_class(nbytes, &rounded);
+  if (lim && lim->host_cap) {
+    gb_status st = over_budget(S, dev, nbytes, (int64_t)rounded);
+    if (st) return st;
+  }
   if (S->cpu.allocated + (int64_t)rounded > S->gc_threshold) {
     maybe_collect(S, dev); /* the host frees tensors it no longer references */
     S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
@@ -225,7 +266,9 @@ gb_status gb_host_alloc(gb_state *S, gb_device dev, size_t nbytes, void **out) {
 
 void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes) {
   const gb_backend *b = gb_backend_loaded(dev); /* set: it allocated p */
-  if (p && b) b->free(S, dev, p, nbytes);
+  if (!p || !b) return;
+  if (dev != GB_CPU) S->device_bytes -= (int64_t)nbytes;
+  b->free(S, dev, p, nbytes);
 }
 
 void gb_host_free(gb_state *S, gb_device dev, void *p, size_t nbytes) {

@@ -5,6 +5,7 @@
 #define GB_STATE_H
 
 #include "gb_backend.h"
+#include "gb_limits.h"
 
 #define GB_ALLOC_BINS 256
 /* recycled objects kept per kind: enough for a training step's graph, small enough that a
@@ -53,6 +54,9 @@ struct gb_state {
   /* default placement for new tensors (GB_DEVICE_AUTO until first asked for) */
   gb_device default_device;
   int nthreads;
+  /* budgets and the stop flag of an embedding runtime, or NULL (gb_limits.h) */
+  gb_limits *limits;
+  int64_t device_bytes; /* bytes of live device storages, for limits->device_cap */
   /* what each device kind's backend holds for this state, opaque to the core */
   void *backend[GB_NKINDS];
 };

@@ -26,6 +26,6 @@ GB_API void gb_cpu_backend_register(void);
 typedef void (*gb_row_fn)(int64_t n, char **p, const int64_t *s, const gb_opargs *a);
 
 /* Call `row` for every inner row of the iterator (gb_iter.h). */
-void gb_iter_run(const gb_iter *it, gb_row_fn row, const gb_opargs *a);
+void gb_iter_run(gb_state *S, const gb_iter *it, gb_row_fn row, const gb_opargs *a);
 
 #endif
