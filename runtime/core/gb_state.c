@@ -215,6 +215,11 @@ static gb_status over_budget(gb_state *S, gb_device dev, size_t nbytes, int64_t 
 
 gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) {
   gb_limits *lim = S->limits;
+  gb_status st;
+  /* a device budget refuses before any backend is asked (or opened) */
+  if (dev != GB_CPU && lim && lim->device_cap &&
+      (st = over_budget(S, dev, nbytes, (int64_t)nbytes)))
+    return st;
   const gb_backend *b = gb_backend_loaded(dev);
   if (!b) { /* the first tensor of a plugin kind: open it */
     const char *why = NULL;
@@ -223,8 +228,6 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
                        why);
   }
   if (dev == GB_CPU) return b->alloc(S, dev, nbytes, out); /* counts against host_cap itself */
-  gb_status st;
-  if (lim && lim->device_cap && (st = over_budget(S, dev, nbytes, (int64_t)nbytes))) return st;
   st = b->alloc(S, dev, nbytes, out);
   if (st == GB_OK) S->device_bytes += (int64_t)nbytes;
   return st;
