@@ -251,16 +251,16 @@ static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   {
     unsigned blocks = gb_cuda_blocks(N, GB_CUDA_LOSS_THREADS);
     if (backward) {
-      k_loss_backward<<<blocks, GB_CUDA_LOSS_THREADS, 0, c->stream>>>(gb_tensor_f32(xc), y, gb_tensor_f32(a->in[2]),
-                                                     N, C, kind, gb_tensor_f32(out), flag);
+      k_loss_backward<<<blocks, GB_CUDA_LOSS_THREADS, 0, c->stream>>>(
+          gb_tensor_f32(xc), y, gb_tensor_f32(a->in[2]), N, C, kind, gb_tensor_f32(out), flag);
       if ((st =
                gb_cuda_after_launch(S, dev, c->stream, "loss backward kernel", __FILE__, __LINE__)))
         goto done;
     } else {
       void *terms;
       if ((st = gb_cuda_alloc(S, dev, (size_t)N * sizeof(double), &terms))) goto done;
-      k_loss_rows<<<blocks, GB_CUDA_LOSS_THREADS, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind, (double *)terms,
-                                                 flag);
+      k_loss_rows<<<blocks, GB_CUDA_LOSS_THREADS, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind,
+                                                                  (double *)terms, flag);
       if (N <= 32)
         k_mean_terms<32><<<1, 32, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
       else
