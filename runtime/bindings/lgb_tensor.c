@@ -64,6 +64,10 @@ static void fmt_value(luaL_Buffer *B, const gb_tensor *t, double v) {
   char s[48];
   if (t->dtype != GB_F32)
     snprintf(s, sizeof s, "%lld", (long long)v);
+  else if (v != v) /* "nan" whatever its sign bit, as PyTorch prints it */
+    snprintf(s, sizeof s, "nan");
+  else if (isinf(v))
+    snprintf(s, sizeof s, v > 0 ? "inf" : "-inf");
   else if (v == floor(v) && fabs(v) < 1e7)
     snprintf(s, sizeof s, "%.0f.", v);
   else if (v != v || fabs(v) >= 1e5 || (fabs(v) < 1e-4 && v != 0))
@@ -133,12 +137,37 @@ static int t_tostring(lua_State *L) {
 
 /* ---- inspection ---------------------------------------------------------------------------- */
 
+/* __tostring of shape tables: gb.Size{2, 3} */
+static int size_tostring(lua_State *L) {
+  luaL_Buffer B;
+  luaL_buffinit(L, &B);
+  luaL_addstring(&B, "gb.Size{");
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  for (lua_Integer d = 1; d <= n; d++) {
+    lua_rawgeti(L, 1, d);
+    if (d > 1) luaL_addstring(&B, ", ");
+    luaL_addvalue(&B);
+  }
+  luaL_addchar(&B, '}');
+  luaL_pushresult(&B);
+  return 1;
+}
+
+/* A shape is a plain table of sizes (t.shape, t:size()) with a metatable holding only
+ * __tostring, so print(x:size()) reads gb.Size{2, 3} and tables still compare by contents. */
 static void push_shape(lua_State *L, const gb_tensor *t) {
   lua_createtable(L, t->ndim, 0);
   for (int d = 0; d < t->ndim; d++) {
     lua_pushinteger(L, t->shape[d]);
     lua_rawseti(L, -2, d + 1);
   }
+  if (luaL_getmetatable(L, "gpubp.Size") == LUA_TNIL) {
+    lua_pop(L, 1);
+    luaL_newmetatable(L, "gpubp.Size");
+    lua_pushcfunction(L, size_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
 }
 
 static int t_size(lua_State *L) {
@@ -167,9 +196,13 @@ static int t_len(lua_State *L) {
   return 1;
 }
 
-/* Whole float values come back as Lua integers (so `print(x:item())` shows 6, not 6.0). */
+/* Whole float values come back as Lua integers (so `print(x:item())` shows 6, not 6.0).
+ * A NaN comes back as the positive quiet NaN, which Lua prints as "nan" (0/0 on x86 makes a
+ * NaN with the sign bit set, printed "-nan"). */
 static void push_number(lua_State *L, const gb_tensor *t, double v) {
-  if (t->dtype == GB_F32 && !(v == floor(v) && fabs(v) < 9007199254740992.0))
+  if (v != v)
+    lua_pushnumber(L, (double)NAN);
+  else if (t->dtype == GB_F32 && !(v == floor(v) && fabs(v) < 9007199254740992.0))
     lua_pushnumber(L, v);
   else
     lua_pushinteger(L, (lua_Integer)v);

@@ -83,7 +83,8 @@ typedef struct gpubp_options {
   int seed_set;       /* nonzero: call gb.manual_seed(seed) after loading */
   int64_t seed;
   int no_global;       /* nonzero: do not set the globals `gb` and `help` (require 'gpubp' works) */
-  gpubp_budget budget; /* caps from the start (the modules' own load counts too) */
+  gpubp_budget budget; /* caps: bytes from the start (the modules' load counts), time and
+                          instructions from the first call after open */
   /* Sandbox: nonzero runs scripts with a restricted standard library (no os.execute,
    * io.popen, os.exit, os.getenv, C modules, bytecode, debug, GC switches, string.dump);
    * files may be opened (io, os.remove/rename, require, dofile, gb.save/gb.load/read_idx)

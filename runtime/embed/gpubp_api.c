@@ -329,7 +329,8 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
   rt->modref = LUA_NOREF;
   *out = rt;
   if (opt) {
-    rt->budget = opt->budget;
+    rt->budget.host_bytes = opt->budget.host_bytes; /* time and instructions: after open */
+    rt->budget.device_bytes = opt->budget.device_bytes;
     rt->lim.host_cap = opt->budget.host_bytes;
     rt->lim.device_cap = opt->budget.device_bytes;
     rt->interrupt_sets_hook = opt->interrupt_sets_hook != 0;
@@ -357,6 +358,7 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
   api_call c = {.rt = rt, .opt = opt};
   int st = run_protected(&c, open_body, 0);
   if (st != GPUBP_OK) rt->modref = LUA_NOREF; /* later calls answer "did not open" */
+  if (opt) rt->budget = opt->budget; /* the time and instruction budgets apply to scripts */
   return st;
 }
 

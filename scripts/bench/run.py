@@ -592,8 +592,7 @@ def timev_parse(out):
 
 
 def find_mnist():
-    for d in (os.environ.get("GPUBP_DATA"), os.path.join(ROOT, "data", "mnist"),
-              os.path.join(ROOT, "shared", "data", "mnist"), "/work/shared/data/mnist"):
+    for d in (os.environ.get("GPUBP_DATA"), os.path.join(ROOT, "data", "mnist")):
         if d and (os.path.exists(os.path.join(d, "train-images-idx3-ubyte.gz")) or
                   os.path.exists(os.path.join(d, "train-images-idx3-ubyte"))):
             return os.path.abspath(d)
