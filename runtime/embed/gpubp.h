@@ -240,6 +240,16 @@ GPUBP_API int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap
  * (its item()). Errors: GPUBP_ERRTYPE. */
 GPUBP_API int gpubp_get_number(gpubp_runtime *rt, const char *name, double *out);
 
+/* Devices. gpubp_device_available: is `device` ("cpu", "cuda", "cuda:N") usable in this
+ * process? GPUBP_OK, or GPUBP_ERRDEVICE with *why (if not NULL) set to the reason, e.g.
+ * "cuda unavailable: no NVIDIA driver found, ..." (valid until the next call from this
+ * thread), or GPUBP_ERRARG for a name that is no device. Needs no runtime; asking for a cuda
+ * device opens the CUDA plugin (once per process), asking for cpu opens nothing.
+ * gpubp_set_device: make `device` the runtime's default (as gb.set_default_device); on
+ * GPUBP_ERRDEVICE gpubp_errmsg(rt) says why and the default is unchanged. */
+GPUBP_API int gpubp_device_available(const char *device, const char **why);
+GPUBP_API int gpubp_set_device(gpubp_runtime *rt, const char *device);
+
 #ifdef __cplusplus
 }
 #endif
