@@ -40,7 +40,7 @@ static int hook_body(lua_State *L) {
     if (r) {
       gb_tensor *g = *c->grad;
       if (!gb_shape_equal(r, g) || r->dtype != g->dtype || r->device != g->device) {
-        char s0[96], s1[96];
+        char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
         /* no position: backward reports this message inside its own */
         lua_pushfstring(L, "a gradient hook returned a %s %s tensor for a %s %s gradient",
                         gb_shape_str(r, s0), gb_dtype_name(r->dtype), gb_shape_str(g, s1),
@@ -108,7 +108,7 @@ static int l_grad_hooks(lua_State *L) {
   return 1;
 }
 
-/* The options of backward, read raw (no metamethod runs) before any tensor is taken. */
+/* The options of backward, read before any tensor is taken. */
 static bool backward_retain(lua_State *L, int oi) {
   int ty = lua_type(L, oi);
   if (ty == LUA_TNONE || ty == LUA_TNIL) return false;
@@ -116,21 +116,25 @@ static bool backward_retain(lua_State *L, int oi) {
   if (ty != LUA_TTABLE)
     luaL_error(L, "backward: options must be a table ({retain_graph=bool}), got %s",
                luaL_typename(L, oi));
-  bool retain = false;
   lua_pushnil(L);
-  while (lua_next(L, oi)) {
+  while (lua_next(L, oi)) { /* the keys given (raw): each must be a known option */
     if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "retain_graph") != 0) {
       if (lua_type(L, -2) == LUA_TSTRING)
         luaL_error(L, "backward: unknown option '%s'", lua_tostring(L, -2));
       luaL_error(L, "backward: unknown option (a %s key)", luaL_typename(L, -2));
     }
-    retain = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
+  lua_getfield(L, oi, "retain_graph"); /* may run an __index: no tensor is taken yet */
+  bool retain = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   return retain;
 }
 
-/* t:backward([gradient] [, {retain_graph=bool}]), or t:backward({retain_graph=bool}) */
+/* t:backward([gradient] [, {retain_graph=bool}]), or t:backward({retain_graph=bool}). The
+ * options are read before the tensor pointers are taken. Gradient hooks run Lua code
+ * during backward, so t and grad are held (retained) for its duration: a hook that closes
+ * them drops only their Lua boxes. */
 static int m_backward(lua_State *L) {
   gb_state *S = gbL_enter(L);
   int ty = lua_type(L, 2), oi = 3;
@@ -142,11 +146,15 @@ static int m_backward(lua_State *L) {
   bool retain = backward_retain(L, oi);
   gb_tensor *t = gbL_check_tensor(L, 1);
   gb_tensor *g = oi == 3 && !lua_isnoneornil(L, 2) ? gbL_check_tensor(L, 2) : NULL;
+  gb_tensor_retain(t);
+  if (g) gb_tensor_retain(g);
   gb_grad_hook_fn old_fn = S->hook_fn;
   void *old_ud = S->hook_ud;
   gb_hooks_set_callback(S, lua_grad_hook, L);
   gb_status st = gb_backward(S, t, g, retain);
   gb_hooks_set_callback(S, old_fn, old_ud);
+  gb_tensor_release(S, g);
+  gb_tensor_release(S, t);
   if (st) gbL_raise(L, S);
   drop_dead_hooks(L, S);
   return 0;
@@ -263,10 +271,10 @@ static int l_isatty(lua_State *L) {
 }
 
 static int l_build_info(lua_State *L) {
-#ifdef GB_HAVE_CUDA
-  const char *cuda = "CUDA backend compiled in";
+#ifdef GB_BUILT_CUDA_PLUGIN
+  const char *cuda = "CUDA plugin built";
 #else
-  const char *cuda = "CUDA backend not compiled in";
+  const char *cuda = "CUDA plugin not built";
 #endif
   lua_pushfstring(L, "gpubp %s (%s; Lua %s.%s; BLAS %s)", GB_VERSION, cuda, LUA_VERSION_MAJOR,
                   LUA_VERSION_MINOR, gb_blas_name());

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gb_checked.h"
+#include "gb_cpu.h"
 #include "gb_fn.h"
 #include "gb_philox.h"
 #include "gb_state.h"
@@ -14,6 +15,7 @@ typedef struct opts {
   gb_dtype dtype;
   gb_device device;
   bool requires_grad;
+  bool has_dtype, has_device; /* given in the options table */
 } opts;
 
 static bool is_options(lua_State *L, int idx) {
@@ -21,9 +23,12 @@ static bool is_options(lua_State *L, int idx) {
 }
 
 static void parse_dtype(lua_State *L, int idx, const char *fn, opts *o) {
+  if (lua_type(L, idx) != LUA_TSTRING) /* an __index may answer anything */
+    luaL_error(L, "%s: option 'dtype' expects a string, got %s", fn, luaL_typename(L, idx));
   const char *n = lua_tostring(L, idx);
   if (!gb_dtype_parse(n, &o->dtype))
     luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);
+  o->has_dtype = true;
 }
 
 /* Read the options at idx over the defaults in *o: nothing (none or nil), a dtype string
@@ -60,13 +65,14 @@ static void read_opts(lua_State *L, int idx, const char *fn, opts *o) {
     const char *n = luaL_checkstring(L, -1);
     if (!gb_device_parse(n, &o->device))
       luaL_error(L, "%s: unknown device '%s' (expected cpu, cuda or cuda:N)", fn, n);
+    o->has_device = true;
   }
   if (lua_getfield(L, idx, "requires_grad") != LUA_TNIL) o->requires_grad = lua_toboolean(L, -1);
   lua_pop(L, 3);
 }
 
 static opts default_opts(lua_State *L) {
-  opts o = {GB_F32, gbL_state(L)->default_device, false};
+  opts o = {GB_F32, gb_state_default_device(gbL_state(L)), false, false, false};
   return o;
 }
 
@@ -106,7 +112,9 @@ static void fill_into(lua_State *L, gb_opid id, gb_tensor *t, double f0, double 
   gb_state *S = gbL_state(L);
   gb_opargs a = {.f = {f0, f1}};
   if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) {
-    a.i[0] = (int64_t)S->seed;
+    uint64_t seed;
+    gb_state_get_seed(S, &seed, NULL);
+    a.i[0] = (int64_t)seed;
     a.i[1] = (int64_t)gb_rng_take(S, gb_philox_counters(t->numel));
   }
   bool was = gb_set_grad_enabled(S, false);
@@ -161,11 +169,14 @@ static int l_full(lua_State *L) {
   return finish(L, t, &o);
 }
 
-/* *_like(t [, opts]): shape, dtype and device of t */
+/* *_like(t [, opts]): shape, dtype and device of t. The options are read before `like` is
+ * taken: their __index may run Lua code that closes it. */
 static int create_like(lua_State *L, const char *fn, gb_opid id, double f0, double f1, bool fill) {
-  gb_tensor *like = gbL_check_tensor(L, 1);
-  opts o = {like->dtype, like->device, false};
+  opts o = default_opts(L);
   read_opts(L, 2, fn, &o);
+  gb_tensor *like = gbL_check_tensor(L, 1);
+  if (!o.has_dtype) o.dtype = like->dtype;
+  if (!o.has_device) o.device = like->device;
   gb_tensor *t = new_tensor(L, like->ndim, like->shape, &o);
   if (fill) fill_into(L, id, t, f0, f1);
   return finish(L, t, &o);
@@ -230,7 +241,9 @@ static int l_eye(lua_State *L) {
   return finish(L, t, &o);
 }
 
-/* A random permutation of 1..n (int64), from the gb RNG: argsort of uniform keys. */
+/* A random permutation of 1..n (int64) from the gb RNG. Made on the CPU (gb_cpu_randperm) and
+ * copied for another device: there is no device kernel for it (a shuffle of indices, once
+ * per epoch, is not worth one). */
 static int l_randperm(lua_State *L) {
   gb_state *S = gbL_enter(L);
   int64_t n = luaL_checkinteger(L, 1);
@@ -242,18 +255,7 @@ static int l_randperm(lua_State *L) {
   host.device = GB_CPU;
   int64_t shape[1] = {n};
   gb_tensor *t = new_tensor(L, 1, shape, &host);
-  int64_t *v = gb_tensor_data(t);
-  uint64_t off = gb_rng_take(S, gb_philox_counters(n));
-  /* Fisher-Yates driven by Philox draws: element i uses draw i (reproducible, any n) */
-  for (int64_t i = 0; i < n; i++)
-    v[i] = i + 1;
-  for (int64_t i = n - 1; i > 0; i--) {
-    gb_u32x4 w = gb_philox4x32(off + (uint64_t)(i >> 2), S->seed);
-    int64_t j = (int64_t)(((uint64_t)w.v[i & 3] * (uint64_t)(i + 1)) >> 32);
-    int64_t tmp = v[i];
-    v[i] = v[j];
-    v[j] = tmp;
-  }
+  gb_cpu_randperm(S, t);
   if (o.device != GB_CPU) {
     gb_tensor *d;
     GBL_CHECK(L, S, gb_fn_to_device(S, t, o.device, &d));
@@ -354,24 +356,25 @@ static int l_tensor(lua_State *L) {
 /* ---- RNG and defaults ---- */
 
 static int l_manual_seed(lua_State *L) {
-  gb_state *S = gbL_state(L);
-  S->seed = (uint64_t)luaL_checkinteger(L, 1);
-  S->rng_offset = 0;
+  gb_state_set_seed(gbL_state(L), (uint64_t)luaL_checkinteger(L, 1), 0);
   return 0;
 }
 
 static int l_initial_seed(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)gbL_state(L)->seed);
+  uint64_t seed;
+  gb_state_get_seed(gbL_state(L), &seed, NULL);
+  lua_pushinteger(L, (lua_Integer)seed);
   return 1;
 }
 
 /* RNG state as {seed, offset}, for checkpoints */
 static int l_get_rng_state(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  uint64_t seed, offset;
+  gb_state_get_seed(gbL_state(L), &seed, &offset);
   lua_createtable(L, 0, 2);
-  lua_pushinteger(L, (lua_Integer)S->seed);
+  lua_pushinteger(L, (lua_Integer)seed);
   lua_setfield(L, -2, "seed");
-  lua_pushinteger(L, (lua_Integer)S->rng_offset);
+  lua_pushinteger(L, (lua_Integer)offset);
   lua_setfield(L, -2, "offset");
   return 1;
 }
@@ -381,8 +384,7 @@ static int l_set_rng_state(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "seed");
   lua_getfield(L, 1, "offset");
-  S->seed = (uint64_t)luaL_checkinteger(L, -2);
-  S->rng_offset = (uint64_t)luaL_checkinteger(L, -1);
+  gb_state_set_seed(S, (uint64_t)luaL_checkinteger(L, -2), (uint64_t)luaL_checkinteger(L, -1));
   return 0;
 }
 
@@ -393,18 +395,13 @@ static int l_set_default_device(lua_State *L) {
   if (!gb_device_parse(n, &d))
     return luaL_error(L, "set_default_device: unknown device '%s' (expected cpu, cuda or cuda:N)",
                       n);
-  if (d != GB_CPU) { /* refuse a device we cannot allocate on */
-    gb_tensor *probe;
-    if (gb_tensor_empty(S, 1, (int64_t[]){1}, GB_F32, d, &probe)) gbL_raise(L, S);
-    gb_tensor_release(S, probe);
-  }
-  S->default_device = d;
+  GBL_CHECK(L, S, gb_state_set_default_device(S, d)); /* refuses a device we cannot use */
   return 0;
 }
 
 static int l_get_default_device(lua_State *L) {
-  char b[16];
-  lua_pushstring(L, gb_device_name(gbL_state(L)->default_device, b));
+  char b[GB_DEVICE_STRLEN];
+  lua_pushstring(L, gb_device_name(gb_state_default_device(gbL_state(L)), b));
   return 1;
 }
 

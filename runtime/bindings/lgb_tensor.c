@@ -11,9 +11,23 @@
 
 /* ---- userdata ----------------------------------------------------------------------------- */
 
+/* `tag` is the box's own address mixed with a constant, written only by gbL_push_tensor.
+ * Scripts can give any userdata the tensor metatable (debug.setmetatable(io.tmpfile(), mt)),
+ * but they cannot write the bytes of a userdata, so a box is taken as a tensor only when its
+ * size and tag match. The other way round, a tensor dressed as a file
+ * (debug.setmetatable(t, getmetatable(io.stdout))): Lua's io library reads a box as
+ * {FILE *f; lua_CFunction closef} and takes closef == NULL as "closed file", so `io_null`
+ * (always NULL, second) makes every io call on it "attempt to use a closed file". */
 typedef struct tbox {
   gb_tensor *t;
+  void *io_null;
+  uintptr_t tag;
 } tbox;
+
+#define TBOX_SALT ((uintptr_t)0x9e3779b97f4a7c15u)
+static uintptr_t tag_of(const tbox *b) {
+  return (uintptr_t)b ^ TBOX_SALT;
+}
 
 /* The metatable also lives under this address key in the registry: a pointer-keyed lookup
  * is cheaper than luaL_testudata's by-name one, and this is on every op's path. */
@@ -22,13 +36,16 @@ static const char MT_KEY = 'T';
 void gbL_push_tensor(lua_State *L, gb_tensor *t) {
   tbox *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = t;
+  b->io_null = NULL;
+  b->tag = tag_of(b);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY);
   lua_setmetatable(L, -2);
 }
 
 static tbox *test_box(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(tbox)) return NULL;
   tbox *b = lua_touserdata(L, idx);
-  if (!b || !lua_getmetatable(L, idx)) return NULL;
+  if (b->tag != tag_of(b) || !lua_getmetatable(L, idx)) return NULL;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY);
   bool same = lua_rawequal(L, -1, -2);
   lua_pop(L, 2);
@@ -127,7 +144,7 @@ static int t_tostring(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *h = t;
   if (t->device != GB_CPU) GBL_CHECK(L, S, gb_fn_to_device(S, t, GB_CPU, &h));
-  char sb[96], db[16];
+  char sb[GB_SHAPE_STRLEN], db[GB_DEVICE_STRLEN];
   luaL_Buffer B;
   luaL_buffinit(L, &B);
   luaL_addstring(&B, "tensor(");
@@ -243,7 +260,7 @@ static void push_element(lua_State *L, const gb_tensor *t, int64_t flat) {
 static int t_item(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   if (t->numel != 1) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return luaL_error(L,
                       "item: the tensor has shape %s; only one-element tensors convert to "
                       "a number",
@@ -347,7 +364,7 @@ static int t_t(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   if (t->ndim > 2) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return luaL_error(L, "t: expects a tensor with at most 2 dimensions, got %s (use transpose)",
                       gb_shape_str(t, sb));
   }
@@ -455,7 +472,7 @@ static int t_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* a method */
     const char *k = lua_tostring(L, 2);
-    char db[16];
+    char db[GB_DEVICE_STRLEN];
     if (strcmp(k, "shape") == 0)
       push_shape(L, t);
     else if (strcmp(k, "dtype") == 0)
@@ -481,7 +498,7 @@ static int t_index(lua_State *L) {
         lua_pushnil(L);
       }
     } else if (strcmp(k, "is_cuda") == 0)
-      lua_pushboolean(L, t->device != GB_CPU);
+      lua_pushboolean(L, gb_device_kind_of(t->device) == GB_KIND_CUDA);
     else
       lua_pushnil(L);
     return 1;
@@ -516,7 +533,7 @@ static int t_newindex(lua_State *L) {
     gb_tensor *g = lua_isnil(L, 3) ? NULL : gbL_check_tensor(L, 3), *c = NULL;
     if (g && (!gb_shape_equal(g, t) || g->device != t->device || g->dtype != GB_F32 ||
               t->dtype != GB_F32)) {
-      char s0[96], s1[96], d0[16], d1[16];
+      char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN], d0[16], d1[16];
       return luaL_error(
           L, "grad: assigned gradient %s %s on %s does not match the tensor %s %s on %s",
           gb_shape_str(g, s0), gb_dtype_name(g->dtype), gb_device_name(g->device, d0),
@@ -577,5 +594,10 @@ void gbL_open_tensor(lua_State *L) {
   luaL_setfuncs(L, metamethods, 0);
   lua_pushliteral(L, "Tensor");
   lua_setfield(L, -2, "__name");
+  /* getmetatable(t) answers false: __gc/__close stay out of scripts' reach (they would
+   * free a tensor that a binding further up the stack is using). debug.getmetatable still
+   * reaches it; the bindings are written to survive that (docs/reliability.md). */
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }

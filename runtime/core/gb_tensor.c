@@ -71,7 +71,7 @@ gb_status gb_shape_check(gb_state *S, const char *op, int ndim, const int64_t *s
 
 gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
                           gb_tensor **out) {
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   if (ndim < 0 || ndim > GB_MAXDIM)
     return gb_errorf(S, GB_EARG, "tensor: %d dimensions (at most %d supported)", ndim, GB_MAXDIM);
   for (int d = 0; d < ndim; d++)
@@ -275,8 +275,9 @@ const char *gb_shape_str_n(int ndim, const int64_t *shape, char *buf) {
   size_t len = 0;
   buf[len++] = '(';
   for (int d = 0; d < ndim && len < 80; d++)
-    len += (size_t)snprintf(buf + len, 96 - len, d ? ",%lld" : "%lld", (long long)shape[d]);
-  snprintf(buf + len, 96 - len, ")");
+    len += (size_t)snprintf(buf + len, GB_SHAPE_STRLEN - len, d ? ",%lld" : "%lld",
+                            (long long)shape[d]);
+  snprintf(buf + len, GB_SHAPE_STRLEN - len, ")");
   return buf;
 }
 

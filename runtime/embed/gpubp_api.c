@@ -12,11 +12,13 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "gb_backend.h"
 #include "gb_limits.h"
 #include "gb_luaheap.h"
 #include "gb_state.h"
 #include "gb_tensor.h"
 #include "gpubp.h"
+#include "gpubp_guard.h"
 #include "gpubp_sandbox.h"
 #include "lgb.h"
 
@@ -32,6 +34,7 @@ struct gpubp_runtime {
   gb_luaheap *heap;        /* the Lua state's small-block allocator */
   bool warn_on, warn_cont; /* Lua warnings: switched by "@on"/"@off" (the -W option) */
   int modref;              /* registry ref to the gpubp module table */
+  bool allow_bytecode;     /* gpubp_options.allow_bytecode */
   char *err;               /* last error message (malloc'd), or NULL */
   gb_state *S;             /* the module's core state (set once open succeeded) */
   gb_limits lim;           /* budgets and the stop flag, shared with the core and the heap */
@@ -255,6 +258,8 @@ static int open_body(lua_State *L) {
   api_call *c = lua_touserdata(L, 1);
   const gpubp_options *o = c->opt;
   luaL_openlibs(L);
+  gpubp_guard_install(L, o && o->allow_bytecode, o && o->allow_exit);
+  c->rt->allow_bytecode = o && o->allow_bytecode;
   c->status = GPUBP_ERRINIT;
   gbL_install(L);
   lua_getglobal(L, "require");
@@ -423,7 +428,9 @@ static int run_loaded(gpubp_runtime *rt, int load_status) {
 int gpubp_dofile(gpubp_runtime *rt, const char *path) {
   int st = check_rt(rt);
   if (st != GPUBP_OK) return st;
-  return run_loaded(rt, luaL_loadfilex(rt->L, path, rt->sandboxed ? "t" : NULL));
+  /* bytecode only when allowed and not sandboxed (malformed bytecode can crash) */
+  return run_loaded(rt,
+                    luaL_loadfilex(rt->L, path, rt->allow_bytecode && !rt->sandboxed ? NULL : "t"));
 }
 
 int gpubp_dostring(gpubp_runtime *rt, const char *code, const char *chunkname) {
@@ -826,6 +833,49 @@ int gpubp_get_number(gpubp_runtime *rt, const char *name, double *out) {
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt, .name = name, .onum = out};
   return run_protected(&c, number_body, 0);
+}
+
+/* ---- devices ------------------------------------------------------------------------------ */
+
+int gpubp_device_available(const char *device, const char **why) {
+  static _Thread_local char msg[GB_ERRLEN];
+  gb_device d;
+  if (!device || !gb_device_parse(device, &d)) {
+    if (why) *why = "unknown device (expected cpu, cuda or cuda:N)";
+    return GPUBP_ERRARG;
+  }
+  if (d == GB_CPU) return GPUBP_OK;
+  const char *reason = NULL;
+  int n = gb_device_count(gb_device_kind_of(d), &reason);
+  if (n > gb_device_index(d)) return GPUBP_OK;
+  if (n == 0)
+    snprintf(msg, sizeof msg, "%s unavailable: %s", gb_kind_name(gb_device_kind_of(d)), reason);
+  else
+    snprintf(msg, sizeof msg, "%s unavailable: this process sees %d device%s of its kind", device,
+             n, n == 1 ? "" : "s");
+  if (why) *why = msg;
+  return GPUBP_ERRDEVICE;
+}
+
+static int set_device_body(lua_State *L) {
+  api_call *c = lua_touserdata(L, 1);
+  push_module(c);
+  lua_getfield(L, -1, "set_default_device");
+  lua_pushstring(L, c->name);
+  c->status = GPUBP_ERRDEVICE;
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+int gpubp_set_device(gpubp_runtime *rt, const char *device) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  if (!device) {
+    set_err(rt, "gpubp_set_device: device is NULL");
+    return GPUBP_ERRARG;
+  }
+  api_call c = {.rt = rt, .name = device};
+  return run_protected(&c, set_device_body, 0);
 }
 
 /* ---- budgets, interruption, callbacks ------------------------------------------------------ */

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gb_cpu.h"
 #include "gb_safetensors.h"
 #include "check.h"
 
@@ -402,10 +403,13 @@ static void test_save_errors(void) {
   CHECK(strncmp(gb_state_error(S), want, strlen(want)) == 0);
   const char *e = gb_state_error(S);
   CHECK(strlen(e) > 27 && strcmp(e + strlen(e) - 27, ": No such file or directory") == 0);
-  /* the target is a directory: the rename fails and the temporary is removed */
+  /* the target is a directory: refused before any temporary is made */
   snprintf(path, sizeof path, "%s/adir", dir);
   mkdir(path, 0755);
-  snprintf(want, sizeof want, "save: %s: cannot rename over it: Is a directory", path);
+  snprintf(want, sizeof want,
+           "save: %s: not a regular file (it is a directory); refusing to "
+           "replace it",
+           path);
   CHECK(gb_safetensors_save(S, path, &x.f) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
   CHECK(count_temps() == 0);
   rmdir(path);
@@ -426,7 +430,8 @@ static void test_save_errors(void) {
   bad = (gb_safetensors){1, utf, 0, NULL};
   snprintf(want, sizeof want, "save: %s: tensor name 'bad\xff' is not valid UTF-8", path);
   CHECK(gb_safetensors_save(S, path, &bad) == GB_EARG && strcmp(gb_state_error(S), want) == 0);
-  x.w->device = 0; /* pretend it lives on a GPU: the C writer refuses device memory */
+  x.w->device = GB_DEVICE(GB_KIND_CUDA,
+                          0); /* pretend it lives on a GPU: the C writer refuses device memory */
   snprintf(want, sizeof want, "save: %s: tensor 'w' is on cuda:0; copy it to the CPU first", path);
   CHECK(gb_safetensors_save(S, path, &x.f) == GB_EDEVICE && strcmp(gb_state_error(S), want) == 0);
   x.w->device = GB_CPU;
@@ -487,6 +492,7 @@ static void test_disk_full(void) {
 }
 
 int main(void) {
+  gb_cpu_backend_register();
   snprintf(dir, sizeof dir, "/tmp/gb_test_st.XXXXXX");
   if (!mkdtemp(dir)) return 1;
   test_round_trip();
