@@ -45,6 +45,7 @@ void gb_state_free(gb_state *S) {
   if (!S) return;
   free_lists(S);
   free(S->dead_hooks);
+  free(S->hook_leaves);
   gb_alloc_release_cache(S);
 #ifdef GB_HAVE_CUDA
   gb_cuda_shutdown(S);
