@@ -27,7 +27,7 @@ include("${CMAKE_CURRENT_LIST_DIR}/gpubpTargets.cmake")
 set(gpubp_LUA_DIR "@PACKAGE_GB_LUA_INSTALL_DIR@")
 check_required_components(gpubp)
 ]])
-set(GB_LUA_INSTALL_DIR ${CMAKE_INSTALL_DATADIR}/gpubp/lua)
+set(GB_LUA_INSTALL_DIR ${GPUBP_INSTALL_LUADIR})
 configure_package_config_file(
   ${CMAKE_CURRENT_BINARY_DIR}/gpubpConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/gpubpConfig.cmake

@@ -213,12 +213,14 @@ ctest_gpu() {
   return "$rc"
 }
 
-# The prebuilt binaries in an install-like layout: <p>/bin/gpubp finds <p>/share/gpubp/lua.
+# The prebuilt binaries in an install-like layout: <p>/bin/gpubp finds <p>/share/lua/5.4
+# (older builds: <p>/share/gpubp/lua).
 use_prebuilt() {
   local p=/tmp/gpudeps/prebuilt
   [ -x "$p/bin/gpubp" ] || return 1
-  mkdir -p "$p/share/gpubp"
+  mkdir -p "$p/share/gpubp" "$p/share/lua"
   ln -sfn "$ROOT/lua" "$p/share/gpubp/lua"
+  ln -sfn "$ROOT/lua" "$p/share/lua/5.4"
   GPUBP=$p/bin/gpubp
   CUDA_TEST=$p/tests/test_cuda_ops
 }

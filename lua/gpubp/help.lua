@@ -1,6 +1,6 @@
 -- help.lua — help(x) for the CLI and REPL. The text comes from docs/api.md (one source),
 -- found next to the Lua side: <dir>/../docs/api.md where <dir> holds gpubp/ (the source
--- tree, or share/gpubp/ of an install). Entries are `### ` headings that start with names in
+-- tree), or <dir>/../../gpubp/docs/api.md (an install: <dir> is share/lua/5.4). Entries are `### ` headings that start with names in
 -- backticks; `## ` headings are sections. x may be a value (function, class, instance,
 -- tensor, module table) or a name ('gb.nn.Linear', 'Linear', 'matmul', 'Tensor:sum').
 
@@ -13,7 +13,10 @@ function help.docs_path()
   local src = debug.getinfo(1, 'S').source
   local dir = src:sub(1, 1) == '@' and src:sub(2):match('^(.*)[/\\]gpubp[/\\]help%.lua$')
   local candidates = {}
-  if dir then candidates[#candidates + 1] = dir .. '/../docs/api.md' end
+  if dir then
+    candidates[#candidates + 1] = dir .. '/../docs/api.md'
+    candidates[#candidates + 1] = dir .. '/../../gpubp/docs/api.md'
+  end
   for _, p in ipairs(candidates) do
     local f = io.open(p, 'r')
     if f then

@@ -52,6 +52,8 @@ void gbL_add_methods(lua_State *L, const luaL_Reg *fns);
  * (next to the installed executable/library, else the source tree of a development build). */
 GB_API void gbL_install(lua_State *L);
 GB_API int luaopen_gpubp_core(lua_State *L);
+/* The Lua side as a whole (gbL_install, then gpubp/init.lua): the loader of gpubp.so. */
+GB_API int luaopen_gpubp(lua_State *L);
 
 void gbL_open_tensor(lua_State *L);
 void gbL_open_create(lua_State *L);

@@ -85,15 +85,16 @@ int gbL_raise(lua_State *L, gb_state *S) {
   return lua_error(L);
 }
 
-/* Directory holding lua/gpubp: GB_INSTALL_LUA_REL below an ancestor of the running binary
- * or library (prefix/bin, prefix/lib, prefix/lib/<multiarch>), else the source tree this
- * build came from (a development build runs from there with no install step). */
+/* Directory holding lua/gpubp: GB_INSTALL_LUA_REL below an ancestor of the running binary,
+ * library or Lua module (prefix/bin, prefix/lib[/<multiarch>], prefix/lib[/<multiarch>]/lua/
+ * 5.4/gpubp), else the source tree this build came from (a development build runs from there
+ * with no install step). */
 static const char *lua_dir(char *buf, size_t cap) {
   Dl_info info;
   char path[PATH_MAX];
   if (dladdr((void *)&lua_dir, &info) && info.dli_fname && realpath(info.dli_fname, path)) {
     char *dir = dirname(path);
-    for (int up = 1; up <= 3; up++) {
+    for (int up = 1; up <= 6; up++) {
       dir = dirname(dir);
       char probe[PATH_MAX + 64];
       snprintf(probe, sizeof probe, "%s/%s/gpubp/init.lua", dir, GB_INSTALL_LUA_REL);
@@ -123,6 +124,20 @@ void gbL_install(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+}
+
+/* `require 'gpubp'` answered by this shared object (build/gpubp.so, a link to gpubp/core.so),
+ * for a host whose package.path does not reach the Lua side: make it findable as
+ * gbL_install does, then run gpubp/init.lua and return what it returns. */
+int luaopen_gpubp(lua_State *L) {
+  gbL_install(L);
+  char dir[PATH_MAX], init[PATH_MAX + 32];
+  snprintf(init, sizeof init, "%s/gpubp/init.lua", lua_dir(dir, sizeof dir));
+  if (luaL_loadfile(L, init) != LUA_OK) return lua_error(L);
+  lua_pushliteral(L, "gpubp");
+  lua_pushstring(L, init);
+  lua_call(L, 2, 1);
+  return 1;
 }
 
 int luaopen_gpubp_core(lua_State *L) {

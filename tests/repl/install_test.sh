@@ -11,7 +11,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 P=$T/prefix
 "$CMAKE" --install "$B" --prefix "$P" >"$T/install.log" || { cat "$T/install.log"; exit 1; }
-for f in "$P/include/gpubp.h" "$P/share/gpubp/lua/gpubp/init.lua"; do
+for f in "$P/include/gpubp.h" "$P/share/lua/5.4/gpubp/init.lua"; do
   [ -f "$f" ] || { echo "not installed: $f"; exit 1; }
 done
 PC=$(find "$P" -name gpubp.pc | head -n 1)
@@ -26,7 +26,7 @@ out=$(env -u LUA_PATH -u LUA_CPATH "$P/bin/gpubp" -e 'print(gb.ones(2,3):sum():i
 [ -f "$P/share/gpubp/docs/api.md" ] || { echo "not installed: share/gpubp/docs/api.md"; exit 1; }
 out=$(env -u LUA_PATH -u LUA_CPATH "$P/bin/gpubp" -e 'help(gb.nn.Linear); print(require("gpubp.help").docs_path())')
 case "$out" in
-  "### gb.nn.Linear(in_features, out_features [, opts])"*"$P/share/gpubp/lua/../docs/api.md") ;;
+  "### gb.nn.Linear(in_features, out_features [, opts])"*"$P/share/lua/5.4/../../gpubp/docs/api.md") ;;
   *) echo "installed help printed [$out]"; exit 1 ;;
 esac
 

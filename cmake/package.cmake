@@ -1,0 +1,53 @@
+# cmake/package.cmake — Debian packages with CPack (`cpack -G DEB` in a build directory):
+#   gpubp_<version>_<arch>.deb       the CLI, libgpubp, the Lua module and the Lua side,
+#                                    gpubp.h, gpubp.pc and the CMake package
+#   gpubp-cuda_<version>_<arch>.deb  the CUDA plugin libgpubp_cuda.so (install component
+#                                    `cuda`), depending on gpubp and on cuBLAS
+# Included at the end of the top level, after every install() rule.
+set(CPACK_PACKAGE_NAME gpubp)
+set(CPACK_PACKAGE_VENDOR "gpubp")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+  "scriptable deep-learning trainer: C runtime, Lua 5.4 tensors and autograd")
+set(CPACK_PACKAGE_DESCRIPTION "gpubp runs Lua 5.4 training scripts with tensors, an autograd \
+tape, nn layers, optimizers and data loaders: the gpubp command and REPL, the Lua module for \
+any Lua 5.4 host (require 'gpubp'), and libgpubp with gpubp.h for C embedders.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_GENERATOR DEB)
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "gpubp developers <gpubp@localhost>")
+set(CPACK_DEBIAN_PACKAGE_SECTION science)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # dpkg-shlibdeps (dpkg-dev): liblua5.4-0, libopenblas…
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS lua5.4)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+
+# The install rules without a component (all but the plugin) make the main package.
+execute_process(COMMAND dpkg --print-architecture OUTPUT_VARIABLE GB_DEB_ARCH
+  OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT GB_DEB_ARCH)
+  set(GB_DEB_ARCH amd64)
+endif()
+set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${GB_DEB_ARCH})
+set(CPACK_COMPONENTS_ALL Unspecified)
+set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_NAME gpubp)
+set(CPACK_DEBIAN_UNSPECIFIED_FILE_NAME gpubp_${PROJECT_VERSION}_${GB_DEB_ARCH}.deb)
+
+# The CUDA plugin, where this build makes one (a shared libgpubp_cuda.so opened with dlopen).
+if(TARGET gpubp_cuda)
+  get_target_property(GB_CUDA_TYPE gpubp_cuda TYPE)
+  if(GB_CUDA_TYPE STREQUAL "SHARED_LIBRARY" OR GB_CUDA_TYPE STREQUAL "MODULE_LIBRARY")
+    install(TARGETS gpubp_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT cuda)
+    list(APPEND CPACK_COMPONENTS_ALL cuda)
+    string(REGEX MATCH "^[0-9]+\\.[0-9]+" GB_CUDA_MM "${CUDAToolkit_VERSION}")
+    string(REPLACE "." "-" GB_CUDA_MM_DASH "${GB_CUDA_MM}")
+    set(CPACK_DEBIAN_CUDA_PACKAGE_NAME gpubp-cuda)
+    set(CPACK_DEBIAN_CUDA_FILE_NAME gpubp-cuda_${PROJECT_VERSION}_${GB_DEB_ARCH}.deb)
+    # the plugin links the CUDA runtime statically and opens cuBLAS with dlopen, so
+    # dpkg-shlibdeps cannot see it: name NVIDIA's and Debian's cuBLAS packages here
+    set(CPACK_DEBIAN_CUDA_PACKAGE_SHLIBDEPS OFF)
+    set(CPACK_DEBIAN_CUDA_PACKAGE_DEPENDS "gpubp (= ${PROJECT_VERSION}), \
+libcublas-${GB_CUDA_MM_DASH} | libcublas${CUDAToolkit_VERSION_MAJOR}")
+    set(CPACK_DEBIAN_CUDA_DESCRIPTION "gpubp's CUDA backend (cuBLAS), opened on first use of \
+a cuda device; needs an NVIDIA driver")
+  endif()
+endif()
+include(CPack)
