@@ -32,6 +32,25 @@ typedef struct gb_cuda_block {
   struct gb_cuda_block *next;
 } gb_cuda_block;
 
+#define GB_CUDA_CHECKS 64 /* deferred checks pending before the host must look */
+#define GB_CUDA_STAGES 4  /* pinned staging buffers in the host->device ring */
+
+/* A pending check: which op, what kind of integer it checked, and the tensor holding them
+ * (held until the check is read, to name the bad value). */
+typedef struct gb_cuda_check {
+  const char *op;   /* a static string */
+  const char *what; /* "label" or "index" */
+  int64_t limit;    /* valid values are 1..limit */
+  gb_tensor *ints;
+} gb_cuda_check;
+
+typedef struct gb_cuda_staging {
+  void *buf;
+  size_t cap;
+  cudaEvent_t done;
+  bool pending;
+} gb_cuda_staging;
+
 /* Everything S holds on one device. */
 typedef struct gb_cuda_dev {
   bool ready;
@@ -44,14 +63,18 @@ typedef struct gb_cuda_dev {
   gb_memstats stats;
   int64_t cached;
   int64_t gc_threshold;
-  /* error flag written by kernels (bad label / index), and its pinned host mirror */
-  unsigned long long *dflag;
-  unsigned long long *hflag;
-  /* pinned staging buffer for host->device copies, reused once `staged` has completed */
-  void *pinned;
-  size_t pinned_cap;
-  cudaEvent_t staged;
-  bool staged_pending;
+  /* Deferred checks: a kernel that may meet a bad label or index records its first bad
+   * position in its own slot of dflags (all ones: none), and the host reads every pending
+   * slot at the next natural sync (a copy to the host, synchronize), never inside a step. */
+  unsigned long long *dflags; /* GB_CUDA_CHECKS slots on the device */
+  unsigned long long *hflags; /* their pinned host mirror */
+  gb_cuda_check checks[GB_CUDA_CHECKS];
+  int nchecks;
+  bool draining;
+  /* host->device copies go through a ring of pinned staging buffers, each reused once its
+   * own copy has completed (its event), so the host runs ahead of the device */
+  gb_cuda_staging stage[GB_CUDA_STAGES];
+  int next_stage;
 } gb_cuda_dev;
 
 typedef struct gb_cuda_backend {
@@ -101,12 +124,16 @@ static inline unsigned gb_cuda_blocks(int64_t n, int threads) {
 
 /* A contiguous view of t on its device: t itself (retained) or a fresh copy. */
 gb_status gb_cuda_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);
-/* Reset the device flag to "none" (all ones) before a checking kernel, and read it back
- * after (synchronizes the stream). */
-gb_status gb_cuda_flag_reset(gb_state *S, gb_device dev, gb_cuda_dev *c);
-gb_status gb_cuda_flag_read(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long *v);
-/* Read one int64/int32 element of a device tensor (for error messages). */
-gb_status gb_cuda_read_index(gb_state *S, const gb_tensor *t, int64_t i, int64_t *v);
+/* The device slot a checking kernel writes its first bad position into (atomicMin; all ones
+ * means none). When every slot is pending the checks are read first (one sync, rare). */
+gb_status gb_cuda_check_slot(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long **slot);
+/* After the kernel was launched into the slot gb_cuda_check_slot gave: remember what it
+ * checked (`ints` is held until the check is read). */
+void gb_cuda_check_note(gb_cuda_dev *c, const char *op, const char *what, int64_t limit,
+                        gb_tensor *ints);
+/* Reads every pending check of the device (synchronizing its stream) and fails with the
+ * first bad one: "<op>: <label|index> <v> at position <i> is out of range 1..<limit>". */
+gb_status gb_cuda_checks_read(gb_state *S, gb_device dev, gb_cuda_dev *c);
 /* cuBLAS handle of the device, created on first use, with S's TF32 choice applied. */
 gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h);
 

@@ -97,12 +97,14 @@ static void around(const gb_tensor *t, int64_t dim, int64_t *outer, int64_t *inn
     *inner *= t->shape[d];
 }
 
-/* What every launcher here does around its kernel: device, contiguous indices, the flag. */
+/* What every launcher here does around its kernel: device, contiguous indices, and the
+ * deferred check's slot (`flag`) for out-of-range indices. */
 struct ix_call {
   gb_cuda_dev *c;
   gb_device dev;
   gb_tensor *ic;
   indices ix;
+  unsigned long long *flag;
 };
 
 static gb_status ix_begin(gb_state *S, gb_tensor *out, gb_tensor *idx, int64_t limit, ix_call *k) {
@@ -114,25 +116,17 @@ static gb_status ix_begin(gb_state *S, gb_tensor *out, gb_tensor *idx, int64_t l
   k->ix.p = gb_tensor_data(k->ic);
   k->ix.i64 = k->ic->dtype == GB_I64;
   k->ix.limit = limit;
-  if ((st = gb_cuda_flag_reset(S, k->dev, k->c))) {
+  if ((st = gb_cuda_check_slot(S, k->dev, k->c, &k->flag))) {
     gb_tensor_release(S, k->ic);
     return st;
   }
   return GB_OK;
 }
 
-/* After the kernel: launch errors, then the flag (one small read-back, synchronizing). */
+/* After the kernel: launch errors; the index check is read at the next sync, not here. */
 static gb_status ix_end(gb_state *S, const char *op, ix_call *k, gb_status st) {
   if (!st) st = gb_cuda_after_launch(S, k->dev, k->c->stream, op, __FILE__, __LINE__);
-  unsigned long long bad = ~0ULL;
-  if (!st) st = gb_cuda_flag_read(S, k->dev, k->c, &bad);
-  if (!st && bad != ~0ULL) {
-    int64_t v = 0;
-    st = gb_cuda_read_index(S, k->ic, (int64_t)bad, &v);
-    if (!st)
-      st = gb_errorf(S, GB_EARG, "%s: index %lld at position %lld is out of range 1..%lld", op,
-                     (long long)v, (long long)bad + 1, (long long)k->ix.limit);
-  }
+  if (!st) gb_cuda_check_note(k->c, op, "index", k->ix.limit, k->ic);
   gb_tensor_release(S, k->ic);
   return st;
 }
@@ -161,11 +155,11 @@ extern "C" gb_status gb_cuda_index_select(gb_state *S, const gb_opargs *a, gb_te
     if (gb_dtype_size(xc->dtype) == 8)
       k_index_select<int64_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
           (const int64_t *)gb_tensor_data(xc), (int64_t *)gb_tensor_data(o), k.ix, outer, n, m,
-          inner, k.c->dflag);
+          inner, k.flag);
     else
       k_index_select<int32_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
           (const int32_t *)gb_tensor_data(xc), (int32_t *)gb_tensor_data(o), k.ix, outer, n, m,
-          inner, k.c->dflag);
+          inner, k.flag);
   }
   gb_tensor_release(S, xc);
   return ix_end(S, "index_select", &k, st);
@@ -183,7 +177,7 @@ extern "C" gb_status gb_cuda_index_add(gb_state *S, const gb_opargs *a, gb_tenso
     around(o, dim, &outer, &inner);
     int64_t n = o->shape[dim], m = a->in[1]->numel;
     k_index_add<<<gb_cuda_blocks(sc->numel, GB_IX_THREADS), GB_IX_THREADS, 0, k.c->stream>>>(
-        gb_tensor_f32(o), gb_tensor_f32(sc), k.ix, outer, n, m, inner, k.c->dflag);
+        gb_tensor_f32(o), gb_tensor_f32(sc), k.ix, outer, n, m, inner, k.flag);
   }
   gb_tensor_release(S, sc);
   return ix_end(S, "index_add", &k, st);
@@ -213,11 +207,11 @@ extern "C" gb_status gb_cuda_gather(gb_state *S, const gb_opargs *a, gb_tensor *
     if (gb_dtype_size(xc->dtype) == 8)
       k_gather<int64_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
           (const int64_t *)gb_tensor_data(xc), (int64_t *)gb_tensor_data(o), o->numel, k.ix, sh,
-          dim, k.c->dflag);
+          dim, k.flag);
     else
       k_gather<int32_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
           (const int32_t *)gb_tensor_data(xc), (int32_t *)gb_tensor_data(o), o->numel, k.ix, sh,
-          dim, k.c->dflag);
+          dim, k.flag);
   }
   gb_tensor_release(S, xc);
   return ix_end(S, "gather", &k, st);
@@ -234,7 +228,7 @@ extern "C" gb_status gb_cuda_scatter_add(gb_state *S, const gb_opargs *a, gb_ten
   if (!(st = gb_cuda_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
     shapes sh = shapes_of(sc, o);
     k_scatter_add<<<gb_cuda_blocks(sc->numel, GB_IX_THREADS), GB_IX_THREADS, 0, k.c->stream>>>(
-        gb_tensor_f32(o), gb_tensor_f32(sc), sc->numel, k.ix, sh, dim, k.c->dflag);
+        gb_tensor_f32(o), gb_tensor_f32(sc), sc->numel, k.ix, sh, dim, k.flag);
   }
   gb_tensor_release(S, sc);
   return ix_end(S, "scatter_add", &k, st);

@@ -234,15 +234,6 @@ __global__ void k_loss_backward(const float *x, labels y, const float *gout, int
   }
 }
 
-static gb_status bad_label(gb_state *S, const char *op, const gb_tensor *y, unsigned long long row,
-                           int64_t C) {
-  int64_t v = 0;
-  gb_status st = gb_cuda_read_index(S, y, (int64_t)row, &v);
-  if (st) return st;
-  return gb_errorf(S, GB_EARG, "%s: label %lld at position %lld is out of range 1..%lld", op,
-                   (long long)v, (long long)row + 1, (long long)C);
-}
-
 static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int kind,
                             bool backward) {
   const char *op = kind == LOSS_CE ? "cross_entropy" : "nll_loss";
@@ -255,12 +246,13 @@ static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   labels y = {gb_tensor_data(yt), yt->stride[0], yt->dtype == GB_I64};
   gb_tensor *xc;
   if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
-  if ((st = gb_cuda_flag_reset(S, dev, c))) goto done;
+  unsigned long long *flag; /* the deferred label check, read at the next sync */
+  if ((st = gb_cuda_check_slot(S, dev, c, &flag))) goto done;
   {
     unsigned blocks = gb_cuda_blocks(N, 128);
     if (backward) {
       k_loss_backward<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, gb_tensor_f32(a->in[2]),
-                                                     N, C, kind, gb_tensor_f32(out), c->dflag);
+                                                     N, C, kind, gb_tensor_f32(out), flag);
       if ((st =
                gb_cuda_after_launch(S, dev, c->stream, "loss backward kernel", __FILE__, __LINE__)))
         goto done;
@@ -268,7 +260,7 @@ static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int
       void *terms;
       if ((st = gb_cuda_alloc(S, dev, (size_t)N * sizeof(double), &terms))) goto done;
       k_loss_rows<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind, (double *)terms,
-                                                 c->dflag);
+                                                 flag);
       if (N <= 32)
         k_mean_terms<32><<<1, 32, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
       else
@@ -277,9 +269,7 @@ static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int
       if ((st = gb_cuda_after_launch(S, dev, c->stream, "loss kernel", __FILE__, __LINE__)))
         goto done;
     }
-    unsigned long long bad;
-    if ((st = gb_cuda_flag_read(S, dev, c, &bad))) goto done;
-    if (bad != ~0ULL) st = bad_label(S, op, yt, bad, C);
+    gb_cuda_check_note(c, op, "label", C, (gb_tensor *)yt);
   }
 done:
   gb_tensor_release(S, xc);

@@ -131,9 +131,12 @@ gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
   if (!c->ready) {
     if (n <= 1) GB_CU(S, dev, cudaSetDevice(dev));
     GB_CU(S, dev, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-    GB_CU(S, dev, cudaMalloc((void **)&c->dflag, sizeof(unsigned long long) * 2));
-    GB_CU(S, dev, cudaMallocHost((void **)&c->hflag, sizeof(unsigned long long) * 2));
-    GB_CU(S, dev, cudaEventCreateWithFlags(&c->staged, cudaEventDisableTiming));
+    size_t flag_bytes = sizeof(unsigned long long) * GB_CUDA_CHECKS;
+    GB_CU(S, dev, cudaMalloc((void **)&c->dflags, flag_bytes));
+    GB_CU(S, dev, cudaMallocHost((void **)&c->hflags, flag_bytes));
+    GB_CU(S, dev, cudaMemsetAsync(c->dflags, 0xff, flag_bytes, c->stream));
+    for (int k = 0; k < GB_CUDA_STAGES; k++)
+      GB_CU(S, dev, cudaEventCreateWithFlags(&c->stage[k].done, cudaEventDisableTiming));
     c->gc_threshold = (int64_t)1 << 30;
     c->ready = true;
   }
@@ -191,6 +194,7 @@ extern "C" gb_status gb_cuda_synchronize(gb_state *S) {
     gb_status st = gb_cuda_ctx(S, d, &c);
     if (st) return st;
     GB_CU(S, d, cudaStreamSynchronize(c->stream));
+    if ((st = gb_cuda_checks_read(S, d, c))) return st;
   }
   return GB_OK;
 }
@@ -210,13 +214,18 @@ extern "C" void gb_cuda_shutdown(gb_state *S) {
       cudaStreamSynchronize(c->stream);
       gb_cuda_release_cache_dev(S, c);
       if (c->blas) cublasDestroy(c->blas);
-      cudaFree(c->dflag);
-      cudaFreeHost(c->hflag);
-      if (c->pinned) cudaFreeHost(c->pinned);
-      cudaEventDestroy(c->staged);
+      cudaFree(c->dflags);
+      cudaFreeHost(c->hflags);
+      for (int k = 0; k < GB_CUDA_STAGES; k++) {
+        if (c->stage[k].buf) cudaFreeHost(c->stage[k].buf);
+        cudaEventDestroy(c->stage[k].done);
+      }
       cudaStreamDestroy(c->stream);
       (void)cudaGetLastError();
     }
+    for (int k = 0; k < c->nchecks; k++) /* unread checks: their tensors are still held */
+      gb_tensor_release(S, c->checks[k].ints);
+    c->nchecks = 0;
     while (c->spare_nodes) {
       gb_cuda_block *blk = c->spare_nodes;
       c->spare_nodes = blk->next;
@@ -231,9 +240,9 @@ extern "C" void gb_cuda_shutdown(gb_state *S) {
 
 #define GB_PINNED_MAX ((size_t)64 << 20)
 
-/* Host -> device through the pinned staging buffer: the copy runs asynchronously while the
- * caller's host buffer is already free to reuse. The buffer is reused once the previous
- * staged copy has completed (its event). */
+/* Host -> device through the ring of pinned staging buffers: the copy runs asynchronously,
+ * the caller's host buffer is free at once, and the host waits only when the buffer it would
+ * reuse still feeds a copy (GB_CUDA_STAGES copies behind). */
 static gb_status h2d(gb_state *S, gb_device dev, gb_cuda_dev *c, void *dst, const void *src,
                      size_t n) {
   if (n > GB_PINNED_MAX) {
@@ -241,24 +250,26 @@ static gb_status h2d(gb_state *S, gb_device dev, gb_cuda_dev *c, void *dst, cons
     GB_CU(S, dev, cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, c->stream));
     return GB_OK;
   }
-  if (c->staged_pending) {
-    GB_CU(S, dev, cudaEventSynchronize(c->staged));
-    c->staged_pending = false;
+  gb_cuda_staging *b = &c->stage[c->next_stage];
+  c->next_stage = (c->next_stage + 1) % GB_CUDA_STAGES;
+  if (b->pending) {
+    GB_CU(S, dev, cudaEventSynchronize(b->done));
+    b->pending = false;
   }
-  if (n > c->pinned_cap) {
-    size_t cap = c->pinned_cap ? c->pinned_cap : ((size_t)1 << 20);
+  if (n > b->cap) {
+    size_t cap = b->cap ? b->cap : ((size_t)1 << 20);
     while (cap < n)
       cap *= 2;
-    if (c->pinned) GB_CU(S, dev, cudaFreeHost(c->pinned));
-    c->pinned = NULL;
-    c->pinned_cap = 0;
-    GB_CU(S, dev, cudaMallocHost(&c->pinned, cap));
-    c->pinned_cap = cap;
+    if (b->buf) GB_CU(S, dev, cudaFreeHost(b->buf));
+    b->buf = NULL;
+    b->cap = 0;
+    GB_CU(S, dev, cudaMallocHost(&b->buf, cap));
+    b->cap = cap;
   }
-  memcpy(c->pinned, src, n);
-  GB_CU(S, dev, cudaMemcpyAsync(dst, c->pinned, n, cudaMemcpyHostToDevice, c->stream));
-  GB_CU(S, dev, cudaEventRecord(c->staged, c->stream));
-  c->staged_pending = true;
+  memcpy(b->buf, src, n);
+  GB_CU(S, dev, cudaMemcpyAsync(dst, b->buf, n, cudaMemcpyHostToDevice, c->stream));
+  GB_CU(S, dev, cudaEventRecord(b->done, c->stream));
+  b->pending = true;
   return GB_OK;
 }
 
@@ -274,10 +285,10 @@ extern "C" gb_status gb_cuda_memcpy(gb_state *S, void *dst, gb_device ddev, cons
   if (sdev != GB_CPU && (st = gb_cuda_ctx(S, sdev, &sc))) return st;
   if (ddev != GB_CPU && (st = gb_cuda_ctx(S, ddev, &dc))) return st;
   if (sdev == GB_CPU) return h2d(S, ddev, dc, dst, src, nbytes);
-  if (ddev == GB_CPU) {
+  if (ddev == GB_CPU) { /* a natural sync: the pending checks are read here */
     GB_CU(S, sdev, cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, sc->stream));
     GB_CU(S, sdev, cudaStreamSynchronize(sc->stream));
-    return GB_OK;
+    return gb_cuda_checks_read(S, sdev, sc);
   }
   if (sdev == ddev) {
     GB_CU(S, sdev, cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, sc->stream));
@@ -314,21 +325,29 @@ gb_status gb_cuda_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
   return GB_OK;
 }
 
-gb_status gb_cuda_flag_reset(gb_state *S, gb_device dev, gb_cuda_dev *c) {
-  GB_CU(S, dev, cudaMemsetAsync(c->dflag, 0xff, sizeof(unsigned long long) * 2, c->stream));
+gb_status gb_cuda_check_slot(gb_state *S, gb_device dev, gb_cuda_dev *c,
+                             unsigned long long **slot) {
+  if (c->nchecks == GB_CUDA_CHECKS) {
+    gb_status st = gb_cuda_checks_read(S, dev, c);
+    if (st) return st;
+  }
+  *slot = c->dflags + c->nchecks;
   return GB_OK;
 }
 
-gb_status gb_cuda_flag_read(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long *v) {
-  GB_CU(S, dev,
-        cudaMemcpyAsync(c->hflag, c->dflag, sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                        c->stream));
-  GB_CU(S, dev, cudaStreamSynchronize(c->stream));
-  *v = c->hflag[0];
-  return GB_OK;
+void gb_cuda_check_note(gb_cuda_dev *c, const char *op, const char *what, int64_t limit,
+                        gb_tensor *ints) {
+  gb_cuda_check *k = &c->checks[c->nchecks++];
+  k->op = op;
+  k->what = what;
+  k->limit = limit;
+  gb_tensor_retain(ints);
+  k->ints = ints;
 }
 
-gb_status gb_cuda_read_index(gb_state *S, const gb_tensor *t, int64_t i, int64_t *v) {
+/* One int64/int32 element of a device tensor, by a plain synchronous copy (not through
+ * gb_cuda_memcpy, which reads the checks). */
+static gb_status read_int(gb_state *S, const gb_tensor *t, int64_t i, int64_t *v) {
   int64_t off = 0;
   for (int d = t->ndim - 1; d >= 0; d--) {
     off += (i % t->shape[d]) * t->stride[d];
@@ -336,16 +355,39 @@ gb_status gb_cuda_read_index(gb_state *S, const gb_tensor *t, int64_t i, int64_t
   }
   size_t es = gb_dtype_size(t->dtype);
   const char *p = (const char *)gb_tensor_data(t) + (size_t)off * es;
-  if (t->dtype == GB_I64) return gb_cuda_memcpy(S, v, GB_CPU, p, t->device, 8);
-  if (t->dtype == GB_I32) {
+  if (t->dtype == GB_I64) {
+    GB_CU(S, t->device, cudaMemcpy(v, p, 8, cudaMemcpyDeviceToHost));
+  } else {
     int32_t x = 0;
-    gb_status st = gb_cuda_memcpy(S, &x, GB_CPU, p, t->device, 4);
+    GB_CU(S, t->device, cudaMemcpy(&x, p, 4, cudaMemcpyDeviceToHost));
     *v = x;
-    return st;
   }
-  float f = 0;
-  gb_status st = gb_cuda_memcpy(S, &f, GB_CPU, p, t->device, 4);
-  *v = (int64_t)f;
+  return GB_OK;
+}
+
+gb_status gb_cuda_checks_read(gb_state *S, gb_device dev, gb_cuda_dev *c) {
+  int n = c->nchecks;
+  if (n == 0 || c->draining) return GB_OK;
+  size_t bytes = sizeof(unsigned long long) * (size_t)n;
+  GB_CU(S, dev, cudaMemcpyAsync(c->hflags, c->dflags, bytes, cudaMemcpyDeviceToHost, c->stream));
+  GB_CU(S, dev, cudaMemsetAsync(c->dflags, 0xff, bytes, c->stream));
+  GB_CU(S, dev, cudaStreamSynchronize(c->stream));
+  c->draining = true; /* releasing tensors below must not read the checks again */
+  gb_status st = GB_OK;
+  for (int k = 0; k < n; k++) {
+    gb_cuda_check *ck = &c->checks[k];
+    unsigned long long bad = c->hflags[k];
+    if (!st && bad != ~0ULL) {
+      int64_t v = 0;
+      st = read_int(S, ck->ints, (int64_t)bad, &v);
+      if (!st)
+        st = gb_errorf(S, GB_EARG, "%s: %s %lld at position %lld is out of range 1..%lld", ck->op,
+                       ck->what, (long long)v, (long long)bad + 1, (long long)ck->limit);
+    }
+    gb_tensor_release(S, ck->ints);
+  }
+  c->nchecks = 0;
+  c->draining = false;
   return st;
 }
 
