@@ -50,6 +50,18 @@ add_executable(embed_train ${CMAKE_SOURCE_DIR}/examples/embed_train.c)
 target_compile_options(embed_train PRIVATE ${GB_WARN})
 target_link_libraries(embed_train PRIVATE gpubp m)
 add_test(NAME example_embed_train COMMAND embed_train)
+# the sandboxed, budgeted host that charts the loss it receives through the metrics hook
+add_executable(embed_sandbox_train ${CMAKE_SOURCE_DIR}/examples/embed_sandbox_train.c)
+target_compile_options(embed_sandbox_train PRIVATE ${GB_WARN})
+target_link_libraries(embed_sandbox_train PRIVATE gpubp m)
+add_test(NAME example_embed_sandbox_train COMMAND embed_sandbox_train
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+# benchmark: a training step with and without budgets and the metrics hook (docs/benchmarks.md);
+# the test only runs it briefly to catch breakage, it asserts no time
+add_executable(bench_embed_overhead ${CMAKE_SOURCE_DIR}/scripts/bench/embed_overhead.c)
+target_compile_options(bench_embed_overhead PRIVATE ${GB_WARN})
+target_link_libraries(bench_embed_overhead PRIVATE gpubp)
+add_test(NAME bench_embed_overhead_quick COMMAND bench_embed_overhead 1 5)
 
 # ---- install into a scratch prefix; build and run the pkg-config and find_package consumers --
 # Under GPUBP_SANITIZE the installed libgpubp is instrumented, so the consumers must be too.

@@ -1,10 +1,13 @@
 /* gb_luaheap.c — the allocator of gpubp's Lua states: small blocks (every tensor userdata,
  * short strings, closures) come from per-size free lists instead of malloc, so the
  * allocate-collect cycle of a training loop's temporaries skips malloc's bookkeeping.
- * Larger blocks go to realloc/free as in Lua's default allocator. */
+ * Larger blocks go to realloc/free as in Lua's default allocator. With limits attached it
+ * counts Lua's live bytes and refuses growth past the runtime's host-byte budget (Lua then
+ * collects and retries, or raises "not enough memory"). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb_limits.h"
 #include "gb_luaheap.h"
 
 #define GRAIN 16             /* size classes are multiples of 16 bytes */
@@ -18,14 +21,29 @@ typedef struct block {
 struct gb_luaheap {
   block *bins[NCLASS];
   int count[NCLASS];
+  gb_limits *lim; /* NULL: no accounting */
 };
 
 static int class_of(size_t n) {
   return n == 0 || n > GRAIN * NCLASS ? -1 : (int)((n - 1) / GRAIN);
 }
 
-gb_luaheap *gb_luaheap_new(void) {
-  return calloc(1, sizeof(gb_luaheap));
+gb_luaheap *gb_luaheap_new(gb_limits *lim) {
+  gb_luaheap *h = calloc(1, sizeof(gb_luaheap));
+  if (h) h->lim = lim;
+  return h;
+}
+
+/* Accounts a change from osize to nsize bytes; false refuses a growth past the budget. */
+static int account(gb_limits *lim, size_t osize, size_t nsize) {
+  int64_t delta = (int64_t)nsize - (int64_t)osize;
+  if (delta > 0 && lim->host_cap &&
+      lim->lua_bytes + (lim->cpu ? lim->cpu->allocated : 0) + delta > lim->host_cap) {
+    lim->lua_refused = true;
+    return 0;
+  }
+  lim->lua_bytes += delta;
+  return 1;
 }
 
 void gb_luaheap_free(gb_luaheap *h) {
@@ -64,6 +82,7 @@ static void give(gb_luaheap *h, int c, void *p) {
 void *gb_luaheap_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   gb_luaheap *h = ud;
   int oc = ptr ? class_of(osize) : -1, nc = class_of(nsize);
+  if (h->lim && !account(h->lim, ptr ? osize : 0, nsize)) return NULL;
   if (nsize == 0) {
     if (oc >= 0)
       give(h, oc, ptr);
@@ -72,9 +91,16 @@ void *gb_luaheap_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (ptr && oc == nc && oc >= 0) return ptr; /* same class: the block already fits */
-  if (ptr && oc < 0 && nc < 0) return realloc(ptr, nsize);
+  if (ptr && oc < 0 && nc < 0) {
+    void *q = realloc(ptr, nsize);
+    if (!q && h->lim) account(h->lim, nsize, osize); /* undo: the old block stays */
+    return q;
+  }
   void *q = nc >= 0 ? take(h, nc) : malloc(nsize);
-  if (!q) return NULL; /* Lua keeps the old block on failure */
+  if (!q) { /* Lua keeps the old block on failure */
+    if (h->lim) account(h->lim, nsize, ptr ? osize : 0);
+    return NULL;
+  }
   if (ptr) {
     memcpy(q, ptr, osize < nsize ? osize : nsize);
     if (oc >= 0)

@@ -63,5 +63,25 @@ void gbL_open_io(lua_State *L);
 void gbL_open_optim(lua_State *L);
 void gbL_open_graph(lua_State *L); /* lgb_graph.c: recordings behind gb.graph */
 void gbL_open_cuda(lua_State *L);  /* lgb_cuda.c: the gb.cuda table, with or without CUDA */
+void gbL_open_host(lua_State *L);  /* lgb_host.c: gb.host_metric */
+
+/* What an embedding host plugs in (lgb_host.c). `path` answers whether a script may read
+ * (write == 0) or write a file; `metric` receives gb.host_metric's scalars. */
+typedef struct gbL_host {
+  int (*path)(void *ud, const char *path, int write);
+  void *path_ud;
+  void (*metric)(void *ud, const char *name, int64_t step, double value);
+  void *metric_ud;
+  /* called by gbL_raise before raising while the state's stop flag is set */
+  void (*on_stop)(lua_State *L, void *ud);
+  void *on_stop_ud;
+} gbL_host;
+/* The host slots if any were created, else NULL (never raises). */
+gbL_host *gbL_host_peek(lua_State *L);
+/* This Lua state's host slots (created zeroed on first use; may raise out of memory). */
+GB_API gbL_host *gbL_host_of(lua_State *L);
+/* Raises "<op>: '<path>' is outside the folders this script may read|write" when the host's
+ * folder rule refuses `path`; returns when there is no rule or it allows the path. */
+void gbL_check_path(lua_State *L, const char *path, int write, const char *op);
 
 #endif

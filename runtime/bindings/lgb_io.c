@@ -10,6 +10,7 @@
 /* read_idx(path [, dtype='float32']) -> tensor with the file's dims, values not rescaled. */
 static int io_read_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  gbL_check_path(L, path, 0, "read_idx");
   const char *dts = luaL_optstring(L, 2, "float32");
   gb_dtype dt;
   if (!gb_dtype_parse(dts, &dt))
@@ -53,6 +54,7 @@ static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safete
  * copied to the CPU first (through their :cpu() method), views are written in logical order. */
 static int io_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  gbL_check_path(L, path, 1, "save");
   luaL_checktype(L, 2, LUA_TTABLE);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
@@ -98,6 +100,7 @@ static int io_save(lua_State *L) {
 /* load(path) -> {name = tensor} (CPU), {key = string} metadata. */
 static int io_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  gbL_check_path(L, path, 0, "load");
   gb_state *S = gbL_state(L);
   lua_settop(L, 1);
   lua_newtable(L); /* 2: tensors */

@@ -79,6 +79,10 @@ int gbL_error(lua_State *L, const char *fmt, ...) {
 }
 
 int gbL_raise(lua_State *L, gb_state *S) {
+  if (S->limits && atomic_load_explicit(&S->limits->stop, memory_order_relaxed)) {
+    gbL_host *h = gbL_host_peek(L); /* a spent budget: the host makes it stick */
+    if (h && h->on_stop) h->on_stop(L, h->on_stop_ud);
+  }
   gbL_where(L);
   lua_pushstring(L, gb_state_error(S));
   lua_concat(L, 2);
@@ -156,5 +160,6 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_optim(L);
   gbL_open_graph(L);
   gbL_open_cuda(L);
+  gbL_open_host(L);
   return 1;
 }

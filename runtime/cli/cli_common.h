@@ -13,6 +13,9 @@
  * it runs (a second Ctrl-C before Lua code notices the first kills the process, as in
  * lua.c). Returns the lua_pcall status; on error the message is left on the stack. */
 int gb_cli_docall(lua_State *L, int narg, int nres);
+/* The runtime gb_cli_docall runs in and Ctrl-C interrupts (set once, before any call). */
+struct gpubp_runtime;
+void gb_cli_set_runtime(struct gpubp_runtime *rt);
 
 /* If status is not LUA_OK, prints the message on top of the stack to stderr as
  * "<progname>: <message>" (no prefix when progname is NULL) and pops it. Returns status. */

@@ -287,6 +287,7 @@ int main(int argc, char **argv) {
   gpubp_options opt;
   gpubp_options_init(&opt);
   opt.device = a.device;
+  opt.interrupt_sets_hook = 1; /* Ctrl-C comes as a signal on this thread (cli_run.c) */
   if (a.seed) {
     char *end;
     errno = 0;
@@ -304,6 +305,7 @@ int main(int argc, char **argv) {
     gpubp_close(rt);
     return EXIT_FAILURE;
   }
+  gb_cli_set_runtime(rt);
   lua_State *L = gpubp_lua(rt);
   main_ctx m = {argc, argv, a};
   lua_pushcfunction(L, pmain);

@@ -1,7 +1,7 @@
-/* cli_run.c — protected calls for the gpubp command line: a traceback message handler and
- * lua.c-style Ctrl-C handling (the SIGINT handler sets a Lua hook that raises
- * "interrupted!" at the next call, return or instruction count), plus the quieter handler the
- * REPL installs while it waits for input. */
+/* cli_run.c — protected calls for the gpubp command line through the embedding API
+ * (gpubp_pcall: traceback, budgets) and Ctrl-C handling through gpubp_interrupt (the script
+ * stops with "interrupted" at its next instruction or op), plus the quieter handler the REPL
+ * installs while it waits for input. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -11,12 +11,17 @@
 #include <lua.h>
 
 #include "cli_common.h"
+#include "gpubp.h"
 
 /* The only globals of the program, and only because a signal handler has nothing else to
- * reach: the Lua state that is running (lua.c keeps the same static `globalL`) and the flag
- * the prompt-time handler sets. Written before the handler is installed; read by it. */
-static lua_State *gb_cli_running_L = NULL;
+ * reach: the runtime whose script runs (set once by main) and the flag the prompt-time
+ * handler sets. Written before the handlers are installed; read by them. */
+static gpubp_runtime *gb_cli_rt = NULL;
 static volatile sig_atomic_t gb_cli_sigint_seen = 0;
+
+void gb_cli_set_runtime(gpubp_runtime *rt) {
+  gb_cli_rt = rt;
+}
 
 static void set_handler_save(int sig, void (*handler)(int), struct sigaction *old) {
   struct sigaction sa;
@@ -31,19 +36,13 @@ static void set_handler(int sig, void (*handler)(int)) {
   set_handler_save(sig, handler, NULL);
 }
 
-/* Hook run by Lua after a SIGINT: clear itself and raise the error in the running code. */
-static void stop_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
-}
-
-/* SIGINT while Lua runs. lua_sethook is safe to call from a signal handler. The default
- * action is restored first so that a second Ctrl-C ends a program stuck in C code. */
+/* SIGINT while Lua runs: the embedding API's interrupt, the same an embedder's watchdog
+ * uses (the runtime is opened with interrupt_sets_hook, so plain Lua loops stop too). The
+ * default action is restored first so that a second Ctrl-C ends a program stuck in C code
+ * that reaches no safe point. */
 static void on_sigint_running(int sig) {
-  int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   set_handler(sig, SIG_DFL);
-  lua_sethook(gb_cli_running_L, stop_hook, mask, 1);
+  gpubp_interrupt(gb_cli_rt);
 }
 
 static void on_sigint_prompt(int sig) {
@@ -51,28 +50,14 @@ static void on_sigint_prompt(int sig) {
   gb_cli_sigint_seen = 1;
 }
 
-static int msghandler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) { /* error object is not a string */
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  return 1;
-}
-
 int gb_cli_docall(lua_State *L, int narg, int nres) {
-  int base = lua_gettop(L) - narg;
-  lua_pushcfunction(L, msghandler);
-  lua_insert(L, base);
   struct sigaction old;
-  gb_cli_running_L = L;
   set_handler_save(SIGINT, on_sigint_running, &old);
-  int status = lua_pcall(L, narg, nres, base);
-  sigaction(SIGINT, &old, NULL); /* the REPL's flag-only handler, or the default */
-  if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0); /* SIGINT came too late */
-  lua_remove(L, base);
-  return status;
+  int st = gpubp_pcall(gb_cli_rt, narg, nres); /* adds a traceback; the interrupt resets */
+  sigaction(SIGINT, &old, NULL);               /* the REPL's flag-only handler, or the default */
+  if (st == GPUBP_OK) return LUA_OK;
+  lua_pushstring(L, gpubp_errmsg(gb_cli_rt)); /* the error object, as lua_pcall leaves it */
+  return st == GPUBP_ERRMEM ? LUA_ERRMEM : LUA_ERRRUN;
 }
 
 int gb_cli_report(lua_State *L, int status, const char *progname) {

@@ -26,7 +26,8 @@ typedef enum gb_status {
   GB_EIO,     /* file missing, unreadable, malformed */
   GB_ECUDA,   /* CUDA / cuBLAS failure (message has call, file, line) */
   GB_EGRAD,   /* autograd misuse (backward twice, in-place on leaf needing grad) */
-  GB_ESTATE   /* runtime misuse (closed runtime, wrong thread) */
+  GB_ESTATE,  /* runtime misuse (closed runtime, wrong thread) */
+  GB_ELIMIT   /* a budget ran out or the host interrupted the script (gb_limits.h) */
 } gb_status;
 
 typedef enum gb_dtype { GB_F32 = 0, GB_I32, GB_I64, GB_NDTYPE } gb_dtype;

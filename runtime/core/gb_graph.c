@@ -142,6 +142,7 @@ gb_status gb_graph_replay(gb_state *S, gb_graph *g) {
       c->out[j]->storage->version++; /* as gb_op_run_into: saved copies on a tape are stale */
     gb_status st = c->fn(S, &c->args, c->out);
     if (st) return st;
+    if (gb_should_stop(S)) return gb_stop_error(S); /* between kernels: a safe point */
   }
   return GB_OK;
 }

@@ -92,15 +92,23 @@ static gb_status run_kernel(gb_state *S, gb_opid id, gb_kernel_fn fn, const gb_o
   if (S->graph_patch)
     return gb_errorf(S, GB_EARG, "graph: %s cannot run while a recording is patched",
                      gb_ops[id].name);
-  if (!S->recording) return fn(S, a, res);
+  gb_status st;
+  if (!S->recording) {
+    if ((st = fn(S, a, res))) return st;
+    /* a kernel that saw a stop at a chunk boundary ended early: its output is not valid (an
+     * in-place target may be partly written) */
+    return gb_should_stop(S) ? gb_stop_error(S) : GB_OK;
+  }
   S->graph_depth++;
-  gb_status st = fn(S, a, res);
+  st = fn(S, a, res);
   S->graph_depth--;
+  if (!st && gb_should_stop(S)) st = gb_stop_error(S);
   if (!st && S->graph_depth == 0) gb_graph_note(S, id, fn, a, res, nout);
   return st;
 }
 
 gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
+  if (gb_should_stop(S)) return gb_stop_error(S); /* an op boundary is a safe point */
   gb_device dev;
   gb_status st = check_devices(S, id, a, &dev);
   if (st) return st;
@@ -133,6 +141,7 @@ fail:
 
 gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst) {
   gb_status st;
+  if (gb_should_stop(S)) return gb_stop_error(S);
   if (dst->requires_grad && S->grad_enabled)
     return gb_errorf(S, GB_EGRAD,
                      "%s: in-place operation on a tensor that requires grad (wrap it in "

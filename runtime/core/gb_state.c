@@ -43,6 +43,7 @@ static void free_lists(gb_state *S) {
 
 void gb_state_free(gb_state *S) {
   if (!S) return;
+  gb_state_set_limits(S, NULL);
   free_lists(S);
   free(S->dead_hooks);
   free(S->hook_leaves);
@@ -154,16 +155,54 @@ static void maybe_collect(gb_state *S, gb_device dev) {
   (void)dev;
 }
 
-gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) {
+/* The runtime's budgets (gb_limits.h): a request that would pass a cap first releases the
+ * cache and collects the host's garbage, then fails with the budget's message. */
+static gb_status over_budget(gb_state *S, gb_device dev, size_t nbytes, int64_t rounded) {
+  gb_limits *lim = S->limits;
+  char dn[16];
   if (dev != GB_CPU) {
+    if (S->device_bytes + rounded <= lim->device_cap) return GB_OK;
+    maybe_collect(S, dev);
+    if (S->device_bytes + rounded <= lim->device_cap) return GB_OK;
+    lim->tensor_refused = true;
+    return gb_errorf(S, GB_EOOM,
+                     "out of memory: runtime budget of %lld device bytes exceeded (a %s tensor of "
+                     "%zu bytes)",
+                     (long long)lim->device_cap, gb_device_name(dev, dn), nbytes);
+  }
+  int64_t want = rounded + lim->lua_bytes + S->cpu.allocated;
+  if (want + S->cached_bytes <= lim->host_cap) return GB_OK;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    gb_alloc_release_cache(S);
+    if (rounded + lim->lua_bytes + S->cpu.allocated <= lim->host_cap) return GB_OK;
+    if (attempt == 0) maybe_collect(S, dev); /* tensors the script no longer holds */
+  }
+  lim->tensor_refused = true;
+  return gb_errorf(S, GB_EOOM,
+                   "out of memory: runtime budget of %lld bytes exceeded (a cpu tensor of %zu "
+                   "bytes)",
+                   (long long)lim->host_cap, nbytes);
+}
+
+gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) {
+  gb_limits *lim = S->limits;
+  if (dev != GB_CPU) {
+    gb_status st;
+    if (lim && lim->device_cap && (st = over_budget(S, dev, nbytes, (int64_t)nbytes))) return st;
 #ifdef GB_HAVE_CUDA
-    return gb_cuda_alloc(S, dev, nbytes, out);
+    st = gb_cuda_alloc(S, dev, nbytes, out);
+    if (st == GB_OK) S->device_bytes += (int64_t)nbytes;
+    return st;
 #else
     return gb_errorf(S, GB_EDEVICE, "cuda: this build of gpubp has no CUDA backend");
 #endif
   }
   size_t rounded;
   int cls = size_class(nbytes, &rounded);
+  if (lim && lim->host_cap) {
+    gb_status st = over_budget(S, dev, nbytes, (int64_t)rounded);
+    if (st) return st;
+  }
   if (S->cpu.allocated + (int64_t)rounded > S->gc_threshold) {
     maybe_collect(S, dev); /* the host frees tensors it no longer references */
     S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
@@ -195,6 +234,7 @@ void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes) {
   if (dev != GB_CPU) {
 #ifdef GB_HAVE_CUDA
     gb_cuda_free(S, dev, p, nbytes);
+    S->device_bytes -= (int64_t)nbytes;
 #endif
     return;
   }

@@ -4,6 +4,7 @@
 #ifndef GB_STATE_H
 #define GB_STATE_H
 
+#include "gb_limits.h"
 #include "gb_op.h"
 
 #define GB_ALLOC_BINS 256
@@ -55,6 +56,9 @@ struct gb_state {
   /* default placement for new tensors */
   gb_device default_device;
   int nthreads;
+  /* budgets and the stop flag of an embedding runtime, or NULL (gb_limits.h) */
+  gb_limits *limits;
+  int64_t device_bytes; /* bytes of live device storages, for limits->device_cap */
   /* CUDA backend, opaque to the core (gpu/gb_cuda.h) */
   void *cuda;
 };

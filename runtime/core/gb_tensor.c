@@ -82,6 +82,76 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
   return GB_OK;
 }
 
+gb_status gb_tensor_wrap(gb_state *S, void *data, gb_dtype dt, gb_device dev, int ndim,
+                         const int64_t *shape, const int64_t *strides, gb_tensor **out) {
+  char sb[96];
+  size_t es = gb_dtype_size(dt);
+  if (es == 0) return gb_errorf(S, GB_EARG, "wrap: unknown dtype %d", (int)dt);
+  if (ndim < 0 || ndim > GB_MAXDIM)
+    return gb_errorf(S, GB_EARG, "wrap: %d dimensions (0..%d supported)", ndim, GB_MAXDIM);
+  int64_t n = shape_numel(ndim, shape);
+  if (n < 0)
+    return gb_errorf(S, GB_EARG, "wrap: invalid shape %s (sizes must be >= 0, product < 2^62)",
+                     gb_shape_str_n(ndim, shape, sb));
+  int64_t stride[GB_MAXDIM], extent = n > 0 ? 1 : 0; /* elements spanned: 1 + max offset */
+  int64_t run = 1;                                   /* contiguous strides, when none given */
+  for (int d = ndim - 1; d >= 0; d--) {
+    stride[d] = strides ? strides[d] : run;
+    if (n > 0) run *= shape[d];
+    if (stride[d] < 0)
+      return gb_errorf(S, GB_EARG, "wrap: stride %lld of dim %d is negative", (long long)stride[d],
+                       d + 1);
+    if (n > 0 && shape[d] > 1) {
+      if (stride[d] > (((int64_t)1 << 62) - extent) / (shape[d] - 1))
+        return gb_errorf(S, GB_EARG, "wrap: strides of shape %s span more than 2^62 elements",
+                         gb_shape_str_n(ndim, shape, sb));
+      extent += (shape[d] - 1) * stride[d];
+    }
+  }
+  if (extent > 0 && data == NULL)
+    return gb_errorf(S, GB_EARG, "wrap: data is NULL for a tensor of shape %s",
+                     gb_shape_str_n(ndim, shape, sb));
+  if ((uintptr_t)data % es != 0)
+    return gb_errorf(S, GB_EARG, "wrap: data is not aligned to %zu bytes for %s", es,
+                     gb_dtype_name(dt));
+  if (extent > ((int64_t)1 << 62) / (int64_t)es)
+    return gb_errorf(S, GB_EARG, "wrap: tensor of shape %s spans too many bytes",
+                     gb_shape_str_n(ndim, shape, sb));
+  gb_storage *sto = S->free_storages;
+  if (sto) {
+    S->free_storages = (gb_storage *)sto->data;
+    S->nfree_storages--;
+  } else
+    sto = malloc(sizeof *sto);
+  gb_tensor *t = tensor_header(S);
+  if (!sto || !t) {
+    free(sto);
+    free(t);
+    return gb_errorf(S, GB_EOOM, "out of memory: tensor header");
+  }
+  *sto = (gb_storage){.refcount = 1,
+                      .device = dev,
+                      .nbytes = (size_t)extent * es,
+                      .data = data,
+                      .S = S,
+                      .external = true};
+  t->refcount = 1;
+  t->dtype = dt;
+  t->device = dev;
+  t->ndim = ndim;
+  if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+  gb_tensor_set_contiguous_strides(t); /* numel */
+  if (ndim) memcpy(t->stride, stride, sizeof(int64_t) * (size_t)ndim);
+  t->storage = sto;
+  *out = t;
+  return GB_OK;
+}
+
+void gb_tensor_set_release(gb_tensor *t, void (*release)(void *ud, void *data), void *ud) {
+  t->storage->release = release;
+  t->storage->release_ud = ud;
+}
+
 gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out) {
   return gb_tensor_empty(S, like->ndim, like->shape, like->dtype, like->device, out);
 }
@@ -110,7 +180,10 @@ void gb_node_release(gb_state *S, gb_node *n); /* gb_tape.c */
 
 static void storage_release(gb_state *S, gb_storage *st) {
   if (--st->refcount > 0) return;
-  gb_free_bytes(S, st->device, st->data, st->nbytes);
+  if (!st->external)
+    gb_free_bytes(S, st->device, st->data, st->nbytes);
+  else if (st->release)
+    st->release(st->release_ud, st->data);
   if (S->nfree_storages >= GB_FREE_KEEP) {
     free(st);
     return;

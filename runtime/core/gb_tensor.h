@@ -14,6 +14,11 @@ typedef struct gb_storage {
   void *data;
   gb_state *S;      /* the owner, for returning bytes to its allocator */
   uint32_t version; /* bumped by every in-place write; the tape checks it before backward */
+  /* Host memory wrapped without a copy (gb_tensor_wrap): not the allocator's, so it is given
+   * back through `release` (when set) instead of gb_free_bytes. */
+  bool external;
+  void (*release)(void *ud, void *data);
+  void *release_ud;
 } gb_storage;
 
 struct gb_tensor {
@@ -48,6 +53,15 @@ static inline float *gb_tensor_f32(const gb_tensor *t) {
 /* New contiguous tensor of the given shape, uninitialised. ndim 0 is a scalar. */
 gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
                           gb_tensor **out);
+/* A tensor over memory the caller owns (`data` on `dev`), with the given shape and strides
+ * (elements, >= 0; NULL = contiguous). No copy is made. The storage is external: when its
+ * last reference dies, release(ud, data) is called if set (see gb_tensor_set_release), and
+ * nothing is freed otherwise. Errors: GB_EARG (bad shape/strides, NULL data with elements,
+ * misaligned data), GB_EOOM. On error nothing is called and the caller keeps `data`. */
+gb_status gb_tensor_wrap(gb_state *S, void *data, gb_dtype dt, gb_device dev, int ndim,
+                         const int64_t *shape, const int64_t *strides, gb_tensor **out);
+/* Sets the release callback of t's (external) storage. */
+void gb_tensor_set_release(gb_tensor *t, void (*release)(void *ud, void *data), void *ud);
 /* Same shape/dtype/device as `like`. */
 gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out);
 /* A view: new tensor header sharing t's storage (no autograd fields). */

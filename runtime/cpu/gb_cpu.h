@@ -12,7 +12,7 @@
 typedef void (*gb_row_fn)(int64_t n, char **p, const int64_t *s, const gb_opargs *a);
 
 /* Call `row` for every inner row of the iterator (gb_iter.h). */
-void gb_iter_run(const gb_iter *it, gb_row_fn row, const gb_opargs *a);
+void gb_iter_run(gb_state *S, const gb_iter *it, gb_row_fn row, const gb_opargs *a);
 
 /* A contiguous view of t: t itself (retained) when already contiguous, else a copy. */
 gb_status gb_cpu_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);

@@ -27,7 +27,7 @@ gb_status gb_cpu_im2col(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   float *col = gb_tensor_f32(out[0]);
   int64_t k = g.c * g.kh * g.kw;
   for (int64_t n = 0; n < g.n; n++)
-    for (int64_t oy = 0; oy < g.oh; oy++)
+    for (int64_t oy = 0; oy < g.oh && !gb_should_stop(S); oy++) /* stops: output discarded */
       for (int64_t ox = 0; ox < g.ow; ox++) {
         float *row = col + ((n * g.oh + oy) * g.ow + ox) * k;
         for (int64_t c = 0; c < g.c; c++)
@@ -55,7 +55,7 @@ gb_status gb_cpu_col2im(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   float *img = gb_tensor_f32(y);
   memset(img, 0, (size_t)y->numel * sizeof(float));
   for (int64_t n = 0; n < g.n; n++)
-    for (int64_t oy = 0; oy < g.oh; oy++)
+    for (int64_t oy = 0; oy < g.oh && !gb_should_stop(S); oy++) /* stops: output discarded */
       for (int64_t ox = 0; ox < g.ow; ox++) {
         const float *row = col + ((n * g.oh + oy) * g.ow + ox) * g.c * g.kh * g.kw;
         for (int64_t c = 0; c < g.c; c++)
@@ -99,7 +99,7 @@ gb_status gb_cpu_max_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   float *y = gb_tensor_f32(out[0]);
   for (int64_t p = 0; p < g.n * g.c; p++) {
     const float *plane = x + p * g.h * g.w;
-    for (int64_t oy = 0; oy < g.oh; oy++)
+    for (int64_t oy = 0; oy < g.oh && !gb_should_stop(S); oy++) /* stops: output discarded */
       for (int64_t ox = 0; ox < g.ow; ox++) {
         int64_t at = window_argmax(&g, plane, oy, ox);
         *y++ = at < 0 ? -INFINITY : plane[at];
@@ -125,7 +125,7 @@ gb_status gb_cpu_max_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor 
   for (int64_t p = 0; p < g.n * g.c; p++) {
     const float *plane = x + p * g.h * g.w;
     float *gplane = gin + p * g.h * g.w;
-    for (int64_t oy = 0; oy < g.oh; oy++)
+    for (int64_t oy = 0; oy < g.oh && !gb_should_stop(S); oy++) /* stops: output discarded */
       for (int64_t ox = 0; ox < g.ow; ox++) {
         int64_t at = window_argmax(&g, plane, oy, ox);
         float gv = *gout++;

@@ -4,10 +4,11 @@
 #include "gb_cpu.h"
 #include "gb_math.h"
 
-static gb_status run_rows(gb_tensor **out, int nin, const gb_opargs *a, gb_row_fn row) {
+static gb_status run_rows(gb_state *S, gb_tensor **out, int nin, const gb_opargs *a,
+                          gb_row_fn row) {
   gb_iter it;
   gb_iter_init(&it, out[0], nin, a->in);
-  gb_iter_run(&it, row, a);
+  gb_iter_run(S, &it, row, a);
   return GB_OK;
 }
 
@@ -32,7 +33,7 @@ static gb_status run_rows(gb_tensor **out, int nin, const gb_opargs *a, gb_row_f
     }                                                                                              \
   }                                                                                                \
   gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                             \
-    return run_rows(out, 1, a, row);                                                               \
+    return run_rows(S, out, 1, a, row);                                                            \
   }
 
 GB_UNARY(gb_cpu_affine, row_affine, x *f0 + f1)
@@ -77,7 +78,7 @@ GB_UNARY(gb_cpu_clamp, row_clamp, gb_f_clamp(x, f0, f1))
     }                                                                                              \
   }                                                                                                \
   gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                             \
-    return run_rows(out, 2, a, row);                                                               \
+    return run_rows(S, out, 2, a, row);                                                            \
   }
 
 GB_BINARY(gb_cpu_add, row_add, x + y)
@@ -119,7 +120,7 @@ GB_BINARY(gb_cpu_gelu_backward, row_gelu_backward, x *gb_f_gelu_grad(y))
     }                                                                                              \
   }                                                                                                \
   gb_status kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {                             \
-    return run_rows(out, 2, a, row);                                                               \
+    return run_rows(S, out, 2, a, row);                                                            \
   }
 
 GB_COMPARE(gb_cpu_eq, row_eq, ==)
@@ -137,5 +138,5 @@ static void row_where(int64_t n, char **p, const int64_t *s, const gb_opargs *a)
 }
 
 gb_status gb_cpu_where(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return run_rows(out, 3, a, row_where);
+  return run_rows(S, out, 3, a, row_where);
 }

@@ -32,7 +32,7 @@ gb_status gb_cpu_fill(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   b.i[7] = out[0]->dtype; /* rows see the target dtype through their args */
   gb_iter it;
   gb_iter_init(&it, out[0], 0, NULL);
-  gb_iter_run(&it, row_fill, &b);
+  gb_iter_run(S, &it, row_fill, &b);
   return GB_OK;
 }
 
@@ -125,6 +125,6 @@ gb_status gb_cpu_copy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   b.i[7] = a->in[0]->dtype;
   gb_iter it;
   gb_iter_init(&it, out[0], 1, a->in);
-  gb_iter_run(&it, row_copy, &b);
+  gb_iter_run(S, &it, row_copy, &b);
   return GB_OK;
 }

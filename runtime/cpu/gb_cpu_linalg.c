@@ -23,9 +23,19 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   int64_t xb = nd == 3 ? xu->stride[0] : 0, yb = yu->ndim == 3 ? yu->stride[0] : 0;
   const float *xp = gb_tensor_f32(xu), *yp = gb_tensor_f32(yu);
   float *op = gb_tensor_f32(out);
+  /* Large products run in row blocks of about 2^26 multiply-adds, so an interrupt or a spent
+   * time budget stops them between blocks (gb_op_run then discards the output). */
+  int64_t per_row = (int64_t)n * k > 0 ? (int64_t)n * k : 1;
+  int rows = per_row >= ((int64_t)1 << 26) ? 1 : (int)(((int64_t)1 << 26) / per_row);
   for (int64_t b = 0; b < batch; b++)
-    gb_blas_sgemm(mx.trans, my.trans, m, n, k, alpha, xp + b * xb, mx.ld, yp + b * yb, my.ld, beta,
-                  op + b * (int64_t)m * n, n);
+    for (int r = 0; r < m; r += rows) {
+      if ((b > 0 || r > 0) && gb_should_stop(S)) goto done;
+      int mr = m - r < rows ? m - r : rows;
+      const float *xr = xp + b * xb + (mx.trans ? (int64_t)r : (int64_t)r * mx.ld);
+      gb_blas_sgemm(mx.trans, my.trans, mr, n, k, alpha, xr, mx.ld, yp + b * yb, my.ld, beta,
+                    op + b * (int64_t)m * n + (int64_t)r * n, n);
+    }
+done:
   gb_tensor_release(S, xu);
   gb_tensor_release(S, yu);
   return GB_OK;

@@ -20,12 +20,14 @@ static int64_t keep_offset(const plan *p, int64_t o) {
 }
 
 /* Walk the reduced block starting at `start`, calling BODY with `v` = element, `j` = its
- * row-major position within the block. */
+ * row-major position within the block. Stops early (garbage result, which gb_op_run then
+ * discards) when S says so, checked every GB_STOP_CHUNK elements. */
 #define FOR_REDUCED(p, start, BODY)                                                                \
   do {                                                                                             \
     int64_t idx_[GB_MAXDIM] = {0}, off_ = (start);                                                 \
     int last_ = (p)->nred - 1;                                                                     \
     for (int64_t j = 0; j < (p)->nred_elems; j++) {                                                \
+      if ((j & (GB_STOP_CHUNK - 1)) == GB_STOP_CHUNK - 1 && gb_should_stop(S)) break;              \
       float v = (p)->base[off_];                                                                   \
       BODY;                                                                                        \
       int d_ = last_;                                                                              \
@@ -38,13 +40,17 @@ static int64_t keep_offset(const plan *p, int64_t o) {
     }                                                                                              \
   } while (0)
 
-static double block_sum(const plan *p, int64_t start) {
+static double block_sum(gb_state *S, const plan *p, int64_t start) {
   /* fast path: one contiguous reduced dim */
   if (p->nred == 1 && p->red_stride[0] == 1) {
     const float *x = p->base + start;
     double acc = 0;
-    for (int64_t j = 0; j < p->nred_elems; j++)
-      acc += x[j];
+    for (int64_t c = 0; c < p->nred_elems; c += GB_STOP_CHUNK) {
+      int64_t end = p->nred_elems - c < GB_STOP_CHUNK ? p->nred_elems : c + GB_STOP_CHUNK;
+      for (int64_t j = c; j < end; j++)
+        acc += x[j];
+      if (end < p->nred_elems && gb_should_stop(S)) break;
+    }
     return acc;
   }
   double acc = 0;
@@ -75,24 +81,25 @@ static bool sum_leading_rows(const gb_tensor *x, uint64_t mask, float *o, bool m
   return true;
 }
 
-static gb_status reduce_sum_mean(const gb_opargs *a, gb_tensor *out, bool mean) {
+static gb_status reduce_sum_mean(gb_state *S, const gb_opargs *a, gb_tensor *out, bool mean) {
   plan p;
   float *o = gb_tensor_f32(out);
   if (sum_leading_rows(a->in[0], (uint64_t)a->i[0], o, mean)) return GB_OK;
   gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   for (int64_t k = 0; k < p.nout; k++) {
-    double s = block_sum(&p, keep_offset(&p, k));
+    double s = block_sum(S, &p, keep_offset(&p, k));
+    if ((k & 1023) == 1023 && gb_should_stop(S)) break;
     o[k] = (float)(mean ? s / (double)p.nred_elems : s);
   }
   return GB_OK;
 }
 
 gb_status gb_cpu_sum(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return reduce_sum_mean(a, out[0], false);
+  return reduce_sum_mean(S, a, out[0], false);
 }
 
 gb_status gb_cpu_mean(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return reduce_sum_mean(a, out[0], true);
+  return reduce_sum_mean(S, a, out[0], true);
 }
 
 gb_status gb_cpu_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -102,7 +109,7 @@ gb_status gb_cpu_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   double denom = (double)p.nred_elems - (double)a->i[2];
   for (int64_t k = 0; k < p.nout; k++) {
     int64_t start = keep_offset(&p, k);
-    double mu = block_sum(&p, start) / (double)p.nred_elems, ss = 0;
+    double mu = block_sum(S, &p, start) / (double)p.nred_elems, ss = 0;
     FOR_REDUCED(&p, start, ss += ((double)v - mu) * ((double)v - mu));
     o[k] = denom > 0 ? (float)(ss / denom) : NAN;
   }
@@ -110,7 +117,8 @@ gb_status gb_cpu_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 }
 
 /* Index (0-based, within the block) of the max (want_max) or min; NaN wins. */
-static int64_t block_arg(const plan *p, int64_t start, bool want_max, float *best_out) {
+static int64_t block_arg(gb_state *S, const plan *p, int64_t start, bool want_max,
+                         float *best_out) {
   float best = 0;
   int64_t at = -1;
   FOR_REDUCED(p, start, {
@@ -123,15 +131,16 @@ static int64_t block_arg(const plan *p, int64_t start, bool want_max, float *bes
   return at;
 }
 
-static gb_status reduce_extreme(const gb_opargs *a, gb_tensor **out, bool want_max, uint64_t mask,
-                                bool values, bool indices) {
+static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out, bool want_max,
+                                uint64_t mask, bool values, bool indices) {
   plan p;
   gb_reduce_plan_init(a->in[0], mask, &p);
   float *vo = values ? gb_tensor_f32(out[0]) : NULL;
   int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;
   for (int64_t k = 0; k < p.nout; k++) {
     float best;
-    int64_t at = block_arg(&p, keep_offset(&p, k), want_max, &best);
+    int64_t at = block_arg(S, &p, keep_offset(&p, k), want_max, &best);
+    if ((k & 1023) == 1023 && gb_should_stop(S)) break;
     if (vo) vo[k] = best;
     if (io) io[k] = at + 1;
   }
@@ -139,22 +148,22 @@ static gb_status reduce_extreme(const gb_opargs *a, gb_tensor **out, bool want_m
 }
 
 gb_status gb_cpu_amax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return reduce_extreme(a, out, true, (uint64_t)a->i[0], true, false);
+  return reduce_extreme(S, a, out, true, (uint64_t)a->i[0], true, false);
 }
 gb_status gb_cpu_amin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return reduce_extreme(a, out, false, (uint64_t)a->i[0], true, false);
+  return reduce_extreme(S, a, out, false, (uint64_t)a->i[0], true, false);
 }
 gb_status gb_cpu_max_dim(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return reduce_extreme(a, out, true, (uint64_t)1 << a->i[0], true, true);
+  return reduce_extreme(S, a, out, true, (uint64_t)1 << a->i[0], true, true);
 }
 gb_status gb_cpu_min_dim(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return reduce_extreme(a, out, false, (uint64_t)1 << a->i[0], true, true);
+  return reduce_extreme(S, a, out, false, (uint64_t)1 << a->i[0], true, true);
 }
 gb_status gb_cpu_argmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
-  return reduce_extreme(a, out, true, mask, false, true);
+  return reduce_extreme(S, a, out, true, mask, false, true);
 }
 gb_status gb_cpu_argmin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
-  return reduce_extreme(a, out, false, mask, false, true);
+  return reduce_extreme(S, a, out, false, mask, false, true);
 }

@@ -2,6 +2,7 @@
  * Lua state with `require 'gpubp'` loaded. Every entry point runs its Lua work inside
  * lua_pcall, so no Lua error escapes to the host; failures become a status and a message
  * kept on the runtime. Tensors are copied in/out through the core (gb_tensor.h, lgb.h). */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,20 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "gb_limits.h"
 #include "gb_luaheap.h"
+#include "gb_state.h"
 #include "gb_tensor.h"
 #include "gpubp.h"
+#include "gpubp_sandbox.h"
 #include "lgb.h"
+
+#ifdef GB_HAVE_CUDA
+#include "gb_cuda.h"
+#endif
+
+/* Lua instructions between two budget checks of the count hook. */
+#define HOOK_COUNT 1000
 
 struct gpubp_runtime {
   lua_State *L;
@@ -22,6 +33,14 @@ struct gpubp_runtime {
   bool warn_on, warn_cont; /* Lua warnings: switched by "@on"/"@off" (the -W option) */
   int modref;              /* registry ref to the gpubp module table */
   char *err;               /* last error message (malloc'd), or NULL */
+  gb_state *S;             /* the module's core state (set once open succeeded) */
+  gb_limits lim;           /* budgets and the stop flag, shared with the core and the heap */
+  gpubp_budget budget;
+  int64_t instructions; /* Lua instructions counted by the hook in this top-level call */
+  bool instr_spent;     /* the instruction budget ran out in this call */
+  int depth;            /* nesting of API calls: budgets and the stop flag reset at 0 */
+  bool sandboxed, interrupt_sets_hook;
+  gb_sandbox sandbox;
 };
 
 /* What a protected body reports besides "it raised": the status to return for its error.
@@ -32,11 +51,22 @@ typedef struct api_call {
   /* arguments, used by the bodies that need them */
   const gpubp_options *opt;
   const char *name;
-  const float *data;
+  const void *data;
+  gb_dtype dtype;
   int ndim;
   const int64_t *shape;
   int idx;
-  float *buf;
+  void *obuf;
+  /* gpubp_wrap_tensor */
+  void *wdata;
+  gb_device device;
+  const int64_t *strides;
+  gpubp_release_fn release;
+  void *release_ud;
+  /* gpubp_register, gpubp_set_metrics_hook */
+  gpubp_cfunction hostfn;
+  gpubp_metric_fn metric;
+  void *hostud;
   size_t cap;
   int *ondim;
   int64_t *oshape;
@@ -83,6 +113,108 @@ static int msghandler(lua_State *L) {
   return 1;
 }
 
+/* ---- budgets and interruption --------------------------------------------------------- */
+
+static gpubp_runtime *runtime_of(lua_State *L) {
+  return *(gpubp_runtime **)lua_getextraspace(L);
+}
+
+/* The count hook (installed while a time or instruction budget is set, or set by
+ * gpubp_interrupt with interrupt_sets_hook): raises the budget's or the interrupt's error. */
+static void limit_hook(lua_State *L, lua_Debug *ar);
+
+static void install_hook(gpubp_runtime *rt) {
+  if (rt->budget.instructions > 0 || rt->budget.seconds > 0)
+    lua_sethook(rt->L, limit_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  else if (lua_gethook(rt->L) == limit_hook)
+    lua_sethook(rt->L, NULL, 0, 0);
+}
+
+/* Raises msg at the line running in L (a hook has no frame of its own: level 0). */
+static void hook_error(lua_State *L, const char *msg) {
+  luaL_where(L, 0);
+  lua_pushstring(L, msg);
+  lua_concat(L, 2);
+  lua_error(L);
+}
+
+/* A spent budget must end the call even if the script catches the error: from now on the
+ * hook runs at every instruction of this thread and the main one, so the first instruction
+ * after any pcall raises again. */
+static void make_stick(lua_State *L, void *ud) {
+  gpubp_runtime *rt = ud;
+  if (!(atomic_load_explicit(&rt->lim.stop, memory_order_relaxed) & GB_STOP_TIME) &&
+      !rt->instr_spent)
+    return;
+  lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);
+  if (L != rt->L) lua_sethook(rt->L, limit_hook, LUA_MASKCOUNT, 1);
+}
+
+static void limit_hook(lua_State *L, lua_Debug *ar) {
+  gpubp_runtime *rt = runtime_of(L);
+  char msg[96];
+  if (ar->event == LUA_HOOKCALL || ar->event == LUA_HOOKRET || ar->event == LUA_HOOKTAILCALL) {
+    lua_getinfo(L, "S", ar);
+    if (ar->what[0] == 'C') return; /* e.g. the message handler: raise in Lua code only */
+  }
+  if (ar->event == LUA_HOOKCOUNT) rt->instructions += lua_gethookcount(L);
+  int stop = atomic_load_explicit(&rt->lim.stop, memory_order_relaxed);
+  if (!stop && rt->lim.deadline > 0) stop = gb_limits_check_time(&rt->lim);
+  if (stop & GB_STOP_INTERRUPT) { /* one interrupt, one error */
+    atomic_fetch_and_explicit(&rt->lim.stop, ~GB_STOP_INTERRUPT, memory_order_relaxed);
+    rt->lim.interrupted = true;
+    if (!(stop & GB_STOP_TIME) && !rt->instr_spent) install_hook(rt); /* back to normal */
+    hook_error(L, "interrupted");
+  }
+  if (stop & GB_STOP_TIME) {
+    make_stick(L, rt);
+    lua_pushfstring(L, "time budget of %f s exceeded", rt->budget.seconds);
+    hook_error(L, lua_tostring(L, -1));
+  }
+  if (rt->budget.instructions > 0 && rt->instructions > rt->budget.instructions) {
+    rt->instr_spent = true;
+    make_stick(L, rt);
+    snprintf(msg, sizeof msg, "instruction budget of %lld exceeded",
+             (long long)rt->budget.instructions);
+    hook_error(L, msg);
+  }
+}
+
+/* Entering a top-level call: fresh allowances, the stop flag cleared. */
+static void enter(gpubp_runtime *rt) {
+  if (rt->depth++ > 0) return;
+  atomic_store_explicit(&rt->lim.stop, 0, memory_order_relaxed);
+  rt->lim.lua_refused = false;
+  rt->lim.tensor_refused = false;
+  rt->lim.interrupted = false;
+  rt->instructions = 0;
+  rt->instr_spent = false;
+  rt->lim.deadline = rt->budget.seconds > 0 ? gb_limits_now() + rt->budget.seconds : 0;
+  rt->lim.time_cap = rt->budget.seconds;
+  install_hook(rt);
+}
+
+/* Leaving it: the status of a failed call says which limit stopped it. */
+static int leave(gpubp_runtime *rt, int status) {
+  if (--rt->depth > 0) return status;
+  int stop = atomic_load_explicit(&rt->lim.stop, memory_order_relaxed);
+  rt->lim.deadline = 0;
+  if (status == GPUBP_OK) return status;
+  if (rt->lim.lua_refused && status == GPUBP_ERRMEM) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "out of memory: runtime budget of %lld bytes exceeded (the Lua heap: %lld bytes, "
+             "tensors: %lld)",
+             (long long)rt->lim.host_cap, (long long)rt->lim.lua_bytes,
+             (long long)(rt->lim.cpu ? rt->lim.cpu->allocated : 0));
+    set_err(rt, msg);
+    return GPUBP_ERRMEM;
+  }
+  if (rt->lim.tensor_refused) return GPUBP_ERRMEM;
+  if (stop || rt->instr_spent || rt->lim.interrupted) return GPUBP_ERRLIMIT;
+  return status;
+}
+
 /* Runs body(L) with the api_call as its only argument, protected; maps the outcome. */
 static int run_protected(api_call *c, lua_CFunction body, int nresults) {
   lua_State *L = c->rt->L;
@@ -91,15 +223,16 @@ static int run_protected(api_call *c, lua_CFunction body, int nresults) {
     return GPUBP_ERRMEM;
   }
   c->status = GPUBP_ERRRUN;
+  enter(c->rt);
   lua_pushcfunction(L, body);
   lua_pushlightuserdata(L, c);
   int st = lua_pcall(L, 1, nresults, 0);
   if (st == LUA_OK) {
     set_err(c->rt, NULL);
-    return GPUBP_OK;
+    return leave(c->rt, GPUBP_OK);
   }
   take_error(c->rt);
-  return st == LUA_ERRMEM ? GPUBP_ERRMEM : c->status;
+  return leave(c->rt, st == LUA_ERRMEM ? GPUBP_ERRMEM : c->status);
 }
 
 /* Fail from inside a body with a specific status. */
@@ -148,6 +281,17 @@ static int open_body(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)o->seed);
     lua_call(L, 1, 0);
   }
+  c->rt->S = gbL_state(L);
+  gb_state_set_limits(c->rt->S, &c->rt->lim);
+  gbL_host *h = gbL_host_of(L);
+  h->on_stop = make_stick;
+  h->on_stop_ud = c->rt;
+  if (c->rt->sandboxed) {
+    c->status = GPUBP_ERRINIT;
+    lua_pushcfunction(L, gb_sandbox_apply);
+    lua_pushlightuserdata(L, &c->rt->sandbox);
+    lua_call(L, 1, 0);
+  }
   /* Generational GC, entered once the modules are loaded (they become old at once): a
    * training loop's temporaries die young, and cheap minor collections free them — and the
    * tensor memory behind them — within a few thousand allocations. */
@@ -183,14 +327,30 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
   if (rt == NULL) return GPUBP_ERRMEM;
   rt->modref = LUA_NOREF;
   *out = rt;
-  rt->heap = gb_luaheap_new();
+  if (opt) {
+    rt->budget = opt->budget;
+    rt->lim.host_cap = opt->budget.host_bytes;
+    rt->lim.device_cap = opt->budget.device_bytes;
+    rt->interrupt_sets_hook = opt->interrupt_sets_hook != 0;
+    if (opt->sandbox) {
+      char why[4096 + 64];
+      if (!gb_sandbox_init(&rt->sandbox, opt->read_dirs, opt->write_dirs, why, sizeof why)) {
+        set_err(rt, why);
+        return GPUBP_ERRARG;
+      }
+      rt->sandboxed = true;
+    }
+  }
+  rt->heap = gb_luaheap_new(&rt->lim);
   rt->L = rt->heap ? lua_newstate(gb_luaheap_alloc, rt->heap) : NULL;
   if (rt->L) {
     lua_atpanic(rt->L, panic);
     lua_setwarnf(rt->L, warnf, rt);
+    *(gpubp_runtime **)lua_getextraspace(rt->L) = rt; /* copied into every coroutine */
   }
   if (rt->L == NULL) {
-    set_err(rt, "cannot create a Lua state: not enough memory");
+    set_err(rt, rt->lim.host_cap ? "cannot create a Lua state: runtime budget too small"
+                                 : "cannot create a Lua state: not enough memory");
     return GPUBP_ERRMEM;
   }
   api_call c = {.rt = rt, .opt = opt};
@@ -201,8 +361,9 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
 
 int gpubp_close(gpubp_runtime *rt) {
   if (rt == NULL) return GPUBP_OK;
-  if (rt->L) lua_close(rt->L);
+  if (rt->L) lua_close(rt->L); /* releases wrapped host memory through its callbacks */
   gb_luaheap_free(rt->heap);
+  gb_sandbox_free(&rt->sandbox);
   free(rt->err);
   free(rt);
   return GPUBP_OK;
@@ -228,6 +389,7 @@ const char *gpubp_status_string(int status) {
   case GPUBP_ERRTYPE: return "wrong type";
   case GPUBP_ERRDEVICE: return "device unavailable";
   case GPUBP_ERRINIT: return "gpubp modules not loadable";
+  case GPUBP_ERRLIMIT: return "stopped (interrupt or budget)";
   default: return "unknown status";
   }
 }
@@ -259,7 +421,7 @@ static int run_loaded(gpubp_runtime *rt, int load_status) {
 int gpubp_dofile(gpubp_runtime *rt, const char *path) {
   int st = check_rt(rt);
   if (st != GPUBP_OK) return st;
-  return run_loaded(rt, luaL_loadfile(rt->L, path));
+  return run_loaded(rt, luaL_loadfilex(rt->L, path, rt->sandboxed ? "t" : NULL));
 }
 
 int gpubp_dostring(gpubp_runtime *rt, const char *code, const char *chunkname) {
@@ -284,17 +446,27 @@ int gpubp_pcall(gpubp_runtime *rt, int nargs, int nresults) {
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
+  enter(rt);
   st = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   if (st != LUA_OK) {
     take_error(rt);
-    return lua_status_to_api(st);
+    return leave(rt, lua_status_to_api(st));
   }
   set_err(rt, NULL);
-  return GPUBP_OK;
+  return leave(rt, GPUBP_OK);
 }
 
 /* ---- tensors in -------------------------------------------------------------------------- */
+
+static bool dtype_of(int api_dtype, gb_dtype *out) {
+  switch (api_dtype) {
+  case GPUBP_FLOAT32: *out = GB_F32; return true;
+  case GPUBP_INT32: *out = GB_I32; return true;
+  case GPUBP_INT64: *out = GB_I64; return true;
+  default: return false;
+  }
+}
 
 /* Moves the tensor on top of the stack to the module's default device when that is not the
  * CPU: gb.get_default_device() if the module has it, else the device of a fresh tensor. */
@@ -329,12 +501,12 @@ static int push_tensor_body(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *t = NULL;
   c->status = GPUBP_ERRMEM;
-  if (gb_tensor_empty(S, c->ndim, c->shape, GB_F32, GB_CPU, &t) != GB_OK) {
+  if (gb_tensor_empty(S, c->ndim, c->shape, c->dtype, GB_CPU, &t) != GB_OK) {
     lua_pushstring(L, gb_state_error(S));
     return lua_error(L);
   }
-  if (t->numel > 0) memcpy(gb_tensor_f32(t), c->data, (size_t)t->numel * sizeof(float));
   gbL_push_tensor(L, t);
+  if (t->numel > 0) memcpy(gb_tensor_data(t), c->data, (size_t)t->numel * gb_dtype_size(t->dtype));
   c->status = GPUBP_ERRDEVICE;
   to_default_device(L, c);
   if (c->name) {
@@ -344,7 +516,9 @@ static int push_tensor_body(lua_State *L) {
   return 1;
 }
 
-static int check_shape_arg(gpubp_runtime *rt, const float *data, int ndim, const int64_t *shape) {
+/* Checks ndim/shape (and strides when given); *numel receives the element count. */
+static int check_shape_arg(gpubp_runtime *rt, const void *data, int ndim, const int64_t *shape,
+                           int64_t *numel) {
   if (ndim < 0 || ndim > GPUBP_MAXDIM || (ndim > 0 && shape == NULL)) {
     set_err(rt, "tensor copy-in: ndim must be 0..8 and shape non-NULL");
     return GPUBP_ERRARG;
@@ -355,37 +529,165 @@ static int check_shape_arg(gpubp_runtime *rt, const float *data, int ndim, const
       set_err(rt, "tensor copy-in: negative size in shape");
       return GPUBP_ERRARG;
     }
+    if (shape[i] && n > ((int64_t)1 << 62) / shape[i]) {
+      set_err(rt, "tensor copy-in: shape has more than 2^62 elements");
+      return GPUBP_ERRARG;
+    }
     n *= shape[i];
   }
   if (n > 0 && data == NULL) {
     set_err(rt, "tensor copy-in: data is NULL");
     return GPUBP_ERRARG;
   }
+  if (numel) *numel = n;
   return GPUBP_OK;
 }
 
-int gpubp_set_tensor(gpubp_runtime *rt, const char *name, const float *data, int ndim,
-                     const int64_t *shape) {
+static int check_dtype_arg(gpubp_runtime *rt, int dtype, gb_dtype *out) {
+  if (dtype_of(dtype, out)) return GPUBP_OK;
+  char msg[96];
+  snprintf(msg, sizeof msg, "unknown dtype %d (GPUBP_FLOAT32, GPUBP_INT32 or GPUBP_INT64)", dtype);
+  set_err(rt, msg);
+  return GPUBP_ERRARG;
+}
+
+int gpubp_set_tensor_typed(gpubp_runtime *rt, const char *name, const void *data, int dtype,
+                           int ndim, const int64_t *shape) {
+  gb_dtype dt = GB_F32;
   int st = check_rt(rt);
   if (st == GPUBP_OK && name == NULL) {
     set_err(rt, "gpubp_set_tensor: name is NULL");
     st = GPUBP_ERRARG;
   }
-  if (st == GPUBP_OK) st = check_shape_arg(rt, data, ndim, shape);
+  if (st == GPUBP_OK) st = check_dtype_arg(rt, dtype, &dt);
+  if (st == GPUBP_OK) st = check_shape_arg(rt, data, ndim, shape, NULL);
   if (st != GPUBP_OK) return st;
-  api_call c = {.rt = rt, .name = name, .data = data, .ndim = ndim, .shape = shape};
+  api_call c = {.rt = rt, .name = name, .data = data, .dtype = dt, .ndim = ndim, .shape = shape};
   return run_protected(&c, push_tensor_body, 0);
 }
 
-int gpubp_push_tensor(gpubp_runtime *rt, const float *data, int ndim, const int64_t *shape) {
+int gpubp_push_tensor_typed(gpubp_runtime *rt, const void *data, int dtype, int ndim,
+                            const int64_t *shape) {
+  gb_dtype dt = GB_F32;
   int st = check_rt(rt);
-  if (st == GPUBP_OK) st = check_shape_arg(rt, data, ndim, shape);
+  if (st == GPUBP_OK) st = check_dtype_arg(rt, dtype, &dt);
+  if (st == GPUBP_OK) st = check_shape_arg(rt, data, ndim, shape, NULL);
   if (st != GPUBP_OK) return st;
-  api_call c = {.rt = rt, .data = data, .ndim = ndim, .shape = shape};
+  api_call c = {.rt = rt, .data = data, .dtype = dt, .ndim = ndim, .shape = shape};
   return run_protected(&c, push_tensor_body, 1);
 }
 
+int gpubp_set_tensor(gpubp_runtime *rt, const char *name, const float *data, int ndim,
+                     const int64_t *shape) {
+  return gpubp_set_tensor_typed(rt, name, data, GPUBP_FLOAT32, ndim, shape);
+}
+
+int gpubp_push_tensor(gpubp_runtime *rt, const float *data, int ndim, const int64_t *shape) {
+  return gpubp_push_tensor_typed(rt, data, GPUBP_FLOAT32, ndim, shape);
+}
+
+/* ---- zero-copy wrapping -------------------------------------------------------------------- */
+
+static int wrap_body(lua_State *L) {
+  api_call *c = lua_touserdata(L, 1);
+  gb_state *S = gbL_state(L);
+  gb_tensor *t = NULL;
+  c->status = GPUBP_ERRARG;
+  if (gb_tensor_wrap(S, c->wdata, c->dtype, c->device, c->ndim, c->shape, c->strides, &t)) {
+    lua_pushstring(L, gb_state_error(S));
+    return lua_error(L);
+  }
+  c->status = GPUBP_ERRMEM;
+  gbL_push_tensor(L, t); /* no release callback yet: a failure here leaves the memory alone */
+  if (c->name) lua_setglobal(L, c->name);
+  gb_tensor_set_release(t, c->release, c->release_ud); /* cannot fail: from here on, ours */
+  return c->name ? 0 : 1;
+}
+
+/* Parses a device name for wrapping: "cpu" always; "cuda:N" only where it is usable. */
+static int wrap_device(gpubp_runtime *rt, const char *name, gb_device *out) {
+  char msg[160];
+  if (!gb_device_parse(name ? name : "cpu", out)) {
+    snprintf(msg, sizeof msg, "gpubp_wrap_tensor: unknown device '%s' (cpu, cuda or cuda:N)", name);
+    set_err(rt, msg);
+    return GPUBP_ERRDEVICE;
+  }
+  if (*out == GB_CPU) return GPUBP_OK;
+#ifdef GB_HAVE_CUDA
+  const char *why = NULL;
+  int n = gb_cuda_device_count(&why);
+  if (*out < n) return GPUBP_OK;
+  snprintf(msg, sizeof msg, "gpubp_wrap_tensor: device '%s' is not usable (%s)", name,
+           n > 0 ? "no such device"
+           : why ? why
+                 : "no CUDA device");
+#else
+  snprintf(msg, sizeof msg,
+           "gpubp_wrap_tensor: device '%s' is not usable (this build of gpubp has no CUDA "
+           "backend)",
+           name);
+#endif
+  set_err(rt, msg);
+  return GPUBP_ERRDEVICE;
+}
+
+int gpubp_wrap_tensor(gpubp_runtime *rt, const char *name, void *data, int dtype,
+                      const char *device, int ndim, const int64_t *shape, const int64_t *strides,
+                      gpubp_release_fn release, void *ud) {
+  gb_dtype dt = GB_F32;
+  gb_device dev = GB_CPU;
+  int st = check_rt(rt);
+  if (st == GPUBP_OK) st = check_dtype_arg(rt, dtype, &dt);
+  if (st == GPUBP_OK) st = wrap_device(rt, device, &dev);
+  if (st == GPUBP_OK && (ndim < 0 || ndim > GPUBP_MAXDIM || (ndim > 0 && shape == NULL))) {
+    set_err(rt, "gpubp_wrap_tensor: ndim must be 0..8 and shape non-NULL");
+    st = GPUBP_ERRARG;
+  }
+  if (st != GPUBP_OK) return st;
+  api_call c = {.rt = rt,
+                .name = name,
+                .wdata = data,
+                .dtype = dt,
+                .device = dev,
+                .ndim = ndim,
+                .shape = shape,
+                .strides = strides,
+                .release = release,
+                .release_ud = ud};
+  return run_protected(&c, wrap_body, name ? 0 : 1);
+}
+
 /* ---- tensors out ------------------------------------------------------------------------- */
+
+/* Copies t (CPU) into c->obuf as c->dtype; raises for a conversion that is not exact. */
+static void copy_out(lua_State *L, api_call *c, const gb_tensor *t) {
+  if (c->dtype == GB_F32) {
+    float *o = c->obuf;
+    if (t->dtype == GB_F32 && gb_tensor_is_contiguous(t)) {
+      if (t->numel > 0) memcpy(o, gb_tensor_f32(t), (size_t)t->numel * sizeof(float));
+    } else {
+      for (int64_t i = 0; i < t->numel; i++)
+        o[i] = (float)gb_tensor_get_flat(t, i);
+    }
+    return;
+  }
+  if (t->dtype == GB_F32) {
+    c->status = GPUBP_ERRTYPE;
+    luaL_error(L, "tensor is float32; copy it out as GPUBP_FLOAT32 or convert it first (t:long())");
+  }
+  for (int64_t i = 0; i < t->numel; i++) {
+    int64_t v = gb_tensor_get_flat_int(t, i);
+    if (c->dtype == GB_I64) {
+      ((int64_t *)c->obuf)[i] = v;
+    } else if (v < INT32_MIN || v > INT32_MAX) {
+      c->status = GPUBP_ERRARG;
+      luaL_error(L, "element %I of the tensor (%I) does not fit int32", (lua_Integer)i + 1,
+                 (lua_Integer)v);
+    } else {
+      ((int32_t *)c->obuf)[i] = (int32_t)v;
+    }
+  }
+}
 
 /* Body for copy-out: the value is argument 2. */
 static int read_tensor_body(lua_State *L) {
@@ -397,7 +699,7 @@ static int read_tensor_body(lua_State *L) {
   for (int i = 0; i < t->ndim; i++)
     c->oshape[i] = t->shape[i];
   if (c->onumel) *c->onumel = (size_t)t->numel;
-  if (c->buf == NULL) return 0;
+  if (c->obuf == NULL) return 0;
   if (c->cap < (size_t)t->numel) {
     c->status = GPUBP_ERRARG;
     return luaL_error(L, "buffer too small: tensor has %I elements, buffer holds %I",
@@ -410,12 +712,7 @@ static int read_tensor_body(lua_State *L) {
     t = gbL_to_tensor(L, -1);
     if (t == NULL) luaL_error(L, "t:cpu() did not return a tensor");
   }
-  if (t->dtype == GB_F32 && gb_tensor_is_contiguous(t)) {
-    if (t->numel > 0) memcpy(c->buf, gb_tensor_f32(t), (size_t)t->numel * sizeof(float));
-  } else {
-    for (int64_t i = 0; i < t->numel; i++)
-      c->buf[i] = (float)gb_tensor_get_flat(t, i);
-  }
+  copy_out(L, c, t);
   return 0;
 }
 
@@ -426,26 +723,28 @@ static int global_body(lua_State *L) {
   return read_tensor_body(L);
 }
 
-static int check_out_args(gpubp_runtime *rt, int *ndim, int64_t *shape) {
+static int check_out_args(gpubp_runtime *rt, int *ndim, int64_t *shape, int dtype, gb_dtype *dt) {
   if (ndim == NULL || shape == NULL) {
     set_err(rt, "tensor copy-out: ndim and shape must not be NULL");
     return GPUBP_ERRARG;
   }
-  return GPUBP_OK;
+  return check_dtype_arg(rt, dtype, dt);
 }
 
-int gpubp_get_tensor(gpubp_runtime *rt, const char *name, float *buf, size_t cap, int *ndim,
-                     int64_t *shape, size_t *numel) {
+int gpubp_get_tensor_typed(gpubp_runtime *rt, const char *name, void *buf, int dtype, size_t cap,
+                           int *ndim, int64_t *shape, size_t *numel) {
+  gb_dtype dt = GB_F32;
   int st = check_rt(rt);
   if (st == GPUBP_OK && name == NULL) {
     set_err(rt, "gpubp_get_tensor: name is NULL");
     st = GPUBP_ERRARG;
   }
-  if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape);
+  if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape, dtype, &dt);
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt,
                 .name = name,
-                .buf = buf,
+                .obuf = buf,
+                .dtype = dt,
                 .cap = cap,
                 .ondim = ndim,
                 .oshape = shape,
@@ -453,10 +752,16 @@ int gpubp_get_tensor(gpubp_runtime *rt, const char *name, float *buf, size_t cap
   return run_protected(&c, global_body, 0);
 }
 
-int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap, int *ndim, int64_t *shape,
-                    size_t *numel) {
+int gpubp_get_tensor(gpubp_runtime *rt, const char *name, float *buf, size_t cap, int *ndim,
+                     int64_t *shape, size_t *numel) {
+  return gpubp_get_tensor_typed(rt, name, buf, GPUBP_FLOAT32, cap, ndim, shape, numel);
+}
+
+int gpubp_to_tensor_typed(gpubp_runtime *rt, int idx, void *buf, int dtype, size_t cap, int *ndim,
+                          int64_t *shape, size_t *numel) {
+  gb_dtype dt = GB_F32;
   int st = check_rt(rt);
-  if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape);
+  if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape, dtype, &dt);
   if (st != GPUBP_OK) return st;
   lua_State *L = rt->L;
   int top = lua_gettop(L);
@@ -465,19 +770,31 @@ int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap, int *ndi
     set_err(rt, "gpubp_to_tensor: stack index out of range");
     return GPUBP_ERRARG;
   }
-  api_call c = {.rt = rt, .buf = buf, .cap = cap, .ondim = ndim, .oshape = shape, .onumel = numel};
+  api_call c = {.rt = rt,
+                .obuf = buf,
+                .dtype = dt,
+                .cap = cap,
+                .ondim = ndim,
+                .oshape = shape,
+                .onumel = numel};
   if (!lua_checkstack(L, 8)) return GPUBP_ERRMEM;
   c.status = GPUBP_ERRRUN;
+  enter(rt);
   lua_pushcfunction(L, read_tensor_body);
   lua_pushlightuserdata(L, &c);
   lua_pushvalue(L, idx);
   int ls = lua_pcall(L, 2, 0, 0);
   if (ls == LUA_OK) {
     set_err(rt, NULL);
-    return GPUBP_OK;
+    return leave(rt, GPUBP_OK);
   }
   take_error(rt);
-  return ls == LUA_ERRMEM ? GPUBP_ERRMEM : c.status;
+  return leave(rt, ls == LUA_ERRMEM ? GPUBP_ERRMEM : c.status);
+}
+
+int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap, int *ndim, int64_t *shape,
+                    size_t *numel) {
+  return gpubp_to_tensor_typed(rt, idx, buf, GPUBP_FLOAT32, cap, ndim, shape, numel);
 }
 
 static int number_body(lua_State *L) {
@@ -507,4 +824,107 @@ int gpubp_get_number(gpubp_runtime *rt, const char *name, double *out) {
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt, .name = name, .onum = out};
   return run_protected(&c, number_body, 0);
+}
+
+/* ---- budgets, interruption, callbacks ------------------------------------------------------ */
+
+int gpubp_set_budget(gpubp_runtime *rt, const gpubp_budget *budget) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  if (budget == NULL || budget->host_bytes < 0 || budget->device_bytes < 0 ||
+      budget->instructions < 0 || !(budget->seconds >= 0)) {
+    set_err(rt, "gpubp_set_budget: budget is NULL or has a negative field");
+    return GPUBP_ERRARG;
+  }
+  rt->budget = *budget;
+  rt->lim.host_cap = budget->host_bytes;
+  rt->lim.device_cap = budget->device_bytes;
+  if (rt->depth > 0) { /* from a host callback: the running call gets the new allowances */
+    rt->lim.time_cap = budget->seconds;
+    rt->lim.deadline = budget->seconds > 0 ? gb_limits_now() + budget->seconds : 0;
+    install_hook(rt);
+  }
+  set_err(rt, NULL);
+  return GPUBP_OK;
+}
+
+int gpubp_get_usage(gpubp_runtime *rt, gpubp_usage *out) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  if (out == NULL) {
+    set_err(rt, "gpubp_get_usage: out is NULL");
+    return GPUBP_ERRARG;
+  }
+  gb_memstats m;
+  gb_state_memstats(rt->S, GB_CPU, &m);
+  memset(out, 0, sizeof *out);
+  out->lua_bytes = rt->lim.lua_bytes;
+  out->tensor_bytes = m.allocated;
+  out->cached_bytes = m.reserved - m.allocated;
+  out->host_bytes = out->lua_bytes + m.reserved;
+  out->device_bytes = rt->S->device_bytes;
+  out->instructions = rt->instructions;
+  return GPUBP_OK;
+}
+
+void gpubp_interrupt(gpubp_runtime *rt) {
+  if (rt == NULL) return;
+  gb_limits_interrupt(&rt->lim);
+  if (rt->interrupt_sets_hook && rt->L) /* same thread only: lua_sethook is signal-safe */
+    lua_sethook(rt->L, limit_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+typedef struct host_fn {
+  gpubp_cfunction fn;
+  void *ud;
+} host_fn;
+
+static int call_host_fn(lua_State *L) {
+  host_fn *h = lua_touserdata(L, lua_upvalueindex(1));
+  return h->fn(L, h->ud);
+}
+
+static int register_body(lua_State *L) {
+  api_call *c = lua_touserdata(L, 1);
+  host_fn *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->fn = c->hostfn;
+  h->ud = c->hostud;
+  lua_pushcclosure(L, call_host_fn, 1);
+  lua_setglobal(L, c->name);
+  return 0;
+}
+
+static bool is_identifier(const char *s) {
+  if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return false;
+  for (; *s; s++)
+    if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9')))
+      return false;
+  return true;
+}
+
+int gpubp_register(gpubp_runtime *rt, const char *name, gpubp_cfunction fn, void *ud) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  if (!is_identifier(name) || fn == NULL) {
+    set_err(rt, "gpubp_register: name must be a Lua identifier and fn non-NULL");
+    return GPUBP_ERRARG;
+  }
+  api_call c = {.rt = rt, .name = name, .hostfn = fn, .hostud = ud};
+  return run_protected(&c, register_body, 0);
+}
+
+static int metrics_body(lua_State *L) {
+  api_call *c = lua_touserdata(L, 1);
+  gbL_host *h = gbL_host_of(L);
+  h->metric = c->metric;
+  h->metric_ud = c->hostud;
+  return 0;
+}
+
+int gpubp_set_metrics_hook(gpubp_runtime *rt, gpubp_metric_fn fn, void *ud) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  api_call c = {.rt = rt, .metric = fn, .hostud = fn ? ud : NULL};
+  return run_protected(&c, metrics_body, 0);
 }

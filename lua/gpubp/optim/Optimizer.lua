@@ -103,6 +103,11 @@ function Optimizer:try_fused(p, fn, ...)
     return false
   end
   local ok, err = pcall(fn, ...)
+  -- an interrupt or a spent budget (gpubp_interrupt, gpubp_set_budget) is not a reason to
+  -- fall back to the unfused step: it must reach the script
+  if not ok and type(err) == 'string' and (err:find('interrupted$') or err:find('budget of', 1, true)) then
+    error(err, 0)
+  end
   local graph = package.loaded['gpubp.graph']
   if graph and graph.patching then
     if not ok then error(err, 0) end -- a replay's patch failed: gb.graph records anew

@@ -5,6 +5,7 @@
 local class = require('gpubp.class')
 local check = require('gpubp.utils.check')
 local svg = require('gpubp.utils.svg')
+local host_metric = require('gpubp.core').host_metric -- the embedding host's metrics hook
 
 local Logger = class.Object:extend('Logger')
 
@@ -121,6 +122,15 @@ function Logger:_record(kind, values, at)
     self.epoch = at or self.epoch + 1
   end
   row.step, row.epoch = self.step, kind == 'epoch' and self.epoch or self.epoch + 1
+  -- every scalar also goes to the host (gpubp_set_metrics_hook): (name, step, value) for a
+  -- step, (name .. '@epoch', epoch, value) for an epoch; a no-op without a hook
+  for _, k in ipairs(names) do
+    if kind == 'step' then
+      host_metric(k, row.step, row.values[k])
+    else
+      host_metric(k .. '@epoch', row.epoch, row.values[k])
+    end
+  end
   self.rows[#self.rows + 1] = row
   self:_write_row(row, new)
   if kind == 'epoch' and self.file then self.file:flush() end
