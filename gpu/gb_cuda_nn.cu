@@ -49,9 +49,10 @@ template <int BLOCK> __global__ void k_softmax(span sp, const float *x, float *y
     __syncthreads();
     sum = s_sum;
     if (log_form) {
-      float lse = mx + (float)log(sum);
+      /* (x - max) - log(sum): precise at large offsets, as the CPU kernel */
+      float ls = (float)log(sum);
       for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
-        yr[k * sp.inner] = xr[k * sp.inner] - lse;
+        yr[k * sp.inner] = (xr[k * sp.inner] - mx) - ls;
     } else {
       float inv = (float)(1.0 / sum);
       for (int64_t k = threadIdx.x; k < sp.n; k += BLOCK)
@@ -175,7 +176,9 @@ __device__ __forceinline__ int64_t class_of(const labels &y, int64_t i, int64_t 
   return c - 1;
 }
 
-__device__ __forceinline__ float row_lse(const float *row, int64_t C) {
+/* log-sum-exp of a row as max (*mx) and log(sum exp(x - max)) (returned), kept apart so
+ * that x - max is taken first (precision at large offsets, as the CPU kernel) */
+__device__ __forceinline__ float row_lse(const float *row, int64_t C, float *mx_out) {
   /* one thread per row: the rows are short (classes), so this stays simple */
   float mx = -INFINITY;
   for (int64_t k = 0; k < C; k++)
@@ -183,7 +186,8 @@ __device__ __forceinline__ float row_lse(const float *row, int64_t C) {
   double s = 0;
   for (int64_t k = 0; k < C; k++)
     s += expf(row[k] - mx);
-  return mx + (float)log(s);
+  *mx_out = mx;
+  return (float)log(s);
 }
 
 enum { LOSS_CE, LOSS_NLL };
@@ -199,7 +203,12 @@ __global__ void k_loss_rows(const float *x, labels y, int64_t N, int64_t C, int 
       terms[i] = 0;
       continue;
     }
-    terms[i] = kind == LOSS_CE ? (double)(row_lse(row, C) - row[cls]) : -(double)row[cls];
+    if (kind == LOSS_CE) {
+      float mx, ls = row_lse(row, C, &mx);
+      terms[i] = (double)((mx - row[cls]) + ls);
+    } else {
+      terms[i] = -(double)row[cls];
+    }
   }
 }
 
@@ -223,9 +232,9 @@ __global__ void k_loss_backward(const float *x, labels y, const float *gout, int
     const float *row = x + i * C;
     float *gr = g + i * C;
     if (kind == LOSS_CE) {
-      float lse = row_lse(row, C);
+      float mx, ls = row_lse(row, C, &mx);
       for (int64_t k = 0; k < C; k++)
-        gr[k] = expf(row[k] - lse) * scale;
+        gr[k] = expf((row[k] - mx) - ls) * scale;
     } else {
       for (int64_t k = 0; k < C; k++)
         gr[k] = 0.0f;

@@ -19,13 +19,41 @@ static bool is_options(lua_State *L, int idx) {
   return lua_istable(L, idx) && lua_rawlen(L, idx) == 0;
 }
 
-/* Read {dtype=, device=, requires_grad=} at idx (if it is an options table) over defaults. */
+static void parse_dtype(lua_State *L, int idx, const char *fn, opts *o) {
+  const char *n = lua_tostring(L, idx);
+  if (!gb_dtype_parse(n, &o->dtype))
+    luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);
+}
+
+/* Read the options at idx over the defaults in *o: nothing (none or nil), a dtype string
+ * (gb.ones(2, 'int64')), or a table {dtype=, device=, requires_grad=} whose every key must
+ * be one of those ("zeros: unknown option 'dtyp'"). Anything else is an error. */
 static void read_opts(lua_State *L, int idx, const char *fn, opts *o) {
-  if (!is_options(L, idx)) return;
+  if (lua_isnoneornil(L, idx)) return;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    parse_dtype(L, idx, fn, o);
+    return;
+  }
+  if (!is_options(L, idx))
+    luaL_error(L,
+               "%s: expected an options table {dtype=, device=, requires_grad=} or a dtype "
+               "string as argument %d, got %s",
+               fn, idx, luaL_typename(L, idx));
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    if (k == NULL || (strcmp(k, "dtype") && strcmp(k, "device") && strcmp(k, "requires_grad"))) {
+      lua_pushvalue(L, -2);
+      luaL_error(L, "%s: unknown option '%s'", fn, luaL_tolstring(L, -1, NULL));
+    }
+    bool is_bool = strcmp(k, "requires_grad") == 0;
+    if (is_bool ? !lua_isboolean(L, -1) : lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "%s: option '%s' expects a %s, got %s", fn, k, is_bool ? "boolean" : "string",
+                 luaL_typename(L, -1));
+    lua_pop(L, 1);
+  }
   if (lua_getfield(L, idx, "dtype") != LUA_TNIL) {
-    const char *n = luaL_checkstring(L, -1);
-    if (!gb_dtype_parse(n, &o->dtype))
-      luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);
+    parse_dtype(L, -1, fn, o);
   }
   if (lua_getfield(L, idx, "device") != LUA_TNIL) {
     const char *n = luaL_checkstring(L, -1);
@@ -49,6 +77,9 @@ static int shape_and_opts(lua_State *L, const char *fn, int64_t *shape, opts *o)
   int nd = gbL_check_shape(L, 1, shape);
   int next = lua_istable(L, 1) && !is_options(L, 1) ? 2 : nd + 1;
   read_opts(L, next, fn, o);
+  if (!lua_isnone(L, next + 1))
+    luaL_error(L, "%s: unexpected argument %d (%s) after the options", fn, next + 1,
+               luaL_typename(L, next + 1));
   return nd;
 }
 
@@ -129,40 +160,40 @@ static int l_full(lua_State *L) {
 }
 
 /* *_like(t [, opts]): shape, dtype and device of t */
-static int create_like(lua_State *L, gb_opid id, double f0, double f1, bool fill) {
+static int create_like(lua_State *L, const char *fn, gb_opid id, double f0, double f1, bool fill) {
   gb_tensor *like = gbL_check_tensor(L, 1);
   opts o = {like->dtype, like->device, false};
-  read_opts(L, 2, "like", &o);
+  read_opts(L, 2, fn, &o);
   gb_tensor *t = new_tensor(L, like->ndim, like->shape, &o);
   if (fill) fill_into(L, id, t, f0, f1);
   return finish(L, t, &o);
 }
 
 static int l_zeros_like(lua_State *L) {
-  return create_like(L, GB_OP_FILL, 0, 0, true);
+  return create_like(L, "zeros_like", GB_OP_FILL, 0, 0, true);
 }
 static int l_ones_like(lua_State *L) {
-  return create_like(L, GB_OP_FILL, 1, 0, true);
+  return create_like(L, "ones_like", GB_OP_FILL, 1, 0, true);
 }
 static int l_rand_like(lua_State *L) {
-  return create_like(L, GB_OP_UNIFORM, 0, 1, true);
+  return create_like(L, "rand_like", GB_OP_UNIFORM, 0, 1, true);
 }
 static int l_randn_like(lua_State *L) {
-  return create_like(L, GB_OP_NORMAL, 0, 1, true);
+  return create_like(L, "randn_like", GB_OP_NORMAL, 0, 1, true);
 }
 static int l_empty_like(lua_State *L) {
-  return create_like(L, GB_OP_FILL, 0, 0, false);
+  return create_like(L, "empty_like", GB_OP_FILL, 0, 0, false);
 }
 static int l_full_like(lua_State *L) {
   double v = luaL_checknumber(L, 2);
   lua_remove(L, 2);
-  return create_like(L, GB_OP_FILL, v, 0, true);
+  return create_like(L, "full_like", GB_OP_FILL, v, 0, true);
 }
 
 /* arange(stop) | arange(start, stop [, step]): start, start+step, ... < stop (as PyTorch) */
 static int l_arange(lua_State *L) {
   int n = lua_gettop(L);
-  while (n > 0 && lua_istable(L, n))
+  while (n > 0 && (lua_istable(L, n) || lua_type(L, n) == LUA_TSTRING))
     n--;
   double start = 0, stop, step = 1;
   if (n <= 1) {

@@ -53,6 +53,12 @@ static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safete
 /* save(path, {name = tensor, ...} [, {key = string}]) -> true. Atomic; CUDA tensors are
  * copied to the CPU first (through their :cpu() method), views are written in logical order. */
 static int io_save(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
+    return luaL_error(L, "save: the path comes first: save(path, tensors [, metadata]) "
+                         "(PyTorch's torch.save(obj, path) order is swapped here)");
+  if (lua_gettop(L) > 3)
+    return luaL_error(L, "save: expected save(path, tensors [, metadata]), got %d arguments",
+                      lua_gettop(L));
   const char *path = luaL_checkstring(L, 1);
   gbL_check_path(L, path, 1, "save");
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -97,27 +103,65 @@ static int io_save(lua_State *L) {
   return 1;
 }
 
-/* load(path) -> {name = tensor} (CPU), {key = string} metadata. */
+/* load(path [, {device=}]) -> {name = tensor} (CPU, or moved to device through each tensor's
+ * :to() method), {key = string} metadata. An unknown option is an error naming it. */
 static int io_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   gbL_check_path(L, path, 0, "load");
   gb_state *S = gbL_state(L);
-  lua_settop(L, 1);
-  lua_newtable(L); /* 2: tensors */
-  lua_newtable(L); /* 3: metadata */
+  const char *device = NULL;
+  if (!lua_isnoneornil(L, 2)) {
+    if (!lua_istable(L, 2))
+      return luaL_error(L, "load: expected an options table {device=} as argument 2, got %s",
+                        luaL_typename(L, 2));
+    lua_pushnil(L);
+    while (lua_next(L, 2) != 0) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "device") != 0) {
+        lua_pushvalue(L, -2);
+        return luaL_error(L, "load: unknown option '%s'", luaL_tolstring(L, -1, NULL));
+      }
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "load: option 'device' expects a string, got %s",
+                          luaL_typename(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_getfield(L, 2, "device");
+    lua_replace(L, 2);
+    device = lua_tostring(L, 2); /* anchored at index 2 */
+  }
+  if (lua_gettop(L) > 2)
+    return luaL_error(L, "load: expected load(path [, {device=}]), got %d arguments",
+                      lua_gettop(L));
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  lua_replace(L, 1); /* 1: the device (or nil) */
+  lua_newtable(L);   /* 3: tensors */
+  lua_newtable(L);   /* 4: metadata */
   gb_safetensors f;
   GBL_CHECK(L, S, gb_safetensors_load(S, path, &f));
   for (int i = 0; i < f.nmeta; i++) {
     lua_pushstring(L, f.meta[i].value);
-    lua_setfield(L, 3, f.meta[i].key);
+    lua_setfield(L, 4, f.meta[i].key);
   }
   for (int i = 0; i < f.n; i++) {
     gb_tensor *t = f.entries[i].tensor;
     f.entries[i].tensor = NULL; /* ownership moves to the userdata */
     gbL_push_tensor(L, t);
-    lua_setfield(L, 2, f.entries[i].name);
+    lua_setfield(L, 3, f.entries[i].name);
   }
   gb_safetensors_free(S, &f);
+  if (device != NULL) { /* every tensor is owned by table 3 now: an error here leaks nothing */
+    lua_pushnil(L);
+    while (lua_next(L, 3) != 0) {
+      lua_getfield(L, -1, "to");
+      lua_insert(L, -2);
+      lua_pushvalue(L, 1);
+      lua_call(L, 2, 1);
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, 3);
+    }
+  }
   return 2;
 }
 

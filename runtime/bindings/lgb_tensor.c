@@ -64,6 +64,10 @@ static void fmt_value(luaL_Buffer *B, const gb_tensor *t, double v) {
   char s[48];
   if (t->dtype != GB_F32)
     snprintf(s, sizeof s, "%lld", (long long)v);
+  else if (v != v) /* "nan" whatever its sign bit, as PyTorch prints it */
+    snprintf(s, sizeof s, "nan");
+  else if (isinf(v))
+    snprintf(s, sizeof s, v > 0 ? "inf" : "-inf");
   else if (v == floor(v) && fabs(v) < 1e7)
     snprintf(s, sizeof s, "%.0f.", v);
   else if (v != v || fabs(v) >= 1e5 || (fabs(v) < 1e-4 && v != 0))
@@ -167,9 +171,13 @@ static int t_len(lua_State *L) {
   return 1;
 }
 
-/* Whole float values come back as Lua integers (so `print(x:item())` shows 6, not 6.0). */
+/* Whole float values come back as Lua integers (so `print(x:item())` shows 6, not 6.0).
+ * A NaN comes back as the positive quiet NaN, which Lua prints as "nan" (0/0 on x86 makes a
+ * NaN with the sign bit set, printed "-nan"). */
 static void push_number(lua_State *L, const gb_tensor *t, double v) {
-  if (t->dtype == GB_F32 && !(v == floor(v) && fabs(v) < 9007199254740992.0))
+  if (v != v)
+    lua_pushnumber(L, (double)NAN);
+  else if (t->dtype == GB_F32 && !(v == floor(v) && fabs(v) < 9007199254740992.0))
     lua_pushnumber(L, v);
   else
     lua_pushinteger(L, (lua_Integer)v);

@@ -8,8 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #ifdef __cplusplus
+/* The CUDA backend's C++ includes this through gb_state.h (inside extern "C"): the same
+ * layout, never touched there. */
+extern "C++" {
 #include <atomic>
-/* The CUDA backend's C++ includes this through gb_state.h: the same layout, never touched. */
+}
 typedef std::atomic<int> gb_atomic_int;
 #else
 #include <stdatomic.h>

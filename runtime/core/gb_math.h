@@ -18,8 +18,9 @@ GB_HD float gb_f_sigmoid(float x) {
   float e = expf(x);
   return e / (1.0f + e);
 }
+/* NaN stays NaN (as PyTorch's relu): a NaN in the data must not read as a clean 0 */
 GB_HD float gb_f_relu(float x) {
-  return x > 0.0f ? x : 0.0f;
+  return (x > 0.0f || x != x) ? x : 0.0f;
 }
 GB_HD float gb_f_leaky_relu(float x, float slope) {
   return x > 0.0f ? x : x * slope;
@@ -33,6 +34,7 @@ GB_HD float gb_f_gelu_grad(float x) {
   float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
   return cdf + x * pdf;
 }
+/* sign(NaN) = 0, as PyTorch 1.13's CPU sign */
 GB_HD float gb_f_sign(float x) {
   return (float)((x > 0.0f) - (x < 0.0f));
 }
@@ -48,8 +50,9 @@ GB_HD float gb_f_sigmoid_backward(float g, float y) {
 GB_HD float gb_f_tanh_backward(float g, float y) {
   return g * (1.0f - y * y);
 }
+/* PyTorch's threshold_backward: the gradient passes unless x <= 0 (so it passes at NaN) */
 GB_HD float gb_f_relu_backward(float g, float x) {
-  return x > 0.0f ? g : 0.0f;
+  return x <= 0.0f ? 0.0f : g;
 }
 GB_HD float gb_f_leaky_relu_backward(float g, float x, float slope) {
   return x > 0.0f ? g : g * slope;

@@ -26,9 +26,11 @@ static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, b
       for (int64_t k = 0; k < sp.n; k++)
         sum += expf(xr[k * sp.inner] - mx);
       if (log_form) {
-        float lse = mx + (float)log(sum);
+        /* (x - max) - log(sum), never x - (max + log(sum)): at |max| ~ 1e3 the sum max +
+         * log(sum) already rounds away the digits of log(sum) */
+        float ls = (float)log(sum);
         for (int64_t k = 0; k < sp.n; k++)
-          yr[k * sp.inner] = xr[k * sp.inner] - lse;
+          yr[k * sp.inner] = (xr[k * sp.inner] - mx) - ls;
       } else {
         float inv = (float)(1.0 / sum);
         for (int64_t k = 0; k < sp.n; k++)
@@ -135,14 +137,17 @@ static void loss_end(gb_state *S, loss_ctx *L) {
   gb_tensor_release(S, L->xc);
 }
 
-static float row_logsumexp(const float *x, int64_t c) {
+/* log-sum-exp of a row as max (*mx) and log(sum exp(x - max)) (returned), kept apart so
+ * that callers subtract x - max first and keep the precision at large offsets */
+static float row_logsumexp(const float *x, int64_t c, float *mx_out) {
   float mx = -INFINITY;
   for (int64_t k = 0; k < c; k++)
     mx = fmaxf(mx, x[k]);
   double s = 0;
   for (int64_t k = 0; k < c; k++)
     s += expf(x[k] - mx);
-  return mx + (float)log(s);
+  *mx_out = mx;
+  return (float)log(s);
 }
 
 gb_status gb_cpu_cross_entropy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -153,7 +158,8 @@ gb_status gb_cpu_cross_entropy(gb_state *S, const gb_opargs *a, gb_tensor **out)
   double total = 0;
   for (int64_t i = 0; i < L.n; i++) {
     const float *row = x + i * L.c;
-    total += row_logsumexp(row, L.c) - row[L.cls[i]];
+    float mx, ls = row_logsumexp(row, L.c, &mx);
+    total += (double)((mx - row[L.cls[i]]) + ls);
   }
   *gb_tensor_f32(out[0]) = (float)(total / (double)L.n);
   loss_end(S, &L);
@@ -171,9 +177,9 @@ gb_status gb_cpu_cross_entropy_backward(gb_state *S, const gb_opargs *a, gb_tens
   for (int64_t i = 0; i < L.n; i++) {
     const float *row = x + i * L.c;
     float *gr = g + i * L.c;
-    float lse = row_logsumexp(row, L.c);
+    float mx, ls = row_logsumexp(row, L.c, &mx);
     for (int64_t k = 0; k < L.c; k++)
-      gr[k] = expf(row[k] - lse) * scale;
+      gr[k] = expf((row[k] - mx) - ls) * scale;
     gr[L.cls[i]] -= scale;
   }
   loss_end(S, &L);

@@ -714,6 +714,262 @@ static void check_random(gb_state *S, gb_opid id) {
   gb_tensor_release(S, u);
 }
 
+/* ---- NaN and large offsets: every float row either propagates a NaN as PyTorch does or
+ * is listed as a pure copy; the softmax family and the losses stay exact at |x| ~ 1e3..1e6 ---- */
+
+static gb_tensor *tensor_of(gb_state *S, int nd, const int64_t *shape, const float *v) {
+  gb_tensor *t = make(S, nd, shape, GB_F32);
+  memcpy(gb_tensor_f32(t), v, (size_t)t->numel * sizeof(float));
+  return t;
+}
+
+/* runs row id on a (borrowed inputs) and compares output `which` with want[0..n) */
+static void expect_row(gb_state *S, gb_opid id, gb_opargs *a, int which, const double *want,
+                       int64_t n, double atol, const char *what) {
+  gb_tensor *out[2] = {NULL, NULL};
+  CHECK(gb_op_run(S, id, a, out) == GB_OK, "%s %s: %s", gb_ops[id].name, what, gb_state_error(S));
+  if (!out[which]) return;
+  for (int64_t i = 0; i < n && i < out[which]->numel; i++)
+    CHECK(close_to(at(out[which], i), want[i], 1e-6, atol),
+          "%s %s: element %lld = %.9g, expected %.9g", gb_ops[id].name, what, (long long)i,
+          at(out[which], i), want[i]);
+  gb_tensor_release(S, out[0]);
+  gb_tensor_release(S, out[1]);
+}
+
+/* what PyTorch gives where an input is NaN (the naive double formula otherwise) */
+static double nan_unary(gb_opid id, double x, double f0, double f1) {
+  if (isnan(x)) return id == GB_OP_SIGN ? 0 : NAN; /* sign(nan) = 0, as torch 1.13 */
+  return ref_unary(id, x, f0, f1);
+}
+
+static double nan_binary(gb_opid id, double x, double y, double f0) {
+  bool any = isnan(x) || isnan(y);
+  if (any && (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM)) return NAN;
+  if (id == GB_OP_RELU_BACKWARD && isnan(y)) return x; /* threshold_backward: y <= 0 ? 0 : g */
+  return ref_binary(id, x, y, f0);
+}
+
+static int check_nan_elementwise(gb_state *S, gb_opid id) {
+  const float X[4] = {NAN, -1.5f, 0.5f, 2.0f}, Y[4] = {1.0f, NAN, NAN, -1.0f};
+  const int64_t n4[1] = {4};
+  double want[4];
+  gb_opargs a = {.f = {0.1, 0.9}};
+  if (id == GB_OP_CLAMP) a.f[0] = -1.0, a.f[1] = 1.0;
+  if (id == GB_OP_POW_SCALAR || id == GB_OP_RPOW_SCALAR) a.f[0] = 2.0;
+  gb_tensor *x = tensor_of(S, 1, n4, X), *y = NULL;
+  if (gb_ops[id].nin == 1) {
+    a.in[0] = x, a.nin = 1;
+    for (int k = 0; k < 4; k++)
+      want[k] = nan_unary(id, X[k], a.f[0], a.f[1]);
+  } else {
+    y = tensor_of(S, 1, n4, Y);
+    a.in[0] = x, a.in[1] = y, a.nin = 2;
+    for (int k = 0; k < 4; k++)
+      want[k] = nan_binary(id, X[k], Y[k], a.f[0]);
+  }
+  expect_row(S, id, &a, 0, want, 4, 1e-6, "with NaN inputs");
+  gb_tensor_release(S, x);
+  gb_tensor_release(S, y);
+  return 1;
+}
+
+static const double QNAN = NAN;
+
+/* reductions over dim 2 of (2,3) {{1, nan, 3}, {4, 5, 6}}: NaN wins (its index for argmax) */
+static void check_nan_reduce(gb_state *S, gb_opid id) {
+  const float v[6] = {1, NAN, 3, 4, 5, 6};
+  gb_tensor *x = tensor_of(S, 2, (int64_t[]){2, 3}, v);
+  gb_opargs a = {.in = {x}, .nin = 1, .i = {2, 0, 1}};
+  bool along =
+      id == GB_OP_MAX_DIM || id == GB_OP_MIN_DIM || id == GB_OP_ARGMAX || id == GB_OP_ARGMIN;
+  if (along) a.i[0] = 1;
+  double want[2] = {QNAN, 0};
+  switch (id) {
+  case GB_OP_SUM: want[1] = 15; break;
+  case GB_OP_MEAN: want[1] = 5; break;
+  case GB_OP_VAR: want[1] = 1; break;
+  case GB_OP_AMAX:
+  case GB_OP_MAX_DIM: want[1] = 6; break;
+  case GB_OP_AMIN:
+  case GB_OP_MIN_DIM: want[1] = 4; break;
+  case GB_OP_ARGMAX: want[0] = 2, want[1] = 3; break;
+  default: want[0] = 2, want[1] = 1; break; /* argmin */
+  }
+  expect_row(S, id, &a, 0, want, 2, 0, "with a NaN");
+  if (id == GB_OP_MAX_DIM || id == GB_OP_MIN_DIM) { /* the index output names the NaN too */
+    double idx[2] = {2, id == GB_OP_MAX_DIM ? 3 : 1};
+    expect_row(S, id, &a, 1, idx, 2, 0, "indices with a NaN");
+  }
+  gb_tensor_release(S, x);
+}
+
+static void check_nan_rows(gb_state *S) {
+  int64_t n2x3[2] = {2, 3};
+  const float xv[6] = {NAN, 1, 2, 0.5f, -1, 2};
+  double rowwant[6];
+  gb_tensor *x = tensor_of(S, 2, n2x3, xv), *lab = labels(S, 2, 3);
+  /* softmax family and the class losses: a NaN in a row makes that row NaN */
+  for (int lg = 0; lg < 2; lg++) {
+    gb_opid id = lg ? GB_OP_LOG_SOFTMAX : GB_OP_SOFTMAX;
+    double z = exp(0.5) + exp(-1) + exp(2);
+    for (int j = 0; j < 3; j++) {
+      rowwant[j] = QNAN;
+      rowwant[3 + j] = lg ? xv[3 + j] - log(z) : exp(xv[3 + j]) / z;
+    }
+    gb_opargs a = {.in = {x}, .nin = 1, .i = {1}};
+    expect_row(S, id, &a, 0, rowwant, 6, 1e-6, "with a NaN row");
+  }
+  {
+    gb_opargs a = {.in = {x, lab}, .nin = 2};
+    double want = QNAN;
+    expect_row(S, GB_OP_CROSS_ENTROPY, &a, 0, &want, 1, 0, "with a NaN logit");
+    /* nll picks row 1's label 1 (labels() gives 1 + (7i+3)%3 = {1, 2}): NaN at x[0][0] */
+    expect_row(S, GB_OP_NLL_LOSS, &a, 0, &want, 1, 0, "with a NaN picked");
+  }
+  /* max pooling: a NaN in a window is the window's maximum, and gets its gradient */
+  {
+    const float pv[4] = {1, NAN, 3, 2};
+    gb_tensor *p = tensor_of(S, 4, (int64_t[]){1, 1, 2, 2}, pv);
+    gb_opargs a = {.in = {p}, .nin = 1, .i = {2, 2, 2, 2, 0, 0, 2, 2}};
+    double want = QNAN;
+    expect_row(S, GB_OP_MAX_POOL2D, &a, 0, &want, 1, 0, "with a NaN");
+    gb_tensor *g = tensor_of(S, 4, (int64_t[]){1, 1, 1, 1}, (float[]){0.5f});
+    gb_opargs b = {.in = {g, p}, .nin = 2, .i = {2, 2, 2, 2, 0, 0, 2, 2}};
+    double gwant[4] = {0, 0.5, 0, 0};
+    expect_row(S, GB_OP_MAX_POOL2D_BACKWARD, &b, 0, gwant, 4, 0, "with a NaN");
+    gb_tensor_release(S, g);
+    gb_tensor_release(S, p);
+  }
+  /* where: a NaN condition counts as true (bool(nan)), NaN values pass through */
+  {
+    gb_tensor *c = tensor_of(S, 1, (int64_t[]){3}, (float[]){NAN, 0, 1});
+    gb_tensor *u = tensor_of(S, 1, (int64_t[]){3}, (float[]){1, 2, NAN});
+    gb_tensor *w = tensor_of(S, 1, (int64_t[]){3}, (float[]){4, NAN, 6});
+    gb_opargs a = {.in = {c, u, w}, .nin = 3};
+    double want[3] = {1, QNAN, QNAN};
+    expect_row(S, GB_OP_WHERE, &a, 0, want, 3, 0, "with NaNs");
+    gb_tensor_release(S, c);
+    gb_tensor_release(S, u);
+    gb_tensor_release(S, w);
+  }
+  /* a matrix product row with a NaN is NaN across */
+  {
+    gb_tensor *w = tensor_of(S, 2, (int64_t[]){3, 2}, (float[]){1, 0, 0, 1, 1, 1});
+    gb_opargs a = {.in = {x, w}, .nin = 2};
+    double want[4] = {QNAN, QNAN, 0.5 + 2, -1 + 2};
+    expect_row(S, GB_OP_MATMUL, &a, 0, want, 4, 1e-6, "with a NaN");
+    gb_tensor_release(S, w);
+  }
+  gb_tensor_release(S, x);
+  gb_tensor_release(S, lab);
+}
+
+/* log_softmax and cross-entropy at large offsets: (x - max) - log(sum), not x - (max + log(sum));
+ * three equal inputs of 1000.5 give -log 3 = -1.09861231 (PyTorch float32), not -1.09863281 */
+static void check_large_offsets(gb_state *S) {
+  const double offs[2] = {1000.5, 1e6};
+  for (int o = 0; o < 2; o++) {
+    float b = (float)offs[o];
+    char what[64];
+    snprintf(what, sizeof what, "at offset %g", offs[o]);
+    gb_tensor *eq = tensor_of(S, 2, (int64_t[]){1, 3}, (float[]){b, b, b});
+    gb_tensor *st = tensor_of(S, 2, (int64_t[]){1, 3}, (float[]){b, b - 1, b - 2});
+    gb_opargs a = {.in = {eq}, .nin = 1, .i = {1}};
+    double l3 = -log(3.0), want[3] = {l3, l3, l3};
+    expect_row(S, GB_OP_LOG_SOFTMAX, &a, 0, want, 3, 1.2e-7, what);
+    double z = 1 + exp(-1.0) + exp(-2.0), ws[3] = {-log(z), -1 - log(z), -2 - log(z)};
+    a.in[0] = st;
+    expect_row(S, GB_OP_LOG_SOFTMAX, &a, 0, ws, 3, 2.4e-7, what);
+    /* d/dx sum(log_softmax(x)) = 1 - 3 softmax = 0: the tape's gradient stays below 1e-7
+       (PyTorch 5.96e-08; the old x - (max + log sum) form gave 2.05e-05 at 1000.5) */
+    gb_tensor *leaf, *y, *loss;
+    gb_fn_clone(S, eq, &leaf);
+    leaf->requires_grad = true;
+    gb_opargs la = {.in = {leaf}, .nin = 1, .i = {1}};
+    gb_tensor *outs[2] = {NULL, NULL};
+    CHECK(gb_op_run(S, GB_OP_LOG_SOFTMAX, &la, outs) == GB_OK, "log_softmax: %s",
+          gb_state_error(S));
+    y = outs[0];
+    gb_fn_reduce(S, GB_OP_SUM, y, 0, false, &loss);
+    CHECK(gb_backward(S, loss, NULL, false) == GB_OK, "backward: %s", gb_state_error(S));
+    for (int k = 0; leaf->grad && k < 3; k++)
+      CHECK(fabs(at(leaf->grad, k)) <= 1e-7, "log_softmax gradient %s: %.3g, expected |g| <= 1e-7",
+            what, at(leaf->grad, k));
+    gb_tensor_release(S, loss);
+    gb_tensor_release(S, y);
+    gb_tensor_release(S, leaf);
+    /* cross-entropy of the staircase row with label 2: (max - x[2]) + log(sum) = 1 + log z */
+    gb_tensor *lab = make(S, 1, (int64_t[]){1}, GB_I64);
+    ((int64_t *)gb_tensor_data(lab))[0] = 2;
+    gb_opargs ca = {.in = {st, lab}, .nin = 2};
+    double ce = 1 + log(z);
+    expect_row(S, GB_OP_CROSS_ENTROPY, &ca, 0, &ce, 1, 2.4e-7, what);
+    gb_tensor *g = make(S, 0, NULL, GB_F32);
+    *gb_tensor_f32(g) = 1.0f;
+    gb_opargs cb = {.in = {st, lab, g}, .nin = 3};
+    double gw[3] = {1 / z, exp(-1.0) / z - 1, exp(-2.0) / z};
+    expect_row(S, GB_OP_CROSS_ENTROPY_BACKWARD, &cb, 0, gw, 3, 1.2e-7, what);
+    gb_tensor_release(S, g);
+    gb_tensor_release(S, lab);
+    gb_tensor_release(S, eq);
+    gb_tensor_release(S, st);
+  }
+}
+
+/* rows whose NaN behaviour is checked above or that only move values (a NaN moves like any
+ * other value); a float row in neither list fails, so a new row gets a NaN case */
+static bool nan_covered(gb_state *S, gb_opid id) {
+  switch (id) {
+  case GB_OP_FILL:
+  case GB_OP_ARANGE:
+  case GB_OP_EYE:
+  case GB_OP_UNIFORM:
+  case GB_OP_NORMAL:
+  case GB_OP_COPY:
+  case GB_OP_RESHAPE:
+  case GB_OP_PERMUTE:
+  case GB_OP_TRANSPOSE:
+  case GB_OP_NARROW:
+  case GB_OP_SELECT:
+  case GB_OP_EXPAND:
+  case GB_OP_PAD:
+  case GB_OP_INDEX_SELECT:
+  case GB_OP_INDEX_ADD:
+  case GB_OP_GATHER:
+  case GB_OP_SCATTER_ADD:
+  case GB_OP_IM2COL:
+  case GB_OP_COL2IM:
+  case GB_OP_SGD_STEP:
+  case GB_OP_ADAM_STEP: return true; /* moves and sums of values; updates: arithmetic */
+  case GB_OP_SOFTMAX:
+  case GB_OP_LOG_SOFTMAX:
+  case GB_OP_CROSS_ENTROPY:
+  case GB_OP_NLL_LOSS:
+  case GB_OP_MAX_POOL2D:
+  case GB_OP_MAX_POOL2D_BACKWARD:
+  case GB_OP_WHERE:
+  case GB_OP_MATMUL: return true; /* check_nan_rows */
+  case GB_OP_SOFTMAX_BACKWARD:
+  case GB_OP_LOG_SOFTMAX_BACKWARD:
+  case GB_OP_CROSS_ENTROPY_BACKWARD:
+  case GB_OP_NLL_LOSS_BACKWARD:
+  case GB_OP_ADDMM: return true; /* arithmetic on the same values as their forward rows */
+  case GB_OP_SUM:
+  case GB_OP_MEAN:
+  case GB_OP_VAR:
+  case GB_OP_AMAX:
+  case GB_OP_AMIN:
+  case GB_OP_MAX_DIM:
+  case GB_OP_MIN_DIM:
+  case GB_OP_ARGMAX:
+  case GB_OP_ARGMIN: check_nan_reduce(S, id); return true;
+  default:
+    if (gb_ops[id].nin == 1 || gb_ops[id].nin == 2) return check_nan_elementwise(S, id);
+    return false;
+  }
+}
+
 int main(void) {
   gb_state *S = gb_state_new();
   int tested = 0, graded = 0;
@@ -732,7 +988,10 @@ int main(void) {
       graded++;
     }
     free_case(S, &c);
+    CHECK(nan_covered(S, (gb_opid)id), "row %s has no NaN case in test_ops.c", gb_ops[id].name);
   }
+  check_nan_rows(S);
+  check_large_offsets(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);
   CHECK(m.allocated == 0, "%lld bytes still allocated after all cases", (long long)m.allocated);

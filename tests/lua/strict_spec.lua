@@ -183,3 +183,62 @@ describe('errors caught and raised again by the library', function()
     assert.are.equal('boom', errors.message('some/file.lua:12: boom'))
   end)
 end)
+
+describe('tensor constructors', function()
+  it('take a trailing dtype string', function()
+    assert.are.equal('int64', gb.tensor({ 1, 2, 3 }, 'int64').dtype)
+    assert.are.same({ 1, 2, 3 }, gb.tensor({ 1, 2, 3 }, 'int64'):totable())
+    assert.are.equal('int64', gb.ones(2, 'int64').dtype)
+    assert.are.equal('int32', gb.zeros(2, 3, 'int32').dtype)
+    assert.are.equal('int64', gb.zeros({ 2, 3 }, 'int64').dtype)
+    assert.are.equal('int64', gb.full({ 2 }, 7, 'int64').dtype)
+    assert.are.equal('int64', gb.arange(1, 5, 'int64').dtype)
+    assert.are.equal('int64', gb.eye(2, 'int64').dtype)
+    assert.are.equal('int64', gb.ones_like(gb.zeros(2), 'int64').dtype)
+    assert.are.equal('float32', gb.ones(2, 'float32').dtype)
+  end)
+
+  it('reject unknown options, bad dtypes and stray arguments at the user line', function()
+    local cases = {
+      { function() gb.zeros(2, { dtyp = 'int64' }) end, "zeros: unknown option 'dtyp'" },
+      { function() gb.tensor({ 1 }, { requires_gard = true }) end, "tensor: unknown option 'requires_gard'" },
+      { function() gb.ones_like(gb.ones(1), { devic = 'cpu' }) end, "ones_like: unknown option 'devic'" },
+      { function() gb.full({ 2 }, 1, { dtype = 'int64', shape = 2 }) end, "full: unknown option 'shape'" },
+      { function() gb.arange(3, { step = 2 }) end, "arange: unknown option 'step'" },
+      { function() gb.eye(2, { n = 2 }) end, "eye: unknown option 'n'" },
+      { function() gb.randn(2, { mean = 1 }) end, "randn: unknown option 'mean'" },
+      { function() gb.tensor({ 1 }, 'int65') end,
+        "tensor: unknown dtype 'int65' (expected float32, int32 or int64)" },
+      { function() gb.zeros(2, { requires_grad = 1 }) end,
+        "zeros: option 'requires_grad' expects a boolean, got number" },
+      { function() gb.ones(2, true) end, 'ones: expected an options table {dtype=, device=, '
+        .. 'requires_grad=} or a dtype string as argument 2, got boolean' },
+      { function() gb.zeros(2, 'int64', 5) end, 'zeros: unexpected argument 3 (number) after the options' },
+    }
+    for _, c in ipairs(cases) do
+      assert_at(debug.getinfo(c[1], 'S').linedefined, c[2], err_of(c[1]))
+    end
+  end)
+end)
+
+describe('gb.save and gb.load', function()
+  local path = os.tmpname()
+  after_each(function() os.remove(path) end)
+
+  it('load takes {device=} and nothing else', function()
+    gb.save(path, { w = gb.ones(2) })
+    assert.are.same({ 1, 1 }, gb.load(path, { device = 'cpu' }).w:totable())
+    local line = here(); local e = err_of(function() gb.load(path, { map_location = 'cpu' }) end)
+    assert_at(line, "load: unknown option 'map_location'", e)
+    e = err_of(function() gb.load(path, 'cpu') end)
+    assert.matches('load: expected an options table {device=} as argument 2, got string$', e)
+  end)
+
+  it("save names PyTorch's swapped order and extra arguments", function()
+    local line = here(); local e = err_of(function() gb.save({ w = gb.ones(2) }, path) end)
+    assert_at(line, "save: the path comes first: save(path, tensors [, metadata]) (PyTorch's "
+      .. 'torch.save(obj, path) order is swapped here)', e)
+    e = err_of(function() gb.save(path, {}, {}, 4) end)
+    assert.matches('save: expected save%(path, tensors %[, metadata%]%), got 4 arguments$', e)
+  end)
+end)

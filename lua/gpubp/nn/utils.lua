@@ -2,6 +2,7 @@
 -- parameter, GradMonitor (nn/GradMonitor.lua) and summary (nn/summary.lua).
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local gb = require('gpubp.class').gb
 
 local utils = {}
@@ -16,12 +17,25 @@ end
 
 -- Scales the gradients of `params` (a list, a tensor or a Module) in place so that their
 -- joint norm is at most max_norm. Returns the total norm before clipping, as a number.
--- norm_type: 2 (default) or math.huge.
-function utils.clip_grad_norm(params, max_norm, norm_type)
+-- clip_grad_norm(params, max_norm [, norm_type=2 [, error_if_nonfinite=false]]) or
+-- clip_grad_norm(params, max_norm, {norm_type=, error_if_nonfinite=}); norm_type is any
+-- p > 0 or math.huge. As PyTorch: a NaN or infinite total norm raises when
+-- error_if_nonfinite, and otherwise scales every gradient by max_norm / (norm + 1e-6)
+-- (so a NaN norm makes every gradient NaN, never silently leaves them as they were).
+function utils.clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite)
   if type(max_norm) ~= 'number' then
     errors.raise('nn.utils.clip_grad_norm: expected a number max_norm, got ' .. type(max_norm))
   end
+  if type(norm_type) == 'table' then
+    local o = options.check('nn.utils.clip_grad_norm', norm_type,
+      { norm_type = 2, error_if_nonfinite = false })
+    norm_type, error_if_nonfinite = o.norm_type, o.error_if_nonfinite
+  end
   norm_type = norm_type or 2
+  if type(norm_type) ~= 'number' or not (norm_type > 0) then
+    errors.raise('nn.utils.clip_grad_norm: norm_type must be a number > 0 or math.huge, got '
+      .. tostring(norm_type))
+  end
   local grads = {}
   for _, p in ipairs(param_list(params)) do
     local g = p.grad
@@ -40,8 +54,15 @@ function utils.clip_grad_norm(params, max_norm, norm_type)
       end
       total = acc:item() ^ (1 / norm_type)
     end
+  end)
+  if error_if_nonfinite and (total ~= total or total == math.huge) then
+    errors.raise(string.format('nn.utils.clip_grad_norm: the total norm of order %g of the '
+      .. 'gradients is %s, so it cannot be clipped; to scale the gradients by it anyway, '
+      .. 'set error_if_nonfinite=false', norm_type, total ~= total and 'nan' or 'inf'))
+  end
+  gb.no_grad(function()
     local coef = max_norm / (total + 1e-6)
-    if coef < 1 then
+    if coef < 1 or coef ~= coef then
       for _, g in ipairs(grads) do g:mul_(coef) end
     end
   end)
