@@ -35,7 +35,23 @@ set(CPACK_DEBIAN_UNSPECIFIED_FILE_NAME gpubp_${PROJECT_VERSION}_${GB_DEB_ARCH}.d
 if(TARGET gpubp_cuda)
   get_target_property(GB_CUDA_TYPE gpubp_cuda TYPE)
   if(GB_CUDA_TYPE STREQUAL "SHARED_LIBRARY" OR GB_CUDA_TYPE STREQUAL "MODULE_LIBRARY")
+    # This is the plugin's only install rule (component cuda, so the main package lacks it).
     install(TARGETS gpubp_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT cuda)
+    # The runtime looks for the plugin beside the file holding it; for the Lua module that is
+    # lib/lua/5.4/gpubp/, so a link there leads to the plugin (build tree and install).
+    add_custom_command(TARGET gpubp_cuda POST_BUILD
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/lua/gpubp
+      COMMAND ${CMAKE_COMMAND} -E create_symlink $<TARGET_FILE:gpubp_cuda>
+              ${CMAKE_BINARY_DIR}/lua/gpubp/$<TARGET_FILE_NAME:gpubp_cuda>
+      VERBATIM)
+    file(RELATIVE_PATH GB_CMOD_TO_LIB /gb_root/${GPUBP_INSTALL_CMODDIR}/gpubp
+      /gb_root/${CMAKE_INSTALL_LIBDIR})
+    string(REGEX REPLACE "/$" "" GB_CMOD_TO_LIB "${GB_CMOD_TO_LIB}")
+    install(CODE "
+      set(gb_dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${GPUBP_INSTALL_CMODDIR}/gpubp\")
+      file(MAKE_DIRECTORY \"\${gb_dir}\")
+      file(CREATE_LINK ${GB_CMOD_TO_LIB}/libgpubp_cuda.so \"\${gb_dir}/libgpubp_cuda.so\"
+           SYMBOLIC)" COMPONENT cuda)
     list(APPEND CPACK_COMPONENTS_ALL cuda)
     string(REGEX MATCH "^[0-9]+\\.[0-9]+" GB_CUDA_MM "${CUDAToolkit_VERSION}")
     string(REPLACE "." "-" GB_CUDA_MM_DASH "${GB_CUDA_MM}")

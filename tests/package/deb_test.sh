@@ -32,7 +32,11 @@ done
 if [ -f "$B/libgpubp_cuda.so" ]; then # a build with the CUDA plugin
   cdeb=$T/pkg/gpubp-cuda_${V}_${arch}.deb
   [ -f "$cdeb" ] || fail "no $cdeb"
-  dpkg-deb -c "$cdeb" | grep -q 'libgpubp_cuda\.so' || fail "gpubp-cuda lacks the plugin"
+  dpkg-deb -c "$cdeb" >"$T/cfiles"
+  awk '$1 ~ /^-/ {print $6}' "$T/cfiles" | grep -Eq '/lib/(.*/)?libgpubp_cuda\.so$' ||
+    fail "gpubp-cuda lacks the plugin"
+  grep -q 'lua/5\.4/gpubp/libgpubp_cuda\.so -> ' "$T/cfiles" ||
+    fail "gpubp-cuda lacks the link beside the Lua module"
   cdep=$(dpkg-deb -f "$cdeb" Depends)
   echo "gpubp-cuda Depends: $cdep"
   echo "$cdep" | grep -q "gpubp (= $V)" || fail "gpubp-cuda does not depend on gpubp $V"
@@ -70,4 +74,15 @@ out=$(LUA_CPATH="$(dirname "$cmod")/?.so" lua5.4 fit.lua)
 echo "lua5.4: $out"
 echo "$out" | grep -Eq "^loss 0\.0000[0-9]+ from $R/usr/share/lua/5.4/gpubp/nn/init.lua$" ||
   fail "lua5.4 with the unpacked module did not fit from the package's Lua side"
+if [ -f "$B/libgpubp_cuda.so" ]; then
+  echo "== gpubp-cuda unpacked beside it: the CLI and the Lua module both find the plugin"
+  dpkg -x "$cdeb" "$R"
+  probe='local ok = gb.cuda.is_available(); print(ok and "available" or gb.cuda.why_unavailable())'
+  for how in cli lua; do
+    if [ $how = cli ]; then out=$("$R/usr/bin/gpubp" -e "$probe")
+    else out=$(LUA_CPATH="$(dirname "$cmod")/?.so" lua5.4 -e "gb = require 'gpubp' $probe"); fi
+    echo "$how: $out"
+    case $out in *"not found"*) fail "$how does not find the packaged plugin" ;; esac
+  done
+fi
 echo "deb_test: passed"

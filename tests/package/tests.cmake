@@ -41,7 +41,7 @@ if(GB_LUA54 AND GB_LUAROCKS)
   add_test(NAME rock_train_mnist
     COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/package/rock_test.sh ${CMAKE_SOURCE_DIR}
             ${CMAKE_SOURCE_DIR}/data/mnist)
-  set_tests_properties(rock_train_mnist PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
+  set_tests_properties(rock_train_mnist PROPERTIES TIMEOUT 900)
 endif()
 
 if(GB_DPKG_DEB)
