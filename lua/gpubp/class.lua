@@ -2,6 +2,8 @@
 -- `local Foo = class('Foo')`, `local Bar = Foo:extend('Bar')`; `Bar(...)` builds an instance
 -- through `Bar:new(...)`, which by default calls `self:init(...)`.
 
+local errors = require('gpubp.errors')
+
 local class = {}
 
 -- Metamethods are looked up raw on the metatable, so a subclass copies its parent's.
@@ -43,7 +45,7 @@ function Object:init() end
 -- Returns a subclass named `name` (used in messages and __tostring).
 function Object.extend(cls, name)
   if type(name) ~= 'string' then
-    error(tostring(cls.__name) .. ':extend: expected a class name (string), got ' .. type(name), 2)
+    errors.raise(tostring(cls.__name) .. ':extend: expected a class name (string), got ' .. type(name))
   end
   return make(name, cls)
 end
@@ -76,7 +78,7 @@ class.gb = setmetatable({}, {
     if type(gb) ~= 'table' then gb = require('gpubp') end
     return gb[k]
   end,
-  __newindex = function() error('class.gb is a read-only view of the gpubp module', 2) end,
+  __newindex = function() errors.raise('class.gb is a read-only view of the gpubp module') end,
 })
 
 return setmetatable(class, {

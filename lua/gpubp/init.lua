@@ -6,7 +6,7 @@ require('gpubp.tensor_methods')(gb)
 
 gb.autograd = {
   gradcheck = require('gpubp.autograd_check').gradcheck,
-  backward = function(t, grad, opts) return t:backward(grad, opts) end,
+  backward = require('gpubp.autograd_backward'),
 }
 
 -- gb.cat(tensors, dim) / gb.stack(tensors, dim). Without autograd the pieces are copied

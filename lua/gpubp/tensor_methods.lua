@@ -7,23 +7,88 @@ local check = require('gpubp.utils.check')
 return function(gb)
   local M = gb._tensor_methods
 
+  -- s^(1/p) with the gradient PyTorch's norm has at s = 0 (zero, not 0 * inf = NaN)
+  local function root(s, p)
+    local pos = s:gt(0)
+    local safe = gb.where(pos, s, 1)
+    local r = p == 2 and safe:sqrt() or safe ^ (1 / p)
+    return gb.where(pos, r, 0)
+  end
+
   -- t:norm([p=2 [, dim [, keepdim=false]]]): the p-norm over all elements or along dim;
-  -- p may be math.huge (max of |t|) or any positive number.
+  -- p may be math.huge (max of |t|), 'fro' (2) or any positive number. Differentiable,
+  -- with a zero gradient at the zero vector (as PyTorch).
   function M.norm(t, p, dim, keepdim)
     p = p or 2
+    if p == 'fro' then p = 2 end
     if type(p) ~= 'number' or p <= 0 or p ~= p then
-      check.raise('norm: p must be a positive number or math.huge, got ' .. tostring(p))
+      check.raise("norm: p must be a positive number, math.huge or 'fro', got " .. tostring(p))
+    end
+    if dim ~= nil and math.type(dim) ~= 'integer' then
+      check.raise('norm: dim must be an integer, got ' .. tostring(dim))
     end
     if p == math.huge then
       local a = t:abs()
       if dim then return (a:max(dim, keepdim)) end
       return a:max()
     end
-    if p == 2 then
-      return (t * t):sum(dim, keepdim):sqrt()
-    end
     if p == 1 then return t:abs():sum(dim, keepdim) end
-    return (t:abs() ^ p):sum(dim, keepdim) ^ (1 / p)
+    if p == 2 then return root((t * t):sum(dim, keepdim), 2) end
+    return root((t:abs() ^ p):sum(dim, keepdim), p)
+  end
+
+  -- index i (1-based, or negative from the end) of a dim of size n, as 1..n; `what` names it
+  local function position(i, n, what, dim)
+    if math.type(i) ~= 'integer' then
+      check.raise('slice: ' .. what .. ' must be an integer, got ' .. tostring(i))
+    end
+    local z = i < 0 and n + 1 + i or i
+    if z < 1 or z > n then
+      check.raise(string.format('slice: %s %d out of range for dimension %d of size %d '
+        .. '(expected 1..%d or -%d..-1)', what, i, dim, n, n, n))
+    end
+    return z
+  end
+
+  -- t:slice(dim, start, stop [, step=1]): elements start, start+step, ... up to stop
+  -- inclusive along dim (negative indices count from the end; stop < start gives an empty
+  -- slice). step 1 is a view (narrow); a larger step copies (index_select). Differentiable.
+  function M.slice(t, dim, start, stop, step)
+    local nd = t:dim()
+    if math.type(dim) ~= 'integer' or dim == 0 or dim > nd or dim < -nd then
+      check.raise(string.format('slice: dimension %s out of range for a %d-D tensor',
+        tostring(dim), nd))
+    end
+    local d = dim < 0 and nd + 1 + dim or dim
+    local n = t:size(d)
+    step = step == nil and 1 or step
+    if math.type(step) ~= 'integer' or step < 1 then
+      check.raise('slice: step must be a positive integer, got ' .. tostring(step))
+    end
+    if n == 0 then return t:narrow(d, 1, 0) end
+    local a = position(start, n, 'start', d)
+    local b = position(stop, n, 'stop', d)
+    if b < a then return t:narrow(d, a, 0) end
+    if step == 1 then return t:narrow(d, a, b - a + 1) end
+    local idx = gb.arange(a, b + 1, step, { dtype = 'int64', device = t.device })
+    return t:index_select(d, idx)
+  end
+
+  -- t:equal(u): true when u is a tensor of the same shape with the same values (NaN is
+  -- never equal, as torch.equal). `t == u` is identity (Lua compares userdata by reference).
+  function M.equal(t, u)
+    if not gb.is_tensor(u) then
+      check.raise('equal: expected a tensor, got ' .. type(u))
+    end
+    if t:dim() ~= u:dim() then return false end
+    for i = 1, t:dim() do
+      if t:size(i) ~= u:size(i) then return false end
+    end
+    if t:numel() == 0 then return true end
+    if t.device ~= u.device then u = u:to(t.device) end
+    local a, b = t, u
+    if a.dtype ~= b.dtype then a, b = a:float(), b:float() end
+    return gb.no_grad(function() return a:ne(b):sum():item() == 0 end)
   end
 
   -- t:register_hook(fn): fn(grad) runs inside backward when the gradient of t is ready

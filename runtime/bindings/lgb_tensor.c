@@ -137,12 +137,37 @@ static int t_tostring(lua_State *L) {
 
 /* ---- inspection ---------------------------------------------------------------------------- */
 
+/* __tostring of shape tables: gb.Size{2, 3} */
+static int size_tostring(lua_State *L) {
+  luaL_Buffer B;
+  luaL_buffinit(L, &B);
+  luaL_addstring(&B, "gb.Size{");
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  for (lua_Integer d = 1; d <= n; d++) {
+    lua_rawgeti(L, 1, d);
+    if (d > 1) luaL_addstring(&B, ", ");
+    luaL_addvalue(&B);
+  }
+  luaL_addchar(&B, '}');
+  luaL_pushresult(&B);
+  return 1;
+}
+
+/* A shape is a plain table of sizes (t.shape, t:size()) with a metatable holding only
+ * __tostring, so print(x:size()) reads gb.Size{2, 3} and tables still compare by contents. */
 static void push_shape(lua_State *L, const gb_tensor *t) {
   lua_createtable(L, t->ndim, 0);
   for (int d = 0; d < t->ndim; d++) {
     lua_pushinteger(L, t->shape[d]);
     lua_rawseti(L, -2, d + 1);
   }
+  if (luaL_getmetatable(L, "gpubp.Size") == LUA_TNIL) {
+    lua_pop(L, 1);
+    luaL_newmetatable(L, "gpubp.Size");
+    lua_pushcfunction(L, size_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
 }
 
 static int t_size(lua_State *L) {

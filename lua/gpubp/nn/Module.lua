@@ -112,7 +112,7 @@ end
 -- non-nil return replaces the output. Returns a handle with :remove().
 function Module:register_forward_hook(fn)
   if type(fn) ~= 'function' then
-    error(Module.class_name(self) .. ':register_forward_hook: expected a function, got ' .. type(fn), 2)
+    errors.raise(Module.class_name(self) .. ':register_forward_hook: expected a function, got ' .. type(fn))
   end
   return hook_handle(self, '_forward_hooks', fn)
 end
@@ -123,8 +123,8 @@ end
 -- With one tensor input, a returned {tensor} replaces grad_input[1]. Returns a handle.
 function Module:register_full_backward_hook(fn)
   if type(fn) ~= 'function' then
-    error(Module.class_name(self) .. ':register_full_backward_hook: expected a function, got '
-          .. type(fn), 2)
+    errors.raise(Module.class_name(self) .. ':register_full_backward_hook: expected a function, got '
+          .. type(fn))
   end
   return hook_handle(self, '_backward_hooks', fn)
 end

@@ -75,8 +75,8 @@ utils.clip_grad_norm_ = utils.clip_grad_norm
 -- clip_value] in place, as PyTorch's clip_grad_value_. NaN stays NaN.
 function utils.clip_grad_value(params, clip_value)
   if type(clip_value) ~= 'number' or clip_value < 0 or clip_value ~= clip_value then
-    error('nn.utils.clip_grad_value: expected a number clip_value >= 0, got '
-          .. tostring(clip_value), 2)
+    errors.raise('nn.utils.clip_grad_value: expected a number clip_value >= 0, got '
+          .. tostring(clip_value))
   end
   gb.no_grad(function()
     for _, p in ipairs(param_list(params)) do
@@ -98,7 +98,7 @@ function utils.grad_norms(model, norm_type)
     named = {}
     for i, p in ipairs(model) do named[i] = { tostring(i), p } end
   else
-    error('nn.utils.grad_norms: expected a Module or a list of tensors, got ' .. type(model), 2)
+    errors.raise('nn.utils.grad_norms: expected a Module or a list of tensors, got ' .. type(model))
   end
   local out = {}
   gb.no_grad(function()
