@@ -14,30 +14,13 @@ if(NOT DEFINED GPUBP_INSTALL_CMODDIR)
   set(GPUBP_INSTALL_CMODDIR ${CMAKE_INSTALL_LIBDIR}/lua/5.4)
 endif()
 
-# The module holds its own copy of the runtime and does not link liblua: the host's Lua
-# (the lua5.4 binary exports its symbols) provides the C API, as for any Lua C module.
-if(TARGET gb_bindings) # the runtime as per-layer object libraries: link the layers' objects
-  add_library(gpubp_lua MODULE $<TARGET_OBJECTS:gb_core> $<TARGET_OBJECTS:gb_cpu>
-    $<TARGET_OBJECTS:gb_io> $<TARGET_OBJECTS:gb_bindings>)
-else()
-  file(GLOB GB_MODULE_SOURCES CONFIGURE_DEPENDS
-    ${CMAKE_CURRENT_SOURCE_DIR}/runtime/core/*.c ${CMAKE_CURRENT_SOURCE_DIR}/runtime/cpu/*.c
-    ${CMAKE_CURRENT_SOURCE_DIR}/runtime/io/*.c ${CMAKE_CURRENT_SOURCE_DIR}/runtime/bindings/*.c)
-  add_library(gpubp_lua MODULE ${GB_MODULE_SOURCES})
-  target_include_directories(gpubp_lua PRIVATE ${GB_LAYER_INCLUDES}
-    ${CMAKE_CURRENT_SOURCE_DIR}/gpu ${LUA_INCLUDE_DIRS})
-  target_compile_options(gpubp_lua PRIVATE ${GB_WARN})
-  get_target_property(GB_MODULE_DEFS gpubp_core INTERFACE_COMPILE_DEFINITIONS)
-  target_compile_definitions(gpubp_lua PRIVATE ${GB_MODULE_DEFS})
-endif()
+# The module holds its own copy of the runtime (the same objects as libgpubp, compiled once)
+# and does not link liblua: the host's Lua (the lua5.4 binary exports its symbols) provides
+# the C API, as for any Lua C module. CUDA comes, as everywhere, from the plugin.
+add_library(gpubp_lua MODULE $<TARGET_OBJECTS:gb_core> $<TARGET_OBJECTS:gb_cpu>
+  $<TARGET_OBJECTS:gb_io> $<TARGET_OBJECTS:gb_bindings>)
 target_link_libraries(gpubp_lua PRIVATE PkgConfig::JANSSON ZLIB::ZLIB gb_blas Threads::Threads
   m ${CMAKE_DL_LIBS})
-if(TARGET gpubp_cuda AND GB_HAVE_CUDA)
-  get_target_property(GB_CUDA_KIND gpubp_cuda TYPE)
-  if(GB_CUDA_KIND STREQUAL "STATIC_LIBRARY")
-    target_link_libraries(gpubp_lua PRIVATE gpubp_cuda)
-  endif()
-endif()
 # -Bsymbolic: the module's calls into its own runtime stay inside it, also when libgpubp (a
 # second copy, through gpubp.h) is loaded in the same process.
 target_link_options(gpubp_lua PRIVATE -Wl,-Bsymbolic)

@@ -1,15 +1,21 @@
-/* gb_cuda.h — the CUDA backend as the C core sees it: plain C prototypes only (no CUDA
- * headers), the one header runtime/ includes from gpu/. Launchers follow the op table
- * (gb_ops.def); everything returns a gb_status with the failing call, file and line on S. */
+/* gb_cuda.h — the CUDA backend's entries in plain C (no CUDA headers): what the plugin's
+ * gb_backend table (gb_cuda_backend.cu) points at, and what tests/gpu call directly (they
+ * link libgpubp_cuda.so). The core includes nothing from gpu/: it reaches CUDA only through
+ * gb_backend.h. Launchers follow the op table (gb_ops.def); everything returns a gb_status
+ * with the failing call, file and line on S. */
 #ifndef GB_CUDA_H
 #define GB_CUDA_H
 
-#include "gb_op.h"
+#include "gb_backend.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* exported by the plugin, for tests/gpu */
 
+/* The plugin's entry point: the CUDA gb_backend (gb_backend.h), or NULL with *why when it was
+ * built for another GB_BACKEND_ABI. Runs device discovery. */
+const gb_backend *gb_cuda_backend_entry(int abi, const char **why);
 /* Devices usable by this process (0 when no driver/GPU); never fails. When 0, *why (if not
  * NULL) gets a static string saying why (no driver, no device, driver too old, ...). */
 int gb_cuda_device_count(const char **why);
@@ -44,6 +50,7 @@ bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_by
 #undef GB_NOCUDA
 #undef GB_CUDA
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

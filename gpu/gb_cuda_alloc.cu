@@ -63,7 +63,7 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
   int cls = size_class(nbytes, &rounded);
   if (cls >= GB_CUDA_BINS)
     return gb_errorf(S, GB_EOOM, "out of memory: cannot allocate %zu bytes on cuda:%d", nbytes,
-                     dev);
+                     gb_cuda_ord(dev));
   if (c->stats.allocated + (int64_t)rounded > c->gc_threshold) {
     collect(S); /* the host frees tensors it no longer references; their blocks come back */
     c->gc_threshold = c->stats.allocated * 2 + ((int64_t)256 << 20);
@@ -95,7 +95,7 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
       return gb_errorf(S, GB_EOOM,
                        "out of memory: cannot allocate %zu bytes on cuda:%d (%lld bytes in use by "
                        "tensors, %zu free of %zu on the device)",
-                       nbytes, dev, (long long)c->stats.allocated, freeb, total);
+                       nbytes, gb_cuda_ord(dev), (long long)c->stats.allocated, freeb, total);
     }
   }
   if (e != cudaSuccess) return gb_cuda_fail(S, dev, e, "cudaMalloc", __FILE__, __LINE__);
@@ -105,8 +105,8 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
 }
 
 extern "C" void gb_cuda_free(gb_state *S, gb_device dev, void *p, size_t nbytes) {
-  if (!p || !S->cuda || dev < 0 || dev >= GB_CUDA_MAXDEV) return;
-  gb_cuda_dev *c = &((gb_cuda_backend *)S->cuda)->dev[dev];
+  if (!p || !GB_CUDA_STATE(S) || gb_cuda_ord(dev) >= GB_CUDA_MAXDEV) return;
+  gb_cuda_dev *c = &GB_CUDA_STATE(S)->dev[gb_cuda_ord(dev)];
   size_t rounded;
   int cls = size_class(nbytes, &rounded);
   c->stats.allocated -= (int64_t)rounded;
@@ -133,14 +133,14 @@ extern "C" void gb_cuda_free(gb_state *S, gb_device dev, void *p, size_t nbytes)
 
 extern "C" void gb_cuda_memstats(gb_state *S, gb_device dev, gb_memstats *out) {
   memset(out, 0, sizeof *out);
-  if (!S->cuda || dev < 0 || dev >= GB_CUDA_MAXDEV) return;
-  gb_cuda_dev *c = &((gb_cuda_backend *)S->cuda)->dev[dev];
+  if (!GB_CUDA_STATE(S) || gb_cuda_ord(dev) >= GB_CUDA_MAXDEV) return;
+  gb_cuda_dev *c = &GB_CUDA_STATE(S)->dev[gb_cuda_ord(dev)];
   *out = c->stats;
   out->reserved = c->stats.allocated + c->cached;
 }
 
 extern "C" void gb_cuda_empty_cache(gb_state *S) {
-  gb_cuda_backend *b = (gb_cuda_backend *)S->cuda;
+  gb_cuda_backend *b = GB_CUDA_STATE(S);
   if (!b) return;
   for (int d = 0; d < GB_CUDA_MAXDEV; d++) {
     gb_cuda_dev *c = &b->dev[d];
@@ -154,7 +154,7 @@ extern "C" void gb_cuda_empty_cache(gb_state *S) {
 
 /* Peak reset for memory_stats users who measure one phase. */
 extern "C" void gb_cuda_reset_peak(gb_state *S, gb_device dev) {
-  if (!S->cuda || dev < 0 || dev >= GB_CUDA_MAXDEV) return;
-  gb_cuda_dev *c = &((gb_cuda_backend *)S->cuda)->dev[dev];
+  if (!GB_CUDA_STATE(S) || gb_cuda_ord(dev) >= GB_CUDA_MAXDEV) return;
+  gb_cuda_dev *c = &GB_CUDA_STATE(S)->dev[gb_cuda_ord(dev)];
   c->stats.peak = c->stats.allocated;
 }

@@ -4,8 +4,6 @@
  * backward (the gradient goes to each window's first maximum, NaN winning). */
 #include "gb_cuda_impl.h"
 
-#define GB_CONV_THREADS 256
-
 struct window {
   int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow;
 };
@@ -105,9 +103,9 @@ extern "C" gb_status gb_cuda_im2col(gb_state *S, const gb_opargs *a, gb_tensor *
   if (st) return st;
   if (out[0]->numel == 0) return GB_OK;
   gb_tensor *xc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) return st;
   window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
-  k_im2col<<<gb_cuda_blocks(out[0]->numel, GB_CONV_THREADS), GB_CONV_THREADS, 0, c->stream>>>(
+  k_im2col<<<gb_cuda_blocks(out[0]->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       g, gb_tensor_f32(xc), gb_tensor_f32(out[0]));
   gb_tensor_release(S, xc);
   GB_LAUNCHED(S, dev, c, "im2col kernel");
@@ -122,9 +120,9 @@ extern "C" gb_status gb_cuda_col2im(gb_state *S, const gb_opargs *a, gb_tensor *
   if (st) return st;
   if (y->numel == 0) return GB_OK;
   gb_tensor *cc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &cc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[0], &cc))) return st;
   window g = window_of(a, y->shape[0], y->shape[1], y->shape[2], y->shape[3]);
-  k_col2im<<<gb_cuda_blocks(y->numel, GB_CONV_THREADS), GB_CONV_THREADS, 0, c->stream>>>(
+  k_col2im<<<gb_cuda_blocks(y->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       g, gb_tensor_f32(cc), gb_tensor_f32(y));
   gb_tensor_release(S, cc);
   GB_LAUNCHED(S, dev, c, "col2im kernel");
@@ -138,9 +136,9 @@ extern "C" gb_status gb_cuda_max_pool2d(gb_state *S, const gb_opargs *a, gb_tens
   if (st) return st;
   if (out[0]->numel == 0) return GB_OK;
   gb_tensor *xc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) return st;
   window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
-  k_max_pool<<<gb_cuda_blocks(out[0]->numel, GB_CONV_THREADS), GB_CONV_THREADS, 0, c->stream>>>(
+  k_max_pool<<<gb_cuda_blocks(out[0]->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       g, gb_tensor_f32(xc), gb_tensor_f32(out[0]));
   gb_tensor_release(S, xc);
   GB_LAUNCHED(S, dev, c, "max_pool2d kernel");
@@ -155,15 +153,15 @@ extern "C" gb_status gb_cuda_max_pool2d_backward(gb_state *S, const gb_opargs *a
   if (out[0]->numel == 0) return GB_OK;
   GB_CU(S, dev, cudaMemsetAsync(gb_tensor_f32(out[0]), 0, (size_t)out[0]->numel * 4, c->stream));
   gb_tensor *gc, *xc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &gc))) return st;
-  if ((st = gb_cuda_contiguous(S, a->in[1], &xc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[0], &gc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[1], &xc))) {
     gb_tensor_release(S, gc);
     return st;
   }
   window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
   int64_t n = g.n * g.c * g.oh * g.ow;
   if (n > 0)
-    k_max_pool_backward<<<gb_cuda_blocks(n, GB_CONV_THREADS), GB_CONV_THREADS, 0, c->stream>>>(
+    k_max_pool_backward<<<gb_cuda_blocks(n, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
         g, gb_tensor_f32(xc), gb_tensor_f32(gc), gb_tensor_f32(out[0]));
   gb_tensor_release(S, gc);
   gb_tensor_release(S, xc);

@@ -4,8 +4,6 @@
  * flat operands (the common case after coalescing) and another any strides. */
 #include "gb_cuda_impl.h"
 
-#define GB_EW_THREADS 256
-
 /* Flat operands: operand k advances by s[k] (1, or 0 for a broadcast scalar). */
 template <int NIN, class T, class F>
 __global__ void k_flat(int64_t n, float *out, int so, const T *x0, int s0, const T *x1, int s1,
@@ -40,17 +38,17 @@ static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, co
   if (out->numel == 0) return GB_OK;
   gb_cuda_iter it;
   gb_cuda_iter_init(&it, out, NIN, a->in);
-  unsigned blocks = gb_cuda_blocks(it.numel, GB_EW_THREADS);
+  unsigned blocks = gb_cuda_blocks(it.numel, GB_CUDA_THREADS);
   if (it.contiguous) {
     const T *p1 = (const T *)it.base[1];
     const T *p2 = NIN > 1 ? (const T *)it.base[2] : p1;
     const T *p3 = NIN > 2 ? (const T *)it.base[3] : p1;
     int s1 = (int)it.stride[1][0], s2 = NIN > 1 ? (int)it.stride[2][0] : 0,
         s3 = NIN > 2 ? (int)it.stride[3][0] : 0;
-    k_flat<NIN, T, F><<<blocks, GB_EW_THREADS, 0, c->stream>>>(
+    k_flat<NIN, T, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
         it.numel, (float *)it.base[0], (int)it.stride[0][0], p1, s1, p2, s2, p3, s3, f);
   } else {
-    k_strided<NIN, T, F><<<blocks, GB_EW_THREADS, 0, c->stream>>>(it, f);
+    k_strided<NIN, T, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, f);
   }
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
@@ -71,21 +69,9 @@ static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, co
     return launch<1, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
-GB_CUDA_UNARY(affine, x *f0_ + f1_)
-GB_CUDA_UNARY(rdiv_scalar, f0_ / x)
-GB_CUDA_UNARY(pow_scalar, powf(x, f0_))
-GB_CUDA_UNARY(rpow_scalar, powf(f0_, x))
-GB_CUDA_UNARY(exp, expf(x))
-GB_CUDA_UNARY(log, logf(x))
-GB_CUDA_UNARY(sqrt, sqrtf(x))
-GB_CUDA_UNARY(abs, fabsf(x))
-GB_CUDA_UNARY(sign, gb_f_sign(x))
-GB_CUDA_UNARY(tanh, tanhf(x))
-GB_CUDA_UNARY(sigmoid, gb_f_sigmoid(x))
-GB_CUDA_UNARY(relu, gb_f_relu(x))
-GB_CUDA_UNARY(leaky_relu, gb_f_leaky_relu(x, f0_))
-GB_CUDA_UNARY(gelu, gb_f_gelu(x))
-GB_CUDA_UNARY(clamp, gb_f_clamp(x, f0_, f1_))
+#define GB_CUDA_UNARY_ROW(row, f) GB_CUDA_UNARY(row, gb_f_##f(x, f0_, f1_))
+GB_UNARY_ROWS(GB_CUDA_UNARY_ROW)
+#undef GB_CUDA_UNARY_ROW
 
 /* ---- binary with broadcasting: `x`, `y` the elements ---- */
 #define GB_CUDA_BINARY(name, EXPR)                                                                 \
@@ -102,18 +88,9 @@ GB_CUDA_UNARY(clamp, gb_f_clamp(x, f0_, f1_))
     return launch<2, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
-GB_CUDA_BINARY(add, x + y)
-GB_CUDA_BINARY(sub, x - y)
-GB_CUDA_BINARY(mul, x *y)
-GB_CUDA_BINARY(div, x / y)
-GB_CUDA_BINARY(pow, powf(x, y))
-GB_CUDA_BINARY(maximum, (x > y || x != x) ? x : y)
-GB_CUDA_BINARY(minimum, (x < y || x != x) ? x : y)
-GB_CUDA_BINARY(relu_backward, gb_f_relu_backward(x, y))
-GB_CUDA_BINARY(leaky_relu_backward, gb_f_leaky_relu_backward(x, y, f0_))
-GB_CUDA_BINARY(sigmoid_backward, gb_f_sigmoid_backward(x, y))
-GB_CUDA_BINARY(tanh_backward, gb_f_tanh_backward(x, y))
-GB_CUDA_BINARY(gelu_backward, x *gb_f_gelu_grad(y))
+#define GB_CUDA_BINARY_ROW(row, f) GB_CUDA_BINARY(row, gb_f_##f(x, y, f0_))
+GB_BINARY_ROWS(GB_CUDA_BINARY_ROW)
+#undef GB_CUDA_BINARY_ROW
 
 /* ---- comparisons: either dtype (both the same), float32 0/1 out ---- */
 #define GB_CUDA_COMPARE(name, OP)                                                                  \

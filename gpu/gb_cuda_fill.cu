@@ -5,8 +5,6 @@
 #include "gb_cuda_impl.h"
 #include "gb_philox.h"
 
-#define GB_FILL_THREADS 256
-
 enum fill_kind { FILL_VALUE, FILL_ARANGE, FILL_EYE, FILL_UNIFORM, FILL_NORMAL };
 
 struct fill_args {
@@ -54,27 +52,27 @@ static gb_status run_fill(gb_state *S, gb_tensor *t, const fill_args &p, const c
   if (t->numel == 0) return GB_OK;
   gb_cuda_iter it;
   gb_cuda_iter_init(&it, t, 0, NULL);
-  unsigned blocks = gb_cuda_blocks(t->numel, GB_FILL_THREADS);
+  unsigned blocks = gb_cuda_blocks(t->numel, GB_CUDA_THREADS);
   if (p.kind == FILL_VALUE && it.contiguous && it.stride[0][0] == 1) {
     switch (t->dtype) {
     case GB_F32:
       k_fill_flat<float>
-          <<<blocks, GB_FILL_THREADS, 0, c->stream>>>(t->numel, (float *)it.base[0], (float)p.f0);
+          <<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(t->numel, (float *)it.base[0], (float)p.f0);
       break;
     case GB_I32:
-      k_fill_flat<int32_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(
+      k_fill_flat<int32_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
           t->numel, (int32_t *)it.base[0], (int32_t)p.f0);
       break;
     default:
-      k_fill_flat<int64_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(
+      k_fill_flat<int64_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
           t->numel, (int64_t *)it.base[0], (int64_t)p.f0);
       break;
     }
   } else {
     switch (t->dtype) {
-    case GB_F32: k_fill<float><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(it, p); break;
-    case GB_I32: k_fill<int32_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(it, p); break;
-    default: k_fill<int64_t><<<blocks, GB_FILL_THREADS, 0, c->stream>>>(it, p); break;
+    case GB_F32: k_fill<float><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
+    case GB_I32: k_fill<int32_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
+    default: k_fill<int64_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
     }
   }
   GB_LAUNCHED(S, dev, c, what);
@@ -134,12 +132,12 @@ template <class OT, class IT> __global__ void k_copy_flat(int64_t n, OT *o, cons
 }
 
 template <class OT, class IT> static void launch_copy(const gb_cuda_iter &it, cudaStream_t s) {
-  unsigned blocks = gb_cuda_blocks(it.numel, GB_FILL_THREADS);
+  unsigned blocks = gb_cuda_blocks(it.numel, GB_CUDA_THREADS);
   if (it.contiguous && it.stride[0][0] == 1)
-    k_copy_flat<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(
+    k_copy_flat<OT, IT><<<blocks, GB_CUDA_THREADS, 0, s>>>(
         it.numel, (OT *)it.base[0], (const IT *)it.base[1], (int)it.stride[1][0]);
   else
-    k_copy<OT, IT><<<blocks, GB_FILL_THREADS, 0, s>>>(it);
+    k_copy<OT, IT><<<blocks, GB_CUDA_THREADS, 0, s>>>(it);
 }
 
 template <class OT>

@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
+
+#include "gb_cublas.h"
 
 extern "C" {
 #include "gb_iter.h"
@@ -24,6 +25,20 @@ extern "C" {
 
 #define GB_CUDA_MAXDEV 16
 #define GB_CUDA_BINS 256
+/* Threads per block: elementwise and fill kernels, and the row-wise reductions (one block
+ * per row, CUB block reduce). */
+#define GB_CUDA_THREADS 256
+#define GB_CUDA_ROW_THREADS 256
+#define GB_CUDA_LOSS_THREADS 128 /* per-row loss terms: one thread per row of (N,C) */
+
+/* The backend's state on S, and the CUDA ordinal of a device (cuda:N -> N). */
+#define GB_CUDA_STATE(S) ((gb_cuda_backend *)(S)->backend[GB_KIND_CUDA])
+static inline int gb_cuda_ord(gb_device dev) {
+  return gb_device_index(dev);
+}
+static inline gb_device gb_cuda_device(int ord) {
+  return GB_DEVICE(GB_KIND_CUDA, ord);
+}
 
 /* A cached device block waiting in its size class (host-side node; device memory cannot
  * hold the link). */
@@ -83,8 +98,8 @@ typedef struct gb_cuda_backend {
   bool sync_each; /* GPUBP_CUDA_SYNC=1: synchronize after each launch (locates faults) */
 } gb_cuda_backend;
 
-/* The backend's state for device `dev` of S, created on first use (stream, flag buffer).
- * Fails with GB_EDEVICE for a device that does not exist and GB_ECUDA for a lost one. */
+/* The backend's state for device `dev` (a cuda device) of S, created on first use (stream, flag
+ * buffer). Fails with GB_EDEVICE for a device that does not exist and GB_ECUDA for a lost one. */
 gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out);
 
 /* Turn a failed CUDA / cuBLAS call into GB_ECUDA on S ("call failed at file:line: why");
@@ -122,8 +137,6 @@ static inline unsigned gb_cuda_blocks(int64_t n, int threads) {
   return (unsigned)b;
 }
 
-/* A contiguous view of t on its device: t itself (retained) or a fresh copy. */
-gb_status gb_cuda_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);
 /* The device slot a checking kernel writes its first bad position into (atomicMin; all ones
  * means none). When every slot is pending the checks are read first (one sync, rare). */
 gb_status gb_cuda_check_slot(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigned long long **slot);

@@ -7,8 +7,6 @@
 
 #include "gb_cuda_impl.h"
 
-#define GB_IX_THREADS 256
-
 /* Contiguous indices as the kernels see them. */
 struct indices {
   const void *p;
@@ -112,7 +110,7 @@ static gb_status ix_begin(gb_state *S, gb_tensor *out, gb_tensor *idx, int64_t l
   k->ic = NULL;
   gb_status st = gb_cuda_ctx(S, k->dev, &k->c);
   if (st) return st;
-  if ((st = gb_cuda_contiguous(S, idx, &k->ic))) return st;
+  if ((st = gb_tensor_contiguous(S, idx, &k->ic))) return st;
   k->ix.p = gb_tensor_data(k->ic);
   k->ix.i64 = k->ic->dtype == GB_I64;
   k->ix.limit = limit;
@@ -148,16 +146,16 @@ extern "C" gb_status gb_cuda_index_select(gb_state *S, const gb_opargs *a, gb_te
   gb_status st = ix_begin(S, o, a->in[1], x->shape[dim], &k);
   if (st) return st;
   gb_tensor *xc = NULL;
-  if (!(st = gb_cuda_contiguous(S, x, &xc)) && o->numel > 0) {
+  if (!(st = gb_tensor_contiguous(S, x, &xc)) && o->numel > 0) {
     around(xc, dim, &outer, &inner);
     int64_t n = xc->shape[dim], m = a->in[1]->numel;
-    unsigned blocks = gb_cuda_blocks(o->numel, GB_IX_THREADS);
+    unsigned blocks = gb_cuda_blocks(o->numel, GB_CUDA_THREADS);
     if (gb_dtype_size(xc->dtype) == 8)
-      k_index_select<int64_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
+      k_index_select<int64_t><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
           (const int64_t *)gb_tensor_data(xc), (int64_t *)gb_tensor_data(o), k.ix, outer, n, m,
           inner, k.flag);
     else
-      k_index_select<int32_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
+      k_index_select<int32_t><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
           (const int32_t *)gb_tensor_data(xc), (int32_t *)gb_tensor_data(o), k.ix, outer, n, m,
           inner, k.flag);
   }
@@ -173,10 +171,10 @@ extern "C" gb_status gb_cuda_index_add(gb_state *S, const gb_opargs *a, gb_tenso
   ix_call k;
   if ((st = ix_begin(S, o, a->in[1], a->in[0]->shape[dim], &k))) return st;
   gb_tensor *sc = NULL;
-  if (!(st = gb_cuda_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
+  if (!(st = gb_tensor_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
     around(o, dim, &outer, &inner);
     int64_t n = o->shape[dim], m = a->in[1]->numel;
-    k_index_add<<<gb_cuda_blocks(sc->numel, GB_IX_THREADS), GB_IX_THREADS, 0, k.c->stream>>>(
+    k_index_add<<<gb_cuda_blocks(sc->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, k.c->stream>>>(
         gb_tensor_f32(o), gb_tensor_f32(sc), k.ix, outer, n, m, inner, k.flag);
   }
   gb_tensor_release(S, sc);
@@ -201,15 +199,15 @@ extern "C" gb_status gb_cuda_gather(gb_state *S, const gb_opargs *a, gb_tensor *
   gb_status st = ix_begin(S, o, a->in[1], x->shape[dim], &k);
   if (st) return st;
   gb_tensor *xc = NULL;
-  if (!(st = gb_cuda_contiguous(S, x, &xc)) && o->numel > 0) {
+  if (!(st = gb_tensor_contiguous(S, x, &xc)) && o->numel > 0) {
     shapes sh = shapes_of(o, xc);
-    unsigned blocks = gb_cuda_blocks(o->numel, GB_IX_THREADS);
+    unsigned blocks = gb_cuda_blocks(o->numel, GB_CUDA_THREADS);
     if (gb_dtype_size(xc->dtype) == 8)
-      k_gather<int64_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
+      k_gather<int64_t><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
           (const int64_t *)gb_tensor_data(xc), (int64_t *)gb_tensor_data(o), o->numel, k.ix, sh,
           dim, k.flag);
     else
-      k_gather<int32_t><<<blocks, GB_IX_THREADS, 0, k.c->stream>>>(
+      k_gather<int32_t><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
           (const int32_t *)gb_tensor_data(xc), (int32_t *)gb_tensor_data(o), o->numel, k.ix, sh,
           dim, k.flag);
   }
@@ -225,9 +223,9 @@ extern "C" gb_status gb_cuda_scatter_add(gb_state *S, const gb_opargs *a, gb_ten
   ix_call k;
   if ((st = ix_begin(S, o, a->in[1], a->in[0]->shape[dim], &k))) return st;
   gb_tensor *sc = NULL;
-  if (!(st = gb_cuda_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
+  if (!(st = gb_tensor_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
     shapes sh = shapes_of(sc, o);
-    k_scatter_add<<<gb_cuda_blocks(sc->numel, GB_IX_THREADS), GB_IX_THREADS, 0, k.c->stream>>>(
+    k_scatter_add<<<gb_cuda_blocks(sc->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, k.c->stream>>>(
         gb_tensor_f32(o), gb_tensor_f32(sc), sc->numel, k.ix, sh, dim, k.flag);
   }
   gb_tensor_release(S, sc);

@@ -21,8 +21,8 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   if ((st = gb_cuda_blas(S, dev, c, &h))) return st;
   gb_tensor *xu, *yu;
   mat mx, my;
-  if ((st = gb_blas_operand(S, x, gb_cuda_contiguous, &xu, &mx))) return st;
-  if ((st = gb_blas_operand(S, y, gb_cuda_contiguous, &yu, &my))) {
+  if ((st = gb_blas_operand(S, x, gb_tensor_contiguous, &xu, &mx))) return st;
+  if ((st = gb_blas_operand(S, y, gb_tensor_contiguous, &yu, &my))) {
     gb_tensor_release(S, xu);
     return st;
   }

@@ -69,14 +69,14 @@ static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, b
   if (st) return st;
   if (out->numel == 0) return GB_OK;
   gb_tensor *xc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) return st;
   span sp = gb_dim_span_of(xc, a->i[0]);
   unsigned grid = rows_grid(sp.outer * sp.inner);
   if (sp.n <= 32)
     k_softmax<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
   else
-    k_softmax<256>
-        <<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
+    k_softmax<GB_CUDA_ROW_THREADS><<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(
+        sp, gb_tensor_f32(xc), gb_tensor_f32(out), log_form);
   gb_tensor_release(S, xc);
   GB_LAUNCHED(S, dev, c, log_form ? "log_softmax kernel" : "softmax kernel");
   return GB_OK;
@@ -125,8 +125,8 @@ static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tenso
   if (st) return st;
   if (out->numel == 0) return GB_OK;
   gb_tensor *gc, *yc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &gc))) return st;
-  if ((st = gb_cuda_contiguous(S, a->in[1], &yc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[0], &gc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[1], &yc))) {
     gb_tensor_release(S, gc);
     return st;
   }
@@ -136,8 +136,8 @@ static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tenso
     k_softmax_backward<32><<<grid, 32, 0, c->stream>>>(sp, gb_tensor_f32(gc), gb_tensor_f32(yc),
                                                        gb_tensor_f32(out), log_form);
   else
-    k_softmax_backward<256><<<grid, 256, 0, c->stream>>>(sp, gb_tensor_f32(gc), gb_tensor_f32(yc),
-                                                         gb_tensor_f32(out), log_form);
+    k_softmax_backward<GB_CUDA_ROW_THREADS><<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(
+        sp, gb_tensor_f32(gc), gb_tensor_f32(yc), gb_tensor_f32(out), log_form);
   gb_tensor_release(S, gc);
   gb_tensor_release(S, yc);
   GB_LAUNCHED(S, dev, c, "softmax_backward kernel");
@@ -254,26 +254,27 @@ static gb_status class_loss(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   int64_t N = a->in[0]->shape[0], C = a->in[0]->shape[1];
   labels y = {gb_tensor_data(yt), yt->stride[0], yt->dtype == GB_I64};
   gb_tensor *xc;
-  if ((st = gb_cuda_contiguous(S, a->in[0], &xc))) return st;
+  if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) return st;
   unsigned long long *flag; /* the deferred label check, read at the next sync */
   if ((st = gb_cuda_check_slot(S, dev, c, &flag))) goto done;
   {
-    unsigned blocks = gb_cuda_blocks(N, 128);
+    unsigned blocks = gb_cuda_blocks(N, GB_CUDA_LOSS_THREADS);
     if (backward) {
-      k_loss_backward<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, gb_tensor_f32(a->in[2]),
-                                                     N, C, kind, gb_tensor_f32(out), flag);
+      k_loss_backward<<<blocks, GB_CUDA_LOSS_THREADS, 0, c->stream>>>(
+          gb_tensor_f32(xc), y, gb_tensor_f32(a->in[2]), N, C, kind, gb_tensor_f32(out), flag);
       if ((st =
                gb_cuda_after_launch(S, dev, c->stream, "loss backward kernel", __FILE__, __LINE__)))
         goto done;
     } else {
       void *terms;
       if ((st = gb_cuda_alloc(S, dev, (size_t)N * sizeof(double), &terms))) goto done;
-      k_loss_rows<<<blocks, 128, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind, (double *)terms,
-                                                 flag);
+      k_loss_rows<<<blocks, GB_CUDA_LOSS_THREADS, 0, c->stream>>>(gb_tensor_f32(xc), y, N, C, kind,
+                                                                  (double *)terms, flag);
       if (N <= 32)
         k_mean_terms<32><<<1, 32, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
       else
-        k_mean_terms<256><<<1, 256, 0, c->stream>>>((const double *)terms, N, gb_tensor_f32(out));
+        k_mean_terms<GB_CUDA_ROW_THREADS><<<1, GB_CUDA_ROW_THREADS, 0, c->stream>>>(
+            (const double *)terms, N, gb_tensor_f32(out));
       gb_cuda_free(S, dev, terms, (size_t)N * sizeof(double));
       if ((st = gb_cuda_after_launch(S, dev, c->stream, "loss kernel", __FILE__, __LINE__)))
         goto done;

@@ -4,8 +4,6 @@
  * computed once on the host exactly as the CPU does. */
 #include "gb_cuda_impl.h"
 
-#define GB_OPT_THREADS 256
-
 __global__ void k_sgd(int64_t n, float *p, const float *g, float *buf, float lr, float mom,
                       float damp, float wd, bool nesterov, bool first) {
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n;
@@ -28,7 +26,7 @@ extern "C" gb_status gb_cuda_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor
   if (st) return st;
   int64_t n = out[0]->numel;
   if (n == 0) return GB_OK;
-  k_sgd<<<gb_cuda_blocks(n, GB_OPT_THREADS), GB_OPT_THREADS, 0, c->stream>>>(
+  k_sgd<<<gb_cuda_blocks(n, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       n, gb_tensor_f32(out[0]), gb_tensor_f32(a->in[1]), gb_tensor_f32(a->in[2]), (float)a->f[0],
       (float)a->f[1], (float)a->f[2], (float)a->f[3], a->i[0] != 0, a->i[1] != 0);
   GB_LAUNCHED(S, dev, c, "sgd_step kernel");
@@ -66,7 +64,7 @@ extern "C" gb_status gb_cuda_adam_step(gb_state *S, const gb_opargs *a, gb_tenso
   double t = (double)a->i[0];
   const float step_size = (float)((double)lr / (1.0 - pow((double)b1, t)));
   const float bc2_sqrt = (float)sqrt(1.0 - pow((double)b2, t));
-  k_adam<<<gb_cuda_blocks(n, GB_OPT_THREADS), GB_OPT_THREADS, 0, c->stream>>>(
+  k_adam<<<gb_cuda_blocks(n, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       n, gb_tensor_f32(out[0]), gb_tensor_f32(a->in[1]), gb_tensor_f32(a->in[2]),
       gb_tensor_f32(a->in[3]), lr, b1, b2, (float)a->f[3], (float)a->f[4], a->i[1] != 0, step_size,
       bc2_sqrt);

@@ -83,7 +83,8 @@ static gb_status reduce_sum(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   if (p.nred_elems <= 32)
     k_sum<32><<<grid, 32, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
   else
-    k_sum<256><<<grid, 256, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
+    k_sum<GB_CUDA_ROW_THREADS>
+        <<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
 }
@@ -157,12 +158,12 @@ static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out
     if (small)
       k_extreme<32, true><<<grid, 32, 0, c->stream>>>(p, vo, io);
     else
-      k_extreme<256, true><<<grid, 256, 0, c->stream>>>(p, vo, io);
+      k_extreme<GB_CUDA_ROW_THREADS, true><<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, vo, io);
   } else {
     if (small)
       k_extreme<32, false><<<grid, 32, 0, c->stream>>>(p, vo, io);
     else
-      k_extreme<256, false><<<grid, 256, 0, c->stream>>>(p, vo, io);
+      k_extreme<GB_CUDA_ROW_THREADS, false><<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, vo, io);
   }
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;

@@ -34,6 +34,7 @@ extern "C" int gb_cuda_device_count(const char **why) {
       g_why = "no CUDA-capable device is present";
     }
     if (n > GB_CUDA_MAXDEV) n = GB_CUDA_MAXDEV;
+    if (n > 0 && !gb_cublas_load(&g_why)) n = 0; /* a GPU without cuBLAS is not usable */
     g_count = n;
   }
   if (why) *why = g_count > 0 ? NULL : g_why;
@@ -64,17 +65,18 @@ static bool is_sticky(cudaError_t e) {
 
 gb_status gb_cuda_fail(gb_state *S, gb_device dev, cudaError_t err, const char *call,
                        const char *file, int line) {
-  if (is_sticky(err) && dev >= 0 && dev < GB_CUDA_MAXDEV) {
-    snprintf(g_lost[dev], sizeof g_lost[dev], "%s (%s at %s:%d)", cudaGetErrorString(err), call,
+  int ord = gb_cuda_ord(dev);
+  if (is_sticky(err) && ord < GB_CUDA_MAXDEV) {
+    snprintf(g_lost[ord], sizeof g_lost[ord], "%s (%s at %s:%d)", cudaGetErrorString(err), call,
              short_file(file), line);
     return gb_errorf(S, GB_ECUDA,
                      "cuda:%d lost: %s failed at %s:%d: %s (a sticky error: the device cannot be "
                      "used again in this process)",
-                     dev, call, short_file(file), line, cudaGetErrorString(err));
+                     ord, call, short_file(file), line, cudaGetErrorString(err));
   }
   (void)cudaGetLastError(); /* clear a non-sticky error so the next call starts clean */
   if (err == cudaErrorMemoryAllocation)
-    return gb_errorf(S, GB_EOOM, "cuda:%d out of memory: %s failed at %s:%d: %s", dev, call,
+    return gb_errorf(S, GB_EOOM, "cuda:%d out of memory: %s failed at %s:%d: %s", ord, call,
                      short_file(file), line, cudaGetErrorString(err));
   return gb_errorf(S, GB_ECUDA, "%s failed at %s:%d: %s", call, short_file(file), line,
                    cudaGetErrorString(err));
@@ -86,8 +88,8 @@ gb_status gb_cublas_fail(gb_state *S, gb_device dev, cublasStatus_t st, const ch
   cudaError_t e = cudaGetLastError();
   if (is_sticky(e)) return gb_cuda_fail(S, dev, e, call, file, line);
   if (st == CUBLAS_STATUS_ALLOC_FAILED)
-    return gb_errorf(S, GB_EOOM, "cuda:%d out of memory: %s failed at %s:%d: %s", dev, call,
-                     short_file(file), line, cublasGetStatusString(st));
+    return gb_errorf(S, GB_EOOM, "cuda:%d out of memory: %s failed at %s:%d: %s", gb_cuda_ord(dev),
+                     call, short_file(file), line, cublasGetStatusString(st));
   return gb_errorf(S, GB_ECUDA, "%s failed at %s:%d: %s", call, short_file(file), line,
                    cublasGetStatusString(st));
 }
@@ -95,41 +97,41 @@ gb_status gb_cublas_fail(gb_state *S, gb_device dev, cublasStatus_t st, const ch
 gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream, const char *what,
                                const char *file, int line) {
   cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess && ((gb_cuda_backend *)S->cuda)->sync_each)
-    e = cudaStreamSynchronize(stream);
+  if (e == cudaSuccess && GB_CUDA_STATE(S)->sync_each) e = cudaStreamSynchronize(stream);
   if (e != cudaSuccess) return gb_cuda_fail(S, dev, e, what, file, line);
   return GB_OK;
 }
 
 static gb_cuda_backend *backend(gb_state *S) {
-  if (!S->cuda) {
+  if (!GB_CUDA_STATE(S)) {
     gb_cuda_backend *b = (gb_cuda_backend *)calloc(1, sizeof *b);
     if (!b) return NULL;
     const char *sync = getenv("GPUBP_CUDA_SYNC");
     b->sync_each = sync && sync[0] == '1';
-    S->cuda = b;
+    S->backend[GB_KIND_CUDA] = b;
   }
-  return (gb_cuda_backend *)S->cuda;
+  return GB_CUDA_STATE(S);
 }
 
 gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
   const char *why;
   int n = gb_cuda_device_count(&why);
-  if (dev < 0 || dev >= n) {
-    if (n == 0) return gb_errorf(S, GB_EDEVICE, "device cuda:%d is not available (%s)", dev, why);
-    return gb_errorf(S, GB_EDEVICE, "device cuda:%d does not exist (%d CUDA device%s present)", dev,
+  int ord = gb_cuda_ord(dev);
+  if (gb_device_kind_of(dev) != GB_KIND_CUDA || ord >= n) {
+    if (n == 0) return gb_errorf(S, GB_EDEVICE, "cuda unavailable: %s", why);
+    return gb_errorf(S, GB_EDEVICE, "device cuda:%d does not exist (%d CUDA device%s present)", ord,
                      n, n == 1 ? "" : "s");
   }
-  if (g_lost[dev][0])
+  if (g_lost[ord][0])
     return gb_errorf(S, GB_ECUDA,
-                     "cuda:%d is lost after an earlier sticky error: %s; restart the process", dev,
-                     g_lost[dev]);
+                     "cuda:%d is lost after an earlier sticky error: %s; restart the process", ord,
+                     g_lost[ord]);
   gb_cuda_backend *b = backend(S);
   if (!b) return gb_errorf(S, GB_EOOM, "out of memory: CUDA backend state");
-  gb_cuda_dev *c = &b->dev[dev];
-  if (n > 1) GB_CU(S, dev, cudaSetDevice(dev));
+  gb_cuda_dev *c = &b->dev[ord];
+  if (n > 1) GB_CU(S, dev, cudaSetDevice(ord));
   if (!c->ready) {
-    if (n <= 1) GB_CU(S, dev, cudaSetDevice(dev));
+    if (n <= 1) GB_CU(S, dev, cudaSetDevice(ord));
     GB_CU(S, dev, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     size_t flag_bytes = sizeof(unsigned long long) * GB_CUDA_CHECKS;
     GB_CU(S, dev, cudaMalloc((void **)&c->dflags, flag_bytes));
@@ -155,7 +157,7 @@ static cublasMath_t blas_math_mode(bool tf32) {
  * is destroyed, never kept: it would run later products on the legacy stream, outside the
  * allocator's stream order. */
 gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h) {
-  bool want = ((gb_cuda_backend *)S->cuda)->tf32;
+  bool want = GB_CUDA_STATE(S)->tf32;
   if (!c->blas) {
     cublasHandle_t fresh = NULL;
     GB_CUBLAS(S, dev, cublasCreate(&fresh));
@@ -186,15 +188,15 @@ extern "C" void gb_cuda_set_tf32(gb_state *S, bool on) {
 }
 
 extern "C" gb_status gb_cuda_synchronize(gb_state *S) {
-  gb_cuda_backend *b = (gb_cuda_backend *)S->cuda;
+  gb_cuda_backend *b = GB_CUDA_STATE(S);
   if (!b) return GB_OK;
   for (int d = 0; d < GB_CUDA_MAXDEV; d++) {
     if (!b->dev[d].ready) continue;
-    gb_cuda_dev *c;
-    gb_status st = gb_cuda_ctx(S, d, &c);
+    gb_cuda_dev *c = NULL;
+    gb_status st = gb_cuda_ctx(S, gb_cuda_device(d), &c);
     if (st) return st;
-    GB_CU(S, d, cudaStreamSynchronize(c->stream));
-    if ((st = gb_cuda_checks_read(S, d, c))) return st;
+    GB_CU(S, gb_cuda_device(d), cudaStreamSynchronize(c->stream));
+    if ((st = gb_cuda_checks_read(S, gb_cuda_device(d), c))) return st;
   }
   return GB_OK;
 }
@@ -202,7 +204,7 @@ extern "C" gb_status gb_cuda_synchronize(gb_state *S) {
 void gb_cuda_release_cache_dev(gb_state *S, gb_cuda_dev *c); /* gb_cuda_alloc.cu */
 
 extern "C" void gb_cuda_shutdown(gb_state *S) {
-  gb_cuda_backend *b = (gb_cuda_backend *)S->cuda;
+  gb_cuda_backend *b = GB_CUDA_STATE(S);
   if (!b) return;
   int n = gb_cuda_device_count(NULL);
   for (int d = 0; d < GB_CUDA_MAXDEV; d++) {
@@ -233,7 +235,7 @@ extern "C" void gb_cuda_shutdown(gb_state *S) {
     }
   }
   free(b);
-  S->cuda = NULL;
+  S->backend[GB_KIND_CUDA] = NULL;
 }
 
 /* ---- copies -------------------------------------------------------------------------------- */
@@ -296,34 +298,13 @@ extern "C" gb_status gb_cuda_memcpy(gb_state *S, void *dst, gb_device ddev, cons
   }
   /* between devices: order after pending work on both streams */
   GB_CU(S, ddev, cudaStreamSynchronize(dc->stream));
-  GB_CU(S, sdev, cudaMemcpyPeerAsync(dst, ddev, src, sdev, nbytes, sc->stream));
+  GB_CU(S, sdev,
+        cudaMemcpyPeerAsync(dst, gb_cuda_ord(ddev), src, gb_cuda_ord(sdev), nbytes, sc->stream));
   GB_CU(S, sdev, cudaStreamSynchronize(sc->stream));
   return GB_OK;
 }
 
 /* ---- helpers the launchers share ------------------------------------------------------------ */
-
-gb_status gb_cuda_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
-  if (gb_tensor_is_contiguous(t)) {
-    gb_tensor_retain(t);
-    *out = t;
-    return GB_OK;
-  }
-  gb_tensor *c;
-  gb_status st = gb_tensor_empty_like(S, t, &c);
-  if (st) return st;
-  gb_opargs a;
-  memset(&a, 0, sizeof a);
-  a.in[0] = t;
-  a.nin = 1;
-  a.i[0] = -1;
-  if ((st = gb_cuda_copy(S, &a, &c))) {
-    gb_tensor_release(S, c);
-    return st;
-  }
-  *out = c;
-  return GB_OK;
-}
 
 gb_status gb_cuda_check_slot(gb_state *S, gb_device dev, gb_cuda_dev *c,
                              unsigned long long **slot) {
@@ -407,9 +388,9 @@ void gb_cuda_iter_init(gb_cuda_iter *it, gb_tensor *out, int nin, gb_tensor *con
 }
 
 extern "C" bool gb_cuda_device_info(gb_device dev, char *name, size_t cap, size_t *total_bytes) {
-  if (dev < 0 || dev >= gb_cuda_device_count(NULL)) return false;
+  if (gb_cuda_ord(dev) >= gb_cuda_device_count(NULL)) return false;
   cudaDeviceProp prop;
-  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+  if (cudaGetDeviceProperties(&prop, gb_cuda_ord(dev)) != cudaSuccess) {
     (void)cudaGetLastError();
     return false;
   }

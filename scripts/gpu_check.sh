@@ -48,13 +48,13 @@ prepare() {
   mkdir -p "$D"/{lib,bin,pc,include/openblas,lua/share,lua/lib} "$CARRY/prebuilt/bin" \
     "$CARRY/prebuilt/tests"
   # runtime libraries of the binaries, except what any CUDA machine has (glibc, libstdc++,
-  # the CUDA runtime and cuBLAS)
+  # the CUDA runtime and cuBLAS) and the CUDA plugin itself (carried beside the binaries)
   local f
   for f in $(ldd build-gpu-prep/gpubp build-gpu-prep/tests/test_cuda_ops |
              awk '/=> \//{print $3}' | sort -u); do
     case $(basename "$f") in
       libc.so*|libm.so*|libpthread*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*) ;;
-      libcublas*|libcudart*|libcuda.so*) ;;
+      libcublas*|libcudart*|libcuda.so*|libgpubp_cuda*) ;;
       *) cp -L "$f" "$D/lib/" ;;
     esac
   done
@@ -89,8 +89,9 @@ EOF
   # busted and its modules (Lua and C), dereferencing Debian's symlinks
   cp -rL /usr/share/lua/5.4/. "$D/lua/share/"
   cp -rL /usr/lib/x86_64-linux-gnu/lua/5.4/. "$D/lua/lib/"
-  # the prebuilt fallback: binaries only (the Lua side comes from the repo copy there)
-  cp build-gpu-prep/gpubp "$CARRY/prebuilt/bin/"
+  # the prebuilt fallback: binaries only (the Lua side comes from the repo copy there); the
+  # CUDA plugin sits beside gpubp, where it looks for it
+  cp build-gpu-prep/gpubp build-gpu-prep/libgpubp_cuda.so "$CARRY/prebuilt/bin/"
   cp build-gpu-prep/tests/test_cuda_ops "$CARRY/prebuilt/tests/"
   git rev-parse HEAD >"$CARRY/prebuilt/COMMIT" 2>/dev/null || true
   tar -C "$CARRY" -cJf "$CARRY/deps.tar.xz" deps prebuilt
@@ -223,6 +224,7 @@ use_prebuilt() {
   ln -sfn "$ROOT/lua" "$p/share/lua/5.4"
   GPUBP=$p/bin/gpubp
   CUDA_TEST=$p/tests/test_cuda_ops
+  export LD_LIBRARY_PATH="$p/bin:$LD_LIBRARY_PATH" # test_cuda_ops links the plugin
 }
 
 # The steps/s of BENCH key $2 in bench.txt: the N-th such line ($3: 1 gpubp, 2 PyTorch).

@@ -40,7 +40,7 @@ static int hook_body(lua_State *L) {
     if (r) {
       gb_tensor *g = *c->grad;
       if (!gb_shape_equal(r, g) || r->dtype != g->dtype || r->device != g->device) {
-        char s0[96], s1[96];
+        char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
         /* no position: backward reports this message inside its own */
         lua_pushfstring(L, "a gradient hook returned a %s %s tensor for a %s %s gradient",
                         gb_shape_str(r, s0), gb_dtype_name(r->dtype), gb_shape_str(g, s1),
@@ -242,10 +242,10 @@ static int l_isatty(lua_State *L) {
 }
 
 static int l_build_info(lua_State *L) {
-#ifdef GB_HAVE_CUDA
-  const char *cuda = "CUDA backend compiled in";
+#ifdef GB_BUILT_CUDA_PLUGIN
+  const char *cuda = "CUDA plugin built";
 #else
-  const char *cuda = "CUDA backend not compiled in";
+  const char *cuda = "CUDA plugin not built";
 #endif
   lua_pushfstring(L, "gpubp %s (%s; Lua %s.%s; BLAS %s)", GB_VERSION, cuda, LUA_VERSION_MAJOR,
                   LUA_VERSION_MINOR, gb_blas_name());

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gb_cpu.h"
 #include "gb_fn.h"
 #include "gb_philox.h"
 #include "gb_state.h"
@@ -65,7 +66,7 @@ static void read_opts(lua_State *L, int idx, const char *fn, opts *o) {
 }
 
 static opts default_opts(lua_State *L) {
-  opts o = {GB_F32, gbL_state(L)->default_device, false};
+  opts o = {GB_F32, gb_state_default_device(gbL_state(L)), false};
   return o;
 }
 
@@ -104,7 +105,9 @@ static void fill_into(lua_State *L, gb_opid id, gb_tensor *t, double f0, double 
   gb_state *S = gbL_state(L);
   gb_opargs a = {.f = {f0, f1}};
   if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) {
-    a.i[0] = (int64_t)S->seed;
+    uint64_t seed;
+    gb_state_get_seed(S, &seed, NULL);
+    a.i[0] = (int64_t)seed;
     a.i[1] = (int64_t)gb_rng_take(S, gb_philox_counters(t->numel));
   }
   bool was = gb_set_grad_enabled(S, false);
@@ -228,7 +231,9 @@ static int l_eye(lua_State *L) {
   return finish(L, t, &o);
 }
 
-/* A random permutation of 1..n (int64), from the gb RNG: argsort of uniform keys. */
+/* A random permutation of 1..n (int64) from the gb RNG. Made on the CPU (gb_cpu_randperm) and
+ * copied for another device: there is no device kernel for it (a shuffle of indices, once
+ * per epoch, is not worth one). */
 static int l_randperm(lua_State *L) {
   gb_state *S = gbL_state(L);
   int64_t n = luaL_checkinteger(L, 1);
@@ -240,18 +245,7 @@ static int l_randperm(lua_State *L) {
   host.device = GB_CPU;
   int64_t shape[1] = {n};
   gb_tensor *t = new_tensor(L, 1, shape, &host);
-  int64_t *v = gb_tensor_data(t);
-  uint64_t off = gb_rng_take(S, gb_philox_counters(n));
-  /* Fisher-Yates driven by Philox draws: element i uses draw i (reproducible, any n) */
-  for (int64_t i = 0; i < n; i++)
-    v[i] = i + 1;
-  for (int64_t i = n - 1; i > 0; i--) {
-    gb_u32x4 w = gb_philox4x32(off + (uint64_t)(i >> 2), S->seed);
-    int64_t j = (int64_t)(((uint64_t)w.v[i & 3] * (uint64_t)(i + 1)) >> 32);
-    int64_t tmp = v[i];
-    v[i] = v[j];
-    v[j] = tmp;
-  }
+  gb_cpu_randperm(S, t);
   if (o.device != GB_CPU) {
     gb_tensor *d;
     GBL_CHECK(L, S, gb_fn_to_device(S, t, o.device, &d));
@@ -343,24 +337,25 @@ static int l_tensor(lua_State *L) {
 /* ---- RNG and defaults ---- */
 
 static int l_manual_seed(lua_State *L) {
-  gb_state *S = gbL_state(L);
-  S->seed = (uint64_t)luaL_checkinteger(L, 1);
-  S->rng_offset = 0;
+  gb_state_set_seed(gbL_state(L), (uint64_t)luaL_checkinteger(L, 1), 0);
   return 0;
 }
 
 static int l_initial_seed(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)gbL_state(L)->seed);
+  uint64_t seed;
+  gb_state_get_seed(gbL_state(L), &seed, NULL);
+  lua_pushinteger(L, (lua_Integer)seed);
   return 1;
 }
 
 /* RNG state as {seed, offset}, for checkpoints */
 static int l_get_rng_state(lua_State *L) {
-  gb_state *S = gbL_state(L);
+  uint64_t seed, offset;
+  gb_state_get_seed(gbL_state(L), &seed, &offset);
   lua_createtable(L, 0, 2);
-  lua_pushinteger(L, (lua_Integer)S->seed);
+  lua_pushinteger(L, (lua_Integer)seed);
   lua_setfield(L, -2, "seed");
-  lua_pushinteger(L, (lua_Integer)S->rng_offset);
+  lua_pushinteger(L, (lua_Integer)offset);
   lua_setfield(L, -2, "offset");
   return 1;
 }
@@ -370,8 +365,7 @@ static int l_set_rng_state(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "seed");
   lua_getfield(L, 1, "offset");
-  S->seed = (uint64_t)luaL_checkinteger(L, -2);
-  S->rng_offset = (uint64_t)luaL_checkinteger(L, -1);
+  gb_state_set_seed(S, (uint64_t)luaL_checkinteger(L, -2), (uint64_t)luaL_checkinteger(L, -1));
   return 0;
 }
 
@@ -382,18 +376,13 @@ static int l_set_default_device(lua_State *L) {
   if (!gb_device_parse(n, &d))
     return luaL_error(L, "set_default_device: unknown device '%s' (expected cpu, cuda or cuda:N)",
                       n);
-  if (d != GB_CPU) { /* refuse a device we cannot allocate on */
-    gb_tensor *probe;
-    if (gb_tensor_empty(S, 1, (int64_t[]){1}, GB_F32, d, &probe)) gbL_raise(L, S);
-    gb_tensor_release(S, probe);
-  }
-  S->default_device = d;
+  GBL_CHECK(L, S, gb_state_set_default_device(S, d)); /* refuses a device we cannot use */
   return 0;
 }
 
 static int l_get_default_device(lua_State *L) {
-  char b[16];
-  lua_pushstring(L, gb_device_name(gbL_state(L)->default_device, b));
+  char b[GB_DEVICE_STRLEN];
+  lua_pushstring(L, gb_device_name(gb_state_default_device(gbL_state(L)), b));
   return 1;
 }
 

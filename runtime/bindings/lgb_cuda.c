@@ -1,69 +1,60 @@
 /* lgb_cuda.c — the `gb.cuda` table: is_available, device_count, why_unavailable,
  * synchronize, memory_stats, reset_peak_memory_stats, empty_cache, set_tf32, get_device_name.
- * Works in a build without the CUDA backend too (nothing available, and why_unavailable says
- * so). Devices are numbered from 0 as in 'cuda:0'; a device may also be given as 'cuda:N'. */
+ * Every call goes through the CUDA backend (core/gb_backend.h), opening its plugin on the
+ * first one; where the plugin, driver or a device is missing nothing is available and
+ * why_unavailable says why. Devices are numbered from 0 as in 'cuda:0' ('cuda:N' works too). */
 #include <string.h>
 
+#include "gb_backend.h"
 #include "gb_state.h"
 #include "lgb.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#endif
 
 void gbL_open_cuda(lua_State *L);
 
-static int device_count(void) {
-#ifdef GB_HAVE_CUDA
-  return gb_cuda_device_count(NULL);
-#else
-  return 0;
-#endif
+/* The CUDA backend when it has a usable device, else NULL. */
+static const gb_backend *cuda(void) {
+  return gb_device_count(GB_KIND_CUDA, NULL) > 0 ? gb_backend_get(GB_KIND_CUDA, NULL) : NULL;
 }
 
 /* Optional device argument: nil (device 0), an ordinal, or a name 'cuda'/'cuda:N'. */
-static int opt_device(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) return 0;
+static gb_device opt_device(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return GB_DEVICE(GB_KIND_CUDA, 0);
   if (lua_type(L, idx) == LUA_TSTRING) {
     gb_device d;
     const char *s = lua_tostring(L, idx);
-    if (!gb_device_parse(s, &d) || d == GB_CPU)
+    if (!gb_device_parse(s, &d) || gb_device_kind_of(d) != GB_KIND_CUDA)
       return luaL_error(L, "cuda: '%s' is not a CUDA device (expected 'cuda' or 'cuda:N')", s);
     return d;
   }
   lua_Integer d = luaL_checkinteger(L, idx);
-  if (d < 0 || d > 63) return luaL_error(L, "cuda: device %d out of range", (int)d);
-  return (int)d;
+  if (d < 0 || d >= GB_MAXINDEX) return luaL_error(L, "cuda: device %d out of range", (int)d);
+  return GB_DEVICE(GB_KIND_CUDA, d);
 }
 
 static int l_is_available(lua_State *L) {
-  lua_pushboolean(L, device_count() > 0);
+  lua_pushboolean(L, gb_device_count(GB_KIND_CUDA, NULL) > 0);
   return 1;
 }
 
 static int l_device_count(lua_State *L) {
-  lua_pushinteger(L, device_count());
+  lua_pushinteger(L, gb_device_count(GB_KIND_CUDA, NULL));
   return 1;
 }
 
 static int l_why_unavailable(lua_State *L) {
-#ifdef GB_HAVE_CUDA
   const char *why = NULL;
-  if (gb_cuda_device_count(&why) > 0 || !why) {
+  if (gb_device_count(GB_KIND_CUDA, &why) > 0 || !why) {
     lua_pushnil(L);
     return 1;
   }
   lua_pushstring(L, why);
-#else
-  lua_pushliteral(L, "built without CUDA");
-#endif
   return 1;
 }
 
 static int l_synchronize(lua_State *L) {
-#ifdef GB_HAVE_CUDA
+  const gb_backend *b = cuda();
   gb_state *S = gbL_state(L);
-  GBL_CHECK(L, S, gb_cuda_synchronize(S));
-#endif
+  if (b) GBL_CHECK(L, S, b->synchronize(S));
   return 0;
 }
 
@@ -74,14 +65,9 @@ static void set_int(lua_State *L, const char *k, int64_t v) {
 
 /* memory_stats([dev]) -> {allocated=, reserved=, peak=, count=} in bytes */
 static int l_memory_stats(lua_State *L) {
-  int dev = opt_device(L, 1);
+  gb_device dev = opt_device(L, 1);
   gb_memstats m;
-  memset(&m, 0, sizeof m);
-#ifdef GB_HAVE_CUDA
-  gb_state_memstats(gbL_state(L), dev, &m);
-#else
-  (void)dev;
-#endif
+  gb_state_memstats(gbL_state(L), dev, &m); /* zeros while the backend is not loaded */
   lua_createtable(L, 0, 4);
   set_int(L, "allocated", m.allocated);
   set_int(L, "reserved", m.reserved);
@@ -91,43 +77,35 @@ static int l_memory_stats(lua_State *L) {
 }
 
 static int l_reset_peak(lua_State *L) {
-  int dev = opt_device(L, 1);
-#ifdef GB_HAVE_CUDA
-  gb_cuda_reset_peak(gbL_state(L), dev);
-#else
-  (void)dev;
-#endif
+  gb_device dev = opt_device(L, 1);
+  const gb_backend *b = gb_backend_loaded(dev);
+  if (b) b->reset_peak(gbL_state(L), dev);
   return 0;
 }
 
 static int l_empty_cache(lua_State *L) {
-#ifdef GB_HAVE_CUDA
-  gb_cuda_empty_cache(gbL_state(L));
-#endif
+  const gb_backend *b = gb_backend_loaded(GB_DEVICE(GB_KIND_CUDA, 0));
+  if (b) b->empty_cache(gbL_state(L));
   return 0;
 }
 
 static int l_set_tf32(lua_State *L) {
   luaL_checktype(L, 1, LUA_TBOOLEAN);
-#ifdef GB_HAVE_CUDA
-  gb_cuda_set_tf32(gbL_state(L), lua_toboolean(L, 1));
-#endif
+  const gb_backend *b = cuda();
+  if (b && b->set_tf32) b->set_tf32(gbL_state(L), lua_toboolean(L, 1));
   return 0;
 }
 
 static int l_get_device_name(lua_State *L) {
-  int dev = opt_device(L, 1);
-#ifdef GB_HAVE_CUDA
+  gb_device dev = opt_device(L, 1);
+  const gb_backend *b = cuda();
   char name[256];
   size_t total = 0;
-  if (gb_cuda_device_info(dev, name, sizeof name, &total)) {
+  if (b && b->device_info(dev, name, sizeof name, &total)) {
     lua_pushstring(L, name);
     lua_pushinteger(L, (lua_Integer)total);
     return 2;
   }
-#else
-  (void)dev;
-#endif
   lua_pushnil(L);
   return 1;
 }

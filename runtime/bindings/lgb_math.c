@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gb_fn.h"
+#include "gb_kernels.h"
 #include "gb_state.h"
 #include "lgb.h"
 
@@ -480,7 +481,9 @@ static int m_cpu(lua_State *L) {
 }
 static int m_cuda(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
-  return convert(L, t, t->dtype, (gb_device)luaL_optinteger(L, 2, 0));
+  lua_Integer n = luaL_optinteger(L, 2, 0);
+  if (n < 0 || n >= GB_MAXINDEX) return luaL_error(L, "cuda: device %d out of range", (int)n);
+  return convert(L, t, t->dtype, GB_DEVICE(GB_KIND_CUDA, n));
 }
 
 /* to(dtype | device | tensor) — several may be given: t:to('cuda', 'int64') */
@@ -518,42 +521,36 @@ typedef struct op_method {
   lua_CFunction fn;
 } op_method;
 
+/* Rows of the op table that become a method t:name() and a function gb.name(t) of the same
+ * name, picked by the row's shape rule: a new row with one of these rules needs no binding
+ * code. Rows with scalar parameters have their own methods below (neg, clamp, leaky_relu and
+ * the arithmetic metamethods), and derivative helpers are not user-facing. */
+static lua_CFunction generic_binding(gb_opid id) {
+  switch (id) {
+  case GB_OP_AFFINE:
+  case GB_OP_RDIV_SCALAR:
+  case GB_OP_POW_SCALAR:
+  case GB_OP_RPOW_SCALAR:
+  case GB_OP_LEAKY_RELU:
+  case GB_OP_CLAMP: return NULL;
+  default: break;
+  }
+  const char *name = gb_ops[id].name;
+  size_t len = strlen(name);
+  if (len > 9 && strcmp(name + len - 9, "_backward") == 0) return NULL;
+  gb_infer_fn rule = gb_ops[id].infer;
+  if (rule == gb_infer_unary) return m_unary;
+  if (rule == gb_infer_binary || rule == gb_infer_compare) return m_binary;
+  if (rule == gb_infer_reduce) return m_reduce;
+  if (rule == gb_infer_arg_reduce) return m_arg;
+  if (rule == gb_infer_softmax) return m_softmax;
+  if (rule == gb_infer_index_select || rule == gb_infer_gather) return m_index2;
+  if (rule == gb_infer_index_add || rule == gb_infer_scatter_add) return m_index3;
+  return NULL;
+}
+
+/* in-place forms, named after their rows */
 static const op_method op_methods[] = {
-    {"exp", GB_OP_EXP, m_unary},
-    {"log", GB_OP_LOG, m_unary},
-    {"sqrt", GB_OP_SQRT, m_unary},
-    {"abs", GB_OP_ABS, m_unary},
-    {"sign", GB_OP_SIGN, m_unary},
-    {"tanh", GB_OP_TANH, m_unary},
-    {"sigmoid", GB_OP_SIGMOID, m_unary},
-    {"relu", GB_OP_RELU, m_unary},
-    {"gelu", GB_OP_GELU, m_unary},
-    {"add", GB_OP_ADD, m_binary},
-    {"sub", GB_OP_SUB, m_binary},
-    {"mul", GB_OP_MUL, m_binary},
-    {"div", GB_OP_DIV, m_binary},
-    {"pow", GB_OP_POW, m_binary},
-    {"maximum", GB_OP_MAXIMUM, m_binary},
-    {"minimum", GB_OP_MINIMUM, m_binary},
-    {"eq", GB_OP_EQ, m_binary},
-    {"ne", GB_OP_NE, m_binary},
-    {"lt", GB_OP_LT, m_binary},
-    {"le", GB_OP_LE, m_binary},
-    {"gt", GB_OP_GT, m_binary},
-    {"ge", GB_OP_GE, m_binary},
-    {"sum", GB_OP_SUM, m_reduce},
-    {"mean", GB_OP_MEAN, m_reduce},
-    {"var", GB_OP_VAR, m_reduce},
-    {"amax", GB_OP_AMAX, m_reduce},
-    {"amin", GB_OP_AMIN, m_reduce},
-    {"argmax", GB_OP_ARGMAX, m_arg},
-    {"argmin", GB_OP_ARGMIN, m_arg},
-    {"softmax", GB_OP_SOFTMAX, m_softmax},
-    {"log_softmax", GB_OP_LOG_SOFTMAX, m_softmax},
-    {"index_select", GB_OP_INDEX_SELECT, m_index2},
-    {"gather", GB_OP_GATHER, m_index2},
-    {"index_add", GB_OP_INDEX_ADD, m_index3},
-    {"scatter_add", GB_OP_SCATTER_ADD, m_index3},
     {"add_", GB_OP_ADD, m_inplace_binary},
     {"sub_", GB_OP_SUB, m_inplace_binary},
     {"mul_", GB_OP_MUL, m_inplace_binary},
@@ -608,15 +605,22 @@ static const luaL_Reg module_fns[] = {
     {NULL, NULL},
 };
 
+static void set_method(lua_State *L, const char *name, gb_opid op, lua_CFunction fn) {
+  lua_pushinteger(L, op);
+  lua_pushcclosure(L, fn, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, name); /* t:exp() */
+  lua_setfield(L, -3, name); /* gb.exp(t) */
+}
+
 void gbL_open_math(lua_State *L) {
   lua_getfield(L, -1, "_tensor_methods");
-  for (const op_method *m = op_methods; m->name; m++) {
-    lua_pushinteger(L, m->op);
-    lua_pushcclosure(L, m->fn, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, m->name); /* t:exp() */
-    lua_setfield(L, -3, m->name); /* gb.exp(t) */
+  for (int id = 0; id < GB_NOPS; id++) {
+    lua_CFunction fn = generic_binding((gb_opid)id);
+    if (fn) set_method(L, gb_ops[id].name, (gb_opid)id, fn);
   }
+  for (const op_method *m = op_methods; m->name; m++)
+    set_method(L, m->name, m->op, m->fn);
   luaL_setfuncs(L, own_methods, 0);
   luaL_setfuncs(L, plain_methods, 0);
   for (const luaL_Reg *r = plain_methods; r->name; r++) {

@@ -10,10 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gb_cpu.h"
 #include "gb_state.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#endif
 #include "lgb.h"
 
 static const char STATE_KEY = 'S'; /* registry key: its address is unique */
@@ -37,6 +35,7 @@ gb_state *gbL_state(lua_State *L) {
   lua_pop(L, 1);
   if (box && *box) return *box;
   box = lua_newuserdatauv(L, sizeof *box, 0);
+  gb_cpu_backend_register();
   *box = gb_state_new();
   if (!*box) luaL_error(L, "gpubp: out of memory creating the runtime");
   lua_newtable(L);
@@ -144,13 +143,10 @@ int luaopen_gpubp(lua_State *L) {
   return 1;
 }
 
+/* Opening the module loads no backend: the default device is decided when first needed
+ * (gb_state_default_device), so a script that sets cpu never initialises CUDA. */
 int luaopen_gpubp_core(lua_State *L) {
-  gb_state *S = gbL_state(L);
-#ifdef GB_HAVE_CUDA
-  if (gb_cuda_device_count(NULL) > 0) S->default_device = 0; /* cuda when usable */
-#else
-  (void)S;
-#endif
+  (void)gbL_state(L);
   lua_newtable(L);
   gbL_open_tensor(L);
   gbL_open_create(L);

@@ -114,7 +114,7 @@ static int t_tostring(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *h = t;
   if (t->device != GB_CPU) GBL_CHECK(L, S, gb_fn_to_device(S, t, GB_CPU, &h));
-  char sb[96], db[16];
+  char sb[GB_SHAPE_STRLEN], db[GB_DEVICE_STRLEN];
   luaL_Buffer B;
   luaL_buffinit(L, &B);
   luaL_addstring(&B, "tensor(");
@@ -230,7 +230,7 @@ static void push_element(lua_State *L, const gb_tensor *t, int64_t flat) {
 static int t_item(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   if (t->numel != 1) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return luaL_error(L,
                       "item: the tensor has shape %s; only one-element tensors convert to "
                       "a number",
@@ -334,7 +334,7 @@ static int t_t(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   if (t->ndim > 2) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return luaL_error(L, "t: expects a tensor with at most 2 dimensions, got %s (use transpose)",
                       gb_shape_str(t, sb));
   }
@@ -442,7 +442,7 @@ static int t_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* a method */
     const char *k = lua_tostring(L, 2);
-    char db[16];
+    char db[GB_DEVICE_STRLEN];
     if (strcmp(k, "shape") == 0)
       push_shape(L, t);
     else if (strcmp(k, "dtype") == 0)
@@ -468,7 +468,7 @@ static int t_index(lua_State *L) {
         lua_pushnil(L);
       }
     } else if (strcmp(k, "is_cuda") == 0)
-      lua_pushboolean(L, t->device != GB_CPU);
+      lua_pushboolean(L, gb_device_kind_of(t->device) == GB_KIND_CUDA);
     else
       lua_pushnil(L);
     return 1;
@@ -502,7 +502,7 @@ static int t_newindex(lua_State *L) {
   if (strcmp(k, "grad") == 0) {
     gb_tensor *g = lua_isnil(L, 3) ? NULL : gbL_check_tensor(L, 3);
     if (g && (!gb_shape_equal(g, t) || g->device != t->device)) {
-      char s0[96], s1[96];
+      char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
       return luaL_error(L, "grad: assigned gradient %s does not match the tensor %s",
                         gb_shape_str(g, s0), gb_shape_str(t, s1));
     }

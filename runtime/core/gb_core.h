@@ -32,12 +32,26 @@ typedef enum gb_status {
 
 typedef enum gb_dtype { GB_F32 = 0, GB_I32, GB_I64, GB_NDTYPE } gb_dtype;
 
-/* A device is a small integer: GB_CPU (-1) or a CUDA ordinal (0, 1, ...). */
+/* A device is (kind, index) packed in one int so tensors compare devices with ==: the kind
+ * (which backend: gb_backend.h) in the high bits, the index (cuda:N's N) in the low 8. */
 typedef int gb_device;
-#define GB_CPU (-1)
+typedef enum gb_device_kind { GB_KIND_CPU = 0, GB_KIND_CUDA, GB_NKINDS } gb_device_kind;
+#define GB_DEVICE(kind, index) ((gb_device)(((int)(kind) << 8) | (int)(index)))
+#define GB_CPU GB_DEVICE(GB_KIND_CPU, 0)
+#define GB_MAXINDEX 64 /* devices of one kind at most (cuda:0 .. cuda:63) */
+static inline gb_device_kind gb_device_kind_of(gb_device d) {
+  return (gb_device_kind)(d >> 8);
+}
+static inline int gb_device_index(gb_device d) {
+  return d & 0xff;
+}
 
 #define GB_MAXDIM 8
 #define GB_ERRLEN 512
+/* Sizes of the message pieces formatted on the stack: a shape "(2,3,...)" (gb_shape_str,
+ * up to GB_MAXDIM sizes of 64-bit integers) and a device name "cuda:12" (gb_device_name). */
+#define GB_SHAPE_STRLEN 96
+#define GB_DEVICE_STRLEN 16
 
 typedef struct gb_state gb_state;
 typedef struct gb_tensor gb_tensor;
@@ -59,19 +73,29 @@ GB_API gb_state *gb_state_new(void);
 GB_API void gb_state_free(gb_state *S);
 GB_API const char *gb_state_error(const gb_state *S);
 GB_API void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud);
-/* Byte accounting of the device's allocator (GB_CPU or a CUDA ordinal). */
+/* Byte accounting of the device's allocator (zeros for a device whose backend is not loaded). */
 GB_API void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 
+/* The device new tensors go to when none is named: set by gb_state_set_default_device, else
+ * decided on the first call as cuda:0 when a GPU is usable (which opens the CUDA plugin),
+ * else cpu. Setting cpu first means CUDA is never initialised. */
+GB_API gb_device gb_state_default_device(gb_state *S);
+/* GB_EDEVICE ("cuda unavailable: <why>") when dev cannot hold tensors; cpu always works. */
+GB_API gb_status gb_state_set_default_device(gb_state *S, gb_device dev);
+/* The Philox generator's key and next counter (gb.manual_seed sets (n, 0)). */
+GB_API void gb_state_set_seed(gb_state *S, uint64_t seed, uint64_t offset);
+GB_API void gb_state_get_seed(const gb_state *S, uint64_t *seed, uint64_t *offset);
+
 /* Store a formatted message on S and return `st`. The message is kept until the next error. */
-gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) GB_PRINTF(3, 4);
+GB_API gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) GB_PRINTF(3, 4);
 
 const char *gb_dtype_name(gb_dtype dt);
-size_t gb_dtype_size(gb_dtype dt);
+GB_API size_t gb_dtype_size(gb_dtype dt);
 /* Parse "float32"/"float"/"int32"/"int"/"int64"/"long"; returns false if unknown. */
 bool gb_dtype_parse(const char *name, gb_dtype *out);
-/* Writes "cpu" or "cuda:N" into buf (at least 16 bytes) and returns buf. */
+/* Writes "cpu" or "cuda:N" into buf (GB_DEVICE_STRLEN bytes) and returns buf. */
 const char *gb_device_name(gb_device dev, char *buf);
-/* Parse "cpu", "cuda", "cuda:N"; returns false if malformed. */
+/* Parse "cpu", "cuda", "cuda:N" (N < GB_MAXINDEX); returns false if malformed. Loads nothing. */
 bool gb_device_parse(const char *name, gb_device *out);
 
 #endif

@@ -1,11 +1,9 @@
 /* gb_fn.c — typed wrappers over gb_op_run (see gb_fn.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "gb_fn.h"
 #include "gb_state.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#endif
 
 gb_status gb_fn_binary(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor **out) {
   gb_opargs a = {.in = {x, y}, .nin = 2};
@@ -41,11 +39,8 @@ gb_status gb_fn_scalar_like(gb_state *S, const gb_tensor *like, double v, gb_ten
 }
 
 gb_status gb_fn_contiguous(gb_state *S, gb_tensor *x, gb_tensor **out) {
-  if (gb_tensor_is_contiguous(x)) {
-    gb_tensor_retain(x);
-    *out = x;
-    return GB_OK;
-  }
+  if (gb_tensor_is_contiguous(x)) return gb_tensor_contiguous(S, x, out); /* x, retained */
+  /* else an op: recorded on the tape and in a graph recording (gb_tensor_contiguous is not) */
   gb_opargs a = {.in = {x}, .nin = 1, .i = {-1}};
   return gb_op_run(S, GB_OP_COPY, &a, out);
 }
@@ -122,30 +117,50 @@ gb_status gb_fn_clone(gb_state *S, gb_tensor *x, gb_tensor **out) {
   return gb_op_run(S, GB_OP_COPY, &a, out);
 }
 
+/* The backend that moves bytes between two devices: the non-CPU one (each backend copies
+ * between the host and its own devices). Two devices of different non-CPU kinds go through
+ * the host in gb_fn_to_device. */
+static const gb_backend *copier(gb_device a, gb_device b) {
+  return gb_backend_loaded(gb_device_kind_of(a) != GB_KIND_CPU ? a : b);
+}
+
+static gb_status copy_bytes(gb_state *S, gb_tensor *dst, gb_tensor *src) {
+  const gb_backend *b = copier(dst->device, src->device);
+  return b->copy(S, gb_tensor_data(dst), dst->device, gb_tensor_data(src), src->device,
+                 (size_t)src->numel * gb_dtype_size(src->dtype));
+}
+
 gb_status gb_fn_to_device(gb_state *S, gb_tensor *x, gb_device dev, gb_tensor **out) {
   if (x->device == dev) {
     gb_tensor_retain(x);
     *out = x;
     return GB_OK;
   }
-#ifdef GB_HAVE_CUDA
-  const char *why = NULL;
-  if (dev != GB_CPU && dev >= gb_cuda_device_count(&why)) {
-    char d[16];
-    return gb_errorf(S, GB_EDEVICE, "to: device %s is not available (%s)", gb_device_name(dev, d),
-                     why ? why : "no such device");
+  gb_status st = gb_device_check(S, dev);
+  if (st) {
+    char d[GB_DEVICE_STRLEN], why[GB_ERRLEN];
+    snprintf(why, sizeof why, "%s", gb_state_error(S));
+    return gb_errorf(S, GB_EDEVICE, "to: device %s is not available: %s", gb_device_name(dev, d),
+                     why);
   }
   gb_tensor *c, *r;
   bool was = gb_set_grad_enabled(S, false);
-  gb_status st = gb_fn_contiguous(S, x, &c);
+  st = gb_fn_contiguous(S, x, &c);
   gb_set_grad_enabled(S, was);
   if (st) return st;
+  if (gb_device_kind_of(dev) != GB_KIND_CPU && gb_device_kind_of(c->device) != GB_KIND_CPU &&
+      gb_device_kind_of(dev) != gb_device_kind_of(c->device)) { /* via the host */
+    gb_tensor *h;
+    st = gb_fn_to_device(S, c, GB_CPU, &h);
+    gb_tensor_release(S, c);
+    if (st) return st;
+    c = h;
+  }
   if ((st = gb_tensor_empty(S, c->ndim, c->shape, c->dtype, dev, &r))) {
     gb_tensor_release(S, c);
     return st;
   }
-  st = gb_cuda_memcpy(S, gb_tensor_data(r), dev, gb_tensor_data(c), c->device,
-                      (size_t)c->numel * gb_dtype_size(c->dtype));
+  st = copy_bytes(S, r, c);
   gb_tensor_release(S, c);
   if (st) {
     gb_tensor_release(S, r);
@@ -153,9 +168,4 @@ gb_status gb_fn_to_device(gb_state *S, gb_tensor *x, gb_device dev, gb_tensor **
   }
   *out = r;
   return GB_OK;
-#else
-  char d[16];
-  return gb_errorf(S, GB_EDEVICE, "to: device %s is not available (this build has no CUDA backend)",
-                   gb_device_name(dev, d));
-#endif
 }

@@ -23,7 +23,7 @@ static gb_status need_float(gb_state *S, gb_opid op, const gb_tensor *t, int arg
 
 static gb_status need_dim(gb_state *S, gb_opid op, const gb_tensor *t, int64_t dim) {
   if (dim >= 0 && dim < t->ndim) return GB_OK;
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   return gb_errorf(S, GB_EARG, "%s: dimension %lld out of range for a tensor of shape %s", NAME,
                    (long long)dim + 1, gb_shape_str(t, sb));
 }
@@ -54,7 +54,7 @@ gb_status gb_infer_reshape(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
   const gb_tensor *x = a->in[0];
   int ndim = (int)a->i[0];
   int64_t shape[GB_MAXDIM], n = 1, infer_at = -1;
-  char s0[96], s1[96];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   if (ndim < 0 || ndim > GB_MAXDIM)
     return gb_errorf(S, GB_EARG, "view: %d dimensions (at most %d)", ndim, GB_MAXDIM);
   for (int d = 0; d < ndim; d++) {
@@ -94,7 +94,7 @@ gb_status gb_infer_permute(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
   const gb_tensor *x = a->in[0];
   int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
   bool seen[GB_MAXDIM] = {false};
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   if (a->i[0] != x->ndim)
     return gb_errorf(S, GB_EARG, "permute: %lld dimensions given for a tensor of shape %s",
                      (long long)a->i[0], gb_shape_str(x, sb));
@@ -131,7 +131,7 @@ gb_status gb_infer_narrow(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   gb_status st = need_dim(S, op, x, dim);
   if (st) return st;
   if (start < 0 || len < 0 || start + len > x->shape[dim]) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_EARG,
                      "narrow: start %lld and length %lld exceed dimension %lld (size %lld) of %s",
                      (long long)start + 1, (long long)len, (long long)dim + 1,
@@ -150,7 +150,7 @@ gb_status gb_infer_select(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   gb_status st = need_dim(S, op, x, dim);
   if (st) return st;
   if (idx < 0 || idx >= x->shape[dim]) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_EARG, "select: index %lld out of range for dimension %lld of %s",
                      (long long)idx + 1, (long long)dim + 1, gb_shape_str(x, sb));
   }
@@ -169,7 +169,7 @@ gb_status gb_infer_expand(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   const gb_tensor *x = a->in[0];
   int ndim = (int)a->i[0], lead = ndim - x->ndim;
   int64_t shape[GB_MAXDIM], stride[GB_MAXDIM];
-  char s0[96], s1[96];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   if (ndim > GB_MAXDIM || lead < 0)
     return gb_errorf(S, GB_ESHAPE, "expand: cannot expand %s to %d dimensions", gb_shape_str(x, s0),
                      ndim);
@@ -200,7 +200,7 @@ gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *
   gb_status st = need_dim(S, op, x, dim);
   if (st) return st;
   if (start < 0 || start + x->shape[dim] > size) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return gb_errorf(
         S, GB_EARG, "pad: %s placed at %lld does not fit size %lld along dimension %lld",
         gb_shape_str(x, sb), (long long)start + 1, (long long)size, (long long)dim + 1);
@@ -210,27 +210,6 @@ gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *
   shape[dim] = size;
   set_out(o, 0, x->ndim, shape, x->dtype);
   return GB_OK;
-}
-
-/* pad on any device: the backends' fill and copy through a narrow view of the output */
-gb_status gb_pad_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_opargs fill = {.f = {0.0}};
-  gb_status st = gb_op_run_into(S, GB_OP_FILL, &fill, out[0]);
-  if (st) return st;
-  gb_opargs na = {.in = {out[0]}, .nin = 1, .i = {a->i[0], a->i[1], a->in[0]->shape[a->i[0]]}};
-  gb_tensor *part;
-  bool was = gb_set_grad_enabled(S, false);
-  if (!(st = gb_op_run(S, GB_OP_NARROW, &na, &part))) {
-    gb_opargs cp = {.in = {a->in[0]}, .nin = 1, .i = {part->dtype}};
-    st = gb_op_run_into(S, GB_OP_COPY, &cp, part);
-    gb_tensor_release(S, part);
-  }
-  gb_set_grad_enabled(S, was);
-  return st;
-}
-
-gb_status gb_view_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return gb_errorf(S, GB_EARG, "view rows have no kernel");
 }
 
 /* ---- elementwise ---------------------------------------------------------------------- */
@@ -259,7 +238,7 @@ static gb_status broadcast(gb_state *S, gb_opid op, const gb_opargs *a, int n, i
         *s = v;
         continue;
       }
-      char s0[96], s1[96];
+      char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_ESHAPE,
                        "%s: shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld)",
                        NAME, gb_shape_str(a->in[0], s0), gb_shape_str(t, s1), d + 1, (long long)*s,
@@ -325,7 +304,7 @@ gb_status gb_infer_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   if (st) return st;
   uint64_t mask = (uint64_t)a->i[0];
   if (x->ndim < 64 && (mask >> x->ndim) != 0) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_EARG, "%s: dimension out of range for a tensor of shape %s", NAME,
                      gb_shape_str(x, sb));
   }
@@ -381,7 +360,7 @@ gb_status gb_infer_softmax(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
 
 gb_status gb_infer_softmax_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   if (!gb_shape_equal(a->in[0], a->in[1])) {
-    char s0[96], s1[96];
+    char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE, "%s: shapes %s and %s differ", NAME, gb_shape_str(a->in[0], s0),
                      gb_shape_str(a->in[1], s1));
   }
@@ -391,7 +370,7 @@ gb_status gb_infer_softmax_backward(gb_state *S, gb_opid op, const gb_opargs *a,
 /* ---- losses --------------------------------------------------------------------------- */
 
 static gb_status check_class_args(gb_state *S, gb_opid op, const gb_tensor *x, const gb_tensor *y) {
-  char s0[96], s1[96];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   gb_status st = need_float(S, op, x, 1);
   if (st) return st;
   if (x->ndim != 2)
@@ -426,7 +405,7 @@ gb_status gb_infer_class_loss_backward(gb_state *S, gb_opid op, const gb_opargs 
 
 gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *x = a->in[0], *y = a->in[1];
-  char s0[96], s1[96];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   gb_status st;
   if ((st = need_float(S, op, x, 1)) || (st = need_float(S, op, y, 2))) return st;
   bool ok = (x->ndim == 2 && y->ndim == 2) || (x->ndim == 3 && y->ndim == 2) ||
@@ -450,7 +429,7 @@ gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
 
 gb_status gb_infer_addmm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *bias = a->in[0], *x = a->in[1], *y = a->in[2];
-  char s0[96], s1[96], s2[96];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN], s2[GB_SHAPE_STRLEN];
   gb_status st;
   for (int k = 0; k < 3; k++)
     if ((st = need_float(S, op, a->in[k], k + 1))) return st;
@@ -485,7 +464,7 @@ gb_status gb_infer_index_select(gb_state *S, gb_opid op, const gb_opargs *a, gb_
   gb_status st;
   if ((st = need_dim(S, op, x, a->i[0])) || (st = need_index(S, op, idx, 2))) return st;
   if (idx->ndim != 1) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE, "index_select: indices must be 1-D, got %s",
                      gb_shape_str(idx, sb));
   }
@@ -506,7 +485,7 @@ gb_status gb_infer_index_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_out
   for (int d = 0; ok && d < base->ndim; d++)
     ok = src->shape[d] == (d == a->i[0] ? idx->shape[0] : base->shape[d]);
   if (!ok) {
-    char s0[96], s1[96], s2[96];
+    char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN], s2[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE, "index_add: base %s, indices %s and source %s do not fit",
                      gb_shape_str(base, s0), gb_shape_str(idx, s1), gb_shape_str(src, s2));
   }
@@ -522,7 +501,7 @@ gb_status gb_infer_gather(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   for (int d = 0; ok && d < x->ndim; d++)
     ok = d == a->i[0] || idx->shape[d] == x->shape[d];
   if (!ok) {
-    char s0[96], s1[96];
+    char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE,
                      "gather: indices %s must match the input %s except along dimension %lld",
                      gb_shape_str(idx, s1), gb_shape_str(x, s0), (long long)a->i[0] + 1);
@@ -541,7 +520,7 @@ gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_o
   for (int d = 0; ok && d < base->ndim; d++)
     ok = d == a->i[0] || idx->shape[d] == base->shape[d];
   if (!ok) {
-    char s0[96], s1[96], s2[96];
+    char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN], s2[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE, "scatter_add: base %s, indices %s and source %s do not fit",
                      gb_shape_str(base, s0), gb_shape_str(idx, s1), gb_shape_str(src, s2));
   }
@@ -556,7 +535,7 @@ gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
   for (int k = 0; k < a->nin; k++) {
     if ((st = need_float(S, op, a->in[k], k + 1))) return st;
     if (!gb_shape_equal(a->in[k], a->in[0]) || !gb_tensor_is_contiguous(a->in[k])) {
-      char s0[96], s1[96];
+      char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_ESHAPE,
                        "%s: argument %d %s must be contiguous and shaped like the parameter %s",
                        NAME, k + 1, gb_shape_str(a->in[k], s1), gb_shape_str(a->in[0], s0));
@@ -591,7 +570,7 @@ static gb_status need_nchw(gb_state *S, gb_opid op, const gb_tensor *x) {
   gb_status st = need_float(S, op, x, 1);
   if (st) return st;
   if (x->ndim == 4) return GB_OK;
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   return gb_errorf(S, GB_ESHAPE, "%s: expected an (N,C,H,W) input, got %s", NAME,
                    gb_shape_str(x, sb));
 }
@@ -614,7 +593,7 @@ gb_status gb_infer_col2im(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   if (st) return st;
   if ((st = window_out(S, op, a, a->i[6], a->i[7], &oh, &ow))) return st;
   if (c->ndim != 3 || c->shape[1] != oh * ow || kk <= 0 || c->shape[2] % kk != 0) {
-    char sb[96];
+    char sb[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE, "col2im: patches %s do not fit a %lldx%lld image",
                      gb_shape_str(c, sb), (long long)a->i[6], (long long)a->i[7]);
   }

@@ -1,7 +1,7 @@
 /* gb_iter.h — the N-d strided iterator both backends use for elementwise ops: inputs are
  * broadcast to the output's shape (stride 0 on broadcast dims) and dimensions are coalesced
  * (size-1 dims dropped, neighbours whose strides chain merged), so same-shaped contiguous
- * operands become one flat row. The CPU walks it row by row (gb_cpu_iter.c); the CUDA
+ * operands become one flat row (gb_iter.c). The CPU walks it row by row (gb_cpu_iter.c); the CUDA
  * backend copies it into its kernels' arguments. Pointers may be host or device addresses. */
 #ifndef GB_ITER_H
 #define GB_ITER_H
@@ -20,6 +20,6 @@ typedef struct gb_iter {
 } gb_iter;
 
 /* Describe `out` and the inputs broadcast to its shape (at most GB_ITER_MAXOP - 1 inputs). */
-void gb_iter_init(gb_iter *it, gb_tensor *out, int nin, gb_tensor *const *in);
+GB_API void gb_iter_init(gb_iter *it, gb_tensor *out, int nin, gb_tensor *const *in);
 
 #endif

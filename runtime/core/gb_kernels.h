@@ -1,15 +1,14 @@
-/* gb_kernels.h — prototypes of every function the op table names (shape rules, CPU kernels,
- * backward rules), generated from gb_ops.def so the table and the code cannot drift apart. */
+/* gb_kernels.h — prototypes of the core's functions the op table names (shape rules, backward
+ * rules, and the device-independent "kernels" of view rows), generated from gb_ops.def so the
+ * table and the code cannot drift apart. Backends declare their own columns (cpu/gb_cpu.h,
+ * gpu/gb_cuda.h). */
 #ifndef GB_KERNELS_H
 #define GB_KERNELS_H
 
 #include "gb_op.h"
 
-#define GB_CUDA(x) x
-#define GB_NOCUDA NULL
 #define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                               \
-  gb_status infer(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o);                     \
-  gb_status cpu(gb_state *S, const gb_opargs *a, gb_tensor **out);
+  gb_status infer(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o);
 #include "gb_ops.def"
 #undef GB_OP
 #define GB_NOGRAD gb_grad_none /* declared, never defined: rows without a derivative */
@@ -18,7 +17,11 @@
 #include "gb_ops.def"
 #undef GB_OP
 #undef GB_NOGRAD
-#undef GB_CUDA
-#undef GB_NOCUDA
+
+/* Kernels of rows that work on any device: a view's output shares in0's storage
+ * (gb_view_kernel); pad is built from fill, narrow and copy (gb_pad_kernel). Every backend's
+ * table names them in its column. */
+GB_API gb_status gb_view_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out);
+GB_API gb_status gb_pad_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out);
 
 #endif

@@ -1,6 +1,9 @@
-/* gb_math.h — the scalar formulas of the elementwise rows, written once for both compilers:
- * GB_HD is __host__ __device__ under nvcc and nothing under a C compiler, so the CPU tests
- * exercise exactly the formula the CUDA kernels run. */
+/* gb_math.h — the elementwise rows in one place: each row's scalar formula as a GB_HD function
+ * (gb_f_<row>), written once for both compilers (GB_HD is __host__ __device__ under nvcc,
+ * static inline under a C compiler), and the lists of those rows that the CPU kernels
+ * (cpu/gb_cpu_elementwise.c) and the CUDA kernels (gpu/gb_cuda_elementwise.cu) expand. So the
+ * CPU tests exercise exactly the formula the CUDA kernels run. A new elementwise row: its
+ * gb_ops.def line, its gb_f_ function and one entry in a list below. */
 #ifndef GB_MATH_H
 #define GB_MATH_H
 
@@ -57,5 +60,121 @@ GB_HD float gb_f_relu_backward(float g, float x) {
 GB_HD float gb_f_leaky_relu_backward(float g, float x, float slope) {
   return x > 0.0f ? g : g * slope;
 }
+
+/* ---- the rows: unary (x, f0, f1) and binary (x, y, f0), f0/f1 the row's scalars ---------- */
+GB_HD float gb_f_affine(float x, float f0, float f1) {
+  return x * f0 + f1;
+}
+GB_HD float gb_f_rdiv_scalar(float x, float f0, float f1) {
+  return f0 / x;
+}
+GB_HD float gb_f_pow_scalar(float x, float f0, float f1) {
+  return powf(x, f0);
+}
+GB_HD float gb_f_rpow_scalar(float x, float f0, float f1) {
+  return powf(f0, x);
+}
+GB_HD float gb_f_exp(float x, float f0, float f1) {
+  return expf(x);
+}
+GB_HD float gb_f_log(float x, float f0, float f1) {
+  return logf(x);
+}
+GB_HD float gb_f_sqrt(float x, float f0, float f1) {
+  return sqrtf(x);
+}
+GB_HD float gb_f_abs(float x, float f0, float f1) {
+  return fabsf(x);
+}
+GB_HD float gb_f_tanh(float x, float f0, float f1) {
+  return tanhf(x);
+}
+GB_HD float gb_f_sign_row(float x, float f0, float f1) {
+  return gb_f_sign(x);
+}
+GB_HD float gb_f_sigmoid_row(float x, float f0, float f1) {
+  return gb_f_sigmoid(x);
+}
+GB_HD float gb_f_relu_row(float x, float f0, float f1) {
+  return gb_f_relu(x);
+}
+GB_HD float gb_f_leaky_relu_row(float x, float f0, float f1) {
+  return gb_f_leaky_relu(x, f0);
+}
+GB_HD float gb_f_gelu_row(float x, float f0, float f1) {
+  return gb_f_gelu(x);
+}
+GB_HD float gb_f_clamp_row(float x, float f0, float f1) {
+  return gb_f_clamp(x, f0, f1);
+}
+
+GB_HD float gb_f_add(float x, float y, float f0) {
+  return x + y;
+}
+GB_HD float gb_f_sub(float x, float y, float f0) {
+  return x - y;
+}
+GB_HD float gb_f_mul(float x, float y, float f0) {
+  return x * y;
+}
+GB_HD float gb_f_div(float x, float y, float f0) {
+  return x / y;
+}
+GB_HD float gb_f_pow(float x, float y, float f0) {
+  return powf(x, y);
+}
+/* maximum/minimum propagate a NaN from either side, as torch.maximum */
+GB_HD float gb_f_maximum(float x, float y, float f0) {
+  return (x > y || x != x) ? x : y;
+}
+GB_HD float gb_f_minimum(float x, float y, float f0) {
+  return (x < y || x != x) ? x : y;
+}
+GB_HD float gb_f_relu_backward_row(float g, float x, float f0) {
+  return gb_f_relu_backward(g, x);
+}
+GB_HD float gb_f_leaky_relu_backward_row(float g, float x, float f0) {
+  return gb_f_leaky_relu_backward(g, x, f0);
+}
+GB_HD float gb_f_sigmoid_backward_row(float g, float y, float f0) {
+  return gb_f_sigmoid_backward(g, y);
+}
+GB_HD float gb_f_tanh_backward_row(float g, float y, float f0) {
+  return gb_f_tanh_backward(g, y);
+}
+GB_HD float gb_f_gelu_backward_row(float g, float x, float f0) {
+  return g * gb_f_gelu_grad(x);
+}
+
+/* X(row, formula): the kernels gb_cpu_<row> / gb_cuda_<row> apply gb_f_<formula>. */
+#define GB_UNARY_ROWS(X)                                                                           \
+  X(affine, affine)                                                                                \
+  X(rdiv_scalar, rdiv_scalar)                                                                      \
+  X(pow_scalar, pow_scalar)                                                                        \
+  X(rpow_scalar, rpow_scalar)                                                                      \
+  X(exp, exp)                                                                                      \
+  X(log, log)                                                                                      \
+  X(sqrt, sqrt)                                                                                    \
+  X(abs, abs)                                                                                      \
+  X(sign, sign_row)                                                                                \
+  X(tanh, tanh)                                                                                    \
+  X(sigmoid, sigmoid_row)                                                                          \
+  X(relu, relu_row)                                                                                \
+  X(leaky_relu, leaky_relu_row)                                                                    \
+  X(gelu, gelu_row)                                                                                \
+  X(clamp, clamp_row)
+#define GB_BINARY_ROWS(X)                                                                          \
+  X(add, add)                                                                                      \
+  X(sub, sub)                                                                                      \
+  X(mul, mul)                                                                                      \
+  X(div, div)                                                                                      \
+  X(pow, pow)                                                                                      \
+  X(maximum, maximum)                                                                              \
+  X(minimum, minimum)                                                                              \
+  X(relu_backward, relu_backward_row)                                                              \
+  X(leaky_relu_backward, leaky_relu_backward_row)                                                  \
+  X(sigmoid_backward, sigmoid_backward_row)                                                        \
+  X(tanh_backward, tanh_backward_row)                                                              \
+  X(gelu_backward, gelu_backward_row)
 
 #endif

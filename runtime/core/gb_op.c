@@ -1,7 +1,7 @@
-/* gb_op.c — the dispatch table built from gb_ops.def, and gb_op_run: check devices, apply
- * the row's shape rule, allocate outputs (or build the view), call the device's kernel and
- * record a tape node when grad is needed. This is the hot path: no heap traffic beyond the
- * recycled objects, no string formatting unless an error is raised. */
+/* gb_op.c — the op table's core columns built from gb_ops.def, and gb_op_run: check devices,
+ * apply the row's shape rule, allocate outputs (or build the view), call the kernel of the
+ * device's backend (gb_backend.h) and record a tape node when grad is needed. This is the hot path:
+ * no heap traffic beyond the recycled objects, no string formatting unless an error is raised. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,30 +9,19 @@
 #include "gb_graph.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#define GB_CUDA(x) x
-#else
-#define GB_CUDA(x) NULL
-#endif
 #define GB_NOGRAD NULL
-#define GB_NOCUDA NULL
 
 const gb_oprow gb_ops[GB_NOPS] = {
-#define GB_OP(id, name, nin, infer, cpu, cuda, grad) [id] = {name, nin, infer, cpu, cuda, grad},
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad) [id] = {name, nin, infer, grad},
 #include "gb_ops.def"
 #undef GB_OP
 };
-
-bool gb_op_supported(gb_opid id, gb_device dev) {
-  return dev == GB_CPU ? gb_ops[id].cpu != NULL : gb_ops[id].cuda != NULL;
-}
 
 static gb_status check_devices(gb_state *S, gb_opid id, const gb_opargs *a, gb_device *dev) {
   *dev = a->in[0]->device;
   for (int k = 1; k < a->nin; k++) {
     if (a->in[k]->device != *dev) {
-      char d0[16], d1[16];
+      char d0[GB_DEVICE_STRLEN], d1[GB_DEVICE_STRLEN];
       return gb_errorf(S, GB_EDEVICE,
                        "%s: expected all tensors on one device, got %s (argument 1) and %s "
                        "(argument %d)",
@@ -44,13 +33,34 @@ static gb_status check_devices(gb_state *S, gb_opid id, const gb_opargs *a, gb_d
 }
 
 static gb_kernel_fn kernel_for(gb_state *S, gb_opid id, gb_device dev, gb_status *st) {
-  gb_kernel_fn fn = dev == GB_CPU ? gb_ops[id].cpu : gb_ops[id].cuda;
+  const gb_backend *b = gb_backend_loaded(dev); /* a tensor lives on dev: it is loaded */
+  gb_kernel_fn fn = b && b->kernels ? b->kernels[id] : NULL;
   if (!fn) {
-    char d[16];
+    char d[GB_DEVICE_STRLEN];
     *st = gb_errorf(S, GB_EDEVICE, "%s: not supported on %s", gb_ops[id].name,
                     gb_device_name(dev, d));
   }
   return fn;
+}
+
+gb_status gb_tensor_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
+  if (gb_tensor_is_contiguous(t)) {
+    gb_tensor_retain(t);
+    *out = t;
+    return GB_OK;
+  }
+  gb_status st;
+  gb_kernel_fn copy = kernel_for(S, GB_OP_COPY, t->device, &st);
+  if (!copy) return st;
+  gb_tensor *c;
+  if ((st = gb_tensor_empty_like(S, t, &c))) return st;
+  gb_opargs a = {.in = {t}, .nin = 1, .i = {-1}};
+  if ((st = copy(S, &a, &c))) {
+    gb_tensor_release(S, c);
+    return st;
+  }
+  *out = c;
+  return GB_OK;
 }
 
 static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
@@ -77,7 +87,7 @@ static gb_status make_view(gb_state *S, const gb_opargs *a, const gb_outspec *o,
 
 /* In anomaly mode: name the op, and the backward rule it ran for, that made a NaN/Inf. */
 static gb_status anomaly_check(gb_state *S, gb_opid id, const gb_tensor *t) {
-  char what[96];
+  char what[GB_SHAPE_STRLEN]; /* "backward of <op> (in its <op>)": op names are short */
   if (S->backward_of)
     snprintf(what, sizeof what, "backward of %s (in its %s)", S->backward_of, gb_ops[id].name);
   else
@@ -151,7 +161,7 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
     gb_device dev;
     if ((st = check_devices(S, id, a, &dev))) return st;
     if (dev != dst->device) {
-      char d0[16], d1[16];
+      char d0[GB_DEVICE_STRLEN], d1[GB_DEVICE_STRLEN];
       return gb_errorf(S, GB_EDEVICE, "%s: result on %s cannot be written into a tensor on %s",
                        gb_ops[id].name, gb_device_name(dev, d0), gb_device_name(dst->device, d1));
     }
@@ -163,7 +173,7 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
     for (int d = 0; same && d < dst->ndim; d++)
       same = o.shape[0][d] == dst->shape[d];
     if (!same) {
-      char s0[96], s1[96];
+      char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_ESHAPE, "%s: in-place result %s %s does not fit the target %s %s",
                        gb_ops[id].name, gb_shape_str_n(o.ndim[0], o.shape[0], s0),
                        gb_dtype_name(o.dtype[0]), gb_shape_str(dst, s1), gb_dtype_name(dst->dtype));
@@ -193,17 +203,12 @@ gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
   double v = bad >= 0 ? gb_tensor_get_flat(h, bad) : 0;
   if (h != t) gb_tensor_release(S, h);
   if (bad < 0) return GB_OK;
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   return gb_errorf(S, GB_EARG, "anomaly: %s produced %s at element %lld of its %s result", what,
                    v != v ? "NaN" : "Inf", (long long)bad + 1, gb_shape_str(t, sb));
 }
 
 gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out) {
   gb_opargs a = {.in = {x}, .nin = 1};
-  return gb_op_run(S, id, &a, out);
-}
-
-gb_status gb_op2(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor **out) {
-  gb_opargs a = {.in = {x, y}, .nin = 2};
   return gb_op_run(S, id, &a, out);
 }

@@ -1,6 +1,8 @@
 /* gb_op.h — the op table: every tensor op is one row of gb_ops.def (name, arity, shape rule,
- * CPU kernel, CUDA launcher, backward rule). gb_op_run validates, allocates the outputs,
- * dispatches on the inputs' device and records a tape node when grad is needed. */
+ * CPU kernel, CUDA launcher, backward rule). The core keeps the device-independent columns;
+ * each backend builds its kernel table from its own column (gb_backend.h). gb_op_run
+ * validates, allocates the outputs, dispatches to the inputs' device's backend and records a
+ * tape node when grad is needed. */
 #ifndef GB_OP_H
 #define GB_OP_H
 
@@ -48,9 +50,7 @@ typedef struct gb_oprow {
   const char *name;
   int nin;
   gb_infer_fn infer;
-  gb_kernel_fn cpu;
-  gb_kernel_fn cuda; /* NULL when the CUDA backend is not compiled in */
-  gb_grad_fn grad;   /* NULL when the op has no derivative */
+  gb_grad_fn grad; /* NULL when the op has no derivative */
 } gb_oprow;
 
 extern const gb_oprow gb_ops[GB_NOPS];
@@ -77,12 +77,13 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
  * shape and dtype the op produces. Refused on a tensor that needs grad while grad is on. */
 gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *dst);
 
-/* Convenience wrappers used by backward rules and bindings. */
-gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out);
-gb_status gb_op2(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor *y, gb_tensor **out);
+/* A contiguous tensor with t's values: t itself (retained) when already contiguous, else a
+ * copy made by the device's backend. Not recorded on the tape (kernels use it; autograd code
+ * uses gb_fn_contiguous). */
+GB_API gb_status gb_tensor_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);
 
-/* Is op `id` implemented for tensors on `dev`? */
-bool gb_op_supported(gb_opid id, gb_device dev);
+/* Convenience wrapper used by backward rules and bindings (two inputs: gb_fn_binary). */
+gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out);
 
 /* Tape (gb_tape.c). Record a node for output `out` of op `id`; sets out's grad_fn. */
 gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out);

@@ -1,23 +1,22 @@
-/* gb_state.c — the runtime state: creation, error messages, dtype/device names, the CPU
- * caching allocator (size-class bins, byte accounting, GC-and-retry on failure) and the RNG
- * counter. */
+/* gb_state.c — the runtime state: creation, error messages, dtype/device names, the default
+ * device and the RNG position, and the host's caching allocator (size-class bins, byte
+ * accounting, GC-and-retry on failure) that the CPU backend serves its memory from. Device
+ * memory is the device's backend's (gb_backend.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb_backend.h"
 #include "gb_state.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#endif
 
 gb_state *gb_state_new(void) {
   gb_state *S = calloc(1, sizeof *S);
   if (!S) return NULL;
   S->seed = 0x5eed5eedULL;
   S->grad_enabled = true;
-  S->default_device = GB_CPU;
+  S->default_device = GB_DEVICE_AUTO;
   S->gc_threshold = 4 << 20;
   S->nthreads = 1;
   return S;
@@ -48,9 +47,10 @@ void gb_state_free(gb_state *S) {
   free(S->dead_hooks);
   free(S->hook_leaves);
   gb_alloc_release_cache(S);
-#ifdef GB_HAVE_CUDA
-  gb_cuda_shutdown(S);
-#endif
+  for (int k = 0; k < GB_NKINDS; k++) {
+    const gb_backend *b = S->backend[k] ? gb_backend_loaded(GB_DEVICE(k, 0)) : NULL;
+    if (b && b->release_state) b->release_state(S);
+  }
   free(S);
 }
 
@@ -99,7 +99,8 @@ const char *gb_device_name(gb_device dev, char *buf) {
   if (dev == GB_CPU)
     strcpy(buf, "cpu");
   else
-    snprintf(buf, 16, "cuda:%d", dev);
+    snprintf(buf, GB_DEVICE_STRLEN, "%s:%d", gb_kind_name(gb_device_kind_of(dev)),
+             gb_device_index(dev));
   return buf;
 }
 
@@ -108,19 +109,48 @@ bool gb_device_parse(const char *name, gb_device *out) {
     *out = GB_CPU;
     return true;
   }
-  if (strcmp(name, "cuda") == 0) {
-    *out = 0;
-    return true;
-  }
-  if (strncmp(name, "cuda:", 5) == 0 && name[5] >= '0' && name[5] <= '9') {
-    char *end;
-    long n = strtol(name + 5, &end, 10);
-    if (*end == '\0' && n < 64) {
-      *out = (int)n;
+  for (int k = GB_KIND_CPU + 1; k < GB_NKINDS; k++) {
+    const char *kn = gb_kind_name((gb_device_kind)k);
+    size_t len = strlen(kn);
+    if (strncmp(name, kn, len) != 0) continue;
+    if (name[len] == '\0') {
+      *out = GB_DEVICE(k, 0);
       return true;
+    }
+    if (name[len] == ':' && name[len + 1] >= '0' && name[len + 1] <= '9') {
+      char *end;
+      long n = strtol(name + len + 1, &end, 10);
+      if (*end == '\0' && n < GB_MAXINDEX) {
+        *out = GB_DEVICE(k, n);
+        return true;
+      }
     }
   }
   return false;
+}
+
+gb_device gb_state_default_device(gb_state *S) {
+  if (S->default_device == GB_DEVICE_AUTO) /* the first ask decides: cuda if a GPU is usable */
+    S->default_device =
+        gb_device_count(GB_KIND_CUDA, NULL) > 0 ? GB_DEVICE(GB_KIND_CUDA, 0) : GB_CPU;
+  return S->default_device;
+}
+
+gb_status gb_state_set_default_device(gb_state *S, gb_device dev) {
+  gb_status st = dev == GB_CPU ? GB_OK : gb_device_check(S, dev);
+  if (st) return st;
+  S->default_device = dev;
+  return GB_OK;
+}
+
+void gb_state_set_seed(gb_state *S, uint64_t seed, uint64_t offset) {
+  S->seed = seed;
+  S->rng_offset = offset;
+}
+
+void gb_state_get_seed(const gb_state *S, uint64_t *seed, uint64_t *offset) {
+  if (seed) *seed = S->seed;
+  if (offset) *offset = S->rng_offset;
 }
 
 /* ---- CPU caching allocator ----------------------------------------------------------------
@@ -159,7 +189,7 @@ static void maybe_collect(gb_state *S, gb_device dev) {
  * cache and collects the host's garbage, then fails with the budget's message. */
 static gb_status over_budget(gb_state *S, gb_device dev, size_t nbytes, int64_t rounded) {
   gb_limits *lim = S->limits;
-  char dn[16];
+  char dn[GB_DEVICE_STRLEN];
   if (dev != GB_CPU) {
     if (S->device_bytes + rounded <= lim->device_cap) return GB_OK;
     maybe_collect(S, dev);
@@ -186,17 +216,26 @@ static gb_status over_budget(gb_state *S, gb_device dev, size_t nbytes, int64_t 
 
 gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) {
   gb_limits *lim = S->limits;
-  if (dev != GB_CPU) {
-    gb_status st;
-    if (lim && lim->device_cap && (st = over_budget(S, dev, nbytes, (int64_t)nbytes))) return st;
-#ifdef GB_HAVE_CUDA
-    st = gb_cuda_alloc(S, dev, nbytes, out);
-    if (st == GB_OK) S->device_bytes += (int64_t)nbytes;
+  gb_status st;
+  /* a device budget refuses before any backend is asked (or opened) */
+  if (dev != GB_CPU && lim && lim->device_cap &&
+      (st = over_budget(S, dev, nbytes, (int64_t)nbytes)))
     return st;
-#else
-    return gb_errorf(S, GB_EDEVICE, "cuda: this build of gpubp has no CUDA backend");
-#endif
+  const gb_backend *b = gb_backend_loaded(dev);
+  if (!b) { /* the first tensor of a plugin kind: open it */
+    const char *why = NULL;
+    if (!(b = gb_backend_get(gb_device_kind_of(dev), &why)))
+      return gb_errorf(S, GB_EDEVICE, "%s unavailable: %s", gb_kind_name(gb_device_kind_of(dev)),
+                       why);
   }
+  if (dev == GB_CPU) return b->alloc(S, dev, nbytes, out); /* counts against host_cap itself */
+  st = b->alloc(S, dev, nbytes, out);
+  if (st == GB_OK) S->device_bytes += (int64_t)nbytes;
+  return st;
+}
+
+gb_status gb_host_alloc(gb_state *S, gb_device dev, size_t nbytes, void **out) {
+  gb_limits *lim = S->limits;
   size_t rounded;
   int cls = size_class(nbytes, &rounded);
   if (lim && lim->host_cap) {
@@ -230,14 +269,14 @@ gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out) 
 }
 
 void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes) {
-  if (!p) return;
-  if (dev != GB_CPU) {
-#ifdef GB_HAVE_CUDA
-    gb_cuda_free(S, dev, p, nbytes);
-    S->device_bytes -= (int64_t)nbytes;
-#endif
-    return;
-  }
+  const gb_backend *b = gb_backend_loaded(dev); /* set: it allocated p */
+  if (!p || !b) return;
+  if (dev != GB_CPU) S->device_bytes -= (int64_t)nbytes;
+  b->free(S, dev, p, nbytes);
+}
+
+void gb_host_free(gb_state *S, gb_device dev, void *p, size_t nbytes) {
+  (void)dev;
   size_t rounded;
   int cls = size_class(nbytes, &rounded);
   S->cpu.allocated -= (int64_t)rounded;
@@ -270,14 +309,55 @@ uint64_t gb_rng_take(gb_state *S, uint64_t n) {
 }
 
 void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out) {
-  if (dev != GB_CPU) {
-#ifdef GB_HAVE_CUDA
-    gb_cuda_memstats(S, dev, out);
-#else
-    memset(out, 0, sizeof *out);
-#endif
-    return;
-  }
+  const gb_backend *b = gb_backend_loaded(dev);
+  memset(out, 0, sizeof *out);
+  if (b && b->memstats) b->memstats(S, dev, out);
+}
+
+void gb_host_memstats(gb_state *S, gb_device dev, gb_memstats *out) {
+  (void)dev;
   *out = S->cpu;
   out->reserved = S->cpu.allocated + S->cached_bytes;
 }
+
+void gb_host_reset_peak(gb_state *S, gb_device dev) {
+  (void)dev;
+  S->cpu.peak = S->cpu.allocated;
+}
+
+gb_status gb_host_copy(gb_state *S, void *dst, gb_device ddev, const void *src, gb_device sdev,
+                       size_t nbytes) {
+  (void)S, (void)ddev, (void)sdev;
+  if (nbytes) memmove(dst, src, nbytes);
+  return GB_OK;
+}
+
+static int host_count(const char **why) {
+  (void)why;
+  return 1;
+}
+
+static gb_status host_sync(gb_state *S) {
+  (void)S;
+  return GB_OK;
+}
+
+static void host_empty_cache(gb_state *S) {
+  gb_alloc_release_cache(S);
+}
+
+/* The host's memory as a backend with no kernels: what the registry holds for the CPU kind
+ * until runtime/cpu registers the full CPU backend (which shares these entries). */
+const gb_backend gb_host_backend = {
+    .abi = GB_BACKEND_ABI,
+    .kind = GB_KIND_CPU,
+    .name = "cpu",
+    .device_count = host_count,
+    .alloc = gb_host_alloc,
+    .free = gb_host_free,
+    .copy = gb_host_copy,
+    .synchronize = host_sync,
+    .memstats = gb_host_memstats,
+    .reset_peak = gb_host_reset_peak,
+    .empty_cache = host_empty_cache,
+};

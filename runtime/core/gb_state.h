@@ -4,8 +4,8 @@
 #ifndef GB_STATE_H
 #define GB_STATE_H
 
+#include "gb_backend.h"
 #include "gb_limits.h"
-#include "gb_op.h"
 
 #define GB_ALLOC_BINS 256
 /* recycled objects kept per kind: enough for a training step's graph, small enough that a
@@ -53,21 +53,32 @@ struct gb_state {
   int graph_depth; /* kernels running inside a recorded kernel call (not recorded themselves) */
   struct gb_graph *graph_patch; /* the recording being patched (gb_graph_patch_begin), or NULL */
   int graph_patch_next, graph_patched;
-  /* default placement for new tensors */
+  /* default placement for new tensors (GB_DEVICE_AUTO until first asked for) */
   gb_device default_device;
   int nthreads;
   /* budgets and the stop flag of an embedding runtime, or NULL (gb_limits.h) */
   gb_limits *limits;
   int64_t device_bytes; /* bytes of live device storages, for limits->device_cap */
-  /* CUDA backend, opaque to the core (gpu/gb_cuda.h) */
-  void *cuda;
+  /* what each device kind's backend holds for this state, opaque to the core */
+  void *backend[GB_NKINDS];
 };
 
-/* Storage bytes from the device's allocator; GB_EOOM after GC + cache release + retry. */
+#define GB_DEVICE_AUTO (-1) /* "cuda if a GPU is usable, else cpu", decided when first read */
+
+/* Storage bytes from the device's backend (opening its plugin for the first tensor of its
+ * kind); GB_EOOM after GC + cache release + retry, GB_EDEVICE when the kind is unavailable. */
 gb_status gb_alloc_bytes(gb_state *S, gb_device dev, size_t nbytes, void **out);
 void gb_free_bytes(gb_state *S, gb_device dev, void *p, size_t nbytes);
 /* Return all cached CPU blocks to the system. */
 void gb_alloc_release_cache(gb_state *S);
+/* The host allocator behind the CPU backend (gb_backend.h's entries for GB_KIND_CPU). */
+gb_status gb_host_alloc(gb_state *S, gb_device dev, size_t nbytes, void **out);
+void gb_host_free(gb_state *S, gb_device dev, void *p, size_t nbytes);
+gb_status gb_host_copy(gb_state *S, void *dst, gb_device ddev, const void *src, gb_device sdev,
+                       size_t nbytes);
+void gb_host_memstats(gb_state *S, gb_device dev, gb_memstats *out);
+void gb_host_reset_peak(gb_state *S, gb_device dev);
+extern const gb_backend gb_host_backend;
 /* Reserve `n` counters of the Philox stream; returns the first. */
 uint64_t gb_rng_take(gb_state *S, uint64_t n);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb_fn.h"
 #include "gb_state.h"
 
 bool gb_grad_enabled(const gb_state *S) {
@@ -126,7 +127,7 @@ static gb_status accumulate(gb_state *S, gb_tensor **acc, gb_tensor *g) {
     return GB_OK;
   }
   gb_tensor *sum;
-  gb_status st = gb_op2(S, GB_OP_ADD, *acc, g, &sum);
+  gb_status st = gb_fn_binary(S, GB_OP_ADD, *acc, g, &sum);
   gb_tensor_release(S, g);
   if (st) return st;
   gb_tensor_release(S, *acc);
@@ -220,7 +221,7 @@ static gb_status run_node(gb_state *S, gb_node *n) {
     const gb_tensor *t = k < n->args.nin ? n->args.in[k] : n->out;
     uint32_t was = n->version[k < n->args.nin ? k : GB_MAXIN];
     if (t->storage->version != was) {
-      char sb[96];
+      char sb[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_EGRAD,
                        "backward: the %s %s of %s was modified in place after %s used it; "
                        "clone it before changing it",
@@ -250,7 +251,7 @@ static gb_status run_node(gb_state *S, gb_node *n) {
 }
 
 static gb_status seed_gradient(gb_state *S, gb_tensor *root, gb_tensor *grad, gb_tensor **g) {
-  char s0[96], s1[96];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   if (grad) {
     if (!gb_shape_equal(grad, root) || grad->dtype != root->dtype)
       return gb_errorf(S, GB_ESHAPE, "backward: gradient %s %s does not match the tensor %s %s",

@@ -39,7 +39,7 @@ static int64_t shape_numel(int ndim, const int64_t *shape) {
 
 gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
                           gb_tensor **out) {
-  char sb[96];
+  char sb[GB_SHAPE_STRLEN];
   if (ndim < 0 || ndim > GB_MAXDIM)
     return gb_errorf(S, GB_EARG, "tensor: %d dimensions (at most %d supported)", ndim, GB_MAXDIM);
   int64_t n = shape_numel(ndim, shape);
@@ -230,8 +230,9 @@ const char *gb_shape_str_n(int ndim, const int64_t *shape, char *buf) {
   size_t len = 0;
   buf[len++] = '(';
   for (int d = 0; d < ndim && len < 80; d++)
-    len += (size_t)snprintf(buf + len, 96 - len, d ? ",%lld" : "%lld", (long long)shape[d]);
-  snprintf(buf + len, 96 - len, ")");
+    len += (size_t)snprintf(buf + len, GB_SHAPE_STRLEN - len, d ? ",%lld" : "%lld",
+                            (long long)shape[d]);
+  snprintf(buf + len, GB_SHAPE_STRLEN - len, ")");
   return buf;
 }
 

@@ -51,8 +51,8 @@ static inline float *gb_tensor_f32(const gb_tensor *t) {
 }
 
 /* New contiguous tensor of the given shape, uninitialised. ndim 0 is a scalar. */
-gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, gb_device dev,
-                          gb_tensor **out);
+GB_API gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
+                                 gb_device dev, gb_tensor **out);
 /* A tensor over memory the caller owns (`data` on `dev`), with the given shape and strides
  * (elements, >= 0; NULL = contiguous). No copy is made. The storage is external: when its
  * last reference dies, release(ud, data) is called if set (see gb_tensor_set_release), and
@@ -63,18 +63,18 @@ gb_status gb_tensor_wrap(gb_state *S, void *data, gb_dtype dt, gb_device dev, in
 /* Sets the release callback of t's (external) storage. */
 void gb_tensor_set_release(gb_tensor *t, void (*release)(void *ud, void *data), void *ud);
 /* Same shape/dtype/device as `like`. */
-gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out);
+GB_API gb_status gb_tensor_empty_like(gb_state *S, const gb_tensor *like, gb_tensor **out);
 /* A view: new tensor header sharing t's storage (no autograd fields). */
 gb_tensor *gb_tensor_alias(gb_state *S, gb_tensor *t);
 
-void gb_tensor_retain(gb_tensor *t);
-void gb_tensor_release(gb_state *S, gb_tensor *t); /* NULL is allowed */
+GB_API void gb_tensor_retain(gb_tensor *t);
+GB_API void gb_tensor_release(gb_state *S, gb_tensor *t); /* NULL is allowed */
 
-bool gb_tensor_is_contiguous(const gb_tensor *t);
-bool gb_shape_equal(const gb_tensor *a, const gb_tensor *b);
+GB_API bool gb_tensor_is_contiguous(const gb_tensor *t);
+GB_API bool gb_shape_equal(const gb_tensor *a, const gb_tensor *b);
 /* Sets contiguous row-major strides and numel from shape. */
 void gb_tensor_set_contiguous_strides(gb_tensor *t);
-/* "(2,3)" into buf (at least 96 bytes); returns buf. */
+/* "(2,3)" into buf (GB_SHAPE_STRLEN bytes); returns buf. */
 const char *gb_shape_str(const gb_tensor *t, char *buf);
 const char *gb_shape_str_n(int ndim, const int64_t *shape, char *buf);
 

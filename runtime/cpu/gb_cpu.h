@@ -8,13 +8,24 @@
 #include "gb_kernels.h"
 #include "gb_state.h"
 
+/* the CPU column of gb_ops.def */
+#define GB_OP(id, name, nin, infer, cpu, cuda, grad)                                               \
+  gb_status cpu(gb_state *S, const gb_opargs *a, gb_tensor **out);
+#include "gb_ops.def"
+#undef GB_OP
+
+/* Fill the 1-D int64 CPU tensor t with a random permutation of 1..numel: Fisher-Yates driven
+ * by S's Philox stream (element i uses draw i, so it is reproducible for any n). */
+void gb_cpu_randperm(gb_state *S, gb_tensor *t);
+
+/* Register the CPU backend (its kernels over the host allocator) for GB_KIND_CPU. Call once
+ * before running ops (the Lua bindings and the C tests do); repeating it is harmless. */
+GB_API void gb_cpu_backend_register(void);
+
 /* One inner row: n elements, operand k at p[k] advancing by s[k] elements. */
 typedef void (*gb_row_fn)(int64_t n, char **p, const int64_t *s, const gb_opargs *a);
 
 /* Call `row` for every inner row of the iterator (gb_iter.h). */
 void gb_iter_run(gb_state *S, const gb_iter *it, gb_row_fn row, const gb_opargs *a);
-
-/* A contiguous view of t: t itself (retained) when already contiguous, else a copy. */
-gb_status gb_cpu_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);
 
 #endif

@@ -20,7 +20,7 @@ static window window_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int
 /* x: (N,C,H,W) -> cols: (N, OH*OW, C*kh*kw); outside the image reads 0 */
 gb_status gb_cpu_im2col(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *xc;
-  gb_status st = gb_cpu_contiguous(S, a->in[0], &xc);
+  gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
   if (st) return st;
   window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
   const float *x = gb_tensor_f32(xc);
@@ -47,7 +47,7 @@ gb_status gb_cpu_im2col(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 /* cols: (N, OH*OW, C*kh*kw) -> (N,C,H,W), each column entry added where im2col read it */
 gb_status gb_cpu_col2im(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *cc;
-  gb_status st = gb_cpu_contiguous(S, a->in[0], &cc);
+  gb_status st = gb_tensor_contiguous(S, a->in[0], &cc);
   if (st) return st;
   gb_tensor *y = out[0];
   window g = window_of(a, y->shape[0], y->shape[1], y->shape[2], y->shape[3]);
@@ -92,7 +92,7 @@ static int64_t window_argmax(const window *g, const float *plane, int64_t oy, in
 
 gb_status gb_cpu_max_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *xc;
-  gb_status st = gb_cpu_contiguous(S, a->in[0], &xc);
+  gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
   if (st) return st;
   window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
   const float *x = gb_tensor_f32(xc);
@@ -112,9 +112,9 @@ gb_status gb_cpu_max_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 /* (gout, x) -> gin: each output's gradient goes to its window's first maximum */
 gb_status gb_cpu_max_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *gc, *xc;
-  gb_status st = gb_cpu_contiguous(S, a->in[0], &gc);
+  gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);
   if (st) return st;
-  if ((st = gb_cpu_contiguous(S, a->in[1], &xc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[1], &xc))) {
     gb_tensor_release(S, gc);
     return st;
   }

@@ -1,6 +1,6 @@
 /* gb_cpu_elementwise.c — CPU kernels of the elementwise rows: unary maths, broadcasting
- * binary maths and derivative helpers, comparisons and where. Each row's formula comes from
- * gb_math.h (shared with CUDA); the loops here only walk (pointer, stride) rows. */
+ * binary maths and derivative helpers, comparisons and where. The rows and their formulas come
+ * from gb_math.h's lists (shared with CUDA); the loops here only walk (pointer, stride) rows. */
 #include "gb_cpu.h"
 #include "gb_math.h"
 
@@ -36,21 +36,9 @@ static gb_status run_rows(gb_state *S, gb_tensor **out, int nin, const gb_opargs
     return run_rows(S, out, 1, a, row);                                                            \
   }
 
-GB_UNARY(gb_cpu_affine, row_affine, x *f0 + f1)
-GB_UNARY(gb_cpu_rdiv_scalar, row_rdiv_scalar, f0 / x)
-GB_UNARY(gb_cpu_pow_scalar, row_pow_scalar, powf(x, f0))
-GB_UNARY(gb_cpu_rpow_scalar, row_rpow_scalar, powf(f0, x))
-GB_UNARY(gb_cpu_exp, row_exp, expf(x))
-GB_UNARY(gb_cpu_log, row_log, logf(x))
-GB_UNARY(gb_cpu_sqrt, row_sqrt, sqrtf(x))
-GB_UNARY(gb_cpu_abs, row_abs, fabsf(x))
-GB_UNARY(gb_cpu_sign, row_sign, gb_f_sign(x))
-GB_UNARY(gb_cpu_tanh, row_tanh, tanhf(x))
-GB_UNARY(gb_cpu_sigmoid, row_sigmoid, gb_f_sigmoid(x))
-GB_UNARY(gb_cpu_relu, row_relu, gb_f_relu(x))
-GB_UNARY(gb_cpu_leaky_relu, row_leaky_relu, gb_f_leaky_relu(x, f0))
-GB_UNARY(gb_cpu_gelu, row_gelu, gb_f_gelu(x))
-GB_UNARY(gb_cpu_clamp, row_clamp, gb_f_clamp(x, f0, f1))
+#define GB_CPU_UNARY(row, f) GB_UNARY(gb_cpu_##row, row_##row, gb_f_##f(x, f0, f1))
+GB_UNARY_ROWS(GB_CPU_UNARY)
+#undef GB_CPU_UNARY
 
 /* Binary with broadcasting: `x`, `y` are the input elements. */
 #define GB_BINARY(kernel, row, EXPR)                                                               \
@@ -81,18 +69,9 @@ GB_UNARY(gb_cpu_clamp, row_clamp, gb_f_clamp(x, f0, f1))
     return run_rows(S, out, 2, a, row);                                                            \
   }
 
-GB_BINARY(gb_cpu_add, row_add, x + y)
-GB_BINARY(gb_cpu_sub, row_sub, x - y)
-GB_BINARY(gb_cpu_mul, row_mul, x *y)
-GB_BINARY(gb_cpu_div, row_div, x / y)
-GB_BINARY(gb_cpu_pow, row_pow, powf(x, y))
-GB_BINARY(gb_cpu_maximum, row_maximum, (x > y || x != x) ? x : y)
-GB_BINARY(gb_cpu_minimum, row_minimum, (x < y || x != x) ? x : y)
-GB_BINARY(gb_cpu_relu_backward, row_relu_backward, gb_f_relu_backward(x, y))
-GB_BINARY(gb_cpu_leaky_relu_backward, row_leaky_relu_backward, gb_f_leaky_relu_backward(x, y, f0))
-GB_BINARY(gb_cpu_sigmoid_backward, row_sigmoid_backward, gb_f_sigmoid_backward(x, y))
-GB_BINARY(gb_cpu_tanh_backward, row_tanh_backward, gb_f_tanh_backward(x, y))
-GB_BINARY(gb_cpu_gelu_backward, row_gelu_backward, x *gb_f_gelu_grad(y))
+#define GB_CPU_BINARY(row, f) GB_BINARY(gb_cpu_##row, row_##row, gb_f_##f(x, y, f0))
+GB_BINARY_ROWS(GB_CPU_BINARY)
+#undef GB_CPU_BINARY
 
 /* Comparisons read either dtype (both inputs share it) and write float32 0/1. */
 #define GB_COMPARE(kernel, row, OP)                                                                \

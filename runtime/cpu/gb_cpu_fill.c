@@ -128,3 +128,19 @@ gb_status gb_cpu_copy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_iter_run(S, &it, row_copy, &b);
   return GB_OK;
 }
+
+void gb_cpu_randperm(gb_state *S, gb_tensor *t) {
+  int64_t n = t->numel, *v = gb_tensor_data(t);
+  uint64_t seed;
+  gb_state_get_seed(S, &seed, NULL);
+  uint64_t off = gb_rng_take(S, gb_philox_counters(n));
+  for (int64_t i = 0; i < n; i++)
+    v[i] = i + 1;
+  for (int64_t i = n - 1; i > 0; i--) {
+    gb_u32x4 w = gb_philox4x32(off + (uint64_t)(i >> 2), seed);
+    int64_t j = (int64_t)(((uint64_t)w.v[i & 3] * (uint64_t)(i + 1)) >> 32);
+    int64_t tmp = v[i];
+    v[i] = v[j];
+    v[j] = tmp;
+  }
+}

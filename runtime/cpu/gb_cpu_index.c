@@ -14,7 +14,7 @@ static int64_t index_at(const gb_tensor *idx, int64_t i) {
 static gb_status indices_0based(gb_state *S, const char *op, gb_tensor *idx, int64_t limit,
                                 int64_t **out) {
   gb_tensor *ic;
-  gb_status st = gb_cpu_contiguous(S, idx, &ic);
+  gb_status st = gb_tensor_contiguous(S, idx, &ic);
   if (st) return st;
   int64_t n = ic->numel, *v;
   if ((st = gb_alloc_bytes(S, GB_CPU, (size_t)(n ? n : 1) * sizeof *v, (void **)&v))) {
@@ -54,7 +54,7 @@ gb_status gb_cpu_index_select(gb_state *S, const gb_opargs *a, gb_tensor **out) 
   gb_tensor *xc;
   gb_status st = indices_0based(S, "index_select", a->in[1], a->in[0]->shape[dim], &iv);
   if (st) return st;
-  if ((st = gb_cpu_contiguous(S, a->in[0], &xc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) {
     free_indices(S, iv, a->in[1]->numel);
     return st;
   }
@@ -78,7 +78,7 @@ gb_status gb_cpu_index_add(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_status st = gb_cpu_copy(S, &c, out);
   if (st) return st;
   if ((st = indices_0based(S, "index_add", a->in[1], a->in[0]->shape[dim], &iv))) return st;
-  if ((st = gb_cpu_contiguous(S, a->in[2], &sc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[2], &sc))) {
     free_indices(S, iv, a->in[1]->numel);
     return st;
   }
@@ -117,7 +117,7 @@ gb_status gb_cpu_gather(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *xc;
   gb_status st = indices_0based(S, "gather", a->in[1], a->in[0]->shape[dim], &iv);
   if (st) return st;
-  if ((st = gb_cpu_contiguous(S, a->in[0], &xc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) {
     free_indices(S, iv, a->in[1]->numel);
     return st;
   }
@@ -138,7 +138,7 @@ gb_status gb_cpu_scatter_add(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_status st = gb_cpu_copy(S, &c, out);
   if (st) return st;
   if ((st = indices_0based(S, "scatter_add", a->in[1], a->in[0]->shape[dim], &iv))) return st;
-  if ((st = gb_cpu_contiguous(S, a->in[2], &sc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[2], &sc))) {
     free_indices(S, iv, a->in[1]->numel);
     return st;
   }

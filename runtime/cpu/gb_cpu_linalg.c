@@ -11,9 +11,9 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
                       float beta) {
   gb_tensor *xu, *yu;
   mat mx, my;
-  gb_status st = gb_blas_operand(S, x, gb_cpu_contiguous, &xu, &mx);
+  gb_status st = gb_blas_operand(S, x, gb_tensor_contiguous, &xu, &mx);
   if (st) return st;
-  if ((st = gb_blas_operand(S, y, gb_cpu_contiguous, &yu, &my))) {
+  if ((st = gb_blas_operand(S, y, gb_tensor_contiguous, &yu, &my))) {
     gb_tensor_release(S, xu);
     return st;
   }

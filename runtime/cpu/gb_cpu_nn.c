@@ -10,7 +10,7 @@ typedef gb_dim_span span;
 
 static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, bool log_form) {
   gb_tensor *xc;
-  gb_status st = gb_cpu_contiguous(S, a->in[0], &xc);
+  gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
   if (st) return st;
   span sp = gb_dim_span_of(xc, a->i[0]);
   const float *x = gb_tensor_f32(xc);
@@ -54,9 +54,9 @@ gb_status gb_cpu_log_softmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tensor *out,
                                        bool log_form) {
   gb_tensor *gc, *yc;
-  gb_status st = gb_cpu_contiguous(S, a->in[0], &gc);
+  gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);
   if (st) return st;
-  if ((st = gb_cpu_contiguous(S, a->in[1], &yc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[1], &yc))) {
     gb_tensor_release(S, gc);
     return st;
   }
@@ -125,7 +125,7 @@ static gb_status loss_begin(gb_state *S, const char *op, const gb_opargs *a, los
   gb_status st = gb_alloc_bytes(S, GB_CPU, (size_t)L->n * sizeof(int64_t), (void **)&L->cls);
   if (st) return st;
   if ((st = labels_0based(S, op, a->in[1], L->c, L->cls)) ||
-      (st = gb_cpu_contiguous(S, a->in[0], &L->xc))) {
+      (st = gb_tensor_contiguous(S, a->in[0], &L->xc))) {
     gb_free_bytes(S, GB_CPU, L->cls, (size_t)L->n * sizeof(int64_t));
     return st;
   }

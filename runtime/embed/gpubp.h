@@ -83,7 +83,8 @@ typedef struct gpubp_options {
   int seed_set;       /* nonzero: call gb.manual_seed(seed) after loading */
   int64_t seed;
   int no_global;       /* nonzero: do not set the globals `gb` and `help` (require 'gpubp' works) */
-  gpubp_budget budget; /* caps from the start (the modules' own load counts too) */
+  gpubp_budget budget; /* caps: bytes from the start (the modules' load counts), time and
+                          instructions from the first call after open */
   /* Sandbox: nonzero runs scripts with a restricted standard library (no os.execute,
    * io.popen, os.exit, os.getenv, C modules, bytecode, debug, GC switches, string.dump);
    * files may be opened (io, os.remove/rename, require, dofile, gb.save/gb.load/read_idx)
@@ -228,6 +229,16 @@ GPUBP_API int gpubp_to_tensor(gpubp_runtime *rt, int idx, float *buf, size_t cap
 /* Reads the number in global `name` into *out; a one-element tensor counts as a number
  * (its item()). Errors: GPUBP_ERRTYPE. */
 GPUBP_API int gpubp_get_number(gpubp_runtime *rt, const char *name, double *out);
+
+/* Devices. gpubp_device_available: is `device` ("cpu", "cuda", "cuda:N") usable in this
+ * process? GPUBP_OK, or GPUBP_ERRDEVICE with *why (if not NULL) set to the reason, e.g.
+ * "cuda unavailable: no NVIDIA driver found, ..." (valid until the next call from this
+ * thread), or GPUBP_ERRARG for a name that is no device. Needs no runtime; asking for a cuda
+ * device opens the CUDA plugin (once per process), asking for cpu opens nothing.
+ * gpubp_set_device: make `device` the runtime's default (as gb.set_default_device); on
+ * GPUBP_ERRDEVICE gpubp_errmsg(rt) says why and the default is unchanged. */
+GPUBP_API int gpubp_device_available(const char *device, const char **why);
+GPUBP_API int gpubp_set_device(gpubp_runtime *rt, const char *device);
 
 #ifdef __cplusplus
 }

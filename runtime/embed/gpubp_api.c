@@ -12,6 +12,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "gb_backend.h"
 #include "gb_limits.h"
 #include "gb_luaheap.h"
 #include "gb_state.h"
@@ -328,7 +329,8 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
   rt->modref = LUA_NOREF;
   *out = rt;
   if (opt) {
-    rt->budget = opt->budget;
+    rt->budget.host_bytes = opt->budget.host_bytes; /* time and instructions: after open */
+    rt->budget.device_bytes = opt->budget.device_bytes;
     rt->lim.host_cap = opt->budget.host_bytes;
     rt->lim.device_cap = opt->budget.device_bytes;
     rt->interrupt_sets_hook = opt->interrupt_sets_hook != 0;
@@ -356,6 +358,7 @@ int gpubp_open(const gpubp_options *opt, gpubp_runtime **out) {
   api_call c = {.rt = rt, .opt = opt};
   int st = run_protected(&c, open_body, 0);
   if (st != GPUBP_OK) rt->modref = LUA_NOREF; /* later calls answer "did not open" */
+  if (opt) rt->budget = opt->budget; /* the time and instruction budgets apply to scripts */
   return st;
 }
 
@@ -824,6 +827,49 @@ int gpubp_get_number(gpubp_runtime *rt, const char *name, double *out) {
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt, .name = name, .onum = out};
   return run_protected(&c, number_body, 0);
+}
+
+/* ---- devices ------------------------------------------------------------------------------ */
+
+int gpubp_device_available(const char *device, const char **why) {
+  static _Thread_local char msg[GB_ERRLEN];
+  gb_device d;
+  if (!device || !gb_device_parse(device, &d)) {
+    if (why) *why = "unknown device (expected cpu, cuda or cuda:N)";
+    return GPUBP_ERRARG;
+  }
+  if (d == GB_CPU) return GPUBP_OK;
+  const char *reason = NULL;
+  int n = gb_device_count(gb_device_kind_of(d), &reason);
+  if (n > gb_device_index(d)) return GPUBP_OK;
+  if (n == 0)
+    snprintf(msg, sizeof msg, "%s unavailable: %s", gb_kind_name(gb_device_kind_of(d)), reason);
+  else
+    snprintf(msg, sizeof msg, "%s unavailable: this process sees %d device%s of its kind", device,
+             n, n == 1 ? "" : "s");
+  if (why) *why = msg;
+  return GPUBP_ERRDEVICE;
+}
+
+static int set_device_body(lua_State *L) {
+  api_call *c = lua_touserdata(L, 1);
+  push_module(c);
+  lua_getfield(L, -1, "set_default_device");
+  lua_pushstring(L, c->name);
+  c->status = GPUBP_ERRDEVICE;
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+int gpubp_set_device(gpubp_runtime *rt, const char *device) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  if (!device) {
+    set_err(rt, "gpubp_set_device: device is NULL");
+    return GPUBP_ERRARG;
+  }
+  api_call c = {.rt = rt, .name = device};
+  return run_protected(&c, set_device_body, 0);
 }
 
 /* ---- budgets, interruption, callbacks ------------------------------------------------------ */

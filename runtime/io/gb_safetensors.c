@@ -394,7 +394,7 @@ static gb_status st_check_save(gb_state *S, const char *path, const gb_safetenso
       return gb_errorf(S, GB_EARG, "save: %s: \"__metadata__\" is reserved, not a tensor name",
                        path);
     if (e->tensor->device != GB_CPU) {
-      char dev[16];
+      char dev[GB_DEVICE_STRLEN];
       return gb_errorf(S, GB_EDEVICE,
                        "save: %s: tensor '%s' is on %s; copy it to the CPU "
                        "first",

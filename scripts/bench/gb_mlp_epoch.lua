@@ -13,7 +13,7 @@ local NB, BS = 80, 100
 local xs, ys = bench.synthetic_batches(NB, BS, device)
 
 local model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-if device ~= 'cpu' then model:to(device) end
+model:to(device) -- also on cpu: the default device may be cuda on a GPU machine
 local criterion = nn.CrossEntropyLoss()
 local opt = optim.SGD(model:parameters(), { lr = 0.01 })
 

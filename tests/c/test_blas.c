@@ -2,7 +2,6 @@
  * padded row strides, beta != 0, alpha != 1, k == 0, single rows; and, with a DYNAMIC_ARCH
  * OpenBLAS, that a weak auto-detected core (Prescott) is replaced by the CPU's best kernels. */
 #define _GNU_SOURCE /* setenv/unsetenv, fork under -std=c11 */
-#include "gb_blas.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -14,17 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                        \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
+#include "gb_blas.h"
 
 static unsigned rng_state = 12345u;
 static float frand(void) { /* uniform in [-1, 1), deterministic */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <lauxlib.h>
 #include <lua.h>
 
 #include "gpubp.h"
@@ -208,8 +209,41 @@ static void test_open_options(void) {
   CHECK(strlen(gpubp_version()) > 0);
 }
 
+/* Asking for a device: cpu always works; cuda either works or says why, and the answer is
+ * the same through gpubp_device_available, gpubp_set_device and gb.cuda. */
+static void test_devices(void) {
+  const char *why = "unset";
+  CHECK(gpubp_device_available("cpu", &why) == GPUBP_OK);
+  CHECK(gpubp_device_available("tpu", &why) == GPUBP_ERRARG && strstr(why, "unknown device"));
+  CHECK(gpubp_device_available(NULL, NULL) == GPUBP_ERRARG);
+  why = NULL;
+  int cuda = gpubp_device_available("cuda", &why);
+  CHECK(cuda == GPUBP_OK || (cuda == GPUBP_ERRDEVICE && why &&
+                             strncmp(why, "cuda unavailable: ", 18) == 0 && strlen(why) > 18),
+        "gpubp_device_available(cuda): %d, %s", cuda, why ? why : "(null)");
+  char want[512];
+  snprintf(want, sizeof want, "%s", why ? why : "");
+  gpubp_runtime *rt = open_cpu();
+  CHECK_ST(rt, gpubp_set_device(rt, "cpu"), GPUBP_OK);
+  CHECK_ST(rt, gpubp_set_device(rt, NULL), GPUBP_ERRARG);
+  CHECK_ST(rt, gpubp_set_device(rt, "cuda"), cuda);
+  if (cuda != GPUBP_OK) {
+    CHECK(strstr(gpubp_errmsg(rt), want) != NULL, "set_device(cuda) says: %s (wanted %s)",
+          gpubp_errmsg(rt), want);
+    lua_State *L = gpubp_lua(rt);
+    luaL_loadstring(L, "assert(gb.get_default_device() == 'cpu'); "
+                       "local why = ...; "
+                       "assert(('cuda unavailable: ' .. gb.cuda.why_unavailable()) == why, "
+                       "gb.cuda.why_unavailable())");
+    lua_pushstring(L, want);
+    CHECK_ST(rt, gpubp_pcall(rt, 1, 0), GPUBP_OK);
+  }
+  gpubp_close(rt);
+}
+
 int main(void) {
   test_errors();
+  test_devices();
   test_tensors();
   test_two_runtimes();
   test_open_options();

@@ -2,7 +2,8 @@
  * and runs 10,000 scripts in them (tensors, a training step, errors, budgets, wrapped host
  * memory, the metrics hook), and its resident memory stays flat: the RSS after the last
  * runtime is within 5% of the RSS after the first 100 (the warm-up: allocator arenas, BLAS
- * buffers). Under ASan/LSan, leaks fail the run at exit. */
+ * buffers). Under ASan/LSan, leaks fail the run at exit (and RSS, which ASan's quarantine
+ * inflates, is only printed). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,12 @@ int main(void) {
   CHECK(released == RUNTIMES);
   CHECK(metric_sum == 0.5 * RUNTIMES);
   CHECK(host[0] == 2); /* the last runtime's W:mul_(2) wrote the host's array */
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan holds freed memory in its quarantine (256 MB by default), so RSS grows by design
+   * there; LeakSanitizer at exit is the check in that build */
+  printf("test_embed_longlived: ASan build, RSS not compared\n");
+#else
   CHECK(rss_end <= rss_warm * 105 / 100 && rss_end >= rss_warm * 95 / 100);
+#endif
   return failures ? 1 : 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "gb_cpu.h"
 #include "gb_idx.h"
 #include "check.h"
 
@@ -321,6 +322,7 @@ static void test_fixture(void) {
 }
 
 int main(void) {
+  gb_cpu_backend_register();
   snprintf(dir, sizeof dir, "/tmp/gb_test_idx.XXXXXX");
   if (!mkdtemp(dir)) return 1;
   test_good_files();

@@ -8,20 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+#include "gb_cpu.h"
 #include "gb_fn.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      failures++;                                                                                  \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
 
 /* ---- small helpers ---- */
 
@@ -71,6 +62,19 @@ typedef struct opcase {
   bool smooth; /* gradcheck applies */
 } opcase;
 
+/* Set by a reference formula that has no case for the row: the row is then reported as
+ * "row X has no case" (its case is dropped) instead of checked against nothing. */
+static bool no_case;
+
+/* Drop c's reference when the formula had no case for the row. */
+static void drop_if_no_case(opcase *c) {
+  if (!no_case) return;
+  free(c->ref);
+  c->ref = NULL;
+  c->nref = 0;
+  no_case = false;
+}
+
 static double ref_unary(gb_opid id, double x, double f0, double f1) {
   switch (id) {
   case GB_OP_AFFINE: return x * f0 + f1;
@@ -88,7 +92,7 @@ static double ref_unary(gb_opid id, double x, double f0, double f1) {
   case GB_OP_LEAKY_RELU: return x > 0 ? x : f0 * x;
   case GB_OP_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
   case GB_OP_CLAMP: return x < f0 ? f0 : x > f1 ? f1 : x;
-  default: abort();
+  default: no_case = true; return NAN;
   }
 }
 
@@ -114,7 +118,7 @@ static double ref_binary(gb_opid id, double x, double y, double f0) {
   case GB_OP_LE: return x <= y;
   case GB_OP_GT: return x > y;
   case GB_OP_GE: return x >= y;
-  default: abort();
+  default: no_case = true; return NAN;
   }
 }
 
@@ -140,6 +144,7 @@ static void case_binary(gb_state *S, gb_opid id, opcase *c) {
   double *r = alloc_ref(c, 12);
   for (int i = 0; i < 12; i++)
     r[i] = ref_binary(id, at(x, i), at(y, i % 4), 0.1);
+  drop_if_no_case(c);
   c->smooth = !cmp && id != GB_OP_MAXIMUM && id != GB_OP_MINIMUM;
   if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) c->smooth = true; /* no ties drawn */
 }
@@ -169,6 +174,7 @@ static void case_unary(gb_state *S, gb_opid id, opcase *c) {
   double *r = alloc_ref(c, 10);
   for (int i = 0; i < 10; i++)
     r[i] = ref_unary(id, at(x, i), f0, f1);
+  drop_if_no_case(c);
   c->smooth = id != GB_OP_SIGN;
 }
 
@@ -971,6 +977,7 @@ static bool nan_covered(gb_state *S, gb_opid id) {
 }
 
 int main(void) {
+  gb_cpu_backend_register();
   gb_state *S = gb_state_new();
   int tested = 0, graded = 0;
   for (int id = 0; id < GB_NOPS; id++) {

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gb_cpu.h"
 #include "gb_safetensors.h"
 #include "check.h"
 
@@ -416,7 +417,8 @@ static void test_save_errors(void) {
   bad = (gb_safetensors){1, utf, 0, NULL};
   snprintf(want, sizeof want, "save: %s: tensor name 'bad\xff' is not valid UTF-8", path);
   CHECK(gb_safetensors_save(S, path, &bad) == GB_EARG && strcmp(gb_state_error(S), want) == 0);
-  x.w->device = 0; /* pretend it lives on a GPU: the C writer refuses device memory */
+  x.w->device = GB_DEVICE(GB_KIND_CUDA,
+                          0); /* pretend it lives on a GPU: the C writer refuses device memory */
   snprintf(want, sizeof want, "save: %s: tensor 'w' is on cuda:0; copy it to the CPU first", path);
   CHECK(gb_safetensors_save(S, path, &x.f) == GB_EDEVICE && strcmp(gb_state_error(S), want) == 0);
   x.w->device = GB_CPU;
@@ -477,6 +479,7 @@ static void test_disk_full(void) {
 }
 
 int main(void) {
+  gb_cpu_backend_register();
   snprintf(dir, sizeof dir, "/tmp/gb_test_st.XXXXXX");
   if (!mkdtemp(dir)) return 1;
   test_round_trip();

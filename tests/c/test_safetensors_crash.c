@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gb_cpu.h"
 #include "gb_safetensors.h"
 
 #define NUMEL (4 * 1024 * 1024) /* 16 MB of float32 */
@@ -67,6 +68,7 @@ static long verify(gb_state *S, const char *path) {
 }
 
 int main(void) {
+  gb_cpu_backend_register();
   char dir[64], path[128], cmd[160];
   snprintf(dir, sizeof dir, "/tmp/gb_test_crash.XXXXXX");
   if (!mkdtemp(dir)) return 1;

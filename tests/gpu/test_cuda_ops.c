@@ -11,36 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+#include "gb_cpu.h"
+#include "gb_cuda.h"
 #include "gb_fn.h"
 #include "gb_kernels.h"
-#ifdef GB_HAVE_CUDA
-#include "gb_cuda.h"
-#endif
+#include "gb_state.h"
 
+/* The test links the plugin: register its backend directly (no search for the file). */
 static int device_count(const char **why) {
-#ifdef GB_HAVE_CUDA
-  return gb_cuda_device_count(why);
-#else
-  *why = "this build has no CUDA backend";
-  return 0;
-#endif
+  const gb_backend *b = gb_cuda_backend_entry(GB_BACKEND_ABI, why);
+  if (!b) return 0;
+  gb_backend_register(b);
+  return gb_device_count(GB_KIND_CUDA, why);
 }
 
-static int failures = 0, checks = 0;
 /* the device compared with the CPU: cuda:0, or the CPU itself in self-check mode
  * (GPUBP_TEST_SELFCHECK=1 on a machine without GPU exercises the cases and the harness) */
-static gb_device test_dev = 0;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    checks++;                                                                                      \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                        \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+static gb_device test_dev = GB_DEVICE(GB_KIND_CUDA, 0);
 
 #define OK(S, call)                                                                                \
   do {                                                                                             \
@@ -599,7 +587,7 @@ static int test_rows(gb_state *S) {
   int tested = 0;
   for (int id = 0; id < GB_NOPS; id++) {
     const gb_oprow *row = &gb_ops[id];
-    if (test_dev != GB_CPU ? !row->cuda : !row->cpu) continue;
+    if (!gb_backend_loaded(test_dev)->kernels[id]) continue; /* no launcher for the row yet */
     for (int v = 0;; v++) {
       tcase c;
       if (!make_case(S, (gb_opid)id, v, &c)) break;
@@ -690,18 +678,17 @@ static void test_errors(gb_state *S) {
   gb_tensor_release(S, t);
 }
 
-#ifdef GB_HAVE_CUDA
 /* A request far past the device's memory: GB_EOOM naming the sizes, then life goes on. */
 static void test_oom(gb_state *S) {
   gb_tensor *t = NULL;
   int64_t n = (int64_t)1 << 39; /* 2 TiB of float32 */
-  gb_status st = gb_tensor_empty(S, 1, &n, GB_F32, 0, &t);
+  gb_status st = gb_tensor_empty(S, 1, &n, GB_F32, test_dev, &t);
   CHECK(st == GB_EOOM, "2 TiB on cuda:0 gives status %d (%s)", (int)st, gb_state_error(S));
   CHECK(strstr(gb_state_error(S), "out of memory") && strstr(gb_state_error(S), "2199023255552"),
         "OOM message names the request: %s", gb_state_error(S));
   gb_tensor_release(S, t);
   gb_tensor *u;
-  OK(S, gb_fn_full(S, 2, (int64_t[]){64, 64}, GB_F32, 0, 1.0, &u));
+  OK(S, gb_fn_full(S, 2, (int64_t[]){64, 64}, GB_F32, test_dev, 1.0, &u));
   gb_tensor_release(S, u);
 }
 
@@ -709,7 +696,7 @@ static void test_copies(gb_state *S) {
   /* host -> device -> device -> host round trip, larger than the first staging buffer */
   int64_t n = 3 << 20;
   gb_tensor *h = make(S, 1, &n, GB_F32, MIXED, 0), *d, *d2, *back;
-  OK(S, gb_fn_to_device(S, h, 0, &d));
+  OK(S, gb_fn_to_device(S, h, test_dev, &d));
   OK(S, gb_fn_clone(S, d, &d2));
   back = to_cpu(S, d2);
   CHECK(memcmp(gb_tensor_data(h), gb_tensor_data(back), (size_t)n * 4) == 0, "round trip");
@@ -719,11 +706,11 @@ static void test_copies(gb_state *S) {
   gb_tensor_release(S, h);
   /* many small host->device copies in a row reuse the pinned buffer safely */
   gb_tensor *acc;
-  OK(S, gb_fn_full(S, 1, (int64_t[]){1000}, GB_F32, 0, 0.0, &acc));
+  OK(S, gb_fn_full(S, 1, (int64_t[]){1000}, GB_F32, test_dev, 0.0, &acc));
   for (int k = 0; k < 20; k++) {
     gb_tensor *x, *xd, *s;
     OK(S, gb_fn_full(S, 1, (int64_t[]){1000}, GB_F32, GB_CPU, (double)k, &x));
-    OK(S, gb_fn_to_device(S, x, 0, &xd));
+    OK(S, gb_fn_to_device(S, x, test_dev, &xd));
     gb_tensor_release(S, x);
     OK(S, gb_fn_binary(S, GB_OP_ADD, acc, xd, &s));
     gb_tensor_release(S, xd);
@@ -737,9 +724,8 @@ static void test_copies(gb_state *S) {
   gb_tensor_release(S, acc);
 }
 
-#endif
-
 int main(void) {
+  gb_cpu_backend_register();
   const char *why = NULL;
   const char *self = getenv("GPUBP_TEST_SELFCHECK");
   if (device_count(&why) == 0) {
@@ -757,21 +743,19 @@ int main(void) {
     printf("self-check (cpu vs cpu): %d cases, %d checks, %d failures\n", tested, checks, failures);
     return failures ? 1 : 0;
   }
-#ifdef GB_HAVE_CUDA
   test_oom(S);
   test_copies(S);
   OK(S, gb_cuda_synchronize(S));
   gb_memstats m;
-  gb_state_memstats(S, 0, &m);
+  gb_state_memstats(S, test_dev, &m);
   CHECK(m.allocated == 0 && m.nalloc == 0,
         "device bytes still allocated after every tensor was released: %lld in %lld blocks",
         (long long)m.allocated, (long long)m.nalloc);
   CHECK(m.peak > 0 && m.reserved >= m.allocated, "memstats peak %lld reserved %lld",
         (long long)m.peak, (long long)m.reserved);
   gb_cuda_empty_cache(S);
-  gb_state_memstats(S, 0, &m);
+  gb_state_memstats(S, test_dev, &m);
   CHECK(m.reserved == 0, "reserved after empty_cache: %lld", (long long)m.reserved);
-#endif
   gb_state_free(S);
   printf("%d cases over the op table, %d checks, %d failures\n", tested, checks, failures);
   return failures ? 1 : 0;
