@@ -45,6 +45,15 @@ add_test(NAME chart_screenshot
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/chart_test.sh $<TARGET_FILE:gpubp_cli>)
 set_tests_properties(chart_screenshot PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
 
+# ---- hostile input at the command line and the terminal (issue 19) ------------------------
+add_test(NAME hostile_cli
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/hostile/cli_test.sh $<TARGET_FILE:gpubp_cli>
+          $<TARGET_FILE:pty_drive>)
+add_test(NAME hostile_repl_paste
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/hostile/repl_paste_test.sh $<TARGET_FILE:pty_drive>
+          $<TARGET_FILE:gpubp_cli>)
+set_tests_properties(hostile_cli hostile_repl_paste PROPERTIES TIMEOUT 120)
+
 # ---- the embedding example, linked against the shared libgpubp as an embedder would -------
 add_executable(embed_train ${CMAKE_SOURCE_DIR}/examples/embed_train.c)
 target_compile_options(embed_train PRIVATE ${GB_WARN})

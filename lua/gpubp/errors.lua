@@ -5,7 +5,10 @@
 local errors = {}
 
 -- '@/path/to/lua/gpubp/' — every library chunk's source starts with it.
-local LIB = debug.getinfo(1, 'S').source:match('^(@.*[/\\])[^/\\]+$') or '@'
+-- Kept from load time: a sandboxed runtime removes the global `debug` afterwards.
+local getinfo = debug.getinfo
+
+local LIB = getinfo(1, 'S').source:match('^(@.*[/\\])[^/\\]+$') or '@'
 -- the C bindings position their errors with the same rule (gbL_where in lgb_module.c)
 debug.getregistry()['gpubp.lib_source'] = LIB
 
@@ -20,7 +23,7 @@ end
 function errors.user_level()
   local level = 2 -- as debug.getinfo counts here: 1 is user_level itself, 2 its caller
   while true do
-    local info = debug.getinfo(level, 'S')
+    local info = getinfo(level, 'S')
     if not info then return 2 end
     if info.what ~= 'C' and not errors.is_library(info.source) then return level - 1 end
     level = level + 1

@@ -108,24 +108,31 @@ static int l_grad_hooks(lua_State *L) {
   return 1;
 }
 
-/* t:backward([grad] [, {retain_graph=bool}]) */
+/* t:backward([grad] [, {retain_graph=bool}]). The options are read before the tensor
+ * pointers are taken: an __index on the options table runs Lua code, which may close t.
+ * Gradient hooks run Lua code during backward too, so t and grad are held (retained) for
+ * its duration: a hook that closes them drops only their Lua boxes. */
 static int m_backward(lua_State *L) {
   gb_state *S = gbL_state(L);
-  gb_tensor *t = gbL_check_tensor(L, 1);
-  gb_tensor *g = gbL_to_tensor(L, 2);
   bool retain = false;
-  int oi = g ? 3 : 2;
+  int oi = gbL_to_tensor(L, 2) ? 3 : 2;
   if (lua_istable(L, oi)) {
     lua_getfield(L, oi, "retain_graph");
     retain = lua_toboolean(L, -1);
   } else if (lua_isboolean(L, oi)) {
     retain = lua_toboolean(L, oi);
   }
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_tensor *g = gbL_to_tensor(L, 2);
+  gb_tensor_retain(t);
+  if (g) gb_tensor_retain(g);
   gb_grad_hook_fn old_fn = S->hook_fn;
   void *old_ud = S->hook_ud;
   gb_hooks_set_callback(S, lua_grad_hook, L);
   gb_status st = gb_backward(S, t, g, retain);
   gb_hooks_set_callback(S, old_fn, old_ud);
+  gb_tensor_release(S, g);
+  gb_tensor_release(S, t);
   if (st) gbL_raise(L, S);
   drop_dead_hooks(L, S);
   return 0;

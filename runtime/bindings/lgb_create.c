@@ -14,6 +14,7 @@ typedef struct opts {
   gb_dtype dtype;
   gb_device device;
   bool requires_grad;
+  bool has_dtype, has_device; /* given in the options table */
 } opts;
 
 static bool is_options(lua_State *L, int idx) {
@@ -21,9 +22,12 @@ static bool is_options(lua_State *L, int idx) {
 }
 
 static void parse_dtype(lua_State *L, int idx, const char *fn, opts *o) {
+  if (lua_type(L, idx) != LUA_TSTRING) /* an __index may answer anything */
+    luaL_error(L, "%s: option 'dtype' expects a string, got %s", fn, luaL_typename(L, idx));
   const char *n = lua_tostring(L, idx);
   if (!gb_dtype_parse(n, &o->dtype))
     luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);
+  o->has_dtype = true;
 }
 
 /* Read the options at idx over the defaults in *o: nothing (none or nil), a dtype string
@@ -60,13 +64,14 @@ static void read_opts(lua_State *L, int idx, const char *fn, opts *o) {
     const char *n = luaL_checkstring(L, -1);
     if (!gb_device_parse(n, &o->device))
       luaL_error(L, "%s: unknown device '%s' (expected cpu, cuda or cuda:N)", fn, n);
+    o->has_device = true;
   }
   if (lua_getfield(L, idx, "requires_grad") != LUA_TNIL) o->requires_grad = lua_toboolean(L, -1);
   lua_pop(L, 3);
 }
 
 static opts default_opts(lua_State *L) {
-  opts o = {GB_F32, gb_state_default_device(gbL_state(L)), false};
+  opts o = {GB_F32, gb_state_default_device(gbL_state(L)), false, false, false};
   return o;
 }
 
@@ -162,11 +167,14 @@ static int l_full(lua_State *L) {
   return finish(L, t, &o);
 }
 
-/* *_like(t [, opts]): shape, dtype and device of t */
+/* *_like(t [, opts]): shape, dtype and device of t. The options are read before `like` is
+ * taken: their __index may run Lua code that closes it. */
 static int create_like(lua_State *L, const char *fn, gb_opid id, double f0, double f1, bool fill) {
-  gb_tensor *like = gbL_check_tensor(L, 1);
-  opts o = {like->dtype, like->device, false};
+  opts o = default_opts(L);
   read_opts(L, 2, fn, &o);
+  gb_tensor *like = gbL_check_tensor(L, 1);
+  if (!o.has_dtype) o.dtype = like->dtype;
+  if (!o.has_device) o.device = like->device;
   gb_tensor *t = new_tensor(L, like->ndim, like->shape, &o);
   if (fill) fill_into(L, id, t, f0, f1);
   return finish(L, t, &o);

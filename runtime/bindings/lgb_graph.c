@@ -38,7 +38,8 @@ static int m_record(lua_State *L) {
   int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
   gb_graph_begin(S, NULL);
   if (status != LUA_OK) return lua_error(L);
-  if (gb_graph_broken(g)) return luaL_error(L, "out of memory: graph recording");
+  if (gb_graph_broken(check_graph(L))) /* fn may have released it (after a nested record) */
+    return luaL_error(L, "out of memory: graph recording");
   return lua_gettop(L) - 1;
 }
 
@@ -87,7 +88,9 @@ static void patch_list(lua_State *L, const char *name, int n, double *fdst, int6
 }
 
 /* rec:patch(k, {f = {...}, i = {...}}): the scalar arguments of call k (1-based) for the
- * next replays; nil entries keep their value. Only the numbers change, never the tensors. */
+ * next replays; nil entries keep their value. Only the numbers change, never the tensors.
+ * Reading the table runs Lua code (__index, __len), which may release this recording, so
+ * the call is looked up again after it. */
 static int m_patch(lua_State *L) {
   gb_graph *g = check_graph(L);
   lua_Integer k = luaL_checkinteger(L, 2);
@@ -97,6 +100,8 @@ static int m_patch(lua_State *L) {
   gb_opargs fresh = *a; /* all checks first: a failed patch changes nothing */
   patch_list(L, "f", (int)(sizeof fresh.f / sizeof fresh.f[0]), fresh.f, NULL);
   patch_list(L, "i", (int)(sizeof fresh.i / sizeof fresh.i[0]), NULL, fresh.i);
+  a = gb_graph_args(check_graph(L), (int)k - 1);
+  if (!a) return luaL_error(L, "graph: no call %d in this recording", (int)k);
   *a = fresh;
   return 0;
 }
@@ -118,8 +123,13 @@ static int m_patching(lua_State *L) {
   return 1;
 }
 
+/* rec:release() (and __gc). Refused while the recording records or patches: the running
+ * record/patching call, further up the stack, still uses it. */
 static int m_release(lua_State *L) {
   gb_graph **slot = check_slot(L);
+  gb_state *S = gbL_state(L);
+  if (*slot && (S->recording == *slot || S->graph_patch == *slot))
+    return luaL_error(L, "graph: cannot release a recording while it records or patches");
   if (*slot) {
     gb_graph_free(gbL_state(L), *slot);
     *slot = NULL;

@@ -3,6 +3,7 @@
  * writing live in gb_idx.c and gb_safetensors.c, which never raise. */
 #include <string.h>
 
+#include "gb_fn.h"
 #include "gb_idx.h"
 #include "gb_safetensors.h"
 #include "lgb.h"
@@ -22,7 +23,9 @@ static int io_read_idx(lua_State *L) {
   return 1;
 }
 
-/* Collect the metadata table at index 3 into m[] (strings anchored in the table at `anchor`). */
+/* Collect the metadata table at index 3 into m[] (strings anchored in the table at `anchor`).
+ * Values convert with lua_tolstring, which runs no metamethod (luaL_tolstring would call a
+ * __tostring that a script can put on the string metatable). */
 static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safetensors_meta **out) {
   int n = 0;
   lua_pushnil(L);
@@ -40,18 +43,25 @@ static int io_collect_meta(lua_State *L, const char *path, int anchor, gb_safete
     if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)
       return luaL_error(L, "save: %s: metadata value for '%s' is a %s, expected a string", path,
                         lua_tostring(L, -2), luaL_typename(L, -1));
+    if (i == n) return luaL_error(L, "save: %s: the metadata table changed while saving", path);
     m[i].key = lua_tostring(L, -2); /* the key stays alive in the table */
-    m[i].value = luaL_tolstring(L, -1, NULL);
+    if (vt == LUA_TBOOLEAN)
+      lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false");
+    else
+      lua_pushvalue(L, -1);
+    m[i].value = lua_tostring(L, -1); /* a copy: converting the table's value would change it */
     lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1); /* keep the string alive */
     lua_pop(L, 1);
     i++;
   }
   *out = m;
-  return n;
+  return i;
 }
 
 /* save(path, {name = tensor, ...} [, {key = string}]) -> true. Atomic; CUDA tensors are
- * copied to the CPU first (through their :cpu() method), views are written in logical order. */
+ * copied to the CPU first, views are written in logical order. No Lua code runs once the
+ * first tensor pointer is taken (a metamethod could close that tensor): the metadata is read
+ * first, and table walks are raw. */
 static int io_save(lua_State *L) {
   if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
     return luaL_error(L, "save: the path comes first: save(path, tensors [, metadata]) "
@@ -66,11 +76,13 @@ static int io_save(lua_State *L) {
   lua_settop(L, 3);
   lua_newtable(L); /* 4: anchors temporaries (CPU copies, metadata strings) */
   const int anchor = 4;
+  gb_safetensors f = {0};
+  if (!lua_isnil(L, 3)) f.nmeta = io_collect_meta(L, path, anchor, &f.meta);
+  gb_state *S = gbL_state(L);
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, 2))
     n++, lua_pop(L, 1);
-  gb_safetensors f = {0};
   f.entries = lua_newuserdatauv(L, sizeof *f.entries * (size_t)(n ? n : 1), 0);
   lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
   lua_pushnil(L);
@@ -83,21 +95,19 @@ static int io_save(lua_State *L) {
     if (!t)
       return luaL_error(L, "save: %s: value for '%s' is a %s, expected a tensor", path, key,
                         luaL_typename(L, -1));
+    if (f.n == n) return luaL_error(L, "save: %s: the tensor table changed while saving", path);
     if (t->device != GB_CPU) {
-      lua_getfield(L, -1, "cpu");
-      lua_pushvalue(L, -2);
-      lua_call(L, 1, 1);
-      t = gbL_to_tensor(L, -1);
-      if (!t) return luaL_error(L, "save: %s: '%s': :cpu() did not return a tensor", path, key);
+      gb_tensor *h;
+      GBL_CHECK(L, S, gb_fn_to_device(S, t, GB_CPU, &h));
+      gbL_push_tensor(L, h);
       lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+      t = h;
     }
     f.entries[f.n].name = key;
     f.entries[f.n].tensor = t;
     f.n++;
     lua_pop(L, 1);
   }
-  if (!lua_isnil(L, 3)) f.nmeta = io_collect_meta(L, path, anchor, &f.meta);
-  gb_state *S = gbL_state(L);
   GBL_CHECK(L, S, gb_safetensors_save(S, path, &f));
   lua_pushboolean(L, 1);
   return 1;
@@ -132,11 +142,9 @@ static int io_load(lua_State *L) {
   if (lua_gettop(L) > 2)
     return luaL_error(L, "load: expected load(path [, {device=}]), got %d arguments",
                       lua_gettop(L));
-  lua_settop(L, 2);
-  lua_pushvalue(L, 2);
-  lua_replace(L, 1); /* 1: the device (or nil) */
-  lua_newtable(L);   /* 3: tensors */
-  lua_newtable(L);   /* 4: metadata */
+  lua_settop(L, 2); /* 1: the path (it must stay anchored: `path` points into it), 2: device */
+  lua_newtable(L);  /* 3: tensors */
+  lua_newtable(L);  /* 4: metadata */
   gb_safetensors f;
   GBL_CHECK(L, S, gb_safetensors_load(S, path, &f));
   for (int i = 0; i < f.nmeta; i++) {
@@ -155,7 +163,7 @@ static int io_load(lua_State *L) {
     while (lua_next(L, 3) != 0) {
       lua_getfield(L, -1, "to");
       lua_insert(L, -2);
-      lua_pushvalue(L, 1);
+      lua_pushvalue(L, 2);
       lua_call(L, 2, 1);
       lua_pushvalue(L, -2);
       lua_insert(L, -2);

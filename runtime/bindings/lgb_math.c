@@ -300,19 +300,20 @@ static int m_matmul(lua_State *L) {
   return push_result(L, S, gb_fn_reshape(S, p, nd, shape, &r), &r);
 }
 
-/* gb.addmm(bias, a, b [, {beta=1, alpha=1}]) = beta*bias + alpha*(a @ b) */
+/* gb.addmm(bias, a, b [, {beta=1, alpha=1}]) = beta*bias + alpha*(a @ b). Options first:
+ * their __index may run Lua code that closes a tensor argument. */
 static int l_addmm(lua_State *L) {
   gb_state *S = gbL_state(L);
   gb_tensor *r;
-  gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
-                 .nin = 3,
-                 .f = {1, 1}};
+  gb_opargs a = {.nin = 3, .f = {1, 1}};
   if (lua_istable(L, 4)) {
     lua_getfield(L, 4, "beta");
     lua_getfield(L, 4, "alpha");
     a.f[0] = luaL_optnumber(L, -2, 1);
     a.f[1] = luaL_optnumber(L, -1, 1);
   }
+  for (int k = 0; k < 3; k++)
+    a.in[k] = gbL_check_tensor(L, k + 1);
   return push_result(L, S, gb_op_run(S, GB_OP_ADDMM, &a, &r), &r);
 }
 

@@ -11,9 +11,23 @@
 
 /* ---- userdata ----------------------------------------------------------------------------- */
 
+/* `tag` is the box's own address mixed with a constant, written only by gbL_push_tensor.
+ * Scripts can give any userdata the tensor metatable (debug.setmetatable(io.tmpfile(), mt)),
+ * but they cannot write the bytes of a userdata, so a box is taken as a tensor only when its
+ * size and tag match. The other way round, a tensor dressed as a file
+ * (debug.setmetatable(t, getmetatable(io.stdout))): Lua's io library reads a box as
+ * {FILE *f; lua_CFunction closef} and takes closef == NULL as "closed file", so `io_null`
+ * (always NULL, second) makes every io call on it "attempt to use a closed file". */
 typedef struct tbox {
   gb_tensor *t;
+  void *io_null;
+  uintptr_t tag;
 } tbox;
+
+#define TBOX_SALT ((uintptr_t)0x9e3779b97f4a7c15u)
+static uintptr_t tag_of(const tbox *b) {
+  return (uintptr_t)b ^ TBOX_SALT;
+}
 
 /* The metatable also lives under this address key in the registry: a pointer-keyed lookup
  * is cheaper than luaL_testudata's by-name one, and this is on every op's path. */
@@ -22,13 +36,16 @@ static const char MT_KEY = 'T';
 void gbL_push_tensor(lua_State *L, gb_tensor *t) {
   tbox *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = t;
+  b->io_null = NULL;
+  b->tag = tag_of(b);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY);
   lua_setmetatable(L, -2);
 }
 
 static tbox *test_box(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(tbox)) return NULL;
   tbox *b = lua_touserdata(L, idx);
-  if (!b || !lua_getmetatable(L, idx)) return NULL;
+  if (b->tag != tag_of(b) || !lua_getmetatable(L, idx)) return NULL;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_KEY);
   bool same = lua_rawequal(L, -1, -2);
   lua_pop(L, 2);
@@ -556,5 +573,10 @@ void gbL_open_tensor(lua_State *L) {
   luaL_setfuncs(L, metamethods, 0);
   lua_pushliteral(L, "Tensor");
   lua_setfield(L, -2, "__name");
+  /* getmetatable(t) answers false: __gc/__close stay out of scripts' reach (they would
+   * free a tensor that a binding further up the stack is using). debug.getmetatable still
+   * reaches it; the bindings are written to survive that (docs/reliability.md). */
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }

@@ -16,7 +16,11 @@
 #include "cli_common.h"
 #include "gpubp.h"
 
-enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_UPPER_E = 16 };
+enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_UPPER_E = 16, HAS_BYTECODE = 32 };
+
+/* Chunk mode for the script, stdin and -e (and, through gpubp_options, for the script's own
+ * load/require): text only unless --allow-bytecode, since malformed bytecode can crash. */
+#define CHUNK_MODE(flags) ((flags)&HAS_BYTECODE ? NULL : "t")
 
 /* What the command line asked for; `script` indexes argv (== argc: no script). */
 typedef struct cli_args {
@@ -39,15 +43,17 @@ static void print_usage(FILE *f) {
           "  -W            turn warnings on\n"
           "  --device D    default device: cpu | cuda | cuda:N (default: cuda if usable)\n"
           "  --seed N      seed every random generator (gb.manual_seed(N))\n"
+          "  --allow-bytecode  also run precompiled Lua chunks (refused by default)\n"
           "  -h, --help    show this help\n"
           "  --            stop handling options\n"
           "  -             stop handling options and execute stdin\n",
           GB_CLI_PROGNAME);
 }
 
-/* Option value either glued ("-eSTAT", "--seed=3") or in the next argv entry. */
+/* Option value either glued ("-eSTAT", "--seed=3") or in the next argv entry. A glued empty
+ * value ("--seed=") stays empty (an error), never taking the next argument. */
 static const char *option_value(char **argv, int *i, const char *glued) {
-  if (glued && *glued) return glued;
+  if (glued) return glued;
   if (argv[*i + 1] == NULL) return NULL;
   return argv[++*i];
 }
@@ -74,6 +80,10 @@ static cli_args collect_args(int argc, char **argv) {
     if (strncmp(s, "--seed", 6) == 0 && (s[6] == '\0' || s[6] == '=')) {
       a.seed = option_value(argv, &i, s[6] == '=' ? s + 7 : NULL);
       if (!a.seed || !*a.seed) goto bad;
+      continue;
+    }
+    if (strcmp(s, "--allow-bytecode") == 0) {
+      a.flags |= HAS_BYTECODE;
       continue;
     }
     if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
@@ -155,7 +165,7 @@ static int dolibrary(lua_State *L, const char *spec) {
 }
 
 /* Runs -e and -l (and -W) in command-line order, up to the first non-option. */
-static int run_args(lua_State *L, char **argv, int optlim) {
+static int run_args(lua_State *L, char **argv, int optlim, const char *chunk_mode) {
   for (int i = 1; i < optlim; i++) {
     const char *s = argv[i];
     if (strncmp(s, "--device", 8) == 0 || strncmp(s, "--seed", 6) == 0) {
@@ -165,9 +175,10 @@ static int run_args(lua_State *L, char **argv, int optlim) {
     if (s[1] == 'e' || s[1] == 'l') {
       const char *extra = s + 2;
       if (*extra == '\0') extra = argv[++i];
-      int status = s[1] == 'e'
-                       ? dochunk(L, luaL_loadbuffer(L, extra, strlen(extra), "=(command line)"))
-                       : dolibrary(L, extra);
+      int status =
+          s[1] == 'e'
+              ? dochunk(L, luaL_loadbufferx(L, extra, strlen(extra), "=(command line)", chunk_mode))
+              : dolibrary(L, extra);
       if (status != LUA_OK) return 0;
     } else if (s[1] == 'W') {
       lua_warning(L, "@on", 0);
@@ -187,10 +198,21 @@ static int push_script_args(lua_State *L) {
   return n;
 }
 
-static int handle_script(lua_State *L, char **argv) {
+/* luaL_loadfilex in chunk_mode; a refused binary chunk names the file and the way out. */
+static int load_script(lua_State *L, const char *fname, const char *chunk_mode) {
+  int status = luaL_loadfilex(L, fname, chunk_mode);
+  if (status == LUA_ERRSYNTAX && strstr(lua_tostring(L, -1), "attempt to load a binary chunk")) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s: precompiled (binary) chunk refused; --allow-bytecode runs it",
+                    fname ? fname : "stdin");
+  }
+  return status;
+}
+
+static int handle_script(lua_State *L, char **argv, const char *chunk_mode) {
   const char *fname = argv[0];
   if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL; /* stdin */
-  int status = luaL_loadfile(L, fname);
+  int status = load_script(L, fname, chunk_mode);
   if (status == LUA_OK) {
     int n = push_script_args(L);
     status = gb_cli_docall(L, n, LUA_MULTRET);
@@ -256,8 +278,9 @@ static int pmain(lua_State *L) {
   int optlim = script < argc ? script : argc;
   if (flags & HAS_V) print_version(L);
   create_arg_table(L, argv, argc, script);
-  if (!run_args(L, argv, optlim)) return 0;
-  if (script < argc && handle_script(L, argv + script) != LUA_OK) return 0;
+  const char *chunk_mode = CHUNK_MODE(flags);
+  if (!run_args(L, argv, optlim, chunk_mode)) return 0;
+  if (script < argc && handle_script(L, argv + script, chunk_mode) != LUA_OK) return 0;
   if (flags & HAS_I) {
     push_banner(L);
     gb_cli_repl(L, lua_tostring(L, -1));
@@ -266,7 +289,7 @@ static int pmain(lua_State *L) {
       push_banner(L);
       gb_cli_repl(L, lua_tostring(L, -1));
     } else {
-      if (dochunk(L, luaL_loadfile(L, NULL)) != LUA_OK) return 0; /* stdin as a script */
+      if (dochunk(L, load_script(L, NULL, chunk_mode)) != LUA_OK) return 0; /* stdin */
     }
   }
   lua_pushboolean(L, 1);
@@ -287,6 +310,8 @@ int main(int argc, char **argv) {
   gpubp_options opt;
   gpubp_options_init(&opt);
   opt.device = a.device;
+  opt.allow_exit = 1; /* the command line is the host: os.exit keeps Lua's meaning */
+  opt.allow_bytecode = (a.flags & HAS_BYTECODE) != 0;
   opt.interrupt_sets_hook = 1; /* Ctrl-C comes as a signal on this thread (cli_run.c) */
   if (a.seed) {
     char *end;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -37,6 +38,8 @@ typedef struct repl_input {
   lua_State *L;
   char *plain; /* getline buffer for the non-terminal case */
   size_t plaincap;
+  char *chunk; /* the lines of the chunk being read, joined by '\n' */
+  size_t chunklen, chunkcap;
   int interrupted; /* set by the ^C key binding */
 } repl_input;
 
@@ -55,7 +58,7 @@ static const char formatter_src[] =
     "    return next(v) == nil and '{}' or '{...}'\n"
     "  end\n"
     "  if t == 'function' then return 'function' end\n"
-    "  local mt = getmetatable(v)\n"
+    "  local mt = debug.getmetatable(v)\n"
     "  if mt ~= nil and mt == tensor_mt then\n"
     "    local ok, s = pcall(function()\n"
     "      return 'tensor(' .. table.concat(v.shape, 'x') .. ', ' .. tostring(v.dtype) ..\n"
@@ -264,6 +267,19 @@ static void history_path(char *out, size_t cap) {
   if (home == NULL || snprintf(out, cap, "%s/%s", home, HISTORY_NAME) >= (int)cap) out[0] = '\0';
 }
 
+/* The history file must be a regular file (or not exist yet): libedit's fopen would block
+ * forever on a FIFO and write into a device. Otherwise history stays in memory, with a
+ * warning once. */
+static int history_file_ok(repl_input *in) {
+  struct stat sb;
+  if (in->histpath[0] == '\0') return 0;
+  if (stat(in->histpath, &sb) != 0 || S_ISREG(sb.st_mode)) return 1;
+  fprintf(stderr, "%s: %s is not a regular file; history is kept for this session only\n",
+          GB_CLI_PROGNAME, in->histpath);
+  in->histpath[0] = '\0';
+  return 0;
+}
+
 static void input_open(repl_input *in, lua_State *L) {
   memset(in, 0, sizeof *in);
   in->L = L;
@@ -276,7 +292,7 @@ static void input_open(repl_input *in, lua_State *L) {
     history(in->hist, &ev, H_SETSIZE, HISTORY_SIZE);
     history(in->hist, &ev, H_SETUNIQUE, 1);
     history_path(in->histpath, sizeof in->histpath);
-    if (in->histpath[0]) history(in->hist, &ev, H_LOAD, in->histpath);
+    if (history_file_ok(in)) history(in->hist, &ev, H_LOAD, in->histpath);
   }
   in->el = el_init(GB_CLI_PROGNAME, stdin, stdout, stderr);
   if (in->el == NULL) return;
@@ -298,13 +314,14 @@ static void input_close(repl_input *in) {
   if (in->el) el_end(in->el);
   if (in->hist) history_end(in->hist);
   free(in->plain);
+  free(in->chunk);
 }
 
 static void input_remember(repl_input *in, const char *chunk) {
   if (in->hist == NULL || chunk[0] == '\0') return;
   HistEvent ev;
   history(in->hist, &ev, H_ENTER, chunk);
-  if (in->histpath[0]) history(in->hist, &ev, H_SAVE, in->histpath);
+  if (history_file_ok(in)) history(in->hist, &ev, H_SAVE, in->histpath);
 }
 
 enum { READ_OK, READ_EOF, READ_INTERRUPTED };
@@ -377,8 +394,129 @@ static int ends_with_semicolon(const char *s) {
   return n > 0 && s[n - 1] == ';';
 }
 
+/* Where a chunk stands lexically, updated line by line, so that a pasted block is not
+ * recompiled after every line (which made a 40,000-line paste quadratic). A chunk with an
+ * open bracket, block, long string or continued string cannot compile yet; only a compile
+ * tells whether any other chunk is complete, so the scanner never merges complete chunks. */
+typedef struct chunk_scan {
+  int depth;   /* ( [ { function do if repeat, minus ) ] } end until */
+  int long_eq; /* inside a long string or comment: the number of '=' of its bracket; else -1 */
+  char quote;  /* inside a short string continued by a backslash at the end of a line */
+  int unsure;  /* the scanner lost track (an unfinished string, \z): compile every line */
+} chunk_scan;
+
+/* s at '[': the length of a long bracket [==[ (and its '=' count), or 0 */
+static int long_open(const char *s, int *eq) {
+  const char *p = s + 1;
+  while (*p == '=')
+    p++;
+  if (*p != '[') return 0;
+  *eq = (int)(p - s - 1);
+  return (int)(p - s) + 1;
+}
+
+/* just past the closing ]==] with `eq` '=' signs, or NULL when the line has none */
+static const char *long_close(const char *s, int eq) {
+  for (; *s; s++) {
+    if (*s != ']') continue;
+    const char *p = s + 1;
+    while (*p == '=')
+      p++;
+    if (*p == ']' && (int)(p - s - 1) == eq) return p + 1;
+  }
+  return NULL;
+}
+
+static int word_delta(const char *w, size_t n) {
+  static const char *const open[] = {"function", "do", "if", "repeat"};
+  for (size_t k = 0; k < sizeof open / sizeof open[0]; k++)
+    if (strlen(open[k]) == n && memcmp(w, open[k], n) == 0) return 1;
+  if ((n == 3 && memcmp(w, "end", 3) == 0) || (n == 5 && memcmp(w, "until", 5) == 0)) return -1;
+  return 0;
+}
+
+static int is_word_char(char c) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static void scan_line(chunk_scan *c, const char *s) {
+  while (!c->unsure && *s) {
+    if (c->long_eq >= 0) {
+      const char *e = long_close(s, c->long_eq);
+      if (!e) return;
+      c->long_eq = -1, s = e;
+    } else if (c->quote) {
+      while (*s && *s != c->quote) {
+        if (*s == '\\') {
+          if (s[1] == '\0') return; /* the string goes on at the next line */
+          if (s[1] == 'z') c->unsure = 1;
+          s++;
+        }
+        s++;
+      }
+      if (!*s)
+        c->unsure = 1; /* unfinished string: a syntax error the compiler reports */
+      else
+        c->quote = 0, s++;
+    } else if (s[0] == '-' && s[1] == '-') {
+      int eq, k = s[2] == '[' ? long_open(s + 2, &eq) : 0;
+      if (!k) return; /* a comment to the end of the line */
+      c->long_eq = eq, s += 2 + k;
+    } else if (*s == '[') {
+      int eq, k = long_open(s, &eq);
+      if (k)
+        c->long_eq = eq, s += k;
+      else
+        c->depth++, s++;
+    } else if (*s == '"' || *s == '\'') {
+      c->quote = *s++;
+    } else if (*s == '(' || *s == '{') {
+      c->depth++, s++;
+    } else if (*s == ')' || *s == ']' || *s == '}') {
+      c->depth--, s++;
+    } else if (is_word_char(*s)) {
+      const char *w = s;
+      while (is_word_char(*s) || (*w >= '0' && *w <= '9' && *s == '.'))
+        s++;
+      if (!(*w >= '0' && *w <= '9')) c->depth += word_delta(w, (size_t)(s - w));
+    } else {
+      s++;
+    }
+  }
+}
+
+/* True when the chunk certainly cannot compile yet (an open bracket, block or string). */
+static int surely_incomplete(const chunk_scan *c) {
+  return !c->unsure && (c->depth > 0 || c->long_eq >= 0 || c->quote);
+}
+
+/* Appends the line on top of L's stack (popped) to in->chunk, after a '\n' unless first. */
+static void chunk_append(repl_input *in, int first) {
+  lua_State *L = in->L;
+  size_t n;
+  const char *line = lua_tolstring(L, -1, &n);
+  size_t need = in->chunklen + n + 2;
+  if (first) in->chunklen = 0, need = n + 1;
+  if (need > in->chunkcap) {
+    size_t cap = in->chunkcap ? in->chunkcap : 256;
+    while (cap < need)
+      cap *= 2;
+    char *p = realloc(in->chunk, cap);
+    if (p == NULL) luaL_error(L, "not enough memory for the input");
+    in->chunk = p, in->chunkcap = cap;
+  }
+  if (!first) in->chunk[in->chunklen++] = '\n';
+  memcpy(in->chunk + in->chunklen, line, n);
+  in->chunklen += n;
+  in->chunk[in->chunklen] = '\0';
+  lua_pop(L, 1);
+}
+
 /* Reads and compiles one chunk. Returns READ_EOF, READ_INTERRUPTED, or READ_OK with either
- * the compiled function or an error message (status in *status) on the stack. */
+ * the compiled function or an error message (status in *status) on the stack. Lines are
+ * joined in a C buffer; while the scanner says the chunk surely cannot compile, it is
+ * compiled only for its first lines and then each time it doubles, so that a syntax error
+ * inside a long block still shows within a factor of two, and a paste costs linear time. */
 static int read_chunk(repl_input *in, int *status, int *print) {
   lua_State *L = in->L;
   int r = input_read(in, PROMPT1);
@@ -388,26 +526,30 @@ static int read_chunk(repl_input *in, int *status, int *print) {
     lua_pushfstring(L, "%s", first + 1);
     lua_remove(L, -2);
   }
-  for (;;) {
-    lua_pushvalue(L, -1); /* keep the source for history and continuation */
-    int is_expr;
-    *status = compile(L, &is_expr);
-    if (!incomplete(L, *status)) {
-      const char *src = lua_tostring(L, -2);
-      *print = is_expr && !ends_with_semicolon(src);
-      input_remember(in, src);
-      lua_remove(L, -2); /* the source */
-      return READ_OK;
+  chunk_append(in, 1);
+  chunk_scan scan = {0, -1, 0, 0};
+  scan_line(&scan, in->chunk);
+  size_t tried = 0;
+  for (int lines = 1;; lines++) {
+    if (!surely_incomplete(&scan) || lines <= 64 || in->chunklen >= 2 * tried) {
+      tried = in->chunklen;
+      lua_pushlstring(L, in->chunk, in->chunklen); /* the source, for history */
+      lua_pushvalue(L, -1);
+      int is_expr;
+      *status = compile(L, &is_expr);
+      if (!incomplete(L, *status)) {
+        *print = is_expr && !ends_with_semicolon(in->chunk);
+        input_remember(in, in->chunk);
+        lua_remove(L, -2); /* the source */
+        return READ_OK;
+      }
+      lua_pop(L, 2); /* the "<eof>" message and the source */
     }
-    lua_pop(L, 1); /* the "<eof>" message */
     r = input_read(in, PROMPT2);
-    if (r != READ_OK) {
-      lua_pop(L, 1);
-      return r;
-    }
-    lua_pushliteral(L, "\n");
-    lua_insert(L, -2);
-    lua_concat(L, 3);
+    if (r != READ_OK) return r;
+    size_t from = in->chunklen + 1;
+    chunk_append(in, 0);
+    scan_line(&scan, in->chunk + from);
   }
 }
 

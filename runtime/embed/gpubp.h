@@ -83,6 +83,12 @@ typedef struct gpubp_options {
   int seed_set;       /* nonzero: call gb.manual_seed(seed) after loading */
   int64_t seed;
   int no_global;       /* nonzero: do not set the globals `gb` and `help` (require 'gpubp' works) */
+  int allow_bytecode;  /* nonzero: gpubp_dofile and the script's load, loadfile, dofile and
+                          require also accept precompiled (binary) chunks. Default: refused,
+                          since malformed bytecode can crash the process (docs/reliability.md) */
+  int allow_exit;      /* nonzero: os.exit ends the process as in plain Lua (the gpubp command
+                          sets this). Default: os.exit raises a Lua error, so a script cannot
+                          end its host: "os.exit(N) refused: this is an embedded ..." */
   gpubp_budget budget; /* caps: bytes from the start (the modules' load counts), time and
                           instructions from the first call after open */
   /* Sandbox: nonzero runs scripts with a restricted standard library (no os.execute,
@@ -98,7 +104,8 @@ typedef struct gpubp_options {
   int interrupt_sets_hook;
 } gpubp_options;
 
-/* Fills `opt` with the defaults (module default device, no seeding, global `gb` set). */
+/* Fills `opt` with the defaults (module default device, no seeding, global `gb` set, no
+ * bytecode, os.exit refused). */
 GPUBP_API void gpubp_options_init(gpubp_options *opt);
 
 /* Opens a runtime: a fresh Lua state with the standard libraries and `require 'gpubp'`
@@ -128,8 +135,11 @@ GPUBP_API const char *gpubp_status_string(int status);
 GPUBP_API const char *gpubp_version(void);
 
 /* Runs a Lua file (path; NULL = stdin) or a string. `chunkname` names the string chunk in
- * messages (NULL: "=(gpubp_dostring)"). Results are discarded. Errors: GPUBP_ERRFILE,
- * GPUBP_ERRSYNTAX, GPUBP_ERRRUN (message with traceback), GPUBP_ERRMEM. */
+ * messages (NULL: "=(gpubp_dostring)"). Results are discarded. Only source text is accepted
+ * (a precompiled chunk is GPUBP_ERRSYNTAX "attempt to load a binary chunk (mode is 't')"),
+ * except that gpubp_dofile accepts one when the runtime was opened with allow_bytecode.
+ * Errors: GPUBP_ERRFILE, GPUBP_ERRSYNTAX, GPUBP_ERRRUN (message with traceback),
+ * GPUBP_ERRMEM. */
 GPUBP_API int gpubp_dofile(gpubp_runtime *rt, const char *path);
 GPUBP_API int gpubp_dostring(gpubp_runtime *rt, const char *code, const char *chunkname);
 

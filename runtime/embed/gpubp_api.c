@@ -18,6 +18,7 @@
 #include "gb_state.h"
 #include "gb_tensor.h"
 #include "gpubp.h"
+#include "gpubp_guard.h"
 #include "gpubp_sandbox.h"
 #include "lgb.h"
 
@@ -33,6 +34,7 @@ struct gpubp_runtime {
   gb_luaheap *heap;        /* the Lua state's small-block allocator */
   bool warn_on, warn_cont; /* Lua warnings: switched by "@on"/"@off" (the -W option) */
   int modref;              /* registry ref to the gpubp module table */
+  bool allow_bytecode;     /* gpubp_options.allow_bytecode */
   char *err;               /* last error message (malloc'd), or NULL */
   gb_state *S;             /* the module's core state (set once open succeeded) */
   gb_limits lim;           /* budgets and the stop flag, shared with the core and the heap */
@@ -256,6 +258,8 @@ static int open_body(lua_State *L) {
   api_call *c = lua_touserdata(L, 1);
   const gpubp_options *o = c->opt;
   luaL_openlibs(L);
+  gpubp_guard_install(L, o && o->allow_bytecode, o && o->allow_exit);
+  c->rt->allow_bytecode = o && o->allow_bytecode;
   c->status = GPUBP_ERRINIT;
   gbL_install(L);
   lua_getglobal(L, "require");
@@ -424,7 +428,9 @@ static int run_loaded(gpubp_runtime *rt, int load_status) {
 int gpubp_dofile(gpubp_runtime *rt, const char *path) {
   int st = check_rt(rt);
   if (st != GPUBP_OK) return st;
-  return run_loaded(rt, luaL_loadfilex(rt->L, path, rt->sandboxed ? "t" : NULL));
+  /* bytecode only when allowed and not sandboxed (malformed bytecode can crash) */
+  return run_loaded(rt,
+                    luaL_loadfilex(rt->L, path, rt->allow_bytecode && !rt->sandboxed ? NULL : "t"));
 }
 
 int gpubp_dostring(gpubp_runtime *rt, const char *code, const char *chunkname) {

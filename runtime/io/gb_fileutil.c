@@ -1,14 +1,16 @@
 /* gb_fileutil.c — crash-safe file replacement (see gb_fileutil.h). POSIX: open(O_EXCL),
  * fsync, rename and a directory fsync make the new file durable before it becomes visible
  * under the target name. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 
 #include "gb_fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +19,72 @@ static char *dup_str(const char *s) {
   char *p = malloc(n);
   if (p) memcpy(p, s, n);
   return p;
+}
+
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISLNK(m)) return "a symbolic link";
+  return "not a file";
+}
+
+gb_status gb_file_open_read(gb_state *S, const char *what, const char *path, int *fd,
+                            int64_t *size) {
+  *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (*fd < 0) return gb_errorf(S, GB_EIO, "%s: %s: cannot open: %s", what, path, strerror(errno));
+  struct stat sb;
+  if (fstat(*fd, &sb) != 0) {
+    int err = errno;
+    close(*fd);
+    *fd = -1;
+    return gb_errorf(S, GB_EIO, "%s: %s: cannot stat: %s", what, path, strerror(err));
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    close(*fd);
+    *fd = -1;
+    return gb_errorf(S, GB_EIO, "%s: %s: not a regular file (it is %s)", what, path,
+                     file_kind(sb.st_mode));
+  }
+  int flags = fcntl(*fd, F_GETFL);
+  if (flags >= 0) fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK);
+  *size = (int64_t)sb.st_size;
+  return GB_OK;
+}
+
+/* The file a save to `path` replaces, in *out (owned): `path` itself, or what a symbolic
+ * link there points to (resolved fully). Refuses a target that exists but is no regular
+ * file, and a link that leads nowhere. */
+static gb_status save_target(gb_state *S, const char *what, const char *path, char **out) {
+  struct stat sb;
+  char resolved[PATH_MAX];
+  const char *target = path;
+  if (lstat(path, &sb) != 0) {
+    if (errno != ENOENT)
+      return gb_errorf(S, GB_EIO, "%s: %s: cannot stat: %s", what, path, strerror(errno));
+  } else if (S_ISLNK(sb.st_mode)) {
+    if (!realpath(path, resolved))
+      return gb_errorf(S, GB_EIO, "%s: %s: a symbolic link that cannot be followed: %s", what, path,
+                       strerror(errno));
+    if (stat(resolved, &sb) != 0)
+      return gb_errorf(S, GB_EIO, "%s: %s: cannot stat %s: %s", what, path, resolved,
+                       strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+      return gb_errorf(S, GB_EIO,
+                       "%s: %s: a symbolic link to %s, which is not a regular file (it is %s); "
+                       "refusing to replace it",
+                       what, path, resolved, file_kind(sb.st_mode));
+    target = resolved;
+  } else if (!S_ISREG(sb.st_mode)) {
+    return gb_errorf(S, GB_EIO, "%s: %s: not a regular file (it is %s); refusing to replace it",
+                     what, path, file_kind(sb.st_mode));
+  }
+  *out = dup_str(target);
+  if (!*out) return gb_errorf(S, GB_EOOM, "%s: %s: out of memory", what, path);
+  return GB_OK;
 }
 
 static void release(gb_atomic_file *af) {
@@ -44,13 +112,15 @@ gb_status gb_atomic_file_open(gb_state *S, const char *what, const char *path, g
   memset(af, 0, sizeof *af);
   af->what = what;
   if (path[0] == '\0') return gb_errorf(S, GB_EIO, "%s: empty path", what);
-  size_t n = strlen(path) + 64;
-  af->path = dup_str(path);
+  gb_status st = save_target(S, what, path, &af->path);
+  if (st != GB_OK) return st;
+  size_t n = strlen(af->path) + 64;
   af->tmp_path = malloc(n);
-  if (!af->path || !af->tmp_path) {
+  if (!af->tmp_path) {
     release(af);
     return gb_errorf(S, GB_EOOM, "%s: %s: out of memory", what, path);
   }
+  path = af->path; /* from here on, the file being replaced */
   /* pid + a clock-derived nonce: unique across processes and across retries in one. */
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -5,6 +5,8 @@
 
 #include "gb_idx.h"
 
+#include "gb_fileutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,8 +20,14 @@
 
 /* More elements than this is treated as a corrupt header, not an allocation request. */
 #define IDX_MAX_ELEMS ((uint64_t)1 << 40)
-/* Trailing bytes are counted up to this many, then reported as "at least". */
-#define IDX_MAX_TRAILING_COUNT ((uint64_t)1 << 30)
+/* The most data bytes a header may declare (docs/reliability.md): the largest common IDX
+ * set, EMNIST ByClass, has 547 MB. A gzip bomb claiming more is refused before inflating. */
+#define IDX_MAX_DATA_BYTES ((uint64_t)1 << 30)
+/* deflate cannot expand one byte into more than 1032; a header claiming more data than the
+ * compressed file could hold is refused before inflating. */
+#define GZIP_MAX_RATIO 1032
+/* Trailing bytes are counted (inflated) up to this many, then reported as "at least". */
+#define IDX_MAX_TRAILING_COUNT ((uint64_t)1 << 16)
 
 typedef struct idx_header {
   int type;   /* element type code, 0x08..0x0E */
@@ -109,6 +117,12 @@ static gb_status idx_parse_header(gb_state *S, const char *name, const uint8_t *
                      name, dims);
   }
   h->data_bytes = numel * (uint64_t)h->elsize;
+  if (h->data_bytes > IDX_MAX_DATA_BYTES)
+    return gb_errorf(S, GB_EIO,
+                     "read_idx: %s: the header declares %llu data bytes, over the limit of %llu "
+                     "(1 GiB)",
+                     name, (unsigned long long)h->data_bytes,
+                     (unsigned long long)IDX_MAX_DATA_BYTES);
   return GB_OK;
 }
 
@@ -213,6 +227,7 @@ typedef struct idx_stream {
   bool failed; /* an error was recorded on S */
   bool z_live; /* z needs inflateEnd */
   size_t in_pos, in_len;
+  uint64_t file_bytes; /* the file's size */
   z_stream z;
   uint8_t in[1 << 16];
 } idx_stream;
@@ -335,12 +350,10 @@ static gb_status read_data(gb_state *S, idx_stream *s, const idx_header *h, uint
 static gb_status stream_open(gb_state *S, const char *path, idx_stream *s) {
   memset(s, 0, offsetof(idx_stream, in));
   s->path = path;
-  s->fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0)
-    return gb_errorf(S, GB_EIO, "read_idx: %s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(s->fd, &sb) == 0 && S_ISDIR(sb.st_mode))
-    return gb_errorf(S, GB_EIO, "read_idx: %s: cannot read: %s", path, strerror(EISDIR));
+  int64_t size;
+  gb_status st = gb_file_open_read(S, "read_idx", path, &s->fd, &size);
+  if (st != GB_OK) return st;
+  s->file_bytes = (uint64_t)size;
   if (stream_avail(S, s, 2), s->failed) return GB_EIO;
   s->gzip = s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
   if (s->gzip) {
@@ -371,6 +384,11 @@ gb_status gb_idx_read(gb_state *S, const char *path, gb_dtype dt, gb_tensor **ou
   idx_header h;
   uint8_t *data = NULL;
   if (st == GB_OK) st = idx_parse_header(S, path, hdr, len, &h);
+  if (st == GB_OK && s->gzip && h.hdr_bytes + h.data_bytes > GZIP_MAX_RATIO * s->file_bytes)
+    st = gb_errorf(S, GB_EIO,
+                   "read_idx: %s: the header declares %llu data bytes, more than a %llu-byte gzip "
+                   "file can hold",
+                   path, (unsigned long long)h.data_bytes, (unsigned long long)s->file_bytes);
   if (st == GB_OK) st = read_data(S, s, &h, &data);
   if (st == GB_OK) st = check_dtype(S, path, &h, dt);
   gb_tensor *t = NULL;

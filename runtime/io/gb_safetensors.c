@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gb_fileutil.h"
 
@@ -336,17 +337,17 @@ static gb_status st_read(gb_state *S, FILE *fp, const char *path, void *buf, siz
 
 gb_status gb_safetensors_load(gb_state *S, const char *path, gb_safetensors *out) {
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return gb_errorf(S, GB_EIO, "load: %s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  gb_status st = GB_OK;
-  if (fstat(fileno(fp), &sb) != 0)
-    st = gb_errorf(S, GB_EIO, "load: %s: cannot stat: %s", path, strerror(errno));
-  else if (!S_ISREG(sb.st_mode))
-    st = gb_errorf(S, GB_EIO, "load: %s: not a regular file%s", path,
-                   S_ISDIR(sb.st_mode) ? " (it is a directory)" : "");
+  int fd;
+  int64_t fsize;
+  gb_status st = gb_file_open_read(S, "load", path, &fd, &fsize);
+  if (st != GB_OK) return st;
+  FILE *fp = fdopen(fd, "rb");
+  if (!fp) {
+    close(fd);
+    return gb_errorf(S, GB_EOOM, "load: %s: out of memory", path);
+  }
   uint8_t prefix[8] = {0};
-  uint64_t hlen = 0, size = (uint64_t)sb.st_size;
+  uint64_t hlen = 0, size = (uint64_t)fsize;
   if (st == GB_OK) st = st_read(S, fp, path, prefix, size < 8 ? (size_t)size : 8, "the header");
   if (st == GB_OK) st = st_check_prefix(S, path, prefix, size, &hlen);
   char *json = NULL;

@@ -190,10 +190,18 @@ static void test_malformed(void) {
   n = make_idx(buf, 0x00000803, 3, dh, 100);
   expect_error("huge", buf, n, GB_F32, GB_EIO,
                "dimensions 4294967295x4294967295x4294967295 are too large (over 2^40 elements)");
-  uint32_t dbig[1] = {0xFFFFFFFF}; /* fits the cap, but the file holds 10 bytes: no 4 GB alloc */
+  uint32_t dbig[1] = {0xFFFFFFFF}; /* under 2^40 elements, over the 1 GiB data limit */
   n = make_idx(buf, 0x00000801, 1, dbig, 10);
   expect_error("claims4g", buf, n, GB_F32, GB_EIO,
-               "truncated: expected 4294967295 data bytes, got 10");
+               "the header declares 4294967295 data bytes, over the limit of 1073741824 (1 GiB)");
+  uint32_t dlim[1] = {0x3FFFFFFF}; /* within the limit, but the file holds 10 bytes: no alloc */
+  n = make_idx(buf, 0x00000801, 1, dlim, 10);
+  gb_state *S = gb_state_new();
+  gb_tensor *t = NULL;
+  CHECK(gb_idx_parse(S, "claims1g", buf, n, GB_F32, &t) == GB_EIO);
+  CHECK(strcmp(gb_state_error(S),
+               "read_idx: claims1g: truncated: expected 1073741823 data bytes, got 10") == 0);
+  gb_state_free(S);
   n = make_idx(buf, 0x00000801, 1, d1, 10);
   expect_error("trunc", buf, n, GB_F32, GB_EIO, "truncated: expected 1000 data bytes, got 10");
   n = make_idx(buf, 0x00000803, 3, d3, 26);
@@ -258,7 +266,7 @@ static void test_gzip_and_fs(void) {
   char missing[128];
   snprintf(missing, sizeof missing, "%s/missing.gz", dir);
   CHECK(gb_idx_read(S, missing, GB_F32, &t) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
-  snprintf(want, sizeof want, "read_idx: %s: cannot read: Is a directory", dir);
+  snprintf(want, sizeof want, "read_idx: %s: not a regular file (it is a directory)", dir);
   CHECK(gb_idx_read(S, dir, GB_F32, &t) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
   CHECK(t == NULL);
   /* the runtime still works after all that */

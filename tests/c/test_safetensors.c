@@ -393,10 +393,13 @@ static void test_save_errors(void) {
   CHECK(strncmp(gb_state_error(S), want, strlen(want)) == 0);
   const char *e = gb_state_error(S);
   CHECK(strlen(e) > 27 && strcmp(e + strlen(e) - 27, ": No such file or directory") == 0);
-  /* the target is a directory: the rename fails and the temporary is removed */
+  /* the target is a directory: refused before any temporary is made */
   snprintf(path, sizeof path, "%s/adir", dir);
   mkdir(path, 0755);
-  snprintf(want, sizeof want, "save: %s: cannot rename over it: Is a directory", path);
+  snprintf(want, sizeof want,
+           "save: %s: not a regular file (it is a directory); refusing to "
+           "replace it",
+           path);
   CHECK(gb_safetensors_save(S, path, &x.f) == GB_EIO && strcmp(gb_state_error(S), want) == 0);
   CHECK(count_temps() == 0);
   rmdir(path);

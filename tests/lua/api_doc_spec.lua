@@ -119,7 +119,7 @@ local function public_names()
   walk_tables(gb, 'gb', out, classes, {})
   class_names(classes, out)
   -- tensor methods: the table the metatable's __index closure looks names up in
-  local index = getmetatable(gb.zeros(1)).__index
+  local index = debug.getmetatable(gb.zeros(1)).__index -- getmetatable answers false
   local methods = type(index) == 'table' and index or select(2, debug.getupvalue(index, 1))
   assert(type(methods) == 'table', 'the tensor metatable has no method table')
   for _, k in ipairs(sorted_keys(methods)) do out[#out + 1] = 'Tensor:' .. k end

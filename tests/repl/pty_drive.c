@@ -2,12 +2,14 @@
  * terminal would, for the REPL tests (no python or expect needed).
  *   usage: pty_drive SCRIPT -- COMMAND [ARGS...]
  * SCRIPT lines: `send TEXT` (after a 60 ms pause, as a person; escapes \n \r \t \e \\ \xHH),
+ * `paste FILE` (the file's bytes as fast as the terminal takes them, as a terminal pastes),
  * `expect TEXT` (waits up to 10 s for TEXT in the output after the previous match; escape sequences
  * and \r are stripped first), `reject TEXT` (TEXT must not be in the output since the previous
  * match), `sleep MS`, `exit CODE` (waits for the program to end with CODE), `# comment`. Exits 0
  * when every step passed, 1 (with the output so far) otherwise. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -72,6 +74,31 @@ static int pump(drive *d, int ms) {
   return 1;
 }
 
+/* Writes the file at `path` to the terminal while draining its output (the program's echo
+ * would otherwise fill the terminal and stall both sides). */
+static int paste_file(drive *d, const char *path) {
+  FILE *pf = fopen(path, "rb");
+  if (!pf) return 0;
+  int flags = fcntl(d->fd, F_GETFL);
+  fcntl(d->fd, F_SETFL, flags | O_NONBLOCK);
+  char buf[1024];
+  size_t got;
+  int ok = 1;
+  while (ok && (got = fread(buf, 1, sizeof buf, pf)) > 0) {
+    for (size_t off = 0; ok && off < got;) {
+      ssize_t w = write(d->fd, buf + off, got - off);
+      if (w > 0)
+        off += (size_t)w;
+      else if (w < 0 && errno != EAGAIN && errno != EINTR)
+        ok = 0;
+      pump(d, w > 0 ? 0 : 1);
+    }
+  }
+  fcntl(d->fd, F_SETFL, flags);
+  fclose(pf);
+  return ok;
+}
+
 static void unescape(const char *s, char *out, size_t *n) {
   size_t k = 0;
   while (*s) {
@@ -129,6 +156,11 @@ static int run_script(drive *d, FILE *f) {
         if (write(d->fd, arg + i, 1) != 1) return fail(d, lineno, "write");
         pump(d, 2);
       }
+    } else if (strcmp(line, "paste") == 0) {
+      long settle = now_ms() + 60;
+      while (now_ms() < settle)
+        pump(d, 10);
+      if (!paste_file(d, rest)) return fail(d, lineno, "paste: cannot read the file or write it");
     } else if (strcmp(line, "expect") == 0) {
       long end = now_ms() + TIMEOUT_MS;
       char *hit = NULL;

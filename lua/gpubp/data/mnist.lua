@@ -9,23 +9,26 @@ local FILES = {
   test = { 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte' },
 }
 
-local function exists(path)
-  local f = io.open(path, 'rb')
-  if f then f:close() return true end
-  return false
-end
-
--- '<dir>/<base>.gz' if present, else '<dir>/<base>'; nil and the paths tried otherwise.
-local function find(dir, base)
-  local gz, raw = dir .. '/' .. base .. '.gz', dir .. '/' .. base
-  if exists(gz) then return gz end
-  if exists(raw) then return raw end
-  return nil, gz .. ' or ' .. raw
-end
-
 -- The reader's message names the file and the problem; drop its position (raised again
 -- below at the user's line).
 local strip_where = errors.message
+
+-- Reads '<dir>/<base>.gz' if it exists, else '<dir>/<base>', as `dtype`: returns the tensor
+-- and its path, or nil and the paths tried when neither exists; any other failure raises.
+-- The reader itself probes for the files: io.open would block forever on a FIFO, and
+-- read_idx refuses anything but a regular file without blocking.
+local function read(dir, base, dtype)
+  local tried = {}
+  for _, path in ipairs({ dir .. '/' .. base .. '.gz', dir .. '/' .. base }) do
+    local ok, t = pcall(gb.io.read_idx, path, dtype)
+    if ok then return t, path end
+    if not tostring(t):find(': cannot open: No such file or directory', 1, true) then
+      errors.raise('data.mnist: ' .. strip_where(t))
+    end
+    tried[#tried + 1] = path
+  end
+  return nil, table.concat(tried, ' or ')
+end
 
 -- mnist(dir, split='train') -> {x =, y =, classes =, n =, files = {images, labels}}
 local function mnist(dir, split)
@@ -38,20 +41,15 @@ local function mnist(dir, split)
     errors.raise("data.mnist: split must be 'train' or 'test', got '" .. tostring(split) .. "'")
   end
   dir = dir:gsub('/+$', '')
-  local img_path, tried_img = find(dir, names[1])
-  local lbl_path, tried_lbl = find(dir, names[2])
-  if not img_path or not lbl_path then
+  local labels, lbl_path = read(dir, names[2], 'int64') -- the small file first
+  local images, img_path = read(dir, names[1], 'float32')
+  if not images or not labels then
     local missing = {}
-    if not img_path then missing[#missing + 1] = tried_img end
-    if not lbl_path then missing[#missing + 1] = tried_lbl end
+    if not images then missing[#missing + 1] = img_path end
+    if not labels then missing[#missing + 1] = lbl_path end
     errors.raise('data.mnist: no MNIST ' .. split .. ' files in ' .. dir .. ' (tried '
           .. table.concat(missing, '; ') .. '); run scripts/fetch_data.sh')
   end
-  local ok, images = pcall(gb.io.read_idx, img_path, 'float32')
-  if not ok then errors.raise('data.mnist: ' .. strip_where(images)) end
-  local labels
-  ok, labels = pcall(gb.io.read_idx, lbl_path, 'int64')
-  if not ok then errors.raise('data.mnist: ' .. strip_where(labels)) end
   if images:dim() ~= 3 then
     errors.raise(string.format('data.mnist: %s: expected images of shape (N, rows, cols), got (%s)',
       img_path, table.concat(images.shape, ',')))
