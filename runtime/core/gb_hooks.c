@@ -1,6 +1,7 @@
 /* gb_hooks.c — gradient hooks for the tape: a hooked tensor carries a small id (on its node
  * when it is a non-leaf, on itself when a leaf); backward hands the hooked gradient to the
- * host's callback. Steps without hooks pay one branch per node. */
+ * host's callback (a leaf's once, summed, at the end). Steps without hooks pay one branch per
+ * node. */
 #include <stdlib.h>
 
 #include "gb_state.h"
@@ -42,4 +43,21 @@ int gb_hooks_take_dead(gb_state *S, uint32_t *ids, int cap) {
     ids[i] = S->dead_hooks[S->ndead_hooks - 1 - i];
   S->ndead_hooks -= n;
   return n;
+}
+
+gb_status gb_hooks_pending_push(gb_state *S, gb_tensor *leaf) {
+  if (S->nhook_leaves == S->cap_hook_leaves) {
+    int cap = S->cap_hook_leaves ? 2 * S->cap_hook_leaves : 16;
+    gb_tensor **v = realloc(S->hook_leaves, (size_t)cap * sizeof *v);
+    if (!v) return gb_errorf(S, GB_EOOM, "out of memory: backward (gradient hooks)");
+    S->hook_leaves = v;
+    S->cap_hook_leaves = cap;
+  }
+  gb_tensor_retain(leaf);
+  S->hook_leaves[S->nhook_leaves++] = leaf;
+  return GB_OK;
+}
+
+gb_tensor *gb_hooks_pending_pop(gb_state *S) {
+  return S->nhook_leaves ? S->hook_leaves[--S->nhook_leaves] : NULL;
 }

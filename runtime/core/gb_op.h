@@ -116,5 +116,9 @@ gb_status gb_hooks_run(gb_state *S, uint32_t id, gb_tensor **grad);
 int gb_hooks_take_dead(gb_state *S, uint32_t *ids, int cap);
 /* Called by the tensor and node destructors for an object carrying hook `id`. */
 void gb_hooks_dead(gb_state *S, uint32_t id);
+/* The running backward's list of hooked leaves waiting for their summed gradient: push
+ * retains the leaf (GB_EOOM when the list cannot grow); pop returns a reference, or NULL. */
+gb_status gb_hooks_pending_push(gb_state *S, gb_tensor *leaf);
+gb_tensor *gb_hooks_pending_pop(gb_state *S);
 
 #endif

@@ -45,6 +45,7 @@ void gb_state_free(gb_state *S) {
   gb_state_set_limits(S, NULL);
   free_lists(S);
   free(S->dead_hooks);
+  free(S->hook_leaves);
   gb_alloc_release_cache(S);
   for (int k = 0; k < GB_NKINDS; k++) {
     const gb_backend *b = S->backend[k] ? gb_backend_loaded(GB_DEVICE(k, 0)) : NULL;

@@ -33,6 +33,8 @@ struct gb_state {
   uint32_t hook_seq;
   uint32_t *dead_hooks;
   int ndead_hooks, cap_dead_hooks;
+  gb_tensor **hook_leaves; /* hooked leaves holding a gradient for the running backward */
+  int nhook_leaves, cap_hook_leaves;
   /* recycled tensor headers and storages (no heap traffic in the steady state) */
   gb_tensor *free_tensors;
   gb_storage *free_storages;

@@ -154,14 +154,9 @@ static gb_status own_gradient(gb_state *S, gb_tensor *leaf, gb_tensor **g) {
   return GB_OK;
 }
 
-static gb_status deliver(gb_state *S, gb_tensor *input, gb_tensor *g) {
-  if (input->grad_fn) return accumulate(S, &input->grad_fn->gacc, g);
-  if (!input->requires_grad) {
-    gb_tensor_release(S, g);
-    return GB_OK;
-  }
-  gb_status st = input->hook ? gb_hooks_run(S, input->hook, &g) : GB_OK;
-  if (!st) st = own_gradient(S, input, &g);
+/* Adds g (stolen) into the leaf's .grad. */
+static gb_status give_leaf(gb_state *S, gb_tensor *input, gb_tensor *g) {
+  gb_status st = own_gradient(S, input, &g);
   if (st) {
     gb_tensor_release(S, g);
     return st;
@@ -174,6 +169,46 @@ static gb_status deliver(gb_state *S, gb_tensor *input, gb_tensor *g) {
   st = gb_op_run_into(S, GB_OP_ADD, &a, input->grad);
   gb_tensor_release(S, g);
   return st;
+}
+
+/* A leaf with a gradient hook collects this backward's contributions in ->hook_acc, so its
+ * hook sees their sum once (as PyTorch's), when flush_hooked_leaves runs. Steals g. */
+static gb_status defer_to_hook(gb_state *S, gb_tensor *leaf, gb_tensor *g) {
+  if (!leaf->hook_acc) {
+    gb_status st = gb_hooks_pending_push(S, leaf);
+    if (st) {
+      gb_tensor_release(S, g);
+      return st;
+    }
+  }
+  return accumulate(S, &leaf->hook_acc, g);
+}
+
+/* Runs the hooks of the leaves deferred by this backward and gives them their gradients;
+ * after an error (st) it only drops what they collected. Returns the first error. */
+static gb_status flush_hooked_leaves(gb_state *S, gb_status st) {
+  gb_tensor *leaf;
+  while ((leaf = gb_hooks_pending_pop(S)) != NULL) {
+    gb_tensor *g = leaf->hook_acc;
+    leaf->hook_acc = NULL;
+    if (!st && g) st = gb_hooks_run(S, leaf->hook, &g);
+    if (!st && g)
+      st = give_leaf(S, leaf, g);
+    else
+      gb_tensor_release(S, g);
+    gb_tensor_release(S, leaf);
+  }
+  return st;
+}
+
+static gb_status deliver(gb_state *S, gb_tensor *input, gb_tensor *g) {
+  if (input->grad_fn) return accumulate(S, &input->grad_fn->gacc, g);
+  if (!input->requires_grad) {
+    gb_tensor_release(S, g);
+    return GB_OK;
+  }
+  if (input->hook && S->hook_fn) return defer_to_hook(S, input, g);
+  return give_leaf(S, input, g);
 }
 
 static gb_status run_node(gb_state *S, gb_node *n) {
@@ -249,7 +284,7 @@ gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain
   gb_tensor *g = NULL;
   gb_status st = seed_gradient(S, root, grad, &g);
   if (st || !root->grad_fn) {
-    if (!st) st = deliver(S, root, g);
+    if (!st) st = flush_hooked_leaves(S, deliver(S, root, g));
     gb_set_grad_enabled(S, was);
     return st;
   }
@@ -276,6 +311,7 @@ gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain
     gb_node_release(S, n);
   }
   free(nodes.v);
+  st = flush_hooked_leaves(S, st);
   gb_set_grad_enabled(S, was);
   return st;
 }

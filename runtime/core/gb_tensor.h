@@ -36,6 +36,7 @@ struct gb_tensor {
   gb_tensor *grad;      /* accumulated gradient (leaves only), or NULL */
   gb_node *grad_fn;     /* node that produced this tensor (non-leaf), or NULL */
   uint32_t hook;        /* gradient hooks of a leaf (gb_hooks.c), 0 if none */
+  gb_tensor *hook_acc;  /* a hooked leaf's gradient collected during one backward */
   gb_tensor *next_free; /* free-list link while recycled */
 };
 

@@ -170,6 +170,20 @@ describe('tensor and module hooks', function()
     assert.are.same({ 4 }, w.grad:totable())
   end)
 
+  it('a leaf used by several ops: its hook runs once, with the summed gradient', function()
+    local w = gb.tensor({ 2.0, -1.0 }):requires_grad_(true)
+    local calls, seen = 0, nil
+    w:register_hook(function(g) calls = calls + 1; seen = g:totable() end)
+    ;((w * 3):sum() + (w * w):sum() + w:sum()):backward()
+    assert.are.equal(1, calls)
+    assert.are.same({ 3 + 4 + 1, 3 - 2 + 1 }, seen)       -- 3 + 2w + 1
+    assert.are.same(seen, w.grad:totable())
+    ;(w * 2):sum():backward()                               -- a second backward: once more, accumulating
+    assert.are.equal(2, calls)
+    assert.are.same({ 2, 2 }, seen)
+    assert.are.same({ 10, 4 }, w.grad:totable())
+  end)
+
   it('names the failure of a hook and refuses a wrong shape', function()
     local w = gb.tensor({ 1.0, 2.0 }):requires_grad_(true)
     w:register_hook(function() return gb.zeros(3) end)
@@ -267,6 +281,45 @@ describe('help', function()
     assert.is_truthy(capture(gb.optim.lr_find)[1]:find('^### gb.optim.lr_find%('))
     assert.is_truthy(capture(gb.nn.Linear(2, 2).parameters)[1]:find('^### Module:parameters%('))
     assert.is_truthy(capture('no_such_name_zz')[1]:find("^help: no entry for 'no_such_name_zz' in .*docs/api.md$"))
+  end)
+
+  it('finds an entry for every public function, class, module, tensor method and class method', function()
+    local missing, n, seen = {}, 0, {}
+    local function try(v, name, want)
+      n = n + 1
+      local o = capture(v)
+      if not (o[1] or ''):match(want) then missing[#missing + 1] = name .. ' -> ' .. tostring(o[1]) end
+    end
+    local function walk(t, path, depth)
+      if seen[t] or depth > 4 then return end
+      seen[t] = true
+      for k, v in pairs(t) do
+        if type(k) == 'string' and k:sub(1, 1) ~= '_' and (type(v) == 'function' or type(v) == 'table') then
+          try(v, path .. '.' .. k, '^##')
+          if type(v) == 'table' and not rawget(v, '__name') then walk(v, path .. '.' .. k, depth + 1) end
+        end
+      end
+    end
+    walk(gb, 'gb', 0)
+    for k, v in pairs(gb._tensor_methods) do
+      if k:sub(1, 1) ~= '_' then try(v, 'Tensor:' .. k, '^###') end
+    end
+    local net = nn.Sequential(nn.Linear(2, 2))
+    local opt = optim.SGD(net:parameters(), { lr = 0.1 })
+    for _, obj in ipairs({ net, opt, optim.StepLR(opt, 2), utils.Logger(), nn.utils.GradMonitor(net),
+                           utils.progress(3, { quiet = true }) }) do
+      local c = getmetatable(obj)
+      while c do
+        for k, v in pairs(c) do
+          if type(k) == 'string' and type(v) == 'function' and k:sub(1, 1) ~= '_' and k ~= 'init' then
+            try(v, rawget(c, '__name') .. ':' .. k, '^###')
+          end
+        end
+        c = rawget(c, 'super')
+      end
+    end
+    assert.is_true(n > 300, 'walked only ' .. n)
+    assert(#missing == 0, table.concat(missing, '\n'))
   end)
 
   it('the CLI defines the global help', function()
