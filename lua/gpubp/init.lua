@@ -17,8 +17,24 @@ local function needs_grad(list)
   return false
 end
 
+-- A hole ({a, nil, b}) would end ipairs early and drop b: every index up to the largest one
+-- must hold a tensor.
+local function no_holes(list, what)
+  if type(list) ~= 'table' then return end
+  local n = 0
+  for k in pairs(list) do
+    if math.type(k) == 'integer' and k > n then n = k end
+  end
+  for i = 1, n do
+    if not gb.is_tensor(list[i]) then
+      errors.raise(('%s: element %d is not a tensor (got %s)'):format(what, i, type(list[i])))
+    end
+  end
+end
+
 function gb.cat(list, dim)
   if type(list) ~= 'table' or #list == 0 then errors.raise('cat: expected a non-empty list of tensors') end
+  no_holes(list, 'cat')
   dim = dim or 1
   local first = list[1]
   if not gb.is_tensor(first) then errors.raise('cat: element 1 is not a tensor') end
@@ -59,6 +75,7 @@ function gb.cat(list, dim)
 end
 
 function gb.stack(list, dim)
+  no_holes(list, 'stack')
   if type(list) ~= 'table' or #list == 0 then errors.raise('stack: expected a non-empty list of tensors') end
   dim = dim or 1
   local parts = {}

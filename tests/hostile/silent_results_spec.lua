@@ -46,6 +46,13 @@ describe('silent wrong results', function()
     assert.are.same({ 1, 1, 2, 3, 4 }, y:totable())
   end)
 
+  it('gb.cat with a hole in its list is an error, not a shorter result', function()
+    local a, b = gb.ones(2), gb.zeros(2)
+    fails_with('cat: element 2 is not a tensor (got nil)', function() return gb.cat({ a, nil, b }) end)
+    fails_with('stack: element 2 is not a tensor (got nil)', function() return gb.stack({ a, nil, b }) end)
+    assert.are.same({ 1, 1, 0, 0 }, gb.cat({ a, b }):totable())
+  end)
+
   it('view(-1, 0) is an error, not a tensor of size -1', function()
     fails_with('view: cannot infer the size -1 in (-1,0)', function() return gb.zeros(0):view(-1, 0) end)
   end)
