@@ -46,8 +46,13 @@ static void compare_file(gb_state *S, const char *path, gb_dtype dt, gb_status s
   gb_status fst = gb_idx_read(S, path, dt, &t);
   FUZZ_ASSERT(fst == st, "file status %d, memory status %d (%s)", fst, st, gb_state_error(S));
   if (st != GB_OK) {
-    FUZZ_ASSERT(strcmp(tail(gb_state_error(S), path), msg) == 0, "file '%s' vs memory '%s'",
-                gb_state_error(S), msg);
+    /* A gzip file whose header declares more data than deflate could inflate from its size
+     * is refused before inflating (the gzip-bomb check); in memory the same bytes read as
+     * truncated. Any other difference between the two messages is a bug. */
+    const char *ft = tail(gb_state_error(S), path);
+    bool bomb_check = strstr(ft, "gzip file can hold") && !strncmp(msg, "truncated", 9);
+    FUZZ_ASSERT(bomb_check || strcmp(ft, msg) == 0, "file '%s' vs memory '%s'", gb_state_error(S),
+                msg);
     return;
   }
   FUZZ_ASSERT(t->numel == mem->numel && t->ndim == mem->ndim, "file and memory shapes differ");
