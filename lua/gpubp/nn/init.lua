@@ -12,6 +12,9 @@ local CLASSES = {
   'Sequential', 'Linear', 'Identity', 'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'GELU',
   'Softmax', 'LogSoftmax', 'Dropout', 'Flatten', 'BatchNorm1d', 'LayerNorm',
   'Embedding', 'Conv2d', 'MaxPool2d', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
+  -- issue 15 (branch nn)
+  'BatchNorm2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'Conv1d', 'Dropout2d', 'ModuleList',
+  'ModuleDict', 'BCELoss', 'SmoothL1Loss', 'HuberLoss', 'KLDivLoss',
 }
 for _, name in ipairs(CLASSES) do
   nn[name] = require('gpubp.nn.' .. name)
