@@ -34,7 +34,8 @@ __global__ void k_conv2d(cgeom g, const float *x, const float *w, const float *b
         for (int64_t kx = 0; kx < g.kw; kx++) {
           int64_t ix = ox * g.sw - g.pw + kx;
           if (ix < 0 || ix >= g.w) continue;
-          acc += x[((n * g.c + c) * g.h + iy) * g.w + ix] * w[((o * g.c + c) * g.kh + ky) * g.kw + kx];
+          acc +=
+              x[((n * g.c + c) * g.h + iy) * g.w + ix] * w[((o * g.c + c) * g.kh + ky) * g.kw + kx];
         }
       }
     y[e] = acc;
@@ -146,8 +147,8 @@ extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs
   if (st || gw->numel == 0) return st;
   gb_tensor *in[2];
   if ((st = contig_inputs(S, a, 2, in))) return st;
-  cgeom g = cgeom_of(a, in[1]->shape[0], in[1]->shape[1], in[1]->shape[2], in[1]->shape[3],
-                     gw->shape[0]);
+  cgeom g =
+      cgeom_of(a, in[1]->shape[0], in[1]->shape[1], in[1]->shape[2], in[1]->shape[3], gw->shape[0]);
   k_conv2d_backward_weight<<<gb_cuda_blocks(gw->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
                              c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
                                           gb_tensor_f32(gw));
@@ -175,7 +176,8 @@ __device__ __forceinline__ pcell pcell_of(const pgeom &g, int64_t oy, int64_t ox
     int64_t py1 = y1 < g.h + g.ph ? y1 : g.h + g.ph, px1 = x1 < g.w + g.pw ? x1 : g.w + g.pw;
     c.y0 = y0 < 0 ? 0 : y0, c.x0 = x0 < 0 ? 0 : x0;
     c.y1 = y1 < g.h ? y1 : g.h, c.x1 = x1 < g.w ? x1 : g.w;
-    c.div = g.include_pad ? (float)((py1 - y0) * (px1 - x0)) : (float)((c.y1 - c.y0) * (c.x1 - c.x0));
+    c.div =
+        g.include_pad ? (float)((py1 - y0) * (px1 - x0)) : (float)((c.y1 - c.y0) * (c.x1 - c.x0));
   } else {
     c.y0 = oy * g.h / g.oh, c.y1 = ((oy + 1) * g.h + g.oh - 1) / g.oh;
     c.x0 = ox * g.w / g.ow, c.x1 = ((ox + 1) * g.w + g.ow - 1) / g.ow;
@@ -211,8 +213,19 @@ __global__ void k_avg_pool_backward(pgeom g, const float *gout, float *gin) {
 
 static pgeom pgeom_of(const gb_opargs *a, bool adaptive, const gb_tensor *x, int64_t oh,
                       int64_t ow) {
-  pgeom g = {x->shape[0] * x->shape[1], x->shape[2], x->shape[3], oh, ow, a->i[0], a->i[1],
-             a->i[2], a->i[3], a->i[4], a->i[5], adaptive, a->i[6] != 0};
+  pgeom g = {x->shape[0] * x->shape[1],
+             x->shape[2],
+             x->shape[3],
+             oh,
+             ow,
+             a->i[0],
+             a->i[1],
+             a->i[2],
+             a->i[3],
+             a->i[4],
+             a->i[5],
+             adaptive,
+             a->i[6] != 0};
   return g;
 }
 
@@ -245,20 +258,18 @@ static gb_status avg_pool_backward(gb_state *S, const gb_opargs *a, gb_tensor **
     k_avg_pool_backward<<<gb_cuda_blocks(gc->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
                           c->stream>>>(g, gb_tensor_f32(gc), gb_tensor_f32(out[0]));
   gb_tensor_release(S, gc);
-  GB_LAUNCHED(S, dev, c, adaptive ? "adaptive_avg_pool2d_backward kernel"
-                                  : "avg_pool2d_backward kernel");
+  GB_LAUNCHED(S, dev, c,
+              adaptive ? "adaptive_avg_pool2d_backward kernel" : "avg_pool2d_backward kernel");
   return GB_OK;
 }
 
 extern "C" gb_status gb_cuda_avg_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return avg_pool(S, a, out, false);
 }
-extern "C" gb_status gb_cuda_avg_pool2d_backward(gb_state *S, const gb_opargs *a,
-                                                 gb_tensor **out) {
+extern "C" gb_status gb_cuda_avg_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return avg_pool_backward(S, a, out, false);
 }
-extern "C" gb_status gb_cuda_adaptive_avg_pool2d(gb_state *S, const gb_opargs *a,
-                                                 gb_tensor **out) {
+extern "C" gb_status gb_cuda_adaptive_avg_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return avg_pool(S, a, out, true);
 }
 extern "C" gb_status gb_cuda_adaptive_avg_pool2d_backward(gb_state *S, const gb_opargs *a,
@@ -374,8 +385,7 @@ extern "C" gb_status gb_cuda_batch_norm(gb_state *S, const gb_opargs *a, gb_tens
   return GB_OK;
 }
 
-extern "C" gb_status gb_cuda_batch_norm_backward(gb_state *S, const gb_opargs *a,
-                                                 gb_tensor **out) {
+extern "C" gb_status gb_cuda_batch_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_cuda_dev *c;
   gb_device dev = out[0]->device;
   gb_status st = gb_cuda_ctx(S, dev, &c);

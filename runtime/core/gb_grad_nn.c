@@ -27,8 +27,7 @@ gb_status gb_grad_conv2d(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
   return st;
 }
 
-static gb_status pool_backward(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g,
-                               gb_tensor **gin) {
+static gb_status pool_backward(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
   gb_opargs a = n->args;
   a.in[0] = g;
   a.in[1] = IN(0);

@@ -46,10 +46,11 @@ static gb_status conv_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t h
   int64_t hp, wp;
   if (h < 0 || w < 0 || gb_add_ovf(h, 2 * ph, &hp) || gb_add_ovf(w, 2 * pw, &wp) ||
       hp > GB_MAX_NUMEL || wp > GB_MAX_NUMEL)
-    return gb_errorf(S, GB_ESHAPE,
-                     "%s: a %lldx%lld input padded by %lldx%lld is too large (at most "
-                     GB_MAX_NUMEL_STR " per side)",
-                     NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
+    return gb_errorf(
+        S, GB_ESHAPE,
+        "%s: a %lldx%lld input padded by %lldx%lld is too large (at most " GB_MAX_NUMEL_STR
+        " per side)",
+        NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
   if (hp < kh || wp < kw)
     return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
                      NAME, (long long)kh, (long long)kw, (long long)hp, (long long)wp);
@@ -65,9 +66,10 @@ static gb_status check_weight(gb_state *S, gb_opid op, const gb_opargs *a, const
   if (st) return st;
   if (w->shape[1] == c && w->shape[2] == a->i[0] && w->shape[3] == a->i[1]) return GB_OK;
   char sb[GB_SHAPE_STRLEN];
-  return gb_errorf(S, GB_ESHAPE, "%s: weight %s does not fit %lld input channels and a %lldx%lld "
-                   "kernel", NAME, gb_shape_str(w, sb), (long long)c, (long long)a->i[0],
-                   (long long)a->i[1]);
+  return gb_errorf(S, GB_ESHAPE,
+                   "%s: weight %s does not fit %lld input channels and a %lldx%lld "
+                   "kernel",
+                   NAME, gb_shape_str(w, sb), (long long)c, (long long)a->i[0], (long long)a->i[1]);
 }
 
 static gb_status too_large(gb_state *S, gb_opid op, int nd, const int64_t *shape) {
@@ -163,8 +165,8 @@ gb_status gb_infer_adaptive_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, 
   gb_status st = need_ndim(S, op, x, 1, 4, "an (N,C,H,W) input");
   if (st) return st;
   if (a->i[0] < 1 || a->i[1] < 1 || a->i[0] > GB_MAX_NUMEL || a->i[1] > GB_MAX_NUMEL)
-    return gb_errorf(S, GB_EARG, "%s: output size %lldx%lld must be >= 1", NAME,
-                     (long long)a->i[0], (long long)a->i[1]);
+    return gb_errorf(S, GB_EARG, "%s: output size %lldx%lld must be >= 1", NAME, (long long)a->i[0],
+                     (long long)a->i[1]);
   if (x->shape[2] < 1 || x->shape[3] < 1) {
     char sb[GB_SHAPE_STRLEN];
     return gb_errorf(S, GB_ESHAPE, "%s: input %s has an empty image", NAME, gb_shape_str(x, sb));
@@ -192,8 +194,7 @@ gb_status gb_infer_batch_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
                        NAME, k + 1, gb_shape_str(p, sw), (long long)x->shape[1],
                        gb_shape_str(x, sb));
   }
-  if (!(a->f[0] > 0))
-    return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
+  if (!(a->f[0] > 0)) return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
   set_out(o, 0, x->ndim, x->shape, GB_F32);
   int64_t stats[2] = {2, x->shape[1]};
   o->nout = 2;
@@ -202,8 +203,7 @@ gb_status gb_infer_batch_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
 }
 
 /* (gout like x, x (N,C,...), w (C)) -> gx like x, (2,C) dw and db */
-gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs *a,
-                                       gb_outspec *o) {
+gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *g = a->in[0], *x = a->in[1], *w = a->in[2];
   gb_status st;
   for (int k = 0; k < 3; k++)
@@ -215,8 +215,7 @@ gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs 
   if (!ok)
     return gb_errorf(S, GB_ESHAPE, "%s: gradient %s, input %s: shapes do not fit", NAME,
                      gb_shape_str(g, sg), gb_shape_str(x, sx));
-  if (!(a->f[0] > 0))
-    return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
+  if (!(a->f[0] > 0)) return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
   set_out(o, 0, x->ndim, x->shape, GB_F32);
   int64_t stats[2] = {2, x->shape[1]};
   o->nout = 2;
@@ -226,8 +225,7 @@ gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs 
 
 /* (gout, x): gout must be what the forward row (avg_pool2d / adaptive_avg_pool2d, same
  * params) makes of x */
-gb_status gb_infer_avg_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a,
-                                       gb_outspec *o) {
+gb_status gb_infer_avg_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *g = a->in[0], *x = a->in[1];
   gb_status st = need_ndim(S, op, g, 1, 4, "a gradient (N,C,OH,OW)");
   if (st) return st;

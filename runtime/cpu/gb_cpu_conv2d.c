@@ -23,7 +23,8 @@ typedef struct conv_geom {
 
 static conv_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int64_t w,
                          int64_t o) {
-  conv_geom g = {n, c, h, w, o, a->i[0], a->i[1], a->i[2], a->i[3], a->i[4], a->i[5], 0, 0, 0, 0, 0, false};
+  conv_geom g = {n,       c,       h, w, o, a->i[0], a->i[1], a->i[2], a->i[3],
+                 a->i[4], a->i[5], 0, 0, 0, 0,       0,       false};
   g.oh = (h + 2 * g.ph - g.kh) / g.sh + 1;
   g.ow = (w + 2 * g.pw - g.kw) / g.sw + 1;
   g.k = c * g.kh * g.kw;
@@ -36,18 +37,41 @@ static conv_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, in
   return g;
 }
 
-/* patches of positions p0..p0+t of one image x (C,H,W) into col (K, t), zero outside */
+/* Columns ox of output row oy whose input column ox*sw - pw + kx lies inside 0..w-1: [*lo, *hi). */
+static void valid_cols(const conv_geom *g, int64_t kx, int64_t *lo, int64_t *hi) {
+  int64_t a = g->pw - kx; /* ox*sw >= a */
+  *lo = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
+  int64_t b = g->w - 1 + g->pw - kx; /* ox*sw <= b */
+  *hi = b < 0 ? 0 : b / g->sw + 1;
+  if (*hi > g->ow) *hi = g->ow;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* patches of positions p0..p0+t of one image x (C,H,W) into col (K, t), zero outside: one
+ * (c, ky, kx) row at a time, output row by output row, the in-image run copied in one go */
 static void unfold(const conv_geom *g, const float *x, int64_t p0, int64_t t, float *col) {
   for (int64_t c = 0; c < g->c; c++)
     for (int64_t ky = 0; ky < g->kh; ky++)
       for (int64_t kx = 0; kx < g->kw; kx++) {
         float *row = col + ((c * g->kh + ky) * g->kw + kx) * t;
         const float *plane = x + c * g->h * g->w;
-        int64_t oy = p0 / g->ow, ox = p0 % g->ow;
-        for (int64_t j = 0; j < t; j++) {
-          int64_t iy = oy * g->sh - g->ph + ky, ix = ox * g->sw - g->pw + kx;
-          row[j] = (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) ? plane[iy * g->w + ix] : 0.0f;
-          if (++ox == g->ow) ox = 0, oy++;
+        int64_t lo, hi;
+        valid_cols(g, kx, &lo, &hi);
+        for (int64_t j = 0; j < t;) {
+          int64_t p = p0 + j, oy = p / g->ow, ox0 = p % g->ow;
+          int64_t n = g->ow - ox0 < t - j ? g->ow - ox0 : t - j; /* this output row's part */
+          float *dst = row + j;
+          int64_t iy = oy * g->sh - g->ph + ky;
+          if (iy < 0 || iy >= g->h) {
+            memset(dst, 0, (size_t)n * sizeof(float));
+          } else {
+            const float *src = plane + iy * g->w - g->pw + kx;
+            for (int64_t q = 0; q < n; q++) {
+              int64_t ox = ox0 + q;
+              dst[q] = (ox >= lo && ox < hi) ? src[ox * g->sw] : 0.0f;
+            }
+          }
+          j += n;
         }
       }
 }
@@ -105,8 +129,8 @@ static void forward_job(void *ctx, int worker, int64_t job) {
     unfold(g, x, p0, t, buf);
     col = buf, ldb = (int)t;
   }
-  j->gemm(false, false, (int)g->o, (int)t, (int)g->k, 1.0f, j->w, (int)g->k, col, ldb, 1.0f,
-          y + p0, (int)g->p);
+  j->gemm(false, false, (int)g->o, (int)t, (int)g->k, 1.0f, j->w, (int)g->k, col, ldb, 1.0f, y + p0,
+          (int)g->p);
 }
 
 /* Runs njobs of fn, threaded when more than one job; allocates the patch buffers (and, with
@@ -193,11 +217,11 @@ gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tenso
   gb_status st = contig3(S, a, 2, c);
   if (st) return st;
   gb_tensor *gx = out[0];
-  conv_job j = {.g = geom_of(a, gx->shape[0], gx->shape[1], gx->shape[2], gx->shape[3],
-                             c[1]->shape[0]),
-                .gout = gb_tensor_f32(c[0]),
-                .w = gb_tensor_f32(c[1]),
-                .gx = gb_tensor_f32(gx)};
+  conv_job j = {
+      .g = geom_of(a, gx->shape[0], gx->shape[1], gx->shape[2], gx->shape[3], c[1]->shape[0]),
+      .gout = gb_tensor_f32(c[0]),
+      .w = gb_tensor_f32(c[1]),
+      .gx = gb_tensor_f32(gx)};
   int threads;
   if (gx->numel > 0) st = run(S, &j, j.g.n, backward_input_job, false, &threads);
   free(j.bufs);
@@ -209,8 +233,8 @@ gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tenso
 
 static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc);
 
-/* job `part` of j->ntiles (here: the number of parts) sums images [part*N/parts, (part+1)*N/parts) into accumulator `part`:
- * a static split, so the sums (and their rounding) do not depend on timing */
+/* Job `part` of j->ntiles parts sums images [part*N/parts, (part+1)*N/parts) into accumulator
+ * `part`: a static split, so the sums (and their rounding) do not depend on timing. */
 static void backward_weight_job(void *ctx, int worker, int64_t part) {
   const conv_job *j = ctx;
   const conv_geom *g = &j->g;
@@ -242,10 +266,10 @@ gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tens
   gb_status st = contig3(S, a, 2, c);
   if (st) return st;
   gb_tensor *gw = out[0];
-  conv_job j = {.g = geom_of(a, c[1]->shape[0], c[1]->shape[1], c[1]->shape[2], c[1]->shape[3],
-                             gw->shape[0]),
-                .gout = gb_tensor_f32(c[0]),
-                .x = gb_tensor_f32(c[1])};
+  conv_job j = {
+      .g = geom_of(a, c[1]->shape[0], c[1]->shape[1], c[1]->shape[2], c[1]->shape[3], gw->shape[0]),
+      .gout = gb_tensor_f32(c[0]),
+      .x = gb_tensor_f32(c[1])};
   float *dst = gb_tensor_f32(gw);
   memset(dst, 0, (size_t)gw->numel * sizeof(float));
   int threads = 1;

@@ -32,8 +32,8 @@ static pthread_cond_t par_wake = PTHREAD_COND_INITIALIZER; /* a call is posted *
 static pthread_cond_t par_left = PTHREAD_COND_INITIALIZER; /* a worker left the call */
 static par_call *_Atomic par_posted;
 static _Atomic uint64_t par_generation;
-static int par_inside;   /* workers inside the posted call (under par_mu) */
-static int par_started;  /* pool threads running */
+static int par_inside;  /* workers inside the posted call (under par_mu) */
+static int par_started; /* pool threads running */
 static _Atomic int par_busy;
 static bool par_atfork_done;
 
@@ -59,8 +59,7 @@ static void *par_worker(void *unused) {
   uint64_t seen = 0;
   for (;;) {
     long long until = now_ns() + GB_PAR_SPIN_NS;
-    while (atomic_load_explicit(&par_generation, memory_order_acquire) == seen &&
-           now_ns() < until)
+    while (atomic_load_explicit(&par_generation, memory_order_acquire) == seen && now_ns() < until)
       sched_yield();
     pthread_mutex_lock(&par_mu);
     while (atomic_load(&par_generation) == seen)

@@ -29,8 +29,7 @@ static cell cell_of(gb_opid id, const gb_opargs *a, int64_t h, int64_t w, int64_
     /* count_include_pad: the window as far as it lies in the padded image */
     int64_t py1 = hi_clip(y1, h + a->i[4]), px1 = hi_clip(x1, w + a->i[5]);
     c.y0 = lo_clip(y0), c.x0 = lo_clip(x0), c.y1 = hi_clip(y1, h), c.x1 = hi_clip(x1, w);
-    c.div = a->i[6] ? (double)((py1 - y0) * (px1 - x0))
-                    : (double)((c.y1 - c.y0) * (c.x1 - c.x0));
+    c.div = a->i[6] ? (double)((py1 - y0) * (px1 - x0)) : (double)((c.y1 - c.y0) * (c.x1 - c.x0));
   } else {
     c.y0 = oy * h / oh, c.y1 = ((oy + 1) * h + oh - 1) / oh;
     c.x0 = ox * w / ow, c.x1 = ((ox + 1) * w + ow - 1) / ow;
@@ -78,9 +77,9 @@ static gb_status pool_backward(gb_state *S, gb_opid id, const gb_opargs *a, gb_t
     float *plane = gin + p * h * w;
     for (int64_t oy = 0; oy < oh; oy++)
       for (int64_t ox = 0; ox < ow; ox++) {
-        cell c = cell_of(id == GB_OP_AVG_POOL2D_BACKWARD ? GB_OP_AVG_POOL2D
-                                                          : GB_OP_ADAPTIVE_AVG_POOL2D,
-                         a, h, w, oh, ow, oy, ox);
+        cell c =
+            cell_of(id == GB_OP_AVG_POOL2D_BACKWARD ? GB_OP_AVG_POOL2D : GB_OP_ADAPTIVE_AVG_POOL2D,
+                    a, h, w, oh, ow, oy, ox);
         float v = *g++;
         if (c.div <= 0) continue;
         float share = (float)(v / c.div);

@@ -623,8 +623,8 @@ static void case_conv2d(gb_state *S, gb_opid id, opcase *c) {
 }
 
 /* window of output cell (oy, ox) in a CH x CW plane; *cnt the divisor */
-static void avg_window(bool adaptive, int64_t oy, int64_t ox, int64_t *y0, int64_t *y1,
-                       int64_t *x0, int64_t *x1) {
+static void avg_window(bool adaptive, int64_t oy, int64_t ox, int64_t *y0, int64_t *y1, int64_t *x0,
+                       int64_t *x1) {
   if (adaptive) { /* 4 -> 3 rows: [0,2) [1,3) [2,4); 5 -> 2 columns: [0,3) [2,5) */
     static const int64_t ry[3][2] = {{0, 2}, {1, 3}, {2, 4}}, rx[2][2] = {{0, 3}, {2, 5}};
     *y0 = ry[oy][0], *y1 = ry[oy][1], *x0 = rx[ox][0], *x1 = rx[ox][1];
@@ -693,9 +693,8 @@ static void case_batch_norm(gb_state *S, gb_opid id, opcase *c) {
       for (int k = 0; k < BS; k++) {
         int e = (i * BC + ch) * BS + k;
         double xh = (at(x, e) - mu) * inv;
-        r[e] = id == GB_OP_BATCH_NORM
-                   ? xh * at(w, ch) + at(b, ch)
-                   : at(w, ch) * inv * (at(g, e) - sg / m - xh * sgx / m);
+        r[e] = id == GB_OP_BATCH_NORM ? xh * at(w, ch) + at(b, ch)
+                                      : at(w, ch) * inv * (at(g, e) - sg / m - xh * sgx / m);
       }
   }
   c->a = (gb_opargs){.nin = 3, .f = {eps}};
@@ -1199,7 +1198,8 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_CONV2D_BACKWARD_WEIGHT:
   case GB_OP_AVG_POOL2D_BACKWARD:
   case GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
-  case GB_OP_BATCH_NORM_BACKWARD: return true; /* arithmetic on the same values as their forward rows */
+  case GB_OP_BATCH_NORM_BACKWARD:
+    return true; /* arithmetic on the same values as their forward rows */
   case GB_OP_CONV2D:
   case GB_OP_AVG_POOL2D:
   case GB_OP_ADAPTIVE_AVG_POOL2D:

@@ -1,7 +1,7 @@
 -- layers_spec.lua — the nn layers of issue 15 against numbers recorded from PyTorch 1.13
 -- (recipe: tests/fixtures/layers/make_layers.py): BatchNorm2d (training, running estimates,
 -- eval), AvgPool2d (both divisor rules), AdaptiveAvgPool2d, Conv1d, Conv2d with wide
--- padding; then Dropout2d, ModuleList and ModuleDict by their behaviour.
+-- padding, SiLU, ELU, Softplus; then Dropout2d, ModuleList and ModuleDict by their behaviour.
 local gb = require 'gpubp'
 local nn = gb.nn
 local E = dofile('tests/fixtures/layers/expected.lua')
@@ -130,6 +130,20 @@ describe('Conv1d and Conv2d', function()
       local yi = c(x:narrow(1, i, 1))
       assert.is_true((yi - y:narrow(1, i, 1)):abs():max():item() < 1e-5)
     end
+  end)
+end)
+
+describe('SiLU, ELU and Softplus', function()
+  it('match PyTorch forward and backward', function()
+    for name, layer in pairs({ silu = nn.SiLU(), elu = nn.ELU(0.7), softplus = nn.Softplus(),
+                               softplus_b = nn.Softplus { beta = 2, threshold = 5 } }) do
+      local x = (fill({ 3, 7 }, 0.83, 0.2) * 4):requires_grad_()
+      check(name, layer(x), { x = x })
+    end
+    assert.are.equal('ELU(alpha=0.7)', tostring(nn.ELU { alpha = 0.7 }))
+    assert.has_error(function() nn.Softplus(0) end, 'Softplus: beta must not be 0')
+    assert.has_error(function() nn.ELU { alpah = 1 } end, "ELU: unknown option 'alpah'")
+    assert.has_error(function() nn.SiLU { inplace = true } end, "SiLU: unknown option 'inplace'")
   end)
 end)
 

@@ -17,7 +17,7 @@ local CLASSES = {
   'Embedding', 'Conv2d', 'MaxPool2d', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
   -- issue 15 (branch nn)
   'BatchNorm2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'Conv1d', 'Dropout2d', 'ModuleList',
-  'ModuleDict', 'BCELoss', 'SmoothL1Loss', 'HuberLoss', 'KLDivLoss',
+  'ModuleDict', 'BCELoss', 'SmoothL1Loss', 'HuberLoss', 'KLDivLoss', 'SiLU', 'ELU', 'Softplus',
 }
 for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.nn.' .. name end
 
