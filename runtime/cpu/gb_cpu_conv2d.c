@@ -66,10 +66,17 @@ static void unfold(const conv_geom *g, const float *x, int64_t p0, int64_t t, fl
             memset(dst, 0, (size_t)n * sizeof(float));
           } else {
             const float *src = plane + iy * g->w - g->pw + kx;
-            for (int64_t q = 0; q < n; q++) {
-              int64_t ox = ox0 + q;
-              dst[q] = (ox >= lo && ox < hi) ? src[ox * g->sw] : 0.0f;
-            }
+            int64_t a = ox0 > lo ? ox0 : lo, b = ox0 + n < hi ? ox0 + n : hi;
+            if (b < a) b = a;
+            for (int64_t ox = ox0; ox < a; ox++)
+              dst[ox - ox0] = 0.0f;
+            if (g->sw == 1)
+              memcpy(dst + (a - ox0), src + a, (size_t)(b - a) * sizeof(float));
+            else
+              for (int64_t ox = a; ox < b; ox++)
+                dst[ox - ox0] = src[ox * g->sw];
+            for (int64_t ox = b; ox < ox0 + n; ox++)
+              dst[ox - ox0] = 0.0f;
           }
           j += n;
         }
@@ -83,11 +90,24 @@ static void fold_add(const conv_geom *g, const float *col, int64_t p0, int64_t t
       for (int64_t kx = 0; kx < g->kw; kx++) {
         const float *row = col + ((c * g->kh + ky) * g->kw + kx) * t;
         float *plane = gx + c * g->h * g->w;
-        int64_t oy = p0 / g->ow, ox = p0 % g->ow;
-        for (int64_t j = 0; j < t; j++) {
-          int64_t iy = oy * g->sh - g->ph + ky, ix = ox * g->sw - g->pw + kx;
-          if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) plane[iy * g->w + ix] += row[j];
-          if (++ox == g->ow) ox = 0, oy++;
+        int64_t lo, hi;
+        valid_cols(g, kx, &lo, &hi);
+        for (int64_t j = 0; j < t;) {
+          int64_t p = p0 + j, oy = p / g->ow, ox0 = p % g->ow;
+          int64_t n = g->ow - ox0 < t - j ? g->ow - ox0 : t - j;
+          int64_t iy = oy * g->sh - g->ph + ky;
+          if (iy >= 0 && iy < g->h) {
+            float *dst = plane + iy * g->w - g->pw + kx;
+            const float *src = row + j - ox0;
+            int64_t a = ox0 > lo ? ox0 : lo, b = ox0 + n < hi ? ox0 + n : hi;
+            if (g->sw == 1)
+              for (int64_t ox = a; ox < b; ox++)
+                dst[ox] += src[ox];
+            else
+              for (int64_t ox = a; ox < b; ox++)
+                dst[ox * g->sw] += src[ox];
+          }
+          j += n;
         }
       }
 }

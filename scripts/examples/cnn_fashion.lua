@@ -110,6 +110,7 @@ local test_loader = data.DataLoader(test_set, { batch_size = o.eval_batch })
 print(('cnn_fashion: %d train / %d test images, %d parameters, batch %d, %d epoch(s), seed %d')
   :format(train_set.x:size(1), test_set.x:size(1), model:num_parameters(), o.batch, o.epochs, o.seed))
 
+local train_wall, train_cpu, train_seen = 0, 0, 0
 for epoch = 1, o.epochs do
   local t0, seen, total, steps = os.clock(), 0, 0, 0
   local w0 = gb.time()
@@ -122,7 +123,13 @@ for epoch = 1, o.epochs do
   end
   local cpu = os.clock() - t0
   local wall = gb.time() - w0
+  train_wall, train_cpu, train_seen = train_wall + wall, train_cpu + cpu, train_seen + seen
   print(('epoch %d: train loss %.4f, %.0f samples/s (wall), %.1f s CPU'):format(
     epoch, total / steps, seen / math.max(wall, 1e-9), cpu))
 end
-print(('test accuracy: %.4f'):format(accuracy(model, test_loader)))
+local acc = accuracy(model, test_loader)
+-- for scripts/bench/run.py (g)
+print(('BENCH train_samples_per_s %.1f'):format(train_seen / math.max(train_wall, 1e-9)))
+print(('BENCH cpu_s %.2f'):format(train_cpu))
+print(('BENCH test_accuracy %.4f'):format(acc))
+print(('test accuracy: %.4f'):format(acc))
