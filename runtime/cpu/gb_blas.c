@@ -399,11 +399,23 @@ static void split_atfork_child(void) {
   atomic_store(&split_helper_state, 0);
 }
 
+/* The helper runs this file's code for the life of the process, but a host may unload the
+ * shared object that holds it: stock Lua dlcloses C modules (gpubp.so) in lua_close, and a
+ * helper still spinning after its last job then jumps into unmapped pages (seen as a crash at
+ * exit of a busted spec under lua5.4). So the object is pinned before the helper starts. In
+ * the gpubp executable dladdr names the program itself and the dlopen is a harmless no-op. */
+static void pin_this_object(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_this_object, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 /* Starts the helper once; false if that failed (then products run unsplit). */
 static bool split_helper_ready(void) {
   static bool atfork_done = false;
   if (!atfork_done) { /* only the split_busy holder gets here */
     pthread_atfork(split_atfork_prepare, split_atfork_parent, split_atfork_child);
+    pin_this_object();
     atfork_done = true;
   }
   if (atomic_load(&split_helper_state) == 0) {
