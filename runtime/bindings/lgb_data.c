@@ -57,8 +57,8 @@ static int gather_rows(lua_State *L) {
     return luaL_error(L, "gather_rows: expected the row numbers as a contiguous 1-D cpu int64 "
                          "tensor");
   if (start < 1 || len < 0 || len > perm->numel || start - 1 > perm->numel - len)
-    return luaL_error(L, "gather_rows: %I rows from position %I do not fit the %I row numbers",
-                      len, start, (lua_Integer)perm->numel);
+    return luaL_error(L, "gather_rows: %I rows from position %I do not fit the %I row numbers", len,
+                      start, (lua_Integer)perm->numel);
   gather_job *j = lua_newuserdatauv(L, sizeof *j + (size_t)len * sizeof(int64_t), 0);
   memset(j, 0, sizeof *j);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &JOB_MT);

@@ -181,8 +181,7 @@ static void check_fork(void) {
   pid_t pid = fork();
   if (pid == 0) {
     gb_rowgather_finish(&g);
-    _exit(bad_rows(dst, rows, BATCH, ROW_BYTES) == 0 && background_round(10, 2, true) == 0 ? 0
-                                                                                           : 1);
+    _exit(bad_rows(dst, rows, BATCH, ROW_BYTES) == 0 && background_round(10, 2, true) == 0 ? 0 : 1);
   }
   gb_rowgather_finish(&g);
   CHECK(bad_rows(dst, rows, BATCH, ROW_BYTES) == 0, "gather finished in the parent");
