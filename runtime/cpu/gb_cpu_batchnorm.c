@@ -14,21 +14,39 @@ typedef struct bn_job {
   float *y, *stats, *gx, *gwb;
 } bn_job;
 
-static void moments(const bn_job *j, int64_t c, double *mean, double *var) {
-  double s = 0, ss = 0, m = (double)(j->n * j->s);
-  for (int64_t i = 0; i < j->n; i++) {
-    const float *p = j->x + (i * j->c + c) * j->s;
-    for (int64_t k = 0; k < j->s; k++)
-      s += p[k];
-  }
-  double mu = s / m;
-  for (int64_t i = 0; i < j->n; i++) {
-    const float *p = j->x + (i * j->c + c) * j->s;
-    for (int64_t k = 0; k < j->s; k++) {
-      double d = p[k] - mu;
-      ss += d * d;
+/* sum of p[0..n) and of (p[k] - mu)^2: 8 float lanes per block of 256, each block added in
+ * double, so the loops vectorize and the rounding stays that of short float sums */
+static void plane_sums(const float *p, int64_t n, float mu, double *s, double *ss) {
+  for (int64_t k0 = 0; k0 < n; k0 += 256) {
+    int64_t k1 = n - k0 < 256 ? n : k0 + 256;
+    float a[8] = {0}, b[8] = {0};
+    int64_t k = k0;
+    for (; k + 8 <= k1; k += 8)
+      for (int l = 0; l < 8; l++) {
+        float d = p[k + l] - mu;
+        a[l] += p[k + l];
+        b[l] += d * d;
+      }
+    for (; k < k1; k++) {
+      float d = p[k] - mu;
+      a[0] += p[k];
+      b[0] += d * d;
     }
+    for (int l = 0; l < 8; l++)
+      *s += a[l], *ss += b[l];
   }
+}
+
+/* batch mean and biased variance of channel c: a first pass for a shift (the mean), then the
+ * sums around it, so the variance does not cancel catastrophically */
+static void moments(const bn_job *j, int64_t c, double *mean, double *var) {
+  double m = (double)(j->n * j->s), s = 0, ss = 0, junk = 0;
+  for (int64_t i = 0; i < j->n; i++)
+    plane_sums(j->x + (i * j->c + c) * j->s, j->s, 0.0f, &s, &junk);
+  double mu = s / m;
+  s = 0;
+  for (int64_t i = 0; i < j->n; i++)
+    plane_sums(j->x + (i * j->c + c) * j->s, j->s, (float)mu, &junk, &ss);
   *mean = mu, *var = ss / m;
 }
 
