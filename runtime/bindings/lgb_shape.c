@@ -73,10 +73,10 @@ static int l_slice(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *t = gbL_check_tensor(L, 1), *r;
   int d = gbL_check_dim(L, 2, t->ndim, "slice");
+  lua_Integer start = luaL_checkinteger(L, 3);
+  if (start < 1) return luaL_error(L, "slice: start %I must be >= 1", (LUAI_UACINT)start);
   gb_opargs a = {
-      .in = {t},
-      .nin = 1,
-      .i = {d, luaL_checkinteger(L, 3) - 1, luaL_checkinteger(L, 4), luaL_checkinteger(L, 5)}};
+      .in = {t}, .nin = 1, .i = {d, start - 1, luaL_checkinteger(L, 4), luaL_checkinteger(L, 5)}};
   return push_result(L, S, gb_op_run(S, GB_OP_SLICE, &a, &r), &r);
 }
 
@@ -129,13 +129,31 @@ static int m_topk(lua_State *L) {
   return ordered(L, S, GB_OP_TOPK, &a, dt);
 }
 
+/* gb._cat(dim, t1 [, t2, t3, t4]): one cat row (gb.cat in lua/gpubp/init.lua checks the
+ * list and builds a tree of these for more pieces) */
+static int l_cat(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  int n = lua_gettop(L) - 1;
+  while (n > 0 && lua_isnil(L, n + 1))
+    n--;
+  if (n < 1 || n > GB_MAXIN)
+    return luaL_error(L, "cat: 1 to %d tensors per row, got %d", GB_MAXIN, n);
+  gb_tensor *r, *t1 = gbL_check_tensor(L, 2);
+  int d = gbL_check_dim(L, 1, t1->ndim, "cat");
+  gb_opargs a = {.nin = n, .i = {d}};
+  for (int k = 0; k < n; k++)
+    a.in[k] = gbL_check_tensor(L, k + 2);
+  return push_result(L, S, gb_op_run(S, GB_OP_CAT, &a, &r), &r);
+}
+
 static const luaL_Reg methods[] = {
     {"sort", m_sort},     {"topk", m_topk}, {"cumsum", m_cumsum},
     {"repeat", m_repeat}, {"tile", m_tile}, {NULL, NULL},
 };
 
 static const luaL_Reg module_fns[] = {
-    {"sort", m_sort}, {"topk", m_topk}, {"cumsum", m_cumsum}, {"_slice", l_slice}, {NULL, NULL},
+    {"sort", m_sort},    {"topk", m_topk}, {"cumsum", m_cumsum},
+    {"_slice", l_slice}, {"_cat", l_cat},  {NULL, NULL},
 };
 
 void gbL_open_shape(lua_State *L) {

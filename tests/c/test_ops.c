@@ -660,6 +660,24 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_REPEAT: case_shape15(S, id, c); break;
   case GB_OP_SORT:
   case GB_OP_TOPK: case_sort(S, id, c); break;
+  case GB_OP_CAT: { /* (2,3), a transposed (3,1) seen as (1,3)... along dim 2: (2,3) (2,1) (2,2) */
+    gb_tensor *x = frand(S, 2, (int64_t[]){2, 3}, -1, 1),
+              *y0 = frand(S, 2, (int64_t[]){1, 2}, -1, 1);
+    gb_tensor *y, *z = frand(S, 2, (int64_t[]){2, 2}, -1, 1);
+    gb_fn_transpose(S, y0, 0, 1, &y); /* a strided piece */
+    gb_tensor_release(S, y0);
+    c->a = (gb_opargs){.in = {x, y, z}, .nin = 3, .i = {1}};
+    double *r = alloc_ref(c, 12);
+    for (int i = 0; i < 2; i++) {
+      for (int j = 0; j < 3; j++)
+        r[i * 6 + j] = at(x, i * 3 + j);
+      r[i * 6 + 3] = at(y, i);
+      for (int j = 0; j < 2; j++)
+        r[i * 6 + 4 + j] = at(z, i * 2 + j);
+    }
+    c->smooth = true;
+    break;
+  }
   case GB_OP_COPY: {
     gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *t;
     gb_fn_transpose(S, x, 0, 1, &t); /* a strided source */
@@ -1160,6 +1178,7 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_EXPAND:
   case GB_OP_PAD:
   case GB_OP_LINSPACE:
+  case GB_OP_CAT:
   case GB_OP_SLICE:
   case GB_OP_REPEAT:
   case GB_OP_INDEX_SELECT:

@@ -472,6 +472,20 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     c->what = v == 0 ? "(4,300)" : v == 1 ? "transposed, dim 1" : "ties";
     return true;
   }
+  if (f == gb_infer_cat) { /* three pieces along dim 1 or 2, one of them transposed */
+    if (v > 1) return false;
+    if (v == 0) {
+      add_in(c, make(S, SHAPE(2, 3), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(3, 4), GB_F32, MIXED, 0), true); /* (4,3) */
+      add_in(c, make(S, SHAPE(1, 3), GB_F32, MIXED, 0), false);
+    } else {
+      add_in(c, make(S, SHAPE(3, 2), GB_I64, SMALLINT, 0), false);
+      add_in(c, make(S, SHAPE(3, 5), GB_I64, SMALLINT, 0), false);
+    }
+    a->i[0] = v;
+    c->what = v == 0 ? "float32 dim 1" : "int64 dim 2";
+    return true;
+  }
   if (f == gb_infer_repeat) {
     if (v > 2) return false;
     if (v == 1)
