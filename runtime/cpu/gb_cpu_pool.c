@@ -23,11 +23,11 @@ typedef struct par_job {
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
-static par_job *pool_job;       /* the posted loop, under pool_mu */
-static uint64_t pool_gen;       /* bumped for every posted loop */
-static int pool_inside;         /* helpers working on pool_job, under pool_mu */
-static int pool_helpers;        /* started so far */
-static _Atomic int pool_busy;   /* a loop is running */
+static par_job *pool_job;     /* the posted loop, under pool_mu */
+static uint64_t pool_gen;     /* bumped for every posted loop */
+static int pool_inside;       /* helpers working on pool_job, under pool_mu */
+static int pool_helpers;      /* started so far */
+static _Atomic int pool_busy; /* a loop is running */
 static bool pool_atfork_done;
 
 static void run_chunks(par_job *j) {
@@ -104,8 +104,7 @@ void gb_cpu_parallel(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t lo,
   par_job j = {.fn = fn, .ctx = ctx, .n = n, .grain = grain, .nchunks = (n + grain - 1) / grain};
   int threads = gb_cpu_par_threads();
   int expected = 0;
-  if (j.nchunks < 2 || threads < 2 ||
-      !atomic_compare_exchange_strong(&pool_busy, &expected, 1)) {
+  if (j.nchunks < 2 || threads < 2 || !atomic_compare_exchange_strong(&pool_busy, &expected, 1)) {
     run_chunks(&j); /* inline, in order */
     return;
   }
