@@ -99,8 +99,8 @@ static bn_job job_of(const gb_tensor *x, double eps) {
 
 /* channels in parallel when the tensor is large enough to pay for waking the pool */
 static void run_channels(bn_job *j, gb_par_fn fn) {
-  int threads = j->n * j->c * j->s >= (1 << 15) ? gb_cpu_par_threads() : 1;
-  gb_cpu_parallel(j->c, threads, fn, j);
+  int threads = j->n * j->c * j->s >= (1 << 15) ? gb_cpu_jobs_threads() : 1;
+  gb_cpu_jobs(j->c, threads, fn, j);
 }
 
 static gb_status contig_all(gb_state *S, const gb_opargs *a, gb_tensor **c) {

@@ -157,7 +157,7 @@ static void forward_job(void *ctx, int worker, int64_t job) {
  * gw_each, a zeroed (O,K) accumulator per thread). */
 static gb_status run(gb_state *S, conv_job *j, int64_t njobs, gb_par_fn fn, bool gw_each,
                      int *threads_out) {
-  int threads = gb_cpu_par_threads();
+  int threads = gb_cpu_jobs_threads();
   if (threads > njobs) threads = (int)(njobs > 0 ? njobs : 1);
   j->gemm = threads > 1 ? gb_blas_sgemm_serial : gb_blas_sgemm;
   size_t per = j->g.direct && !gw_each ? 0 : (size_t)(j->g.k * j->g.tile);
@@ -168,7 +168,7 @@ static gb_status run(gb_state *S, conv_job *j, int64_t njobs, gb_par_fn fn, bool
     if (!j->bufs) return gb_errorf(S, GB_EOOM, "conv2d: out of memory for patch buffers");
   }
   j->gw = j->bufs ? j->bufs + (size_t)threads * per : NULL;
-  gb_cpu_parallel(njobs, threads, fn, j);
+  gb_cpu_jobs(njobs, threads, fn, j);
   *threads_out = threads;
   return GB_OK;
 }
@@ -294,7 +294,7 @@ gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tens
   memset(dst, 0, (size_t)gw->numel * sizeof(float));
   int threads = 1;
   if (gw->numel > 0 && j.g.n > 0 && j.g.p > 0) {
-    int parts = gb_cpu_par_threads();
+    int parts = gb_cpu_jobs_threads();
     j.ntiles = parts < j.g.n ? parts : j.g.n;
     st = run(S, &j, j.ntiles, backward_weight_job, true, &threads);
     for (int t = 0; !st && t < threads; t++) { /* fixed order */

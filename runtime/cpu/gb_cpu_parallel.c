@@ -1,6 +1,6 @@
-/* gb_cpu_parallel.c — the worker pool behind gb_cpu_parallel (gb_cpu_parallel.h). Workers
+/* gb_cpu_parallel.c — the worker pool behind gb_cpu_jobs (gb_cpu_parallel.h). Workers
  * are started on first use and claim job indices from one atomic counter; after a call they
- * spin for GB_PAR_SPIN_NS (back-to-back kernels of one training step reuse them at once),
+ * spin for GB_JOBS_SPIN_NS (back-to-back kernels of one training step reuse them at once),
  * then sleep on a condition variable, so an idle process costs no CPU. One call at a time:
  * a second concurrent caller runs its jobs alone, as gb_blas's split product does. */
 #define _GNU_SOURCE
@@ -14,8 +14,8 @@
 
 #include "gb_blas.h"
 
-#ifndef GB_PAR_SPIN_NS
-#define GB_PAR_SPIN_NS 200000 /* 0.2 ms */
+#ifndef GB_JOBS_SPIN_NS
+#define GB_JOBS_SPIN_NS 200000 /* 0.2 ms */
 #endif
 
 typedef struct par_call {
@@ -37,9 +37,9 @@ static int par_started; /* pool threads running */
 static _Atomic int par_busy;
 static bool par_atfork_done;
 
-int gb_cpu_par_threads(void) {
+int gb_cpu_jobs_threads(void) {
   int n = gb_blas_threads();
-  return n < 1 ? 1 : n > GB_PAR_MAX ? GB_PAR_MAX : n;
+  return n < 1 ? 1 : n > GB_JOBS_MAX ? GB_JOBS_MAX : n;
 }
 
 static long long now_ns(void) {
@@ -58,7 +58,7 @@ static void *par_worker(void *unused) {
   (void)unused;
   uint64_t seen = 0;
   for (;;) {
-    long long until = now_ns() + GB_PAR_SPIN_NS;
+    long long until = now_ns() + GB_JOBS_SPIN_NS;
     while (atomic_load_explicit(&par_generation, memory_order_acquire) == seen && now_ns() < until)
       sched_yield();
     pthread_mutex_lock(&par_mu);
@@ -122,10 +122,10 @@ static int par_grow(int want) {
   return par_started;
 }
 
-void gb_cpu_parallel(int64_t njobs, int threads, gb_par_fn fn, void *ctx) {
+void gb_cpu_jobs(int64_t njobs, int threads, gb_par_fn fn, void *ctx) {
   if (njobs <= 0) return;
   if (threads > njobs) threads = (int)njobs;
-  if (threads > GB_PAR_MAX) threads = GB_PAR_MAX;
+  if (threads > GB_JOBS_MAX) threads = GB_JOBS_MAX;
   par_call c = {.fn = fn, .ctx = ctx, .njobs = njobs, .threads = threads};
   atomic_init(&c.next, 0);
   atomic_init(&c.seats, 0);

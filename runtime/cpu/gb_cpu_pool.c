@@ -1,109 +1,131 @@
-/* gb_cpu_pool.c — average pooling on (N,C,H,W): fixed windows (avg_pool2d, PyTorch's
- * AvgPool2d with ceil_mode off) and adaptive ones (adaptive_avg_pool2d: output cell o of n
- * covers [floor(o*H/n), ceil((o+1)*H/n))), each with its backward, which spreads a cell's
- * gradient evenly over the cell's window. */
-#include <string.h>
+/* gb_cpu_pool.c — helper threads for the CPU kernels' large loops (gb_cpu_pool.h). Helpers
+ * start on the first parallel loop, sleep on a condition variable between loops, and claim
+ * chunks with one atomic counter, so a late or descheduled helper only means the caller does
+ * more chunks itself. One loop runs at a time; a second caller runs its loop inline. */
+#include "gb_cpu_pool.h"
 
-#include "gb_cpu.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
-/* one output cell's window in one plane: rows [y0,y1), columns [x0,x1), divisor */
-typedef struct cell {
-  int64_t y0, y1, x0, x1;
-  double div;
-} cell;
+#include "gb_blas.h"
 
-static int64_t lo_clip(int64_t v) {
-  return v < 0 ? 0 : v;
-}
-static int64_t hi_clip(int64_t v, int64_t n) {
-  return v > n ? n : v;
-}
+#define GB_PAR_MAX_HELPERS 15
 
-/* window of output (oy, ox) for row id over an h x w plane */
-static cell cell_of(gb_opid id, const gb_opargs *a, int64_t h, int64_t w, int64_t oh, int64_t ow,
-                    int64_t oy, int64_t ox) {
-  cell c;
-  if (id == GB_OP_AVG_POOL2D) {
-    int64_t y0 = oy * a->i[2] - a->i[4], x0 = ox * a->i[3] - a->i[5];
-    int64_t y1 = y0 + a->i[0], x1 = x0 + a->i[1];
-    /* count_include_pad: the window as far as it lies in the padded image */
-    int64_t py1 = hi_clip(y1, h + a->i[4]), px1 = hi_clip(x1, w + a->i[5]);
-    c.y0 = lo_clip(y0), c.x0 = lo_clip(x0), c.y1 = hi_clip(y1, h), c.x1 = hi_clip(x1, w);
-    c.div = a->i[6] ? (double)((py1 - y0) * (px1 - x0)) : (double)((c.y1 - c.y0) * (c.x1 - c.x0));
-  } else {
-    c.y0 = oy * h / oh, c.y1 = ((oy + 1) * h + oh - 1) / oh;
-    c.x0 = ox * w / ow, c.x1 = ((ox + 1) * w + ow - 1) / ow;
-    c.div = (double)((c.y1 - c.y0) * (c.x1 - c.x0));
+typedef struct par_job {
+  void (*fn)(void *ctx, int64_t lo, int64_t hi);
+  void *ctx;
+  int64_t n, grain, nchunks;
+  _Atomic int64_t next; /* next chunk to claim */
+  _Atomic int64_t done; /* chunks finished */
+} par_job;
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static par_job *pool_job;     /* the posted loop, under pool_mu */
+static uint64_t pool_gen;     /* bumped for every posted loop */
+static int pool_inside;       /* helpers working on pool_job, under pool_mu */
+static int pool_helpers;      /* started so far */
+static _Atomic int pool_busy; /* a loop is running */
+static bool pool_atfork_done;
+
+static void run_chunks(par_job *j) {
+  int64_t c;
+  while ((c = atomic_fetch_add(&j->next, 1)) < j->nchunks) {
+    int64_t lo = c * j->grain, hi = lo + j->grain < j->n ? lo + j->grain : j->n;
+    j->fn(j->ctx, lo, hi);
+    atomic_fetch_add(&j->done, 1);
   }
-  return c;
 }
 
-static gb_status pool_forward(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *xc;
-  gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
-  if (st) return st;
-  int64_t np = xc->shape[0] * xc->shape[1], h = xc->shape[2], w = xc->shape[3];
-  int64_t oh = out[0]->shape[2], ow = out[0]->shape[3];
-  const float *x = gb_tensor_f32(xc);
-  float *y = gb_tensor_f32(out[0]);
-  for (int64_t p = 0; p < np && !gb_should_stop(S); p++) { /* stops: output discarded */
-    const float *plane = x + p * h * w;
-    for (int64_t oy = 0; oy < oh; oy++)
-      for (int64_t ox = 0; ox < ow; ox++) {
-        cell c = cell_of(id, a, h, w, oh, ow, oy, ox);
-        double s = 0;
-        for (int64_t iy = c.y0; iy < c.y1; iy++)
-          for (int64_t ix = c.x0; ix < c.x1; ix++)
-            s += plane[iy * w + ix];
-        *y++ = (float)(c.div > 0 ? s / c.div : 0.0);
-      }
+static void *helper_main(void *unused) {
+  (void)unused;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&pool_mu);
+  for (;;) {
+    while (pool_gen == seen || !pool_job)
+      pthread_cond_wait(&pool_wake, &pool_mu);
+    seen = pool_gen;
+    par_job *j = pool_job;
+    pool_inside++;
+    pthread_mutex_unlock(&pool_mu);
+    run_chunks(j);
+    pthread_mutex_lock(&pool_mu);
+    pool_inside--; /* after this the caller may return and drop j */
   }
-  gb_tensor_release(S, xc);
-  return GB_OK;
+  return NULL;
 }
 
-/* (gout, x) -> gin shaped like x */
-static gb_status pool_backward(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *gc;
-  gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);
-  if (st) return st;
-  const gb_tensor *x = a->in[1];
-  int64_t np = x->shape[0] * x->shape[1], h = x->shape[2], w = x->shape[3];
-  int64_t oh = gc->shape[2], ow = gc->shape[3];
-  const float *g = gb_tensor_f32(gc);
-  float *gin = gb_tensor_f32(out[0]);
-  memset(gin, 0, (size_t)out[0]->numel * sizeof(float));
-  for (int64_t p = 0; p < np && !gb_should_stop(S); p++) {
-    float *plane = gin + p * h * w;
-    for (int64_t oy = 0; oy < oh; oy++)
-      for (int64_t ox = 0; ox < ow; ox++) {
-        cell c =
-            cell_of(id == GB_OP_AVG_POOL2D_BACKWARD ? GB_OP_AVG_POOL2D : GB_OP_ADAPTIVE_AVG_POOL2D,
-                    a, h, w, oh, ow, oy, ox);
-        float v = *g++;
-        if (c.div <= 0) continue;
-        float share = (float)(v / c.div);
-        for (int64_t iy = c.y0; iy < c.y1; iy++)
-          for (int64_t ix = c.x0; ix < c.x1; ix++)
-            plane[iy * w + ix] += share;
-      }
+/* fork(): the child has no helpers; it starts afresh (as gb_blas.c's split helper). */
+static void atfork_prepare(void) {
+  pthread_mutex_lock(&pool_mu);
+}
+static void atfork_parent(void) {
+  pthread_mutex_unlock(&pool_mu);
+}
+static void atfork_child(void) {
+  pthread_mutex_unlock(&pool_mu);
+  pool_wake = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+  pool_job = NULL;
+  pool_inside = 0;
+  pool_helpers = 0;
+  atomic_store(&pool_busy, 0);
+}
+
+int gb_cpu_par_threads(void) {
+  int t = gb_blas_threads();
+  return t < 1 ? 1 : t > GB_PAR_MAX_HELPERS + 1 ? GB_PAR_MAX_HELPERS + 1 : t;
+}
+
+/* Starts helpers up to want (under pool_mu); returns how many exist. */
+static int ensure_helpers(int want) {
+  if (!pool_atfork_done) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    pool_atfork_done = true;
   }
-  gb_tensor_release(S, gc);
-  return GB_OK;
+  while (pool_helpers < want) {
+    pthread_attr_t attr;
+    pthread_t tid;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&tid, &attr, helper_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) break;
+    pool_helpers++;
+  }
+  return pool_helpers;
 }
 
-gb_status gb_cpu_avg_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return pool_forward(S, GB_OP_AVG_POOL2D, a, out);
-}
-
-gb_status gb_cpu_avg_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return pool_backward(S, GB_OP_AVG_POOL2D_BACKWARD, a, out);
-}
-
-gb_status gb_cpu_adaptive_avg_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return pool_forward(S, GB_OP_ADAPTIVE_AVG_POOL2D, a, out);
-}
-
-gb_status gb_cpu_adaptive_avg_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return pool_backward(S, GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD, a, out);
+void gb_cpu_parallel(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t lo, int64_t hi),
+                     void *ctx) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  par_job j = {.fn = fn, .ctx = ctx, .n = n, .grain = grain, .nchunks = (n + grain - 1) / grain};
+  int threads = gb_cpu_par_threads();
+  int expected = 0;
+  if (j.nchunks < 2 || threads < 2 || !atomic_compare_exchange_strong(&pool_busy, &expected, 1)) {
+    run_chunks(&j); /* inline, in order */
+    return;
+  }
+  pthread_mutex_lock(&pool_mu);
+  int helpers = ensure_helpers(threads - 1);
+  if (helpers > 0) {
+    pool_job = &j;
+    pool_gen++;
+    pthread_cond_broadcast(&pool_wake);
+  }
+  pthread_mutex_unlock(&pool_mu);
+  run_chunks(&j);
+  while (atomic_load(&j.done) < j.nchunks)
+    sched_yield(); /* a helper is finishing its last chunk */
+  pthread_mutex_lock(&pool_mu);
+  pool_job = NULL;
+  while (pool_inside > 0) { /* helpers that joined but found nothing left are leaving */
+    pthread_mutex_unlock(&pool_mu);
+    sched_yield();
+    pthread_mutex_lock(&pool_mu);
+  }
+  pthread_mutex_unlock(&pool_mu);
+  atomic_store(&pool_busy, 0);
 }
