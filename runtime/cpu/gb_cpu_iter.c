@@ -45,10 +45,11 @@ void gb_iter_run(gb_state *S, const gb_iter *it, gb_row_fn row, const gb_opargs 
     total *= it->shape[d];
   }
   /* large loops: chunks of the flat element range on the pool (every row is elementwise,
-   * so any split gives the same bits) */
-  if (total >= GB_PAR_MIN_ELEMS && gb_cpu_par_threads() > 1) {
+   * so any split gives the same bits); a stop already asked for takes the serial walk, which
+   * ends after its first GB_STOP_CHUNK elements */
+  if (total >= GB_PAR_MIN_ELEMS && gb_cpu_par_threads() > 1 && !gb_should_stop(S)) {
     iter_job j = {it, row, a};
-    gb_cpu_parallel(total, GB_PAR_GRAIN, iter_range, &j);
+    gb_cpu_parallel(S, total, GB_PAR_GRAIN, iter_range, &j);
     return;
   }
   int64_t idx[GB_MAXDIM] = {0};

@@ -133,7 +133,7 @@ static bool sum_parallel(gb_state *S, const plan *p, float *o, bool mean) {
     int64_t nchunks = (p->nred_elems + GB_PAR_GRAIN - 1) / GB_PAR_GRAIN;
     size_t bytes = (size_t)nchunks * sizeof(double);
     if (gb_alloc_bytes(S, GB_CPU, bytes, (void **)&j.partial)) return false;
-    gb_cpu_parallel(p->nred_elems, GB_PAR_GRAIN, sum_chunks, &j);
+    gb_cpu_parallel(S, p->nred_elems, GB_PAR_GRAIN, sum_chunks, &j);
     double s = 0;
     for (int64_t c = 0; c < nchunks; c++)
       s += j.partial[c];
@@ -142,7 +142,7 @@ static bool sum_parallel(gb_state *S, const plan *p, float *o, bool mean) {
     return true;
   }
   int64_t grain = GB_PAR_GRAIN / p->nred_elems + 1;
-  gb_cpu_parallel(p->nout, grain, sum_outputs, &j);
+  gb_cpu_parallel(S, p->nout, grain, sum_outputs, &j);
   return true;
 }
 

@@ -34,7 +34,8 @@ static void chunk(void *ctx, int64_t lo, int64_t hi) {
   int64_t c = lo / GRAIN;
   atomic_fetch_add(&r->runs[c], 1);
   r->lo[c] = lo, r->hi[c] = hi, r->who[c] = pthread_self();
-  if (r->nest) gb_cpu_parallel(10 * GRAIN, GRAIN, inner, r); /* runs inline: the pool is busy */
+  if (r->nest)
+    gb_cpu_parallel(NULL, 10 * GRAIN, GRAIN, inner, r); /* runs inline: the pool is busy */
   if (r->slow) nanosleep(&(struct timespec){0, 1000000}, NULL);
 }
 
@@ -43,7 +44,7 @@ static int run(int threads, bool slow, bool nest) {
   memset(&r, 0, sizeof r);
   r.slow = slow, r.nest = nest;
   gb_blas_set_threads(threads);
-  gb_cpu_parallel(N, GRAIN, chunk, &r);
+  gb_cpu_parallel(NULL, N, GRAIN, chunk, &r);
   int distinct = 0;
   for (int c = 0; c < NCHUNK; c++) {
     CHECK(atomic_load(&r.runs[c]) == 1, "threads %d: chunk %d ran %d times", threads, c,
@@ -69,7 +70,7 @@ int main(void) {
   run(3, false, true);
   for (int i = 0; i < 2000; i++) /* many short loops: helpers come and go between them */
     run(2, false, false);
-  gb_cpu_parallel(0, GRAIN, chunk, NULL); /* nothing to do */
+  gb_cpu_parallel(NULL, 0, GRAIN, chunk, NULL); /* nothing to do */
   printf("pool: %d threads took chunks of the slow loop, %d checks, %d failures\n", used, checks,
          failures);
   return failures ? 1 : 0;
