@@ -34,7 +34,7 @@ describe('gb.distributed before init', function()
       assert.is_false(ok)
       local ok_avail = d.is_available()
       if ok_avail then
-        assert.matches('^tests/lua/distributed_spec.lua:%d+: distributed%.' .. call[1]
+        assert.matches('distributed_spec.lua:%d+: distributed%.' .. call[1]
           .. ': call gb%.distributed%.init%(%) first$', err)
       else
         assert.matches('distributed%.' .. call[1] .. ': distributed support is unavailable', err)
