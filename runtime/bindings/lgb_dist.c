@@ -145,12 +145,13 @@ static gb_tensor *check_buf(lua_State *L, gb_state *S, int idx, const char *fn, 
 
 static const char *const op_names[] = {"sum", "mean", "max", "min", NULL};
 
-/* gb._dist.all_reduce(t, op, async) -> handle (async) | nothing */
+/* gb._dist.all_reduce(t, op, async, trusted) -> handle (async) | nothing */
 static int l_all_reduce(lua_State *L) {
   gb_state *S = gbL_enter(L);
   const gb_dist_api *a = need_init(L, "all_reduce");
   int op = luaL_checkoption(L, 2, "sum", op_names);
   bool async = lua_toboolean(L, 3);
+  unsigned flags = lua_toboolean(L, 4) ? GB_DIST_TRUSTED : 0;
   gb_dist_buf b;
   gb_tensor *t = check_buf(L, S, 1, "all_reduce", &b);
   if (op == GB_DIST_MEAN && t->dtype != GB_F32)
@@ -158,7 +159,7 @@ static int l_all_reduce(lua_State *L) {
                       gb_dtype_name(t->dtype));
   char err[1536];
   int handle = 0;
-  if (a->all_reduce(&b, (gb_dist_op)op, async ? &handle : NULL, err, sizeof err))
+  if (a->all_reduce(&b, (gb_dist_op)op, flags, async ? &handle : NULL, err, sizeof err))
     return raise_msg(L, err);
   t->storage->version++;
   if (!async) return 0;

@@ -29,3 +29,7 @@ add_test(NAME dist_faults
   COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/fault_test.sh $<TARGET_FILE:gpubp_cli> ${GB_MPIRUN}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(dist_faults PROPERTIES LABELS mpi TIMEOUT 180 ENVIRONMENT "${GB_DIST_ENV}")
+add_test(NAME dist_train_mnist
+  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/train_test.sh $<TARGET_FILE:gpubp_cli> ${GB_MPIRUN}
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(dist_train_mnist PROPERTIES LABELS mpi TIMEOUT 300 ENVIRONMENT "${GB_DIST_ENV}")

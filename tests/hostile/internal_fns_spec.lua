@@ -37,7 +37,25 @@ describe('internal functions', function()
     end
     table.sort(names)
     assert.are.same({ '_adam_step', '_grad_hooks', '_graph_new', '_hook_id', '_im2col',
-      '_max_pool2d', '_pad', '_sgd_step' }, names)
+      '_max_pool2d', '_pad', '_post_backward', '_sgd_step' }, names)
+  end)
+
+  it('gb._post_backward is one list; hostile entries are skipped, an error is backward\'s', function()
+    local list = gb._post_backward(1, 'x', {})
+    assert.are.equal(list, gb._post_backward())
+    local n0 = #list
+    local ran = 0
+    list[n0 + 1] = 42
+    list[n0 + 2] = function() ran = ran + 1 end
+    local x = gb.ones(2, { requires_grad = true })
+    x:sum():backward()
+    assert.are.equal(1, ran)
+    list[n0 + 2] = function() error('post hook failed') end
+    local ok, err = pcall(function() (x * 2):sum():backward() end)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find('post hook failed', 1, true))
+    list[n0 + 2], list[n0 + 1] = nil, nil
+    still_works()
   end)
 
   it('gb._pad checks dim, start and size', function()

@@ -71,7 +71,7 @@ end
 local function launch_ready(st)
   local b = st.buckets[st.next]
   while b and b.nready == #b.params do
-    b.handle = dist()._all_reduce_async(b.flat, 'mean')
+    b.handle = dist()._all_reduce_async(b.flat, 'mean', true) -- layout checked at construction
     st.next = st.next + 1
     b = st.buckets[st.next]
   end
@@ -127,6 +127,32 @@ local function hook(st, b, k, p)
   end
 end
 
+-- The buckets' all-reduces skip the per-collective header exchange (it would make every
+-- bucket wait for the slowest rank's hook), so the ranks check here, once, that they built
+-- the same buckets: counts and sizes, gathered from every rank.
+local function check_layout(buckets)
+  local sizes = { #buckets }
+  for _, b in ipairs(buckets) do sizes[#sizes + 1] = b.numel end
+  local n = gb.tensor({ #sizes }, { dtype = 'int64' })
+  local all_n = dist().all_gather(n)
+  local mine = table.concat(sizes, ',')
+  for r = 1, #all_n do
+    if all_n[r]:item() ~= #sizes then
+      errors.raisef('DistributedDataParallel: rank %d has %d buckets, rank %d has %d: every rank '
+        .. 'must wrap the same model', r, all_n[r]:item() - 1, dist().rank(), #buckets)
+    end
+  end
+  local all = dist().all_gather(gb.tensor(sizes, { dtype = 'int64' }))
+  for r = 1, #all do
+    local theirs = table.concat(all[r]:totable(), ',')
+    if theirs ~= mine then
+      errors.raisef('DistributedDataParallel: the ranks built different gradient buckets (rank %d: '
+        .. '%s parameters, rank %d: %s): every rank must wrap the same model', r, theirs,
+        dist().rank(), mine)
+    end
+  end
+end
+
 -- DistributedDataParallel(model [, {bucket_mb=25}])
 function DDP:init(model, opts)
   if not Module.is_module(model) then
@@ -151,6 +177,7 @@ function DDP:init(model, opts)
   end)
   local st = { buckets = make_buckets(params, opts.bucket_mb), next = 1, active = false,
     no_sync = false }
+  check_layout(st.buckets)
   rawset(self, '_ddp', st)
   rawset(self, 'bucket_mb', opts.bucket_mb)
   for _, b in ipairs(st.buckets) do
