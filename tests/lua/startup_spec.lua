@@ -4,14 +4,10 @@
 -- entries still behave as plain fields: indexing loads them once, pairs() lists them all.
 -- Run: build/gpubp /usr/bin/busted tests/lua/startup_spec.lua
 
-local function gpubp_binary()
-  if os.getenv('GPUBP_CLI') then return os.getenv('GPUBP_CLI') end
-  local i = -1
-  while arg[i - 1] do i = i - 1 end
-  return arg[i]
-end
+local support = dofile('tests/lua/support.lua')
+local gpubp_binary = support.gpubp_binary
 
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local quote = support.quote
 
 -- runs Lua code in a fresh gpubp process and returns its output
 local function fresh(code)
