@@ -6,13 +6,8 @@
 local gb = require('gpubp')
 local d = gb.distributed
 
--- the gpubp command: the host running this spec, or GPUBP_CLI when the host is stock lua5.4
-local function gpubp_binary()
-  if os.getenv('GPUBP_CLI') then return os.getenv('GPUBP_CLI') end
-  local i = -1
-  while arg[i - 1] do i = i - 1 end
-  return arg[i]
-end
+local support = dofile('tests/lua/support.lua')
+local gpubp_binary, quote = support.gpubp_binary, support.quote
 
 local function sh(cmd)
   local p = assert(io.popen(cmd .. ' 2>&1'))
@@ -20,8 +15,6 @@ local function sh(cmd)
   p:close()
   return out
 end
-
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 describe('gb.distributed before init', function()
   it('is not initialized, and collectives say to call init first', function()
