@@ -45,5 +45,13 @@ if(GB_HAVE_DIST)
             ${CMAKE_BINARY_DIR}/lua/gpubp/$<TARGET_FILE_NAME:gpubp_dist>
     VERBATIM)
   install(TARGETS gpubp_dist LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dist)
+  file(RELATIVE_PATH GB_DIST_CMOD_TO_LIB /gb_root/${GPUBP_INSTALL_CMODDIR}/gpubp
+    /gb_root/${CMAKE_INSTALL_LIBDIR})
+  string(REGEX REPLACE "/$" "" GB_DIST_CMOD_TO_LIB "${GB_DIST_CMOD_TO_LIB}")
+  install(CODE "
+    set(gb_dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${GPUBP_INSTALL_CMODDIR}/gpubp\")
+    file(MAKE_DIRECTORY \"\${gb_dir}\")
+    file(CREATE_LINK ${GB_DIST_CMOD_TO_LIB}/libgpubp_dist.so \"\${gb_dir}/libgpubp_dist.so\"
+         SYMBOLIC)" COMPONENT dist)
 endif()
 message(STATUS "gpubp: distributed plugin ${GB_HAVE_DIST} (NCCL ${GB_HAVE_NCCL})")

@@ -5,7 +5,9 @@
 #   2. rank 2 is killed (SIGKILL): rank 1's collective times out (3 s) naming rank 2 as gone.
 #      mpirun is asked not to stop the job itself when a rank dies
 #      (orte_abort_on_non_zero_status 0), so that rank 1's own watch is what ends it;
-#   3. the same kill under mpirun's default: mpirun stops rank 1, which says where it was.
+#   3. the same kill under mpirun's default: mpirun stops rank 1, which says where it was;
+#   4. rank 2's script ends early (no error hook, as in a plain Lua host): its finalize at exit
+#      meets rank 1's all_reduce, and both name the mismatch.
 # ctest's TIMEOUT bounds the whole run; each mpirun also runs under timeout(1).
 set -u
 GPUBP=$1
@@ -45,3 +47,12 @@ rc=$?
 grep -q "distributed: rank 1 was stopped by the launcher (signal) in or after collective #[0-9]*" "$out" ||
   fail "default-policy kill: rank 1 did not say where it was stopped"
 echo "ok 3 - default mpirun policy: $(grep -o 'distributed: rank 1 was stopped.*' "$out" | head -1)"
+
+# 4. rank 2 ends early: its implicit finalize meets rank 1's all_reduce
+run -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua exit 30
+rc=$?
+[ $rc -ne 0 ] || fail "early exit: mpirun exited 0"
+[ $rc -ne 124 ] || fail "early exit: hung"
+grep -q "fault_step.lua:[0-9]*: distributed: collective #[0-9]* does not match across ranks: rank 1 called #[0-9]* all_reduce(sum) float32 (1), rank 2 called #[0-9]* finalize" "$out" ||
+  fail "early exit: rank 1 did not name rank 2's finalize"
+echo "ok 4 - rank 2 ended early: $(grep -o 'distributed: collective.*finalize' "$out" | head -1)"
