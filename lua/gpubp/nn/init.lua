@@ -15,6 +15,7 @@ local CLASSES = {
   'Sequential', 'Linear', 'Identity', 'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'GELU',
   'Softmax', 'LogSoftmax', 'Dropout', 'Flatten', 'BatchNorm1d', 'LayerNorm',
   'Embedding', 'Conv2d', 'MaxPool2d', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
+  'DistributedDataParallel',
   -- issue 15 (branch nn)
   'BatchNorm2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'Conv1d', 'Dropout2d', 'ModuleList',
   'ModuleDict', 'BCELoss', 'SmoothL1Loss', 'HuberLoss', 'KLDivLoss', 'SiLU', 'ELU', 'Softplus',
