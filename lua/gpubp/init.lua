@@ -17,24 +17,29 @@ local function needs_grad(list)
   return false
 end
 
--- A hole ({a, nil, b}) would end ipairs early and drop b: every index up to the largest one
--- must hold a tensor.
-local function no_holes(list, what)
-  if type(list) ~= 'table' then return end
+-- The list as a plain array, read raw (next, rawget): a hole ({a, nil, b}) would end ipairs
+-- early and drop b, so every index up to the largest one must hold a tensor; and a list's
+-- __index, __len or __pairs (which could answer forever, or close a tensor) is not run.
+local function plain_list(list, what)
+  if type(list) ~= 'table' then errors.raise(what .. ': expected a non-empty list of tensors') end
   local n = 0
-  for k in pairs(list) do
+  for k in next, list do
     if math.type(k) == 'integer' and k > n then n = k end
   end
+  if n == 0 then errors.raise(what .. ': expected a non-empty list of tensors') end
+  local out = {}
   for i = 1, n do
-    if not gb.is_tensor(list[i]) then
-      errors.raise(('%s: element %d is not a tensor (got %s)'):format(what, i, type(list[i])))
+    local t = rawget(list, i)
+    if not gb.is_tensor(t) then
+      errors.raise(('%s: element %d is not a tensor (got %s)'):format(what, i, type(t)))
     end
+    out[i] = t
   end
+  return out
 end
 
 function gb.cat(list, dim)
-  if type(list) ~= 'table' or #list == 0 then errors.raise('cat: expected a non-empty list of tensors') end
-  no_holes(list, 'cat')
+  list = plain_list(list, 'cat')
   dim = dim or 1
   local first = list[1]
   if not gb.is_tensor(first) then errors.raise('cat: element 1 is not a tensor') end
@@ -55,13 +60,18 @@ function gb.cat(list, dim)
     total = total + s[d]
   end
   if needs_grad(list) then
-    local out, at = nil, 1
-    for _, t in ipairs(list) do
-      local piece = gb._pad(t, d, at, total)
-      out = out and out + piece or piece
-      at = at + t:size(d)
+    -- halves joined by two differentiable pads, recursively: each level of the tree costs
+    -- the output's size, so N pieces cost total * log2(N) (padding each piece to the full
+    -- size and summing cost total * N: minutes for 50,000 pieces)
+    local function join(lo, hi)
+      if lo == hi then return list[lo], list[lo]:size(d) end
+      local mid = (lo + hi) // 2
+      local a, na = join(lo, mid)
+      local b, nb = join(mid + 1, hi)
+      return gb._pad(a, d, 1, na + nb) + gb._pad(b, d, na + 1, na + nb), na + nb
     end
-    return out
+    if #list == 1 then return gb._pad(list[1], d, 1, total) end -- a new tensor, not the input
+    return (join(1, #list))
   end
   shape[d] = total
   local out = gb.empty(shape, {dtype = first.dtype, device = first.device})
@@ -75,8 +85,7 @@ function gb.cat(list, dim)
 end
 
 function gb.stack(list, dim)
-  no_holes(list, 'stack')
-  if type(list) ~= 'table' or #list == 0 then errors.raise('stack: expected a non-empty list of tensors') end
+  list = plain_list(list, 'stack')
   dim = dim or 1
   local parts = {}
   for i, t in ipairs(list) do parts[i] = t:unsqueeze(dim < 0 and dim + t:dim() + 2 or dim) end
