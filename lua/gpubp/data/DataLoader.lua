@@ -12,10 +12,11 @@ local DataLoader = class.Object:extend('DataLoader')
 
 local SPEC = {
   batch_size = 1, shuffle = false, drop_last = false, device = options.optional,
-  fields = options.opt(nil, 'table'),
+  fields = options.opt(nil, 'table'), prefetch = true,
 }
 
--- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'}})
+-- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'},
+--                      prefetch=true})
 function DataLoader:init(dataset, opts)
   if type(dataset) ~= 'table' then
     errors.raise('DataLoader: expected a dataset table with tensor fields x and y, got '
@@ -55,6 +56,7 @@ function DataLoader:init(dataset, opts)
   self.shuffle = opts.shuffle and true or false
   self.drop_last = opts.drop_last and true or false
   self.device = opts.device
+  self.prefetch = opts.prefetch and true or false
 end
 
 -- Number of batches in one epoch.
@@ -77,6 +79,13 @@ local function permutation(n)
 end
 DataLoader.permutation = permutation
 
+-- Shuffled batches of cpu fields are gathered one batch ahead on gb_blas's helper thread
+-- (gb._gather_rows: the copy of batch b+1 runs while batch b trains); other fields, and all
+-- with prefetch=false, are gathered when asked for with index_select.
+local function prefetchable(t)
+  return gb._can_gather_rows(t)
+end
+
 -- Returns an iterator over the epoch's batches; each call yields one value per field.
 function DataLoader:iter()
   local perm = self.shuffle and permutation(self.n) or nil
@@ -90,20 +99,42 @@ function DataLoader:iter()
       if not perms[dev] then perms[dev] = perm.device == dev and perm or perm:to(dev) end
     end
   end
+  local ahead = {} -- field index -> true when its batches are gathered ahead
+  local any_ahead = false
+  if perm and self.prefetch then
+    for i, f in ipairs(fields) do
+      if prefetchable(ds[f]) then ahead[i], any_ahead = true, true end
+    end
+  end
+  local jobs = {} -- field index -> the started gather of the next batch
+  local function start_jobs(b)
+    local start = (b - 1) * bs + 1
+    local len = math.min(bs, n - start + 1)
+    for i, f in ipairs(fields) do
+      if ahead[i] then jobs[i] = gb._gather_rows(ds[f], perms[ds[f].device], start, len) end
+    end
+  end
   local b = 0
   return function()
     b = b + 1
     if b > nb then return nil end
     local start = (b - 1) * bs + 1
     local len = math.min(bs, n - start + 1)
+    if any_ahead and b == 1 then start_jobs(1) end
     local out = {}
     for i, f in ipairs(fields) do
       local t = ds[f]
-      local batch = perm and t:index_select(1, perms[t.device]:narrow(1, start, len))
-                    or t:narrow(1, start, len)
+      local batch
+      if ahead[i] then
+        batch = jobs[i]:wait()
+      else
+        batch = perm and t:index_select(1, perms[t.device]:narrow(1, start, len))
+                or t:narrow(1, start, len)
+      end
       if device and batch.device ~= device then batch = batch:to(device) end
       out[i] = batch
     end
+    if any_ahead and b < nb then start_jobs(b + 1) end
     return table.unpack(out, 1, #fields)
   end
 end
