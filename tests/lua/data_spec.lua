@@ -279,6 +279,33 @@ describe('data.DataLoader prefetch', function()
     end
   end)
 
+  it('raises a failure while preparing a batch at the user\'s line, naming batch and field',
+    function()
+      -- x closed during batch 2: prefetch already holds batch 3 (gathered during batch 2) and
+      -- fails on batch 4, prefetch=false on batch 3
+      for _, case in ipairs({ { true, 4 }, { false, 3 } }) do
+        local ds = { x = gb.randn(50, 4), y = gb.arange(1, 51):long() }
+        local l = data.DataLoader(ds, { batch_size = 10, shuffle = true, prefetch = case[1] })
+        local seen, line = 0, nil
+        local ok, err = pcall(function()
+          line = debug.getinfo(1, 'l').currentline + 1
+          for _ in l() do -- the error's line
+            seen = seen + 1
+            if seen == 2 then do local c <close> = ds.x end end -- luacheck: ignore
+          end
+        end)
+        assert.is_false(ok)
+        assert.are.equal(string.format("tests/lua/data_spec.lua:%d: DataLoader: batch %d, field "
+          .. "'x': bad argument #1 to 'index' (tensor was closed)", line, case[2]),
+          tostring(err):match('tests/lua/data_spec%.lua:.*'))
+        assert.are.equal(case[2] - 1, seen)
+        local n = 0
+        for _ in data.DataLoader({ x = gb.randn(50, 4), y = ds.y }, { batch_size = 10,
+          shuffle = true, prefetch = case[1] })() do n = n + 1 end
+        assert.are.equal(5, n)
+      end
+    end)
+
   it('gb._gather_rows checks its row numbers and hands a batch over once', function()
     local x = gb.arange(1, 13):reshape(4, 3)
     local job = gb._gather_rows(x, gb.tensor({ 4, 1, 2 }, { dtype = 'int64' }), 2, 2)

@@ -107,22 +107,26 @@ function DataLoader:iter()
     end
   end
   local jobs = {} -- field index -> the started gather of the next batch
+  local at_batch, at_field -- what is being prepared, for an error's message
   local function start_jobs(b)
     local start = (b - 1) * bs + 1
     local len = math.min(bs, n - start + 1)
+    at_batch = b
     for i, f in ipairs(fields) do
+      at_field = f
       if ahead[i] then jobs[i] = gb._gather_rows(ds[f], perms[ds[f].device], start, len) end
     end
   end
-  local b = 0
-  return function()
-    b = b + 1
-    if b > nb then return nil end
+  local failed -- an error met gathering ahead: raised when that batch is asked for
+  local function next_batch(b)
+    if failed then error(failed, 0) end
     local start = (b - 1) * bs + 1
     local len = math.min(bs, n - start + 1)
     if any_ahead and b == 1 then start_jobs(1) end
+    at_batch = b
     local out = {}
     for i, f in ipairs(fields) do
+      at_field = f
       local t = ds[f]
       local batch
       if ahead[i] then
@@ -134,7 +138,23 @@ function DataLoader:iter()
       if device and batch.device ~= device then batch = batch:to(device) end
       out[i] = batch
     end
-    if any_ahead and b < nb then start_jobs(b + 1) end
+    if any_ahead and b < nb then
+      local ok, err = pcall(start_jobs, b + 1)
+      if not ok then failed = err end
+    end
+    return out
+  end
+  local b = 0
+  return function()
+    b = b + 1
+    if b > nb then return nil end
+    -- a failure (a dataset tensor closed or resized meanwhile) is raised at the user's line
+    local ok, out = pcall(next_batch, b)
+    if not ok then
+      b = nb -- the epoch ends here
+      errors.raise(string.format("DataLoader: batch %d, field '%s': %s", at_batch, at_field,
+        errors.message(out)))
+    end
     return table.unpack(out, 1, #fields)
   end
 end
