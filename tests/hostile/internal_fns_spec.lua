@@ -1,5 +1,6 @@
 -- internal_fns_spec.lua — issue 19, class 2: the module's internal functions (gb._pad,
--- gb._im2col, gb._max_pool2d, gb._sgd_step, gb._adam_step, gb._gather_rows) validate their raw arguments like
+-- gb._im2col, gb._max_pool2d, gb._sgd_step, gb._adam_step, gb._gather_rows, gb._slice,
+-- gb._cat) validate their raw arguments like
 -- the public ones. A sweep over hostile values must give Lua errors (never a crash: the suite
 -- runs under ASan+UBSan in CI) and leave the runtime computing correctly.
 local gb = require 'gpubp'
@@ -36,8 +37,44 @@ describe('internal functions', function()
       end
     end
     table.sort(names)
-    assert.are.same({ '_adam_step', '_can_gather_rows', '_gather_rows', '_grad_hooks',
-      '_graph_new', '_hook_id', '_im2col', '_max_pool2d', '_pad', '_sgd_step' }, names)
+    assert.are.same({ '_adam_step', '_can_gather_rows', '_cat', '_gather_rows', '_grad_hooks',
+      '_graph_new', '_hook_id', '_im2col', '_max_pool2d', '_pad', '_sgd_step', '_slice' }, names)
+  end)
+
+  it('gb._slice checks dim, start, count and step (issue 15: the strided view of slice)', function()
+    local x = gb.arange(10)
+    fails_with('slice: start 0 must be >= 1', function() return gb._slice(x, 1, 0, 2, 2) end)
+    fails_with('slice: 4 elements from 2 with step 3 do not fit dimension 1 (size 10)',
+      function() return gb._slice(x, 1, 2, 4, 3) end)
+    fails_with('slice: dimension 2 out of range', function() return gb._slice(x, 2, 1, 1, 1) end)
+    assert.are.same({ 1, 4, 7 }, gb._slice(x, 1, 2, 3, 3):totable())
+    for _, start in ipairs(ints) do
+      for _, count in ipairs(ints) do
+        for _, step in ipairs(ints) do
+          local ok, out = pcall(gb._slice, x, 1, start, count, step)
+          if ok then
+            assert.is_true(start >= 1 and count >= 0 and out:numel() == count)
+            assert.is_true(count == 0 or start + (count - 1) * step <= 10)
+          end
+        end
+      end
+    end
+    for _, v in ipairs(others) do assert.is_false(pcall(gb._slice, x, 1, v, 1, 1)) end
+    still_works()
+  end)
+
+  it('gb._cat checks its tensors and dim (issue 15: one cat row)', function()
+    local a, b = gb.ones(2, 3), gb.zeros(1, 3)
+    fails_with('cat: 1 to 4 tensors per row, got 5', function() return gb._cat(1, a, a, a, a, a) end)
+    fails_with('cat: 1 to 4 tensors per row, got 0', function() return gb._cat(1) end)
+    fails_with('cat: tensor 2 (2,3) float32 does not fit tensor 1 (1,3) float32',
+      function() return gb._cat(2, b, a) end)
+    fails_with('cat: tensor 2 (1,3) int64 does not fit', function() return gb._cat(1, a, b:long()) end)
+    fails_with("bad argument #3 to '_cat' (tensor was closed)", function() return gb._cat(1, a, closed()) end)
+    assert.are.same({ 3, 3 }, gb._cat(1, a, b).shape)
+    for _, d in ipairs(ints) do pcall(gb._cat, d, a, b) end
+    for _, v in ipairs(others) do assert.is_false(pcall(gb._cat, v, a, b)) end
+    still_works()
   end)
 
   it('gb._pad checks dim, start and size', function()
