@@ -278,7 +278,7 @@ static int l_linspace(lua_State *L) {
     return luaL_error(L, "linspace: start %g and end %g do not fit %s", start, stop,
                       gb_dtype_name(o.dtype));
   int64_t shape[1] = {(int64_t)steps};
-  gb_tensor *t = new_tensor(L, 1, shape, &o);
+  gb_tensor *t = new_tensor(L, "linspace", 1, shape, &o);
   fill_into(L, GB_OP_LINSPACE, t, start, stop);
   return finish(L, t, &o);
 }

@@ -58,6 +58,8 @@ describe('sizes that would hang', function()
     fails_with('randperm: n = 1099511627776 is more elements than a tensor may have (2^36)',
       function() return gb.randperm(2 ^ 40 // 1) end)
     fails_with('randperm: n must be >= 0, got -5', function() return gb.randperm(-5) end)
+    fails_with('linspace: out of memory: tensor of shape (1099511627776) needs 4096 GiB',
+      function() return gb.linspace(0, 1, 1 << 40) end)
     fails_with('full: out of memory: tensor of shape (1099511627776) needs 4096 GiB',
       function() return gb.full({ 2 ^ 40 // 1 }, 1) end)
     fails_with('empty: out of memory: tensor of shape (1099511627776,1024) needs 4.194e+06 GiB',
