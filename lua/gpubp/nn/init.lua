@@ -15,6 +15,7 @@ local CLASSES = {
   'Sequential', 'Linear', 'Identity', 'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'GELU',
   'Softmax', 'LogSoftmax', 'Dropout', 'Flatten', 'BatchNorm1d', 'LayerNorm',
   'Embedding', 'Conv2d', 'MaxPool2d', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
+  'DistributedDataParallel',
 }
 for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.nn.' .. name end
 
