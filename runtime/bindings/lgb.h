@@ -68,6 +68,7 @@ void gbL_open_optim(lua_State *L);
 void gbL_open_graph(lua_State *L); /* lgb_graph.c: recordings behind gb.graph */
 void gbL_open_cuda(lua_State *L);  /* lgb_cuda.c: the gb.cuda table, with or without CUDA */
 void gbL_open_host(lua_State *L);  /* lgb_host.c: gb.host_metric */
+void gbL_open_rnn(lua_State *L);   /* lgb_rnn.c: the recurrent rows behind nn.LSTM/GRU */
 
 /* What an embedding host plugs in (lgb_host.c). `path` answers whether a script may read
  * (write == 0) or write a file; `metric` receives gb.host_metric's scalars. */
