@@ -4,7 +4,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-busted libopenblas-dev
       zlib1g-dev libjansson-dev libedit-dev clang clang-format libclang-rt-dev
-      luarocks dpkg-dev git) # luarocks: the rock test; dpkg-dev: dpkg-shlibdeps for cpack
+      luarocks dpkg-dev git fortunes)
+# luarocks: the rock test; dpkg-dev: dpkg-shlibdeps for cpack; fortunes: the text corpus of
+# scripts/examples/char_transformer.lua and char_lstm.lua (their --quick runs are tests)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
