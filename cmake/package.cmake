@@ -18,6 +18,10 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "gpubp developers <gpubp@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # dpkg-shlibdeps (dpkg-dev): liblua5.4-0, libopenblas…
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS lua5.4)
+if(GB_OPENBLAS_SONAME) # opened with dlopen (cmake/blas.cmake), so dpkg-shlibdeps cannot see it
+  set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_DEPENDS
+      "libopenblas0-pthread | libopenblas0-openmp | libopenblas0-serial | libopenblas0")
+endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 
 # The install rules without a component (all but the plugin) make the main package.

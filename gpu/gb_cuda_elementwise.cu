@@ -76,19 +76,19 @@ GB_UNARY_ROWS(GB_CUDA_UNARY_ROW)
 /* ---- binary with broadcasting: `x`, `y` the elements ---- */
 #define GB_CUDA_BINARY(name, EXPR)                                                                 \
   struct op_##name {                                                                               \
-    float f0;                                                                                      \
+    float f0, f1;                                                                                  \
     __device__ __forceinline__ float operator()(float x, float y, float) const {                   \
-      const float f0_ = f0;                                                                        \
-      (void)f0_;                                                                                   \
+      const float f0_ = f0, f1_ = f1;                                                              \
+      (void)f0_, (void)f1_;                                                                        \
       return (EXPR);                                                                               \
     }                                                                                              \
   };                                                                                               \
   extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {          \
-    op_##name f = {(float)a->f[0]};                                                                \
+    op_##name f = {(float)a->f[0], (float)a->f[1]};                                                \
     return launch<2, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
-#define GB_CUDA_BINARY_ROW(row, f) GB_CUDA_BINARY(row, gb_f_##f(x, y, f0_))
+#define GB_CUDA_BINARY_ROW(row, f) GB_CUDA_BINARY(row, gb_f_##f(x, y, f0_, f1_))
 GB_BINARY_ROWS(GB_CUDA_BINARY_ROW)
 #undef GB_CUDA_BINARY_ROW
 

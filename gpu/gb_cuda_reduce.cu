@@ -189,3 +189,59 @@ extern "C" gb_status gb_cuda_argmin(gb_state *S, const gb_opargs *a, gb_tensor *
   uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
   return reduce_extreme(S, a, out, false, mask, false, true, "argmin kernel");
 }
+
+/* ---- logsumexp: max (NaN wins), then max + log(sum(exp(x - max))), as the CPU ---- */
+
+struct nan_max {
+  __device__ __forceinline__ float operator()(float a, float b) const {
+    if (a != a) return a;
+    if (b != b) return b;
+    return a > b ? a : b;
+  }
+};
+
+template <int BLOCK> __global__ void k_logsumexp(plan p, float *out) {
+  typedef cub::BlockReduce<float, BLOCK> ReduceF;
+  typedef cub::BlockReduce<double, BLOCK> ReduceD;
+  __shared__ union {
+    typename ReduceF::TempStorage f;
+    typename ReduceD::TempStorage d;
+  } tmp;
+  __shared__ float shared_mx;
+  nan_max pick;
+  for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
+    const float *x = p.base + keep_offset(p, o);
+    float mx = __int_as_float(0xff800000); /* -inf */
+    for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK)
+      mx = pick(mx, x[red_offset(p, j)]);
+    float m = ReduceF(tmp.f).Reduce(mx, pick);
+    if (threadIdx.x == 0) shared_mx = m;
+    __syncthreads();
+    m = shared_mx;
+    bool finite = m == m && !isinf(m);
+    double s = 0;
+    for (int64_t j = threadIdx.x; finite && j < p.nred_elems; j += BLOCK)
+      s += (double)expf(x[red_offset(p, j)] - m);
+    double total = ReduceD(tmp.d).Sum(s);
+    if (threadIdx.x == 0) out[o] = finite ? (float)((double)m + log(total)) : m;
+    __syncthreads();
+  }
+}
+
+extern "C" gb_status gb_cuda_logsumexp(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_cuda_dev *c;
+  gb_device dev = out[0]->device;
+  gb_status st = gb_cuda_ctx(S, dev, &c);
+  if (st) return st;
+  plan p;
+  gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
+  if (p.nout == 0) return GB_OK;
+  unsigned grid = grid_for(p.nout);
+  if (p.nred_elems <= 32)
+    k_logsumexp<32><<<grid, 32, 0, c->stream>>>(p, gb_tensor_f32(out[0]));
+  else
+    k_logsumexp<GB_CUDA_ROW_THREADS>
+        <<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, gb_tensor_f32(out[0]));
+  GB_LAUNCHED(S, dev, c, "logsumexp kernel");
+  return GB_OK;
+}

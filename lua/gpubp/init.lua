@@ -4,10 +4,10 @@ local errors = require('gpubp.errors')
 local gb = require 'gpubp.core'
 require('gpubp.tensor_methods')(gb)
 
-gb.autograd = {
-  gradcheck = require('gpubp.autograd_check').gradcheck,
-  backward = require('gpubp.autograd_backward'),
-}
+gb.autograd = require('gpubp.lazy')({}, {
+  gradcheck = function() return require('gpubp.autograd_check').gradcheck end,
+  backward = 'gpubp.autograd_backward',
+})
 
 -- gb.cat(tensors, dim) / gb.stack(tensors, dim). Without autograd the pieces are copied
 -- into one new tensor; when a piece needs grad the result is a sum of differentiable pads.

@@ -61,6 +61,59 @@ static int m_leaky_relu(lua_State *L) {
       L, S, gb_fn_scalar_op(S, GB_OP_LEAKY_RELU, gbL_check_tensor(L, 1), slope, 0, &r), &r);
 }
 
+/* t:elu([alpha=1]) */
+static int m_elu(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *r;
+  double alpha = luaL_optnumber(L, 2, 1.0);
+  return push_result(L, S, gb_fn_scalar_op(S, GB_OP_ELU, gbL_check_tensor(L, 1), alpha, 0, &r), &r);
+}
+
+/* t:softplus([beta=1 [, threshold=20]]) */
+static int m_softplus(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *r;
+  double beta = luaL_optnumber(L, 2, 1.0), threshold = luaL_optnumber(L, 3, 20.0);
+  if (beta == 0) return luaL_error(L, "softplus: beta must not be 0");
+  return push_result(
+      L, S, gb_fn_scalar_op(S, GB_OP_SOFTPLUS, gbL_check_tensor(L, 1), beta, threshold, &r), &r);
+}
+
+/* The mask argument of masked_fill as float32 0/1 (any dtype accepted; nonzero = fill), and
+ * the fill value: a number or a one-element tensor. */
+static gb_tensor *mask_arg(lua_State *L, gb_state *S, double *value) {
+  gb_tensor *m = gbL_to_tensor(L, 2), *v = gbL_to_tensor(L, 3);
+  if (!m) luaL_argerror(L, 2, "masked_fill: the mask must be a tensor");
+  if (v) {
+    if (v->numel != 1)
+      luaL_error(L,
+                 "masked_fill: the value must be a number or a one-element tensor, got %d "
+                 "elements",
+                 (int)v->numel);
+    gb_tensor *h;
+    GBL_CHECK(L, S, gb_fn_to_device(S, v, GB_CPU, &h));
+    *value = gb_tensor_get_flat(h, 0);
+    gb_tensor_release(S, h);
+  } else {
+    *value = luaL_checknumber(L, 3);
+  }
+  if (m->dtype == GB_F32) return m;
+  gb_tensor *mf;
+  GBL_CHECK(L, S, gb_fn_to_dtype(S, m, GB_F32, &mf));
+  gbL_push_tensor(L, mf);
+  return mf;
+}
+
+/* t:masked_fill(mask, value): value where mask is nonzero, t elsewhere (broadcasting) */
+static int m_masked_fill(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *t = gbL_check_tensor(L, 1), *r;
+  double v;
+  gb_tensor *m = mask_arg(L, S, &v);
+  gb_opargs a = {.in = {t, m}, .nin = 2, .f = {v}};
+  return push_result(L, S, gb_op_run(S, GB_OP_MASKED_FILL, &a, &r), &r);
+}
+
 static double opt_bound(lua_State *L, int idx) {
   return lua_isnoneornil(L, idx) ? NAN : luaL_checknumber(L, idx);
 }
@@ -431,6 +484,18 @@ static int m_clamp_(lua_State *L) {
   return 1;
 }
 
+/* t:masked_fill_(mask, value): in place; the mask broadcasts to t's shape */
+static int m_masked_fill_(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *t = check_inplace(L, "masked_fill");
+  double v;
+  gb_tensor *m = mask_arg(L, S, &v);
+  gb_opargs a = {.in = {t, m}, .nin = 2, .f = {v}};
+  GBL_CHECK(L, S, gb_op_run_into(S, GB_OP_MASKED_FILL, &a, t));
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int m_unary_(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *t = check_inplace(L, gb_ops[upvalue_op(L)].name);
@@ -535,7 +600,10 @@ static lua_CFunction generic_binding(gb_opid id) {
   case GB_OP_POW_SCALAR:
   case GB_OP_RPOW_SCALAR:
   case GB_OP_LEAKY_RELU:
-  case GB_OP_CLAMP: return NULL;
+  case GB_OP_CLAMP:
+  case GB_OP_ELU:
+  case GB_OP_SOFTPLUS:
+  case GB_OP_MASKED_FILL: return NULL;
   default: break;
   }
   const char *name = gb_ops[id].name;
@@ -567,18 +635,29 @@ static const op_method op_methods[] = {
 
 /* methods that are also module functions: gb.max(t, 2), gb.matmul(a, b), ... */
 static const luaL_Reg plain_methods[] = {
-    {"neg", m_neg},     {"leaky_relu", m_leaky_relu},
-    {"clamp", m_clamp}, {"clip", m_clamp},
-    {"max", m_max},     {"min", m_min},
-    {"std", m_std},     {"matmul", m_matmul},
-    {"mm", m_matmul},   {"bmm", m_matmul},
+    {"neg", m_neg},
+    {"leaky_relu", m_leaky_relu},
+    {"clamp", m_clamp},
+    {"clip", m_clamp},
+    {"max", m_max},
+    {"min", m_min},
+    {"std", m_std},
+    {"matmul", m_matmul},
+    {"elu", m_elu},
+    {"softplus", m_softplus},
+    {"masked_fill", m_masked_fill},
+    {"mm", m_matmul},
+    {"bmm", m_matmul},
     {NULL, NULL},
 };
 
 /* methods only: in-place forms and conversions (gb.cuda is the device namespace) */
 static const luaL_Reg own_methods[] = {
-    {"clamp_", m_clamp_}, {"copy_", m_copy_}, {"float", m_float}, {"long", m_long}, {"int", m_int},
-    {"cpu", m_cpu},       {"cuda", m_cuda},   {"to", m_to},       {NULL, NULL},
+    {"clamp_", m_clamp_}, {"masked_fill_", m_masked_fill_},
+    {"copy_", m_copy_},   {"float", m_float},
+    {"long", m_long},     {"int", m_int},
+    {"cpu", m_cpu},       {"cuda", m_cuda},
+    {"to", m_to},         {NULL, NULL},
 };
 
 static const struct {

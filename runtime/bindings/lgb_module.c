@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,8 +17,22 @@
 
 static const char STATE_KEY = 'S'; /* registry key: its address is unique */
 
+/* gbL_state runs several times per op, and the registry lookup costs ~100 instructions; each
+ * OS thread remembers the last main thread it resolved. Only main threads are remembered:
+ * they die only with their lua_State, whose closing (state_gc) bumps state_generation and so
+ * invalidates every thread's entry before the address can be reused. (A coroutine's address
+ * can be reused by another runtime's coroutine without any state closing, so coroutines
+ * always look up.) */
+static _Atomic unsigned long long state_generation;
+static _Thread_local struct {
+  lua_State *main;
+  gb_state *S;
+  unsigned long long generation;
+} last_state;
+
 static int state_gc(lua_State *L) {
   gb_state **box = lua_touserdata(L, 1);
+  atomic_fetch_add(&state_generation, 1);
   if (*box) gb_state_free(*box);
   *box = NULL;
   return 0;
@@ -32,10 +47,18 @@ static void run_full_gc(void *ud) {
 }
 
 gb_state *gbL_state(lua_State *L) {
+  if (L == last_state.main && last_state.generation == atomic_load(&state_generation))
+    return last_state.S;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
   gb_state **box = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  if (box && *box) return *box;
+  if (box && *box) {
+    unsigned long long generation = atomic_load(&state_generation);
+    if (lua_pushthread(L)) /* L is its state's main thread */
+      last_state.main = L, last_state.S = *box, last_state.generation = generation;
+    lua_pop(L, 1);
+    return *box;
+  }
   box = lua_newuserdatauv(L, sizeof *box, 0);
   gb_cpu_backend_register();
   *box = gb_state_new();

@@ -570,3 +570,96 @@ gb_status gb_grad_max_pool2d(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **
   a.nin = 2;
   return gb_op_run(S, GB_OP_MAX_POOL2D_BACKWARD, &a, &gin[0]);
 }
+
+/* ==== issue 15's rows (branch ops) ==== */
+
+gb_status gb_grad_sin(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *c;
+  gb_status st = gb_op1(S, GB_OP_COS, IN(0), &c);
+  return chain(S, n, g, c, st, gin);
+}
+
+gb_status gb_grad_cos(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *s, *f; /* -sin x */
+  gb_status st = gb_op1(S, GB_OP_SIN, IN(0), &s);
+  if (st) return st;
+  st = gb_fn_affine(S, s, -1.0, 0.0, &f);
+  REL(s);
+  return chain(S, n, g, f, st, gin);
+}
+
+gb_status gb_grad_erf(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *sq, *e, *f; /* 2/sqrt(pi) exp(-x^2) */
+  gb_status st = gb_fn_binary(S, GB_OP_MUL, IN(0), IN(0), &sq);
+  if (st) return st;
+  st = gb_fn_affine(S, sq, -1.0, 0.0, &e);
+  REL(sq);
+  if (st) return st;
+  st = gb_op1(S, GB_OP_EXP, e, &f);
+  REL(e);
+  if (st) return st;
+  st = gb_fn_affine(S, f, 1.12837916709551257, 0.0, &e);
+  REL(f);
+  return chain(S, n, g, e, st, gin);
+}
+
+gb_status gb_grad_log1p(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *d; /* g / (1 + x) */
+  gb_status st = gb_fn_affine(S, IN(0), 1.0, 1.0, &d);
+  if (st) return st;
+  st = gb_fn_binary(S, GB_OP_DIV, g, d, &gin[0]);
+  REL(d);
+  return st;
+}
+
+/* the row's derivative helper on (g, x) with the forward row's scalars */
+static gb_status helper(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {g, IN(0)}, .nin = 2, .f = {n->args.f[0], n->args.f[1]}};
+  return gb_op_run(S, id, &a, &gin[0]);
+}
+
+gb_status gb_grad_silu(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return helper(S, n, GB_OP_SILU_BACKWARD, g, gin);
+}
+
+gb_status gb_grad_elu(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return helper(S, n, GB_OP_ELU_BACKWARD, g, gin);
+}
+
+gb_status gb_grad_softplus(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return helper(S, n, GB_OP_SOFTPLUS_BACKWARD, g, gin);
+}
+
+/* the gradient passes where the mask is 0; the mask gets none */
+gb_status gb_grad_masked_fill(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  if (!IN(0)->requires_grad) return GB_OK;
+  gb_tensor *z, *t;
+  gb_status st = gb_fn_scalar_like(S, g, 0.0, &z);
+  if (st) return st;
+  gb_opargs a = {.in = {IN(1), z, g}, .nin = 3};
+  st = gb_op_run(S, GB_OP_WHERE, &a, &t);
+  REL(z);
+  return st ? st : give(S, n, 0, t, gin);
+}
+
+/* g * exp(x - logsumexp(x)), the softmax over the reduced dims */
+gb_status gb_grad_logsumexp(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  uint64_t mask = (uint64_t)n->args.i[0];
+  gb_tensor *lse, *d, *p, *gs;
+  gb_status st = spread(S, n, n->out, mask, &lse);
+  if (st) return st;
+  st = gb_fn_binary(S, GB_OP_SUB, IN(0), lse, &d);
+  REL(lse);
+  if (st) return st;
+  st = gb_op1(S, GB_OP_EXP, d, &p);
+  REL(d);
+  if (st) return st;
+  if ((st = spread(S, n, g, mask, &gs))) {
+    REL(p);
+    return st;
+  }
+  st = gb_fn_binary(S, GB_OP_MUL, gs, p, &gin[0]);
+  REL(gs);
+  REL(p);
+  return st;
+}

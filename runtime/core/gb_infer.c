@@ -318,7 +318,7 @@ gb_status gb_infer_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
     return gb_errorf(S, GB_EARG, "%s: dimension out of range for a tensor of shape %s", NAME,
                      gb_shape_str(x, sb));
   }
-  bool empty_ok = op == GB_OP_SUM;
+  bool empty_ok = op == GB_OP_SUM || op == GB_OP_LOGSUMEXP; /* 0 and -inf, as PyTorch */
   if (x->numel == 0 && !empty_ok)
     return gb_errorf(S, GB_ESHAPE, "%s: cannot reduce an empty tensor", NAME);
   int nd = 0;

@@ -61,7 +61,7 @@ GB_HD float gb_f_leaky_relu_backward(float g, float x, float slope) {
   return x > 0.0f ? g : g * slope;
 }
 
-/* ---- the rows: unary (x, f0, f1) and binary (x, y, f0), f0/f1 the row's scalars ---------- */
+/* ---- the rows: unary (x, f0, f1) and binary (x, y, f0, f1), f0/f1 the row's scalars ---------- */
 GB_HD float gb_f_affine(float x, float f0, float f1) {
   return x * f0 + f1;
 }
@@ -108,42 +108,93 @@ GB_HD float gb_f_clamp_row(float x, float f0, float f1) {
   return gb_f_clamp(x, f0, f1);
 }
 
-GB_HD float gb_f_add(float x, float y, float f0) {
+GB_HD float gb_f_add(float x, float y, float f0, float f1) {
   return x + y;
 }
-GB_HD float gb_f_sub(float x, float y, float f0) {
+GB_HD float gb_f_sub(float x, float y, float f0, float f1) {
   return x - y;
 }
-GB_HD float gb_f_mul(float x, float y, float f0) {
+GB_HD float gb_f_mul(float x, float y, float f0, float f1) {
   return x * y;
 }
-GB_HD float gb_f_div(float x, float y, float f0) {
+GB_HD float gb_f_div(float x, float y, float f0, float f1) {
   return x / y;
 }
-GB_HD float gb_f_pow(float x, float y, float f0) {
+GB_HD float gb_f_pow(float x, float y, float f0, float f1) {
   return powf(x, y);
 }
 /* maximum/minimum propagate a NaN from either side, as torch.maximum */
-GB_HD float gb_f_maximum(float x, float y, float f0) {
+GB_HD float gb_f_maximum(float x, float y, float f0, float f1) {
   return (x > y || x != x) ? x : y;
 }
-GB_HD float gb_f_minimum(float x, float y, float f0) {
+GB_HD float gb_f_minimum(float x, float y, float f0, float f1) {
   return (x < y || x != x) ? x : y;
 }
-GB_HD float gb_f_relu_backward_row(float g, float x, float f0) {
+GB_HD float gb_f_relu_backward_row(float g, float x, float f0, float f1) {
   return gb_f_relu_backward(g, x);
 }
-GB_HD float gb_f_leaky_relu_backward_row(float g, float x, float f0) {
+GB_HD float gb_f_leaky_relu_backward_row(float g, float x, float f0, float f1) {
   return gb_f_leaky_relu_backward(g, x, f0);
 }
-GB_HD float gb_f_sigmoid_backward_row(float g, float y, float f0) {
+GB_HD float gb_f_sigmoid_backward_row(float g, float y, float f0, float f1) {
   return gb_f_sigmoid_backward(g, y);
 }
-GB_HD float gb_f_tanh_backward_row(float g, float y, float f0) {
+GB_HD float gb_f_tanh_backward_row(float g, float y, float f0, float f1) {
   return gb_f_tanh_backward(g, y);
 }
-GB_HD float gb_f_gelu_backward_row(float g, float x, float f0) {
+GB_HD float gb_f_gelu_backward_row(float g, float x, float f0, float f1) {
   return g * gb_f_gelu_grad(x);
+}
+
+/* ---- issue 15's rows (sin .. masked_fill): formulas as PyTorch's float32 kernels ---------- */
+GB_HD float gb_f_sin(float x, float f0, float f1) {
+  return sinf(x);
+}
+GB_HD float gb_f_cos(float x, float f0, float f1) {
+  return cosf(x);
+}
+GB_HD float gb_f_erf(float x, float f0, float f1) {
+  return erff(x);
+}
+GB_HD float gb_f_log1p(float x, float f0, float f1) {
+  return log1pf(x);
+}
+GB_HD float gb_f_floor(float x, float f0, float f1) {
+  return floorf(x);
+}
+/* halves to even (torch.round): rintf in the default rounding mode */
+GB_HD float gb_f_round(float x, float f0, float f1) {
+  return rintf(x);
+}
+GB_HD float gb_f_silu(float x, float f0, float f1) {
+  return x * gb_f_sigmoid(x);
+}
+/* d silu = s (1 + x (1 - s)), s = sigmoid(x) */
+GB_HD float gb_f_silu_backward(float g, float x, float f0, float f1) {
+  float s = gb_f_sigmoid(x);
+  return g * s * (1.0f + x * (1.0f - s));
+}
+/* f0 alpha; expm1 keeps the digits of small negative x */
+GB_HD float gb_f_elu(float x, float f0, float f1) {
+  return x > 0.0f ? x : f0 * expm1f(x);
+}
+/* PyTorch's elu_backward tests x <= 0, so the gradient passes unchanged at NaN */
+GB_HD float gb_f_elu_backward(float g, float x, float f0, float f1) {
+  return x <= 0.0f ? g * f0 * expf(x) : g;
+}
+/* f0 beta, f1 threshold: linear where beta x > threshold */
+GB_HD float gb_f_softplus(float x, float f0, float f1) {
+  float bx = x * f0;
+  return bx > f1 ? x : log1pf(expf(bx)) / f0;
+}
+/* the derivative sigmoid(beta x), written so large beta x cannot make inf / inf */
+GB_HD float gb_f_softplus_backward(float g, float x, float f0, float f1) {
+  float bx = x * f0;
+  return bx > f1 ? g : g * gb_f_sigmoid(bx);
+}
+/* (x, mask) -> f0 where mask != 0 (a NaN mask counts as true, as bool(nan)), else x */
+GB_HD float gb_f_masked_fill(float x, float m, float f0, float f1) {
+  return m != 0.0f ? f0 : x;
 }
 
 /* X(row, formula): the kernels gb_cpu_<row> / gb_cuda_<row> apply gb_f_<formula>. */
@@ -162,7 +213,16 @@ GB_HD float gb_f_gelu_backward_row(float g, float x, float f0) {
   X(relu, relu_row)                                                                                \
   X(leaky_relu, leaky_relu_row)                                                                    \
   X(gelu, gelu_row)                                                                                \
-  X(clamp, clamp_row)
+  X(clamp, clamp_row)                                                                              \
+  X(sin, sin)                                                                                      \
+  X(cos, cos)                                                                                      \
+  X(erf, erf)                                                                                      \
+  X(log1p, log1p)                                                                                  \
+  X(floor, floor)                                                                                  \
+  X(round, round)                                                                                  \
+  X(silu, silu)                                                                                    \
+  X(elu, elu)                                                                                      \
+  X(softplus, softplus)
 #define GB_BINARY_ROWS(X)                                                                          \
   X(add, add)                                                                                      \
   X(sub, sub)                                                                                      \
@@ -175,6 +235,10 @@ GB_HD float gb_f_gelu_backward_row(float g, float x, float f0) {
   X(leaky_relu_backward, leaky_relu_backward_row)                                                  \
   X(sigmoid_backward, sigmoid_backward_row)                                                        \
   X(tanh_backward, tanh_backward_row)                                                              \
-  X(gelu_backward, gelu_backward_row)
+  X(gelu_backward, gelu_backward_row)                                                              \
+  X(silu_backward, silu_backward)                                                                  \
+  X(elu_backward, elu_backward)                                                                    \
+  X(softplus_backward, softplus_backward)                                                          \
+  X(masked_fill, masked_fill)
 
 #endif

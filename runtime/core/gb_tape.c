@@ -129,6 +129,17 @@ static int by_seq_desc(const void *x, const void *y) {
   return a < b ? 1 : a > b ? -1 : 0;
 }
 
+/* Puts the nodes in reverse recording order (every consumer before what it consumes). The
+ * depth-first walk of a chain, the usual graph, already yields that order, and checking it is
+ * much cheaper than the sort (qsort was ~10% of a small model's backward). */
+static void order_for_backward(node_list *nodes) {
+  for (size_t k = 1; k < nodes->n; k++)
+    if (nodes->v[k - 1]->seq < nodes->v[k]->seq) {
+      qsort(nodes->v, nodes->n, sizeof *nodes->v, by_seq_desc);
+      return;
+    }
+}
+
 /* acc += g, where acc may be NULL (then it takes g). Steals g. */
 static gb_status accumulate(gb_state *S, gb_tensor **acc, gb_tensor *g) {
   if (!*acc) {
@@ -312,7 +323,7 @@ static gb_status backward_impl(gb_state *S, gb_tensor *root, gb_tensor *grad, bo
   node_list nodes = {0};
   st = collect(S, root->grad_fn, &nodes);
   if (!st) {
-    qsort(nodes.v, nodes.n, sizeof *nodes.v, by_seq_desc);
+    order_for_backward(&nodes);
     st = accumulate(S, &root->grad_fn->gacc, g);
   } else {
     gb_tensor_release(S, g);

@@ -1,10 +1,12 @@
 /* gb_blas.c — the CPU BLAS behind gb_blas_sgemm (gb_blas.h): OpenBLAS (GB_BLAS_OPENBLAS) or
  * BLIS (GB_BLAS_BLIS), as cmake/blas.cmake decides. Both pick kernels from CPUID and can guess
  * low on CPUs newer than their release or on VMs with generic model names; gb_blas_init fixes
- * that once, before the first product (every entry point runs it through pthread_once). */
+ * that once, before the first product (every entry point runs it through pthread_once), and
+ * for OpenBLAS it is also where the library is opened. */
 #define _GNU_SOURCE /* setenv/unsetenv under -std=c11 */
 #include "gb_blas.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -67,20 +69,65 @@ __attribute__((unused)) static int cpu_simd_level(void) {
 
 #if !defined(GB_BLAS_BLIS)
 /* ---- OpenBLAS ------------------------------------------------------------------------------
+ * OpenBLAS is opened with dlopen on the first use of gb_blas (every entry point runs
+ * gb_blas_init once), not linked: loading it costs about 11 ms of CPU and starts its worker
+ * threads, which spin for a while, and start-up or a script that never multiplies should pay
+ * neither. GB_OPENBLAS_SONAME comes from cmake/blas.cmake. Without the library (it is a
+ * dependency, so this means a broken install) products run on plain loops and gb_blas_name
+ * says why; nothing fails.
+ *
  * A DYNAMIC_ARCH OpenBLAS (Debian's, PyPI's) chooses its kernel table ("core") in a load-time
- * constructor, before any code of ours runs, from the CPU model number. Models it does not
- * know (newer Xeons, some hypervisors) fall back to "Prescott", SSE3 kernels about 4x slower
- * than the AVX-512 ones on the same machine. OPENBLAS_CORETYPE is read only by that
- * constructor, so instead we redo its selection: gotoblas_dynamic_quit() clears the choice and
- * gotoblas_dynamic_init() makes it again, reading OPENBLAS_CORETYPE, which we set for that one
- * call and then restore. The entry points are exported by every DYNAMIC_ARCH build but are
- * not in cblas.h: weak references keep a build without them (single-target OpenBLAS, where
- * the core was fixed at compile time) linking and running; we then just report its core. */
-extern void gotoblas_dynamic_init(void) __attribute__((weak));
-extern void gotoblas_dynamic_quit(void) __attribute__((weak));
-extern char gotoblas_SKYLAKEX __attribute__((weak)); /* kernel tables, present if built */
-extern char gotoblas_HASWELL __attribute__((weak));
-extern char gotoblas_SANDYBRIDGE __attribute__((weak));
+ * constructor, from the CPU model number. Models it does not know (newer Xeons, some
+ * hypervisors) fall back to "Prescott", SSE3 kernels about 4x slower than the AVX-512 ones on
+ * the same machine. OPENBLAS_CORETYPE is read only by that constructor, so instead we redo its
+ * selection: gotoblas_dynamic_quit() clears the choice and gotoblas_dynamic_init() makes it
+ * again, reading OPENBLAS_CORETYPE, which we set for that one call and then restore. Those
+ * entry points and the kernel tables (gotoblas_SKYLAKEX, ...) are exported by every
+ * DYNAMIC_ARCH build but are not in cblas.h; a single-target OpenBLAS, where the core was fixed
+ * at compile time, lacks them, and we then just report its core. */
+#ifndef GB_OPENBLAS_SONAME
+#define GB_OPENBLAS_SONAME "libopenblas.so.0"
+#endif
+
+static struct {
+  __typeof__(cblas_sgemm) *sgemm; /* NULL: the library did not load (blas_name says why) */
+  __typeof__(openblas_set_num_threads) *set_num_threads;
+  __typeof__(openblas_get_num_threads) *get_num_threads;
+  __typeof__(openblas_get_corename) *get_corename;
+  __typeof__(openblas_get_config) *get_config;
+  void (*dynamic_init)(void), (*dynamic_quit)(void); /* NULL in a single-target build */
+  bool has_skylakex, has_haswell, has_sandybridge;   /* kernel tables built in */
+} openblas;
+
+/* Opens the library and resolves what we call; false (and blas_name set) if it is missing. */
+static bool openblas_open(void) {
+  void *lib = dlopen(GB_OPENBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    snprintf(blas_name, sizeof blas_name, "no BLAS (%s), reference loops", dlerror());
+    return false;
+  }
+  /* POSIX lets a data pointer hold a function's address (dlsym's own contract). */
+#define GB_RESOLVE(field, symbol) *(void **)&openblas.field = dlsym(lib, symbol)
+  GB_RESOLVE(set_num_threads, "openblas_set_num_threads");
+  GB_RESOLVE(get_num_threads, "openblas_get_num_threads");
+  GB_RESOLVE(get_corename, "openblas_get_corename");
+  GB_RESOLVE(get_config, "openblas_get_config");
+  GB_RESOLVE(dynamic_init, "gotoblas_dynamic_init");
+  GB_RESOLVE(dynamic_quit, "gotoblas_dynamic_quit");
+  GB_RESOLVE(sgemm, "cblas_sgemm");
+#undef GB_RESOLVE
+  openblas.has_skylakex = dlsym(lib, "gotoblas_SKYLAKEX") != NULL;
+  openblas.has_haswell = dlsym(lib, "gotoblas_HASWELL") != NULL;
+  openblas.has_sandybridge = dlsym(lib, "gotoblas_SANDYBRIDGE") != NULL;
+  if (!openblas.sgemm || !openblas.set_num_threads || !openblas.get_num_threads ||
+      !openblas.get_corename || !openblas.get_config) {
+    snprintf(blas_name, sizeof blas_name, "no BLAS (%s lacks the OpenBLAS API), reference loops",
+             GB_OPENBLAS_SONAME);
+    openblas.sgemm = NULL;
+    return false;
+  }
+  return true;
+}
 
 /* Rank of an OpenBLAS x86 core name on the cpu_simd_level scale. */
 static int openblas_core_level(const char *core) {
@@ -107,27 +154,28 @@ static int openblas_core_level(const char *core) {
  * table or the environment while we swap it. */
 static void openblas_force_core(const char *want) {
   static float a[128 * 128], b[128 * 128], c[128 * 128];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128, 128, 128, 1.0f, a, 128, b, 128, 0.0f,
-              c, 128);
-  gotoblas_dynamic_quit();
+  openblas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128, 128, 128, 1.0f, a, 128, b, 128,
+                 0.0f, c, 128);
+  openblas.dynamic_quit();
   setenv("OPENBLAS_CORETYPE", want, 1);
-  gotoblas_dynamic_init();
+  openblas.dynamic_init();
   unsetenv("OPENBLAS_CORETYPE"); /* keep it out of child processes' environment */
 }
 
 static void gb_blas_init(void) {
+  if (!openblas_open()) return; /* reference loops, one thread */
   char auto_core[32];
-  snprintf(auto_core, sizeof auto_core, "%s", openblas_get_corename());
+  snprintf(auto_core, sizeof auto_core, "%s", openblas.get_corename());
   bool replaced = false;
   int have = openblas_core_level(auto_core), can = cpu_simd_level();
-  if (!getenv("OPENBLAS_CORETYPE") && can > have && gotoblas_dynamic_init &&
-      gotoblas_dynamic_quit) {
+  if (!getenv("OPENBLAS_CORETYPE") && can > have && openblas.dynamic_init &&
+      openblas.dynamic_quit) {
     const char *want = NULL;
-    if (can >= 3 && &gotoblas_SKYLAKEX)
+    if (can >= 3 && openblas.has_skylakex)
       want = "SkylakeX";
-    else if (can >= 2 && &gotoblas_HASWELL)
+    else if (can >= 2 && openblas.has_haswell)
       want = "Haswell";
-    else if (can >= 1 && &gotoblas_SANDYBRIDGE)
+    else if (can >= 1 && openblas.has_sandybridge)
       want = "Sandybridge";
     if (want) {
       openblas_force_core(want);
@@ -136,17 +184,17 @@ static void gb_blas_init(void) {
   }
   /* openblas_get_config(): "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..."; keep 2 words. */
   char version[48] = "OpenBLAS";
-  const char *cfg = openblas_get_config();
+  const char *cfg = openblas.get_config();
   if (cfg && !strncmp(cfg, "OpenBLAS ", 9)) {
     size_t len = strcspn(cfg + 9, " ");
     snprintf(version, sizeof version, "OpenBLAS %.*s", (int)len, cfg + 9);
   }
   if (replaced)
     snprintf(blas_name, sizeof blas_name, "%s %s (auto-detected %s)", version,
-             openblas_get_corename(), auto_core);
+             openblas.get_corename(), auto_core);
   else
-    snprintf(blas_name, sizeof blas_name, "%s %s", version, openblas_get_corename());
-  blas_default_threads = openblas_get_num_threads();
+    snprintf(blas_name, sizeof blas_name, "%s %s", version, openblas.get_corename());
+  blas_default_threads = openblas.get_num_threads();
   if (blas_default_threads < 1) blas_default_threads = 1;
   atomic_store(&blas_max_threads, blas_default_threads);
 }
@@ -156,14 +204,33 @@ static void gb_blas_init(void) {
  * each other's setting: a matter of speed, never of results. */
 static _Atomic int openblas_cur_threads = -1;
 
+/* C = alpha * op(A) op(B) + beta * C with plain loops, for an install without its BLAS:
+ * correct (beta == 0 overwrites, as in BLAS) and slow. */
+static void reference_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                            int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      float acc = 0.0f;
+      for (int p = 0; p < k; p++)
+        acc += (ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
+               (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
+      float *out = c + (size_t)i * ldc + j;
+      *out = alpha * acc + (beta == 0.0f ? 0.0f : beta * *out);
+    }
+}
+
 static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
                        const float *b, int ldb, float beta, float *c, int ldc, int threads) {
+  if (!openblas.sgemm) {
+    reference_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   if (atomic_load_explicit(&openblas_cur_threads, memory_order_relaxed) != threads) {
-    openblas_set_num_threads(threads);
+    openblas.set_num_threads(threads);
     atomic_store_explicit(&openblas_cur_threads, threads, memory_order_relaxed);
   }
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a, lda, b, ldb, beta, c, ldc);
+  openblas.sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                 n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 #else

@@ -45,8 +45,8 @@ GB_UNARY_ROWS(GB_CPU_UNARY)
   static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
     float *o = (float *)p[0];                                                                      \
     const float *xs = (const float *)p[1], *ys = (const float *)p[2];                              \
-    const float f0 = (float)a->f[0];                                                               \
-    (void)f0;                                                                                      \
+    const float f0 = (float)a->f[0], f1 = (float)a->f[1];                                          \
+    (void)f0, (void)f1;                                                                            \
     if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                                     \
       for (int64_t k = 0; k < n; k++) {                                                            \
         float x = xs[k], y = ys[k];                                                                \
@@ -69,7 +69,7 @@ GB_UNARY_ROWS(GB_CPU_UNARY)
     return run_rows(S, out, 2, a, row);                                                            \
   }
 
-#define GB_CPU_BINARY(row, f) GB_BINARY(gb_cpu_##row, row_##row, gb_f_##f(x, y, f0))
+#define GB_CPU_BINARY(row, f) GB_BINARY(gb_cpu_##row, row_##row, gb_f_##f(x, y, f0, f1))
 GB_BINARY_ROWS(GB_CPU_BINARY)
 #undef GB_CPU_BINARY
 

@@ -167,3 +167,30 @@ gb_status gb_cpu_argmin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   uint64_t mask = a->i[0] < 0 ? 0 : (uint64_t)1 << a->i[0];
   return reduce_extreme(S, a, out, false, mask, false, true);
 }
+
+/* logsumexp over the reduced block as max + log(sum(exp(x - max))): NaN when an element is
+ * NaN, the max itself when it is infinite (+inf, or -inf for an all -inf or empty block). */
+gb_status gb_cpu_logsumexp(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  plan p;
+  gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
+  float *o = gb_tensor_f32(out[0]);
+  for (int64_t k = 0; k < p.nout; k++) {
+    int64_t start = keep_offset(&p, k);
+    float mx = -INFINITY;
+    bool nan = false;
+    FOR_REDUCED(&p, start, {
+      if (v != v)
+        nan = true;
+      else if (v > mx)
+        mx = v;
+    });
+    if (nan || isinf(mx)) {
+      o[k] = nan ? NAN : mx;
+      continue;
+    }
+    double s = 0;
+    FOR_REDUCED(&p, start, s += expf(v - mx));
+    o[k] = (float)((double)mx + log(s));
+  }
+  return GB_OK;
+}

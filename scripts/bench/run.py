@@ -6,8 +6,9 @@ Runs each benchmark for gpubp (build/gpubp scripts/bench/gb_*.lua) and for PyTor
 repeats, and writes a markdown table with the machine's details between the
 <!-- bench:begin --> and <!-- bench:end --> markers of docs/benchmarks.md (the rest of that
 file is kept). Benchmarks: (a) seed MLP epoch, (b) per-op overhead, (c) start-up to first op,
-(d) peak RSS of MNIST training, (e) sgemm GFLOP/s, (f) larger MLP with Adam, (t) the
-character-level Transformer recipe, (r) the character-level LSTM recipe.
+(d) peak RSS of MNIST training, (e) sgemm GFLOP/s, (f) larger MLP with Adam, (r) the seed
+recipe on full-size Fashion-MNIST through the shuffling DataLoader, (t) the character-level
+Transformer recipe, (l) the character-level LSTM recipe.
 
   scripts/bench/run.py [--quick] [--device cpu|cuda] [--only a,b,...] [--out FILE]
 
@@ -248,7 +249,9 @@ def main():
                     help="a -DGPUBP_CUDA=OFF build, reported next to --gpubp in (c)")
     ap.add_argument("--torch-python", default=None, help="python with torch (default /usr/bin/python3)")
     ap.add_argument("--data", default=None, help="MNIST IDX dir for (d)")
-    ap.add_argument("--only", default="a,b,c,d,e,f,t,r", help="subset, e.g. a,b")
+    ap.add_argument("--only", default="a,b,c,d,e,f,r,t,l", help="subset, e.g. a,b")
+    ap.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
+                    help="Fashion-MNIST IDX dir for (r) (Debian: dataset-fashion-mnist)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--no-write", action="store_true", help="print the table only")
@@ -498,14 +501,74 @@ def main():
             [g, t]))
 
     sample_load()
-    # (t), (r) the text recipes: scripts/examples/char_*.lua against their PyTorch twins -----
+    # (r) the seed recipe on full-size data (issue 17) --------------------------------------------
+    if "r" in only:
+        log("(r) real recipe ")
+        data = a.fashion
+        ep = 2 if a.quick else 5
+        script = "gb_real_recipe.lua"
+        g = gb_side("gpubp", lambda: [gb, os.path.join(BENCH, script), data, str(ep), "loader"])
+        gp = gb_side("gpubp pre-gathered", lambda: [gb, os.path.join(BENCH, script), data,
+                                                    str(ep), "pregathered"])
+        gg = gb_side("gpubp DataLoader alone", lambda: [gb, os.path.join(BENCH, script), data,
+                                                        str(ep), "gather"])
+        def torch_real(threads, loader="index"):
+            return lambda: [py, os.path.join(BENCH, "torch_bench.py"), "real", "--threads",
+                            str(threads), "--epochs", str(ep), "--data", data, "--loader",
+                            loader]
+        t1 = torch_side("PyTorch 1 thread", torch_real(1), torch_best_env)
+        t2 = torch_side("PyTorch 2 threads", torch_real(2), torch_best_env)
+        td = torch_side("PyTorch DataLoader, 1 thread", torch_real(1, "dataloader"),
+                        torch_best_env)
+        sides = [g, gp, gg, t1, t2, td]
+        if not os.path.exists(os.path.join(data, "train-images-idx3-ubyte.gz")) and \
+                not os.path.exists(os.path.join(data, "train-images-idx3-ubyte")):
+            for s_ in sides:
+                s_.error = s_.error or f"no Fashion-MNIST in {data} (apt-get install dataset-fashion-mnist)"
+        alternate(sides, 1 if a.quick else 3, log)
+        log("\n")
+        gm = g.median("epoch_ms")
+        peers = [v for v in (t1.median("epoch_ms"), t2.median("epoch_ms")) if v]
+        best = min(peers) if peers else None
+        floor_step = g.median("floor_step_ms")
+        steps = 600
+        floor_ep = floor_step * steps if floor_step else None
+        rows = []
+        for s_ in sides:
+            em = s_.median("epoch_ms")
+            rows.append([s_.label, cell(s_, "epoch_ms"), cell(s_, "step_ms", 3),
+                         cell(s_, "cpu_epoch_ms"), cell(s_, "test_acc", 3), ratio(em, best),
+                         ""])
+        rows[0][-1] = met(gm is not None and best is not None and gm <= 0.5 * best, gm, best)
+        rows.append([f"floor: 40.9 MFLOP/step at {fmt(g.median('sgemm_gflops'))} GFLOP/s "
+                     "(gpubp's 1024³ matmul, same process)", fmt(floor_ep),
+                     fmt(floor_step, 3) if floor_step else "—", "", "", ratio(floor_ep, best),
+                     ""])
+        rows.append(["gpubp ÷ floor", ratio(gm, floor_ep), "", "", "", "",
+                     met(gm is not None and floor_ep is not None and gm <= 2 * floor_ep, gm,
+                         floor_ep)])
+        sections.append(("(r) The seed recipe on Fashion-MNIST 60k/10k (issue 17)",
+            f"784-128-10 ReLU, SGD lr 0.01, batch 100, cross-entropy, batches shuffled every "
+            f"epoch (gpubp: `gb.data.DataLoader{{shuffle=true}}`; PyTorch: `randperm` + "
+            f"`x[idx]` per batch, its fastest, and `torch.utils.data.DataLoader` over a "
+            f"`TensorDataset` for reference); {ep} timed epochs of 600 steps after one warm-up, "
+            f"training only (loading and evaluation not timed); data: `{data}`. Median ms per "
+            f"epoch and per step, and process CPU time per epoch (all threads). `pre-gathered` "
+            f"trains on the epoch's batches gathered beforehand; `DataLoader alone` only "
+            f"iterates. Target: gpubp ≤ 0.5× PyTorch at its best (the faster of 1 and 2 threads, "
+            f"`scripts/bench/torch_bench.py real`) and ≤ 2× the floor.",
+            ["", "ms / epoch", "ms / step", "CPU ms / epoch", "test accuracy",
+             "÷ PyTorch best", "target ≤ 0.5× best, ≤ 2× floor"], rows, sides))
+
+    sample_load()
+    # (t), (l) the text recipes: scripts/examples/char_*.lua against their PyTorch twins -----
     for key, title, script, twin, steps, target, what in [
             ("t", "(t) Character-level Transformer recipe", "char_transformer.lua",
              "torch_char_transformer.py", 10 if a.quick else 40, 1.2,
              "d_model 128, 4 layers, 4 heads, context 128, batch 32, AdamW, warm-up + cosine "
              "lr, gradient clipping; PyTorch's nn.MultiheadAttention with an additive causal "
              "mask"),
-            ("r", "(r) Character-level LSTM recipe", "char_lstm.lua", "torch_char_lstm.py",
+            ("l", "(l) Character-level LSTM recipe", "char_lstm.lua", "torch_char_lstm.py",
              10 if a.quick else 40, 1.0,
              "byte embeddings 64, nn.LSTM 2 x 256 (batch_first), context 64, batch 32, Adam "
              "lr 2e-3, gradient clipping")]:
@@ -572,7 +635,7 @@ def main():
                 what = title.split(" ", 1)[0] + " " + r[0].strip()
                 summary.append(f"| {what} | {r[1]} | {header[-1][7:]} | {r[-1]} |")
     if summary:
-        lines += ["### Targets (issue 7)", "", "| benchmark | gpubp | target | status |",
+        lines += ["### Targets (issues 7 and 17)", "", "| benchmark | gpubp | target | status |",
                   "|---|---|---|---|", *summary, ""]
     for title, desc, header, rows, sides in sections:
         lines += [f"### {title}", "", desc, "", "| " + " | ".join(header) + " |",

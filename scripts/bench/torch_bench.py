@@ -1,6 +1,6 @@
 """torch_bench.py — the PyTorch side of scripts/bench/run.py: the same workloads as the
 gb_*.lua scripts, printing "BENCH <key> <value>" lines. Run with Debian's /usr/bin/python3.
-  python3 torch_bench.py {epoch,overhead,bigmlp,sgemm} [--device cpu|cuda] [--threads N] ...
+  python3 torch_bench.py {epoch,overhead,bigmlp,sgemm,real} [--device cpu|cuda] [--threads N] ...
 --threads 0 leaves torch's thread count as installed."""
 import argparse
 import statistics
@@ -144,21 +144,78 @@ def bench_sgemm(a):
         print(f"BENCH sq{n}_gflops {2 * n ** 3 / best * 1e-9:.1f}")
 
 
+def bench_real(a):
+    """(r) the seed recipe on Fashion-MNIST 60k/10k: 784-128-10 ReLU, SGD lr 0.01, batch 100,
+    shuffled every epoch; training time only. --loader index: randperm + x[idx] per batch (the
+    fastest way PyTorch offers); --loader dataloader: torch.utils.data.DataLoader over a
+    TensorDataset with shuffle=True (per-sample fetch and collate)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_train_mnist import load
+    torch.manual_seed(1)
+    xtr, ytr = load(a.data, "train")
+    xte, yte = load(a.data, "test")
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    crit = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    n, bs = xtr.shape[0], 100
+    if a.loader == "dataloader":
+        ds = torch.utils.data.TensorDataset(xtr, ytr)
+        dl = torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=True)
+        batches = lambda: iter(dl)
+    else:
+        def batches():
+            perm = torch.randperm(n)
+            for i in range(0, n, bs):
+                idx = perm[i:i + bs]
+                yield xtr[idx], ytr[idx]
+
+    def epoch():
+        steps = 0
+        for x, y in batches():
+            opt.zero_grad()
+            loss = crit(model(x), y)
+            loss.backward()
+            opt.step()
+            steps += 1
+        loss.item()
+        return steps
+
+    epoch()
+    times, cpu = [], []
+    for _ in range(a.epochs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        steps = epoch()
+        times.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    with torch.no_grad():
+        acc = (model(xte).argmax(1) == yte).float().mean().item()
+    ep = statistics.median(times)
+    print(f"BENCH epoch_ms {ep:.3f}")
+    print(f"BENCH step_ms {ep / steps:.4f}")
+    print(f"BENCH cpu_epoch_ms {statistics.median(cpu):.3f}")
+    print(f"BENCH test_acc {acc:.4f}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("bench", choices=["epoch", "overhead", "bigmlp", "sgemm"])
+    p.add_argument("bench", choices=["epoch", "overhead", "bigmlp", "sgemm", "real"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--iters", type=int, default=200000)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--sizes", default="512,1024,2048,4096")
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--loader", choices=["index", "dataloader"], default="index")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     print(f"TORCH {torch.__version__} threads {torch.get_num_threads()}")
     {"epoch": bench_epoch, "overhead": bench_overhead, "bigmlp": bench_bigmlp,
-     "sgemm": bench_sgemm}[a.bench](a)
+     "sgemm": bench_sgemm, "real": bench_real}[a.bench](a)
 
 
 if __name__ == "__main__":

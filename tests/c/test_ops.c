@@ -49,6 +49,7 @@ static double at(const gb_tensor *t, int64_t i) {
 
 static bool close_to(double got, double want, double rtol, double atol) {
   if (isnan(want)) return isnan(got);
+  if (isinf(want)) return got == want;
   return fabs(got - want) <= atol + rtol * fabs(want);
 }
 
@@ -92,11 +93,23 @@ static double ref_unary(gb_opid id, double x, double f0, double f1) {
   case GB_OP_LEAKY_RELU: return x > 0 ? x : f0 * x;
   case GB_OP_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
   case GB_OP_CLAMP: return x < f0 ? f0 : x > f1 ? f1 : x;
+  case GB_OP_SIN: return sin(x);
+  case GB_OP_COS: return cos(x);
+  case GB_OP_ERF: return erf(x);
+  case GB_OP_LOG1P: return log(1.0 + x);
+  case GB_OP_FLOOR: return floor(x);
+  case GB_OP_ROUND: { /* halves to even, as torch.round */
+    double r = floor(x + 0.5);
+    return (r - x == 0.5 && fmod(r, 2.0) != 0) ? r - 1 : r;
+  }
+  case GB_OP_SILU: return x / (1.0 + exp(-x));
+  case GB_OP_ELU: return x > 0 ? x : f0 * (exp(x) - 1);
+  case GB_OP_SOFTPLUS: return x * f0 > f1 ? x : log(1 + exp(f0 * x)) / f0;
   default: no_case = true; return NAN;
   }
 }
 
-static double ref_binary(gb_opid id, double x, double y, double f0) {
+static double ref_binary(gb_opid id, double x, double y, double f0, double f1) {
   switch (id) {
   case GB_OP_ADD: return x + y;
   case GB_OP_SUB: return x - y;
@@ -118,6 +131,13 @@ static double ref_binary(gb_opid id, double x, double y, double f0) {
   case GB_OP_LE: return x <= y;
   case GB_OP_GT: return x > y;
   case GB_OP_GE: return x >= y;
+  case GB_OP_SILU_BACKWARD: {
+    double s = 1.0 / (1.0 + exp(-y));
+    return x * (s + y * s * (1 - s));
+  }
+  case GB_OP_ELU_BACKWARD: return y <= 0 ? x * f0 * exp(y) : x;
+  case GB_OP_SOFTPLUS_BACKWARD: return y * f0 > f1 ? x : x / (1.0 + exp(-f0 * y));
+  case GB_OP_MASKED_FILL: return y != 0 ? f0 : x;
   default: no_case = true; return NAN;
   }
 }
@@ -137,13 +157,20 @@ static void case_binary(gb_state *S, gb_opid id, opcase *c) {
   if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) /* no near-ties: finite differences step 1e-2 */
     for (int i = 0; i < 12; i++)
       if (fabs(at(x, i) - at(y, i % 4)) < 0.05) gb_tensor_f32(x)[i] += 0.1f;
-  if (id == GB_OP_RELU_BACKWARD || id == GB_OP_LEAKY_RELU_BACKWARD || id == GB_OP_GELU_BACKWARD)
+  if (id == GB_OP_RELU_BACKWARD || id == GB_OP_LEAKY_RELU_BACKWARD || id == GB_OP_GELU_BACKWARD ||
+      id == GB_OP_SILU_BACKWARD || id == GB_OP_ELU_BACKWARD || id == GB_OP_SOFTPLUS_BACKWARD)
     for (int k = 0; k < 4; k++)
       gb_tensor_f32(y)[k] -= 1.2f; /* both signs */
-  c->a = (gb_opargs){.in = {x, y}, .nin = 2, .f = {0.1}};
+  double f0 = 0.1, f1 = 0;
+  if (id == GB_OP_SOFTPLUS_BACKWARD) f0 = 2.0, f1 = 1.0; /* y = 0.7 is past the threshold */
+  if (id == GB_OP_ELU_BACKWARD) f0 = 1.3;
+  if (id == GB_OP_MASKED_FILL) /* a 0/1 mask broadcast over rows; fill value f0 */
+    for (int k = 0; k < 4; k++)
+      gb_tensor_f32(y)[k] = (float)(k == 0 || k == 3), f0 = -7.5;
+  c->a = (gb_opargs){.in = {x, y}, .nin = 2, .f = {f0, f1}};
   double *r = alloc_ref(c, 12);
   for (int i = 0; i < 12; i++)
-    r[i] = ref_binary(id, at(x, i), at(y, i % 4), 0.1);
+    r[i] = ref_binary(id, at(x, i), at(y, i % 4), f0, f1);
   drop_if_no_case(c);
   c->smooth = !cmp && id != GB_OP_MAXIMUM && id != GB_OP_MINIMUM;
   if (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM) c->smooth = true; /* no ties drawn */
@@ -158,6 +185,15 @@ static void case_unary(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_RPOW_SCALAR: f0 = 1.7; break;
   case GB_OP_LEAKY_RELU: f0 = 0.1, lo = -2.0; break;
   case GB_OP_CLAMP: f0 = 0.6, f1 = 1.4; break;
+  case GB_OP_ELU: f0 = 1.3, lo = -2.0; break;
+  case GB_OP_SOFTPLUS: f0 = 2.0, f1 = 2.8, lo = -2.0; break; /* threshold at x = 1.4 */
+  case GB_OP_LOG1P: lo = -0.6; break;
+  case GB_OP_FLOOR:
+  case GB_OP_ROUND: lo = -3.0, hi = 3.0; break;
+  case GB_OP_SIN:
+  case GB_OP_COS:
+  case GB_OP_ERF:
+  case GB_OP_SILU:
   case GB_OP_ABS:
   case GB_OP_SIGN:
   case GB_OP_TANH:
@@ -176,6 +212,13 @@ static void case_unary(gb_state *S, gb_opid id, opcase *c) {
     r[i] = ref_unary(id, at(x, i), f0, f1);
   drop_if_no_case(c);
   c->smooth = id != GB_OP_SIGN;
+  if (id == GB_OP_ROUND) { /* exact halves: round to even, as torch.round */
+    const float halves[4] = {0.5f, 1.5f, 2.5f, -2.5f};
+    for (int i = 0; i < 4; i++) {
+      gb_tensor_f32(x)[i] = halves[i];
+      r[i] = ref_unary(id, halves[i], f0, f1);
+    }
+  }
 }
 
 /* reductions over dim mask {1} of a (3,4) input; argmax/max_dim along dim 1 */
@@ -202,6 +245,13 @@ static void case_reduce(gb_state *S, gb_opid id, opcase *c) {
     case GB_OP_SUM: r[i] = s; break;
     case GB_OP_MEAN: r[i] = mu; break;
     case GB_OP_VAR: r[i] = ss / 3; break;
+    case GB_OP_LOGSUMEXP: {
+      double z = 0;
+      for (int j = 0; j < 4; j++)
+        z += exp(at(x, i * 4 + j));
+      r[i] = log(z);
+      break;
+    }
     case GB_OP_AMAX:
     case GB_OP_MAX_DIM: r[i] = mx; break;
     case GB_OP_AMIN:
@@ -713,6 +763,7 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_SUM:
   case GB_OP_MEAN:
   case GB_OP_VAR:
+  case GB_OP_LOGSUMEXP:
   case GB_OP_AMAX:
   case GB_OP_AMIN:
   case GB_OP_MAX_DIM:
@@ -802,7 +853,9 @@ static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
   gb_opargs a = c->a;
   bool any = false;
   for (int k = 0; k < a.nin; k++) { /* fresh leaves so gradients start empty */
-    if (a.in[k]->dtype != GB_F32 || (id == GB_OP_WHERE && k == 0)) continue;
+    if (a.in[k]->dtype != GB_F32 || (id == GB_OP_WHERE && k == 0) ||
+        (id == GB_OP_MASKED_FILL && k == 1))
+      continue;
     gb_tensor *leaf;
     gb_fn_clone(S, a.in[k], &leaf);
     leaf->requires_grad = true;
@@ -901,11 +954,11 @@ static double nan_unary(gb_opid id, double x, double f0, double f1) {
   return ref_unary(id, x, f0, f1);
 }
 
-static double nan_binary(gb_opid id, double x, double y, double f0) {
+static double nan_binary(gb_opid id, double x, double y, double f0, double f1) {
   bool any = isnan(x) || isnan(y);
   if (any && (id == GB_OP_MAXIMUM || id == GB_OP_MINIMUM)) return NAN;
   if (id == GB_OP_RELU_BACKWARD && isnan(y)) return x; /* threshold_backward: y <= 0 ? 0 : g */
-  return ref_binary(id, x, y, f0);
+  return ref_binary(id, x, y, f0, f1);
 }
 
 static int check_nan_elementwise(gb_state *S, gb_opid id) {
@@ -924,7 +977,7 @@ static int check_nan_elementwise(gb_state *S, gb_opid id) {
     y = tensor_of(S, 1, n4, Y);
     a.in[0] = x, a.in[1] = y, a.nin = 2;
     for (int k = 0; k < 4; k++)
-      want[k] = nan_binary(id, X[k], Y[k], a.f[0]);
+      want[k] = nan_binary(id, X[k], Y[k], a.f[0], a.f[1]);
   }
   expect_row(S, id, &a, 0, want, 4, 1e-6, "with NaN inputs");
   gb_tensor_release(S, x);
@@ -947,6 +1000,7 @@ static void check_nan_reduce(gb_state *S, gb_opid id) {
   case GB_OP_SUM: want[1] = 15; break;
   case GB_OP_MEAN: want[1] = 5; break;
   case GB_OP_VAR: want[1] = 1; break;
+  case GB_OP_LOGSUMEXP: want[1] = log(exp(4.0) + exp(5.0) + exp(6.0)); break;
   case GB_OP_AMAX:
   case GB_OP_MAX_DIM: want[1] = 6; break;
   case GB_OP_AMIN:
@@ -1075,6 +1129,36 @@ static void check_large_offsets(gb_state *S) {
   }
 }
 
+/* masked_fill keeps a NaN where the mask is 0 and a NaN mask fills (bool(nan) is true);
+ * logsumexp at infinities (PyTorch: -inf for all -inf, +inf with one +inf) and at large
+ * offsets, where max + log(sum(exp(x - max))) keeps the digits */
+static void check_issue15_specials(gb_state *S) {
+  {
+    gb_tensor *x = tensor_of(S, 1, (int64_t[]){4}, (float[]){NAN, NAN, 1, 2});
+    gb_tensor *m = tensor_of(S, 1, (int64_t[]){4}, (float[]){0, 1, NAN, 0});
+    gb_opargs a = {.in = {x, m}, .nin = 2, .f = {9}};
+    double want[4] = {QNAN, 9, 9, 2};
+    expect_row(S, GB_OP_MASKED_FILL, &a, 0, want, 4, 0, "with NaNs");
+    gb_tensor_release(S, x);
+    gb_tensor_release(S, m);
+  }
+  {
+    const float v[9] = {-INFINITY, -INFINITY, -INFINITY, 1, INFINITY, 2, 1000.5f, 1000.5f, 1000.5f};
+    gb_tensor *x = tensor_of(S, 2, (int64_t[]){3, 3}, v);
+    gb_opargs a = {.in = {x}, .nin = 1, .i = {2, 0}};
+    double want[3] = {-INFINITY, INFINITY, 1000.5 + log(3.0)};
+    expect_row(S, GB_OP_LOGSUMEXP, &a, 0, want, 3, 0, "at infinities and offset 1000.5");
+    gb_tensor_release(S, x);
+  }
+  { /* an empty reduction is -inf, as torch.logsumexp */
+    gb_tensor *x = make(S, 2, (int64_t[]){2, 0}, GB_F32);
+    gb_opargs a = {.in = {x}, .nin = 1, .i = {2, 0}};
+    double want[2] = {-INFINITY, -INFINITY};
+    expect_row(S, GB_OP_LOGSUMEXP, &a, 0, want, 2, 0, "of an empty dimension");
+    gb_tensor_release(S, x);
+  }
+}
+
 /* rows whose NaN behaviour is checked above or that only move values (a NaN moves like any
  * other value); a float row in neither list fails, so a new row gets a NaN case */
 static bool nan_covered(gb_state *S, gb_opid id) {
@@ -1120,6 +1204,7 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_SUM:
   case GB_OP_MEAN:
   case GB_OP_VAR:
+  case GB_OP_LOGSUMEXP:
   case GB_OP_AMAX:
   case GB_OP_AMIN:
   case GB_OP_MAX_DIM:
@@ -1155,6 +1240,7 @@ int main(void) {
   }
   check_nan_rows(S);
   check_large_offsets(S);
+  check_issue15_specials(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);
   CHECK(m.allocated == 0, "%lld bytes still allocated after all cases", (long long)m.allocated);

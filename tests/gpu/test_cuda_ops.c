@@ -107,7 +107,7 @@ static double mixed_product_atol(int64_t k) {
 
 static bool positive_input(gb_opid id) {
   return id == GB_OP_LOG || id == GB_OP_SQRT || id == GB_OP_POW_SCALAR || id == GB_OP_RDIV_SCALAR ||
-         id == GB_OP_POW || id == GB_OP_DIV;
+         id == GB_OP_POW || id == GB_OP_DIV || id == GB_OP_LOG1P;
 }
 
 /* Fill case `v` of row `id`; false when the row has no case v. */
@@ -204,6 +204,11 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     } else { /* same shape, one transposed */
       add_in(c, make(S, SHAPE(6, 4), GB_F32, k, 0), true);
       add_in(c, make(S, SHAPE(4, 6), GB_F32, k, 0), false);
+    }
+    if (id == GB_OP_MASKED_FILL) { /* a 0/1 mask in the second operand's shape */
+      gb_tensor *m = c->in[1];
+      c->in[1] = make(S, m->ndim, m->shape, GB_F32, BITS, 0);
+      gb_tensor_release(S, m);
     }
     a->f[0] = 0.1;
     c->what = v == 0 ? "(4,5)x(5)" : v == 1 ? "(4,1)x(1,5)" : "transposed";

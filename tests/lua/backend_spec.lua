@@ -4,13 +4,8 @@
 -- why, a plugin that does not load says the loader's reason, and CPU work goes on in each case.
 -- Run: build/gpubp /usr/bin/busted tests/lua/backend_spec.lua
 
--- the gpubp command: the host running this spec, or GPUBP_CLI when the host is stock lua5.4
-local function gpubp_binary()
-  if os.getenv('GPUBP_CLI') then return os.getenv('GPUBP_CLI') end
-  local i = -1
-  while arg[i - 1] do i = i - 1 end
-  return arg[i]
-end
+local support = dofile('tests/lua/support.lua')
+local gpubp_binary = support.gpubp_binary
 
 local function sh(cmd)
   local p = assert(io.popen(cmd .. ' 2>&1'))
@@ -19,7 +14,7 @@ local function sh(cmd)
   return out, ok and 0 or code
 end
 
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local quote = support.quote
 
 -- Lua code printing which CUDA pieces this process has mapped
 local MAPPED = [[

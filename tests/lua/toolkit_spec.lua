@@ -12,13 +12,7 @@ local function close(a, b, tol)
   return math.abs(a - b) <= (tol or 1e-6) * math.max(1, math.abs(b))
 end
 
--- the gpubp command: the host running this spec, or GPUBP_CLI when the host is stock lua5.4
-local function gpubp_binary()
-  if os.getenv('GPUBP_CLI') then return os.getenv('GPUBP_CLI') end
-  local i = -1
-  while arg[i - 1] do i = i - 1 end
-  return arg[i]
-end
+local gpubp_binary = support.gpubp_binary
 
 local function read(path)
   local f = assert(io.open(path, 'r'))

@@ -1,12 +1,12 @@
--- data/init.lua — gb.data: datasets (mnist, fashion_mnist) and the DataLoader.
+-- data/init.lua — gb.data: datasets (mnist, fashion_mnist) and the DataLoader, each loaded on
+-- first use (gpubp.lazy).
 
 local errors = require('gpubp.errors')
-local mnist = require('gpubp.data.mnist')
 
-local data = {
-  DataLoader = require('gpubp.data.DataLoader'),
-  mnist = mnist,
-}
+local data = require('gpubp.lazy')({}, {
+  DataLoader = 'gpubp.data.DataLoader',
+  mnist = 'gpubp.data.mnist',
+})
 
 local FASHION_CLASSES = {
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
@@ -15,7 +15,7 @@ local FASHION_CLASSES = {
 
 -- Fashion-MNIST ships in MNIST's IDX layout and file names; only the class names differ.
 function data.fashion_mnist(dir, split)
-  local ok, ds = pcall(mnist, dir, split)
+  local ok, ds = pcall(data.mnist, dir, split)
   if not ok then errors.raise((errors.message(ds):gsub('data%.mnist', 'data.fashion_mnist', 1))) end
   ds.classes = FASHION_CLASSES
   return ds

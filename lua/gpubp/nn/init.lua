@@ -1,11 +1,14 @@
 -- nn/init.lua — gb.nn: the Module base class, layers, losses, nn.init and nn.utils.
--- Each class lives in its own file under lua/gpubp/nn/.
+-- Each class lives in its own file under lua/gpubp/nn/ and is loaded on first use
+-- (gpubp.lazy).
 
-local nn = {
-  Module = require('gpubp.nn.Module'),
-  Parameter = require('gpubp.nn.Parameter'),
-  init = require('gpubp.nn.init_fns'),
-  utils = require('gpubp.nn.utils'),
+local lazy = require('gpubp.lazy')
+
+local entries = {
+  Module = 'gpubp.nn.Module',
+  Parameter = 'gpubp.nn.Parameter',
+  init = 'gpubp.nn.init_fns',
+  utils = 'gpubp.nn.utils',
 }
 
 local CLASSES = {
@@ -13,8 +16,6 @@ local CLASSES = {
   'Softmax', 'LogSoftmax', 'Dropout', 'Flatten', 'BatchNorm1d', 'LayerNorm',
   'Embedding', 'Conv2d', 'MaxPool2d', 'LSTM', 'GRU', 'LSTMCell', 'GRUCell', 'MultiheadAttention', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
 }
-for _, name in ipairs(CLASSES) do
-  nn[name] = require('gpubp.nn.' .. name)
-end
+for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.nn.' .. name end
 
-return nn
+return lazy({}, entries)

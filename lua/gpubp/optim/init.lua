@@ -1,21 +1,22 @@
 -- optim/init.lua — gb.optim: optimizers (SGD, Adam, AdamW, RMSprop) and learning-rate
 -- schedulers (StepLR, ExponentialLR, CosineAnnealingLR, MultiStepLR, LambdaLR, OneCycleLR,
--- ReduceLROnPlateau, LinearLR, SequentialLR), lr_find and grid_search. One class per file.
+-- ReduceLROnPlateau, LinearLR, SequentialLR), and lr_find. One class per file, each loaded on
+-- first use (gpubp.lazy).
 
-local optim = {}
+local lazy = require('gpubp.lazy')
+
+local entries = { lr_find = 'gpubp.optim.lr_find' }
 
 local CLASSES = {
   'Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop',
   'LRScheduler', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR', 'MultiStepLR', 'LambdaLR',
   'OneCycleLR', 'ReduceLROnPlateau', 'LinearLR', 'SequentialLR',
 }
-for _, name in ipairs(CLASSES) do
-  optim[name] = require('gpubp.optim.' .. name)
+for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.optim.' .. name end
+
+entries.flatten_state_dict = function() return require('gpubp.optim.Optimizer').flatten_state_dict end
+entries.unflatten_state_dict = function()
+  return require('gpubp.optim.Optimizer').unflatten_state_dict
 end
 
-optim.lr_find = require('gpubp.optim.lr_find')
-
-optim.flatten_state_dict = optim.Optimizer.flatten_state_dict
-optim.unflatten_state_dict = optim.Optimizer.unflatten_state_dict
-
-return optim
+return lazy({}, entries)

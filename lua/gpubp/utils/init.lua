@@ -1,12 +1,15 @@
 -- utils/init.lua — gb.utils: the trainer's toolkit for any loop: progress meters, the
--- scalar Logger with SVG charts, and grid_search over training runs.
+-- scalar Logger with SVG charts, and grid_search over training runs (each loaded on first use).
 
-local Progress = require('gpubp.utils.progress')
+local lazy = require('gpubp.lazy')
 
-return {
+return lazy({}, {
   -- gb.utils.progress(...) builds a Progress
-  progress = function(src, opts) return Progress(src, opts) end,
-  Progress = Progress,
-  Logger = require('gpubp.utils.Logger'),
-  grid_search = require('gpubp.utils.grid_search'),
-}
+  progress = function()
+    local Progress = require('gpubp.utils.progress')
+    return function(src, opts) return Progress(src, opts) end
+  end,
+  Progress = 'gpubp.utils.progress',
+  Logger = 'gpubp.utils.Logger',
+  grid_search = 'gpubp.utils.grid_search',
+})
