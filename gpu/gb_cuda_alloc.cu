@@ -28,6 +28,18 @@ static void collect(gb_state *S) {
   S->in_gc = true;
   S->gc_hook(S->gc_ud);
   S->in_gc = false;
+  gb_state_gc_done(S);
+}
+
+/* The collection threshold over `live` device bytes: the CPU allocator's rule (an eighth
+ * more than what is live) with a 256 MiB floor, since a collection costs more than a step of
+ * a small model allocates. It is set from the bytes that survived the last collection (the
+ * threshold moves when a request is made, and again once the host has collected), never
+ * from the bytes counted at the request, which still include the garbage to be freed: that
+ * let the next threshold double with every request and the device fill up before the host
+ * was asked again, ending in a collection inside an op at cudaMalloc's failure. */
+static int64_t next_threshold(int64_t live) {
+  return live + live / 8 + ((int64_t)256 << 20);
 }
 
 /* Frees every cached block of the device back to the driver. */
@@ -64,11 +76,17 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
   if (cls >= GB_CUDA_BINS)
     return gb_errorf(S, GB_EOOM, "out of memory: cannot allocate %zu bytes on cuda:%d", nbytes,
                      gb_cuda_ord(dev));
+  if (c->gc_epoch_seen != S->gc_epoch) { /* the host collected since: what is live now */
+    c->gc_epoch_seen = S->gc_epoch;
+    c->gc_threshold = next_threshold(c->stats.allocated);
+  }
   if (c->stats.allocated + (int64_t)rounded > c->gc_threshold) {
     /* the host frees tensors it no longer references at its next safe point (never inside
-     * an op, where a Lua finalizer could close the op's inputs); their blocks come back */
+     * an op, where a Lua finalizer could close the op's inputs); their blocks come back.
+     * Until it has, the threshold moves past this request so each allocation does not ask
+     * again; after the collection it is set from the live bytes (above). */
     S->gc_pending = true;
-    c->gc_threshold = c->stats.allocated * 2 + ((int64_t)256 << 20);
+    c->gc_threshold = next_threshold(c->stats.allocated + (int64_t)rounded);
   }
   if (c->bins[cls]) {
     gb_cuda_block *b = c->bins[cls];

@@ -90,11 +90,26 @@ static fill_args args_of(int kind, const gb_opargs *a) {
   return p;
 }
 
+/* An integer target refuses a value it cannot hold, as the CPU's fill and arange do (the
+ * values are known here, so this fails at once). */
+static gb_status check_fits(gb_state *S, const char *op, gb_dtype dt, double v) {
+  if (gb_value_fits(dt, v)) return GB_OK;
+  char vb[32];
+  return gb_errorf(S, GB_EARG, "%s: the value %s cannot be converted to %s", op,
+                   gb_value_str(v, vb), gb_dtype_name(dt));
+}
+
 extern "C" gb_status gb_cuda_fill(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return run_fill(S, out[0], args_of(FILL_VALUE, a), "fill kernel");
+  gb_status st = check_fits(S, "fill", out[0]->dtype, a->f[0]);
+  return st ? st : run_fill(S, out[0], args_of(FILL_VALUE, a), "fill kernel");
 }
 
 extern "C" gb_status gb_cuda_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  int64_t n = out[0]->numel;
+  gb_status st;
+  if (n > 0 && ((st = check_fits(S, "arange", out[0]->dtype, a->f[0])) ||
+                (st = check_fits(S, "arange", out[0]->dtype, a->f[0] + (double)(n - 1) * a->f[1]))))
+    return st;
   return run_fill(S, out[0], args_of(FILL_ARANGE, a), "arange kernel");
 }
 
@@ -114,38 +129,58 @@ extern "C" gb_status gb_cuda_normal(gb_state *S, const gb_opargs *a, gb_tensor *
   return run_fill(S, out[0], args_of(FILL_NORMAL, a), "normal kernel");
 }
 
-/* ---- copy: every (destination, source) dtype pair, strided on both sides ---- */
+/* ---- copy: every (destination, source) dtype pair, strided on both sides ----
+ * A narrowing conversion (float32 -> integer, int64 -> int32) checks every element with the
+ * CPU's rule (gb_value_fits): a value the target cannot hold (NaN, inf, out of range) is
+ * stored as 0 and its position goes into the deferred-check slot `flag` (NULL: no check),
+ * read at the next sync, as the label and index checks are; the CPU fails at once with the
+ * same message. */
 
-template <class OT, class IT> __global__ void k_copy(gb_cuda_iter it) {
+template <class OT, class IT>
+__device__ __forceinline__ OT convert(IT v, int64_t i, gb_dtype to, unsigned long long *flag) {
+  if (flag && !gb_value_fits(to, (double)v)) {
+    atomicMin(flag, (unsigned long long)i);
+    return (OT)0;
+  }
+  return (OT)v;
+}
+
+template <class OT, class IT>
+__global__ void k_copy(gb_cuda_iter it, gb_dtype to, unsigned long long *flag) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[2];
     gb_iter_offsets<2>(it, i, off);
-    ((OT *)it.base[0])[off[0]] = (OT)((const IT *)it.base[1])[off[1]];
+    ((OT *)it.base[0])[off[0]] = convert<OT, IT>(((const IT *)it.base[1])[off[1]], i, to, flag);
   }
 }
 
-template <class OT, class IT> __global__ void k_copy_flat(int64_t n, OT *o, const IT *x, int sx) {
+template <class OT, class IT>
+__global__ void k_copy_flat(int64_t n, OT *o, const IT *x, int sx, gb_dtype to,
+                            unsigned long long *flag) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x)
-    o[i] = (OT)x[i * sx];
+    o[i] = convert<OT, IT>(x[i * sx], i, to, flag);
 }
 
-template <class OT, class IT> static void launch_copy(const gb_cuda_iter &it, cudaStream_t s) {
+template <class OT, class IT>
+static void launch_copy(const gb_cuda_iter &it, gb_dtype to, unsigned long long *flag,
+                        cudaStream_t s) {
   unsigned blocks = gb_cuda_blocks(it.numel, GB_CUDA_THREADS);
   if (it.contiguous && it.stride[0][0] == 1)
     k_copy_flat<OT, IT><<<blocks, GB_CUDA_THREADS, 0, s>>>(
-        it.numel, (OT *)it.base[0], (const IT *)it.base[1], (int)it.stride[1][0]);
+        it.numel, (OT *)it.base[0], (const IT *)it.base[1], (int)it.stride[1][0], to, flag);
   else
-    k_copy<OT, IT><<<blocks, GB_CUDA_THREADS, 0, s>>>(it);
+    k_copy<OT, IT><<<blocks, GB_CUDA_THREADS, 0, s>>>(it, to, flag);
 }
 
 template <class OT>
-static void launch_copy_from(gb_dtype id, const gb_cuda_iter &it, cudaStream_t s) {
+static void launch_copy_from(gb_dtype id, const gb_cuda_iter &it, gb_dtype to,
+                             unsigned long long *flag, cudaStream_t s) {
   switch (id) {
-  case GB_F32: launch_copy<OT, float>(it, s); break;
-  case GB_I32: launch_copy<OT, int32_t>(it, s); break;
-  default: launch_copy<OT, int64_t>(it, s); break;
+  case GB_F32: launch_copy<OT, float>(it, to, flag, s); break;
+  case GB_I32: launch_copy<OT, int32_t>(it, to, flag, s); break;
+  default: launch_copy<OT, int64_t>(it, to, flag, s); break;
   }
 }
 
@@ -164,13 +199,18 @@ extern "C" gb_status gb_cuda_copy(gb_state *S, const gb_opargs *a, gb_tensor **o
                           c->stream));
     return GB_OK;
   }
+  bool narrowing =
+      (x->dtype == GB_F32 && o->dtype != GB_F32) || (x->dtype == GB_I64 && o->dtype == GB_I32);
+  unsigned long long *flag = NULL;
+  if (narrowing && (st = gb_cuda_check_slot(S, dev, c, &flag))) return st;
   gb_cuda_iter it;
   gb_cuda_iter_init(&it, o, 1, a->in);
   switch (o->dtype) {
-  case GB_F32: launch_copy_from<float>(x->dtype, it, c->stream); break;
-  case GB_I32: launch_copy_from<int32_t>(x->dtype, it, c->stream); break;
-  default: launch_copy_from<int64_t>(x->dtype, it, c->stream); break;
+  case GB_F32: launch_copy_from<float>(x->dtype, it, o->dtype, flag, c->stream); break;
+  case GB_I32: launch_copy_from<int32_t>(x->dtype, it, o->dtype, flag, c->stream); break;
+  default: launch_copy_from<int64_t>(x->dtype, it, o->dtype, flag, c->stream); break;
   }
   GB_LAUNCHED(S, dev, c, "copy kernel");
+  if (narrowing) gb_cuda_check_note_convert(c, "copy", x, o->dtype, o);
   return GB_OK;
 }

@@ -14,14 +14,15 @@
 
 #include "gb_cublas.h"
 
+#include "gb_math.h" /* C++ linkage (math.h must not sit in extern "C"); before gb_checked.h */
 extern "C" {
+#include "gb_checked.h"
 #include "gb_iter.h"
 #include "gb_layout.h"
 #include "gb_op.h"
 #include "gb_state.h"
 }
 #include "gb_cuda.h"
-#include "gb_math.h"
 
 #define GB_CUDA_MAXDEV 16
 #define GB_CUDA_BINS 256
@@ -51,12 +52,17 @@ typedef struct gb_cuda_block {
 #define GB_CUDA_STAGES 4  /* pinned staging buffers in the host->device ring */
 
 /* A pending check: which op, what kind of integer it checked, and the tensor holding them
- * (held until the check is read, to name the bad value). */
+ * (held until the check is read, to name the bad value). A conversion check (what == NULL)
+ * holds the copy's source instead, with the target dtype and the output's shape (the slot
+ * records the output position, mapped back to the source when the source broadcasts). */
 typedef struct gb_cuda_check {
   const char *op;   /* a static string */
-  const char *what; /* "label" or "index" */
+  const char *what; /* "label" or "index"; NULL: a dtype conversion */
   int64_t limit;    /* valid values are 1..limit */
-  gb_tensor *ints;
+  gb_tensor *ints;  /* the checked integers, or the conversion's source */
+  gb_dtype to;      /* conversion: the target dtype */
+  int out_ndim;     /* conversion: the output's shape */
+  int64_t out_shape[GB_MAXDIM];
 } gb_cuda_check;
 
 typedef struct gb_cuda_staging {
@@ -77,7 +83,8 @@ typedef struct gb_cuda_dev {
   gb_cuda_block *spare_nodes;
   gb_memstats stats;
   int64_t cached;
-  int64_t gc_threshold;
+  int64_t gc_threshold;   /* ask the host for a collection when allocated bytes pass this */
+  uint32_t gc_epoch_seen; /* S->gc_epoch when gc_threshold was last set from live bytes */
   /* Deferred checks: a kernel that may meet a bad label or index records its first bad
    * position in its own slot of dflags (all ones: none), and the host reads every pending
    * slot at the next natural sync (a copy to the host, synchronize), never inside a step. */
@@ -144,8 +151,14 @@ gb_status gb_cuda_check_slot(gb_state *S, gb_device dev, gb_cuda_dev *c, unsigne
  * checked (`ints` is held until the check is read). */
 void gb_cuda_check_note(gb_cuda_dev *c, const char *op, const char *what, int64_t limit,
                         gb_tensor *ints);
+/* The same for a dtype conversion of `src` into `out` (copy): the kernel records the first
+ * output position whose value `to` cannot hold (NaN, inf, out of range). */
+void gb_cuda_check_note_convert(gb_cuda_dev *c, const char *op, gb_tensor *src, gb_dtype to,
+                                const gb_tensor *out);
 /* Reads every pending check of the device (synchronizing its stream) and fails with the
- * first bad one: "<op>: <label|index> <v> at position <i> is out of range 1..<limit>". */
+ * first bad one: "<op>: <label|index> <v> at position <i> is out of range 1..<limit>", or for a
+ * conversion "copy: element <i> of the <shape> <dtype> tensor is <v>, which <dtype> cannot hold"
+ * (the CPU's message). */
 gb_status gb_cuda_checks_read(gb_state *S, gb_device dev, gb_cuda_dev *c);
 /* cuBLAS handle of the device, created on first use, with S's TF32 choice applied. */
 gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h);

@@ -140,6 +140,7 @@ gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
     for (int k = 0; k < GB_CUDA_STAGES; k++)
       GB_CU(S, dev, cudaEventCreateWithFlags(&c->stage[k].done, cudaEventDisableTiming));
     c->gc_threshold = (int64_t)1 << 30;
+    c->gc_epoch_seen = S->gc_epoch;
     c->ready = true;
   }
   *out = c;
@@ -324,6 +325,58 @@ void gb_cuda_check_note(gb_cuda_dev *c, const char *op, const char *what, int64_
   k->limit = limit;
   gb_tensor_retain(ints);
   k->ints = ints;
+  k->to = GB_F32;
+  k->out_ndim = 0;
+}
+
+void gb_cuda_check_note_convert(gb_cuda_dev *c, const char *op, gb_tensor *src, gb_dtype to,
+                                const gb_tensor *out) {
+  gb_cuda_check_note(c, op, "index", 0, src);
+  gb_cuda_check *k = &c->checks[c->nchecks - 1];
+  k->what = NULL;
+  k->to = to;
+  k->out_ndim = out->ndim;
+  memcpy(k->out_shape, out->shape, sizeof k->out_shape);
+}
+
+/* Element offset in t of the output position `pos` (row-major over out_shape), t broadcast
+ * to that shape (dims aligned at the end, size-1 dims repeated); *linear gets the element's
+ * row-major index in t itself. */
+static int64_t source_offset(const gb_cuda_check *k, const gb_tensor *t, int64_t pos,
+                             int64_t *linear) {
+  int64_t off = 0, lin = 0, mul = 1;
+  for (int d = k->out_ndim - 1, e = t->ndim - 1; d >= 0; d--, e--) {
+    int64_t coord = pos % k->out_shape[d];
+    pos /= k->out_shape[d];
+    if (e < 0) continue;
+    if (t->shape[e] == 1) coord = 0;
+    off += coord * t->stride[e];
+    lin += coord * mul;
+    mul *= t->shape[e];
+  }
+  *linear = lin;
+  return off;
+}
+
+/* The message of a failed conversion check: the source value at output position pos. */
+static gb_status convert_error(gb_state *S, const gb_cuda_check *k, int64_t pos) {
+  const gb_tensor *t = k->ints;
+  int64_t lin, off = source_offset(k, t, pos, &lin);
+  const char *p = (const char *)gb_tensor_data(t) + (size_t)off * gb_dtype_size(t->dtype);
+  double v;
+  if (t->dtype == GB_F32) {
+    float x = 0;
+    GB_CU(S, t->device, cudaMemcpy(&x, p, 4, cudaMemcpyDeviceToHost));
+    v = x;
+  } else {
+    int64_t x = 0;
+    GB_CU(S, t->device, cudaMemcpy(&x, p, 8, cudaMemcpyDeviceToHost));
+    v = (double)x;
+  }
+  char vb[32], sb[GB_SHAPE_STRLEN];
+  return gb_errorf(S, GB_EARG, "%s: element %lld of the %s %s tensor is %s, which %s cannot hold",
+                   k->op, (long long)lin + 1, gb_shape_str(t, sb), gb_dtype_name(t->dtype),
+                   gb_value_str(v, vb), gb_dtype_name(k->to));
 }
 
 /* One int64/int32 element of a device tensor, by a plain synchronous copy (not through
@@ -358,7 +411,9 @@ gb_status gb_cuda_checks_read(gb_state *S, gb_device dev, gb_cuda_dev *c) {
   for (int k = 0; k < n; k++) {
     gb_cuda_check *ck = &c->checks[k];
     unsigned long long bad = c->hflags[k];
-    if (!st && bad != ~0ULL) {
+    if (!st && bad != ~0ULL && !ck->what) {
+      st = convert_error(S, ck, (int64_t)bad);
+    } else if (!st && bad != ~0ULL) {
       int64_t v = 0;
       st = read_int(S, ck->ints, (int64_t)bad, &v);
       if (!st)

@@ -6,6 +6,7 @@
 #define GB_CHECKED_H
 
 #include "gb_core.h"
+#include "gb_math.h" /* GB_HD: gb_value_fits runs in CUDA kernels too */
 
 /* The most elements one tensor (or view) may have: 2^36, 256 GiB of float32, more than any
  * device holds. Sizes are also capped in their product with zero sizes counted as 1, so the
@@ -23,15 +24,16 @@ static inline bool gb_add_ovf(int64_t a, int64_t b, int64_t *r) {
 }
 
 /* Can v be stored in dtype dt without undefined behaviour? Integers need a finite value
- * inside their range (the fraction is truncated, as PyTorch does); float32 takes any. */
-static inline bool gb_value_fits(gb_dtype dt, double v) {
+ * inside their range (the fraction is truncated, as PyTorch does); float32 takes any. The
+ * CUDA copy checks each element with it on the device. */
+GB_HD bool gb_value_fits(gb_dtype dt, double v) {
   if (dt == GB_I32) return v > -2147483649.0 && v < 2147483648.0;
   if (dt == GB_I64) return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
   return true;
 }
 
 /* "nan", "inf", "-inf" or the value with %.17g into buf (at least 32 bytes). */
-const char *gb_value_str(double v, char *buf);
+GB_API const char *gb_value_str(double v, char *buf);
 
 /* The element count of a shape, or -1 when a size is negative or the sizes (zeros counted
  * as 1) multiply past GB_MAX_NUMEL. */

@@ -97,7 +97,7 @@ GB_API void gb_state_get_seed(const gb_state *S, uint64_t *seed, uint64_t *offse
 /* Store a formatted message on S and return `st`. The message is kept until the next error. */
 GB_API gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) GB_PRINTF(3, 4);
 
-const char *gb_dtype_name(gb_dtype dt);
+GB_API const char *gb_dtype_name(gb_dtype dt);
 GB_API size_t gb_dtype_size(gb_dtype dt);
 /* Parse "float32"/"float"/"int32"/"int"/"int64"/"long"; returns false if unknown. */
 bool gb_dtype_parse(const char *name, gb_dtype *out);

@@ -547,6 +547,27 @@ gb_status gb_grad_gather(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
   return into_zeros(S, n, GB_OP_SCATTER_ADD, g, gin);
 }
 
+/* out = base + scatter of src: d/d(base) = g; d/d(src) = g read back at the places src went
+ * (index_select for index_add, gather for scatter_add), with the same indices and dim. */
+static gb_status scatter_back(gb_state *S, gb_node *n, gb_opid read, gb_tensor *g,
+                              gb_tensor **gin) {
+  if (IN(0)->requires_grad) {
+    gb_tensor_retain(g);
+    gin[0] = g;
+  }
+  if (!IN(2)->requires_grad) return GB_OK;
+  gb_opargs a = {.in = {g, IN(1)}, .nin = 2, .i = {n->args.i[0]}};
+  return gb_op_run(S, read, &a, &gin[2]);
+}
+
+gb_status gb_grad_index_add(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return scatter_back(S, n, GB_OP_INDEX_SELECT, g, gin);
+}
+
+gb_status gb_grad_scatter_add(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return scatter_back(S, n, GB_OP_GATHER, g, gin);
+}
+
 /* ---- convolution and pooling ---- */
 
 gb_status gb_grad_im2col(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {

@@ -73,6 +73,7 @@ bool gb_state_take_gc_request(gb_state *S) {
 
 void gb_state_gc_done(gb_state *S) {
   S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
+  S->gc_epoch++;
 }
 
 void gb_tensor_release_deferred(gb_state *S, gb_tensor *t) {
@@ -213,6 +214,7 @@ static void maybe_collect(gb_state *S, gb_device dev) {
   S->in_gc = true;
   S->gc_hook(S->gc_ud);
   S->in_gc = false;
+  gb_state_gc_done(S); /* thresholds from what is still live */
   (void)dev;
 }
 

@@ -48,8 +48,10 @@ struct gb_state {
   gb_gc_hook gc_hook;
   void *gc_ud;
   bool in_gc;
-  bool gc_pending;  /* memory pressure seen inside an op: the host collects at a safe point */
-  bool in_backward; /* a backward is running: a re-entrant one is refused */
+  bool gc_pending;   /* memory pressure seen inside an op: the host collects at a safe point */
+  uint32_t gc_epoch; /* completed collections (gb_state_gc_done): a device allocator seeing a
+                      * new one recomputes its threshold from the bytes still live */
+  bool in_backward;  /* a backward is running: a re-entrant one is refused */
   /* tensors closed while an op may hold them (gb_tensor_release_deferred), released at the
    * host's next safe point */
   gb_tensor **deferred;

@@ -79,7 +79,7 @@ GB_API bool gb_shape_equal(const gb_tensor *a, const gb_tensor *b);
 /* Sets contiguous row-major strides and numel from shape. */
 void gb_tensor_set_contiguous_strides(gb_tensor *t);
 /* "(2,3)" into buf (GB_SHAPE_STRLEN bytes); returns buf. */
-const char *gb_shape_str(const gb_tensor *t, char *buf);
+GB_API const char *gb_shape_str(const gb_tensor *t, char *buf);
 const char *gb_shape_str_n(int ndim, const int64_t *shape, char *buf);
 
 /* Read element i (row-major logical index) as double; for printing and tests. */

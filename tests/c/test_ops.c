@@ -369,6 +369,7 @@ static void case_index(gb_state *S, gb_opid id, opcase *c) {
       for (int q = 0; q < 2; q++)
         r[(iv[j] - 1) * 2 + q] += at(src, j * 2 + q);
     c->a = (gb_opargs){.in = {x, idx, src}, .nin = 3, .i = {0}};
+    c->smooth = true; /* d/d(base) and d/d(src), row 3 hit twice */
     return;
   }
   /* gather / scatter_add with a (2,2) index along dim 0 */
@@ -390,6 +391,7 @@ static void case_index(gb_state *S, gb_opid id, opcase *c) {
   for (int k = 0; k < 4; k++)
     r[(gv[k] - 1) * 2 + k % 2] += at(src, k);
   c->a = (gb_opargs){.in = {x, idx, src}, .nin = 3, .i = {0}};
+  c->smooth = true;
 }
 
 /* views of a (2,3,4) input; the reference is the view's elements in row-major order */

@@ -691,7 +691,7 @@ static void test_errors(gb_state *S) {
       deferred_st = GB_OK;
       st[d] = run_case(S, id, &c, d == 0 ? GB_CPU : test_dev, &W, &res);
       snprintf(msg[d], sizeof msg[d], "%s", gb_state_error(S));
-      if (d == 1) {
+      if (d == 1 && test_dev != GB_CPU) { /* the self-check's "device" fails at once */
         CHECK(st[1] == GB_OK, "%s: cuda checked the bad value inside the op (status %d: %s)",
               gb_ops[id].name, (int)st[1], msg[1]);
         if (st[1] == GB_OK) {
@@ -716,6 +716,103 @@ static void test_errors(gb_state *S) {
   CHECK(gb_tensor_get_flat(h, 2) == 2.0, "fill after an error");
   gb_tensor_release(S, h);
   gb_tensor_release(S, t);
+}
+
+/* Element i (row-major logical index) of a host tensor of any strides set to v. */
+static void set_at(gb_tensor *t, int64_t i, double v) {
+  int64_t off = 0;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    off += (i % t->shape[d]) * t->stride[d];
+    i /= t->shape[d];
+  }
+  char *p = (char *)gb_tensor_data(t);
+  if (t->dtype == GB_F32)
+    ((float *)p)[off] = (float)v;
+  else if (t->dtype == GB_I64)
+    ((int64_t *)p)[off] = (int64_t)v;
+  else
+    ((int32_t *)p)[off] = (int32_t)v;
+}
+
+/* NaN, inf and out-of-range values converted to an integer dtype: the CPU's error and
+ * message on CUDA too, there at the next sync (the copy to the host) since the values are
+ * only seen by the kernel; fill and arange know their values and fail at once. */
+static void test_conversions(gb_state *S) {
+  struct {
+    gb_dtype from, to;
+    bool trans; /* a strided (transposed) source */
+    int64_t bad_at;
+    double bad;
+  } rows[] = {{GB_F32, GB_I64, false, 2, NAN},
+              {GB_F32, GB_I32, false, 5, INFINITY},
+              {GB_F32, GB_I32, true, 4, 3e9},
+              {GB_F32, GB_I64, true, 1, -1e20},
+              {GB_I64, GB_I32, false, 3, 4294967296.0}};
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    gb_tensor *x, *src;
+    OK(S, gb_tensor_empty(S, 2, (int64_t[]){3, 2}, rows[r].from, GB_CPU, &x));
+    for (int64_t i = 0; i < 6; i++) /* -2.5 .. 2.5, all convertible */
+      set_at(x, i, (double)i - 2.5);
+    src = rows[r].trans ? transposed(S, x) : (gb_tensor_retain(x), x);
+    set_at(src, rows[r].bad_at, rows[r].bad);
+    set_at(src, 5, rows[r].bad); /* a later one: the first must be named */
+    char msg[2][GB_ERRLEN];
+    gb_status st[2];
+    for (int d = 0; d < 2; d++) {
+      gb_device dev = d == 0 ? GB_CPU : test_dev;
+      gb_tensor *xd, *in, *y = NULL;
+      OK(S, gb_fn_to_device(S, x, dev, &xd));
+      in = rows[r].trans ? transposed(S, xd) : (gb_tensor_retain(xd), xd);
+      st[d] = gb_fn_to_dtype(S, in, rows[r].to, &y);
+      snprintf(msg[d], sizeof msg[d], "%s", gb_state_error(S));
+      if (d == 1 && test_dev != GB_CPU) {
+        CHECK(st[1] == GB_OK, "conversion %d: cuda checked inside the op (status %d: %s)", (int)r,
+              (int)st[1], msg[1]);
+        collect_deferred = true;
+        deferred_st = GB_OK;
+        gb_tensor *h = y ? to_cpu(S, y) : NULL;
+        collect_deferred = false;
+        st[1] = deferred_st;
+        snprintf(msg[1], sizeof msg[1], "%s", deferred_msg);
+        gb_tensor_release(S, h);
+      }
+      gb_tensor_release(S, y);
+      gb_tensor_release(S, in);
+      gb_tensor_release(S, xd);
+    }
+    CHECK(st[0] == GB_EARG && st[1] == GB_EARG, "conversion %d: status %d on cpu, %d on %s", (int)r,
+          (int)st[0], (int)st[1], test_dev == GB_CPU ? "cpu" : "cuda");
+    CHECK(strcmp(msg[0], msg[1]) == 0, "conversion %d: messages differ:\n  cpu:  %s\n  cuda: %s",
+          (int)r, msg[0], msg[1]);
+    CHECK(strstr(msg[0], "cannot hold") != NULL, "conversion %d: message %s", (int)r, msg[0]);
+    gb_tensor_release(S, src);
+    gb_tensor_release(S, x);
+  }
+  /* the check was consumed: a good conversion afterwards works, truncating as the CPU does */
+  gb_tensor *g, *gd, *gi, *h;
+  OK(S, gb_tensor_empty(S, 1, (int64_t[]){2}, GB_F32, GB_CPU, &g));
+  set_at(g, 0, 2.7);
+  set_at(g, 1, -2.7);
+  OK(S, gb_fn_to_device(S, g, test_dev, &gd));
+  OK(S, gb_fn_to_dtype(S, gd, GB_I64, &gi));
+  h = to_cpu(S, gi);
+  CHECK(gb_tensor_get_flat_int(h, 0) == 2 && gb_tensor_get_flat_int(h, 1) == -2,
+        "good conversion after a bad one: %lld %lld", (long long)gb_tensor_get_flat_int(h, 0),
+        (long long)gb_tensor_get_flat_int(h, 1));
+  gb_tensor_release(S, h);
+  gb_tensor_release(S, gi);
+  gb_tensor_release(S, gd);
+  gb_tensor_release(S, g);
+  /* fill with a value the dtype cannot hold: at once, on both */
+  for (int d = 0; d < 2; d++) {
+    gb_tensor *t = NULL;
+    gb_status fs = gb_fn_full(S, 1, (int64_t[]){3}, GB_I32, d ? test_dev : GB_CPU, NAN, &t);
+    CHECK(fs == GB_EARG && strcmp(gb_state_error(S), "fill: the value nan cannot be converted "
+                                                     "to int32") == 0,
+          "fill nan into int32 on %s: status %d, %s", d ? "the test device" : "cpu", (int)fs,
+          gb_state_error(S));
+    gb_tensor_release(S, t);
+  }
 }
 
 /* A request far past the device's memory: GB_EOOM naming the sizes, then life goes on. */
@@ -778,6 +875,7 @@ int main(void) {
   gb_state *S = gb_state_new();
   int tested = test_rows(S);
   test_errors(S);
+  test_conversions(S);
   if (test_dev == GB_CPU) {
     gb_state_free(S);
     printf("self-check (cpu vs cpu): %d cases, %d checks, %d failures\n", tested, checks, failures);

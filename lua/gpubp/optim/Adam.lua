@@ -29,10 +29,11 @@ function Adam:validate()
     Optimizer.check_range(name, 'eps', g.eps, 0)
     Optimizer.check_range(name, 'weight_decay', g.weight_decay, 0)
     local b = g.betas
-    if type(b) ~= 'table' or type(b[1]) ~= 'number' or type(b[2]) ~= 'number'
-       or b[1] < 0 or b[1] >= 1 or b[2] < 0 or b[2] >= 1 then
+    if type(b) ~= 'table' or #b ~= 2 then
       errors.raise(name .. ': betas must be a table of two numbers in [0, 1)')
     end
+    Optimizer.check_unit(name, 'betas[1]', b[1])
+    Optimizer.check_unit(name, 'betas[2]', b[2])
   end
 end
 

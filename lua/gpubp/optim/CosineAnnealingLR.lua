@@ -11,11 +11,11 @@ local CosineAnnealingLR = LRScheduler:extend('CosineAnnealingLR')
 function CosineAnnealingLR:init(optimizer, ...)
   local a = LRScheduler._read_args('CosineAnnealingLR',
     { { 'T_max', check.NONE }, { 'eta_min', 0 } }, ...)
-  if type(a.T_max) ~= 'number' or a.T_max <= 0 then
+  if type(a.T_max) ~= 'number' or a.T_max ~= a.T_max or a.T_max <= 0 or a.T_max == math.huge then
     check.raise('CosineAnnealingLR: expected a positive T_max, got ' .. tostring(a.T_max))
   end
   self.T_max = a.T_max
-  self.eta_min = LRScheduler._check_number('CosineAnnealingLR', 'eta_min', a.eta_min)
+  self.eta_min = LRScheduler._check_number('CosineAnnealingLR', 'eta_min', a.eta_min, 0)
   LRScheduler.init(self, optimizer)
 end
 

@@ -8,10 +8,7 @@ local ExponentialLR = LRScheduler:extend('ExponentialLR')
 -- ExponentialLR(optimizer, gamma) or ExponentialLR(optimizer, {gamma=})
 function ExponentialLR:init(optimizer, ...)
   local a = LRScheduler._read_args('ExponentialLR', { { 'gamma', check.NONE } }, ...)
-  if type(a.gamma) ~= 'number' then
-    check.raise('ExponentialLR: expected a number gamma, got ' .. type(a.gamma))
-  end
-  self.gamma = a.gamma
+  self.gamma = LRScheduler._check_positive('ExponentialLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end
 

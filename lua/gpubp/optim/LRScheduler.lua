@@ -40,11 +40,21 @@ function LRScheduler._read_args(name, spec, ...)
   return out
 end
 
+-- A finite number within [lo, hi] (either bound optional); NaN and infinities are refused.
 function LRScheduler._check_number(name, k, v, lo, hi)
-  if type(v) ~= 'number' or v ~= v or (lo and v < lo) or (hi and v > hi) then
+  if type(v) ~= 'number' or v ~= v or v == math.huge or v == -math.huge or (lo and v < lo)
+     or (hi and v > hi) then
     local range = lo and hi and string.format(' in [%g, %g]', lo, hi)
       or lo and string.format(' >= %g', lo) or ''
     check.raise(string.format('%s: %s must be a number%s, got %s', name, k, range, tostring(v)))
+  end
+  return v
+end
+
+-- A finite number > 0 (gamma, factors): "StepLR: gamma must be a positive number, got -0.5".
+function LRScheduler._check_positive(name, k, v)
+  if type(v) ~= 'number' or v ~= v or v <= 0 or v == math.huge then
+    check.raise(string.format('%s: %s must be a positive number, got %s', name, k, tostring(v)))
   end
   return v
 end

@@ -22,7 +22,7 @@ function MultiStepLR:init(optimizer, ...)
   end
   table.sort(ms)
   self.milestones = ms
-  self.gamma = LRScheduler._check_number('MultiStepLR', 'gamma', a.gamma)
+  self.gamma = LRScheduler._check_positive('MultiStepLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end
 

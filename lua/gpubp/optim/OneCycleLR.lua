@@ -15,12 +15,23 @@ local SPEC = {
   { 'div_factor', 25.0 }, { 'final_div_factor', 1e4 }, { 'three_phase', false },
 }
 
-local function per_group(name, v, n)
+-- one value per group: `v` itself or v[i]; each a finite number in [lo, hi) (hi optional;
+-- lo_open: > lo)
+local function per_group(name, v, n, lo, lo_open, hi)
   local out = {}
+  if type(v) == 'table' and #v ~= n then
+    check.raise(string.format('OneCycleLR: %s must be a number or a list of %d numbers, got %d',
+      name, n, #v))
+  end
   for i = 1, n do
     local x = type(v) == 'table' and v[i] or v
     if type(x) ~= 'number' then
       check.raise(string.format('OneCycleLR: %s must be a number or a list of %d numbers', name, n))
+    end
+    if x ~= x or x == math.huge or x < lo or (lo_open and x == lo) or (hi and x >= hi) then
+      check.raise(string.format('OneCycleLR: %s must be %s%s, got %s', name,
+        hi and string.format('in [%g, %g)', lo, hi) or (lo_open and 'a positive number' or 'a number >= ' .. lo),
+        type(v) == 'table' and string.format(' (group %d)', i) or '', tostring(x)))
     end
     out[i] = x
   end
@@ -76,7 +87,9 @@ function OneCycleLR:init(optimizer, ...)
     }
   end
   local groups = optimizer.param_groups
-  local max_lrs = per_group('max_lr', a.max_lr, #groups)
+  local max_lrs = per_group('max_lr', a.max_lr, #groups, 0, true)
+  LRScheduler._check_positive('OneCycleLR', 'div_factor', a.div_factor)
+  LRScheduler._check_positive('OneCycleLR', 'final_div_factor', a.final_div_factor)
   for i, g in ipairs(groups) do
     g.initial_lr = max_lrs[i] / a.div_factor
     g.max_lr = max_lrs[i]
@@ -89,8 +102,8 @@ function OneCycleLR:init(optimizer, ...)
       check.raise('OneCycleLR: optimizer must support momentum with `cycle_momentum` option enabled')
     end
     self.use_beta1 = d.betas ~= nil
-    local maxm = per_group('max_momentum', a.max_momentum, #groups)
-    local basem = per_group('base_momentum', a.base_momentum, #groups)
+    local maxm = per_group('max_momentum', a.max_momentum, #groups, 0, false, 1)
+    local basem = per_group('base_momentum', a.base_momentum, #groups, 0, false, 1)
     for i, g in ipairs(groups) do
       if self.use_beta1 then g.betas = { maxm[i], g.betas[2] } else g.momentum = maxm[i] end
       g.max_momentum, g.base_momentum = maxm[i], basem[i]

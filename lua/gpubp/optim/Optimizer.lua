@@ -13,6 +13,12 @@ local function is_module(x)
   return type(x) == 'table' and type(x.parameters) == 'function' and not gb.is_tensor(x)
 end
 
+local function shape_str(t)
+  local dims = {}
+  for i, d in ipairs(t.shape) do dims[i] = tostring(d) end
+  return '(' .. table.concat(dims, ',') .. ')'
+end
+
 -- params: a list of tensors, a Module, or a list of groups {params = {...}, lr = ...};
 -- defaults: the hyper-parameters every group starts from.
 function Optimizer:init(params, defaults, opts)
@@ -28,20 +34,46 @@ function Optimizer:init(params, defaults, opts)
   local groups = params
   if #params == 0 or gb.is_tensor(params[1]) then groups = { { params = params } } end
   self.param_groups, self.state, self.defaults = {}, {}, defaults
+  local seen = {} -- tensor -> where it was first listed: a parameter listed twice is stepped twice
   for gi, g in ipairs(groups) do
+    if type(g) ~= 'table' or gb.is_tensor(g) then
+      errors.raise(string.format('%s: group %d is a %s, not a table {params = ...}', name, gi,
+        gb.is_tensor(g) and 'tensor' or type(g)))
+    end
     local group = { params = {} }
-    local plist = is_module(g.params) and g.params:parameters() or g.params
+    local plist, names = g.params, {}
+    if is_module(plist) then
+      local named = plist:named_parameters()
+      plist = {}
+      for i, np in ipairs(named) do names[i], plist[i] = np[1], np[2] end
+    end
+    if plist ~= nil and type(plist) ~= 'table' then
+      errors.raise(string.format('%s: group %d: params must be a list of tensors (or a Module), got %s',
+        name, gi, gb.is_tensor(plist) and 'tensor' or type(plist)))
+    end
     for i, p in ipairs(plist or {}) do
       if not gb.is_tensor(p) then
         errors.raise(string.format('%s: group %d, parameter %d is a %s, not a tensor', name, gi, i,
           type(p)))
       end
+      local here = names[i] and string.format("parameter %d ('%s') of group %d", i, names[i], gi)
+        or string.format('parameter %d of group %d', i, gi)
+      if seen[p] then
+        errors.raise(string.format('%s: %s, a %s %s tensor, is listed twice (it is also %s); '
+          .. 'each parameter may appear once, in one group', name, here,
+          shape_str(p), p.dtype, seen[p]))
+      end
+      seen[p] = here
       group.params[i] = p
     end
     for k, v in pairs(defaults) do
       local val = g[k]
       if val == nil then val = opts[k] end
       if val == nil then val = v end
+      if type(val) ~= type(v) or (type(val) == 'table' and gb.is_tensor(val)) then
+        errors.raise(string.format("%s: group %d: option '%s' expects a %s, got %s", name, gi, k,
+          type(v), gb.is_tensor(val) and 'tensor' or type(val)))
+      end
       group[k] = val
     end
     self.param_groups[gi] = group
@@ -55,12 +87,22 @@ end
 -- Subclasses check hyper-parameters here (raise with errors.raise(msg)).
 function Optimizer:validate() end
 
+-- Hyper-parameter checks, at the user's line. A NaN or an infinity is never a valid value.
+-- check_range: a finite number >= lo ("SGD: lr must be a number >= 0, got -1").
 local function check_range(name, k, v, lo)
-  if type(v) ~= 'number' or v < lo then
+  if type(v) ~= 'number' or v ~= v or v < lo or v == math.huge then
     errors.raise(string.format('%s: %s must be a number >= %g, got %s', name, k, lo, tostring(v)))
   end
 end
 Optimizer.check_range = check_range
+
+-- check_unit: a number in [0, 1) (momentum, betas), or [0, 1] with closed.
+function Optimizer.check_unit(name, k, v, closed)
+  if type(v) ~= 'number' or v ~= v or v < 0 or v > 1 or (v == 1 and not closed) then
+    errors.raise(string.format('%s: %s must be a number in [0, 1%s, got %s', name, k,
+      closed and ']' or ')', tostring(v)))
+  end
+end
 
 -- One update of every parameter that has a gradient, under no_grad.
 function Optimizer:step(closure)

@@ -19,9 +19,9 @@ end
 function RMSprop:validate()
   for _, g in ipairs(self.param_groups) do
     Optimizer.check_range('RMSprop', 'lr', g.lr, 0)
-    Optimizer.check_range('RMSprop', 'alpha', g.alpha, 0)
+    Optimizer.check_unit('RMSprop', 'alpha', g.alpha, true)
     Optimizer.check_range('RMSprop', 'eps', g.eps, 0)
-    Optimizer.check_range('RMSprop', 'momentum', g.momentum, 0)
+    Optimizer.check_unit('RMSprop', 'momentum', g.momentum)
     Optimizer.check_range('RMSprop', 'weight_decay', g.weight_decay, 0)
   end
 end

@@ -22,6 +22,7 @@ function ReduceLROnPlateau:init(optimizer, ...)
     check.raise(name .. ': expected an optimizer (with param_groups), got ' .. type(optimizer))
   end
   local a = LRScheduler._read_args(name, SPEC, ...)
+  LRScheduler._check_number(name, 'factor', a.factor, 0)
   if a.factor >= 1 then check.raise(name .. ': factor should be < 1.0, got ' .. tostring(a.factor)) end
   if a.mode ~= 'min' and a.mode ~= 'max' then
     check.raise(name .. ": mode must be 'min' or 'max', got " .. tostring(a.mode))
@@ -31,6 +32,10 @@ function ReduceLROnPlateau:init(optimizer, ...)
   end
   self.optimizer = optimizer
   self.min_lrs = {}
+  if type(a.min_lr) == 'table' and #a.min_lr ~= #optimizer.param_groups then
+    check.raise(string.format('%s: expected %d min_lrs (one per group), got %d', name,
+      #optimizer.param_groups, #a.min_lr))
+  end
   for i = 1, #optimizer.param_groups do
     local m = type(a.min_lr) == 'table' and a.min_lr[i] or a.min_lr
     self.min_lrs[i] = LRScheduler._check_number(name, 'min_lr', m, 0)
@@ -38,7 +43,7 @@ function ReduceLROnPlateau:init(optimizer, ...)
   self.factor = LRScheduler._check_number(name, 'factor', a.factor, 0)
   self.patience = LRScheduler._check_number(name, 'patience', a.patience, 0)
   self.cooldown = LRScheduler._check_number(name, 'cooldown', a.cooldown, 0)
-  self.threshold = LRScheduler._check_number(name, 'threshold', a.threshold)
+  self.threshold = LRScheduler._check_number(name, 'threshold', a.threshold, 0)
   self.eps = LRScheduler._check_number(name, 'eps', a.eps, 0)
   self.mode, self.threshold_mode, self.verbose = a.mode, a.threshold_mode, a.verbose
   self.best = a.mode == 'min' and math.huge or -math.huge

@@ -21,7 +21,8 @@ end
 function SGD:validate()
   for _, g in ipairs(self.param_groups) do
     Optimizer.check_range('SGD', 'lr', g.lr, 0)
-    Optimizer.check_range('SGD', 'momentum', g.momentum, 0)
+    Optimizer.check_unit('SGD', 'momentum', g.momentum)
+    Optimizer.check_unit('SGD', 'dampening', g.dampening, true)
     Optimizer.check_range('SGD', 'weight_decay', g.weight_decay, 0)
     if g.nesterov and (g.momentum <= 0 or g.dampening ~= 0) then
       errors.raise('SGD: nesterov momentum requires a momentum > 0 and zero dampening')

@@ -12,7 +12,7 @@ function StepLR:init(optimizer, ...)
     check.raise('StepLR: expected a positive integer step_size, got ' .. tostring(a.step_size))
   end
   self.step_size = a.step_size
-  self.gamma = LRScheduler._check_number('StepLR', 'gamma', a.gamma)
+  self.gamma = LRScheduler._check_positive('StepLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end
 
