@@ -162,7 +162,14 @@ function MHA:forward(query, key, value, opts)
     end
   end
   if opts.is_causal then
-    local c = MHA.causal_mask(L, S, { device = q.device })
+    local cache = rawget(self, '_causal') -- one mask per (L, S, device), built once
+    if not cache then cache = {}; rawset(self, '_causal', cache) end
+    local key = L .. 'x' .. S .. '@' .. q.device
+    local c = cache[key]
+    if not c then
+      c = MHA.causal_mask(L, S, { device = q.device })
+      cache[key] = c
+    end
     mask = mask and mask + c or c
   end
   if opts.key_padding_mask ~= nil then
