@@ -5,7 +5,7 @@
 #include "gb_cuda_impl.h"
 #include "gb_philox.h"
 
-enum fill_kind { FILL_VALUE, FILL_ARANGE, FILL_EYE, FILL_UNIFORM, FILL_NORMAL };
+enum fill_kind { FILL_VALUE, FILL_ARANGE, FILL_EYE, FILL_UNIFORM, FILL_NORMAL, FILL_LINSPACE };
 
 struct fill_args {
   int kind;
@@ -19,6 +19,7 @@ __device__ __forceinline__ double fill_value(const fill_args &p, int64_t i) {
   case FILL_VALUE: return p.f0;
   case FILL_ARANGE: return p.f0 + (double)i * p.f1;
   case FILL_EYE: return i / p.ncols == i % p.ncols ? 1.0 : 0.0;
+  case FILL_LINSPACE: return gb_linspace_at((float)p.f0, (float)p.f1, p.ncols, i);
   case FILL_UNIFORM: {
     float u = gb_philox_uniform(p.seed, p.offset, i);
     return (float)p.f0 + u * (float)(p.f1 - p.f0);
@@ -119,6 +120,12 @@ extern "C" gb_status gb_cuda_eye(gb_state *S, const gb_opargs *a, gb_tensor **ou
   fill_args p = args_of(FILL_EYE, a);
   p.ncols = t->shape[1] ? t->shape[1] : 1;
   return run_fill(S, t, p, "eye kernel");
+}
+
+extern "C" gb_status gb_cuda_linspace(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  fill_args p = args_of(FILL_LINSPACE, a);
+  p.ncols = out[0]->numel; /* the number of steps */
+  return run_fill(S, out[0], p, "linspace kernel");
 }
 
 extern "C" gb_status gb_cuda_uniform(gb_state *S, const gb_opargs *a, gb_tensor **out) {

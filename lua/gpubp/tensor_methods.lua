@@ -70,8 +70,65 @@ return function(gb)
     local b = position(stop, n, 'stop', d)
     if b < a then return t:narrow(d, a, 0) end
     if step == 1 then return t:narrow(d, a, b - a + 1) end
-    local idx = gb.arange(a, b + 1, step, { dtype = 'int64', device = t.device })
-    return t:index_select(d, idx)
+    return gb._slice(t, d, a, (b - a) // step + 1, step) -- a strided view
+  end
+
+  -- dim argument (default 1) of split/chunk as 1..nd
+  local function split_dim(t, dim, what)
+    local nd = t:dim()
+    dim = dim == nil and 1 or dim
+    if math.type(dim) ~= 'integer' or dim == 0 or dim > nd or dim < -nd then
+      check.raise(string.format('%s: dimension %s out of range for a %d-D tensor', what,
+        tostring(dim), nd))
+    end
+    return dim < 0 and nd + 1 + dim or dim
+  end
+
+  -- t:split(size | {sizes}, [dim=1]): views of `size` elements along dim (the last one
+  -- smaller), or of the given sizes, which must add up to the dim's size (torch.split).
+  function M.split(t, sizes, dim)
+    local d = split_dim(t, dim, 'split')
+    local n, out = t:size(d), {}
+    if math.type(sizes) == 'integer' then
+      if sizes < 1 then check.raise('split: size must be a positive integer, got ' .. sizes) end
+      if n == 0 then return { t:narrow(d, 1, 0) } end
+      for at = 1, n, sizes do out[#out + 1] = t:narrow(d, at, math.min(sizes, n - at + 1)) end
+      return out
+    end
+    if type(sizes) ~= 'table' then
+      check.raise('split: expected a size or a table of sizes, got ' .. type(sizes))
+    end
+    local at = 1
+    for i, s in ipairs(sizes) do
+      if math.type(s) ~= 'integer' or s < 0 then
+        check.raise('split: size ' .. i .. ' must be a non-negative integer, got ' .. tostring(s))
+      end
+      if at + s - 1 > n then break end
+      out[i] = t:narrow(d, at, s)
+      at = at + s
+    end
+    if at - 1 ~= n or #out ~= #sizes then
+      local total = 0
+      for _, s in ipairs(sizes) do total = total + s end
+      check.raise(string.format('split: sizes add up to %d but dimension %d has size %d',
+        total, d, n))
+    end
+    return out
+  end
+
+  -- t:chunk(n, [dim=1]): at most n views of ceil(size / n) elements along dim (torch.chunk)
+  function M.chunk(t, n, dim)
+    local d = split_dim(t, dim, 'chunk')
+    if math.type(n) ~= 'integer' or n < 1 then
+      check.raise('chunk: the number of chunks must be a positive integer, got ' .. tostring(n))
+    end
+    local size = t:size(d)
+    if size == 0 then
+      local out = {}
+      for i = 1, n do out[i] = t:narrow(d, 1, 0) end
+      return out
+    end
+    return M.split(t, (size + n - 1) // n, d)
   end
 
   -- t:equal(u): true when u is a tensor of the same shape with the same values (NaN is
@@ -130,5 +187,33 @@ return function(gb)
       end
     end)
     return t
+  end
+
+  gb.split, gb.chunk = M.split, M.chunk
+
+  -- gb.one_hot(labels [, num_classes]): int64 (..., C) with a 1 at each label (labels 1..C,
+  -- an int32 or int64 tensor); C defaults to the largest label (torch.nn.functional.one_hot,
+  -- counting from 1).
+  function gb.one_hot(labels, num_classes)
+    if not gb.is_tensor(labels) or labels.dtype == 'float32' or labels.dtype == 'float64' then
+      check.raise('one_hot: labels must be an int64 or int32 tensor, got '
+        .. (gb.is_tensor(labels) and labels.dtype or type(labels)))
+    end
+    local lab = labels.dtype == 'int64' and labels or labels:long()
+    if num_classes ~= nil and num_classes ~= -1 and
+       (math.type(num_classes) ~= 'integer' or num_classes < 1) then
+      check.raise('one_hot: num_classes must be a positive integer, got ' .. tostring(num_classes))
+    end
+    local n = lab:numel()
+    local lo = n > 0 and lab:min():item() or 1
+    local hi = n > 0 and lab:max():item() or 0
+    local c = (num_classes == nil or num_classes == -1) and hi or num_classes
+    if n == 0 and c < 1 then check.raise('one_hot: num_classes is needed for empty labels') end
+    if lo < 1 or hi > c then
+      local bad = lo < 1 and lo or hi
+      check.raise(string.format('one_hot: label %d is out of range 1..%d', bad, c))
+    end
+    local classes = gb.arange(1, c + 1, { dtype = 'int64', device = lab.device })
+    return lab:unsqueeze(-1):eq(classes):long()
   end
 end

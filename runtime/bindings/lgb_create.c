@@ -230,6 +230,27 @@ static int l_arange(lua_State *L) {
   return finish(L, t, &o);
 }
 
+/* gb.linspace(start, end, steps [, opts]): steps evenly spaced values from start to end
+ * inclusive (float32 unless opts.dtype says otherwise), as torch.linspace */
+static int l_linspace(lua_State *L) {
+  double start = luaL_checknumber(L, 1), stop = luaL_checknumber(L, 2);
+  if (!lua_isinteger(L, 3))
+    return luaL_error(L, "linspace: steps must be an integer, got %s", luaL_typename(L, 3));
+  lua_Integer steps = lua_tointeger(L, 3);
+  if (steps < 0) return luaL_error(L, "linspace: steps must be >= 0, got %I", (LUAI_UACINT)steps);
+  if (!isfinite(start) || !isfinite(stop))
+    return luaL_error(L, "linspace: start and end must be finite");
+  opts o = default_opts(L);
+  read_opts(L, 4, "linspace", &o);
+  if (!gb_value_fits(o.dtype, start) || !gb_value_fits(o.dtype, stop))
+    return luaL_error(L, "linspace: start %g and end %g do not fit %s", start, stop,
+                      gb_dtype_name(o.dtype));
+  int64_t shape[1] = {(int64_t)steps};
+  gb_tensor *t = new_tensor(L, 1, shape, &o);
+  fill_into(L, GB_OP_LINSPACE, t, start, stop);
+  return finish(L, t, &o);
+}
+
 static int l_eye(lua_State *L) {
   int64_t n = luaL_checkinteger(L, 1);
   int64_t m = lua_isinteger(L, 2) ? lua_tointeger(L, 2) : n;
@@ -415,6 +436,7 @@ static const luaL_Reg fns[] = {
     {"randn", l_randn},
     {"arange", l_arange},
     {"eye", l_eye},
+    {"linspace", l_linspace},
     {"randperm", l_randperm},
     {"zeros_like", l_zeros_like},
     {"ones_like", l_ones_like},

@@ -684,3 +684,70 @@ gb_status gb_grad_logsumexp(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **g
   REL(p);
   return st;
 }
+
+/* the adjoint of a running sum is the running sum from the other end */
+gb_status gb_grad_cumsum(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_opargs a = {.in = {g}, .nin = 1, .i = {n->args.i[0], !n->args.i[1]}};
+  return gb_op_run(S, GB_OP_CUMSUM, &a, &gin[0]);
+}
+
+gb_status gb_grad_slice(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  return scatter_view(S, n, GB_OP_SLICE, g, gin);
+}
+
+/* Each dim d repeated r times: g (contiguous) seen as (P, r, size_d * Q) and summed over r,
+ * one dim at a time, so no more than three dims are ever needed. */
+gb_status gb_grad_repeat(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  const gb_tensor *x = IN(0);
+  if (x->dtype != GB_F32) return GB_OK;
+  int nd = x->ndim;
+  int64_t shape[GB_MAXDIM];
+  memcpy(shape, g->shape, sizeof shape);
+  gb_tensor *cur = g;
+  gb_tensor_retain(cur);
+  gb_status st = GB_OK;
+  for (int d = 0; d < nd && !st; d++) {
+    int64_t r = n->args.i[1 + d], p = 1, q = x->shape[d];
+    if (r == 1) continue;
+    for (int k = 0; k < d; k++)
+      p *= shape[k];
+    for (int k = d + 1; k < nd; k++)
+      q *= shape[k];
+    gb_tensor *v, *s;
+    int64_t three[3] = {p, r, q};
+    if ((st = gb_fn_reshape(S, cur, 3, three, &v))) break;
+    st = gb_fn_reduce(S, GB_OP_SUM, v, 2, false, &s);
+    REL(v);
+    if (st) break;
+    shape[d] = x->shape[d];
+    st = gb_fn_reshape(S, s, nd, shape, &v);
+    REL(s);
+    if (st) break;
+    REL(cur);
+    cur = v;
+  }
+  if (st) {
+    REL(cur);
+    return st;
+  }
+  gin[0] = cur;
+  return GB_OK;
+}
+
+/* sort / topk: the indices are recomputed from the input (the tape keeps output 0 only) and
+ * g is scattered back to where each value came from */
+gb_status gb_grad_sort(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  gb_tensor *r[2] = {NULL, NULL}, *z;
+  gb_status st = gb_op_run(S, n->op, &n->args, r);
+  if (st) return st;
+  gb_tensor_release(S, r[0]);
+  if ((st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z))) {
+    REL(r[1]);
+    return st;
+  }
+  gb_opargs a = {.in = {z, r[1], g}, .nin = 3, .i = {n->args.i[0]}};
+  st = gb_op_run(S, GB_OP_SCATTER_ADD, &a, &gin[0]);
+  REL(z);
+  REL(r[1]);
+  return st;
+}

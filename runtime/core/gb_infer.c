@@ -650,3 +650,82 @@ gb_status gb_infer_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a, 
   set_out(o, 0, 4, x->shape, GB_F32);
   return GB_OK;
 }
+
+/* ==== issue 15's rows (branch ops) ==== */
+
+/* cumsum: float32, one dim, same shape */
+gb_status gb_infer_scan(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st;
+  if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
+  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  return GB_OK;
+}
+
+/* count elements start, start + step, ... along dim: stride * step, offset + start * stride */
+gb_status gb_infer_slice(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  int64_t dim = a->i[0], start = a->i[1], count = a->i[2], step = a->i[3], last = 0, stride = 0;
+  gb_status st = need_dim(S, op, x, dim);
+  if (st) return st;
+  char sb[GB_SHAPE_STRLEN];
+  bool bad = step < 1 || count < 0 || start < 0 || (count > 0 && start >= x->shape[dim]);
+  if (!bad && count > 0)
+    bad = gb_mul_ovf(count - 1, step, &last) || gb_add_ovf(last, start, &last) ||
+          last >= x->shape[dim] || gb_mul_ovf(x->stride[dim], step, &stride);
+  if (bad)
+    return gb_errorf(S, GB_EARG,
+                     "slice: %lld elements from %lld with step %lld do not fit dimension %lld "
+                     "(size %lld) of %s",
+                     (long long)count, (long long)start + 1, (long long)step, (long long)dim + 1,
+                     (long long)x->shape[dim], gb_shape_str(x, sb));
+  int64_t shape[GB_MAXDIM], strides[GB_MAXDIM];
+  memcpy(shape, x->shape, sizeof shape);
+  memcpy(strides, x->stride, sizeof strides);
+  shape[dim] = count;
+  strides[dim] = count > 1 ? stride : x->stride[dim];
+  view_of(o, x, x->ndim, shape, strides, x->offset + (count > 0 ? start * x->stride[dim] : 0));
+  return GB_OK;
+}
+
+/* repeat: one factor >= 0 per dim of the input (the bindings prepend size-1 dims) */
+gb_status gb_infer_repeat(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
+  if (a->i[0] != x->ndim)
+    return gb_errorf(S, GB_EARG, "repeat: %lld factors for a tensor of shape %s",
+                     (long long)a->i[0], gb_shape_str(x, s0));
+  int64_t shape[GB_MAXDIM];
+  for (int d = 0; d < x->ndim; d++) {
+    if (a->i[1 + d] < 0 || gb_mul_ovf(x->shape[d], a->i[1 + d], &shape[d]))
+      return gb_errorf(S, GB_EARG, "repeat: factors %s for a tensor of shape %s: each must be >= 0",
+                       gb_shape_str_n(x->ndim, a->i + 1, s1), gb_shape_str(x, s0));
+  }
+  gb_status st = gb_shape_check(S, NAME, x->ndim, shape, NULL);
+  if (st) return st;
+  set_out(o, 0, x->ndim, shape, x->dtype);
+  return GB_OK;
+}
+
+/* sort: values and indices shaped like x; topk: the dim shrunk to k (i1), 0 <= k <= size */
+gb_status gb_infer_sort(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st;
+  if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
+  int64_t shape[GB_MAXDIM];
+  memcpy(shape, x->shape, sizeof shape);
+  if (op == GB_OP_TOPK) {
+    int64_t k = a->i[1], n = x->ndim ? x->shape[a->i[0]] : 1;
+    if (k < 0 || k > n) {
+      char sb[GB_SHAPE_STRLEN];
+      return gb_errorf(S, GB_EARG,
+                       "topk: k = %lld is out of range 0..%lld for dimension %lld of %s",
+                       (long long)k, (long long)n, (long long)a->i[0] + 1, gb_shape_str(x, sb));
+    }
+    shape[a->i[0]] = k;
+  }
+  o->nout = 2;
+  set_out(o, 0, x->ndim, shape, GB_F32);
+  set_out(o, 1, x->ndim, shape, GB_I64);
+  return GB_OK;
+}

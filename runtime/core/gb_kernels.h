@@ -23,5 +23,7 @@
  * table names them in its column. */
 GB_API gb_status gb_view_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out);
 GB_API gb_status gb_pad_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out);
+/* cat: each input copied into its narrow of the output (gb_cat.c) */
+GB_API gb_status gb_cat_kernel(gb_state *S, const gb_opargs *a, gb_tensor **out);
 
 #endif

@@ -8,6 +8,7 @@
 #define GB_MATH_H
 
 #include <math.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define GB_HD __host__ __device__ __forceinline__
@@ -195,6 +196,14 @@ GB_HD float gb_f_softplus_backward(float g, float x, float f0, float f1) {
 /* (x, mask) -> f0 where mask != 0 (a NaN mask counts as true, as bool(nan)), else x */
 GB_HD float gb_f_masked_fill(float x, float m, float f0, float f1) {
   return m != 0.0f ? f0 : x;
+}
+
+/* Element i of linspace(start, end, n) in float32 arithmetic, the first half stepped from
+ * start and the rest from end, as PyTorch's kernel (both ends exact; the same bits). */
+GB_HD float gb_linspace_at(float start, float end, int64_t n, int64_t i) {
+  if (n <= 1) return start;
+  float step = (end - start) / (float)(n - 1);
+  return i < n / 2 ? start + step * (float)i : end - step * (float)(n - 1 - i);
 }
 
 /* X(row, formula): the kernels gb_cpu_<row> / gb_cuda_<row> apply gb_f_<formula>. */

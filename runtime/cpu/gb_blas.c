@@ -293,7 +293,23 @@ static pthread_cond_t split_wake = PTHREAD_COND_INITIALIZER; /* a job is posted 
 static pthread_cond_t split_left = PTHREAD_COND_INITIALIZER; /* the helper left its job */
 static split_job *_Atomic split_posted;                      /* job waiting for the helper */
 static _Atomic int split_busy;                               /* one split product at a time */
-static int split_helper_state;                               /* 0 none, 1 running, -1 failed */
+static _Atomic int split_helper_state;                       /* 0 none, 1 running, -1 failed */
+
+/* Background work (gb_blas_helper_post): the helper runs these between split products, where
+ * it would otherwise spin idle. helper_kicks counts posts, so a sleeping helper wakes up. */
+#define HELPER_IDLE_MAX 4
+static gb_blas_idle_fn _Atomic helper_idle[HELPER_IDLE_MAX];
+static _Atomic unsigned helper_kicks;
+
+/* One piece of every registered client's background work; true if any did some. */
+static bool helper_run_idle(void) {
+  bool did = false;
+  for (int i = 0; i < HELPER_IDLE_MAX; i++) {
+    gb_blas_idle_fn fn = atomic_load_explicit(&helper_idle[i], memory_order_acquire);
+    if (fn && fn()) did = true;
+  }
+  return did;
+}
 
 /* Computes half `h` (0 or 1) of the job: rows of C when split_m, else columns. */
 static void split_run_half(split_job *j, int h) {
@@ -324,15 +340,33 @@ static long long now_ns(void) {
 
 static void *split_helper(void *unused) {
   (void)unused;
+  unsigned seen = 0;
   for (;;) {
-    /* Spin briefly on the posted slot (products often come back to back), then sleep. */
+    /* Spin briefly on the posted slot (products often come back to back), doing background
+     * work in small pieces while there is some, then sleep. */
     long long until = now_ns() + GB_BLAS_SPIN_NS;
-    while (!atomic_load_explicit(&split_posted, memory_order_acquire) && now_ns() < until)
+    while (!atomic_load_explicit(&split_posted, memory_order_acquire)) {
+      if (helper_run_idle()) {
+        until = now_ns() + GB_BLAS_SPIN_NS;
+        continue;
+      }
+      if (now_ns() >= until) break;
       sched_yield();
+    }
     pthread_mutex_lock(&split_mu);
     split_job *j;
-    while (!(j = atomic_load(&split_posted)))
+    while (!(j = atomic_load(&split_posted))) {
+      unsigned k = atomic_load(&helper_kicks);
+      if (k != seen) { /* background work was posted: go and do it */
+        seen = k;
+        break;
+      }
       pthread_cond_wait(&split_wake, &split_mu);
+    }
+    if (!j) {
+      pthread_mutex_unlock(&split_mu);
+      continue;
+    }
     atomic_store(&split_posted, NULL);
     j->helper_in = true;
     pthread_mutex_unlock(&split_mu);
@@ -362,7 +396,18 @@ static void split_atfork_child(void) {
   split_left = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
   atomic_store(&split_posted, NULL);
   atomic_store(&split_busy, 0);
-  split_helper_state = 0;
+  atomic_store(&split_helper_state, 0);
+}
+
+/* The helper runs this file's code for the life of the process, but a host may unload the
+ * shared object that holds it: stock Lua dlcloses C modules (gpubp.so) in lua_close, and a
+ * helper still spinning after its last job then jumps into unmapped pages (seen as a crash at
+ * exit of a busted spec under lua5.4). So the object is pinned before the helper starts. In
+ * the gpubp executable dladdr names the program itself and the dlopen is a harmless no-op. */
+static void pin_this_object(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_this_object, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
 /* Starts the helper once; false if that failed (then products run unsplit). */
@@ -370,17 +415,46 @@ static bool split_helper_ready(void) {
   static bool atfork_done = false;
   if (!atfork_done) { /* only the split_busy holder gets here */
     pthread_atfork(split_atfork_prepare, split_atfork_parent, split_atfork_child);
+    pin_this_object();
     atfork_done = true;
   }
-  if (split_helper_state == 0) {
+  if (atomic_load(&split_helper_state) == 0) {
     pthread_attr_t attr;
     pthread_t tid;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    split_helper_state = pthread_create(&tid, &attr, split_helper, NULL) == 0 ? 1 : -1;
+    atomic_store(&split_helper_state,
+                 pthread_create(&tid, &attr, split_helper, NULL) == 0 ? 1 : -1);
     pthread_attr_destroy(&attr);
   }
-  return split_helper_state == 1;
+  return atomic_load(&split_helper_state) == 1;
+}
+
+bool gb_blas_helper_post(gb_blas_idle_fn fn) {
+  pthread_once(&blas_once, gb_blas_init);
+  if (!fn || atomic_load_explicit(&blas_max_threads, memory_order_relaxed) < 2) return false;
+  int slot = -1;
+  for (int i = 0; i < HELPER_IDLE_MAX && slot < 0; i++) {
+    gb_blas_idle_fn none = NULL;
+    if (atomic_load(&helper_idle[i]) == fn ||
+        atomic_compare_exchange_strong(&helper_idle[i], &none, fn))
+      slot = i;
+  }
+  if (slot < 0) return false; /* more clients than slots: they do their own work */
+  if (atomic_load(&split_helper_state) == 0) {
+    /* split_helper_ready belongs to the split_busy holder; a thread splitting right now has
+     * started the helper already */
+    if (!atomic_exchange(&split_busy, 1)) {
+      split_helper_ready();
+      atomic_store(&split_busy, 0);
+    }
+  }
+  if (atomic_load(&split_helper_state) != 1) return false;
+  pthread_mutex_lock(&split_mu);
+  atomic_fetch_add(&helper_kicks, 1);
+  pthread_cond_signal(&split_wake);
+  pthread_mutex_unlock(&split_mu);
+  return true;
 }
 
 /* Runs the product as two halves if the helper is free; false if it did nothing. */

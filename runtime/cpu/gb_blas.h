@@ -33,4 +33,14 @@ GB_API void gb_blas_set_threads(int n);
 /* The current limit set by gb_blas_set_threads or the default (at least 1). */
 GB_API int gb_blas_threads(void);
 
+/* Background work for the helper thread that computes half of each split product: between
+ * products, where it would spin idle, it calls `fn`, which must do one short piece of work
+ * (microseconds: a split product waits for it) and return false once none is left. Posting
+ * registers fn (up to 4 distinct ones, process-wide) and wakes the helper, starting it if
+ * needed. Returns false when there is no helper (one BLAS thread, or it could not start, or
+ * the slots are taken): the poster then does its work itself. Thread-safe; fn may run on the
+ * helper at any time after the first post, and must itself be thread-safe. */
+typedef bool (*gb_blas_idle_fn)(void);
+GB_API bool gb_blas_helper_post(gb_blas_idle_fn fn);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "gb_checked.h"
 #include "gb_cpu.h"
+#include "gb_math.h"
 #include "gb_philox.h"
 
 /* Store double v into element k of a row of the given dtype. */
@@ -89,6 +90,18 @@ gb_status gb_cpu_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
                 (st = check_fits(S, "arange", out[0]->dtype, elem_arange(n - 1, a)))))
     return st;
   return write_each(out[0], elem_arange, a);
+}
+
+/* float32 steps, the first half counted from the start and the second from the end, as
+ * PyTorch's linspace kernel (so both ends are exact and the values match its bits) */
+static double elem_linspace(int64_t i, const gb_opargs *a) {
+  return gb_linspace_at((float)a->f[0], (float)a->f[1], a->i[6], i);
+}
+
+gb_status gb_cpu_linspace(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_opargs b = *a;
+  b.i[6] = out[0]->numel;
+  return write_each(out[0], elem_linspace, &b);
 }
 
 gb_status gb_cpu_eye(gb_state *S, const gb_opargs *a, gb_tensor **out) {

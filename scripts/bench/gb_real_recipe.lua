@@ -2,12 +2,17 @@
 -- (Fashion-MNIST 60k/10k): 784-128-10 ReLU, SGD lr 0.01, batch 100, cross-entropy, batches
 -- from gb.data.DataLoader{shuffle=true}; training time only. Prints "BENCH key value" lines for
 -- scripts/bench/run.py: epoch_ms and step_ms (medians over epochs), cpu_epoch_ms (process CPU
--- time per epoch, both threads), test_acc, sgemm_gflops (this process's best 1024^3 rate) and
--- floor_step_ms (the step's 40.9 MFLOP at that rate). Modes split the step's cost:
+-- time per epoch, both threads), main_cpu_epoch_ms and main_wait_epoch_ms (the main thread's
+-- time on a CPU and waiting for one, from /proc/self/task/PID/schedstat, where Linux has it:
+-- the critical path, and what other processes cost it), test_acc, sgemm_gflops (this
+-- process's best 1024^3 rate) and floor_step_ms (the step's 40.9 MFLOP at that rate). Modes
+-- split the step's cost:
 --   loader   the recipe (default)
 --   pregathered  the epoch's 600 batches gathered before the clock starts, then trained on
 --   gather   the DataLoader alone: its batches, no training
+-- and with `sync` the DataLoader gathers each batch when asked for (prefetch=false).
 --   build/gpubp scripts/bench/gb_real_recipe.lua DATA_DIR [epochs=5] [loader|pregathered|gather]
+--       [sync]
 local gb = require('gpubp')
 local bench = dofile((arg[0]:match('^(.*/)') or './') .. 'gb_bench.lua')
 local nn, optim, data = gb.nn, gb.optim, gb.data
@@ -18,6 +23,10 @@ if mode ~= 'loader' and mode ~= 'pregathered' and mode ~= 'gather' then
   error("gb_real_recipe.lua: mode is 'loader', 'pregathered' or 'gather', got " .. mode)
 end
 local BS = 100
+local prefetch = arg[4] ~= 'sync'
+if arg[4] ~= nil and arg[4] ~= 'sync' then
+  error("gb_real_recipe.lua: the fourth argument is 'sync' or nothing, got " .. arg[4])
+end
 
 -- FLOPs of one step: forward x(100,784)W1^T, h(100,128)W2^T; backward dW2, dh, dW1 (layer 1
 -- needs no input gradient). Bias, ReLU, loss and SGD are O(activations), left out.
@@ -40,10 +49,23 @@ local function sgemm_gflops()
   return 2 * n * n * n / best * 1e-9
 end
 
+-- The main thread's ns on a CPU and waiting in the run queue, or nil without schedstat.
+local function main_thread_ns()
+  local f = io.open('/proc/self/stat')
+  if not f then return nil end
+  local pid = f:read('n')
+  f:close()
+  f = pid and io.open('/proc/self/task/' .. math.tointeger(pid) .. '/schedstat')
+  if not f then return nil end
+  local run, wait = f:read('n', 'n')
+  f:close()
+  return run, wait
+end
+
 gb.manual_seed(1)
 local train = data.fashion_mnist(dir, 'train')
 local test = data.fashion_mnist(dir, 'test')
-local loader = data.DataLoader(train, { batch_size = BS, shuffle = true })
+local loader = data.DataLoader(train, { batch_size = BS, shuffle = true, prefetch = prefetch })
 local model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 local criterion = nn.CrossEntropyLoss()
 local opt = optim.SGD(model:parameters(), { lr = 0.01 })
@@ -87,18 +109,27 @@ local function accuracy()
 end
 
 epoch() -- warm-up: caches, allocator, BLAS helper thread
-local times, cpu, steps = {}, {}, 0
+local times, cpu, mcpu, mwait, steps = {}, {}, {}, {}, 0
 for e = 1, epochs do
   local t0, c0 = gb.time(), os.clock()
+  local r0, w0 = main_thread_ns()
   local n, dt, dc = epoch()
+  local r1, w1 = main_thread_ns()
   times[e] = (dt or (gb.time() - t0)) * 1e3
   cpu[e] = (dc or (os.clock() - c0)) * 1e3
+  if r0 and r1 and mode ~= 'pregathered' then
+    mcpu[e], mwait[e] = (r1 - r0) * 1e-6, (w1 - w0) * 1e-6
+  end
   steps = n
 end
 local ep = bench.median(times)
 print(string.format('BENCH epoch_ms %.3f', ep))
 print(string.format('BENCH step_ms %.4f', ep / steps))
 print(string.format('BENCH cpu_epoch_ms %.3f', bench.median(cpu)))
+if #mcpu > 0 then
+  print(string.format('BENCH main_cpu_epoch_ms %.3f', bench.median(mcpu)))
+  print(string.format('BENCH main_wait_epoch_ms %.3f', bench.median(mwait)))
+end
 if mode ~= 'gather' then print(string.format('BENCH test_acc %.4f', accuracy())) end
 local rate = sgemm_gflops()
 print(string.format('BENCH sgemm_gflops %.1f', rate))

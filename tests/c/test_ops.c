@@ -470,6 +470,11 @@ static void case_fill(gb_state *S, gb_opid id, opcase *c) {
     for (int k = 0; k < 9; k++)
       r[k] = k % 4 == 0;
     break;
+  case GB_OP_LINSPACE: /* 9 steps from -1 to 2: both ends exact */
+    c->a = (gb_opargs){.f = {-1.0, 2.0}};
+    for (int k = 0; k < 9; k++)
+      r[k] = -1.0 + 3.0 * k / 8.0;
+    break;
   default: /* uniform/normal: checked statistically in check_random */ c->nref = 0;
   }
 }
@@ -714,14 +719,112 @@ static void case_rnn(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor_release(S, h0), gb_tensor_release(S, c0);
 }
 
+/* issue 15's shape rows: cumsum along dim 2 of (3,4); slice of (2,3,5) along dim 3 from 1
+ * with step 3 (elements 1 and 4); repeat (2,3) by {2,3} */
+static void case_shape15(gb_state *S, gb_opid id, opcase *c) {
+  c->smooth = true;
+  if (id == GB_OP_CUMSUM) {
+    gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1);
+    c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {1, 0}};
+    double *r = alloc_ref(c, 12);
+    for (int i = 0; i < 3; i++) {
+      double acc = 0;
+      for (int j = 0; j < 4; j++)
+        r[i * 4 + j] = acc += at(x, i * 4 + j);
+    }
+    return;
+  }
+  if (id == GB_OP_SLICE) {
+    gb_tensor *x = frand(S, 3, (int64_t[]){2, 3, 5}, -1, 1);
+    c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {2, 0, 2, 3}};
+    double *r = alloc_ref(c, 12);
+    for (int i = 0; i < 6; i++)
+      for (int k = 0; k < 2; k++)
+        r[i * 2 + k] = at(x, i * 5 + 3 * k);
+    return;
+  }
+  gb_tensor *x = frand(S, 2, (int64_t[]){2, 3}, -1, 1);
+  c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {2, 2, 3}};
+  double *r = alloc_ref(c, 36);
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 9; j++)
+      r[i * 9 + j] = at(x, (i % 2) * 3 + j % 3);
+}
+
+/* sort (4,3) ascending along dim 1 (a strided line); topk k = 2 largest along dim 2 of
+ * (3,5). Values at least 0.2 apart, so finite differences never reorder them. */
+static void case_sort(gb_state *S, gb_opid id, opcase *c) {
+  bool sort = id == GB_OP_SORT;
+  int64_t rows = sort ? 4 : 3, cols = sort ? 3 : 5;
+  gb_tensor *x = make(S, 2, (int64_t[]){rows, cols}, GB_F32);
+  for (int64_t k = 0; k < x->numel; k++)
+    gb_tensor_f32(x)[k] = (float)(((k * 7) % x->numel) * 0.25 - 1.5 + urand(0, 0.05));
+  c->smooth = true;
+  double *r;
+  if (sort) {
+    c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {0, 0}};
+    r = alloc_ref(c, 12);
+    for (int j = 0; j < 3; j++) { /* insertion sort of column j, in double */
+      double col[4];
+      for (int i = 0; i < 4; i++) {
+        double v = at(x, i * 3 + j);
+        int p = i;
+        while (p > 0 && col[p - 1] > v)
+          col[p] = col[p - 1], p--;
+        col[p] = v;
+      }
+      for (int i = 0; i < 4; i++)
+        r[i * 3 + j] = col[i];
+    }
+    return;
+  }
+  c->a = (gb_opargs){.in = {x}, .nin = 1, .i = {1, 2, 1, 1}};
+  r = alloc_ref(c, 6);
+  for (int i = 0; i < 3; i++) {
+    double best = -1e9, second = -1e9;
+    for (int j = 0; j < 5; j++) {
+      double v = at(x, i * 5 + j);
+      if (v > best)
+        second = best, best = v;
+      else if (v > second)
+        second = v;
+    }
+    r[i * 2] = best, r[i * 2 + 1] = second;
+  }
+}
+
 static void build_case(gb_state *S, gb_opid id, opcase *c) {
   memset(c, 0, sizeof *c);
   switch (id) {
   case GB_OP_FILL:
   case GB_OP_ARANGE:
   case GB_OP_EYE:
+  case GB_OP_LINSPACE:
   case GB_OP_UNIFORM:
   case GB_OP_NORMAL: case_fill(S, id, c); break;
+  case GB_OP_CUMSUM:
+  case GB_OP_SLICE:
+  case GB_OP_REPEAT: case_shape15(S, id, c); break;
+  case GB_OP_SORT:
+  case GB_OP_TOPK: case_sort(S, id, c); break;
+  case GB_OP_CAT: { /* (2,3), a transposed (3,1) seen as (1,3)... along dim 2: (2,3) (2,1) (2,2) */
+    gb_tensor *x = frand(S, 2, (int64_t[]){2, 3}, -1, 1),
+              *y0 = frand(S, 2, (int64_t[]){1, 2}, -1, 1);
+    gb_tensor *y, *z = frand(S, 2, (int64_t[]){2, 2}, -1, 1);
+    gb_fn_transpose(S, y0, 0, 1, &y); /* a strided piece */
+    gb_tensor_release(S, y0);
+    c->a = (gb_opargs){.in = {x, y, z}, .nin = 3, .i = {1}};
+    double *r = alloc_ref(c, 12);
+    for (int i = 0; i < 2; i++) {
+      for (int j = 0; j < 3; j++)
+        r[i * 6 + j] = at(x, i * 3 + j);
+      r[i * 6 + 3] = at(y, i);
+      for (int j = 0; j < 2; j++)
+        r[i * 6 + 4 + j] = at(z, i * 2 + j);
+    }
+    c->smooth = true;
+    break;
+  }
   case GB_OP_COPY: {
     gb_tensor *x = frand(S, 2, (int64_t[]){3, 4}, -1, 1), *t;
     gb_fn_transpose(S, x, 0, 1, &t); /* a strided source */
@@ -1152,6 +1255,56 @@ static void check_issue15_specials(gb_state *S) {
     expect_row(S, GB_OP_LOGSUMEXP, &a, 0, want, 3, 0, "at infinities and offset 1000.5");
     gb_tensor_release(S, x);
   }
+  { /* cumsum: a NaN makes the rest of its line NaN, forward and reversed */
+    gb_tensor *x = tensor_of(S, 1, (int64_t[]){4}, (float[]){1, NAN, 3, 4});
+    gb_opargs a = {.in = {x}, .nin = 1, .i = {0, 0}};
+    double want[4] = {1, QNAN, QNAN, QNAN}, rwant[4] = {QNAN, QNAN, 7, 4};
+    expect_row(S, GB_OP_CUMSUM, &a, 0, want, 4, 0, "with a NaN");
+    a.i[1] = 1;
+    expect_row(S, GB_OP_CUMSUM, &a, 0, rwant, 4, 0, "reversed, with a NaN");
+    gb_tensor_release(S, x);
+  }
+  { /* a stepped slice is a view; sizes that overflow are clean errors */
+    gb_tensor *x = make(S, 2, (int64_t[]){4, 10}, GB_F32), *v = NULL;
+    gb_opargs a = {.in = {x}, .nin = 1, .i = {1, 1, 3, 4}};
+    CHECK(gb_op_run(S, GB_OP_SLICE, &a, &v) == GB_OK, "slice: %s", gb_state_error(S));
+    CHECK(v && v->storage == x->storage && v->stride[1] == 4 && v->offset == 1 && v->shape[1] == 3,
+          "slice: expected a view with stride 4 and offset 1");
+    gb_tensor_release(S, v);
+    a.i[2] = 4; /* 1 + 3 * 4 = 13 > 9 */
+    CHECK(gb_op_run(S, GB_OP_SLICE, &a, &v) == GB_EARG &&
+              strstr(gb_state_error(S), "do not fit dimension 2 (size 10)"),
+          "slice past the end: %s", gb_state_error(S));
+    a.i[2] = 2, a.i[3] = INT64_MAX / 2;
+    CHECK(gb_op_run(S, GB_OP_SLICE, &a, &v) == GB_EARG, "slice with a huge step: %s",
+          gb_state_error(S));
+    gb_opargs r = {.in = {x}, .nin = 1, .i = {2, INT64_MAX / 2, 3}};
+    CHECK(gb_op_run(S, GB_OP_REPEAT, &r, &v) != GB_OK && strstr(gb_state_error(S), "repeat"),
+          "repeat past int64: %s", gb_state_error(S));
+    r.i[1] = (int64_t)1 << 20, r.i[2] = (int64_t)1 << 20;
+    CHECK(gb_op_run(S, GB_OP_REPEAT, &r, &v) == GB_ESHAPE && strstr(gb_state_error(S), "repeat"),
+          "repeat past the element cap: %s", gb_state_error(S));
+    gb_tensor_release(S, x);
+  }
+  { /* sort: stable (ties keep their order), NaN largest, 1-based indices; topk likewise */
+    gb_tensor *x = tensor_of(S, 1, (int64_t[]){6}, (float[]){2, NAN, -1, 2, INFINITY, -1});
+    gb_opargs a = {.in = {x}, .nin = 1, .i = {0, 0}};
+    double v[6] = {-1, -1, 2, 2, INFINITY, QNAN}, ix[6] = {3, 6, 1, 4, 5, 2};
+    expect_row(S, GB_OP_SORT, &a, 0, v, 6, 0, "ascending with ties and a NaN");
+    expect_row(S, GB_OP_SORT, &a, 1, ix, 6, 0, "indices, ascending");
+    a.i[1] = 1;
+    double dv[6] = {QNAN, INFINITY, 2, 2, -1, -1}, dix[6] = {2, 5, 1, 4, 3, 6};
+    expect_row(S, GB_OP_SORT, &a, 0, dv, 6, 0, "descending");
+    expect_row(S, GB_OP_SORT, &a, 1, dix, 6, 0, "indices, descending");
+    gb_opargs t = {.in = {x}, .nin = 1, .i = {0, 3, 0, 1}};
+    expect_row(S, GB_OP_TOPK, &t, 1, ix, 3, 0, "smallest 3, indices");
+    t.i[1] = 7;
+    gb_tensor *o[2] = {NULL, NULL};
+    CHECK(gb_op_run(S, GB_OP_TOPK, &t, o) == GB_EARG &&
+              strstr(gb_state_error(S), "topk: k = 7 is out of range 0..6"),
+          "topk with k past the size: %s", gb_state_error(S));
+    gb_tensor_release(S, x);
+  }
   { /* an empty reduction is -inf, as torch.logsumexp */
     gb_tensor *x = make(S, 2, (int64_t[]){2, 0}, GB_F32);
     gb_opargs a = {.in = {x}, .nin = 1, .i = {2, 0}};
@@ -1178,6 +1331,10 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_SELECT:
   case GB_OP_EXPAND:
   case GB_OP_PAD:
+  case GB_OP_LINSPACE:
+  case GB_OP_CAT:
+  case GB_OP_SLICE:
+  case GB_OP_REPEAT:
   case GB_OP_INDEX_SELECT:
   case GB_OP_INDEX_ADD:
   case GB_OP_GATHER:
@@ -1193,7 +1350,10 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_MAX_POOL2D:
   case GB_OP_MAX_POOL2D_BACKWARD:
   case GB_OP_WHERE:
-  case GB_OP_MATMUL: return true; /* check_nan_rows */
+  case GB_OP_MATMUL:
+  case GB_OP_CUMSUM:
+  case GB_OP_SORT:
+  case GB_OP_TOPK: return true; /* check_nan_rows, check_issue15_specials */
   case GB_OP_SOFTMAX_BACKWARD:
   case GB_OP_LOG_SOFTMAX_BACKWARD:
   case GB_OP_CROSS_ENTROPY_BACKWARD:

@@ -476,6 +476,61 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     c->what = v == 0 ? "T=3 B=2 H=4" : "T=17 B=9 H=40";
     return true;
   }
+  if (f == gb_infer_scan) { /* cumsum */
+    if (v > 2) return false;
+    if (v == 1)
+      add_in(c, make(S, SHAPE(3, 40, 5), GB_F32, MIXED, 0), false);
+    else
+      add_in(c, make(S, SHAPE(6, 7), GB_F32, MIXED, 0), v == 2);
+    a->i[0] = v == 2 ? 0 : 1, a->i[1] = v == 2; /* the last: reversed, on a transposed input */
+    c->what = v == 0 ? "(6,7) dim 2" : v == 1 ? "(3,40,5) dim 2" : "reversed, transposed";
+    c->rtol = 1e-5, c->atol = 1e-5;
+    return true;
+  }
+  if (f == gb_infer_slice) {
+    if (v > 1) return false;
+    add_in(c, make(S, SHAPE(5, 12), GB_F32, MIXED, 0), false);
+    a->i[0] = 1 - v, a->i[1] = 1, a->i[2] = v == 0 ? 4 : 2, a->i[3] = v == 0 ? 3 : 2;
+    return true;
+  }
+  if (f == gb_infer_sort) { /* sort and topk; SMALLINT values make ties: both must be stable */
+    if (v > 2) return false;
+    if (v == 1)
+      add_in(c, make(S, SHAPE(5, 3), GB_F32, MIXED, 0), true);
+    else
+      add_in(c, make(S, SHAPE(4, 300), GB_F32, v == 2 ? SMALLINT : MIXED, 0), false);
+    a->i[0] = v == 1 ? 0 : 1;
+    if (id == GB_OP_TOPK)
+      a->i[1] = v == 1 ? 2 : 17, a->i[2] = v != 2, a->i[3] = 1;
+    else
+      a->i[1] = v == 1;
+    c->what = v == 0 ? "(4,300)" : v == 1 ? "transposed, dim 1" : "ties";
+    return true;
+  }
+  if (f == gb_infer_cat) { /* three pieces along dim 1 or 2, one of them transposed */
+    if (v > 1) return false;
+    if (v == 0) {
+      add_in(c, make(S, SHAPE(2, 3), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(3, 4), GB_F32, MIXED, 0), true); /* (4,3) */
+      add_in(c, make(S, SHAPE(1, 3), GB_F32, MIXED, 0), false);
+    } else {
+      add_in(c, make(S, SHAPE(3, 2), GB_I64, SMALLINT, 0), false);
+      add_in(c, make(S, SHAPE(3, 5), GB_I64, SMALLINT, 0), false);
+    }
+    a->i[0] = v;
+    c->what = v == 0 ? "float32 dim 1" : "int64 dim 2";
+    return true;
+  }
+  if (f == gb_infer_repeat) {
+    if (v > 2) return false;
+    if (v == 1)
+      add_in(c, make(S, SHAPE(3, 1), GB_I64, SMALLINT, 0), false);
+    else
+      add_in(c, make(S, SHAPE(3, 4), GB_F32, MIXED, 0), v == 2);
+    a->i[0] = 2, a->i[1] = v == 1 ? 1 : 2, a->i[2] = v == 1 ? 5 : 3;
+    c->what = v == 0 ? "float32" : v == 1 ? "int64" : "transposed";
+    return true;
+  }
   if (v == 0) CHECK(false, "row %s: no test case for its shape rule; add one", r->name);
   return false;
 }

@@ -1,5 +1,6 @@
 -- internal_fns_spec.lua — issue 19, class 2: the module's internal functions (gb._pad,
--- gb._im2col, gb._max_pool2d, gb._sgd_step, gb._adam_step) validate their raw arguments like
+-- gb._im2col, gb._max_pool2d, gb._sgd_step, gb._adam_step, gb._gather_rows, gb._slice,
+-- gb._cat) validate their raw arguments like
 -- the public ones. A sweep over hostile values must give Lua errors (never a crash: the suite
 -- runs under ASan+UBSan in CI) and leave the runtime computing correctly.
 local gb = require 'gpubp'
@@ -36,8 +37,45 @@ describe('internal functions', function()
       end
     end
     table.sort(names)
-    assert.are.same({ '_adam_step', '_grad_hooks', '_graph_new', '_gru_seq', '_hook_id', '_im2col',
-      '_lstm_seq', '_max_pool2d', '_pad', '_sgd_step' }, names)
+    assert.are.same({ '_adam_step', '_can_gather_rows', '_cat', '_gather_rows', '_grad_hooks',
+      '_graph_new', '_gru_seq', '_hook_id', '_im2col', '_lstm_seq', '_max_pool2d', '_pad',
+      '_sgd_step', '_slice' }, names)
+  end)
+
+  it('gb._slice checks dim, start, count and step (issue 15: the strided view of slice)', function()
+    local x = gb.arange(10)
+    fails_with('slice: start 0 must be >= 1', function() return gb._slice(x, 1, 0, 2, 2) end)
+    fails_with('slice: 4 elements from 2 with step 3 do not fit dimension 1 (size 10)',
+      function() return gb._slice(x, 1, 2, 4, 3) end)
+    fails_with('slice: dimension 2 out of range', function() return gb._slice(x, 2, 1, 1, 1) end)
+    assert.are.same({ 1, 4, 7 }, gb._slice(x, 1, 2, 3, 3):totable())
+    for _, start in ipairs(ints) do
+      for _, count in ipairs(ints) do
+        for _, step in ipairs(ints) do
+          local ok, out = pcall(gb._slice, x, 1, start, count, step)
+          if ok then
+            assert.is_true(start >= 1 and count >= 0 and out:numel() == count)
+            assert.is_true(count == 0 or start + (count - 1) * step <= 10)
+          end
+        end
+      end
+    end
+    for _, v in ipairs(others) do assert.is_false(pcall(gb._slice, x, 1, v, 1, 1)) end
+    still_works()
+  end)
+
+  it('gb._cat checks its tensors and dim (issue 15: one cat row)', function()
+    local a, b = gb.ones(2, 3), gb.zeros(1, 3)
+    fails_with('cat: 1 to 4 tensors per row, got 5', function() return gb._cat(1, a, a, a, a, a) end)
+    fails_with('cat: 1 to 4 tensors per row, got 0', function() return gb._cat(1) end)
+    fails_with('cat: tensor 2 (2,3) float32 does not fit tensor 1 (1,3) float32',
+      function() return gb._cat(2, b, a) end)
+    fails_with('cat: tensor 2 (1,3) int64 does not fit', function() return gb._cat(1, a, b:long()) end)
+    fails_with("bad argument #3 to '_cat' (tensor was closed)", function() return gb._cat(1, a, closed()) end)
+    assert.are.same({ 3, 3 }, gb._cat(1, a, b).shape)
+    for _, d in ipairs(ints) do pcall(gb._cat, d, a, b) end
+    for _, v in ipairs(others) do assert.is_false(pcall(gb._cat, v, a, b)) end
+    still_works()
   end)
 
   it('gb._pad checks dim, start and size', function()
@@ -147,5 +185,50 @@ describe('internal functions', function()
       function() gb._sgd_step(p, closed(), b, 0.1, 0, 0, 0, false, true) end)
     gb._sgd_step(p, g, b, 0.25, 0, 0, 0, false, true)
     assert.are.same({ 0.75, 0.75, 0.75 }, p:totable())
+  end)
+
+  it('gb._gather_rows checks its source, row numbers and range; a job is waited once', function()
+    local x = gb.arange(1, 13):reshape(4, 3)
+    local p = gb.tensor({ 3, 1, 4, 2 }, { dtype = 'int64' })
+    fails_with('gather_rows: expected a contiguous cpu tensor', function() return gb._gather_rows(x:t(), p, 1, 2) end)
+    fails_with('gather_rows: expected a contiguous cpu tensor', function() return gb._gather_rows(gb.tensor(1), p, 1, 1) end)
+    fails_with('gather_rows: expected the row numbers as a contiguous 1-D cpu int64', function() return gb._gather_rows(x, p:float(), 1, 2) end)
+    fails_with('gather_rows: expected the row numbers as a contiguous 1-D cpu int64', function() return gb._gather_rows(x, p:view(2, 2), 1, 2) end)
+    fails_with("bad argument #1 to '_gather_rows' (tensor was closed)", function() return gb._gather_rows(closed(), p, 1, 1) end)
+    fails_with("bad argument #2 to '_gather_rows' (tensor was closed)", function() return gb._gather_rows(x, closed(), 1, 1) end)
+    fails_with('gather_rows: row number -1 at position 2', function()
+      return gb._gather_rows(x, gb.tensor({ 1, -1 }, { dtype = 'int64' }), 1, 2) end)
+    fails_with('gather_rows: row number 0 at position 1', function()
+      return gb._gather_rows(x, gb.tensor({ 0 }, { dtype = 'int64' }), 1, 1) end)
+    for _, start in ipairs(ints) do
+      for _, len in ipairs(ints) do
+        local ok, job = pcall(gb._gather_rows, x, p, start, len)
+        if ok then -- only ranges inside the row numbers are taken, and then exactly
+          assert.is_true(start >= 1 and len >= 0 and start + len - 1 <= 4)
+          local b = job:wait()
+          assert.are.equal(len, b:size(1))
+          for i = 1, len do
+            assert.are.equal(p[start + i - 1]:item() * 3, b[i][3]:item())
+          end
+        end
+      end
+    end
+    for _, v in ipairs(others) do
+      assert.is_false(pcall(gb._gather_rows, x, p, v, 1))
+      assert.is_false(pcall(gb._gather_rows, x, p, 1, v))
+      assert.is_false(pcall(gb._gather_rows, v, p, 1, 1))
+      assert.is_false(gb._can_gather_rows(v))
+    end
+    local job = gb._gather_rows(x, p, 2, 3)
+    local wait = getmetatable(job) == false and job.wait
+    assert.is_function(wait)
+    fails_with("bad argument #1 to 'wait' (gather job expected)", function() return wait(x) end)
+    fails_with("bad argument #1 to 'wait' (gather job expected)", function() return wait({}) end)
+    assert.are.same({ { 1, 2, 3 }, { 10, 11, 12 }, { 4, 5, 6 } }, wait(job):totable())
+    fails_with('gather_rows: this batch was already taken', function() return job:wait() end)
+    -- a job dropped unwaited is finished and freed by the collector
+    for _ = 1, 50 do gb._gather_rows(x, p, 1, 4) end
+    collectgarbage('collect')
+    still_works()
   end)
 end)

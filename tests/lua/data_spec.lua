@@ -207,3 +207,120 @@ describe('data.DataLoader', function()
       'DataLoader: batch_size must be a positive integer, got 0')
   end)
 end)
+
+describe('data.DataLoader prefetch', function()
+  -- 257 rows: 8 full batches of 32 and a last one of 1; y numbers the rows, so every batch
+  -- says which rows it should hold. `w` is a transposed view: not gathered ahead.
+  local function dataset()
+    gb.manual_seed(7)
+    return {
+      x = gb.randn(257, 3, 5), y = gb.arange(1, 258):long(), z = gb.randn(257),
+      w = gb.randn(2, 257):t(),
+    }
+  end
+  local fields = { 'x', 'y', 'z', 'w' }
+
+  local function epochs(ds, prefetch, n)
+    local l = data.DataLoader(ds, { batch_size = 32, shuffle = true, prefetch = prefetch,
+                                    fields = fields })
+    gb.manual_seed(11)
+    local out = {}
+    for e = 1, n do
+      for x, y, z, w in l() do out[#out + 1] = { x, y, z, w } end
+    end
+    return out
+  end
+
+  it('yields the batches of prefetch=false, in the same order, with the right rows', function()
+    local ds = dataset()
+    local ahead, asked = epochs(ds, true, 2), epochs(ds, false, 2)
+    assert.are.equal(18, #ahead)
+    assert.are.equal(#asked, #ahead)
+    local seen = {}
+    for i, b in ipairs(ahead) do
+      for f = 1, 4 do
+        assert.are.same(asked[i][f].shape, b[f].shape)
+        assert.are.equal(asked[i][f].dtype, b[f].dtype)
+        assert.are.same(asked[i][f]:totable(), b[f]:totable())
+      end
+      local rows = b[2]
+      assert.are.same(ds.x:index_select(1, rows):totable(), b[1]:totable())
+      assert.are.same(ds.z:index_select(1, rows):totable(), b[3]:totable())
+      if i <= 9 then for _, r in ipairs(rows:totable()) do seen[r] = (seen[r] or 0) + 1 end end
+    end
+    assert.are.same({ 32, 3, 5 }, ahead[1][1].shape)
+    assert.are.same({ 1, 3, 5 }, ahead[9][1].shape)
+    for r = 1, 257 do assert.are.equal(1, seen[r], 'row ' .. r) end
+    -- the two epochs differ (a new permutation each), the prefetch option is kept
+    assert.are_not.same(ahead[1][2]:totable(), ahead[10][2]:totable())
+    assert.is_true(data.DataLoader(ds).prefetch)
+    assert.is_false(data.DataLoader(ds, { prefetch = false }).prefetch)
+  end)
+
+  it('keeps memory flat over epochs, and frees an epoch left half-way', function()
+    local ds = dataset()
+    local l = data.DataLoader(ds, { batch_size = 32, shuffle = true, fields = fields })
+    local function settle()
+      collectgarbage('collect')
+      collectgarbage('collect')
+      return gb.memory_stats().allocated
+    end
+    for _ in l() do end
+    local base = settle()
+    for _ = 1, 5 do for _ in l() do end end
+    assert.are.equal(base, settle())
+    for k = 1, 3 do -- leave after k batches: a gather of the next batch is in flight
+      local i = 0
+      for _ in l() do
+        i = i + 1
+        if i == k then break end
+      end
+      assert.are.equal(base, settle())
+    end
+  end)
+
+  it('raises a failure while preparing a batch at the user\'s line, naming batch and field',
+    function()
+      -- x closed during batch 2: prefetch already holds batch 3 (gathered during batch 2) and
+      -- fails on batch 4, prefetch=false on batch 3
+      for _, case in ipairs({ { true, 4 }, { false, 3 } }) do
+        local ds = { x = gb.randn(50, 4), y = gb.arange(1, 51):long() }
+        local l = data.DataLoader(ds, { batch_size = 10, shuffle = true, prefetch = case[1] })
+        local seen, line = 0, nil
+        local ok, err = pcall(function()
+          line = debug.getinfo(1, 'l').currentline + 1
+          for _ in l() do -- the error's line
+            seen = seen + 1
+            if seen == 2 then do local c <close> = ds.x end end -- luacheck: ignore
+          end
+        end)
+        assert.is_false(ok)
+        assert.are.equal(string.format("tests/lua/data_spec.lua:%d: DataLoader: batch %d, field "
+          .. "'x': bad argument #1 to 'index' (tensor was closed)", line, case[2]),
+          tostring(err):match('tests/lua/data_spec%.lua:.*'))
+        assert.are.equal(case[2] - 1, seen)
+        local n = 0
+        for _ in data.DataLoader({ x = gb.randn(50, 4), y = ds.y }, { batch_size = 10,
+          shuffle = true, prefetch = case[1] })() do n = n + 1 end
+        assert.are.equal(5, n)
+      end
+    end)
+
+  it('gb._gather_rows checks its row numbers and hands a batch over once', function()
+    local x = gb.arange(1, 13):reshape(4, 3)
+    local job = gb._gather_rows(x, gb.tensor({ 4, 1, 2 }, { dtype = 'int64' }), 2, 2)
+    local b = job:wait()
+    assert.are.same({ { 1, 2, 3 }, { 4, 5, 6 } }, b:totable())
+    assert.has_error(function() job:wait() end, 'gather_rows: this batch was already taken')
+    assert.has_error(function()
+      gb._gather_rows(x, gb.tensor({ 1, 5 }, { dtype = 'int64' }), 1, 2)
+    end, 'gather_rows: row number 5 at position 2 is out of range 1..4')
+    assert.has_error(function()
+      gb._gather_rows(x, gb.tensor({ 1, 2 }, { dtype = 'int64' }), 2, 2)
+    end, 'gather_rows: 2 rows from position 2 do not fit the 2 row numbers')
+    assert.is_false(gb._can_gather_rows(x:t()))
+    assert.is_true(gb._can_gather_rows(x))
+    local empty = gb._gather_rows(x, gb.tensor({ 1 }, { dtype = 'int64' }), 1, 0):wait()
+    assert.are.same({ 0, 3 }, empty.shape)
+  end)
+end)

@@ -12,10 +12,11 @@ local DataLoader = class.Object:extend('DataLoader')
 
 local SPEC = {
   batch_size = 1, shuffle = false, drop_last = false, device = options.optional,
-  fields = options.opt(nil, 'table'),
+  fields = options.opt(nil, 'table'), prefetch = true,
 }
 
--- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'}})
+-- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'},
+--                      prefetch=true})
 function DataLoader:init(dataset, opts)
   if type(dataset) ~= 'table' then
     errors.raise('DataLoader: expected a dataset table with tensor fields x and y, got '
@@ -55,6 +56,7 @@ function DataLoader:init(dataset, opts)
   self.shuffle = opts.shuffle and true or false
   self.drop_last = opts.drop_last and true or false
   self.device = opts.device
+  self.prefetch = opts.prefetch and true or false
 end
 
 -- Number of batches in one epoch.
@@ -77,6 +79,13 @@ local function permutation(n)
 end
 DataLoader.permutation = permutation
 
+-- Shuffled batches of cpu fields are gathered one batch ahead on gb_blas's helper thread
+-- (gb._gather_rows: the copy of batch b+1 runs while batch b trains); other fields, and all
+-- with prefetch=false, are gathered when asked for with index_select.
+local function prefetchable(t)
+  return gb._can_gather_rows(t)
+end
+
 -- Returns an iterator over the epoch's batches; each call yields one value per field.
 function DataLoader:iter()
   local perm = self.shuffle and permutation(self.n) or nil
@@ -90,19 +99,61 @@ function DataLoader:iter()
       if not perms[dev] then perms[dev] = perm.device == dev and perm or perm:to(dev) end
     end
   end
+  local ahead = {} -- field index -> true when its batches are gathered ahead
+  local any_ahead = false
+  if perm and self.prefetch then
+    for i, f in ipairs(fields) do
+      if prefetchable(ds[f]) then ahead[i], any_ahead = true, true end
+    end
+  end
+  local jobs = {} -- field index -> the started gather of the next batch
+  local at_batch, at_field -- what is being prepared, for an error's message
+  local function start_jobs(b)
+    local start = (b - 1) * bs + 1
+    local len = math.min(bs, n - start + 1)
+    at_batch = b
+    for i, f in ipairs(fields) do
+      at_field = f
+      if ahead[i] then jobs[i] = gb._gather_rows(ds[f], perms[ds[f].device], start, len) end
+    end
+  end
+  local failed -- an error met gathering ahead: raised when that batch is asked for
+  local function next_batch(b)
+    if failed then error(failed, 0) end
+    local start = (b - 1) * bs + 1
+    local len = math.min(bs, n - start + 1)
+    if any_ahead and b == 1 then start_jobs(1) end
+    at_batch = b
+    local out = {}
+    for i, f in ipairs(fields) do
+      at_field = f
+      local t = ds[f]
+      local batch
+      if ahead[i] then
+        batch = jobs[i]:wait()
+      else
+        batch = perm and t:index_select(1, perms[t.device]:narrow(1, start, len))
+                or t:narrow(1, start, len)
+      end
+      if device and batch.device ~= device then batch = batch:to(device) end
+      out[i] = batch
+    end
+    if any_ahead and b < nb then
+      local ok, err = pcall(start_jobs, b + 1)
+      if not ok then failed = err end
+    end
+    return out
+  end
   local b = 0
   return function()
     b = b + 1
     if b > nb then return nil end
-    local start = (b - 1) * bs + 1
-    local len = math.min(bs, n - start + 1)
-    local out = {}
-    for i, f in ipairs(fields) do
-      local t = ds[f]
-      local batch = perm and t:index_select(1, perms[t.device]:narrow(1, start, len))
-                    or t:narrow(1, start, len)
-      if device and batch.device ~= device then batch = batch:to(device) end
-      out[i] = batch
+    -- a failure (a dataset tensor closed or resized meanwhile) is raised at the user's line
+    local ok, out = pcall(next_batch, b)
+    if not ok then
+      b = nb -- the epoch ends here
+      errors.raise(string.format("DataLoader: batch %d, field '%s': %s", at_batch, at_field,
+        errors.message(out)))
     end
     return table.unpack(out, 1, #fields)
   end
