@@ -34,6 +34,9 @@ gb_status gb_cuda_synchronize(gb_state *S);
 void gb_cuda_set_tf32(gb_state *S, bool on);
 /* Free everything the backend holds for S (streams, handles, cached memory). */
 void gb_cuda_shutdown(gb_state *S);
+/* The stream S's work on `dev` goes to (a cudaStream_t), creating it on first use; NULL if
+ * the device fails. For libraries that order their work with S's (NCCL). */
+void *gb_cuda_native_stream(gb_state *S, gb_device dev);
 /* Set the peak of device `dev`'s statistics to what is allocated now. */
 void gb_cuda_reset_peak(gb_state *S, gb_device dev);
 /* Device name and total memory ("NVIDIA H200", bytes); false if dev does not exist. */

@@ -37,6 +37,7 @@ static gb_backend make_backend() {
   b.set_tf32 = gb_cuda_set_tf32;
   b.release_state = gb_cuda_shutdown;
   b.kernels = cuda_kernels;
+  b.native_stream = gb_cuda_native_stream;
   return b;
 }
 

@@ -147,6 +147,11 @@ gb_status gb_cuda_ctx(gb_state *S, gb_device dev, gb_cuda_dev **out) {
   return GB_OK;
 }
 
+void *gb_cuda_native_stream(gb_state *S, gb_device dev) {
+  gb_cuda_dev *c = NULL;
+  return gb_cuda_ctx(S, dev, &c) == GB_OK ? (void *)c->stream : NULL;
+}
+
 /* The math mode for plain FP32: CUBLAS_DEFAULT_MATH (PEDANTIC is NVIDIA's debugging mode),
  * with reduced-precision reductions disallowed; TF32 tensor cores only when asked for. */
 static cublasMath_t blas_math_mode(bool tf32) {

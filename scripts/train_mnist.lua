@@ -2,6 +2,7 @@
 -- cross-entropy on MNIST-format data, reporting test accuracy after every epoch.
 --   build/gpubp scripts/train_mnist.lua [--epochs 10] [--optim sgd|adam|rmsprop] ...
 -- Run with --help for every option. The last line printed is `test accuracy: 0.xxxx`.
+-- Data-parallel: mpirun -np N gpubp scripts/train_mnist.lua --distributed (docs/distributed.md).
 
 local gb = require('gpubp')
 local nn, optim, data = gb.nn, gb.optim, gb.data
@@ -23,6 +24,9 @@ usage: gpubp scripts/train_mnist.lua [options]
   --checkpoint FILE   save model, optimizer and progress after every epoch
   --resume FILE       continue from a checkpoint written by --checkpoint
   --quiet             no progress meter (gb.utils.progress, on stderr)
+  --distributed       data-parallel over the ranks of mpirun (gb.distributed): --batch is
+                      the global batch, split evenly; rank 1 alone prints, logs and writes
+                      checkpoints; --resume reads a checkpoint of any world size
   -h, --help          this text]]
 
 local function fail(msg)
@@ -44,7 +48,7 @@ local function parse_args(argv)
   while i <= #argv do
     local a = argv[i]
     if a == '-h' or a == '--help' then print(USAGE) os.exit(0) end
-    if a == '--quiet' or a == '--monitor' then
+    if a == '--quiet' or a == '--monitor' or a == '--distributed' then
       o[a:sub(3)] = true
       i = i + 1
     else
@@ -125,6 +129,19 @@ end
 
 local function main(argv)
   local o = parse_args(argv)
+  local dist = o.distributed and gb.distributed or nil
+  local rank, world = 1, 1
+  if dist then
+    local ok, err = pcall(dist.init)
+    if not ok then fail(tostring(err):gsub('^[^:\n]*%.lua:%d+: ', '')) end
+    rank, world = dist.rank(), dist.world_size()
+    if o.batch % world ~= 0 then
+      fail(string.format('--batch %d does not split over %d ranks', o.batch, world))
+    end
+  end
+  local main_rank = rank == 1
+  local print = main_rank and print or function() end
+  if not main_rank then o.quiet, o.plot, o.log, o.checkpoint = true, nil, nil, nil end
   if (o.checkpoint or o.resume) and not (gb.save and gb.load and gb.get_rng_state) then
     fail('--checkpoint/--resume need gb.save, gb.load and gb.get_rng_state, which this build lacks')
   end
@@ -141,7 +158,8 @@ local function main(argv)
   for _, ds in ipairs({ train_set, test_set }) do
     ds.x, ds.y = ds.x:to(device), ds.y:to(device)
   end
-  local train_loader = data.DataLoader(train_set, { batch_size = o.batch, shuffle = true })
+  local train_loader = data.DataLoader(train_set, { batch_size = o.batch // world, shuffle = true,
+    distributed = dist ~= nil, seed = o.seed })
   local test_loader = data.DataLoader(test_set, { batch_size = 1000 })
 
   local model = nn.Sequential(nn.Linear(784, o.hidden), nn.ReLU(), nn.Linear(o.hidden, 10))
@@ -155,6 +173,8 @@ local function main(argv)
   else
     opt = optim.RMSprop(model:parameters(), { lr = o.lr, momentum = o.momentum })
   end
+  -- every rank reads a checkpoint (model and optimizer state do not depend on the world
+  -- size); the wrapper then starts all ranks from rank 1's parameters
 
   local start, history = 1, { loss = {}, acc = {} }
   if o.resume then
@@ -163,9 +183,10 @@ local function main(argv)
     start = done + 1
     print(string.format('resumed from %s after epoch %d', o.resume, done))
   end
+  local net = dist and nn.DistributedDataParallel(model) or model
   print(string.format('train %d, test %d samples from %s; device %s; %s lr %g, batch %d, '
-    .. 'hidden %d, seed %d', train_set.n, test_set.n, o.data, device, o.optim, o.lr, o.batch,
-    o.hidden, o.seed))
+    .. 'hidden %d, seed %d%s', train_set.n, test_set.n, o.data, device, o.optim, o.lr, o.batch,
+    o.hidden, o.seed, dist and string.format('; %d ranks x batch %d', world, o.batch // world) or ''))
 
   local nb = #train_loader
   local acc = history.acc[#history.acc] or 0
@@ -177,10 +198,11 @@ local function main(argv)
   for epoch = start, o.epochs do
     local t0 = gb.time()
     local loss_sum, seen = nil, 0
+    train_loader:set_epoch(epoch)
     local bar = gb.utils.progress(nb, { desc = string.format('epoch %d/%d', epoch, o.epochs),
       quiet = o.quiet, monitor = monitor, unit = 'batch' })
     for x, y in train_loader() do
-      local loss = criterion(model(x), y)
+      local loss = criterion(net(x), y)
       opt:zero_grad()
       loss:backward()
       if monitor then monitor:check() end
@@ -191,7 +213,9 @@ local function main(argv)
       bar:update(1, { loss = l })
     end
     bar:close()
+    if dist then dist.all_reduce(loss_sum, 'mean') end
     local train_loss = loss_sum:item() / nb
+    seen = seen * world
     acc = evaluate(model, test_loader)
     local dt = gb.time() - t0
     history.loss[#history.loss + 1] = train_loss

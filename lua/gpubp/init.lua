@@ -112,6 +112,7 @@ gb.nn = require 'gpubp.nn'
 gb.optim = require 'gpubp.optim'
 gb.data = require 'gpubp.data'
 gb.utils = require 'gpubp.utils'
+gb.distributed = require 'gpubp.distributed'
 -- help(x): the entry of x in docs/api.md (the CLI also makes it the global `help`)
 do
   local graph = require 'gpubp.graph'

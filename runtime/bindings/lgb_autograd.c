@@ -108,6 +108,38 @@ static int l_grad_hooks(lua_State *L) {
   return 1;
 }
 
+/* ---- callbacks after each backward: registry[POST_KEY] is a list of functions ------------ */
+#define POST_KEY "gpubp.post_backward"
+
+/* Calls each function of gb._post_backward() once a backward has finished (DDP waits for its
+ * gradient all-reduces there); an error propagates as backward's. One lookup when empty. */
+static void run_post_backward(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, POST_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  int list = lua_gettop(L);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, list, i) == LUA_TFUNCTION)
+      lua_call(L, 0, 0);
+    else
+      lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* gb._post_backward() -> the list of functions run after every backward (created empty) */
+static int l_post_backward(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, POST_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, POST_KEY);
+  }
+  return 1;
+}
+
 /* The options of backward, read before any tensor is taken. */
 static bool backward_retain(lua_State *L, int oi) {
   int ty = lua_type(L, oi);
@@ -157,6 +189,7 @@ static int m_backward(lua_State *L) {
   gb_tensor_release(S, t);
   if (st) gbL_raise(L, S);
   drop_dead_hooks(L, S);
+  run_post_backward(L);
   return 0;
 }
 
@@ -301,6 +334,7 @@ static const luaL_Reg fns[] = {
     {"is_tensor", l_is_tensor},
     {"_hook_id", l_hook_id},
     {"_grad_hooks", l_grad_hooks},
+    {"_post_backward", l_post_backward},
     {NULL, NULL},
 };
 

@@ -195,6 +195,7 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_graph(L);
   gbL_open_cuda(L);
   gbL_open_host(L);
+  gbL_open_dist(L);
   gbL_open_shape(L);
   gbL_open_data(L);
   gbL_open_rnn(L);

@@ -1,6 +1,7 @@
 /* lgb_shape.c — the Lua side of issue 15's shape, scan and ordering rows: cumsum, repeat and
  * the strided slice behind Tensor:slice. Dims and starts arrive 1-based (or negative) and
  * leave 0-based; integer inputs of cumsum are summed in float32 and returned as int64. */
+#include "gb_blas.h"
 #include "gb_fn.h"
 #include "gb_state.h"
 #include "lgb.h"
@@ -146,14 +147,35 @@ static int l_cat(lua_State *L) {
   return push_result(L, S, gb_op_run(S, GB_OP_CAT, &a, &r), &r);
 }
 
+/* gb.set_num_threads(n) / gb.get_num_threads(): the CPU threads of matrix products and of
+ * large elementwise loops and sums (process-wide, as torch.set_num_threads) */
+static int l_set_num_threads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (n < 1 || n > 1024)
+    return luaL_error(L, "set_num_threads: expected 1..1024, got %I", (LUAI_UACINT)n);
+  gb_blas_set_threads((int)n);
+  return 0;
+}
+
+static int l_get_num_threads(lua_State *L) {
+  lua_pushinteger(L, gb_blas_threads());
+  return 1;
+}
+
 static const luaL_Reg methods[] = {
     {"sort", m_sort},     {"topk", m_topk}, {"cumsum", m_cumsum},
     {"repeat", m_repeat}, {"tile", m_tile}, {NULL, NULL},
 };
 
 static const luaL_Reg module_fns[] = {
-    {"sort", m_sort},    {"topk", m_topk}, {"cumsum", m_cumsum},
-    {"_slice", l_slice}, {"_cat", l_cat},  {NULL, NULL},
+    {"sort", m_sort},
+    {"topk", m_topk},
+    {"cumsum", m_cumsum},
+    {"_slice", l_slice},
+    {"_cat", l_cat},
+    {"set_num_threads", l_set_num_threads},
+    {"get_num_threads", l_get_num_threads},
+    {NULL, NULL},
 };
 
 void gbL_open_shape(lua_State *L) {

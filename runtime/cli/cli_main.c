@@ -230,20 +230,23 @@ static void module_call(lua_State *L, const char *code) {
 
 static void print_version(lua_State *L) {
   printf("gpubp %s (%s)\n", gpubp_version(), LUA_RELEASE);
-  module_call(L, "local gb = require 'gpubp'\n"
-                 "local info = gb.build_info and gb.build_info() or ''\n"
-                 "local n = gb.cuda and gb.cuda.device_count and gb.cuda.device_count() or 0\n"
-                 "local devs = {'cpu'}\n"
-                 "for i = 0, n - 1 do\n"
-                 "  local ok, name = pcall(gb.cuda.get_device_name, i)\n"
-                 "  devs[#devs + 1] = 'cuda:' .. i .. (ok and name and ' (' .. name .. ')' or '')\n"
-                 "end\n"
-                 "local s = tostring(info)\n"
-                 "if s ~= '' and s:sub(-1) ~= '\\n' then s = s .. '\\n' end\n"
-                 "s = s .. 'devices: ' .. table.concat(devs, ', ')\n"
-                 "local why = gb.cuda and gb.cuda.why_unavailable and gb.cuda.why_unavailable()\n"
-                 "if n == 0 and why then s = s .. ' (cuda unavailable: ' .. why .. ')' end\n"
-                 "return s");
+  module_call(L,
+              "local gb = require 'gpubp'\n"
+              "local info = gb.build_info and gb.build_info() or ''\n"
+              "local n = gb.cuda and gb.cuda.device_count and gb.cuda.device_count() or 0\n"
+              "local devs = {'cpu'}\n"
+              "for i = 0, n - 1 do\n"
+              "  local ok, name = pcall(gb.cuda.get_device_name, i)\n"
+              "  devs[#devs + 1] = 'cuda:' .. i .. (ok and name and ' (' .. name .. ')' or '')\n"
+              "end\n"
+              "local s = tostring(info)\n"
+              "if s ~= '' and s:sub(-1) ~= '\\n' then s = s .. '\\n' end\n"
+              "s = s .. 'devices: ' .. table.concat(devs, ', ')\n"
+              "local why = gb.cuda and gb.cuda.why_unavailable and gb.cuda.why_unavailable()\n"
+              "if n == 0 and why then s = s .. ' (cuda unavailable: ' .. why .. ')' end\n"
+              "local dok, dwhy = gb.distributed.is_available()\n"
+              "s = s .. '\\ndistributed: ' .. (dok and dwhy or 'unavailable: ' .. tostring(dwhy))\n"
+              "return s");
   if (lua_isstring(L, -1)) printf("%s\n", lua_tostring(L, -1));
   lua_pop(L, 1);
   fflush(stdout);

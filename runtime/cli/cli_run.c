@@ -60,6 +60,27 @@ int gb_cli_docall(lua_State *L, int narg, int nres) {
   return st == GPUBP_ERRMEM ? LUA_ERRMEM : LUA_ERRRUN;
 }
 
+/* A failing script of a distributed run tells the other ranks (their collectives raise its
+ * message instead of waiting): gb.distributed.abort with the error's first line. */
+static void abort_process_group(lua_State *L, const char *msg) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int dist = lua_getfield(L, -1, "gpubp.distributed");
+  lua_remove(L, -2);
+  if (dist != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  const char *nl = strchr(msg, '\n');
+  lua_pushlstring(L, msg, nl ? (size_t)(nl - msg) : strlen(msg));
+  if (luaL_loadstring(L, "local d, m = ...\n"
+                         "if d.is_initialized() then d.abort(m) end") == LUA_OK) {
+    lua_insert(L, -3);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+  } else {
+    lua_pop(L, 3);
+  }
+}
+
 int gb_cli_report(lua_State *L, int status, const char *progname) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
@@ -67,6 +88,7 @@ int gb_cli_report(lua_State *L, int status, const char *progname) {
     if (progname) fprintf(stderr, "%s: ", progname);
     fprintf(stderr, "%s\n", msg);
     fflush(stderr);
+    if (progname) abort_process_group(L, msg);
     lua_pop(L, 1);
   }
   return status;

@@ -118,6 +118,25 @@ static void load_plugin(gb_device_kind kind) {
   gb_backend_register(b);
 }
 
+void *gb_plugin_symbol(const char *name, const char *sym, char *why, size_t cap) {
+  char file[64], dirs[2 * PATH_MAX + 256], err[GB_ERRLEN / 4];
+  snprintf(file, sizeof file, "libgpubp_%s.so", name);
+  err[0] = '\0';
+  pthread_mutex_lock(&load_lock);
+  void *h = open_plugin(file, dirs, sizeof dirs, err, sizeof err);
+  pthread_mutex_unlock(&load_lock);
+  if (!h) {
+    if (err[0])
+      snprintf(why, cap, "%s", err);
+    else
+      snprintf(why, cap, "%s not found (looked in %s)", file, dirs);
+    return NULL;
+  }
+  void *f = dlsym(h, sym);
+  if (!f) snprintf(why, cap, "%s has no %s", file, sym);
+  return f;
+}
+
 const gb_backend *gb_backend_get(gb_device_kind kind, const char **why) {
   if ((unsigned)kind >= GB_NKINDS) {
     if (why) *why = "unknown device kind";

@@ -10,7 +10,7 @@
 
 /* Bumped whenever gb_backend, gb_state or gb_tensor change layout: a plugin built against
  * another version is refused ("cuda unavailable: plugin ABI 3, runtime 4"). */
-#define GB_BACKEND_ABI 1
+#define GB_BACKEND_ABI 2
 
 /* What a backend can do beyond the required entries (gb_backend.caps). */
 enum {
@@ -47,6 +47,9 @@ typedef struct gb_backend {
   void (*release_state)(gb_state *S);
   /* One kernel per op row, indexed by gb_opid; NULL: "op: not supported on <device>". */
   const gb_kernel_fn *kernels;
+  /* The queue S's work on dev goes to (a cudaStream_t for cuda), for libraries that must
+   * order their work with it (NCCL); NULL when the backend has none or dev fails. */
+  void *(*native_stream)(gb_state *S, gb_device dev);
 } gb_backend;
 
 /* Register b for its kind (b lives as long as the process). Thread-safe; the last one wins. */
@@ -65,6 +68,11 @@ GB_API int gb_device_count(gb_device_kind kind, const char **why);
 
 /* GB_OK when dev can hold tensors, else GB_EDEVICE with "cuda:1 unavailable: <why>" on S. */
 GB_API gb_status gb_device_check(gb_state *S, gb_device dev);
+
+/* Opens libgpubp_<name>.so where backend plugins are looked for (beside the binary or
+ * library holding the core, its install libdir, the loader's path) and returns its symbol
+ * `sym`; NULL with the reason in why (cap bytes). The library stays open. */
+GB_API void *gb_plugin_symbol(const char *name, const char *sym, char *why, size_t cap);
 
 /* Kind names, for parsing and printing devices without loading a backend. */
 const char *gb_kind_name(gb_device_kind kind);

@@ -221,6 +221,56 @@ static gb_status flush_hooked_leaves(gb_state *S, gb_status st) {
   return st;
 }
 
+/* Runs the hook of one deferred leaf as soon as its last contribution has arrived (the
+ * node that plans_last marked), so a hook sees a finished gradient while backward still has
+ * other nodes to run: DistributedDataParallel starts a bucket's all-reduce there. */
+static gb_status flush_one(gb_state *S, gb_tensor *leaf) {
+  for (int i = S->nhook_leaves - 1; i >= 0; i--) {
+    if (S->hook_leaves[i] != leaf) continue;
+    S->hook_leaves[i] = S->hook_leaves[--S->nhook_leaves];
+    gb_tensor *g = leaf->hook_acc;
+    leaf->hook_acc = NULL;
+    gb_status st = GB_OK;
+    if (g) st = gb_hooks_run(S, leaf->hook, &g);
+    if (!st && g)
+      st = give_leaf(S, leaf, g);
+    else
+      gb_tensor_release(S, g);
+    gb_tensor_release(S, leaf);
+    return st;
+  }
+  return GB_OK;
+}
+
+static bool hooked_leaf(const gb_tensor *t) {
+  return !t->grad_fn && t->requires_grad && t->hook;
+}
+
+/* For each node of the run order, a bit per input: that input is a hooked leaf and this node
+ * is the last to give it a gradient. NULL when no input is a hooked leaf (or no memory: the
+ * hooks then run at the end, as before). Walks the nodes from the last to run, marking each
+ * leaf the first time it is seen (hook_acc holds a mark meanwhile; it is NULL before and
+ * after, since deferred gradients are only collected once the nodes run). */
+static uint8_t *plan_last(gb_state *S, const node_list *nodes) {
+  static gb_tensor mark;
+  uint8_t *last = NULL;
+  if (!S->hook_fn) return NULL;
+  for (size_t k = nodes->n; k-- > 0;) {
+    gb_node *n = nodes->v[k];
+    for (int i = 0; i < n->args.nin; i++) {
+      gb_tensor *t = n->args.in[i];
+      if (!t || !hooked_leaf(t) || t->hook_acc) continue;
+      if (!last && !(last = calloc(nodes->n, 1))) break;
+      t->hook_acc = &mark;
+      last[k] |= (uint8_t)(1u << i);
+    }
+  }
+  for (size_t k = 0; last && k < nodes->n; k++)
+    for (int i = 0; i < nodes->v[k]->args.nin; i++)
+      if (last[k] & (1u << i)) nodes->v[k]->args.in[i]->hook_acc = NULL;
+  return last;
+}
+
 static gb_status deliver(gb_state *S, gb_tensor *input, gb_tensor *g) {
   if (input->grad_fn) return accumulate(S, &input->grad_fn->gacc, g);
   if (!input->requires_grad) {
@@ -328,13 +378,17 @@ static gb_status backward_impl(gb_state *S, gb_tensor *root, gb_tensor *grad, bo
   } else {
     gb_tensor_release(S, g);
   }
+  uint8_t *last = st ? NULL : plan_last(S, &nodes);
   for (size_t k = 0; k < nodes.n && !st; k++) {
     gb_node *n = nodes.v[k];
     if (!n->gacc) continue;
     st = run_node(S, n);
     gb_tensor_release(S, n->gacc);
     n->gacc = NULL;
+    for (int i = 0; last && last[k] && !st && i < n->args.nin; i++)
+      if (last[k] & (1u << i)) st = flush_one(S, n->args.in[i]);
   }
+  free(last);
   for (size_t k = 0; k < nodes.n; k++) { /* on error too: leave no half-accumulated state */
     gb_node *n = nodes.v[k];
     gb_tensor_release(S, n->gacc);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "gb_blas.h"
+#include "gb_limits.h"
 
 #define GB_PAR_MAX_HELPERS 15
 
@@ -18,7 +19,8 @@ typedef struct par_job {
   void *ctx;
   int64_t n, grain, nchunks;
   _Atomic int64_t next; /* next chunk to claim */
-  _Atomic int64_t done; /* chunks finished */
+  _Atomic int64_t done; /* chunks finished (or abandoned after a stop) */
+  _Atomic int stop;     /* the caller was told to stop: claim no more */
 } par_job;
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -30,11 +32,16 @@ static int pool_helpers;      /* started so far */
 static _Atomic int pool_busy; /* a loop is running */
 static bool pool_atfork_done;
 
-static void run_chunks(par_job *j) {
+/* Claims and runs chunks until none is left; S (the caller's only) is asked to stop after
+ * each chunk. A claim made after a stop is counted done without running. */
+static void run_chunks(par_job *j, gb_state *S) {
   int64_t c;
   while ((c = atomic_fetch_add(&j->next, 1)) < j->nchunks) {
-    int64_t lo = c * j->grain, hi = lo + j->grain < j->n ? lo + j->grain : j->n;
-    j->fn(j->ctx, lo, hi);
+    if (!atomic_load(&j->stop)) {
+      int64_t lo = c * j->grain, hi = lo + j->grain < j->n ? lo + j->grain : j->n;
+      j->fn(j->ctx, lo, hi);
+      if (S && gb_should_stop(S)) atomic_store(&j->stop, 1);
+    }
     atomic_fetch_add(&j->done, 1);
   }
 }
@@ -50,7 +57,7 @@ static void *helper_main(void *unused) {
     par_job *j = pool_job;
     pool_inside++;
     pthread_mutex_unlock(&pool_mu);
-    run_chunks(j);
+    run_chunks(j, NULL);
     pthread_mutex_lock(&pool_mu);
     pool_inside--; /* after this the caller may return and drop j */
   }
@@ -97,15 +104,15 @@ static int ensure_helpers(int want) {
   return pool_helpers;
 }
 
-void gb_cpu_parallel(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t lo, int64_t hi),
-                     void *ctx) {
+void gb_cpu_parallel(gb_state *S, int64_t n, int64_t grain,
+                     void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   par_job j = {.fn = fn, .ctx = ctx, .n = n, .grain = grain, .nchunks = (n + grain - 1) / grain};
   int threads = gb_cpu_par_threads();
   int expected = 0;
   if (j.nchunks < 2 || threads < 2 || !atomic_compare_exchange_strong(&pool_busy, &expected, 1)) {
-    run_chunks(&j); /* inline, in order */
+    run_chunks(&j, S); /* inline, in order */
     return;
   }
   pthread_mutex_lock(&pool_mu);
@@ -116,7 +123,7 @@ void gb_cpu_parallel(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t lo,
     pthread_cond_broadcast(&pool_wake);
   }
   pthread_mutex_unlock(&pool_mu);
-  run_chunks(&j);
+  run_chunks(&j, S);
   while (atomic_load(&j.done) < j.nchunks)
     sched_yield(); /* a helper is finishing its last chunk */
   pthread_mutex_lock(&pool_mu);

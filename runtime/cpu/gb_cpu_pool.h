@@ -20,10 +20,12 @@
  * [c * grain, min(n, (c + 1) * grain)). Chunks run on the caller and the helper threads (at
  * most gb_blas_threads() in all); inline, in order, when there is one chunk, one thread, or
  * another parallel loop is running (a nested call, or another gb_state's thread). fn must
- * not raise errors or touch the gb_state's non-thread-safe parts. Returns when every chunk
- * is done. */
-void gb_cpu_parallel(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t lo, int64_t hi),
-                     void *ctx);
+ * not raise errors or touch the gb_state (helpers run it). With S, the calling thread asks
+ * gb_should_stop(S) after each of its chunks and, when told to stop, no further chunks
+ * start (the output is then partial, as a serial kernel's after a stop). Returns when every
+ * started chunk is done. */
+void gb_cpu_parallel(gb_state *S, int64_t n, int64_t grain,
+                     void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx);
 
 /* How many threads a parallel loop may use now (1 disables it). */
 int gb_cpu_par_threads(void);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "gb_cpu.h"
+#include "gb_cpu_pool.h"
 #include "gb_layout.h"
 
 typedef gb_reduce_plan plan;
@@ -81,11 +82,76 @@ static bool sum_leading_rows(const gb_tensor *x, uint64_t mask, float *o, bool m
   return true;
 }
 
+/* ---- large contiguous sums on the pool (gb_cpu_pool.h): the reduced elements of each output
+ * are one contiguous run (sum(), sum(-1), mean over the last dim). Each output's run is cut
+ * into fixed GB_PAR_GRAIN chunks summed in double and added in chunk order, whatever the
+ * thread count, so results are deterministic. ---- */
+
+typedef struct sum_job {
+  const plan *p;
+  float *o;
+  bool mean;
+  double *partial; /* one per chunk (single output), or NULL */
+} sum_job;
+
+static double run_sum(const float *x, int64_t n) {
+  double acc = 0;
+  for (int64_t j = 0; j < n; j++)
+    acc += x[j];
+  return acc;
+}
+
+static double chunked_sum(const float *x, int64_t n) {
+  double acc = 0;
+  for (int64_t c = 0; c < n; c += GB_PAR_GRAIN)
+    acc += run_sum(x + c, n - c < GB_PAR_GRAIN ? n - c : GB_PAR_GRAIN);
+  return acc;
+}
+
+static void sum_chunks(void *ctx, int64_t lo, int64_t hi) { /* single output: chunk lo / grain */
+  const sum_job *j = ctx;
+  j->partial[lo / GB_PAR_GRAIN] = run_sum(j->p->base + lo, hi - lo);
+}
+
+static void sum_outputs(void *ctx, int64_t lo, int64_t hi) { /* outputs lo..hi-1 */
+  const sum_job *j = ctx;
+  for (int64_t k = lo; k < hi; k++) {
+    double s = chunked_sum(j->p->base + keep_offset(j->p, k), j->p->nred_elems);
+    j->o[k] = (float)(j->mean ? s / (double)j->p->nred_elems : s);
+  }
+}
+
+/* true when it handled the reduction (contiguous runs, large enough to split) */
+static bool sum_parallel(gb_state *S, const plan *p, float *o, bool mean) {
+  if (p->nred != 1 || p->red_stride[0] != 1) return false;
+  /* runs up to one grain sum exactly as the serial loop does, so splitting them over
+   * outputs changes no bits; longer runs always take the chunked sum */
+  bool long_runs = p->nred_elems > GB_PAR_GRAIN;
+  if (!long_runs && (p->nout < 2 || p->nout * p->nred_elems < GB_PAR_MIN_ELEMS)) return false;
+  sum_job j = {p, o, mean, NULL};
+  if (p->nout == 1) {
+    int64_t nchunks = (p->nred_elems + GB_PAR_GRAIN - 1) / GB_PAR_GRAIN;
+    size_t bytes = (size_t)nchunks * sizeof(double);
+    if (gb_alloc_bytes(S, GB_CPU, bytes, (void **)&j.partial)) return false;
+    gb_cpu_parallel(S, p->nred_elems, GB_PAR_GRAIN, sum_chunks, &j);
+    double s = 0;
+    for (int64_t c = 0; c < nchunks; c++)
+      s += j.partial[c];
+    o[0] = (float)(mean ? s / (double)p->nred_elems : s);
+    gb_free_bytes(S, GB_CPU, j.partial, bytes);
+    return true;
+  }
+  int64_t grain = GB_PAR_GRAIN / p->nred_elems + 1;
+  gb_cpu_parallel(S, p->nout, grain, sum_outputs, &j);
+  return true;
+}
+
 static gb_status reduce_sum_mean(gb_state *S, const gb_opargs *a, gb_tensor *out, bool mean) {
   plan p;
   float *o = gb_tensor_f32(out);
   if (sum_leading_rows(a->in[0], (uint64_t)a->i[0], o, mean)) return GB_OK;
   gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
+  if (sum_parallel(S, &p, o, mean)) return GB_OK;
   for (int64_t k = 0; k < p.nout; k++) {
     double s = block_sum(S, &p, keep_offset(&p, k));
     if ((k & 1023) == 1023 && gb_should_stop(S)) break;

@@ -39,7 +39,25 @@ describe('internal functions', function()
     table.sort(names)
     assert.are.same({ '_adam_step', '_can_gather_rows', '_cat', '_gather_rows', '_grad_hooks',
       '_graph_new', '_gru_seq', '_hook_id', '_im2col', '_lstm_seq', '_max_pool2d', '_pad',
-      '_sgd_step', '_slice' }, names)
+      '_post_backward', '_sgd_step', '_slice' }, names)
+  end)
+
+  it('gb._post_backward is one list; hostile entries are skipped, an error is backward\'s', function()
+    local list = gb._post_backward(1, 'x', {})
+    assert.are.equal(list, gb._post_backward())
+    local n0 = #list
+    local ran = 0
+    list[n0 + 1] = 42
+    list[n0 + 2] = function() ran = ran + 1 end
+    local x = gb.ones(2, { requires_grad = true })
+    x:sum():backward()
+    assert.are.equal(1, ran)
+    list[n0 + 2] = function() error('post hook failed') end
+    local ok, err = pcall(function() (x * 2):sum():backward() end)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find('post hook failed', 1, true))
+    list[n0 + 2], list[n0 + 1] = nil, nil
+    still_works()
   end)
 
   it('gb._slice checks dim, start, count and step (issue 15: the strided view of slice)', function()

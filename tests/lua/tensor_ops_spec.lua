@@ -309,3 +309,35 @@ describe('gb.cat and gb.stack as rows', function()
     assert.is_true(peak < 40 * n * width * 4, 'peak ' .. peak .. ' bytes')
   end)
 end)
+
+describe('threaded elementwise loops and sums', function()
+  it('give the same bits with 1, 2 or 4 threads', function()
+    local default = gb.get_num_threads()
+    gb.manual_seed(7)
+    local n = (1 << 18) + 12345 -- past the threshold, and not a whole number of chunks
+    local x, y = gb.randn(n), gb.randn(n)
+    local m = gb.randn(600, 700) -- 600 outputs of 700: split over outputs
+    local function results()
+      return {
+        (x + y):sum(-1):item(), -- elementwise then a long run in chunks
+        x:exp():mean():item(),
+        (x * y):gelu():sum():item(),
+        m:sum(-1):totable(),
+        m:t():contiguous():sum(-1):sum():item(),
+        x:clone():add_(y):sub(y):equal(x),
+      }
+    end
+    gb.set_num_threads(1)
+    local one = results()
+    for _, t in ipairs({ 2, 4 }) do
+      gb.set_num_threads(t)
+      assert.are.equal(t, gb.get_num_threads())
+      assert.are.same(one, results())
+    end
+    gb.set_num_threads(default)
+    -- chunks summed in double: 1 + ... + n comes out as the float32 nearest n (n + 1) / 2
+    assert.is_true(close(gb.arange(1, n + 1):sum():item(), n * (n + 1) / 2, 6e-8))
+    assert.truthy(err_of(function() gb.set_num_threads(0) end)
+      :find('set_num_threads: expected 1..1024, got 0', 1, true))
+  end)
+end)

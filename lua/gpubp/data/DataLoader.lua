@@ -13,6 +13,10 @@ local DataLoader = class.Object:extend('DataLoader')
 local SPEC = {
   batch_size = 1, shuffle = false, drop_last = false, device = options.optional,
   fields = options.opt(nil, 'table'), prefetch = true,
+  -- distributed: each rank iterates its own shard (data/shard.lua); rank and world_size
+  -- default to gb.distributed's, seed (with set_epoch's epoch) orders the shuffle
+  distributed = false, rank = options.opt(nil, 'integer'), world_size = options.opt(nil, 'integer'),
+  seed = 0,
 }
 
 -- DataLoader(dataset, {batch_size=1, shuffle=false, drop_last=false, device=nil, fields={'x','y'},
@@ -57,12 +61,47 @@ function DataLoader:init(dataset, opts)
   self.drop_last = opts.drop_last and true or false
   self.device = opts.device
   self.prefetch = opts.prefetch and true or false
+  self.epoch = 0
+  -- a plain loader is shard 1 of 1
+  self.distributed, self.rank, self.world_size, self.seed, self.n_shard = false, 1, 1, opts.seed, n
+  if opts.distributed then self:_init_shard(opts) end
+end
+
+-- Whose shard and how big: from gb.distributed unless rank/world_size are given.
+function DataLoader:_init_shard(opts)
+  local world, rank = opts.world_size, opts.rank
+  if world == nil or rank == nil then
+    local d = gb.distributed
+    if not d.is_initialized() then
+      errors.raise('DataLoader: distributed=true needs gb.distributed.init() first (or rank= '
+        .. 'and world_size=)')
+    end
+    world, rank = world or d.world_size(), rank or d.rank()
+  end
+  if world < 1 or rank < 1 or rank > world then
+    errors.raise(string.format('DataLoader: rank %d is not in 1..%d (world_size)', rank, world))
+  end
+  if math.type(opts.seed) ~= 'integer' then
+    errors.raise('DataLoader: seed must be an integer, got ' .. tostring(opts.seed))
+  end
+  self.distributed, self.rank, self.world_size, self.seed = true, rank, world, opts.seed
+  self.n_shard = self.drop_last and self.n // world or (self.n + world - 1) // world
+end
+
+-- set_epoch(e): the epoch whose order the next iteration uses (a distributed shuffle is
+-- seed + e on every rank; call it before each epoch, or every epoch repeats the first).
+function DataLoader:set_epoch(e)
+  if math.type(e) ~= 'integer' then
+    errors.raise('DataLoader:set_epoch: expected an integer epoch, got ' .. tostring(e))
+  end
+  self.epoch = e
 end
 
 -- Number of batches in one epoch.
 function DataLoader:__len()
-  if self.drop_last then return self.n // self.batch_size end
-  return (self.n + self.batch_size - 1) // self.batch_size
+  local n = self.distributed and self.n_shard or self.n
+  if self.drop_last then return n // self.batch_size end
+  return (n + self.batch_size - 1) // self.batch_size
 end
 
 -- A random permutation of 1..n as an int64 tensor, from gpubp's generator.
@@ -89,7 +128,11 @@ end
 -- Returns an iterator over the epoch's batches; each call yields one value per field.
 function DataLoader:iter()
   local perm = self.shuffle and permutation(self.n) or nil
-  local nb, bs, n = #self, self.batch_size, self.n
+  if self.distributed then -- this rank's shard, in the epoch's order
+    perm = require('gpubp.data.shard').tensor(self.n, self.rank, self.world_size,
+      { shuffle = self.shuffle, seed = self.seed, epoch = self.epoch, drop_last = self.drop_last })
+  end
+  local nb, bs, n = #self, self.batch_size, perm and perm:size(1) or self.n
   local fields, ds, device = self.fields, self.dataset, self.device
   -- the permutation lives on each field's device (index_select wants them together)
   local perms = {}
@@ -164,8 +207,10 @@ function DataLoader:__call()
 end
 
 function DataLoader:__tostring()
-  return string.format('DataLoader(%d samples, batch_size=%d, shuffle=%s, drop_last=%s)',
-    self.n, self.batch_size, tostring(self.shuffle), tostring(self.drop_last))
+  local shard = self.distributed and string.format(', shard %d of %d: %d samples', self.rank,
+    self.world_size, self.n_shard) or ''
+  return string.format('DataLoader(%d samples, batch_size=%d, shuffle=%s, drop_last=%s%s)',
+    self.n, self.batch_size, tostring(self.shuffle), tostring(self.drop_last), shard)
 end
 
 return DataLoader

@@ -14,7 +14,9 @@ local entries = {
 local CLASSES = {
   'Sequential', 'Linear', 'Identity', 'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'GELU',
   'Softmax', 'LogSoftmax', 'Dropout', 'Flatten', 'BatchNorm1d', 'LayerNorm',
-  'Embedding', 'Conv2d', 'MaxPool2d', 'LSTM', 'GRU', 'LSTMCell', 'GRUCell', 'MultiheadAttention', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
+  'Embedding', 'Conv2d', 'MaxPool2d', 'LSTM', 'GRU', 'LSTMCell', 'GRUCell', 'MultiheadAttention',
+  'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
+  'DistributedDataParallel',
 }
 for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.nn.' .. name end
 

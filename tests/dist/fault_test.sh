@@ -1,0 +1,58 @@
+#!/bin/sh
+# fault_test.sh GPUBP MPIRUN — one rank of two fails mid-step and the other must exit
+# non-zero with a message naming the failing rank, within the timeout (never hang):
+#   1. rank 2 raises a Lua error: rank 1's collective raises "rank 2 failed: <the error>";
+#   2. rank 2 is killed (SIGKILL): rank 1's collective times out (3 s) naming rank 2 as gone.
+#      mpirun is asked not to stop the job itself when a rank dies
+#      (orte_abort_on_non_zero_status 0), so that rank 1's own watch is what ends it;
+#   3. the same kill under mpirun's default: mpirun stops rank 1, which says where it was;
+#   4. rank 2's script ends early (no error hook, as in a plain Lua host): its finalize at exit
+#      meets rank 1's all_reduce, and both name the mismatch.
+# ctest's TIMEOUT bounds the whole run; each mpirun also runs under timeout(1).
+set -u
+GPUBP=$1
+MPIRUN=$2
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fail() { echo "FAIL: $*"; echo "---- output:"; cat "$out"; exit 1; }
+run() { timeout 60 "$MPIRUN" --oversubscribe --allow-run-as-root "$@" >"$out" 2>&1; }
+
+# 1. a Lua error on rank 2 reaches rank 1 as an error
+run -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua error 30
+rc=$?
+[ $rc -ne 0 ] || fail "error case: mpirun exited 0"
+[ $rc -ne 124 ] || fail "error case: hung (killed by timeout)"
+grep -q "fault_step.lua:[0-9]*: bad label 11 at step 3" "$out" || fail "error case: rank 2's own error not printed"
+grep -q "distributed: rank 2 failed: .*bad label 11 at step 3 (rank 1 was in collective #[0-9]* all_reduce(\(sum\|mean\)) float32 (\(1\|16,8\)))" "$out" ||
+  fail "error case: rank 1 did not raise rank 2's error"
+grep -q "timed out" "$out" && fail "error case: rank 1 waited for the timeout instead of hearing the error"
+echo "ok 1 - a Lua error on rank 2 raises on rank 1: $(grep -o 'distributed: rank 2 failed:.*' "$out" | head -1)"
+
+# 2. rank 2 killed; rank 1 times out naming it
+run --mca orte_abort_on_non_zero_status 0 -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua kill 3
+rc=$?
+[ $rc -ne 0 ] || fail "kill case: mpirun exited 0"
+[ $rc -ne 124 ] || fail "kill case: hung (killed by timeout)"
+grep -q "rank 2: killing myself" "$out" || fail "kill case: rank 2 did not get to the kill"
+grep -q "distributed: collective #[0-9]* all_reduce(sum) float32 (1) timed out after 3\.[0-9] s on rank 1: rank 2 did not reach it (its process is gone)" "$out" ||
+  fail "kill case: no timeout message naming rank 2"
+grep -q "rank 1 finished" "$out" && fail "kill case: rank 1 went on"
+echo "ok 2 - rank 2 killed: $(grep -o 'distributed: collective.*' "$out" | head -1)"
+
+# 3. rank 2 killed under mpirun's default policy: mpirun stops rank 1, which says where it was
+run -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua kill 30
+rc=$?
+[ $rc -ne 0 ] || fail "default-policy kill: mpirun exited 0"
+[ $rc -ne 124 ] || fail "default-policy kill: hung"
+grep -q "distributed: rank 1 was stopped by the launcher (signal) in or after collective #[0-9]*" "$out" ||
+  fail "default-policy kill: rank 1 did not say where it was stopped"
+echo "ok 3 - default mpirun policy: $(grep -o 'distributed: rank 1 was stopped.*' "$out" | head -1)"
+
+# 4. rank 2 ends early: its implicit finalize meets rank 1's all_reduce
+run -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua exit 30
+rc=$?
+[ $rc -ne 0 ] || fail "early exit: mpirun exited 0"
+[ $rc -ne 124 ] || fail "early exit: hung"
+grep -q "fault_step.lua:[0-9]*: distributed: collective #[0-9]* does not match across ranks: rank 1 called #[0-9]* all_reduce(sum) float32 (1), rank 2 called #[0-9]* finalize" "$out" ||
+  fail "early exit: rank 1 did not name rank 2's finalize"
+echo "ok 4 - rank 2 ended early: $(grep -o 'distributed: collective.*finalize' "$out" | head -1)"
