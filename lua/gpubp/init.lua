@@ -38,24 +38,29 @@ local function cat_rows(list, d)
   return gb._cat(d, table.unpack(list))
 end
 
--- A hole ({a, nil, b}) would end ipairs early and drop b: every index up to the largest one
--- must hold a tensor.
-local function no_holes(list, what)
-  if type(list) ~= 'table' then return end
+-- The list as a plain array, read raw (next, rawget): a hole ({a, nil, b}) would end ipairs
+-- early and drop b, so every index up to the largest one must hold a tensor; and a list's
+-- __index, __len or __pairs (which could answer forever, or close a tensor) is not run.
+local function plain_list(list, what)
+  if type(list) ~= 'table' then errors.raise(what .. ': expected a non-empty list of tensors') end
   local n = 0
-  for k in pairs(list) do
+  for k in next, list do
     if math.type(k) == 'integer' and k > n then n = k end
   end
+  if n == 0 then errors.raise(what .. ': expected a non-empty list of tensors') end
+  local out = {}
   for i = 1, n do
-    if not gb.is_tensor(list[i]) then
-      errors.raise(('%s: element %d is not a tensor (got %s)'):format(what, i, type(list[i])))
+    local t = rawget(list, i)
+    if not gb.is_tensor(t) then
+      errors.raise(('%s: element %d is not a tensor (got %s)'):format(what, i, type(t)))
     end
+    out[i] = t
   end
+  return out
 end
 
 function gb.cat(list, dim)
-  if type(list) ~= 'table' or #list == 0 then errors.raise('cat: expected a non-empty list of tensors') end
-  no_holes(list, 'cat')
+  list = plain_list(list, 'cat')
   dim = dim or 1
   local first = list[1]
   if not gb.is_tensor(first) then errors.raise('cat: element 1 is not a tensor') end
@@ -97,8 +102,7 @@ function gb.cat(list, dim)
 end
 
 function gb.stack(list, dim)
-  no_holes(list, 'stack')
-  if type(list) ~= 'table' or #list == 0 then errors.raise('stack: expected a non-empty list of tensors') end
+  list = plain_list(list, 'stack')
   dim = dim or 1
   local parts = {}
   for i, t in ipairs(list) do parts[i] = t:unsqueeze(dim < 0 and dim + t:dim() + 2 or dim) end

@@ -163,6 +163,25 @@ static bool backward_retain(lua_State *L, int oi) {
   return retain;
 }
 
+/* The graph-growth warning (gb_state_take_growth_warning), once per runtime, on stderr at
+ * the user's backward line: a plain print, as Lua's warnings are off unless asked for, and
+ * the mistake it reports fills memory silently. Documented in docs/reliability.md. */
+static void warn_growth(lua_State *L, gb_state *S) {
+  int64_t nodes;
+  int steps;
+  if (!gb_state_take_growth_warning(S, &nodes, &steps)) return;
+  gbL_where(L);
+  fprintf(stderr,
+          "%swarning: the autograd graph grew at each of the last %d backward calls and now "
+          "holds %lld nodes that backward never released: a tensor that requires grad is "
+          "carried from step to step (as in `total = total + loss`), so every step's graph "
+          "stays in memory. Accumulate loss:item() or loss:detach() instead, or do the "
+          "bookkeeping under gb.no_grad (this warning is shown once)\n",
+          lua_tostring(L, -1), steps, (long long)nodes);
+  fflush(stderr);
+  lua_pop(L, 1);
+}
+
 /* t:backward([gradient] [, {retain_graph=bool}]), or t:backward({retain_graph=bool}). The
  * options are read before the tensor pointers are taken. Gradient hooks run Lua code
  * during backward, so t and grad are held (retained) for its duration: a hook that closes
@@ -190,6 +209,7 @@ static int m_backward(lua_State *L) {
   if (st) gbL_raise(L, S);
   drop_dead_hooks(L, S);
   run_post_backward(L);
+  warn_growth(L, S);
   return 0;
 }
 

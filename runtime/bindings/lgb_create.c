@@ -2,6 +2,7 @@
  * full, empty, rand, randn, arange, eye, randperm, the *_like variants, and the RNG and
  * default-device controls. Options tables take dtype=, device=, requires_grad=. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gb_checked.h"
@@ -91,10 +92,24 @@ static int shape_and_opts(lua_State *L, const char *fn, int64_t *shape, opts *o)
   return nd;
 }
 
-static gb_tensor *new_tensor(lua_State *L, int nd, const int64_t *shape, const opts *o) {
+/* A new tensor for creator `fn`; a size the core refuses (negative, past the 2^36 cap) is
+ * an error naming fn: "zeros: out of memory: tensor of shape (...) needs ... GiB". A failed
+ * allocation or a spent budget keeps the allocator's message. */
+static gb_tensor *new_tensor(lua_State *L, const char *fn, int nd, const int64_t *shape,
+                             const opts *o) {
   gb_state *S = gbL_state(L);
   gb_tensor *t;
-  GBL_CHECK(L, S, gb_tensor_empty(S, nd, shape, o->dtype, o->device, &t));
+  gb_status st = gb_tensor_empty(S, nd, shape, o->dtype, o->device, &t);
+  if (st) {
+    char msg[GB_ERRLEN];
+    const char *e = gb_state_error(S);
+    bool shape_err = strncmp(e, "tensor: ", 8) == 0;
+    if (shape_err || strncmp(e, "out of memory: tensor of shape ", 31) == 0) {
+      snprintf(msg, sizeof msg, "%s", shape_err ? e + 8 : e);
+      gb_errorf(S, st, "%s: %s", fn, msg);
+    }
+    gbL_raise(L, S);
+  }
   gbL_push_tensor(L, t); /* owned by Lua from here on: an error below cannot leak it */
   return t;
 }
@@ -127,7 +142,7 @@ static int create_filled(lua_State *L, const char *fn, gb_opid id, double f0, do
   int64_t shape[GB_MAXDIM];
   opts o;
   int nd = shape_and_opts(L, fn, shape, &o);
-  gb_tensor *t = new_tensor(L, nd, shape, &o);
+  gb_tensor *t = new_tensor(L, fn, nd, shape, &o);
   fill_into(L, id, t, f0, f1);
   return finish(L, t, &o);
 }
@@ -149,7 +164,7 @@ static int l_empty(lua_State *L) {
   int64_t shape[GB_MAXDIM];
   opts o;
   int nd = shape_and_opts(L, "empty", shape, &o);
-  return finish(L, new_tensor(L, nd, shape, &o), &o);
+  return finish(L, new_tensor(L, "empty", nd, shape, &o), &o);
 }
 
 static int l_full(lua_State *L) {
@@ -164,7 +179,7 @@ static int l_full(lua_State *L) {
   }
   double v = luaL_checknumber(L, 2);
   read_opts(L, 3, "full", &o);
-  gb_tensor *t = new_tensor(L, nd, shape, &o);
+  gb_tensor *t = new_tensor(L, "full", nd, shape, &o);
   fill_into(L, GB_OP_FILL, t, v, 0);
   return finish(L, t, &o);
 }
@@ -177,7 +192,7 @@ static int create_like(lua_State *L, const char *fn, gb_opid id, double f0, doub
   gb_tensor *like = gbL_check_tensor(L, 1);
   if (!o.has_dtype) o.dtype = like->dtype;
   if (!o.has_device) o.device = like->device;
-  gb_tensor *t = new_tensor(L, like->ndim, like->shape, &o);
+  gb_tensor *t = new_tensor(L, fn, like->ndim, like->shape, &o);
   if (fill) fill_into(L, id, t, f0, f1);
   return finish(L, t, &o);
 }
@@ -203,6 +218,15 @@ static int l_full_like(lua_State *L) {
   return create_like(L, "full_like", GB_OP_FILL, v, 0, true);
 }
 
+/* A number for a message: whole numbers below 2^63 exactly, others with 15 digits. */
+static const char *num_str(double v, char *buf) {
+  if (v == floor(v) && fabs(v) < 9.2e18)
+    snprintf(buf, 32, "%.0f", v);
+  else
+    snprintf(buf, 32, "%.15g", v);
+  return buf;
+}
+
 /* arange(stop) | arange(start, stop [, step]): start, start+step, ... < stop (as PyTorch) */
 static int l_arange(lua_State *L) {
   int n = lua_gettop(L);
@@ -218,14 +242,22 @@ static int l_arange(lua_State *L) {
   }
   if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step))
     return luaL_error(L, "arange: step must be non-zero and bounds finite");
-  double cnt = ceil((stop - start) / step);
+  double cnt = ceil((stop - start) / step); /* +inf when the span overflows a double */
   if (cnt < 0) cnt = 0;
+  if (!(cnt <= (double)GB_MAX_NUMEL)) { /* checked before the count becomes an integer */
+    char b[4][32];
+    return luaL_error(L,
+                      "arange: from %s to %s by %s is %s elements, more than a tensor may have "
+                      "(" GB_MAX_NUMEL_STR ")",
+                      num_str(start, b[0]), num_str(stop, b[1]), num_str(step, b[2]),
+                      num_str(cnt, b[3]));
+  }
   opts o = default_opts(L);
   if (lua_isinteger(L, 1) && (n < 2 || lua_isinteger(L, 2)) && (n < 3 || lua_isinteger(L, 3)))
     o.dtype = GB_F32; /* float32 by default even for integer bounds (API.md) */
   read_opts(L, n + 1, "arange", &o);
   int64_t shape[1] = {(int64_t)cnt};
-  gb_tensor *t = new_tensor(L, 1, shape, &o);
+  gb_tensor *t = new_tensor(L, "arange", 1, shape, &o);
   fill_into(L, GB_OP_ARANGE, t, start, step);
   return finish(L, t, &o);
 }
@@ -246,7 +278,7 @@ static int l_linspace(lua_State *L) {
     return luaL_error(L, "linspace: start %g and end %g do not fit %s", start, stop,
                       gb_dtype_name(o.dtype));
   int64_t shape[1] = {(int64_t)steps};
-  gb_tensor *t = new_tensor(L, 1, shape, &o);
+  gb_tensor *t = new_tensor(L, "linspace", 1, shape, &o);
   fill_into(L, GB_OP_LINSPACE, t, start, stop);
   return finish(L, t, &o);
 }
@@ -257,7 +289,7 @@ static int l_eye(lua_State *L) {
   opts o = default_opts(L);
   read_opts(L, lua_isinteger(L, 2) ? 3 : 2, "eye", &o);
   int64_t shape[2] = {n, m};
-  gb_tensor *t = new_tensor(L, 2, shape, &o);
+  gb_tensor *t = new_tensor(L, "eye", 2, shape, &o);
   fill_into(L, GB_OP_EYE, t, 0, 0);
   return finish(L, t, &o);
 }
@@ -269,13 +301,17 @@ static int l_randperm(lua_State *L) {
   gb_state *S = gbL_enter(L);
   int64_t n = luaL_checkinteger(L, 1);
   if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %I", (lua_Integer)n);
+  if (n > GB_MAX_NUMEL)
+    return luaL_error(
+        L, "randperm: n = %I is more elements than a tensor may have (" GB_MAX_NUMEL_STR ")",
+        (lua_Integer)n);
   opts o = default_opts(L);
   o.dtype = GB_I64;
   read_opts(L, 2, "randperm", &o);
   opts host = o;
   host.device = GB_CPU;
   int64_t shape[1] = {n};
-  gb_tensor *t = new_tensor(L, 1, shape, &host);
+  gb_tensor *t = new_tensor(L, "randperm", 1, shape, &host);
   gb_cpu_randperm(S, t);
   if (o.device != GB_CPU) {
     gb_tensor *d;
@@ -362,7 +398,7 @@ static int l_tensor(lua_State *L) {
   nested_shape(L, 1, &nd, shape);
   opts host = o;
   host.device = GB_CPU;
-  gb_tensor *t = new_tensor(L, nd, shape, &host);
+  gb_tensor *t = new_tensor(L, "tensor", nd, shape, &host);
   int64_t pos = 0;
   fill_nested(L, t, 0, &pos, 1);
   if (o.device != GB_CPU) {

@@ -59,6 +59,11 @@ struct gb_state {
   /* graph release without recursion: nodes whose last reference went, freed in a loop */
   gb_node *release_queue;
   bool releasing;
+  /* graph growth across steps (gb_tape.c): nodes still holding their inputs, and how that
+   * count moved over the last backward calls; one warning per state */
+  int64_t graph_nodes, growth_prev, growth_start;
+  int growth_streak;
+  bool growth_warned, growth_pending;
   /* the active recording of kernel calls (gb_graph.h), NULL when none */
   struct gb_graph *recording;
   int graph_depth; /* kernels running inside a recorded kernel call (not recorded themselves) */
@@ -93,6 +98,11 @@ gb_status gb_host_copy(gb_state *S, void *dst, gb_device ddev, const void *src, 
 void gb_host_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 void gb_host_reset_peak(gb_state *S, gb_device dev);
 extern const gb_backend gb_host_backend;
+/* The graph-growth warning (once per state): true, with the number of nodes still holding
+ * their inputs and the backward calls it grew over, when the graph has grown at each of
+ * the last GB_GROWTH_STEPS backward calls; the caller prints it. */
+#define GB_GROWTH_STEPS 50
+bool gb_state_take_growth_warning(gb_state *S, int64_t *nodes, int *steps);
 /* Reserve `n` counters of the Philox stream; returns the first. */
 uint64_t gb_rng_take(gb_state *S, uint64_t n);
 

@@ -42,6 +42,7 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
     gb_node_release(S, n);
     return gb_errorf(S, GB_EOOM, "out of memory: tape node");
   }
+  S->graph_nodes++;
   out->requires_grad = true;
   out->grad_fn = n;
   return GB_OK;
@@ -51,6 +52,7 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
 static void node_free_saved(gb_state *S, gb_node *n) {
   if (n->freed) return;
   n->freed = true;
+  S->graph_nodes--;
   for (int k = 0; k < n->args.nin; k++)
     gb_tensor_release(S, n->args.in[k]);
   gb_tensor_release(S, n->out);
@@ -344,6 +346,33 @@ static gb_status seed_gradient(gb_state *S, gb_tensor *root, gb_tensor *grad, gb
 
 static gb_status backward_impl(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain);
 
+/* After a backward: a training step frees its graph, so the nodes still holding their inputs
+ * stay level from step to step. When they grew at each of the last GB_GROWTH_STEPS backward
+ * calls, a tensor that needs grad is being carried across steps (`total = total + loss`):
+ * every step's graph stays alive, memory grows, and releasing it once took the C stack. */
+static void note_growth(gb_state *S) {
+  int64_t live = S->graph_nodes;
+  if (live > S->growth_prev) {
+    if (S->growth_streak++ == 0) S->growth_start = S->growth_prev;
+  } else {
+    S->growth_streak = 0;
+  }
+  S->growth_prev = live;
+  if (!S->growth_warned && S->growth_streak >= GB_GROWTH_STEPS &&
+      live - S->growth_start >= GB_GROWTH_STEPS) {
+    S->growth_warned = true;
+    S->growth_pending = true;
+  }
+}
+
+bool gb_state_take_growth_warning(gb_state *S, int64_t *nodes, int *steps) {
+  if (!S->growth_pending) return false;
+  S->growth_pending = false;
+  *nodes = S->graph_nodes;
+  *steps = S->growth_streak;
+  return true;
+}
+
 gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain) {
   /* a finalizer run by an emergency collection inside this backward could start another
    * one, which would release nodes the outer one is walking */
@@ -351,6 +380,7 @@ gb_status gb_backward(gb_state *S, gb_tensor *root, gb_tensor *grad, bool retain
   S->in_backward = true;
   gb_status st = backward_impl(S, root, grad, retain);
   S->in_backward = false;
+  if (!st && !retain) note_growth(S); /* a retained graph lives on by request */
   return st;
 }
 

@@ -1,6 +1,9 @@
 /* gb_cpu_backend.c — the CPU as a backend: the CPU column of gb_ops.def as its kernel table,
- * over the host allocator of the core (gb_state.c). Linked into every build; registered by
- * the layer that opens a runtime (bindings) or by a test. */
+ * over the host backend of the core (gb_state.c: allocator, copies, memory statistics), whose
+ * entries it takes as they are. Linked into every build; registered by the layer that opens a
+ * runtime (bindings) or by a test. */
+#include <pthread.h>
+
 #include "gb_cpu.h"
 
 static const gb_kernel_fn cpu_kernels[GB_NOPS] = {
@@ -9,35 +12,16 @@ static const gb_kernel_fn cpu_kernels[GB_NOPS] = {
 #undef GB_OP
 };
 
-static int cpu_count(const char **why) {
-  (void)why;
-  return 1;
-}
+/* gb_host_backend plus the kernels: filled once (runtimes open on several threads) */
+static gb_backend cpu_backend;
+static pthread_once_t cpu_backend_once = PTHREAD_ONCE_INIT;
 
-static gb_status cpu_sync(gb_state *S) {
-  (void)S;
-  return GB_OK;
+static void cpu_backend_init(void) {
+  cpu_backend = gb_host_backend;
+  cpu_backend.kernels = cpu_kernels;
 }
-
-static void cpu_empty_cache(gb_state *S) {
-  gb_alloc_release_cache(S);
-}
-
-static const gb_backend cpu_backend = {
-    .abi = GB_BACKEND_ABI,
-    .kind = GB_KIND_CPU,
-    .name = "cpu",
-    .device_count = cpu_count,
-    .alloc = gb_host_alloc,
-    .free = gb_host_free,
-    .copy = gb_host_copy,
-    .synchronize = cpu_sync,
-    .memstats = gb_host_memstats,
-    .reset_peak = gb_host_reset_peak,
-    .empty_cache = cpu_empty_cache,
-    .kernels = cpu_kernels,
-};
 
 void gb_cpu_backend_register(void) {
+  pthread_once(&cpu_backend_once, cpu_backend_init);
   gb_backend_register(&cpu_backend);
 }

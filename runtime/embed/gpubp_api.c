@@ -560,15 +560,25 @@ static int check_dtype_arg(gpubp_runtime *rt, int dtype, gb_dtype *out) {
   return GPUBP_ERRARG;
 }
 
+/* What every typed copy (in, out, wrapped) checks first: the runtime, the global's name when
+ * the call takes one (`fn` names the call in the message; NULL: no name taken), the dtype. */
+static int check_copy_args(gpubp_runtime *rt, const char *fn, const char *name, int dtype,
+                           gb_dtype *dt) {
+  int st = check_rt(rt);
+  if (st != GPUBP_OK) return st;
+  if (fn && name == NULL) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s: name is NULL", fn);
+    set_err(rt, msg);
+    return GPUBP_ERRARG;
+  }
+  return check_dtype_arg(rt, dtype, dt);
+}
+
 int gpubp_set_tensor_typed(gpubp_runtime *rt, const char *name, const void *data, int dtype,
                            int ndim, const int64_t *shape) {
   gb_dtype dt = GB_F32;
-  int st = check_rt(rt);
-  if (st == GPUBP_OK && name == NULL) {
-    set_err(rt, "gpubp_set_tensor: name is NULL");
-    st = GPUBP_ERRARG;
-  }
-  if (st == GPUBP_OK) st = check_dtype_arg(rt, dtype, &dt);
+  int st = check_copy_args(rt, "gpubp_set_tensor", name, dtype, &dt);
   if (st == GPUBP_OK) st = check_shape_arg(rt, data, ndim, shape, NULL);
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt, .name = name, .data = data, .dtype = dt, .ndim = ndim, .shape = shape};
@@ -578,8 +588,7 @@ int gpubp_set_tensor_typed(gpubp_runtime *rt, const char *name, const void *data
 int gpubp_push_tensor_typed(gpubp_runtime *rt, const void *data, int dtype, int ndim,
                             const int64_t *shape) {
   gb_dtype dt = GB_F32;
-  int st = check_rt(rt);
-  if (st == GPUBP_OK) st = check_dtype_arg(rt, dtype, &dt);
+  int st = check_copy_args(rt, NULL, NULL, dtype, &dt);
   if (st == GPUBP_OK) st = check_shape_arg(rt, data, ndim, shape, NULL);
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt, .data = data, .dtype = dt, .ndim = ndim, .shape = shape};
@@ -645,8 +654,7 @@ int gpubp_wrap_tensor(gpubp_runtime *rt, const char *name, void *data, int dtype
                       gpubp_release_fn release, void *ud) {
   gb_dtype dt = GB_F32;
   gb_device dev = GB_CPU;
-  int st = check_rt(rt);
-  if (st == GPUBP_OK) st = check_dtype_arg(rt, dtype, &dt);
+  int st = check_copy_args(rt, NULL, NULL, dtype, &dt);
   if (st == GPUBP_OK) st = wrap_device(rt, device, &dev);
   if (st == GPUBP_OK && (ndim < 0 || ndim > GPUBP_MAXDIM || (ndim > 0 && shape == NULL))) {
     set_err(rt, "gpubp_wrap_tensor: ndim must be 0..8 and shape non-NULL");
@@ -732,23 +740,21 @@ static int global_body(lua_State *L) {
   return read_tensor_body(L);
 }
 
-static int check_out_args(gpubp_runtime *rt, int *ndim, int64_t *shape, int dtype, gb_dtype *dt) {
-  if (ndim == NULL || shape == NULL) {
+/* Copy-out: check_copy_args, then the places the shape goes. */
+static int check_out_args(gpubp_runtime *rt, const char *fn, const char *name, int *ndim,
+                          int64_t *shape, int dtype, gb_dtype *dt) {
+  int st = check_copy_args(rt, fn, name, dtype, dt);
+  if (st == GPUBP_OK && (ndim == NULL || shape == NULL)) {
     set_err(rt, "tensor copy-out: ndim and shape must not be NULL");
-    return GPUBP_ERRARG;
+    st = GPUBP_ERRARG;
   }
-  return check_dtype_arg(rt, dtype, dt);
+  return st;
 }
 
 int gpubp_get_tensor_typed(gpubp_runtime *rt, const char *name, void *buf, int dtype, size_t cap,
                            int *ndim, int64_t *shape, size_t *numel) {
   gb_dtype dt = GB_F32;
-  int st = check_rt(rt);
-  if (st == GPUBP_OK && name == NULL) {
-    set_err(rt, "gpubp_get_tensor: name is NULL");
-    st = GPUBP_ERRARG;
-  }
-  if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape, dtype, &dt);
+  int st = check_out_args(rt, "gpubp_get_tensor", name, ndim, shape, dtype, &dt);
   if (st != GPUBP_OK) return st;
   api_call c = {.rt = rt,
                 .name = name,
@@ -769,8 +775,7 @@ int gpubp_get_tensor(gpubp_runtime *rt, const char *name, float *buf, size_t cap
 int gpubp_to_tensor_typed(gpubp_runtime *rt, int idx, void *buf, int dtype, size_t cap, int *ndim,
                           int64_t *shape, size_t *numel) {
   gb_dtype dt = GB_F32;
-  int st = check_rt(rt);
-  if (st == GPUBP_OK) st = check_out_args(rt, ndim, shape, dtype, &dt);
+  int st = check_out_args(rt, NULL, NULL, ndim, shape, dtype, &dt);
   if (st != GPUBP_OK) return st;
   lua_State *L = rt->L;
   int top = lua_gettop(L);

@@ -11,16 +11,6 @@
 #include "gpubp.h"
 #include "check.h"
 
-#define CHECK_ST(rt, call, want)                                                                   \
-  do {                                                                                             \
-    int st_ = (call);                                                                              \
-    if (st_ != (want)) {                                                                           \
-      fprintf(stderr, "%s:%d: %s returned %s (%d), wanted %s; message: %s\n", __FILE__, __LINE__,  \
-              #call, gpubp_status_string(st_), st_, gpubp_status_string(want), gpubp_errmsg(rt));  \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
-
 static gpubp_runtime *open_cpu(void) {
   gpubp_options opt;
   gpubp_options_init(&opt);

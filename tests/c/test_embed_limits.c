@@ -19,25 +19,6 @@
 #include "gb_state.h"
 #include "gpubp.h"
 
-#define CHECK_ST(rt, call, want)                                                                   \
-  do {                                                                                             \
-    int st_ = (call);                                                                              \
-    if (st_ != (want)) {                                                                           \
-      fprintf(stderr, "%s:%d: %s returned %s (%d), wanted %s; message: %s\n", __FILE__, __LINE__,  \
-              #call, gpubp_status_string(st_), st_, gpubp_status_string(want), gpubp_errmsg(rt));  \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
-
-#define CHECK_MSG(rt, text)                                                                        \
-  do {                                                                                             \
-    if (strstr(gpubp_errmsg(rt), (text)) == NULL) {                                                \
-      fprintf(stderr, "%s:%d: message lacks \"%s\": %s\n", __FILE__, __LINE__, (text),             \
-              gpubp_errmsg(rt));                                                                   \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
-
 static gpubp_runtime *open_with(const gpubp_budget *b) {
   gpubp_options opt;
   gpubp_options_init(&opt);

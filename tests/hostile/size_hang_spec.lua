@@ -43,4 +43,31 @@ describe('sizes that would hang', function()
     assert.are.equal(2^20, gb.ones(1):expand(2^20):sum():item())
     assert.are.equal(6, (gb.ones(2, 1) + gb.zeros(1, 3)):sum():item())
   end)
+
+  it('creation sizes are checked against the cap before anything is allocated, naming the op', function()
+    -- the count of arange is checked in floating point, before it becomes an integer (1e300
+    -- converted to int64 is undefined behaviour)
+    fails_with('arange: from 0 to 1e+300 by 1 is 1e+300 elements, more than a tensor may have (2^36)',
+      function() return gb.arange(0, 1e300) end)
+    fails_with('arange: from -1e+308 to 1e+308 by 1 is inf elements, more than a tensor may have (2^36)',
+      function() return gb.arange(-1e308, 1e308) end)
+    fails_with('arange: from 0 to 1 by 1e-12 is 1000000000000 elements, more than a tensor may have (2^36)',
+      function() return gb.arange(0, 1, 1e-12) end)
+    fails_with('arange: from -2251799813685248 to 0 by 1 is 2251799813685248 elements',
+      function() return gb.arange(-2 ^ 51, 0) end)
+    fails_with('randperm: n = 1099511627776 is more elements than a tensor may have (2^36)',
+      function() return gb.randperm(2 ^ 40 // 1) end)
+    fails_with('randperm: n must be >= 0, got -5', function() return gb.randperm(-5) end)
+    fails_with('linspace: out of memory: tensor of shape (1099511627776) needs 4096 GiB',
+      function() return gb.linspace(0, 1, 1 << 40) end)
+    fails_with('full: out of memory: tensor of shape (1099511627776) needs 4096 GiB',
+      function() return gb.full({ 2 ^ 40 // 1 }, 1) end)
+    fails_with('empty: out of memory: tensor of shape (1099511627776,1024) needs 4.194e+06 GiB',
+      function() return gb.empty(2 ^ 40 // 1, 1024) end)
+    fails_with('eye: out of memory: tensor of shape (4294967296,4294967296)',
+      function() return gb.eye(2 ^ 32 // 1) end)
+    -- an empty range and a small one are still fine
+    assert.are.equal(0, gb.arange(5, 5):numel())
+    assert.are.same({ 0, 1, 2 }, gb.arange(0, 3):totable())
+  end)
 end)

@@ -25,7 +25,7 @@ describe('bad input', function()
   end)
 
   it('negative, zero and huge sizes', function()
-    fails_with('tensor: invalid shape (-1,2) (sizes must be >= 0)', function() return gb.zeros(-1, 2) end)
+    fails_with('zeros: invalid shape (-1,2) (sizes must be >= 0)', function() return gb.zeros(-1, 2) end)
     assert.are.same({0, 3}, gb.zeros(0, 3).shape)
     assert.are.equal(0, gb.zeros(0, 3):sum():item())
     fails_with('out of memory: tensor of shape (1000000,1000000,1000000) needs',
