@@ -62,6 +62,7 @@ GB_API int luaopen_gpubp(lua_State *L);
 void gbL_open_tensor(lua_State *L);
 void gbL_open_create(lua_State *L);
 void gbL_open_math(lua_State *L);
+void gbL_open_nn(lua_State *L);
 void gbL_open_autograd(lua_State *L);
 void gbL_open_io(lua_State *L);
 void gbL_open_optim(lua_State *L);

@@ -189,6 +189,7 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_tensor(L);
   gbL_open_create(L);
   gbL_open_math(L);
+  gbL_open_nn(L);
   gbL_open_autograd(L);
   gbL_open_io(L);
   gbL_open_optim(L);

@@ -192,7 +192,7 @@ void gb_state_get_seed(const gb_state *S, uint64_t *seed, uint64_t *offset) {
 
 #define GB_MIN_BLOCK 64
 #define GB_CACHE_LIMIT ((int64_t)256 << 20)   /* bytes kept in the bins at most */
-#define GB_CACHE_MAX_BLOCK ((size_t)32 << 20) /* larger blocks go straight back to malloc */
+#define GB_CACHE_MAX_BLOCK ((size_t)64 << 20) /* larger blocks go straight back to malloc */
 
 static int size_class(size_t n, size_t *rounded) {
   if (n < GB_MIN_BLOCK) n = GB_MIN_BLOCK;

@@ -499,8 +499,9 @@ static int imax(int a, int b) {
   return a > b ? a : b;
 }
 
-void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
-                   int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+static void sgemm_any(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                      int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                      bool may_thread) {
   pthread_once(&blas_once, gb_blas_init);
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
@@ -520,7 +521,7 @@ void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
   if (a_rows == 1) lda = imax(lda, a_cols);
   if (b_rows == 1) ldb = imax(ldb, b_cols);
   if (m == 1) ldc = imax(ldc, n);
-  int threads = atomic_load_explicit(&blas_max_threads, memory_order_relaxed);
+  int threads = may_thread ? atomic_load_explicit(&blas_max_threads, memory_order_relaxed) : 1;
   long long mnk = (long long)m * n * k;
   bool lib_size = threads >= GB_BLAS_LIB_MIN_THREADS && mnk >= GB_BLAS_MT_MIN_MNK;
   bool split_ok = threads >= 2 && !lib_size;
@@ -529,6 +530,17 @@ void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
     return;
   if (!lib_size) threads = 1; /* small, or the helper serves another thread */
   blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+}
+
+void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                   int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+  sgemm_any(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, true);
+}
+
+void gb_blas_sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                          int ldc) {
+  sgemm_any(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
 }
 
 const char *gb_blas_name(void) {

@@ -18,6 +18,12 @@ GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float
                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
                           int ldc);
 
+/* gb_blas_sgemm on the calling thread only (no split, no library threads): for kernels that
+ * run products on several threads of their own (gb_cpu_parallel.h). */
+GB_API void gb_blas_sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                                 const float *a, int lda, const float *b, int ldb, float beta,
+                                 float *c, int ldc);
+
 /* Human-readable library, version and kernel set in use, e.g. "OpenBLAS 0.3.21 SkylakeX"
  * (with " (auto-detected Prescott)" appended when gb_blas replaced a weaker auto-detected core).
  * The string is static and stays valid for the life of the process. */

@@ -79,13 +79,19 @@ static int64_t window_argmax(const window *g, const float *plane, int64_t oy, in
   /* only the window's part inside the image: a huge padded kernel costs no more */
   int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
   int64_t ky1 = g->h - y0 < g->kh ? g->h - y0 : g->kh, kx1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
-  for (int64_t ky = y0 < 0 ? -y0 : 0; ky < ky1; ky++) {
-    int64_t iy = y0 + ky;
-    for (int64_t kx = x0 < 0 ? -x0 : 0; kx < kx1; kx++) {
-      int64_t ix = x0 + kx;
-      float v = plane[iy * g->w + ix];
-      if (best < 0 || (plane[best] == plane[best] && (v != v || v > plane[best])))
-        best = iy * g->w + ix;
+  int64_t ky0 = y0 < 0 ? -y0 : 0, kx0 = x0 < 0 ? -x0 : 0;
+  if (ky0 >= ky1 || kx0 >= kx1) return -1;
+  best = (y0 + ky0) * g->w + x0 + kx0;
+  float bv = plane[best]; /* plane[best], kept in a register */
+  for (int64_t ky = ky0; ky < ky1; ky++) {
+    const float *row = plane + (y0 + ky) * g->w + x0;
+    for (int64_t kx = kx0; kx < kx1; kx++) {
+      float v = row[kx];
+      /* branch-free: random data mispredicts a branch half the time */
+      int take = (bv == bv) & ((v != v) | (v > bv));
+      int64_t at = (y0 + ky) * g->w + x0 + kx;
+      best = take ? at : best;
+      bv = take ? v : bv;
     }
   }
   return best;

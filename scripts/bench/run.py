@@ -7,8 +7,9 @@ repeats, and writes a markdown table with the machine's details between the
 <!-- bench:begin --> and <!-- bench:end --> markers of docs/benchmarks.md (the rest of that
 file is kept). Benchmarks: (a) seed MLP epoch, (b) per-op overhead, (c) start-up to first op,
 (d) peak RSS of MNIST training, (e) sgemm GFLOP/s, (f) larger MLP with Adam, (r) the seed
-recipe on full-size Fashion-MNIST through the shuffling DataLoader, (t) the character-level
-Transformer recipe, (l) the character-level LSTM recipe.
+recipe on full-size Fashion-MNIST through the shuffling DataLoader, (g) the CNN recipe
+(scripts/examples/cnn_fashion.lua vs scripts/bench/cnn_fashion_torch.py): samples/s, peak RSS,
+(t) the character-level Transformer recipe, (l) the character-level LSTM recipe.
 
   scripts/bench/run.py [--quick] [--device cpu|cuda] [--only a,b,...] [--out FILE]
 
@@ -249,9 +250,9 @@ def main():
                     help="a -DGPUBP_CUDA=OFF build, reported next to --gpubp in (c)")
     ap.add_argument("--torch-python", default=None, help="python with torch (default /usr/bin/python3)")
     ap.add_argument("--data", default=None, help="MNIST IDX dir for (d)")
-    ap.add_argument("--only", default="a,b,c,d,e,f,r,t,l", help="subset, e.g. a,b")
+    ap.add_argument("--only", default="a,b,c,d,e,f,r,g,t,l", help="subset, e.g. a,b")
     ap.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
-                    help="Fashion-MNIST IDX dir for (r) (Debian: dataset-fashion-mnist)")
+                    help="Fashion-MNIST IDX dir for (r) and (g) (Debian: dataset-fashion-mnist)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--no-write", action="store_true", help="print the table only")
@@ -563,6 +564,46 @@ def main():
             ["", "ms / epoch", "ms / step", "CPU ms / epoch", "main thread CPU ms / epoch",
              "test accuracy", "÷ PyTorch best", "target ≤ 0.5× best, ≤ 2× floor"], rows,
             sides))
+
+    sample_load()
+    # (g) CNN recipe (issue 15) -------------------------------------------------------------------
+    if "g" in only:
+        log("(g) CNN recipe ")
+        data = a.fashion
+        ep = 1
+        size = ["--quick"] if a.quick else ["--epochs", str(ep)]
+        parse_cnn = lambda out: {**parse_bench(out), **timev_parse(out)}
+        g = gb_side("gpubp", lambda: ["/usr/bin/time", "-v", gb, "--device", a.device,
+                                      os.path.join(ROOT, "scripts", "examples", "cnn_fashion.lua"),
+                                      "--data", data, *size], parse=parse_cnn, timeout=1800)
+        t = torch_side("PyTorch", lambda: ["/usr/bin/time", "-v", py,
+                                           os.path.join(BENCH, "cnn_fashion_torch.py"),
+                                           "--data", data, "--threads", str(cores), *size],
+                       torch_best_env, parse=parse_cnn, timeout=1800)
+        if not os.path.exists(os.path.join(data, "train-images-idx3-ubyte.gz")):
+            for s_ in (g, t):
+                s_.error = s_.error or f"no Fashion-MNIST in {data} (apt-get install dataset-fashion-mnist)"
+        alternate([g, t], 1, log)
+        log("\n")
+        gv, tv = g.median("train_samples_per_s"), t.median("train_samples_per_s")
+        gr, tr = g.median("maxrss_mib"), t.median("maxrss_mib")
+        gc, tc = g.median("cpu_s"), t.median("cpu_s")
+        sections.append(("(g) CNN recipe on Fashion-MNIST (issue 15)",
+            "`scripts/examples/cnn_fashion.lua` against its twin `scripts/bench/cnn_fashion_torch.py`: "
+            "Conv2d(1,32,3)-BatchNorm2d-ReLU-MaxPool2d, Conv2d(32,64,3)-BatchNorm2d-ReLU-MaxPool2d, "
+            "Linear(3136,128)-ReLU-Dropout-Linear(128,10), Adam lr 1e-3, batch 64, "
+            f"{'--quick (2,000 images)' if a.quick else f'{ep} epoch of 60,000'}, then the 10k test set "
+            "in batches of 2000. Training samples/s (wall), training CPU seconds (all threads), "
+            "peak RSS of the whole run (`/usr/bin/time -v`: data, training, evaluation). "
+            "Targets: samples/s ≥ 1.0× PyTorch, peak RSS ≤ PyTorch's.",
+            ["", "gpubp", "PyTorch", "gpubp ÷ PyTorch", "target"],
+            [["training samples / s", cell(g, "train_samples_per_s"), cell(t, "train_samples_per_s"),
+              ratio(gv, tv), met(gv is not None and tv is not None and gv >= tv, gv, tv)],
+             ["training CPU s", cell(g, "cpu_s", 2), cell(t, "cpu_s", 2), ratio(gc, tc), ""],
+             ["peak RSS (MiB)", cell(g, "maxrss_mib"), cell(t, "maxrss_mib"), ratio(gr, tr),
+              met(gr is not None and tr is not None and gr <= tr, gr, tr)],
+             ["test accuracy", cell(g, "test_accuracy", 4), cell(t, "test_accuracy", 4), "", ""]],
+            [g, t]))
 
     sample_load()
     # (t), (l) the text recipes: scripts/examples/char_*.lua against their PyTorch twins -----

@@ -719,6 +719,146 @@ static void case_rnn(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor_release(S, h0), gb_tensor_release(S, c0);
 }
 
+/* ---- nn-layer rows (issue 15): conv2d and its backward rows on the same geometry as above
+ * (O = 3 output channels), average pooling (fixed windows without counting the padding, and
+ * adaptive 4x5 -> 3x2 windows that overlap), batch norm over (3,2,2) ---- */
+enum { CO = 3 };
+
+/* (n, o, oy, ox, c, ky, kx) of every multiply-add of the convolution; fn gets the image
+ * element read (or -1 in the padding) */
+typedef void (*conv_visit)(void *ud, int64_t yi, int64_t xi, int64_t wi);
+static void conv_walk(conv_visit fn, void *ud) {
+  for (int64_t n = 0; n < CN; n++)
+    for (int64_t o = 0; o < CO; o++)
+      for (int64_t pos = 0; pos < OH * OW; pos++)
+        for (int64_t k = 0; k < KK; k++) {
+          int64_t src = patch_source(n, pos, k);
+          if (src >= 0) fn(ud, (n * CO + o) * OH * OW + pos, src, o * KK + k);
+        }
+}
+
+typedef struct conv_refs {
+  gb_tensor *x, *w, *g;
+  double *r;
+  gb_opid id;
+} conv_refs;
+
+static void conv_visit_ref(void *ud, int64_t yi, int64_t xi, int64_t wi) {
+  conv_refs *c = ud;
+  if (c->id == GB_OP_CONV2D) c->r[yi] += at(c->x, xi) * at(c->w, wi);
+  if (c->id == GB_OP_CONV2D_BACKWARD_INPUT) c->r[xi] += at(c->g, yi) * at(c->w, wi);
+  if (c->id == GB_OP_CONV2D_BACKWARD_WEIGHT) c->r[wi] += at(c->g, yi) * at(c->x, xi);
+}
+
+static void case_conv2d(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *x = frand(S, 4, (int64_t[]){CN, CC, CH, CW}, -1, 1);
+  gb_tensor *w = frand(S, 4, (int64_t[]){CO, CC, KH, KW}, -1, 1);
+  gb_tensor *g = frand(S, 4, (int64_t[]){CN, CO, OH, OW}, -1, 1);
+  conv_refs cr = {x, w, g, NULL, id};
+  c->a = (gb_opargs){.nin = 2, .i = {KH, KW, SH, SW, PH, PW, CH, CW}};
+  if (id == GB_OP_CONV2D) {
+    gb_tensor *b = frand(S, 1, (int64_t[]){CO}, -1, 1);
+    cr.r = alloc_ref(c, CN * CO * OH * OW);
+    for (int64_t i = 0; i < c->nref; i++)
+      cr.r[i] = at(b, i / (OH * OW) % CO);
+    conv_walk(conv_visit_ref, &cr);
+    c->a.in[0] = x, c->a.in[1] = w, c->a.in[2] = b, c->a.nin = 3;
+    c->smooth = true;
+    gb_tensor_release(S, g);
+    return;
+  }
+  cr.r = alloc_ref(c, id == GB_OP_CONV2D_BACKWARD_INPUT ? CN * CC * CH * CW : CO * KK);
+  conv_walk(conv_visit_ref, &cr);
+  c->a.in[0] = g;
+  c->a.in[1] = id == GB_OP_CONV2D_BACKWARD_INPUT ? w : x;
+  gb_tensor_release(S, id == GB_OP_CONV2D_BACKWARD_INPUT ? x : w);
+}
+
+/* window of output cell (oy, ox) in a CH x CW plane; *cnt the divisor */
+static void avg_window(bool adaptive, int64_t oy, int64_t ox, int64_t *y0, int64_t *y1, int64_t *x0,
+                       int64_t *x1) {
+  if (adaptive) { /* 4 -> 3 rows: [0,2) [1,3) [2,4); 5 -> 2 columns: [0,3) [2,5) */
+    static const int64_t ry[3][2] = {{0, 2}, {1, 3}, {2, 4}}, rx[2][2] = {{0, 3}, {2, 5}};
+    *y0 = ry[oy][0], *y1 = ry[oy][1], *x0 = rx[ox][0], *x1 = rx[ox][1];
+    return;
+  }
+  *y0 = oy * SH - PH, *y1 = *y0 + KH, *x0 = ox * SW - PW, *x1 = *x0 + KW;
+  if (*y0 < 0) *y0 = 0;
+  if (*x0 < 0) *x0 = 0;
+  if (*y1 > CH) *y1 = CH;
+  if (*x1 > CW) *x1 = CW;
+}
+
+static void case_avg_pool(gb_state *S, gb_opid id, opcase *c) {
+  bool adaptive = id == GB_OP_ADAPTIVE_AVG_POOL2D || id == GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD;
+  bool fwd = id == GB_OP_AVG_POOL2D || id == GB_OP_ADAPTIVE_AVG_POOL2D;
+  int64_t oh = adaptive ? 3 : OH, ow = adaptive ? 2 : OW;
+  gb_tensor *x = frand(S, 4, (int64_t[]){CN, CC, CH, CW}, -1, 1);
+  gb_tensor *g = frand(S, 4, (int64_t[]){CN, CC, oh, ow}, -1, 1);
+  c->a = adaptive ? (gb_opargs){.i = {3, 2}} : (gb_opargs){.i = {KH, KW, SH, SW, PH, PW, 0}};
+  double *r = alloc_ref(c, fwd ? CN * CC * oh * ow : CN * CC * CH * CW);
+  for (int64_t p = 0; p < CN * CC; p++)
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t y0, y1, x0, x1, o = (p * oh + oy) * ow + ox;
+        avg_window(adaptive, oy, ox, &y0, &y1, &x0, &x1);
+        double cnt = (double)((y1 - y0) * (x1 - x0)), s = 0;
+        for (int64_t iy = y0; iy < y1; iy++)
+          for (int64_t ix = x0; ix < x1; ix++) {
+            int64_t e = (p * CH + iy) * CW + ix;
+            s += at(x, e);
+            if (!fwd) r[e] += at(g, o) / cnt;
+          }
+        if (fwd) r[o] = s / cnt;
+      }
+  if (fwd) {
+    c->a.in[0] = x, c->a.nin = 1, c->smooth = true;
+    gb_tensor_release(S, g);
+  } else {
+    c->a.in[0] = g, c->a.in[1] = x, c->a.nin = 2;
+  }
+}
+
+/* batch norm of x (3,2,2) per channel (dim 2), eps 1e-5 */
+static void case_batch_norm(gb_state *S, gb_opid id, opcase *c) {
+  enum { BN = 3, BC = 2, BS = 2 };
+  const double eps = 1e-5;
+  gb_tensor *x = frand(S, 3, (int64_t[]){BN, BC, BS}, -1, 1);
+  gb_tensor *w = frand(S, 1, (int64_t[]){BC}, 0.5, 1.5), *b = frand(S, 1, (int64_t[]){BC}, -1, 1);
+  gb_tensor *g = frand(S, 3, (int64_t[]){BN, BC, BS}, -1, 1);
+  double *r = alloc_ref(c, BN * BC * BS);
+  for (int ch = 0; ch < BC; ch++) {
+    double mu = 0, var = 0, m = BN * BS, sg = 0, sgx = 0;
+    for (int i = 0; i < BN; i++)
+      for (int k = 0; k < BS; k++)
+        mu += at(x, (i * BC + ch) * BS + k) / m;
+    for (int i = 0; i < BN; i++)
+      for (int k = 0; k < BS; k++)
+        var += pow(at(x, (i * BC + ch) * BS + k) - mu, 2) / m;
+    double inv = 1 / sqrt(var + eps);
+    for (int i = 0; i < BN; i++)
+      for (int k = 0; k < BS; k++) {
+        int e = (i * BC + ch) * BS + k;
+        sg += at(g, e), sgx += at(g, e) * (at(x, e) - mu) * inv;
+      }
+    for (int i = 0; i < BN; i++)
+      for (int k = 0; k < BS; k++) {
+        int e = (i * BC + ch) * BS + k;
+        double xh = (at(x, e) - mu) * inv;
+        r[e] = id == GB_OP_BATCH_NORM ? xh * at(w, ch) + at(b, ch)
+                                      : at(w, ch) * inv * (at(g, e) - sg / m - xh * sgx / m);
+      }
+  }
+  c->a = (gb_opargs){.nin = 3, .f = {eps}};
+  if (id == GB_OP_BATCH_NORM) {
+    c->a.in[0] = x, c->a.in[1] = w, c->a.in[2] = b, c->smooth = true;
+    gb_tensor_release(S, g);
+  } else {
+    c->a.in[0] = g, c->a.in[1] = x, c->a.in[2] = w;
+    gb_tensor_release(S, b);
+  }
+}
+
 /* issue 15's shape rows: cumsum along dim 2 of (3,4); slice of (2,3,5) along dim 3 from 1
  * with step 3 (elements 1 and 4); repeat (2,3) by {2,3} */
 static void case_shape15(gb_state *S, gb_opid id, opcase *c) {
@@ -899,6 +1039,15 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_LSTM_SEQ_BACKWARD:
   case GB_OP_GRU_SEQ:
   case GB_OP_GRU_SEQ_BACKWARD: case_rnn(S, id, c); break;
+  case GB_OP_CONV2D:
+  case GB_OP_CONV2D_BACKWARD_INPUT:
+  case GB_OP_CONV2D_BACKWARD_WEIGHT: case_conv2d(S, id, c); break;
+  case GB_OP_AVG_POOL2D:
+  case GB_OP_AVG_POOL2D_BACKWARD:
+  case GB_OP_ADAPTIVE_AVG_POOL2D:
+  case GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: case_avg_pool(S, id, c); break;
+  case GB_OP_BATCH_NORM:
+  case GB_OP_BATCH_NORM_BACKWARD: case_batch_norm(S, id, c); break;
   default:
     if (gb_ops[id].nin == 1)
       case_unary(S, id, c);
@@ -1358,7 +1507,17 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_LOG_SOFTMAX_BACKWARD:
   case GB_OP_CROSS_ENTROPY_BACKWARD:
   case GB_OP_NLL_LOSS_BACKWARD:
-  case GB_OP_ADDMM: return true; /* arithmetic on the same values as their forward rows */
+  case GB_OP_ADDMM:
+  case GB_OP_CONV2D_BACKWARD_INPUT:
+  case GB_OP_CONV2D_BACKWARD_WEIGHT:
+  case GB_OP_AVG_POOL2D_BACKWARD:
+  case GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
+  case GB_OP_BATCH_NORM_BACKWARD:
+    return true; /* arithmetic on the same values as their forward rows */
+  case GB_OP_CONV2D:
+  case GB_OP_AVG_POOL2D:
+  case GB_OP_ADAPTIVE_AVG_POOL2D:
+  case GB_OP_BATCH_NORM: return true; /* check_nan_nn */
   case GB_OP_LSTM_SEQ:
   case GB_OP_LSTM_SEQ_BACKWARD:
   case GB_OP_GRU_SEQ:
@@ -1377,6 +1536,32 @@ static bool nan_covered(gb_state *S, gb_opid id) {
     if (gb_ops[id].nin == 1 || gb_ops[id].nin == 2) return check_nan_elementwise(S, id);
     return false;
   }
+}
+
+/* nn-layer rows: a NaN reaches exactly the outputs whose window (or channel) holds it */
+static void check_nan_nn(gb_state *S) {
+  const float xv[4] = {1, NAN, 3, 2};
+  gb_tensor *x = tensor_of(S, 4, (int64_t[]){1, 1, 2, 2}, xv);
+  gb_tensor *w = tensor_of(S, 4, (int64_t[]){1, 1, 1, 1}, (float[]){2});
+  gb_tensor *b = tensor_of(S, 1, (int64_t[]){1}, (float[]){0.5f});
+  gb_opargs cv = {.in = {x, w, b}, .nin = 3, .i = {1, 1, 1, 1, 0, 0}};
+  double cw[4] = {2.5, QNAN, 6.5, 4.5};
+  expect_row(S, GB_OP_CONV2D, &cv, 0, cw, 4, 1e-6, "with a NaN");
+  gb_opargs ap = {.in = {x}, .nin = 1, .i = {1, 2, 1, 2, 0, 0, 1}}; /* rows {1, nan}, {3, 2} */
+  double aw[2] = {QNAN, 2.5};
+  expect_row(S, GB_OP_AVG_POOL2D, &ap, 0, aw, 2, 1e-6, "with a NaN");
+  gb_opargs ad = {.in = {x}, .nin = 1, .i = {2, 1}};
+  expect_row(S, GB_OP_ADAPTIVE_AVG_POOL2D, &ad, 0, aw, 2, 1e-6, "with a NaN");
+  /* batch norm over (2,2): channel 2 holds the NaN, channel 1 ({1, 3}) normalizes to -+1 */
+  gb_tensor *bx = tensor_of(S, 2, (int64_t[]){2, 2}, xv);
+  gb_tensor *bw = tensor_of(S, 1, (int64_t[]){2}, (float[]){1, 1});
+  gb_tensor *bb = tensor_of(S, 1, (int64_t[]){2}, (float[]){0, 0});
+  gb_opargs bn = {.in = {bx, bw, bb}, .nin = 3, .f = {1e-12}};
+  double bnw[4] = {-1, QNAN, 1, QNAN};
+  expect_row(S, GB_OP_BATCH_NORM, &bn, 0, bnw, 4, 1e-5, "with a NaN");
+  gb_tensor *objs[] = {x, w, b, bx, bw, bb};
+  for (size_t k = 0; k < sizeof objs / sizeof objs[0]; k++)
+    gb_tensor_release(S, objs[k]);
 }
 
 int main(void) {
@@ -1401,6 +1586,7 @@ int main(void) {
     CHECK(nan_covered(S, (gb_opid)id), "row %s has no NaN case in test_ops.c", gb_ops[id].name);
   }
   check_nan_rows(S);
+  check_nan_nn(S);
   check_large_offsets(S);
   check_issue15_specials(S);
   gb_memstats m;

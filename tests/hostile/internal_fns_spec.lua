@@ -37,9 +37,10 @@ describe('internal functions', function()
       end
     end
     table.sort(names)
-    assert.are.same({ '_adam_step', '_can_gather_rows', '_cat', '_gather_rows', '_grad_hooks',
-      '_graph_new', '_gru_seq', '_hook_id', '_im2col', '_lstm_seq', '_max_pool2d', '_pad',
-      '_post_backward', '_sgd_step', '_slice' }, names)
+    assert.are.same({ '_adam_step', '_adaptive_avg_pool2d', '_avg_pool2d', '_batch_norm',
+      '_can_gather_rows', '_cat', '_conv2d', '_gather_rows', '_grad_hooks', '_graph_new',
+      '_gru_seq', '_hook_id', '_im2col', '_lstm_seq', '_max_pool2d', '_pad', '_post_backward',
+      '_sgd_step', '_slice' }, names)
   end)
 
   it('gb._post_backward is one list; hostile entries are skipped, an error is backward\'s', function()
@@ -171,6 +172,64 @@ describe('internal functions', function()
     for _, v in ipairs(others) do
       assert.is_false(pcall(gb._lstm_seq, v, z(8, 2), z(1, 2), z(1, 2)))
     end
+    still_works()
+  end)
+
+  it('gb._conv2d, gb._avg_pool2d, gb._adaptive_avg_pool2d and gb._batch_norm check their arguments', function()
+    local x = gb.arange(1, 17):view(1, 1, 4, 4)
+    local w, b = gb.ones(2, 1, 3, 3), gb.zeros(2)
+    fails_with('conv2d: argument 1: expected an (N,C,H,W) input, got (16)',
+      function() return gb._conv2d(gb.ones(16), w, b, 3, 3, 1, 1, 0, 0) end)
+    fails_with('conv2d: weight (2,1,3,3) does not fit 1 input channels and a 2x2 kernel',
+      function() return gb._conv2d(x, w, b, 2, 2, 1, 1, 0, 0) end)
+    fails_with('conv2d: bias (3) does not match weight (2,1,3,3)',
+      function() return gb._conv2d(x, w, gb.zeros(3), 3, 3, 1, 1, 0, 0) end)
+    fails_with('conv2d: kernel 3x3 is larger than the padded input 2x2',
+      function() return gb._conv2d(gb.ones(1, 1, 2, 2), w, b, 3, 3, 1, 1, 0, 0) end)
+    fails_with('avg_pool2d: kernel 2x2, stride 0x1, padding 0x0',
+      function() return gb._avg_pool2d(x, 2, 2, 0, 1, 0, 0, true) end)
+    fails_with('adaptive_avg_pool2d: output size 0x2 must be >= 1',
+      function() return gb._adaptive_avg_pool2d(x, 0, 2) end)
+    fails_with('batch_norm: argument 2 (3) does not match the 1 channels of (1,1,4,4)',
+      function() return gb._batch_norm(x, gb.ones(3), gb.zeros(1), 1e-5) end)
+    fails_with('batch_norm: eps must be > 0, got 0',
+      function() return gb._batch_norm(x, gb.ones(1), gb.zeros(1), 0) end)
+    assert.are.same({ { { { 3.5, 5.5 }, { 11.5, 13.5 } } } }, gb._avg_pool2d(x, 2, 2, 2, 2, 0, 0, true):totable())
+    assert.are.same({ { { { 8.5 } } } }, gb._adaptive_avg_pool2d(x, 1, 1):totable())
+    assert.are.same({ { { { 54, 63 }, { 90, 99 } } } }, gb._conv2d(x, gb.ones(1, 1, 3, 3), gb.zeros(1), 3, 3, 1, 1, 0, 0):totable())
+    local calls = 0
+    for i = 1, #ints do
+      for j = 1, #ints do
+        local k, s, p = ints[i], ints[j], ints[(i + j) % #ints + 1]
+        for _, call in ipairs({
+          function() return gb._conv2d(x, gb.ones(1, 1, 2, 2), gb.zeros(1), k, k, s, s, p, p) end,
+          function() return gb._conv2d(x, gb.ones(1, 1, 1, 1), gb.zeros(1), 1, 1, s, s, p, p) end,
+          function() return gb._avg_pool2d(x, k, k, s, s, p, p, false) end,
+        }) do
+          local ok, out = pcall(call)
+          calls = calls + 1
+          if ok then assert.is_true(gb.is_tensor(out) and out:numel() <= 2^36) end
+        end
+      end
+    end
+    -- output sizes: legal ones up to 2^36 cells would be real (huge) work, so the sweep keeps
+    -- them small and the rest hostile
+    local sizes = { 0, 1, 2, 3, -1, -2, 2^37, 2^62, math.maxinteger, math.mininteger }
+    for _, h in ipairs(sizes) do
+      for _, wd in ipairs(sizes) do
+        local ok, out = pcall(gb._adaptive_avg_pool2d, x, h, wd)
+        calls = calls + 1
+        assert.are.equal(h >= 1 and h <= 3 and wd >= 1 and wd <= 3, ok)
+        if ok then assert.are.same({ 1, 1, h, wd }, out.shape) end
+      end
+    end
+    for _, v in ipairs(others) do
+      assert.is_false(pcall(gb._conv2d, x, w, b, v, 3, 1, 1, 0, 0))
+      assert.is_false(pcall(gb._avg_pool2d, x, 2, 2, 2, 2, 0, 0, v ~= true and v or 1))
+      assert.is_false(pcall(gb._adaptive_avg_pool2d, x, v, 1))
+      assert.is_false(pcall(gb._batch_norm, x, gb.ones(1), gb.zeros(1), type(v) == 'number' and -v or v))
+    end
+    assert.is_true(calls > 400)
     still_works()
   end)
 

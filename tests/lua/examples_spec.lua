@@ -40,6 +40,15 @@ end
 local CASES = {
   ['char_transformer.lua'] = char_model('char_transformer.lua'),
   ['char_lstm.lua'] = char_model('char_lstm.lua'),
+  ['cnn_fashion.lua'] = function()
+    -- --quick: 2,000 training images, one epoch; Debian's dataset-fashion-mnist (setup.sh)
+    local out = run('cnn_fashion.lua', '--quick')
+    assert.is_truthy(out:find('2000 train / 1000 test images, 421834 parameters', 1, true), out)
+    local loss = tonumber(out:match('epoch 1: train loss (%S+),'))
+    assert(loss, out)
+    assert.is_true(loss < 2.0, out)
+    assert.is_true(tonumber(out:match('test accuracy: (%S+)\n$')) > 0.55, out)
+  end,
   ['vanishing_gradients.lua'] = function()
     local out = run('vanishing_gradients.lua', '--steps 60 --data ' .. support.mnist_dir())
     local w, r, a = out:match('sigmoid: warnings (%d+), layer%-1/last norm ratio (%S+), test accuracy (%S+)')

@@ -1,6 +1,7 @@
 -- nn/Conv2d.lua — 2-D convolution over (N, C, H, W) as in PyTorch: weight (out, in, kh, kw),
 -- bias (out), zero padding, default init kaiming_uniform(a=sqrt(5)) and U(+-1/sqrt(fan_in)).
--- Computed as im2col (every receptive field as a row) followed by one matrix product.
+-- Computed by the fused conv2d row (patches unfolded in bounded tiles, one matrix product
+-- per tile, threaded over images: runtime/cpu/gb_cpu_conv2d.c).
 
 local errors = require('gpubp.errors')
 local options = require('gpubp.options')
@@ -58,13 +59,8 @@ function Conv2d:forward(x)
     errors.raise(('Conv2d: expected input (N, %d, H, W), got (%s)'):format(self.in_channels,
       table.concat(x.shape, ',')))
   end
-  local n, h, w = x:size(1), x:size(3), x:size(4)
-  local oh = (h + 2 * self.ph - self.kh) // self.sh + 1
-  local ow = (w + 2 * self.pw - self.kw) // self.sw + 1
-  local cols = gb._im2col(x, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw)
-  local y = cols:matmul(self.weight:view(self.out_channels, -1):t()) -- (N, OH*OW, out)
-  if self.bias then y = y + self.bias end
-  return y:permute(1, 3, 2):reshape(n, self.out_channels, oh, ow)
+  local b = self.bias or gb.zeros({ self.out_channels }, { device = x.device })
+  return gb._conv2d(x, self.weight, b, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw)
 end
 
 function Conv2d:__tostring()

@@ -17,6 +17,9 @@ local CLASSES = {
   'Embedding', 'Conv2d', 'MaxPool2d', 'LSTM', 'GRU', 'LSTMCell', 'GRUCell', 'MultiheadAttention',
   'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
   'DistributedDataParallel',
+  -- issue 15 (branch nn)
+  'BatchNorm2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'Conv1d', 'Dropout2d', 'ModuleList',
+  'ModuleDict', 'BCELoss', 'SmoothL1Loss', 'HuberLoss', 'KLDivLoss', 'SiLU', 'ELU', 'Softplus',
 }
 for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.nn.' .. name end
 

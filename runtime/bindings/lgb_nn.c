@@ -1,0 +1,72 @@
+/* lgb_nn.c — the internal module functions behind the nn layers of issue 15 (gb._conv2d,
+ * gb._avg_pool2d, gb._adaptive_avg_pool2d, gb._batch_norm): raw positional arguments, checked
+ * by the rows' shape rules; the lua/gpubp/nn classes are their only intended callers. */
+#include "gb_state.h"
+#include "lgb.h"
+
+static int push_result(lua_State *L, gb_state *S, gb_status st, gb_tensor **r) {
+  if (st) return gbL_raise(L, S);
+  gbL_push_tensor(L, *r);
+  return 1;
+}
+
+static void window_args(lua_State *L, int idx, gb_opargs *a) {
+  for (int k = 0; k < 6; k++)
+    a->i[k] = luaL_checkinteger(L, idx + k);
+}
+
+/* gb._conv2d(x, w, b, kh, kw, sh, sw, ph, pw) -> (N, O, OH, OW) */
+static int l_conv2d(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *r;
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
+                 .nin = 3};
+  window_args(L, 4, &a);
+  return push_result(L, S, gb_op_run(S, GB_OP_CONV2D, &a, &r), &r);
+}
+
+/* gb._avg_pool2d(x, kh, kw, sh, sw, ph, pw, count_include_pad) -> (N, C, OH, OW) */
+static int l_avg_pool2d(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *r;
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
+  window_args(L, 2, &a);
+  luaL_checktype(L, 8, LUA_TBOOLEAN);
+  a.i[6] = lua_toboolean(L, 8);
+  return push_result(L, S, gb_op_run(S, GB_OP_AVG_POOL2D, &a, &r), &r);
+}
+
+/* gb._adaptive_avg_pool2d(x, oh, ow) -> (N, C, oh, ow) */
+static int l_adaptive_avg_pool2d(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *r;
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
+  a.i[0] = luaL_checkinteger(L, 2);
+  a.i[1] = luaL_checkinteger(L, 3);
+  return push_result(L, S, gb_op_run(S, GB_OP_ADAPTIVE_AVG_POOL2D, &a, &r), &r);
+}
+
+/* gb._batch_norm(x, w, b, eps) -> y, stats (2, C): batch mean and biased variance */
+static int l_batch_norm(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *r[2] = {NULL, NULL};
+  gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
+                 .nin = 3,
+                 .f = {luaL_checknumber(L, 4)}};
+  if (gb_op_run(S, GB_OP_BATCH_NORM, &a, r)) return gbL_raise(L, S);
+  gbL_push_tensor(L, r[0]);
+  gbL_push_tensor(L, r[1]);
+  return 2;
+}
+
+static const luaL_Reg nn_fns[] = {
+    {"_conv2d", l_conv2d},
+    {"_avg_pool2d", l_avg_pool2d},
+    {"_adaptive_avg_pool2d", l_adaptive_avg_pool2d},
+    {"_batch_norm", l_batch_norm},
+    {NULL, NULL},
+};
+
+void gbL_open_nn(lua_State *L) {
+  luaL_setfuncs(L, nn_fns, 0);
+}

@@ -1,0 +1,248 @@
+/* gb_infer_nn.c — shape rules of the nn-layer rows (gb_ops.def, "nn layers" block): fused
+ * convolution and its two backward rows, adaptive average pooling, batch norm. All size
+ * arithmetic goes through gb_checked.h. Dims here are 0-based. */
+#include <string.h>
+
+#include "gb_checked.h"
+#include "gb_kernels.h"
+#include "gb_state.h"
+
+#define NAME (gb_ops[op].name)
+
+static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dtype dt) {
+  o->ndim[k] = ndim;
+  if (ndim) memcpy(o->shape[k], shape, sizeof(int64_t) * (size_t)ndim);
+  o->dtype[k] = dt;
+}
+
+static gb_status need_f32(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
+  if (t->dtype == GB_F32) return GB_OK;
+  return gb_errorf(S, GB_EDTYPE,
+                   "%s: argument %d has dtype %s, expected float32 (convert with :float())", NAME,
+                   argno, gb_dtype_name(t->dtype));
+}
+
+static gb_status need_ndim(gb_state *S, gb_opid op, const gb_tensor *t, int argno, int nd,
+                           const char *what) {
+  gb_status st = need_f32(S, op, t, argno);
+  if (st || t->ndim == nd) return st;
+  char sb[GB_SHAPE_STRLEN];
+  return gb_errorf(S, GB_ESHAPE, "%s: argument %d: expected %s, got %s", NAME, argno, what,
+                   gb_shape_str(t, sb));
+}
+
+/* Output size of a convolution window over (h, w): kernel i0,i1, stride i2,i3, zero padding
+ * i4,i5 (any size >= 0, as PyTorch's conv2d). */
+static gb_status conv_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t h, int64_t w,
+                          int64_t *oh, int64_t *ow) {
+  int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph > GB_MAX_NUMEL ||
+      pw > GB_MAX_NUMEL)
+    return gb_errorf(S, GB_EARG,
+                     "%s: kernel %lldx%lld, stride %lldx%lld, padding %lldx%lld: sizes and strides "
+                     "must be >= 1 and padding >= 0",
+                     NAME, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
+                     (long long)ph, (long long)pw);
+  int64_t hp, wp;
+  if (h < 0 || w < 0 || gb_add_ovf(h, 2 * ph, &hp) || gb_add_ovf(w, 2 * pw, &wp) ||
+      hp > GB_MAX_NUMEL || wp > GB_MAX_NUMEL)
+    return gb_errorf(
+        S, GB_ESHAPE,
+        "%s: a %lldx%lld input padded by %lldx%lld is too large (at most " GB_MAX_NUMEL_STR
+        " per side)",
+        NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
+  if (hp < kh || wp < kw)
+    return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
+                     NAME, (long long)kh, (long long)kw, (long long)hp, (long long)wp);
+  *oh = (hp - kh) / sh + 1;
+  *ow = (wp - kw) / sw + 1;
+  return GB_OK;
+}
+
+/* w (O,C,kh,kw) must have kernel i0 x i1 and C input channels */
+static gb_status check_weight(gb_state *S, gb_opid op, const gb_opargs *a, const gb_tensor *w,
+                              int argno, int64_t c) {
+  gb_status st = need_ndim(S, op, w, argno, 4, "a weight (O,C,kh,kw)");
+  if (st) return st;
+  if (w->shape[1] == c && w->shape[2] == a->i[0] && w->shape[3] == a->i[1]) return GB_OK;
+  char sb[GB_SHAPE_STRLEN];
+  return gb_errorf(S, GB_ESHAPE,
+                   "%s: weight %s does not fit %lld input channels and a %lldx%lld "
+                   "kernel",
+                   NAME, gb_shape_str(w, sb), (long long)c, (long long)a->i[0], (long long)a->i[1]);
+}
+
+static gb_status too_large(gb_state *S, gb_opid op, int nd, const int64_t *shape) {
+  return gb_shape_check(S, NAME, nd, shape, NULL);
+}
+
+/* the kernels multiply (O,K) by (K,positions) matrices: each size must fit an int */
+static gb_status gemm_sizes(gb_state *S, gb_opid op, int64_t k, int64_t o, int64_t p) {
+  const int64_t lim = 2147483647;
+  if (k <= lim && o <= lim && p <= lim) return GB_OK;
+  return gb_errorf(S, GB_ESHAPE,
+                   "%s: %lld values per patch, %lld channels, %lld positions: each must be "
+                   "below 2^31",
+                   NAME, (long long)k, (long long)o, (long long)p);
+}
+
+/* (x (N,C,H,W), w (O,C,kh,kw), bias (O)) -> (N,O,OH,OW) */
+gb_status gb_infer_conv2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0], *w = a->in[1], *b = a->in[2];
+  int64_t oh = 0, ow = 0, k = 0;
+  gb_status st;
+  if ((st = need_ndim(S, op, x, 1, 4, "an (N,C,H,W) input")) ||
+      (st = conv_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)) ||
+      (st = check_weight(S, op, a, w, 2, x->shape[1])) ||
+      (st = need_ndim(S, op, b, 3, 1, "a bias (O)")))
+    return st;
+  if (b->shape[0] != w->shape[0]) {
+    char sb[GB_SHAPE_STRLEN], sw[GB_SHAPE_STRLEN];
+    return gb_errorf(S, GB_ESHAPE, "%s: bias %s does not match weight %s", NAME,
+                     gb_shape_str(b, sb), gb_shape_str(w, sw));
+  }
+  /* the kernels hold one (C*kh*kw) column of patches per output position of a tile */
+  if (gb_mul_ovf(w->shape[1], w->shape[2] * w->shape[3], &k) || k > GB_MAX_NUMEL)
+    return gb_errorf(S, GB_ESHAPE, "%s: patches of %lld values are too large", NAME, (long long)k);
+  int64_t shape[4] = {x->shape[0], w->shape[0], oh, ow};
+  if ((st = too_large(S, op, 4, shape))) return st;
+  if ((st = gemm_sizes(S, op, k, w->shape[0], oh * ow))) return st;
+  set_out(o, 0, 4, shape, GB_F32);
+  return GB_OK;
+}
+
+/* (gout (N,O,OH,OW), w (O,C,kh,kw)) -> (N,C,H,W) with H = i6, W = i7 */
+gb_status gb_infer_conv2d_backward_input(gb_state *S, gb_opid op, const gb_opargs *a,
+                                         gb_outspec *o) {
+  const gb_tensor *g = a->in[0], *w = a->in[1];
+  int64_t oh = 0, ow = 0;
+  gb_status st;
+  if ((st = need_ndim(S, op, g, 1, 4, "a gradient (N,O,OH,OW)")) ||
+      (st = need_ndim(S, op, w, 2, 4, "a weight (O,C,kh,kw)")) ||
+      (st = check_weight(S, op, a, w, 2, w->shape[1])) ||
+      (st = conv_out(S, op, a, a->i[6], a->i[7], &oh, &ow)))
+    return st;
+  if (g->shape[1] != w->shape[0] || g->shape[2] != oh || g->shape[3] != ow) {
+    char sg[GB_SHAPE_STRLEN], sw[GB_SHAPE_STRLEN];
+    return gb_errorf(S, GB_ESHAPE, "%s: gradient %s does not fit weight %s and a %lldx%lld image",
+                     NAME, gb_shape_str(g, sg), gb_shape_str(w, sw), (long long)a->i[6],
+                     (long long)a->i[7]);
+  }
+  int64_t shape[4] = {g->shape[0], w->shape[1], a->i[6], a->i[7]};
+  if ((st = too_large(S, op, 4, shape)) ||
+      (st = gemm_sizes(S, op, w->shape[1] * a->i[0] * a->i[1], w->shape[0], oh * ow)))
+    return st;
+  set_out(o, 0, 4, shape, GB_F32);
+  return GB_OK;
+}
+
+/* (gout (N,O,OH,OW), x (N,C,H,W)) -> (O,C,kh,kw) */
+gb_status gb_infer_conv2d_backward_weight(gb_state *S, gb_opid op, const gb_opargs *a,
+                                          gb_outspec *o) {
+  const gb_tensor *g = a->in[0], *x = a->in[1];
+  int64_t oh = 0, ow = 0;
+  gb_status st;
+  if ((st = need_ndim(S, op, g, 1, 4, "a gradient (N,O,OH,OW)")) ||
+      (st = need_ndim(S, op, x, 2, 4, "an (N,C,H,W) input")) ||
+      (st = conv_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)))
+    return st;
+  if (g->shape[0] != x->shape[0] || g->shape[2] != oh || g->shape[3] != ow) {
+    char sg[GB_SHAPE_STRLEN], sx[GB_SHAPE_STRLEN];
+    return gb_errorf(S, GB_ESHAPE, "%s: gradient %s does not fit input %s", NAME,
+                     gb_shape_str(g, sg), gb_shape_str(x, sx));
+  }
+  int64_t shape[4] = {g->shape[1], x->shape[1], a->i[0], a->i[1]};
+  if ((st = too_large(S, op, 4, shape)) ||
+      (st = gemm_sizes(S, op, x->shape[1] * a->i[0] * a->i[1], g->shape[1], oh * ow)))
+    return st;
+  set_out(o, 0, 4, shape, GB_F32);
+  return GB_OK;
+}
+
+/* x (N,C,H,W) -> (N,C,i0,i1); output sizes >= 1 */
+gb_status gb_infer_adaptive_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st = need_ndim(S, op, x, 1, 4, "an (N,C,H,W) input");
+  if (st) return st;
+  if (a->i[0] < 1 || a->i[1] < 1 || a->i[0] > GB_MAX_NUMEL || a->i[1] > GB_MAX_NUMEL)
+    return gb_errorf(S, GB_EARG, "%s: output size %lldx%lld must be >= 1", NAME, (long long)a->i[0],
+                     (long long)a->i[1]);
+  if (x->shape[2] < 1 || x->shape[3] < 1) {
+    char sb[GB_SHAPE_STRLEN];
+    return gb_errorf(S, GB_ESHAPE, "%s: input %s has an empty image", NAME, gb_shape_str(x, sb));
+  }
+  int64_t shape[4] = {x->shape[0], x->shape[1], a->i[0], a->i[1]};
+  if ((st = too_large(S, op, 4, shape))) return st;
+  set_out(o, 0, 4, shape, GB_F32);
+  return GB_OK;
+}
+
+/* (x (N,C,...), w (C), b (C)) -> y like x, stats (2,C) */
+gb_status gb_infer_batch_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *x = a->in[0];
+  gb_status st = need_f32(S, op, x, 1);
+  if (st) return st;
+  char sb[GB_SHAPE_STRLEN], sw[GB_SHAPE_STRLEN];
+  if (x->ndim < 2)
+    return gb_errorf(S, GB_ESHAPE, "%s: expected an (N,C,...) input, got %s", NAME,
+                     gb_shape_str(x, sb));
+  for (int k = 1; k <= 2; k++) {
+    const gb_tensor *p = a->in[k];
+    if ((st = need_f32(S, op, p, k + 1))) return st;
+    if (p->ndim != 1 || p->shape[0] != x->shape[1])
+      return gb_errorf(S, GB_ESHAPE, "%s: argument %d %s does not match the %lld channels of %s",
+                       NAME, k + 1, gb_shape_str(p, sw), (long long)x->shape[1],
+                       gb_shape_str(x, sb));
+  }
+  if (!(a->f[0] > 0)) return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
+  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  int64_t stats[2] = {2, x->shape[1]};
+  o->nout = 2;
+  set_out(o, 1, 2, stats, GB_F32);
+  return GB_OK;
+}
+
+/* (gout like x, x (N,C,...), w (C)) -> gx like x, (2,C) dw and db */
+gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *g = a->in[0], *x = a->in[1], *w = a->in[2];
+  gb_status st;
+  for (int k = 0; k < 3; k++)
+    if ((st = need_f32(S, op, a->in[k], k + 1))) return st;
+  char sg[GB_SHAPE_STRLEN], sx[GB_SHAPE_STRLEN];
+  bool ok = x->ndim >= 2 && g->ndim == x->ndim && w->ndim == 1 && w->shape[0] == x->shape[1];
+  for (int d = 0; ok && d < x->ndim; d++)
+    ok = g->shape[d] == x->shape[d];
+  if (!ok)
+    return gb_errorf(S, GB_ESHAPE, "%s: gradient %s, input %s: shapes do not fit", NAME,
+                     gb_shape_str(g, sg), gb_shape_str(x, sx));
+  if (!(a->f[0] > 0)) return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
+  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  int64_t stats[2] = {2, x->shape[1]};
+  o->nout = 2;
+  set_out(o, 1, 2, stats, GB_F32);
+  return GB_OK;
+}
+
+/* (gout, x): gout must be what the forward row (avg_pool2d / adaptive_avg_pool2d, same
+ * params) makes of x */
+gb_status gb_infer_avg_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *g = a->in[0], *x = a->in[1];
+  gb_status st = need_ndim(S, op, g, 1, 4, "a gradient (N,C,OH,OW)");
+  if (st) return st;
+  gb_opid fwd = op == GB_OP_AVG_POOL2D_BACKWARD ? GB_OP_AVG_POOL2D : GB_OP_ADAPTIVE_AVG_POOL2D;
+  gb_opargs fa = *a;
+  fa.in[0] = a->in[1];
+  fa.nin = 1;
+  gb_outspec fo = {.nout = 1};
+  if ((st = gb_ops[fwd].infer(S, fwd, &fa, &fo))) return st;
+  bool ok = true;
+  for (int d = 0; d < 4; d++)
+    ok = ok && g->shape[d] == fo.shape[0][d];
+  if (!ok) {
+    char sg[GB_SHAPE_STRLEN], sx[GB_SHAPE_STRLEN];
+    return gb_errorf(S, GB_ESHAPE, "%s: gradient %s does not fit input %s", NAME,
+                     gb_shape_str(g, sg), gb_shape_str(x, sx));
+  }
+  set_out(o, 0, 4, x->shape, GB_F32);
+  return GB_OK;
+}

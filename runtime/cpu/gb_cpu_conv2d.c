@@ -1,0 +1,309 @@
+/* gb_cpu_conv2d.c — the fused conv2d rows on the CPU. Each image's output positions are cut
+ * into tiles; a tile's patches are unfolded (im2col) into a per-thread buffer of at most
+ * GB_CONV_TILE_BYTES and multiplied by the weight, so memory stays bounded at any batch
+ * (the unfolded patches of a whole batch are never held). Jobs (image, tile) run on the
+ * worker pool (gb_cpu_parallel.h); the backward rows thread over images, the weight gradient
+ * with one accumulator per thread, summed at the end in a fixed order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb_blas.h"
+#include "gb_cpu.h"
+#include "gb_cpu_parallel.h"
+
+#ifndef GB_CONV_TILE_BYTES
+#define GB_CONV_TILE_BYTES (256 * 1024)
+#endif
+
+typedef struct conv_geom {
+  int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow;
+  int64_t k, p, tile; /* K = C*kh*kw values per patch, P = OH*OW positions, tile positions */
+  bool direct;        /* 1x1 kernel, stride 1, no padding: the image is its own patch matrix */
+} conv_geom;
+
+static conv_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int64_t w,
+                         int64_t o) {
+  conv_geom g = {n,       c,       h, w, o, a->i[0], a->i[1], a->i[2], a->i[3],
+                 a->i[4], a->i[5], 0, 0, 0, 0,       0,       false};
+  g.oh = (h + 2 * g.ph - g.kh) / g.sh + 1;
+  g.ow = (w + 2 * g.pw - g.kw) / g.sw + 1;
+  g.k = c * g.kh * g.kw;
+  g.p = g.oh * g.ow;
+  int64_t t = GB_CONV_TILE_BYTES / (int64_t)sizeof(float) / (g.k > 0 ? g.k : 1);
+  if (t < 16) t = 16;
+  g.tile = t < g.p ? t : g.p;
+  if (g.tile < 1) g.tile = 1;
+  g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  return g;
+}
+
+/* Columns ox of output row oy whose input column ox*sw - pw + kx lies inside 0..w-1: [*lo, *hi). */
+static void valid_cols(const conv_geom *g, int64_t kx, int64_t *lo, int64_t *hi) {
+  int64_t a = g->pw - kx; /* ox*sw >= a */
+  *lo = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
+  int64_t b = g->w - 1 + g->pw - kx; /* ox*sw <= b */
+  *hi = b < 0 ? 0 : b / g->sw + 1;
+  if (*hi > g->ow) *hi = g->ow;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* patches of positions p0..p0+t of one image x (C,H,W) into col (K, t), zero outside: one
+ * (c, ky, kx) row at a time, output row by output row, the in-image run copied in one go */
+static void unfold(const conv_geom *g, const float *x, int64_t p0, int64_t t, float *col) {
+  for (int64_t c = 0; c < g->c; c++)
+    for (int64_t ky = 0; ky < g->kh; ky++)
+      for (int64_t kx = 0; kx < g->kw; kx++) {
+        float *row = col + ((c * g->kh + ky) * g->kw + kx) * t;
+        const float *plane = x + c * g->h * g->w;
+        int64_t lo, hi;
+        valid_cols(g, kx, &lo, &hi);
+        for (int64_t j = 0; j < t;) {
+          int64_t p = p0 + j, oy = p / g->ow, ox0 = p % g->ow;
+          int64_t n = g->ow - ox0 < t - j ? g->ow - ox0 : t - j; /* this output row's part */
+          float *dst = row + j;
+          int64_t iy = oy * g->sh - g->ph + ky;
+          if (iy < 0 || iy >= g->h) {
+            memset(dst, 0, (size_t)n * sizeof(float));
+          } else {
+            const float *src = plane + iy * g->w - g->pw + kx;
+            int64_t a = ox0 > lo ? ox0 : lo, b = ox0 + n < hi ? ox0 + n : hi;
+            if (b < a) b = a;
+            for (int64_t ox = ox0; ox < a; ox++)
+              dst[ox - ox0] = 0.0f;
+            if (g->sw == 1)
+              memcpy(dst + (a - ox0), src + a, (size_t)(b - a) * sizeof(float));
+            else
+              for (int64_t ox = a; ox < b; ox++)
+                dst[ox - ox0] = src[ox * g->sw];
+            for (int64_t ox = b; ox < ox0 + n; ox++)
+              dst[ox - ox0] = 0.0f;
+          }
+          j += n;
+        }
+      }
+}
+
+/* the adjoint: adds col (K, t) into image gx (C,H,W) where unfold read it */
+static void fold_add(const conv_geom *g, const float *col, int64_t p0, int64_t t, float *gx) {
+  for (int64_t c = 0; c < g->c; c++)
+    for (int64_t ky = 0; ky < g->kh; ky++)
+      for (int64_t kx = 0; kx < g->kw; kx++) {
+        const float *row = col + ((c * g->kh + ky) * g->kw + kx) * t;
+        float *plane = gx + c * g->h * g->w;
+        int64_t lo, hi;
+        valid_cols(g, kx, &lo, &hi);
+        for (int64_t j = 0; j < t;) {
+          int64_t p = p0 + j, oy = p / g->ow, ox0 = p % g->ow;
+          int64_t n = g->ow - ox0 < t - j ? g->ow - ox0 : t - j;
+          int64_t iy = oy * g->sh - g->ph + ky;
+          if (iy >= 0 && iy < g->h) {
+            float *dst = plane + iy * g->w - g->pw + kx;
+            const float *src = row + j - ox0;
+            int64_t a = ox0 > lo ? ox0 : lo, b = ox0 + n < hi ? ox0 + n : hi;
+            if (g->sw == 1)
+              for (int64_t ox = a; ox < b; ox++)
+                dst[ox] += src[ox];
+            else
+              for (int64_t ox = a; ox < b; ox++)
+                dst[ox * g->sw] += src[ox];
+          }
+          j += n;
+        }
+      }
+}
+
+typedef void (*sgemm_fn)(bool, bool, int, int, int, float, const float *, int, const float *, int,
+                         float, float *, int);
+
+typedef struct conv_job {
+  conv_geom g;
+  const float *x, *w, *b, *gout;
+  float *y, *gx, *gw; /* gw: one (O,K) accumulator per thread */
+  float *bufs;        /* one (K, tile) patch buffer per thread */
+  int64_t ntiles;
+  sgemm_fn gemm;
+} conv_job;
+
+static float *thread_buf(const conv_job *j, int worker) {
+  return j->bufs + (size_t)worker * (size_t)(j->g.k * j->g.tile);
+}
+
+/* ---- forward: y[n] (O,P) = W (O,K) x cols (K,P) + b ---- */
+
+static void forward_job(void *ctx, int worker, int64_t job) {
+  const conv_job *j = ctx;
+  const conv_geom *g = &j->g;
+  int64_t n = job / j->ntiles, p0 = (job % j->ntiles) * g->tile;
+  int64_t t = g->p - p0 < g->tile ? g->p - p0 : g->tile;
+  const float *x = j->x + n * g->c * g->h * g->w;
+  float *y = j->y + n * g->o * g->p;
+  for (int64_t o = 0; o < g->o; o++)
+    for (int64_t q = 0; q < t; q++)
+      y[o * g->p + p0 + q] = j->b[o];
+  const float *col;
+  int ldb;
+  if (g->direct) {
+    col = x + p0, ldb = (int)g->p;
+  } else {
+    float *buf = thread_buf(j, worker);
+    unfold(g, x, p0, t, buf);
+    col = buf, ldb = (int)t;
+  }
+  j->gemm(false, false, (int)g->o, (int)t, (int)g->k, 1.0f, j->w, (int)g->k, col, ldb, 1.0f, y + p0,
+          (int)g->p);
+}
+
+/* Runs njobs of fn, threaded when more than one job; allocates the patch buffers (and, with
+ * gw_each, a zeroed (O,K) accumulator per thread). */
+static gb_status run(gb_state *S, conv_job *j, int64_t njobs, gb_par_fn fn, bool gw_each,
+                     int *threads_out) {
+  int threads = gb_cpu_jobs_threads();
+  if (threads > njobs) threads = (int)(njobs > 0 ? njobs : 1);
+  j->gemm = threads > 1 ? gb_blas_sgemm_serial : gb_blas_sgemm;
+  size_t per = j->g.direct && !gw_each ? 0 : (size_t)(j->g.k * j->g.tile);
+  size_t acc = gw_each ? (size_t)(j->g.o * j->g.k) : 0;
+  j->bufs = NULL;
+  if (per + acc) {
+    j->bufs = calloc((size_t)threads, (per + acc) * sizeof(float));
+    if (!j->bufs) return gb_errorf(S, GB_EOOM, "conv2d: out of memory for patch buffers");
+  }
+  j->gw = j->bufs ? j->bufs + (size_t)threads * per : NULL;
+  gb_cpu_jobs(njobs, threads, fn, j);
+  *threads_out = threads;
+  return GB_OK;
+}
+
+static gb_status contig3(gb_state *S, const gb_opargs *a, int nin, gb_tensor **c) {
+  for (int k = 0; k < nin; k++) {
+    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
+    if (st) {
+      while (k--)
+        gb_tensor_release(S, c[k]);
+      return st;
+    }
+  }
+  return GB_OK;
+}
+
+static void release3(gb_state *S, gb_tensor **c, int nin) {
+  for (int k = 0; k < nin; k++)
+    gb_tensor_release(S, c[k]);
+}
+
+/* (x (N,C,H,W), w (O,C,kh,kw), b (O)) -> y (N,O,OH,OW) */
+gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[3];
+  gb_status st = contig3(S, a, 3, c);
+  if (st) return st;
+  conv_job j = {.g = geom_of(a, c[0]->shape[0], c[0]->shape[1], c[0]->shape[2], c[0]->shape[3],
+                             c[1]->shape[0]),
+                .x = gb_tensor_f32(c[0]),
+                .w = gb_tensor_f32(c[1]),
+                .b = gb_tensor_f32(c[2]),
+                .y = gb_tensor_f32(out[0])};
+  j.ntiles = (j.g.p + j.g.tile - 1) / j.g.tile;
+  int threads;
+  if (out[0]->numel > 0) st = run(S, &j, j.g.n * j.ntiles, forward_job, false, &threads);
+  free(j.bufs);
+  release3(S, c, 3);
+  return st;
+}
+
+/* ---- backward input: cols (K,P) = W^T (K,O) x gout[n] (O,P), folded into gx[n] ---- */
+
+static void backward_input_job(void *ctx, int worker, int64_t n) {
+  const conv_job *j = ctx;
+  const conv_geom *g = &j->g;
+  const float *go = j->gout + n * g->o * g->p;
+  float *gx = j->gx + n * g->c * g->h * g->w;
+  if (g->direct) { /* gx[n] (C,P) = W^T (C,O) x gout[n] (O,P) */
+    j->gemm(true, false, (int)g->c, (int)g->p, (int)g->o, 1.0f, j->w, (int)g->k, go, (int)g->p,
+            0.0f, gx, (int)g->p);
+    return;
+  }
+  memset(gx, 0, (size_t)(g->c * g->h * g->w) * sizeof(float));
+  float *buf = thread_buf(j, worker);
+  for (int64_t p0 = 0; p0 < g->p; p0 += g->tile) {
+    int64_t t = g->p - p0 < g->tile ? g->p - p0 : g->tile;
+    j->gemm(true, false, (int)g->k, (int)t, (int)g->o, 1.0f, j->w, (int)g->k, go + p0, (int)g->p,
+            0.0f, buf, (int)t);
+    fold_add(g, buf, p0, t, gx);
+  }
+}
+
+/* (gout (N,O,OH,OW), w (O,C,kh,kw)) -> gx (N,C,H,W) with H, W = i6, i7 */
+gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[2];
+  gb_status st = contig3(S, a, 2, c);
+  if (st) return st;
+  gb_tensor *gx = out[0];
+  conv_job j = {
+      .g = geom_of(a, gx->shape[0], gx->shape[1], gx->shape[2], gx->shape[3], c[1]->shape[0]),
+      .gout = gb_tensor_f32(c[0]),
+      .w = gb_tensor_f32(c[1]),
+      .gx = gb_tensor_f32(gx)};
+  int threads;
+  if (gx->numel > 0) st = run(S, &j, j.g.n, backward_input_job, false, &threads);
+  free(j.bufs);
+  release3(S, c, 2);
+  return st;
+}
+
+/* ---- backward weight: gw (O,K) = sum_n gout[n] (O,P) x cols[n]^T (P,K) ---- */
+
+static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc);
+
+/* Job `part` of j->ntiles parts sums images [part*N/parts, (part+1)*N/parts) into accumulator
+ * `part`: a static split, so the sums (and their rounding) do not depend on timing. */
+static void backward_weight_job(void *ctx, int worker, int64_t part) {
+  const conv_job *j = ctx;
+  const conv_geom *g = &j->g;
+  float *acc = j->gw + (size_t)part * (size_t)(g->o * g->k);
+  float *buf = thread_buf(j, worker);
+  for (int64_t n = part * g->n / j->ntiles; n < (part + 1) * g->n / j->ntiles; n++)
+    weight_image(j, n, buf, acc);
+}
+
+static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc) {
+  const conv_geom *g = &j->g;
+  const float *go = j->gout + n * g->o * g->p, *x = j->x + n * g->c * g->h * g->w;
+  for (int64_t p0 = 0; p0 < g->p; p0 += g->tile) {
+    int64_t t = g->p - p0 < g->tile ? g->p - p0 : g->tile;
+    const float *col = buf;
+    int ld = (int)t;
+    if (g->direct)
+      col = x + p0, ld = (int)g->p;
+    else
+      unfold(g, x, p0, t, buf);
+    j->gemm(false, true, (int)g->o, (int)g->k, (int)t, 1.0f, go + p0, (int)g->p, col, ld, 1.0f, acc,
+            (int)g->k);
+  }
+}
+
+/* (gout (N,O,OH,OW), x (N,C,H,W)) -> gw (O,C,kh,kw) */
+gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[2];
+  gb_status st = contig3(S, a, 2, c);
+  if (st) return st;
+  gb_tensor *gw = out[0];
+  conv_job j = {
+      .g = geom_of(a, c[1]->shape[0], c[1]->shape[1], c[1]->shape[2], c[1]->shape[3], gw->shape[0]),
+      .gout = gb_tensor_f32(c[0]),
+      .x = gb_tensor_f32(c[1])};
+  float *dst = gb_tensor_f32(gw);
+  memset(dst, 0, (size_t)gw->numel * sizeof(float));
+  int threads = 1;
+  if (gw->numel > 0 && j.g.n > 0 && j.g.p > 0) {
+    int parts = gb_cpu_jobs_threads();
+    j.ntiles = parts < j.g.n ? parts : j.g.n;
+    st = run(S, &j, j.ntiles, backward_weight_job, true, &threads);
+    for (int t = 0; !st && t < threads; t++) { /* fixed order */
+      const float *acc = j.gw + (size_t)t * (size_t)gw->numel;
+      for (int64_t e = 0; e < gw->numel; e++)
+        dst[e] += acc[e];
+    }
+  }
+  free(j.bufs);
+  release3(S, c, 2);
+  return st;
+}
