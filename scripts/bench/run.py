@@ -592,8 +592,8 @@ def main():
             "`scripts/examples/cnn_fashion.lua` against its twin `scripts/bench/cnn_fashion_torch.py`: "
             "Conv2d(1,32,3)-BatchNorm2d-ReLU-MaxPool2d, Conv2d(32,64,3)-BatchNorm2d-ReLU-MaxPool2d, "
             "Linear(3136,128)-ReLU-Dropout-Linear(128,10), Adam lr 1e-3, batch 64, "
-            f"{'--quick (2,000 images)' if a.quick else f'{ep} epoch of 60,000'}, then the 10k test set "
-            "in batches of 2000. Training samples/s (wall), training CPU seconds (all threads), "
+            f"{'--quick (2,000 training, 1,000 test images)' if a.quick else f'{ep} epoch of 60,000, the 10k test images'} "
+            "evaluated in batches of 2000. Training samples/s (wall), training CPU seconds (all threads), "
             "peak RSS of the whole run (`/usr/bin/time -v`: data, training, evaluation). "
             "Targets: samples/s ≥ 1.0× PyTorch, peak RSS ≤ PyTorch's.",
             ["", "gpubp", "PyTorch", "gpubp ÷ PyTorch", "target"],
