@@ -10,7 +10,39 @@
 
 typedef gb_mat_layout mat; /* shared with the CPU: runtime/core/gb_layout.h */
 
-/* out = alpha * x @ y + beta * out (out contiguous), batched when x is 3-D. */
+/* True when the batch dims [0, nb) of t step through memory with one stride (size-1 dims
+ * aside), so the whole batch is one strided-batched call. */
+static bool one_stride(const gb_tensor *t, int nb) {
+  int64_t want = -1;
+  for (int d = nb - 1; d >= 0; d--) {
+    if (t->shape[d] == 1) continue;
+    if (want >= 0 && t->stride[d] != want) return false;
+    want = t->stride[d] * t->shape[d];
+  }
+  return true;
+}
+
+/* The stride of the innermost batch dim of size > 1 among [0, nb) (0 when none). */
+static long long batch_stride(const gb_tensor *t, int nb) {
+  for (int d = nb - 1; d >= 0; d--)
+    if (t->shape[d] != 1) return t->stride[d];
+  return 0;
+}
+
+/* Offsets of batch item b in x and y (0 for a y shared by the batch), row-major over x's
+ * leading dims with each operand's strides. */
+static void batch_offsets(const gb_tensor *x, const gb_tensor *y, long long b, long long *xo,
+                          long long *yo) {
+  *xo = 0, *yo = 0;
+  for (int d = x->ndim - 3; d >= 0; d--) {
+    long long i = b % x->shape[d];
+    b /= x->shape[d];
+    *xo += i * x->stride[d];
+    if (y->ndim > 2) *yo += i * y->stride[d];
+  }
+}
+
+/* out = alpha * x @ y + beta * out (out contiguous), batched over x's leading dims. */
 static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
                       float beta) {
   gb_cuda_dev *c;
@@ -29,14 +61,22 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   int nd = xu->ndim;
   /* m, k, n fit in int: gb_blas_operand refuses larger matrices */
   int m = (int)xu->shape[nd - 2], k = (int)xu->shape[nd - 1], n = (int)yu->shape[yu->ndim - 1];
-  long long batch = nd == 3 ? xu->shape[0] : 1;
-  if (batch > INT_MAX) {
+  int nb = nd - 2;
+  long long batch = 1;
+  for (int d = 0; d < nb; d++)
+    batch *= xu->shape[d];
+  /* one call for the whole batch when each operand's batch dims collapse to one stride, else
+   * one call per item of the leading dims over the innermost batch dim */
+  bool flat = one_stride(xu, nb) && (yu->ndim == 2 || one_stride(yu, nb));
+  long long inner = flat || nb == 0 ? batch : xu->shape[nd - 3];
+  if (inner > INT_MAX) {
     gb_tensor_release(S, xu);
     gb_tensor_release(S, yu);
     return gb_errorf(S, GB_ESHAPE, "matmul: a batch of %lld on cuda: above %d is not supported",
                      batch, INT_MAX);
   }
-  long long xb = nd == 3 ? xu->stride[0] : 0, yb = yu->ndim == 3 ? yu->stride[0] : 0;
+  long long xb = flat ? batch_stride(xu, nb) : (nb ? xu->stride[nd - 3] : 0);
+  long long yb = yu->ndim == 2 ? 0 : flat ? batch_stride(yu, nb) : yu->stride[nd - 3];
   cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
   if (k == 0 && beta != 1.0f && out->numel > 0) {
     /* an empty inner dimension: out = beta * out (cuBLAS is not asked about k = 0) */
@@ -65,8 +105,13 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
     if (batch == 1)
       bs = cublasSgemm(h, ob, oa, n, m, k, &alpha, bp, my.ld, ap, mx.ld, &beta, cp, n);
     else
-      bs = cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, bp, my.ld, yb, ap, mx.ld, xb,
-                                     &beta, cp, n, (long long)m * n, (int)batch);
+      for (long long o = 0; o < batch && bs == CUBLAS_STATUS_SUCCESS; o += inner) {
+        long long xo, yo;
+        batch_offsets(xu, yu, o, &xo, &yo);
+        bs = cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, bp + yo, my.ld, yb, ap + xo,
+                                       mx.ld, xb, &beta, cp + o * m * n, n, (long long)m * n,
+                                       (int)inner);
+      }
   }
   gb_tensor_release(S, xu);
   gb_tensor_release(S, yu);

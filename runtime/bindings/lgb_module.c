@@ -199,5 +199,6 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_dist(L);
   gbL_open_shape(L);
   gbL_open_data(L);
+  gbL_open_rnn(L);
   return 1;
 }

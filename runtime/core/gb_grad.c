@@ -482,9 +482,11 @@ static gb_status matmul_like(gb_state *S, gb_tensor *x, gb_tensor *y, bool tx, b
   return st;
 }
 
-/* (B,M,K) as (B*M,K) */
+/* (...,M,K) as (prod(...)*M,K) */
 static gb_status flatten_batch(gb_state *S, gb_tensor *t, gb_tensor **out) {
-  int64_t shape[2] = {t->shape[0] * t->shape[1], t->shape[2]};
+  int64_t shape[2] = {1, t->shape[t->ndim - 1]};
+  for (int d = 0; d < t->ndim - 1; d++)
+    shape[0] *= t->shape[d];
   return gb_fn_reshape(S, t, 2, shape, out);
 }
 
@@ -493,7 +495,7 @@ gb_status gb_grad_matmul(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
   gb_status st = GB_OK;
   if (x->requires_grad && (st = matmul_like(S, g, y, false, true, x, &gin[0]))) return st;
   if (!y->requires_grad) return GB_OK;
-  if (x->ndim == 3 && y->ndim == 2) { /* dY = sum_b X_b^T G_b = X'^T G' */
+  if (x->ndim >= 3 && y->ndim == 2) { /* dY = sum_b X_b^T G_b = X'^T G' */
     gb_tensor *xf, *gf;
     if ((st = flatten_batch(S, x, &xf))) return st;
     if (!(st = flatten_batch(S, g, &gf))) {

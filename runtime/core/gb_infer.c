@@ -418,17 +418,20 @@ gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   gb_status st;
   if ((st = need_float(S, op, x, 1)) || (st = need_float(S, op, y, 2))) return st;
-  bool ok = (x->ndim == 2 && y->ndim == 2) || (x->ndim == 3 && y->ndim == 2) ||
-            (x->ndim == 3 && y->ndim == 3 && x->shape[0] == y->shape[0]);
+  /* (...,M,K) x (K,N) shares the matrix over the batch; (...,M,K) x (...,K,N) pairs them */
+  bool ok = x->ndim >= 2 && (y->ndim == 2 || y->ndim == x->ndim);
+  for (int d = 0; ok && y->ndim > 2 && d < x->ndim - 2; d++)
+    ok = x->shape[d] == y->shape[d];
   if (!ok)
     return gb_errorf(S, GB_ESHAPE,
-                     "matmul: %s x %s: expected (M,K)x(K,N), (B,M,K)x(K,N) or (B,M,K)x(B,K,N)",
+                     "matmul: %s x %s: expected (M,K)x(K,N), (B,M,K)x(K,N) or (B,M,K)x(B,K,N) "
+                     "(more batch dims alike)",
                      gb_shape_str(x, s0), gb_shape_str(y, s1));
   int64_t k1 = x->shape[x->ndim - 1], k2 = y->shape[y->ndim - 2];
   if (k1 != k2)
     return gb_errorf(S, GB_ESHAPE, "matmul: %s x %s: inner sizes differ (%lld vs %lld)",
                      gb_shape_str(x, s0), gb_shape_str(y, s1), (long long)k1, (long long)k2);
-  int64_t shape[3];
+  int64_t shape[GB_MAXDIM];
   int nd = x->ndim;
   for (int d = 0; d < nd - 1; d++)
     shape[d] = x->shape[d];

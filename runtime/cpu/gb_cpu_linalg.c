@@ -6,7 +6,21 @@
 
 typedef gb_mat_layout mat;
 
-/* out = alpha * x @ y + beta * out, batched over a leading dim when x is 3-D. */
+/* Offsets of batch item b in x and y (y: 0 when it is one matrix shared by the batch); the
+ * batch dims are x's leading dims, walked in row-major order with each operand's strides, so
+ * permuted views (heads of attention) need no copy. */
+static void batch_offsets(const gb_tensor *x, const gb_tensor *y, int64_t b, int64_t *xo,
+                          int64_t *yo) {
+  *xo = 0, *yo = 0;
+  for (int d = x->ndim - 3; d >= 0; d--) {
+    int64_t i = b % x->shape[d];
+    b /= x->shape[d];
+    *xo += i * x->stride[d];
+    if (y->ndim > 2) *yo += i * y->stride[d];
+  }
+}
+
+/* out = alpha * x @ y + beta * out (out contiguous), batched over x's leading dims. */
 static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
                       float beta) {
   gb_tensor *xu, *yu;
@@ -19,22 +33,26 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   }
   int nd = xu->ndim;
   int m = (int)xu->shape[nd - 2], k = (int)xu->shape[nd - 1], n = (int)yu->shape[yu->ndim - 1];
-  int64_t batch = nd == 3 ? xu->shape[0] : 1;
-  int64_t xb = nd == 3 ? xu->stride[0] : 0, yb = yu->ndim == 3 ? yu->stride[0] : 0;
+  int64_t batch = 1;
+  for (int d = 0; d < nd - 2; d++)
+    batch *= xu->shape[d];
   const float *xp = gb_tensor_f32(xu), *yp = gb_tensor_f32(yu);
   float *op = gb_tensor_f32(out);
   /* Large products run in row blocks of about 2^26 multiply-adds, so an interrupt or a spent
    * time budget stops them between blocks (gb_op_run then discards the output). */
   int64_t per_row = (int64_t)n * k > 0 ? (int64_t)n * k : 1;
   int rows = per_row >= ((int64_t)1 << 26) ? 1 : (int)(((int64_t)1 << 26) / per_row);
-  for (int64_t b = 0; b < batch; b++)
+  for (int64_t b = 0; b < batch; b++) {
+    int64_t xb, yb;
+    batch_offsets(xu, yu, b, &xb, &yb);
     for (int r = 0; r < m; r += rows) {
       if ((b > 0 || r > 0) && gb_should_stop(S)) goto done;
       int mr = m - r < rows ? m - r : rows;
-      const float *xr = xp + b * xb + (mx.trans ? (int64_t)r : (int64_t)r * mx.ld);
-      gb_blas_sgemm(mx.trans, my.trans, mr, n, k, alpha, xr, mx.ld, yp + b * yb, my.ld, beta,
+      const float *xr = xp + xb + (mx.trans ? (int64_t)r : (int64_t)r * mx.ld);
+      gb_blas_sgemm(mx.trans, my.trans, mr, n, k, alpha, xr, mx.ld, yp + yb, my.ld, beta,
                     op + b * (int64_t)m * n + (int64_t)r * n, n);
     }
+  }
 done:
   gb_tensor_release(S, xu);
   gb_tensor_release(S, yu);

@@ -8,7 +8,8 @@ repeats, and writes a markdown table with the machine's details between the
 file is kept). Benchmarks: (a) seed MLP epoch, (b) per-op overhead, (c) start-up to first op,
 (d) peak RSS of MNIST training, (e) sgemm GFLOP/s, (f) larger MLP with Adam, (r) the seed
 recipe on full-size Fashion-MNIST through the shuffling DataLoader, (g) the CNN recipe
-(scripts/examples/cnn_fashion.lua vs scripts/bench/cnn_fashion_torch.py): samples/s, peak RSS.
+(scripts/examples/cnn_fashion.lua vs scripts/bench/cnn_fashion_torch.py): samples/s, peak RSS,
+(t) the character-level Transformer recipe, (l) the character-level LSTM recipe.
 
   scripts/bench/run.py [--quick] [--device cpu|cuda] [--only a,b,...] [--out FILE]
 
@@ -249,7 +250,7 @@ def main():
                     help="a -DGPUBP_CUDA=OFF build, reported next to --gpubp in (c)")
     ap.add_argument("--torch-python", default=None, help="python with torch (default /usr/bin/python3)")
     ap.add_argument("--data", default=None, help="MNIST IDX dir for (d)")
-    ap.add_argument("--only", default="a,b,c,d,e,f,r,g", help="subset, e.g. a,b")
+    ap.add_argument("--only", default="a,b,c,d,e,f,r,g,t,l", help="subset, e.g. a,b")
     ap.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
                     help="Fashion-MNIST IDX dir for (r) and (g) (Debian: dataset-fashion-mnist)")
     ap.add_argument("--repeats", type=int, default=None)
@@ -605,6 +606,41 @@ def main():
             [g, t]))
 
     sample_load()
+    # (t), (l) the text recipes: scripts/examples/char_*.lua against their PyTorch twins -----
+    for key, title, script, twin, steps, target, what in [
+            ("t", "(t) Character-level Transformer recipe", "char_transformer.lua",
+             "torch_char_transformer.py", 10 if a.quick else 40, 1.2,
+             "d_model 128, 4 layers, 4 heads, context 128, batch 32, AdamW, warm-up + cosine "
+             "lr, gradient clipping; PyTorch's nn.MultiheadAttention with an additive causal "
+             "mask"),
+            ("l", "(l) Character-level LSTM recipe", "char_lstm.lua", "torch_char_lstm.py",
+             10 if a.quick else 40, 1.0,
+             "byte embeddings 64, nn.LSTM 2 x 256 (batch_first), context 64, batch 32, Adam "
+             "lr 2e-3, gradient clipping")]:
+        if key not in only:
+            continue
+        log(title.split(") ")[0] + ") " + script + " ")
+        ex = os.path.join(ROOT, "scripts", "examples", script)
+        g = gb_side("gpubp", lambda ex=ex, steps=steps: [gb, "--device", a.device, ex,
+                                                         "--bench", "--steps", str(steps)],
+                    timeout=900)
+        t = torch_side("PyTorch tuned", lambda twin=twin, steps=steps: [
+            py, os.path.join(BENCH, twin), "--bench", "--steps", str(steps), "--threads",
+            str(cores)], torch_best_env, timeout=900)
+        alternate([g, t], 1 if a.quick else 3, log)
+        log("\n")
+        gv, tv = g.median("steps_per_s"), t.median("steps_per_s")
+        sections.append((f"{title} on Debian's fortunes",
+            f"`scripts/examples/{script} --steps {steps}` vs `scripts/bench/{twin} --steps "
+            f"{steps}`: {what}. Training steps per second after the first 5 steps, median "
+            f"(higher is better); the final losses of full runs are in docs/training.md. "
+            f"Target: gpubp ≥ {target}× PyTorch eager.",
+            ["", "gpubp", "PyTorch tuned", "gpubp ÷ PyTorch", f"target ≥ {target}×"],
+            [["steps / s", cell(g, "steps_per_s", 2), cell(t, "steps_per_s", 2), ratio(gv, tv),
+              met(gv is not None and tv is not None and gv >= target * tv, gv, tv)]],
+            [g, t]))
+        sample_load()
+
     # ---- report ------------------------------------------------------------------------------
     gb_blas = gpubp_blas_name(gb if have_gb else None)
     finished = datetime.datetime.now(datetime.timezone.utc)

@@ -574,6 +574,151 @@ static void case_conv(gb_state *S, gb_opid id, opcase *c) {
   }
 }
 
+/* ---- recurrent rows: T=3 steps, B=2, H=2; the record's reference from naive double loops,
+ *      the backward rows' from central differences of that reference (double, eps 1e-6) ---- */
+enum { RT = 3, RB = 2, RH = 2 };
+
+static double sig(double x) {
+  return 1.0 / (1.0 + exp(-x));
+}
+
+/* LSTM record (T+1,B,6H) [h c i f g o] of xg (T,B,4H), w (4H,H), h0, c0 (B,H) */
+static void lstm_ref(const double *xg, const double *w, const double *h0, const double *c0,
+                     double *y) {
+  const int W = 6 * RH;
+  memset(y, 0, sizeof(double) * (RT + 1) * RB * W);
+  for (int b = 0; b < RB; b++)
+    for (int j = 0; j < RH; j++)
+      y[b * W + j] = h0[b * RH + j], y[b * W + RH + j] = c0[b * RH + j];
+  for (int t = 0; t < RT; t++)
+    for (int b = 0; b < RB; b++) {
+      const double *prev = y + (t * RB + b) * W;
+      double *row = y + ((t + 1) * RB + b) * W, pre[4 * RH];
+      for (int k = 0; k < 4 * RH; k++) {
+        pre[k] = xg[(t * RB + b) * 4 * RH + k];
+        for (int m = 0; m < RH; m++)
+          pre[k] += w[k * RH + m] * prev[m];
+      }
+      for (int j = 0; j < RH; j++) {
+        double i = sig(pre[j]), f = sig(pre[RH + j]), g = tanh(pre[2 * RH + j]),
+               o = sig(pre[3 * RH + j]), cc = f * prev[RH + j] + i * g;
+        row[j] = o * tanh(cc), row[RH + j] = cc;
+        row[2 * RH + j] = i, row[3 * RH + j] = f, row[4 * RH + j] = g, row[5 * RH + j] = o;
+      }
+    }
+}
+
+/* GRU record (T+1,B,5H) [h r z n hn]; dgh (T,B,3H, may be NULL) is added to w_hh h + b_hh */
+static void gru_ref(const double *xg, const double *w, const double *bhh, const double *h0,
+                    const double *dgh, double *y) {
+  const int W = 5 * RH;
+  memset(y, 0, sizeof(double) * (RT + 1) * RB * W);
+  for (int b = 0; b < RB; b++)
+    for (int j = 0; j < RH; j++)
+      y[b * W + j] = h0[b * RH + j];
+  for (int t = 0; t < RT; t++)
+    for (int b = 0; b < RB; b++) {
+      const double *prev = y + (t * RB + b) * W, *x = xg + (t * RB + b) * 3 * RH;
+      double *row = y + ((t + 1) * RB + b) * W, gh[3 * RH];
+      for (int k = 0; k < 3 * RH; k++) {
+        gh[k] = bhh[k] + (dgh ? dgh[(t * RB + b) * 3 * RH + k] : 0);
+        for (int m = 0; m < RH; m++)
+          gh[k] += w[k * RH + m] * prev[m];
+      }
+      for (int j = 0; j < RH; j++) {
+        double r = sig(x[j] + gh[j]), z = sig(x[RH + j] + gh[RH + j]),
+               n = tanh(x[2 * RH + j] + r * gh[2 * RH + j]);
+        row[j] = (1 - z) * n + z * prev[j];
+        row[RH + j] = r, row[2 * RH + j] = z, row[3 * RH + j] = n, row[4 * RH + j] = gh[2 * RH + j];
+      }
+    }
+}
+
+static void to_double(const gb_tensor *t, double *d) {
+  for (int64_t i = 0; i < t->numel; i++)
+    d[i] = at(t, i);
+}
+
+static gb_tensor *from_double(gb_state *S, int nd, const int64_t *shape, const double *d) {
+  gb_tensor *t = make(S, nd, shape, GB_F32);
+  for (int64_t i = 0; i < t->numel; i++)
+    gb_tensor_f32(t)[i] = (float)d[i];
+  return t;
+}
+
+/* sum(record(v) * gy) for the reference forward, with one input array v perturbed by the
+ * caller; lstm when ghp is unused */
+typedef struct rnn_inputs {
+  double xg[RT * RB * 4 * RH], w[4 * RH * RH], b[3 * RH], h0[RB * RH], c0[RB * RH];
+  double dgh[RT * RB * 3 * RH], gy[(RT + 1) * RB * 6 * RH];
+} rnn_inputs;
+
+static double rnn_loss(const rnn_inputs *in, bool lstm) {
+  double y[(RT + 1) * RB * 6 * RH], s = 0;
+  int n = (RT + 1) * RB * (lstm ? 6 : 5) * RH;
+  if (lstm)
+    lstm_ref(in->xg, in->w, in->h0, in->c0, y);
+  else
+    gru_ref(in->xg, in->w, in->b, in->h0, in->dgh, y);
+  for (int k = 0; k < n; k++)
+    s += y[k] * in->gy[k];
+  return s;
+}
+
+/* d rnn_loss / d v[k] by central differences */
+static double rnn_slope(rnn_inputs *in, double *v, int k, bool lstm) {
+  double keep = v[k], e = 1e-6;
+  v[k] = keep + e;
+  double up = rnn_loss(in, lstm);
+  v[k] = keep - e;
+  double down = rnn_loss(in, lstm);
+  v[k] = keep;
+  return (up - down) / (2 * e);
+}
+
+static void case_rnn(gb_state *S, gb_opid id, opcase *c) {
+  bool lstm = id == GB_OP_LSTM_SEQ || id == GB_OP_LSTM_SEQ_BACKWARD;
+  bool back = id == GB_OP_LSTM_SEQ_BACKWARD || id == GB_OP_GRU_SEQ_BACKWARD;
+  int G = lstm ? 4 : 3, W = (lstm ? 6 : 5) * RH;
+  gb_tensor *xg = frand(S, 3, (int64_t[]){RT, RB, G * RH}, -1.5, 1.5),
+            *w = frand(S, 2, (int64_t[]){G * RH, RH}, -1, 1),
+            *b = frand(S, 1, (int64_t[]){3 * RH}, -0.5, 0.5),
+            *h0 = frand(S, 2, (int64_t[]){RB, RH}, -1, 1),
+            *c0 = frand(S, 2, (int64_t[]){RB, RH}, -1, 1);
+  static rnn_inputs in;
+  memset(&in, 0, sizeof in);
+  to_double(xg, in.xg), to_double(w, in.w), to_double(b, in.b);
+  to_double(h0, in.h0), to_double(c0, in.c0);
+  int64_t nrec = (RT + 1) * RB * W;
+  double rec[(RT + 1) * RB * 6 * RH];
+  if (lstm)
+    lstm_ref(in.xg, in.w, in.h0, in.c0, rec);
+  else
+    gru_ref(in.xg, in.w, in.b, in.h0, NULL, rec);
+  if (!back) {
+    memcpy(alloc_ref(c, nrec), rec, sizeof(double) * (size_t)nrec);
+    c->a = (gb_opargs){.in = {xg, w, lstm ? h0 : b, lstm ? c0 : h0}, .nin = 4};
+    gb_tensor_release(S, lstm ? b : c0);
+    c->smooth = true;
+    return;
+  }
+  gb_tensor *gy = frand(S, 3, (int64_t[]){RT + 1, RB, W}, -1, 1);
+  to_double(gy, in.gy);
+  gb_tensor *y = from_double(S, 3, (int64_t[]){RT + 1, RB, W}, rec);
+  int per = lstm ? 4 * RH : 6 * RH;
+  double *r = alloc_ref(c, RT * RB * per);
+  for (int tb = 0; tb < RT * RB; tb++)
+    for (int k = 0; k < per; k++) {
+      if (k < G * RH) /* d(gate pre-activation) = d xg */
+        r[tb * per + k] = rnn_slope(&in, in.xg, tb * G * RH + k, lstm);
+      else
+        r[tb * per + k] = rnn_slope(&in, in.dgh, tb * 3 * RH + k - 3 * RH, lstm);
+    }
+  c->a = (gb_opargs){.in = {y, w, gy}, .nin = 3};
+  gb_tensor_release(S, xg), gb_tensor_release(S, b);
+  gb_tensor_release(S, h0), gb_tensor_release(S, c0);
+}
+
 /* ---- nn-layer rows (issue 15): conv2d and its backward rows on the same geometry as above
  * (O = 3 output channels), average pooling (fixed windows without counting the padding, and
  * adaptive 4x5 -> 3x2 windows that overlap), batch norm over (3,2,2) ---- */
@@ -890,6 +1035,10 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_COL2IM:
   case GB_OP_MAX_POOL2D:
   case GB_OP_MAX_POOL2D_BACKWARD: case_conv(S, id, c); break;
+  case GB_OP_LSTM_SEQ:
+  case GB_OP_LSTM_SEQ_BACKWARD:
+  case GB_OP_GRU_SEQ:
+  case GB_OP_GRU_SEQ_BACKWARD: case_rnn(S, id, c); break;
   case GB_OP_CONV2D:
   case GB_OP_CONV2D_BACKWARD_INPUT:
   case GB_OP_CONV2D_BACKWARD_WEIGHT: case_conv2d(S, id, c); break;
@@ -929,7 +1078,10 @@ static void check_forward(gb_state *S, gb_opid id, opcase *c) {
   if (!out[0]) return;
   CHECK(out[0]->numel == c->nref || c->nref == 0, "%s: %lld elements, expected %lld", name,
         (long long)out[0]->numel, (long long)c->nref);
-  double tol = (id == GB_OP_MATMUL || id == GB_OP_ADDMM || id == GB_OP_ADAM_STEP) ? 1e-5 : 2e-6;
+  bool sums = id == GB_OP_MATMUL || id == GB_OP_ADDMM || id == GB_OP_ADAM_STEP ||
+              id == GB_OP_LSTM_SEQ || id == GB_OP_LSTM_SEQ_BACKWARD || id == GB_OP_GRU_SEQ ||
+              id == GB_OP_GRU_SEQ_BACKWARD;
+  double tol = sums ? 1e-5 : 2e-6;
   for (int64_t i = 0; i < c->nref && i < out[0]->numel; i++)
     CHECK(close_to(at(out[0], i), c->ref[i], tol, 1e-6), "%s: element %lld = %.9g, expected %.9g",
           name, (long long)i, at(out[0], i), c->ref[i]);
@@ -1366,6 +1518,10 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_AVG_POOL2D:
   case GB_OP_ADAPTIVE_AVG_POOL2D:
   case GB_OP_BATCH_NORM: return true; /* check_nan_nn */
+  case GB_OP_LSTM_SEQ:
+  case GB_OP_LSTM_SEQ_BACKWARD:
+  case GB_OP_GRU_SEQ:
+  case GB_OP_GRU_SEQ_BACKWARD: return true; /* tests/lua/rnn_spec.lua: a NaN input */
   case GB_OP_SUM:
   case GB_OP_MEAN:
   case GB_OP_VAR:

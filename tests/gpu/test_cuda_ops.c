@@ -327,7 +327,7 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     return true;
   }
   if (f == gb_infer_matmul) {
-    if (v > 4) return false;
+    if (v > 6) return false;
     c->rtol = 1e-4, c->atol = mixed_product_atol(v == 4 ? 784 : 6);
     switch (v) {
     case 0:
@@ -345,6 +345,14 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     case 3:
       add_in(c, make(S, SHAPE(2, 4, 6), GB_F32, MIXED, 0), false);
       add_in(c, make(S, SHAPE(6, 3), GB_F32, MIXED, 0), false);
+      break;
+    case 5: /* 4-D batches, as attention's heads */
+      add_in(c, make(S, SHAPE(2, 3, 4, 6), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(2, 3, 6, 5), GB_F32, MIXED, 0), false);
+      break;
+    case 6: /* 4-D with transposed matrices, and a shared 2-D right side */
+      add_in(c, make(S, SHAPE(2, 3, 6, 4), GB_F32, MIXED, 0), true);
+      add_in(c, make(S, SHAPE(6, 5), GB_F32, MIXED, 0), false);
       break;
     default: /* the MNIST layer's shapes */
       add_in(c, make(S, SHAPE(100, 784), GB_F32, MIXED, 0), false);
@@ -439,6 +447,33 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
              false);
     add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
     c->what = v == 0 ? "2x2/2 pad 1" : "3x3/1";
+    return true;
+  }
+  if (f == gb_infer_lstm_seq || f == gb_infer_gru_seq || f == gb_infer_lstm_seq_backward ||
+      f == gb_infer_gru_seq_backward) {
+    if (v > 1) return false;
+    bool lstm = f == gb_infer_lstm_seq || f == gb_infer_lstm_seq_backward;
+    bool back = f == gb_infer_lstm_seq_backward || f == gb_infer_gru_seq_backward;
+    int64_t T = v == 0 ? 3 : 17, B = v == 0 ? 2 : 9, H = v == 0 ? 4 : 40, G = lstm ? 4 : 3;
+    int64_t slots = lstm ? 6 : 5;
+    c->rtol = 1e-4, c->atol = 1e-5;
+    gb_tensor *w = make(S, SHAPE(H, G * H), GB_F32, MIXED, 0); /* used transposed: (G*H, H) */
+    for (int64_t i = 0; i < w->numel; i++) /* keep the recurrence out of saturation */
+      gb_tensor_f32(w)[i] *= (float)(0.5 / sqrt((double)H));
+    if (back) {
+      add_in(c, make(S, SHAPE(T + 1, B, slots * H), GB_F32, MIXED, 0), false);
+      add_in(c, w, true);
+      add_in(c, make(S, SHAPE(T + 1, B, slots * H), GB_F32, MIXED, 0), false);
+    } else {
+      add_in(c, make(S, SHAPE(T, B, G * H), GB_F32, MIXED, 0), false);
+      add_in(c, w, true);
+      add_in(c,
+             lstm ? make(S, SHAPE(B, H), GB_F32, MIXED, 0)
+                  : make(S, SHAPE(3 * H), GB_F32, MIXED, 0),
+             false);
+      add_in(c, make(S, SHAPE(B, H), GB_F32, MIXED, 0), false);
+    }
+    c->what = v == 0 ? "T=3 B=2 H=4" : "T=17 B=9 H=40";
     return true;
   }
   if (f == gb_infer_scan) { /* cumsum */

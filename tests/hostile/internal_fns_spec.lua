@@ -39,8 +39,8 @@ describe('internal functions', function()
     table.sort(names)
     assert.are.same({ '_adam_step', '_adaptive_avg_pool2d', '_avg_pool2d', '_batch_norm',
       '_can_gather_rows', '_cat', '_conv2d', '_gather_rows', '_grad_hooks', '_graph_new',
-      '_hook_id', '_im2col', '_max_pool2d', '_pad', '_post_backward', '_sgd_step', '_slice' },
-      names)
+      '_gru_seq', '_hook_id', '_im2col', '_lstm_seq', '_max_pool2d', '_pad', '_post_backward',
+      '_sgd_step', '_slice' }, names)
   end)
 
   it('gb._post_backward is one list; hostile entries are skipped, an error is backward\'s', function()
@@ -143,6 +143,35 @@ describe('internal functions', function()
       end
     end
     assert.is_true(calls > 200)
+    still_works()
+  end)
+
+  it('gb._lstm_seq and gb._gru_seq check every operand', function()
+    local z = gb.zeros
+    fails_with('lstm_seq: (2,1,8), (8,2), (1,2), (1,3): expected input projections (T,B,4H), w_hh (4H,H), h0 and c0 (B,H)',
+      function() return gb._lstm_seq(z(2, 1, 8), z(8, 2), z(1, 2), z(1, 3)) end)
+    fails_with('lstm_seq: argument 2 has dtype int64, expected float32',
+      function() return gb._lstm_seq(z(2, 1, 8), z({ 8, 2 }, { dtype = 'int64' }), z(1, 2), z(1, 2)) end)
+    fails_with('gru_seq: (2,1,6), (6,2), (5), (1,2): expected input projections (T,B,3H), w_hh (3H,H), b_hh (3H), h0 (B,H)',
+      function() return gb._gru_seq(z(2, 1, 6), z(6, 2), z(5), z(1, 2)) end)
+    fails_with('gru_seq: (2,1,0), (0,0), (0), (1,0)',
+      function() return gb._gru_seq(z(2, 1, 0), z(0, 0), z(0), z(1, 0)) end)
+    fails_with("bad argument #3 to '_gru_seq' (tensor expected, got number)",
+      function() return gb._gru_seq(z(2, 1, 6), z(6, 2), 3, z(1, 2)) end)
+    fails_with("bad argument #1 to '_lstm_seq' (tensor was closed)",
+      function() return gb._lstm_seq(closed(), z(8, 2), z(1, 2), z(1, 2)) end)
+    -- empty sequences and batches are legal: the record holds the initial state
+    local r = gb._lstm_seq(z(0, 3, 8), z(8, 2), gb.ones(3, 2), z(3, 2))
+    assert.are.same({ 1, 3, 12 }, r.shape)
+    assert.are.equal(6, r:sum():item())
+    assert.are.same({ 4, 0, 10 }, gb._gru_seq(z(3, 0, 6), z(6, 2), z(6), z(0, 2)).shape)
+    -- through autograd too: an empty batch has empty gradients
+    local w = z(6, 2):requires_grad_()
+    gb._gru_seq(z(3, 0, 6), w, z(6), z(0, 2)):sum():backward()
+    assert.are.equal(0, w.grad:abs():sum():item())
+    for _, v in ipairs(others) do
+      assert.is_false(pcall(gb._lstm_seq, v, z(8, 2), z(1, 2), z(1, 2)))
+    end
     still_works()
   end)
 

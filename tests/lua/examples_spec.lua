@@ -22,7 +22,24 @@ end
 
 local tmp = os.tmpname()
 
+-- the char models' --quick runs: the loss must fall from about ln(vocabulary) = 4.74 (a
+-- model that learns nothing stays there) to below the byte-unigram level within 30 steps
+local function char_model(script)
+  return function()
+    local out = run(script, '--quick --bench')
+    local first = tonumber(out:match('step 1 loss (%S+)'))
+    local tr, val = out:match('final train loss (%S+) val loss (%S+)\n')
+    assert(first and tr, out)
+    assert.is_true(first > 4.3 and first < 5.2, out)
+    assert.is_true(tonumber(val) < 3.6, out)
+    assert.is_true(tonumber(out:match('BENCH steps_per_s (%S+)')) > 0, out)
+    assert.is_truthy(out:find('corpus %d+ bytes, vocabulary %d+'), out)
+  end
+end
+
 local CASES = {
+  ['char_transformer.lua'] = char_model('char_transformer.lua'),
+  ['char_lstm.lua'] = char_model('char_lstm.lua'),
   ['cnn_fashion.lua'] = function()
     -- --quick: 2,000 training images, one epoch; Debian's dataset-fashion-mnist (setup.sh)
     local out = run('cnn_fashion.lua', '--quick')

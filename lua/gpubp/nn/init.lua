@@ -14,7 +14,8 @@ local entries = {
 local CLASSES = {
   'Sequential', 'Linear', 'Identity', 'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'GELU',
   'Softmax', 'LogSoftmax', 'Dropout', 'Flatten', 'BatchNorm1d', 'LayerNorm',
-  'Embedding', 'Conv2d', 'MaxPool2d', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
+  'Embedding', 'Conv2d', 'MaxPool2d', 'LSTM', 'GRU', 'LSTMCell', 'GRUCell', 'MultiheadAttention',
+  'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCEWithLogitsLoss',
   'DistributedDataParallel',
   -- issue 15 (branch nn)
   'BatchNorm2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'Conv1d', 'Dropout2d', 'ModuleList',

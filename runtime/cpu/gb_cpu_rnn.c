@@ -1,0 +1,151 @@
+/* gb_cpu_rnn.c — CPU kernels of the recurrent rows: a whole LSTM or GRU layer over T steps,
+ * one sgemm per step for the recurrent product (written straight into the step's record, no
+ * temporaries) and the cell formulas of gb_rnn_math.h; backward walks the steps in reverse.
+ * Layouts of the (T+1,B,S*H) records: gb_ops.def and gb_rnn_math.h. */
+#include <string.h>
+
+#include "gb_blas.h"
+#include "gb_cpu.h"
+#include "gb_rnn_math.h"
+
+/* Contiguous forms of a's first n inputs (each a new reference), all or none. */
+static gb_status contiguous_inputs(gb_state *S, const gb_opargs *a, int n, gb_tensor **c) {
+  for (int k = 0; k < n; k++) {
+    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
+    if (st) {
+      while (k--)
+        gb_tensor_release(S, c[k]);
+      return st;
+    }
+  }
+  return GB_OK;
+}
+
+static void release_all(gb_state *S, gb_tensor **c, int n) {
+  for (int k = 0; k < n; k++)
+    gb_tensor_release(S, c[k]);
+}
+
+static gb_status zeros(gb_state *S, int64_t rows, int64_t cols, gb_tensor **out) {
+  gb_status st = gb_tensor_empty(S, 2, (int64_t[]){rows, cols}, GB_F32, GB_CPU, out);
+  if (!st) memset(gb_tensor_f32(*out), 0, (size_t)(rows * cols) * sizeof(float));
+  return st;
+}
+
+/* in: xg (T,B,4H), w (4H,H), h0, c0 (B,H) -> Y (T+1,B,6H) */
+gb_status gb_cpu_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[4];
+  gb_status st = contiguous_inputs(S, a, 4, c);
+  if (st) return st;
+  int64_t T = c[0]->shape[0], B = c[0]->shape[1], H = c[1]->shape[1], W = 6 * H;
+  const float *xg = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]);
+  const float *h0 = gb_tensor_f32(c[2]), *c0 = gb_tensor_f32(c[3]);
+  float *y = gb_tensor_f32(out[0]);
+  memset(y, 0, (size_t)(B * W) * sizeof(float));
+  for (int64_t b = 0; b < B; b++) {
+    memcpy(y + b * W, h0 + b * H, (size_t)H * sizeof(float));
+    memcpy(y + b * W + H, c0 + b * H, (size_t)H * sizeof(float));
+  }
+  for (int64_t t = 0; t < T && !gb_should_stop(S); t++) { /* stops: output discarded */
+    float *row = y + (t + 1) * B * W;
+    const float *prev = y + t * B * W;
+    for (int64_t b = 0; b < B; b++)
+      memcpy(row + b * W + 2 * H, xg + (t * B + b) * 4 * H, (size_t)(4 * H) * sizeof(float));
+    /* gates (B,4H) += h_prev (B,H) @ w^T */
+    gb_blas_sgemm(false, true, (int)B, (int)(4 * H), (int)H, 1.0f, prev, (int)W, w, (int)H, 1.0f,
+                  row + 2 * H, (int)W);
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++)
+        gb_lstm_cell(row + b * W, prev + b * W, H, j);
+  }
+  release_all(S, c, 4);
+  return GB_OK;
+}
+
+/* in: Y (T+1,B,6H), w (4H,H), gY -> dG (T,B,4H), d(h0,c0) (B,2H) */
+gb_status gb_cpu_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[3], *dh = NULL, *dc = NULL;
+  gb_status st = contiguous_inputs(S, a, 3, c);
+  if (st) return st;
+  int64_t T = c[0]->shape[0] - 1, B = c[0]->shape[1], H = c[1]->shape[1], W = 6 * H;
+  if ((st = zeros(S, B, H, &dh)) || (st = zeros(S, B, H, &dc))) goto done;
+  const float *y = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]), *gy = gb_tensor_f32(c[2]);
+  float *dG = gb_tensor_f32(out[0]), *d0 = gb_tensor_f32(out[1]);
+  float *pdh = gb_tensor_f32(dh), *pdc = gb_tensor_f32(dc);
+  for (int64_t t = T; t >= 1 && !gb_should_stop(S); t--) {
+    const float *row = y + t * B * W, *prev = row - B * W, *grow = gy + t * B * W;
+    float *dGt = dG + (t - 1) * B * 4 * H;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++)
+        gb_lstm_cell_backward(row + b * W, prev + b * W, grow + b * W, pdh + b * H, pdc + b * H,
+                              dGt + b * 4 * H, H, j);
+    /* dh (B,H) = dG_t (B,4H) @ w (4H,H) */
+    gb_blas_sgemm(false, false, (int)B, (int)H, (int)(4 * H), 1.0f, dGt, (int)(4 * H), w, (int)H,
+                  0.0f, pdh, (int)H);
+  }
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t j = 0; j < H; j++) {
+      d0[b * 2 * H + j] = pdh[b * H + j] + gy[b * W + j];
+      d0[b * 2 * H + H + j] = pdc[b * H + j] + gy[b * W + H + j];
+    }
+done:
+  gb_tensor_release(S, dh);
+  gb_tensor_release(S, dc);
+  release_all(S, c, 3);
+  return st;
+}
+
+/* in: xg (T,B,3H), w (3H,H), b_hh (3H), h0 (B,H) -> Y (T+1,B,5H) */
+gb_status gb_cpu_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[4];
+  gb_status st = contiguous_inputs(S, a, 4, c);
+  if (st) return st;
+  int64_t T = c[0]->shape[0], B = c[0]->shape[1], H = c[1]->shape[1], W = 5 * H;
+  const float *xg = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]);
+  const float *bhh = gb_tensor_f32(c[2]), *h0 = gb_tensor_f32(c[3]);
+  float *y = gb_tensor_f32(out[0]);
+  memset(y, 0, (size_t)(B * W) * sizeof(float));
+  for (int64_t b = 0; b < B; b++)
+    memcpy(y + b * W, h0 + b * H, (size_t)H * sizeof(float));
+  for (int64_t t = 0; t < T && !gb_should_stop(S); t++) { /* stops: output discarded */
+    float *row = y + (t + 1) * B * W;
+    const float *prev = y + t * B * W;
+    for (int64_t b = 0; b < B; b++)
+      memcpy(row + b * W + H, bhh, (size_t)(3 * H) * sizeof(float));
+    /* gh (B,3H) = b_hh + h_prev (B,H) @ w^T */
+    gb_blas_sgemm(false, true, (int)B, (int)(3 * H), (int)H, 1.0f, prev, (int)W, w, (int)H, 1.0f,
+                  row + H, (int)W);
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++)
+        gb_gru_cell(row + b * W, prev + b * W, xg + (t * B + b) * 3 * H, H, j);
+  }
+  release_all(S, c, 4);
+  return GB_OK;
+}
+
+/* in: Y (T+1,B,5H), w (3H,H), gY -> [d xg | d gh] (T,B,6H), d h0 (B,H) */
+gb_status gb_cpu_gru_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  gb_tensor *c[3];
+  gb_status st = contiguous_inputs(S, a, 3, c);
+  if (st) return st;
+  int64_t T = c[0]->shape[0] - 1, B = c[0]->shape[1], H = c[1]->shape[1], W = 5 * H;
+  const float *y = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]), *gy = gb_tensor_f32(c[2]);
+  float *d = gb_tensor_f32(out[0]), *dh = gb_tensor_f32(out[1]);
+  memset(dh, 0, (size_t)(B * H) * sizeof(float)); /* accumulates in place, becomes d h0 */
+  for (int64_t t = T; t >= 1 && !gb_should_stop(S); t--) {
+    const float *row = y + t * B * W, *prev = row - B * W, *grow = gy + t * B * W;
+    float *dt = d + (t - 1) * B * 6 * H;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++)
+        gb_gru_cell_backward(row + b * W, prev + b * W, grow + b * W, dh + b * H, dt + b * 6 * H, H,
+                             j);
+    /* dh (B,H) += dgh_t (B,3H) @ w (3H,H) */
+    gb_blas_sgemm(false, false, (int)B, (int)H, (int)(3 * H), 1.0f, dt + 3 * H, (int)(6 * H), w,
+                  (int)H, 1.0f, dh, (int)H);
+  }
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t j = 0; j < H; j++)
+      dh[b * H + j] += gy[b * W + j];
+  release_all(S, c, 3);
+  return GB_OK;
+}
