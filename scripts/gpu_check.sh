@@ -49,8 +49,13 @@ prepare() {
     "$CARRY/prebuilt/tests"
   # runtime libraries of the binaries, except what any CUDA machine has (glibc, libstdc++,
   # the CUDA runtime and cuBLAS) and the CUDA plugin itself (carried beside the binaries)
-  local f
-  for f in $(ldd build-gpu-prep/gpubp build-gpu-prep/tests/test_cuda_ops |
+  # OpenBLAS is opened with dlopen (runtime/cpu/gb_blas.c): ldd of the binaries does not list
+  # it, so it and its own libraries (libgfortran, ...) are named here
+  local f blas
+  blas=$(ldconfig -p | awk '$1 == "libopenblas.so.0" {print $NF; exit}')
+  [ -n "$blas" ] || { echo "gpu_check: libopenblas.so.0 not found by ldconfig" >&2; exit 1; }
+  cp -L "$blas" "$D/lib/libopenblas.so.0"
+  for f in $(ldd build-gpu-prep/gpubp build-gpu-prep/tests/test_cuda_ops "$blas" |
              awk '/=> \//{print $3}' | sort -u); do
     case $(basename "$f") in
       libc.so*|libm.so*|libpthread*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*) ;;
