@@ -40,7 +40,8 @@ static conv_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, in
 /* Columns ox of output row oy whose input column ox*sw - pw + kx lies inside 0..w-1: [*lo, *hi). */
 static void valid_cols(const conv_geom *g, int64_t kx, int64_t *lo, int64_t *hi) {
   int64_t a = g->pw - kx; /* ox*sw >= a */
-  *lo = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
+  /* the ceiling of a / sw, written so that a huge stride cannot overflow a + sw */
+  *lo = a <= 0 ? 0 : a / g->sw + (a % g->sw != 0);
   int64_t b = g->w - 1 + g->pw - kx; /* ox*sw <= b */
   *hi = b < 0 ? 0 : b / g->sw + 1;
   if (*hi > g->ow) *hi = g->ow;
