@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gb_backend.h"
 #include "gb_state.h"
@@ -162,10 +163,18 @@ bool gb_device_parse(const char *name, gb_device *out) {
   return false;
 }
 
+/* Whether an NVIDIA driver's device node exists (/dev/nvidiactl, or /dev/dxg under WSL2).
+ * Without one no GPU is usable, and the automatic default device need not map the CUDA
+ * plugin (~4 ms of start-up) to learn that. */
+static bool gpu_driver_present(void) {
+  return access("/dev/nvidiactl", F_OK) == 0 || access("/dev/dxg", F_OK) == 0;
+}
+
 gb_device gb_state_default_device(gb_state *S) {
   if (S->default_device == GB_DEVICE_AUTO) /* the first ask decides: cuda if a GPU is usable */
-    S->default_device =
-        gb_device_count(GB_KIND_CUDA, NULL) > 0 ? GB_DEVICE(GB_KIND_CUDA, 0) : GB_CPU;
+    S->default_device = gpu_driver_present() && gb_device_count(GB_KIND_CUDA, NULL) > 0
+                            ? GB_DEVICE(GB_KIND_CUDA, 0)
+                            : GB_CPU;
   return S->default_device;
 }
 
