@@ -52,7 +52,7 @@ prepare() {
   # OpenBLAS is opened with dlopen (runtime/cpu/gb_blas.c): ldd of the binaries does not list
   # it, so it and its own libraries (libgfortran, ...) are named here
   local f blas
-  blas=$(ldconfig -p | awk '$1 == "libopenblas.so.0" {print $NF; exit}')
+  blas=$(ldconfig -p | awk '$1 == "libopenblas.so.0" && !found {print $NF; found = 1}')
   [ -n "$blas" ] || { echo "gpu_check: libopenblas.so.0 not found by ldconfig" >&2; exit 1; }
   cp -L "$blas" "$D/lib/libopenblas.so.0"
   for f in $(ldd build-gpu-prep/gpubp build-gpu-prep/tests/test_cuda_ops "$blas" |
