@@ -23,7 +23,7 @@ local FIRST_TENSOR = 18
 -- state-changing functions are left out: they would make later calls depend on order
 local skip = {manual_seed = true, set_default_device = true, set_detect_anomaly = true, save = true,
               set_grad_enabled = true, set_rng_state = true, no_grad = true, enable_grad = true,
-              release_cache = true}
+              release_cache = true, set_num_threads = true}
 
 local function callables()
   local list = {}
@@ -141,7 +141,8 @@ local core = {
 }
 
 local hostile_skip = {manual_seed = true, set_default_device = true, set_detect_anomaly = true, help = true,
-                      set_grad_enabled = true, set_rng_state = true, release_cache = true}
+                      set_grad_enabled = true, set_rng_state = true, release_cache = true,
+                      set_num_threads = true}
 
 local function hostile_callables()
   local list = {}
