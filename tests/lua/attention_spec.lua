@@ -9,29 +9,9 @@ local gb = require('gpubp')
 local nn = gb.nn
 
 local DIR = 'tests/fixtures/attention/'
-local RTOL, ATOL = 1e-4, 1e-5
-
-local function assert_close(what, got, want)
-  assert.are.same(want.shape, got.shape, what .. ': shape')
-  local a, e = got:contiguous():view(-1):totable(), want:contiguous():view(-1):totable()
-  for i = 1, #e do
-    if math.abs(a[i] - e[i]) > RTOL * math.abs(e[i]) + ATOL then
-      error(string.format('%s, element %d: gpubp %.9g, PyTorch %.9g', what, i, a[i], e[i]), 2)
-    end
-  end
-end
-
-local function load_case(name)
-  local t, meta = gb.load(DIR .. name .. '.safetensors')
-  local params, inputs, outs, grads = {}, {}, {}, {}
-  for k, v in pairs(t) do
-    if k:match('^in%.') then inputs[k:sub(4)] = v
-    elseif k:match('^out%.') then outs[k:sub(5)] = v
-    elseif k:match('^grad%.') then grads[k:sub(6)] = v
-    else params[k] = v end
-  end
-  return params, inputs, outs, grads, meta
-end
+local support = dofile('tests/lua/support.lua')
+local assert_close = support.assert_close_1e4
+local function load_case(name) return support.load_torch_case(DIR, name) end
 
 -- masks: a function of the stored 0/1 (or additive) masks giving what this run passes
 local function check_case(name, masks)

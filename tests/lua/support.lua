@@ -27,4 +27,36 @@ end
 -- s as one single-quoted shell word
 function M.quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+-- Fails (at the caller's line) naming the first element of `got` that differs from PyTorch's
+-- `want` by more than 1e-4 relative + 1e-5 absolute; shapes must match exactly.
+function M.assert_close_1e4(what, got, want)
+  local gs, ws = got.shape, want.shape -- (plain error: luassert is the spec's, not ours)
+  local same = #gs == #ws
+  for d = 1, #ws do same = same and gs[d] == ws[d] end
+  if not same then
+    error(string.format('%s: shape %s, PyTorch %s', what, tostring(gs), tostring(ws)), 2)
+  end
+  local a, e = got:contiguous():view(-1):totable(), want:contiguous():view(-1):totable()
+  for i = 1, #e do
+    if math.abs(a[i] - e[i]) > 1e-4 * math.abs(e[i]) + 1e-5 then
+      error(string.format('%s, element %d: gpubp %.9g, PyTorch %.9g', what, i, a[i], e[i]), 2)
+    end
+  end
+end
+
+-- A fixture case written by PyTorch (tests/fixtures/*/make_*.py): dir .. name .. '.safetensors'
+-- split by key prefix into params, inputs (in.), outputs (out.) and gradients (grad.), plus
+-- the file's metadata.
+function M.load_torch_case(dir, name)
+  local t, meta = gb.load(dir .. name .. '.safetensors')
+  local params, inputs, outs, grads = {}, {}, {}, {}
+  for k, v in pairs(t) do
+    if k:match('^in%.') then inputs[k:sub(4)] = v
+    elseif k:match('^out%.') then outs[k:sub(5)] = v
+    elseif k:match('^grad%.') then grads[k:sub(6)] = v
+    else params[k] = v end
+  end
+  return params, inputs, outs, grads, meta
+end
+
 return M
