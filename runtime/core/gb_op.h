@@ -103,9 +103,7 @@ bool gb_set_grad_enabled(gb_state *S, bool on);
 
 /* Gradient hooks (gb_hooks.c). A host (the Lua bindings) gives the state one callback; the
  * tape calls it with a hook id and the gradient of a hooked tensor, which the callback may
- * replace (releasing the old one) or take (releasing it and setting *grad to NULL: nothing
- * is added to a leaf's .grad nor passed on from a node). A non-OK status aborts backward
- * with S's message. */
+ * replace (releasing the old one). A non-OK status aborts backward with S's message. */
 typedef gb_status (*gb_grad_hook_fn)(gb_state *S, void *ud, uint32_t id, gb_tensor **grad);
 void gb_hooks_set_callback(gb_state *S, gb_grad_hook_fn fn, void *ud);
 /* The hook id of t (a leaf needing grad, or a non-leaf: its producing node), made on first
