@@ -19,8 +19,8 @@
 
 #define HDR_MAGIC 0x67627031 /* "gbp1" */
 #define TAG_ABORT 12
-#define TAG_PING 13 /* on ctl_comm: "which collective are you in?" (after a timeout) */
-#define TAG_PONG 14 /* on hdr_comm: the answer, the header of the collective it is in */
+#define TAG_PING 13            /* on ctl_comm: "which collective are you in?" (after a timeout) */
+#define TAG_PONG 14            /* on hdr_comm: the answer, the header of the collective it is in */
 #define HDR_NF (8 + GB_MAXDIM) /* the header's fields that must agree (hdr_fields) */
 #define PING_WAIT_S 1.0
 #define MAX_WORKS 256
@@ -418,8 +418,8 @@ static int exchange(const gb_dist_hdr *h, char *err, size_t cap) {
     D.agree_in[HDR_NF + i] = -f[i];
   }
   MPI_Request req;
-  int rc = MPI_Iallreduce(D.agree_in, D.agree_out, 2 * HDR_NF, MPI_INT64_T, MPI_MAX, D.hdr_comm,
-                          &req);
+  int rc =
+      MPI_Iallreduce(D.agree_in, D.agree_out, 2 * HDR_NF, MPI_INT64_T, MPI_MAX, D.hdr_comm, &req);
   if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallreduce (header)", err, cap);
   if (wait_reqs(1, &req, h, false, t0, err, cap)) return -1;
   bool same = true;
