@@ -304,11 +304,19 @@ static gb_status run_node(gb_state *S, gb_node *n) {
   if (n->hook) {
     gb_status hs = gb_hooks_run(S, n->hook, &n->gacc);
     if (hs) return hs;
+    /* a hook may take the gradient (releasing it, *grad = NULL; gb._grad_taken from Lua):
+     * nothing flows on from here, and a leaf's .grad gets nothing (flush_one) */
+    if (!n->gacc) return GB_OK;
   }
   gb_tensor *gin[GB_MAXIN] = {NULL};
   S->backward_of = gb_ops[n->op].name;
   gb_status st = gb_ops[n->op].grad(S, n, n->gacc, gin);
   S->backward_of = NULL;
+  /* The incoming gradient is spent: dropping it now, before delivery, leaves views of it in
+   * gin (a transpose's backward returns one) the sole owners of their storage, so a leaf
+   * adopts them as .grad instead of copying (own_gradient). */
+  gb_tensor_release(S, n->gacc);
+  n->gacc = NULL;
   char what[64] = "";
   if (S->detect_anomaly) snprintf(what, sizeof what, "backward of %s", gb_ops[n->op].name);
   for (int k = 0; k < n->args.nin; k++) {
