@@ -15,6 +15,7 @@
 
 /* p[0..valid) <- softmax of p[0..valid), p[valid..n) <- 0. A NaN makes the row NaN (it reaches
  * every entry through the sum); a row whose entries are all -inf is NaN, as PyTorch's. */
+GB_CPU_CLONES
 static void softmax_row(float *p, int64_t valid, int64_t n) {
   float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
                  -INFINITY, -INFINITY, -INFINITY, -INFINITY};
@@ -100,6 +101,7 @@ static void row_moments(const float *x, int64_t n, float eps, float *mean, float
   *rstd = (float)(1.0 / sqrt(ss / (double)n + eps));
 }
 
+GB_CPU_CLONES
 static void ln_forward(void *ctx, int worker, int64_t job) {
   (void)worker;
   ln_job *j = ctx;
@@ -120,6 +122,7 @@ static void ln_forward(void *ctx, int worker, int64_t job) {
 
 /* gx = rstd * (gh - mean(gh) - xh * mean(gh * xh)) with xh the normalized row and gh = g * w;
  * the job's rows add their g * xh and g into its own partial dw, db */
+GB_CPU_CLONES
 static void ln_backward(void *ctx, int worker, int64_t job) {
   (void)worker;
   ln_job *j = ctx;
@@ -222,6 +225,7 @@ typedef struct msm_job {
   bool causal;
 } msm_job;
 
+GB_CPU_CLONES
 static void msm_rows(void *ctx, int worker, int64_t job) {
   (void)worker;
   msm_job *j = ctx;
@@ -321,6 +325,7 @@ static void sdpa_forward(void *ctx, int worker, int64_t bh) {
 
 /* dP = dO V^T; dS = P * (dP - rowsum(P * dP)); dQ = scale dS K, dK += scale dS^T Q,
  * dV += P^T dO, tile by tile (one job owns its head's dK and dV) */
+GB_CPU_CLONES
 static void sdpa_backward(void *ctx, int worker, int64_t bh) {
   const sdpa_job *j = ctx;
   int64_t b = bh / j->H, h = bh % j->H, ldo = j->H * j->Ev, ldkv = j->E + j->Ev;

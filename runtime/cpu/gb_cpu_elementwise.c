@@ -15,7 +15,7 @@ static gb_status run_rows(gb_state *S, gb_tensor **out, int nin, const gb_opargs
 /* Unary: `x` is the input element, f0/f1 the row's scalar parameters. The contiguous loop is
  * written separately so the compiler vectorizes it. */
 #define GB_UNARY(kernel, row, EXPR)                                                                \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+  GB_CPU_CLONES static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {       \
     float *o = (float *)p[0];                                                                      \
     const float *in = (const float *)p[1];                                                         \
     const float f0 = (float)a->f[0], f1 = (float)a->f[1];                                          \
@@ -42,7 +42,7 @@ GB_UNARY_ROWS(GB_CPU_UNARY)
 
 /* Binary with broadcasting: `x`, `y` are the input elements. */
 #define GB_BINARY(kernel, row, EXPR)                                                               \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+  GB_CPU_CLONES static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {       \
     float *o = (float *)p[0];                                                                      \
     const float *xs = (const float *)p[1], *ys = (const float *)p[2];                              \
     const float f0 = (float)a->f[0], f1 = (float)a->f[1];                                          \
@@ -75,7 +75,7 @@ GB_BINARY_ROWS(GB_CPU_BINARY)
 
 /* Comparisons read either dtype (both inputs share it) and write float32 0/1. */
 #define GB_COMPARE(kernel, row, OP)                                                                \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+  GB_CPU_CLONES static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {       \
     float *o = (float *)p[0];                                                                      \
     switch (a->in[0]->dtype) {                                                                     \
     case GB_F32: {                                                                                 \
