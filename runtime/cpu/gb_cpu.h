@@ -14,6 +14,13 @@
 #include "gb_ops.def"
 #undef GB_OP
 
+/* The float64 loops of the reduction rows (gb_cpu_reduce_f64.c), called by their kernels for
+ * float64 inputs: sum/mean/var/logsumexp (id picks which) over the dims in a->i[0]; the
+ * extremes as reduce_extreme in gb_cpu_reduce.c. */
+gb_status gb_cpu_reduce_f64(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out);
+gb_status gb_cpu_extreme_f64(gb_state *S, const gb_opargs *a, gb_tensor **out, bool want_max,
+                             uint64_t mask, bool values, bool indices);
+
 /* Fill the 1-D int64 CPU tensor t with a random permutation of 1..numel: Fisher-Yates driven
  * by S's Philox stream (element i uses draw i, so it is reproducible for any n). */
 void gb_cpu_randperm(gb_state *S, gb_tensor *t);
