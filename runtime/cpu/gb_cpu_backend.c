@@ -88,7 +88,24 @@ static bool cpu_runs_f64(gb_opid id) {
   case GB_OP_INDEX_SELECT:
   case GB_OP_INDEX_ADD:
   case GB_OP_GATHER:
-  case GB_OP_SCATTER_ADD: return true;
+  case GB_OP_SCATTER_ADD:
+  /* matrix products (gb_blas_dgemm), softmax family and losses (gb_cpu_nn_f64.c), optimizer
+   * steps (gb_cpu_optim_f64.c), cumsum, sort, topk */
+  case GB_OP_MATMUL:
+  case GB_OP_ADDMM:
+  case GB_OP_SOFTMAX:
+  case GB_OP_LOG_SOFTMAX:
+  case GB_OP_SOFTMAX_BACKWARD:
+  case GB_OP_LOG_SOFTMAX_BACKWARD:
+  case GB_OP_CROSS_ENTROPY:
+  case GB_OP_CROSS_ENTROPY_BACKWARD:
+  case GB_OP_NLL_LOSS:
+  case GB_OP_NLL_LOSS_BACKWARD:
+  case GB_OP_SGD_STEP:
+  case GB_OP_ADAM_STEP:
+  case GB_OP_CUMSUM:
+  case GB_OP_SORT:
+  case GB_OP_TOPK: return true;
   default: return false;
   }
 }

@@ -284,8 +284,8 @@ static void case_softmax(gb_state *S, gb_opid id, opcase *c) {
   }
   gb_tensor *g = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0),
             *yt = make(S, 2, (int64_t[]){3, 4}, GB_F32);
-  for (int k = 0; k < 12; k++)
-    gb_tensor_f32(yt)[k] = (float)y[k];
+  for (int k = 0; k < 12; k++) /* the reference reads y as stored (float32, exact in float64) */
+    y[k] = gb_tensor_f32(yt)[k] = (float)y[k];
   for (int i = 0; i < 3; i++) {
     double dot = 0;
     for (int j = 0; j < 4; j++)
@@ -303,7 +303,7 @@ static void case_loss(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor *x = frand(S, 2, (int64_t[]){4, 3}, -2.0, 2.0), *y = labels(S, 4, 3);
   bool back = id == GB_OP_CROSS_ENTROPY_BACKWARD || id == GB_OP_NLL_LOSS_BACKWARD;
   bool ce = id == GB_OP_CROSS_ENTROPY || id == GB_OP_CROSS_ENTROPY_BACKWARD;
-  double *r = alloc_ref(c, back ? 12 : 1), total = 0, gscale = 0.7;
+  double *r = alloc_ref(c, back ? 12 : 1), total = 0, gscale = (float)0.7; /* as stored */
   for (int i = 0; i < 4; i++) {
     int64_t cls = (int64_t)at(y, i) - 1;
     double z = 0;

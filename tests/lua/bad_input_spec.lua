@@ -63,7 +63,7 @@ describe('bad input', function()
     fails_with('exp: argument 1 has dtype int64, expected float32 or float64 (convert with :float())',
       function() return gb.ones(2, {dtype = 'int64'}):exp() end)
     fails_with('conv2d: float64 is not supported on cpu; use :float()',
-      function() return gb.conv2d(gb.ones(1, 1, 3, 3, {dtype = 'float64'}), gb.ones(1, 1, 2, 2, {dtype = 'float64'})) end)
+      function() return gb.nn.Conv2d(1, 1, 2)(gb.ones(1, 1, 3, 3, {dtype = 'float64'})) end)
     fails_with("to: 'gpu' is neither a dtype (float32, float64, int32, int64) nor a device (cpu, cuda, cuda:N)",
       function() return gb.ones(2):to('gpu') end)
     if not gb.cuda or not gb.cuda.is_available() then

@@ -250,3 +250,95 @@ describe('float64 refused with a message naming op, dtype and device', function(
       err_of(function() return gb.ones(2, 'int64'):exp() end))
   end)
 end)
+
+describe('float64 models and optimizers', function()
+  -- a 4-8-3 MLP on fixed data: the same weights in float32 and float64 give the same loss to
+  -- float32 precision, and the float64 run keeps the digits float32 drops
+  local function mlp(dtype)
+    gb.manual_seed(7)
+    local net = gb.nn.Sequential(gb.nn.Linear(4, 8), gb.nn.ReLU(), gb.nn.Linear(8, 3))
+    if dtype == 'float64' then net:double() end
+    return net
+  end
+  local x = gb.tensor({ { 0.5, -1, 2, 0.1 }, { 1.5, 0.3, -0.7, 2 }, { -1, 1, 0.2, 0.4 } })
+  local y = gb.tensor({ 1, 3, 2 }, 'int64')
+
+  it('Module:double() converts parameters; Linear + ReLU + cross_entropy run in double', function()
+    local net = mlp('float64')
+    for _, p in ipairs(net:parameters()) do assert.are.equal('float64', p.dtype) end
+    local loss = gb.cross_entropy(net(x:double()), y)
+    assert.are.equal('float64', loss.dtype)
+    local loss32 = gb.cross_entropy(mlp('float32')(x), y)
+    assert.is_true(math.abs(loss:item() - loss32:item()) < 1e-6)
+    loss:backward()
+    for _, p in ipairs(net:parameters()) do assert.are.equal('float64', p.grad.dtype) end
+    -- the model's gradient against central differences in double
+    local w = net[1].weight
+    local g = w.grad[2][3]:item()
+    local keep = w[2][3]:item()
+    local function at(v)
+      gb.no_grad(function() w[2][3] = v end)
+      return gb.no_grad(function() return gb.cross_entropy(net(x:double()), y):item() end)
+    end
+    local num = (at(keep + 1e-6) - at(keep - 1e-6)) / 2e-6
+    at(keep)
+    assert.is_true(math.abs(g - num) < 1e-8 * (1 + math.abs(num)), g .. ' vs ' .. num)
+  end)
+
+  it('gradcheck runs on a float64 model (weights as inputs)', function()
+    local net = mlp('float64')
+    local w1 = net[1].weight
+    assert.is_true(gb.autograd.gradcheck(function() return gb.cross_entropy(net(x:double()), y) end,
+      { w1 }))
+  end)
+
+  for _, case in ipairs({ { 'SGD', { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01 } },
+    { 'Adam', { lr = 0.01, weight_decay = 0.1 } }, { 'AdamW', { lr = 0.01 } } }) do
+    it(case[1] .. ' steps float64 parameters in double and follows float32 to its precision', function()
+      local losses = {}
+      for _, dtype in ipairs({ 'float32', 'float64' }) do
+        local net = mlp(dtype)
+        local opt = gb.optim[case[1]](net:parameters(), case[2])
+        local xi = dtype == 'float64' and x:double() or x
+        for _ = 1, 5 do
+          opt:zero_grad()
+          local loss = gb.cross_entropy(net(xi), y)
+          loss:backward()
+          opt:step()
+        end
+        for _, p in ipairs(net:parameters()) do assert.are.equal(dtype, p.dtype) end
+        losses[dtype] = gb.no_grad(function() return gb.cross_entropy(net(xi), y):item() end)
+      end
+      assert.is_true(math.abs(losses.float32 - losses.float64) < 1e-5,
+        losses.float32 .. ' vs ' .. losses.float64)
+    end)
+  end
+
+  it('matmul and bmm run through dgemm: exact products of doubles', function()
+    local a = gb.tensor({ { 1 + 2 ^ -40, 1 }, { 2, 3 } }, 'float64')
+    local b = gb.tensor({ { 1, 0 }, { 0, 1 } }, 'float64')
+    assert.are.same(a:totable(), a:matmul(b):totable())
+    local p = gb.stack({ a, a }):matmul(gb.stack({ b, b }))
+    assert.are.equal('float64', p.dtype)
+    assert.are.equal(1 + 2 ^ -40, p[2][1][1]:item())
+    -- no promotion inside a product, as torch.matmul: the message names both operands
+    local ok, e = pcall(function() return a:float():matmul(b) end)
+    assert.is_false(ok)
+    assert.matches("matmul: argument 2 %(2,2%) has dtype float64 but the operand %(2,2%) is "
+      .. "float32 %(on cpu%); convert one with :to%('float32'%)", e)
+  end)
+
+  it('softmax, log_softmax, sort, topk and cumsum keep float64', function()
+    local v = gb.tensor({ 3, 1 + 2 ^ -40, 1, 2 }, 'float64')
+    assert.are.equal('float64', v:softmax(1).dtype)
+    assert.is_true(math.abs(v:softmax(1):sum():item() - 1) < 1e-15)
+    assert.are.equal('float64', v:log_softmax(1).dtype)
+    local s, i = v:sort()
+    assert.are.same({ 1, 1 + 2 ^ -40, 2, 3 }, s:totable())
+    assert.are.same({ 3, 2, 4, 1 }, i:totable())
+    local t, ti = v:topk(2)
+    assert.are.same({ 3, 2 }, t:totable())
+    assert.are.same({ 1, 4 }, ti:totable())
+    assert.are.equal(2 + 2 ^ -40 + 3, v:cumsum(1)[3]:item() + 0)
+  end)
+end)
