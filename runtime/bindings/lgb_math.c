@@ -191,7 +191,9 @@ static void promote_pair(lua_State *L, int i, int j) {
 static int binary_impl(lua_State *L, gb_opid id) {
   gb_state *S = gbL_state(L);
   gb_tensor *x = gbL_to_tensor(L, 1), *y = gbL_to_tensor(L, 2), *r;
-  if (x && y && x->dtype != y->dtype) {
+  if (x && y) {
+    if (x->dtype == y->dtype && gb_dtype_is_float(x->dtype)) /* the common case, first */
+      return push_result(L, S, gb_fn_binary(S, id, x, y, &r), &r);
     promote_pair(L, 1, 2);
     x = gbL_to_tensor(L, 1), y = gbL_to_tensor(L, 2);
   }

@@ -245,6 +245,32 @@ describe('float64 refused with a message naming op, dtype and device', function(
       err_of(function() return gb.nn.MaxPool2d(2)(x) end))
   end)
 
+  it('by the layers built on float32-only rows, each naming its row', function()
+    local x = gb.randn(2, 3, 8, { dtype = 'float64' })
+    local want = {
+      { 'lstm_seq', function() return gb.nn.LSTM(8, 4):double()(x) end },
+      { 'gru_seq', function() return gb.nn.GRU(8, 4):double()(x) end },
+      { 'conv2d', function() return gb.nn.Conv1d(3, 2, 3):double()(x) end },
+      { 'batch_norm', function() return gb.nn.BatchNorm1d(3):double()(x) end },
+      { 'avg_pool2d', function() return gb.nn.AvgPool2d(2)(x:view(1, 2, 3, 8)) end },
+      { 'adaptive_avg_pool2d', function() return gb.nn.AdaptiveAvgPool2d(1)(x:view(1, 2, 3, 8)) end },
+    }
+    for _, w in ipairs(want) do
+      assert.matches('float64_spec.lua:%d+: ' .. w[1] .. ': float64 is not supported on cpu; use :float%(%)$',
+        err_of(w[2]))
+    end
+  end)
+
+  it('while the layers built on double-capable rows run in float64', function()
+    local x = gb.randn(2, 3, 8, { dtype = 'float64' })
+    local t = gb.tensor({ 1, 0, 1 }, 'float64')
+    local outs = { gb.nn.LayerNorm(8):double()(x), gb.nn.Embedding(10, 4):double()(gb.tensor({ 1, 2 }, 'int64')),
+      gb.nn.MultiheadAttention(8, 2, { batch_first = true }):double()(x, x, x), gb.nn.GELU()(x),
+      gb.nn.Softmax(2)(x), gb.nn.MSELoss()(x, x * 2), gb.nn.BCEWithLogitsLoss()(x[1][1]:narrow(1, 1, 3), t),
+      gb.nn.HuberLoss()(x, x * 0), gb.nn.KLDivLoss()(x:log_softmax(3), x:softmax(3)) }
+    for i, o in ipairs(outs) do assert.are.equal('float64', o.dtype, 'output ' .. i) end
+  end)
+
   it('by integer tensors in float maths, naming both float dtypes', function()
     assert.matches('exp: argument 1 has dtype int64, expected float32 or float64 %(convert with :float%(%)%)',
       err_of(function() return gb.ones(2, 'int64'):exp() end))
