@@ -102,13 +102,13 @@ extern "C" gb_status gb_cuda_layer_norm(gb_state *S, const gb_opargs *a, gb_tens
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   gb_tensor *in[3];
-  if ((st = gb_cuda_contiguous_inputs(S, a, a->nin, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, a->nin, in))) return st;
   int64_t rows = out[1]->shape[0], n = rows ? in[0]->numel / rows : 0;
   if (rows > 0 && n > 0)
     k_layer_norm<<<(unsigned)rows, ATT_THREADS, 0, c->stream>>>(
         n, (float)a->f[0], gb_tensor_f32(in[0]), a->nin == 3 ? gb_tensor_f32(in[1]) : NULL,
         a->nin == 3 ? gb_tensor_f32(in[2]) : NULL, gb_tensor_f32(out[0]), gb_tensor_f32(out[1]));
-  gb_cuda_release_inputs(S, in, a->nin);
+  gb_tensors_release(S, in, a->nin);
   GB_LAUNCHED(S, dev, c, "layer_norm kernel");
   return GB_OK;
 }
@@ -119,7 +119,7 @@ extern "C" gb_status gb_cuda_layer_norm_backward(gb_state *S, const gb_opargs *a
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   gb_tensor *in[3], *stats = NULL;
-  if ((st = gb_cuda_contiguous_inputs(S, a, a->nin, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, a->nin, in))) return st;
   int64_t n = out[1]->shape[1], rows = n ? in[1]->numel / n : 0;
   int64_t sshape[2] = {rows, 2};
   st = gb_tensor_empty(S, 2, sshape, GB_F32, dev, &stats);
@@ -133,7 +133,7 @@ extern "C" gb_status gb_cuda_layer_norm_backward(gb_state *S, const gb_opargs *a
         gb_tensor_f32(out[1]));
   }
   gb_tensor_release(S, stats);
-  gb_cuda_release_inputs(S, in, a->nin);
+  gb_tensors_release(S, in, a->nin);
   if (st) return st;
   GB_LAUNCHED(S, dev, c, "layer_norm_backward kernel");
   return GB_OK;
@@ -177,7 +177,7 @@ extern "C" gb_status gb_cuda_masked_softmax(gb_state *S, const gb_opargs *a, gb_
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   gb_tensor *in[2];
-  if ((st = gb_cuda_contiguous_inputs(S, a, a->nin, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, a->nin, in))) return st;
   msm_geom g = {};
   const gb_tensor *x = in[0];
   g.nd = x->ndim, g.L = x->shape[x->ndim - 2], g.S = x->shape[x->ndim - 1];
@@ -193,7 +193,7 @@ extern "C" gb_status gb_cuda_masked_softmax(gb_state *S, const gb_opargs *a, gb_
   if (rows > 0)
     k_masked_softmax<<<(unsigned)rows, ATT_THREADS, 0, c->stream>>>(
         g, gb_tensor_f32(in[0]), a->nin > 1 ? gb_tensor_f32(in[1]) : NULL, gb_tensor_f32(out[0]));
-  gb_cuda_release_inputs(S, in, a->nin);
+  gb_tensors_release(S, in, a->nin);
   GB_LAUNCHED(S, dev, c, "masked_softmax kernel");
   return GB_OK;
 }
@@ -295,14 +295,14 @@ extern "C" gb_status gb_cuda_sdpa(gb_state *S, const gb_opargs *a, gb_tensor **o
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   gb_tensor *in[3];
-  if ((st = gb_cuda_contiguous_inputs(S, a, 3, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, 3, in))) return st;
   sdpa_geom g;
   st = sdpa_geom_of(S, a, in, &g);
   int64_t blocks = g.B * g.H * g.L;
   if (!st && blocks > 0)
     k_sdpa<<<(unsigned)blocks, ATT_THREADS, (size_t)g.S * sizeof(float), c->stream>>>(
         g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(out[0]));
-  gb_cuda_release_inputs(S, in, 3);
+  gb_tensors_release(S, in, 3);
   if (st) return st;
   GB_LAUNCHED(S, dev, c, "sdpa kernel");
   return GB_OK;
@@ -314,7 +314,7 @@ extern "C" gb_status gb_cuda_sdpa_backward(gb_state *S, const gb_opargs *a, gb_t
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   gb_tensor *in[4];
-  if ((st = gb_cuda_contiguous_inputs(S, a, 4, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, 4, in))) return st;
   sdpa_geom g;
   st = sdpa_geom_of(S, a, in + 1, &g);
   if (!st && out[1]->numel > 0) {
@@ -326,7 +326,7 @@ extern "C" gb_status gb_cuda_sdpa_backward(gb_state *S, const gb_opargs *a, gb_t
     k_sdpa_backward<<<(unsigned)blocks, ATT_THREADS, 2 * (size_t)g.S * sizeof(float), c->stream>>>(
         g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(in[3]),
         gb_tensor_f32(out[0]), gb_tensor_f32(out[1]));
-  gb_cuda_release_inputs(S, in, 4);
+  gb_tensors_release(S, in, 4);
   if (st) return st;
   GB_LAUNCHED(S, dev, c, "sdpa_backward kernel");
   return GB_OK;

@@ -136,24 +136,6 @@ gb_status gb_cuda_after_launch(gb_state *S, gb_device dev, cudaStream_t stream, 
     if (gb_s_) return gb_s_;                                                                       \
   } while (0)
 
-/* Contiguous forms (new references) of a's first n inputs, all or none; and their release. */
-static inline gb_status gb_cuda_contiguous_inputs(gb_state *S, const gb_opargs *a, int n,
-                                                  gb_tensor **c) {
-  for (int k = 0; k < n; k++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
-    if (st) {
-      while (k--)
-        gb_tensor_release(S, c[k]);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-static inline void gb_cuda_release_inputs(gb_state *S, gb_tensor **c, int n) {
-  for (int k = 0; k < n; k++)
-    gb_tensor_release(S, c[k]);
-}
-
 /* Blocks for n elements at `threads` per block, capped so a grid-stride loop covers the rest. */
 static inline unsigned gb_cuda_blocks(int64_t n, int threads) {
   int64_t b = (n + threads - 1) / threads;

@@ -77,10 +77,10 @@ typedef gb_status (*seq_work)(gb_state *S, gb_tensor **c, gb_tensor **out);
 static gb_status on_contiguous(gb_state *S, const gb_opargs *a, int n, seq_work fn,
                                gb_tensor **out) {
   gb_tensor *c[4];
-  gb_status st = gb_cuda_contiguous_inputs(S, a, n, c);
+  gb_status st = gb_opargs_contiguous(S, a, n, c);
   if (st) return st;
   st = fn(S, c, out);
-  gb_cuda_release_inputs(S, c, n);
+  gb_tensors_release(S, c, n);
   return st;
 }
 

@@ -64,6 +64,22 @@ gb_status gb_tensor_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
   return GB_OK;
 }
 
+gb_status gb_opargs_contiguous(gb_state *S, const gb_opargs *a, int n, gb_tensor **c) {
+  for (int k = 0; k < n; k++) {
+    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
+    if (st) {
+      gb_tensors_release(S, c, k);
+      return st;
+    }
+  }
+  return GB_OK;
+}
+
+void gb_tensors_release(gb_state *S, gb_tensor **c, int n) {
+  for (int k = 0; k < n; k++)
+    gb_tensor_release(S, c[k]);
+}
+
 static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
   if (!S->grad_enabled || !gb_ops[id].grad) return false;
   for (int k = 0; k < a->nin; k++)
@@ -252,7 +268,7 @@ void gb_set_detect_anomaly(gb_state *S, bool on) {
 }
 
 gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
-  if (t->dtype != GB_F32) return GB_OK;
+  if (!gb_dtype_is_float(t->dtype)) return GB_OK;
   gb_tensor *h = (gb_tensor *)t;
   gb_status st = t->device == GB_CPU ? GB_OK : gb_fn_to_device(S, (gb_tensor *)t, GB_CPU, &h);
   if (st) return st;

@@ -49,22 +49,6 @@ static void softmax_row(float *p, int64_t valid, int64_t n) {
     p[j] = 0.0f;
 }
 
-static void release_all(gb_state *S, gb_tensor **c, int n) {
-  for (int k = 0; k < n; k++)
-    gb_tensor_release(S, c[k]);
-}
-
-static gb_status contig_all(gb_state *S, const gb_opargs *a, gb_tensor **c) {
-  for (int k = 0; k < a->nin; k++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
-    if (st) {
-      release_all(S, c, k);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-
 /* ---- layer norm ---------------------------------------------------------------------------- */
 
 typedef struct ln_job {
@@ -172,7 +156,7 @@ static int64_t ln_split(ln_job *j, int *threads) {
 /* (x [, w, b]); i0 trailing dims, f0 eps -> y, stats (rows, 2) */
 gb_status gb_cpu_layer_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
-  gb_status st = contig_all(S, a, c);
+  gb_status st = gb_opargs_contiguous(S, a, a->nin, c);
   if (st) return st;
   ln_job j = {.rows = out[1]->shape[0], .eps = (float)a->f[0], .x = gb_tensor_f32(c[0])};
   j.n = j.rows ? c[0]->numel / j.rows : 0;
@@ -181,14 +165,14 @@ gb_status gb_cpu_layer_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   int threads;
   int64_t jobs = ln_split(&j, &threads);
   if (j.rows > 0 && j.n > 0) gb_cpu_jobs(jobs, threads, ln_forward, &j);
-  release_all(S, c, a->nin);
+  gb_tensors_release(S, c, a->nin);
   return GB_OK;
 }
 
 /* (gout, x [, w]) -> gx, (2, n) dw and db */
 gb_status gb_cpu_layer_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3], *part = NULL;
-  gb_status st = contig_all(S, a, c);
+  gb_status st = gb_opargs_contiguous(S, a, a->nin, c);
   if (st) return st;
   int64_t n = out[1]->shape[1];
   ln_job j = {.n = n, .rows = n ? c[1]->numel / n : 0, .eps = (float)a->f[0]};
@@ -210,7 +194,7 @@ gb_status gb_cpu_layer_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor 
     }
   }
   gb_tensor_release(S, part);
-  release_all(S, c, a->nin);
+  gb_tensors_release(S, c, a->nin);
   return st;
 }
 
@@ -409,7 +393,7 @@ static gb_status sdpa_run(gb_state *S, const gb_opargs *a, int first, sdpa_job *
     }
   }
   gb_tensor_release(S, scratch);
-  release_all(S, c, 3);
+  gb_tensors_release(S, c, 3);
   return st;
 }
 

@@ -74,7 +74,7 @@ end
 -- A mask as an additive float tensor: int masks and float masks without a negative entry are
 -- boolean (nonzero: not allowed -> -inf); a float mask with a negative entry is added as is.
 local function additive(m)
-  if m.dtype ~= 'float32' then m = m:ne(0) elseif m:min():item() < 0 then return m else m = m:ne(0) end
+  if m.dtype ~= 'float32' and m.dtype ~= 'float64' then m = m:ne(0) elseif m:min():item() < 0 then return m else m = m:ne(0) end
   return gb.where(m, gb.full({ 1 }, -math.huge, { device = m.device }), gb.zeros(1, { device = m.device }))
 end
 
@@ -150,8 +150,9 @@ function MHA:forward(query, key, value, opts)
     end
     qh, kh, vh = self:_heads(part(q, 0)), self:_heads(part(k, 1)), self:_heads(part(v, 2))
   end
-  local fused = not opts.need_weights and opts.attn_mask == nil and opts.key_padding_mask == nil
-    and not (self.training and self.dropout > 0)
+  local f32 = q.dtype == 'float32' -- the fused rows are float32; float64 takes the plain ops
+  local fused = f32 and not opts.need_weights and opts.attn_mask == nil
+    and opts.key_padding_mask == nil and not (self.training and self.dropout > 0)
   if fused then -- one row; the scores never exist whole (1/sqrt(d) is in the projection)
     local ctx = gb._sdpa(qh, kh, vh, 1, opts.is_causal) -- (B, L, H, d)
     local out
@@ -188,7 +189,16 @@ function MHA:forward(query, key, value, opts)
     mask = mask and mask + kp or kp
   end
   -- the causal mask and the given ones are applied while the softmax reads the scores
-  local p = gb._masked_softmax(scores, mask, opts.is_causal)
+  local p
+  if f32 then
+    p = gb._masked_softmax(scores, mask, opts.is_causal)
+  else
+    if opts.is_causal then
+      local c = MHA.causal_mask(L, S, { device = q.device })
+      mask = mask and mask + c or c
+    end
+    p = (mask and scores + mask or scores):softmax(-1)
+  end
   local pd = p
   if self.training and self.dropout > 0 then
     local keep = gb.rand_like(p):ge(self.dropout)

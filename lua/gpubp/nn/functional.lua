@@ -18,7 +18,7 @@ local SDPA_OPTS = { attn_mask = options.opt(nil, 'tensor'), dropout_p = 0, is_ca
 -- A mask as an additive float32 tensor: float masks are added as they are; integer masks
 -- are boolean, nonzero = may attend (PyTorch's convention for this function).
 local function additive(m)
-  if m.dtype == 'float32' then return m end
+  if m.dtype == 'float32' or m.dtype == 'float64' then return m end
   return gb.where(m:ne(0), gb.zeros(1, { device = m.device }),
     gb.full({ 1 }, -math.huge, { device = m.device }))
 end
@@ -45,7 +45,7 @@ function F.scaled_dot_product_attention(q, k, v, opts)
   if three then q, k, v = q:unsqueeze(2), k:unsqueeze(2), v:unsqueeze(2) end
   local scale = opts.scale or 1 / math.sqrt(q:size(4))
   local out
-  if opts.attn_mask == nil and p == 0 then
+  if opts.attn_mask == nil and p == 0 and q.dtype == 'float32' then
     out = gb._sdpa(q, k, v, scale, opts.is_causal):transpose(2, 3) -- (B,L,H,Ev) -> (B,H,L,Ev)
   else
     if q:size(1) ~= k:size(1) or q:size(2) ~= k:size(2) or q:size(4) ~= k:size(4) then
@@ -53,7 +53,16 @@ function F.scaled_dot_product_attention(q, k, v, opts)
     end
     local scores = q:matmul(k:transpose(3, 4)) * scale
     local m = opts.attn_mask and additive(opts.attn_mask) or nil
-    local probs = gb._masked_softmax(scores, m, opts.is_causal)
+    local probs
+    if scores.dtype == 'float32' then
+      probs = gb._masked_softmax(scores, m, opts.is_causal)
+    else -- float64: the masks are added (the fused rows are float32)
+      if opts.is_causal then
+        local c = gb.nn.MultiheadAttention.causal_mask(q:size(3), k:size(3), { device = q.device })
+        m = m and m + c or c
+      end
+      probs = (m and scores + m or scores):softmax(-1)
+    end
     if p > 0 then probs = probs * (gb.rand_like(probs):ge(p) * (1 / (1 - p))) end
     out = probs:matmul(v)
   end
