@@ -66,6 +66,8 @@ static gb_tensor *make(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
     char *p = gb_tensor_data(t);
     if (dt == GB_F32)
       ((float *)p)[i] = (float)v;
+    else if (dt == GB_F64)
+      ((double *)p)[i] = v;
     else if (dt == GB_I32)
       ((int32_t *)p)[i] = (int32_t)v;
     else
@@ -1042,6 +1044,32 @@ static void test_float64(gb_state *S) {
     }
     gb_tensor_release(S, onec);
   }
+  /* a float64 product: (2,3) x (3,2) with entries only double holds, against the CPU's dgemm */
+  gb_tensor *ma = make(S, 2, (int64_t[]){2, 3}, GB_F64, 0, 0), *mb, *mad, *mbd, *mo = NULL, *mr;
+  for (int64_t i = 0; i < 6; i++)
+    set_at(ma, i, 1 + (double)i * 1e-12);
+  OK(S, gb_fn_transpose(S, ma, 0, 1, &mb)); /* a strided operand too */
+  OK(S, gb_fn_to_device(S, ma, test_dev, &mad));
+  OK(S, gb_fn_to_device(S, mb, test_dev, &mbd));
+  gb_status mst = gb_fn_binary(S, GB_OP_MATMUL, mad, mbd, &mo);
+  if (be && be->runs_f64 && be->runs_f64(GB_OP_MATMUL)) {
+    CHECK(mst == GB_OK, "matmul in float64: %s", gb_state_error(S));
+    OK(S, gb_fn_binary(S, GB_OP_MATMUL, ma, mb, &mr));
+    h = mst == GB_OK ? to_cpu(S, mo) : NULL;
+    for (int64_t i = 0; h && i < 4; i++)
+      CHECK(fabs(gb_tensor_get_flat(h, i) - gb_tensor_get_flat(mr, i)) <= 1e-14,
+            "matmul in float64: element %lld = %.17g, cpu %.17g", (long long)i,
+            gb_tensor_get_flat(h, i), gb_tensor_get_flat(mr, i));
+    gb_tensor_release(S, h);
+    gb_tensor_release(S, mr);
+  } else {
+    CHECK(mst == GB_EDTYPE, "matmul in float64 on a backend without it: status %d", (int)mst);
+  }
+  gb_tensor_release(S, mo);
+  gb_tensor_release(S, mad);
+  gb_tensor_release(S, mbd);
+  gb_tensor_release(S, ma);
+  gb_tensor_release(S, mb);
   gb_tensor_release(S, gt);
   gb_tensor_release(S, one);
   gb_tensor_release(S, f);
