@@ -7,6 +7,9 @@
 -- Prints `step <i> loss <l>` lines, then `steps/s <r>` (the steps after the first 5) and ends
 -- with `final train loss <a> val loss <b>` (train: mean of the last 50 steps; val: 20 fixed
 -- batches); --bench adds `BENCH steps_per_s|final_loss|val_loss <v>` lines for run.py.
+-- Final losses, 200 steps (docs/benchmarks.md, 2026-12-02; mean ± half range over seeds 1-3):
+--   gpubp train 2.3772 ± 0.0111, val 2.3529 ± 0.0184; PyTorch 1.13 train 2.3484 ± 0.0260,
+--   val 2.3274 ± 0.0348 (scripts/bench/text_seeds.py --only l). 1000 steps: to be run idle.
 
 local gb = require('gpubp')
 local nn = gb.nn
