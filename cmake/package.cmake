@@ -3,6 +3,8 @@
 #                                    gpubp.h, gpubp.pc and the CMake package
 #   gpubp-cuda_<version>_<arch>.deb  the CUDA plugin libgpubp_cuda.so (install component
 #                                    `cuda`), depending on gpubp and on cuBLAS
+#   gpubp-dist_<version>_<arch>.deb  the MPI/NCCL plugin libgpubp_dist.so (component `dist`,
+#                                    cmake/dist.cmake), depending on gpubp and Open MPI
 # Included at the end of the top level, after every install() rule.
 set(CPACK_PACKAGE_NAME gpubp)
 set(CPACK_PACKAGE_VENDOR "gpubp")
@@ -69,5 +71,22 @@ libcublas-${GB_CUDA_MM_DASH} | libcublas${CUDAToolkit_VERSION_MAJOR}")
     set(CPACK_DEBIAN_CUDA_DESCRIPTION "gpubp's CUDA backend (cuBLAS), opened on first use of \
 a cuda device; needs an NVIDIA driver")
   endif()
+endif()
+# The distributed plugin, where MPI was found (cmake/dist.cmake gives its install rules).
+if(TARGET gpubp_dist)
+  list(APPEND CPACK_COMPONENTS_ALL dist)
+  set(CPACK_DEBIAN_DIST_PACKAGE_NAME gpubp-dist)
+  set(CPACK_DEBIAN_DIST_FILE_NAME gpubp-dist_${PROJECT_VERSION}_${GB_DEB_ARCH}.deb)
+  # dpkg-shlibdeps finds libmpi (libopenmpi3); mpirun (openmpi-bin) starts the ranks, but a
+  # world of one rank runs without it. libnccl is opened with dlopen, so it is only suggested.
+  set(CPACK_DEBIAN_DIST_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_DIST_PACKAGE_DEPENDS "gpubp (= ${PROJECT_VERSION})")
+  set(CPACK_DEBIAN_DIST_PACKAGE_RECOMMENDS openmpi-bin)
+  if(GB_HAVE_NCCL)
+    set(CPACK_DEBIAN_DIST_PACKAGE_SUGGESTS "libnccl2")
+  endif()
+  set(CPACK_DEBIAN_DIST_DESCRIPTION "gpubp's distributed plugin: gb.distributed and \
+nn.DistributedDataParallel over MPI (and NCCL for cuda tensors), opened by \
+gb.distributed.init(); start the ranks with mpirun -np N gpubp script.lua")
 endif()
 include(CPack)

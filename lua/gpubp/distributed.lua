@@ -1,7 +1,7 @@
 -- distributed.lua — gb.distributed: the process group of a data-parallel run started by
 -- `mpirun -np N gpubp script.lua`. Collectives over MPI for cpu tensors and NCCL for cuda
 -- ones, in the plugin libgpubp_dist.so (opened by init, never before); ranks count from 1.
--- Every collective first exchanges a small header, so mismatched shapes, a rank that fails
+-- Every collective first agrees on a small header, so mismatched shapes, a rank that fails
 -- or one that never arrives become errors naming the collective (docs/distributed.md).
 
 local errors = require('gpubp.errors')

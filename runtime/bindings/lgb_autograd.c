@@ -20,8 +20,14 @@ typedef struct hook_call {
   gb_tensor **grad;
 } hook_call;
 
+/* What a hook returns to take the gradient itself (gb._grad_taken, private): the tape then
+ * neither adds it to .grad nor passes it on. DistributedDataParallel accumulates a
+ * parameter's gradient straight into its bucket this way. */
+static char grad_taken;
+
 /* Protected body of the tape's callback: calls each function with the gradient; a tensor
- * returned replaces it (same shape, dtype and device), nil keeps it. */
+ * returned replaces it (same shape, dtype and device), nil keeps it, gb._grad_taken drops
+ * it (the later functions of the list are not called). */
 static int hook_body(lua_State *L) {
   hook_call *c = lua_touserdata(L, 1);
   if (lua_getfield(L, LUA_REGISTRYINDEX, HOOKS_KEY) != LUA_TTABLE) return 0;
@@ -36,6 +42,11 @@ static int hook_body(lua_State *L) {
     gb_tensor_retain(*c->grad);
     gbL_push_tensor(L, *c->grad);
     lua_call(L, 1, 1);
+    if (lua_touserdata(L, -1) == &grad_taken && lua_islightuserdata(L, -1)) {
+      gb_tensor_release(c->S, *c->grad);
+      *c->grad = NULL;
+      return 0;
+    }
     gb_tensor *r = gbL_to_tensor(L, -1);
     if (r) {
       gb_tensor *g = *c->grad;
@@ -370,4 +381,6 @@ void gbL_open_autograd(lua_State *L) {
   gbL_add_methods(L, methods);
   lua_pushstring(L, GB_VERSION);
   lua_setfield(L, -2, "version");
+  lua_pushlightuserdata(L, &grad_taken);
+  lua_setfield(L, -2, "_grad_taken");
 }

@@ -228,7 +228,31 @@ static int l_abort(lua_State *L) {
   return 0;
 }
 
+/* gb._dist.set_grad_view(p, v): p.grad becomes v itself (a view into a DDP bucket), not a
+ * copy as `p.grad = v` makes; v must match p's shape, dtype and device and be contiguous. */
+static int l_set_grad_view(lua_State *L) {
+  gb_state *S = gbL_enter(L);
+  gb_tensor *p = gbL_check_tensor(L, 1), *v = gbL_check_tensor(L, 2);
+  if (!gb_shape_equal(p, v) || p->dtype != v->dtype || p->device != v->device ||
+      !gb_tensor_is_contiguous(v) || v->requires_grad)
+    return luaL_error(L, "DistributedDataParallel: a bucket view does not fit its parameter");
+  if (p->grad == v) return 0;
+  gb_tensor_retain(v);
+  gb_tensor_release_deferred(S, p->grad); /* an op (or a backward's hook) may be reading it */
+  p->grad = v;
+  return 0;
+}
+
+/* gb._dist.grad_is(p, v) -> whether p.grad is the tensor v itself (not an equal copy) */
+static int l_grad_is(lua_State *L) {
+  gb_tensor *p = gbL_check_tensor(L, 1), *v = gbL_check_tensor(L, 2);
+  lua_pushboolean(L, p->grad != NULL && p->grad == v);
+  return 1;
+}
+
 static const luaL_Reg dist_fns[] = {
+    {"set_grad_view", l_set_grad_view},
+    {"grad_is", l_grad_is},
     {"available", l_available},
     {"init", l_init},
     {"finalize", l_finalize},

@@ -310,6 +310,9 @@ static gb_status run_node(gb_state *S, gb_node *n) {
   if (n->hook) {
     gb_status hs = gb_hooks_run(S, n->hook, &n->gacc);
     if (hs) return hs;
+    /* a hook may take the gradient (releasing it, *grad = NULL; gb._grad_taken from Lua):
+     * nothing flows on from here, and a leaf's .grad gets nothing (flush_one) */
+    if (!n->gacc) return GB_OK;
   }
   gb_tensor *gin[GB_MAXIN] = {NULL};
   S->backward_of = gb_ops[n->op].name;

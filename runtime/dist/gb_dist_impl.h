@@ -20,8 +20,10 @@ enum {
   GB_DK_NCCL_INIT
 };
 
-/* Sent by every rank to every other before each collective: the data phase starts only
- * when all agree, so a mismatch is an error on every rank rather than a hang or garbage. */
+/* What every rank agrees on before each collective (one all-reduce of its fields' minima and
+ * maxima; the headers themselves are gathered only on a mismatch): the data phase starts
+ * only when all agree, so a mismatch is an error on every rank rather than a hang or
+ * garbage. Also a rank's answer to a peer's "where are you" after a timeout. */
 typedef struct gb_dist_hdr {
   int32_t magic;
   int32_t kind;

@@ -1,8 +1,9 @@
 /* gb_dist_mpi.c — the process group of the distributed plugin over MPI: init from the MPI
- * environment, the header every collective exchanges first (kind, sequence number, dtype,
- * shape, or a mismatch is an error on every rank), host-memory collectives as non-blocking
- * MPI requests waited against a deadline, an abort channel that carries one rank's error to
- * the others, and a watchdog thread for what no wait of ours can see (NCCL, a stuck call). */
+ * environment, the header every collective agrees on first (kind, sequence number, dtype,
+ * shape: one small all-reduce of their minima and maxima; a mismatch is an error on every
+ * rank), host-memory collectives as non-blocking MPI requests waited against a deadline, a
+ * control channel that carries one rank's error to the others and answers "where are you"
+ * after a timeout, and a watchdog thread for what no wait can see (NCCL, a stuck call). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -17,15 +18,18 @@
 #include "gb_dist_impl.h"
 
 #define HDR_MAGIC 0x67627031 /* "gbp1" */
-#define TAG_HDR 11
 #define TAG_ABORT 12
+#define TAG_PING 13            /* on ctl_comm: "which collective are you in?" (after a timeout) */
+#define TAG_PONG 14            /* on hdr_comm: the answer, the header of the collective it is in */
+#define HDR_NF (8 + GB_MAXDIM) /* the header's fields that must agree (hdr_fields) */
+#define PING_WAIT_S 1.0
 #define MAX_WORKS 256
 #define HOSTLEN 64
 #define ABORTLEN 1024
 #define WHYLEN 1536
 
 typedef struct work {
-  bool used, done;
+  bool used, done, agreed; /* agreed: every rank passed its header (not a trusted one) */
   MPI_Request req;
   gb_dist_hdr h;
   double t0;
@@ -44,9 +48,9 @@ static struct {
   int64_t seq;
   double timeout;
   peer_info *peers;
-  gb_dist_hdr mine, *in;
+  gb_dist_hdr mine, pong, *in;
+  int64_t agree_in[2 * HDR_NF], agree_out[2 * HDR_NF];
   MPI_Request *reqs;
-  int *rank_of;
   MPI_Request abort_req;
   char abort_in[ABORTLEN], abort_out[ABORTLEN];
   bool *said_abort;
@@ -186,10 +190,12 @@ static int append_gone(char *buf, size_t cap, int n) {
 /* ---- the abort channel ------------------------------------------------------------------- */
 
 static void post_abort_recv(void) {
-  MPI_Irecv(D.abort_in, ABORTLEN, MPI_CHAR, MPI_ANY_SOURCE, TAG_ABORT, D.ctl_comm, &D.abort_req);
+  MPI_Irecv(D.abort_in, ABORTLEN, MPI_CHAR, MPI_ANY_SOURCE, MPI_ANY_TAG, D.ctl_comm, &D.abort_req);
 }
 
-/* Has a peer announced its failure? Then break the group and say so in err. */
+/* Has a peer announced its failure? Then break the group and say so in err. A peer's ping
+ * (it timed out and asks where every rank is) is answered with the collective this rank is
+ * in, D.mine. */
 static bool check_abort(const gb_dist_hdr *h, char *err, size_t cap) {
   int flag = 0;
   MPI_Status st;
@@ -197,6 +203,15 @@ static bool check_abort(const gb_dist_hdr *h, char *err, size_t cap) {
   MPI_Test(&D.abort_req, &flag, &st);
   if (!flag) return false;
   int from = st.MPI_SOURCE;
+  if (st.MPI_TAG == TAG_PING) {
+    MPI_Request r;
+    D.pong = D.mine;
+    if (MPI_Isend(&D.pong, (int)sizeof D.pong, MPI_BYTE, from, TAG_PONG, D.hdr_comm, &r) ==
+        MPI_SUCCESS)
+      MPI_Request_free(&r);
+    post_abort_recv();
+    return false;
+  }
   D.abort_in[ABORTLEN - 1] = '\0';
   char what[256], msg[WHYLEN];
   snprintf(msg, sizeof msg, "distributed: rank %d failed: %s (rank %d was in collective %s)",
@@ -219,24 +234,78 @@ static void nap(int *spins) {
   pthread_mutex_lock(&D.lock);
 }
 
-/* The timeout message: who did not arrive (header phase: rank_of[i] >= 0 for receives), or
- * that everyone arrived and the transfer stalled; plus which processes are gone. */
-static int timed_out(int n, MPI_Request *reqs, const int *rank_of, const gb_dist_hdr *h,
-                     double waited, char *err, size_t cap) {
+static bool hdr_equal(const gb_dist_hdr *a, const gb_dist_hdr *b);
+
+/* After a timeout: asks every other rank which collective it is in (TAG_PING; a rank
+ * answers from any wait of its own) and waits up to PING_WAIT_S for the answers of those
+ * whose process is not known to be gone, into D.in[p]. answered[p]: it answered. Only on
+ * this failure path does anything cost O(N). */
+static void ping_peers(bool *answered) {
+  static const char ping = 1;
+  int n = 0;
+  for (int p = 0; p < D.size; p++) {
+    answered[p] = p == D.rank;
+    D.reqs[p] = MPI_REQUEST_NULL;
+    if (p == D.rank || gone(p)) continue;
+    MPI_Request r;
+    if (MPI_Isend(&ping, 1, MPI_CHAR, p, TAG_PING, D.ctl_comm, &r) == MPI_SUCCESS)
+      MPI_Request_free(&r);
+    memset(&D.in[p], 0, sizeof D.in[p]);
+    MPI_Irecv(&D.in[p], (int)sizeof D.in[p], MPI_BYTE, p, TAG_PONG, D.hdr_comm, &D.reqs[p]);
+    n++;
+  }
+  double t0 = gb_dist_now();
+  int spins = 0;
+  while (n > 0 && gb_dist_now() - t0 < PING_WAIT_S) {
+    char ignored[16];
+    check_abort(NULL, ignored, sizeof ignored); /* answer a peer that pings us meanwhile */
+    for (int p = 0; p < D.size; p++) {
+      int flag = 0;
+      if (D.reqs[p] == MPI_REQUEST_NULL) continue;
+      MPI_Test(&D.reqs[p], &flag, MPI_STATUS_IGNORE);
+      if (flag) {
+        answered[p] = true;
+        n--;
+      }
+    }
+    nap(&spins);
+  }
+  for (int p = 0; p < D.size; p++)
+    if (D.reqs[p] != MPI_REQUEST_NULL) {
+      MPI_Cancel(&D.reqs[p]);
+      MPI_Request_free(&D.reqs[p]);
+    }
+}
+
+/* The timeout message: for each other rank, whether it is in this collective too, in
+ * another (which), or did not answer (its process gone, or stuck outside gpubp's waits);
+ * agreed: every rank passed this collective's header already. */
+static int timed_out(const gb_dist_hdr *h, bool agreed, double waited, char *err, size_t cap) {
   char what[256], msg[WHYLEN];
   int len =
       snprintf(msg, sizeof msg, "distributed: collective %s timed out after %.1f s on rank %d",
                gb_dist_describe(h, what, sizeof what), waited, D.rank + 1);
+  bool *answered = calloc((size_t)D.size, sizeof *answered);
   int missing = 0;
-  for (int i = 0; rank_of && i < n && len > 0 && (size_t)len < sizeof msg; i++) {
-    int flag = 0;
-    if (rank_of[i] < 0) continue;
-    MPI_Request_get_status(reqs[i], &flag, MPI_STATUS_IGNORE);
-    if (flag) continue;
-    int r = rank_of[i];
-    len += snprintf(msg + len, sizeof msg - (size_t)len, "%s rank %d did not reach it%s",
-                    missing++ ? ";" : ":", r + 1, gone(r) ? " (its process is gone)" : "");
+  if (answered) ping_peers(answered);
+  for (int r = 0; answered && r < D.size && len > 0 && (size_t)len < sizeof msg; r++) {
+    if (r == D.rank) continue;
+    const char *sep = missing ? ";" : ":";
+    if (!answered[r]) {
+      bool dead = gone(r);
+      len += snprintf(msg + len, sizeof msg - (size_t)len, "%s rank %d %s%s", sep, r + 1,
+                      agreed ? "reached it but stopped answering" : "did not reach it",
+                      dead ? " (its process is gone)"
+                           : " (it does not answer: busy outside gpubp's collectives, stuck, "
+                             "or unreachable)");
+      missing++;
+    } else if (D.in[r].magic == HDR_MAGIC && !hdr_equal(&D.in[r], h)) {
+      len += snprintf(msg + len, sizeof msg - (size_t)len, "%s rank %d is in collective %s", sep,
+                      r + 1, gb_dist_describe(&D.in[r], what, sizeof what));
+      missing++;
+    }
   }
+  free(answered);
   if (!missing && len > 0 && (size_t)len < sizeof msg) {
     len += snprintf(msg + len, sizeof msg - (size_t)len,
                     ": every rank reached it but the transfer did not finish");
@@ -246,9 +315,9 @@ static int timed_out(int n, MPI_Request *reqs, const int *rank_of, const gb_dist
   return gb_dist_fail(err, cap, "%s", msg);
 }
 
-/* Waits for reqs[0..n) until t0 + timeout, watching the abort channel. On failure the group
- * is broken and err says why. */
-static int wait_reqs(int n, MPI_Request *reqs, const int *rank_of, const gb_dist_hdr *h, double t0,
+/* Waits for reqs[0..n) until t0 + timeout, watching the abort channel (agreed: as
+ * timed_out's). On failure the group is broken and err says why. */
+static int wait_reqs(int n, MPI_Request *reqs, const gb_dist_hdr *h, bool agreed, double t0,
                      char *err, size_t cap) {
   int spins = 0;
   atomic_store(&D.in_poll, 1);
@@ -271,7 +340,7 @@ static int wait_reqs(int n, MPI_Request *reqs, const int *rank_of, const gb_dist
     }
     if (now - t0 > D.timeout) {
       atomic_store(&D.in_poll, 0);
-      return timed_out(n, reqs, rank_of, h, now - t0, err, cap);
+      return timed_out(h, agreed, now - t0, err, cap);
     }
     nap(&spins);
   }
@@ -317,22 +386,51 @@ static void make_hdr(gb_dist_hdr *h, int kind, const gb_dist_buf *b, int op, int
   }
 }
 
-/* Every rank sends h to every other and checks that all agree. A mismatch is an error on
- * every rank (the same message everywhere) and leaves the group usable. */
+/* The fields of h that must agree across ranks. */
+static void hdr_fields(const gb_dist_hdr *h, int64_t *f) {
+  int k = 0;
+  f[k++] = h->magic;
+  f[k++] = h->kind;
+  f[k++] = h->seq;
+  f[k++] = h->dtype;
+  f[k++] = h->op;
+  f[k++] = h->root;
+  f[k++] = h->ndim;
+  f[k++] = h->cuda;
+  for (int d = 0; d < GB_MAXDIM; d++)
+    f[k++] = d < h->ndim ? h->shape[d] : 0;
+}
+
+/* Every rank checks that all agree on h: one all-reduce (MPI_MAX) of each field and of its
+ * negation, i.e. of every field's maximum and minimum, O(log N) and a few hundred bytes.
+ * Only when some field differs do the ranks gather every header, to name the rank and its
+ * call. A mismatch is an error on every rank (the same message everywhere) and leaves the
+ * group usable. */
 static int exchange(const gb_dist_hdr *h, char *err, size_t cap) {
   double t0 = gb_dist_now();
   D.mine = *h;
   set_sigmsg(h);
-  int n = 0;
-  for (int p = 0; p < D.size; p++) {
-    if (p == D.rank) continue;
-    MPI_Irecv(&D.in[p], (int)sizeof(gb_dist_hdr), MPI_BYTE, p, TAG_HDR, D.hdr_comm, &D.reqs[n]);
-    D.rank_of[n++] = p;
-    MPI_Isend(&D.mine, (int)sizeof(gb_dist_hdr), MPI_BYTE, p, TAG_HDR, D.hdr_comm, &D.reqs[n]);
-    D.rank_of[n++] = -1;
+  if (D.size == 1) return 0;
+  int64_t f[HDR_NF];
+  hdr_fields(h, f);
+  for (int i = 0; i < HDR_NF; i++) {
+    D.agree_in[i] = f[i];
+    D.agree_in[HDR_NF + i] = -f[i];
   }
-  D.in[D.rank] = D.mine;
-  if (wait_reqs(n, D.reqs, D.rank_of, h, t0, err, cap)) return -1;
+  MPI_Request req;
+  int rc =
+      MPI_Iallreduce(D.agree_in, D.agree_out, 2 * HDR_NF, MPI_INT64_T, MPI_MAX, D.hdr_comm, &req);
+  if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallreduce (header)", err, cap);
+  if (wait_reqs(1, &req, h, false, t0, err, cap)) return -1;
+  bool same = true;
+  for (int i = 0; i < HDR_NF && same; i++)
+    same = D.agree_out[i] == f[i] && -D.agree_out[HDR_NF + i] == f[i];
+  if (same) return 0;
+  /* the rare path: every header, to say who differs */
+  rc = MPI_Iallgather(&D.mine, (int)sizeof(gb_dist_hdr), MPI_BYTE, D.in, (int)sizeof(gb_dist_hdr),
+                      MPI_BYTE, D.hdr_comm, &req);
+  if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallgather (headers)", err, cap);
+  if (wait_reqs(1, &req, h, true, t0, err, cap)) return -1;
   for (int p = 0; p < D.size; p++) {
     if (D.in[p].magic != HDR_MAGIC) {
       char msg[WHYLEN];
@@ -357,7 +455,8 @@ static int exchange(const gb_dist_hdr *h, char *err, size_t cap) {
                         "called %s, rank %d called %s%s",
                         (long long)h->seq, a, p + 1, b, why);
   }
-  return 0;
+  return gb_dist_fail(err, cap, "distributed: collective #%lld: the ranks' headers differ (%s)",
+                      (long long)h->seq, "their all-reduce and their gather disagree");
 }
 
 /* ---- host-memory collectives ------------------------------------------------------------- */
@@ -389,13 +488,14 @@ static void finish_mean(work *w) {
     x[i] /= n;
 }
 
-static work *new_work(const gb_dist_hdr *h, const gb_dist_buf *b) {
+static work *new_work(const gb_dist_hdr *h, const gb_dist_buf *b, bool agreed) {
   for (int i = 0; i < MAX_WORKS; i++) {
     work *w = &D.works[i];
     if (w->used) continue;
     memset(w, 0, sizeof *w);
     w->used = true;
     w->h = *h;
+    w->agreed = agreed;
     w->t0 = gb_dist_now();
     if (b) w->buf = *b;
     w->req = MPI_REQUEST_NULL;
@@ -406,7 +506,7 @@ static work *new_work(const gb_dist_hdr *h, const gb_dist_buf *b) {
 }
 
 static int wait_work(work *w, char *err, size_t cap) {
-  int rc = wait_reqs(1, &w->req, NULL, &w->h, w->t0, err, cap);
+  int rc = wait_reqs(1, &w->req, &w->h, w->agreed, w->t0, err, cap);
   if (!rc) finish_mean(w);
   w->used = false;
   D.nworks--;
@@ -459,7 +559,7 @@ static int d_all_reduce_locked(gb_dist_buf *b, gb_dist_op op, unsigned flags, in
   char what[256];
   gb_dist_describe(&h, what, sizeof what);
   if (h.cuda) return gb_dist_nccl_all_reduce(b, op, what, err, cap);
-  work *w = new_work(&h, b);
+  work *w = new_work(&h, b, !(flags & GB_DIST_TRUSTED));
   if (!w)
     return gb_dist_fail(err, cap, "distributed: %s: more than %d transfers in flight", what,
                         MAX_WORKS);
@@ -488,7 +588,7 @@ static int d_broadcast_locked(gb_dist_buf *b, int root, char *err, size_t cap) {
   char what[256];
   gb_dist_describe(&h, what, sizeof what);
   if (h.cuda) return gb_dist_nccl_broadcast(b, root, what, err, cap);
-  work *w = new_work(&h, b);
+  work *w = new_work(&h, b, true);
   if (!w) return gb_dist_fail(err, cap, "distributed: %s: too many transfers in flight", what);
   int rc = MPI_Ibcast(b->data, (int)b->numel, mpi_type(b->dtype), root, D.data_comm, &w->req);
   if (rc != MPI_SUCCESS) {
@@ -507,7 +607,7 @@ static int d_all_gather_locked(const gb_dist_buf *in, void *out, char *err, size
   char what[256];
   gb_dist_describe(&h, what, sizeof what);
   if (h.cuda) return gb_dist_nccl_all_gather(in, out, what, err, cap);
-  work *w = new_work(&h, NULL);
+  work *w = new_work(&h, NULL, true);
   if (!w) return gb_dist_fail(err, cap, "distributed: %s: too many transfers in flight", what);
   MPI_Datatype t = mpi_type(in->dtype);
   int rc =
@@ -530,7 +630,7 @@ int gb_dist_bcast_bytes(void *buf, int n, int root, char *err, size_t cap) {
   MPI_Request req;
   int rc = MPI_Ibcast(buf, n, MPI_BYTE, root, D.data_comm, &req);
   if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Ibcast", err, cap);
-  return wait_reqs(1, &req, NULL, &h, gb_dist_now(), err, cap);
+  return wait_reqs(1, &req, &h, true, gb_dist_now(), err, cap);
 }
 
 /* ---- the watchdog thread ----------------------------------------------------------------- */
@@ -612,10 +712,9 @@ static int d_init_locked(const gb_dist_opts *o, char *err, size_t cap) {
   MPI_Comm_size(MPI_COMM_WORLD, &D.size);
   D.peers = calloc((size_t)D.size, sizeof *D.peers);
   D.in = calloc((size_t)D.size, sizeof *D.in);
-  D.reqs = calloc(2 * (size_t)D.size, sizeof *D.reqs);
-  D.rank_of = calloc(2 * (size_t)D.size, sizeof *D.rank_of);
+  D.reqs = calloc((size_t)D.size, sizeof *D.reqs);
   D.said_abort = calloc((size_t)D.size, sizeof *D.said_abort);
-  if (!D.peers || !D.in || !D.reqs || !D.rank_of || !D.said_abort)
+  if (!D.peers || !D.in || !D.reqs || !D.said_abort)
     return gb_dist_fail(err, cap, "distributed: init: out of memory");
   peer_info me = {.pid = (int32_t)getpid()};
   gethostname(me.host, sizeof me.host - 1);
@@ -626,7 +725,7 @@ static int d_init_locked(const gb_dist_opts *o, char *err, size_t cap) {
                           D.ctl_comm, &req);
   if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallgather", err, cap);
   D.abort_req = MPI_REQUEST_NULL;
-  if (wait_reqs(1, &req, NULL, &h, gb_dist_now(), err, cap)) return -1;
+  if (wait_reqs(1, &req, &h, false, gb_dist_now(), err, cap)) return -1;
   post_abort_recv();
   set_sigmsg(&h);
   struct sigaction old;

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <nccl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,8 +43,12 @@ typedef struct pending {
 
 static struct {
   ncclComm_t comm;
-  int device;
-  bool aborted;
+  atomic_int device; /* set before comm, read by the watchdog thread */
+  atomic_bool aborted;
+  /* when the main thread entered ncclCommInitRank (0: not in it), and the collective that
+   * made it: a blocking call with no timeout of its own, so the watchdog bounds it */
+  _Atomic double init_t0;
+  char init_what[200];
   pthread_mutex_t lock;
   pending q[MAX_PENDING];
   int nq;
@@ -97,14 +102,14 @@ static int nccl_fail(ncclResult_t r, const char *call, const char *what, char *e
 
 /* The communicator for `device`, made on first use (one device per rank). */
 static int comm_for(int device, const char *what, char *err, size_t cap) {
-  if (C.aborted)
+  if (atomic_load(&C.aborted))
     return gb_dist_fail(err, cap, "distributed: %s: the NCCL communicator was aborted", what);
   if (C.comm) {
-    if (device != C.device)
+    if (device != atomic_load(&C.device))
       return gb_dist_fail(err, cap,
                           "distributed: %s: this rank uses cuda:%d for NCCL; a tensor on "
                           "cuda:%d cannot join (one device per rank)",
-                          what, C.device, device);
+                          what, atomic_load(&C.device), device);
     return 0;
   }
   if (!load_nccl()) return gb_dist_fail(err, cap, "distributed: %s: %s", what, N.why);
@@ -115,14 +120,20 @@ static int comm_for(int device, const char *what, char *err, size_t cap) {
     if (r != ncclSuccess) return nccl_fail(r, "ncclGetUniqueId", what, err, cap);
   }
   if (gb_dist_bcast_bytes(&id, (int)sizeof id, 0, err, cap)) return -1;
+  /* NCCL uses the current device of the calling thread (this plugin's CUDA runtime keeps
+   * its own, apart from the backend's) */
   if (cudaSetDevice(device) != cudaSuccess)
     return gb_dist_fail(err, cap, "distributed: %s: cudaSetDevice(%d) failed", what, device);
-  ncclResult_t r = N.comm_init_rank(&C.comm, gb_dist_size(), id, gb_dist_rank0());
-  if (r != ncclSuccess) {
-    C.comm = NULL;
-    return nccl_fail(r, "ncclCommInitRank", what, err, cap);
-  }
-  C.device = device;
+  atomic_store(&C.device, device);
+  snprintf(C.init_what, sizeof C.init_what, "%s", what);
+  atomic_store(&C.init_t0, gb_dist_now());
+  ncclComm_t comm = NULL;
+  ncclResult_t r = N.comm_init_rank(&comm, gb_dist_size(), id, gb_dist_rank0());
+  atomic_store(&C.init_t0, 0.0);
+  if (r != ncclSuccess) return nccl_fail(r, "ncclCommInitRank", what, err, cap);
+  pthread_mutex_lock(&C.lock);
+  C.comm = comm;
+  pthread_mutex_unlock(&C.lock);
   return 0;
 }
 
@@ -183,10 +194,34 @@ int gb_dist_nccl_all_gather(const gb_dist_buf *in, void *out, const char *what, 
   return watch((cudaStream_t)in->stream, what, err, cap);
 }
 
+/* Runs on the watchdog thread, every tick. */
 void gb_dist_nccl_watch(double now) {
-  if (!C.comm || C.aborted) return;
+  double t0 = atomic_load(&C.init_t0);
+  if (t0 > 0 && now - t0 > gb_dist_timeout()) {
+    char m[512];
+    snprintf(m, sizeof m,
+             "distributed: NCCL communicator set-up (ncclCommInitRank, for %s) not complete "
+             "after %.1f s on rank %d: a rank did not join; ending the process",
+             C.init_what, now - t0, gb_dist_rank0() + 1);
+    gb_dist_break(m);
+    gb_dist_die(m);
+  }
+  if (atomic_load(&C.aborted)) return;
+  /* this thread's CUDA calls must use the rank's device: a thread starts on device 0, and
+   * querying there would make a context on GPU 0 for every rank of the machine */
+  static _Thread_local int set_for = -1;
+  int dev = atomic_load(&C.device);
+  if (dev < 0) return;
+  if (set_for != dev) {
+    if (cudaSetDevice(dev) != cudaSuccess) return;
+    set_for = dev;
+  }
   char msg[512] = "";
   pthread_mutex_lock(&C.lock);
+  if (!C.comm) {
+    pthread_mutex_unlock(&C.lock);
+    return;
+  }
   int keep = 0;
   for (int i = 0; i < C.nq; i++) {
     pending *p = &C.q[i];
@@ -210,8 +245,8 @@ void gb_dist_nccl_watch(double now) {
              gb_dist_rank0() + 1, C.nq ? " during collective " : "", C.nq ? C.q[0].what : "",
              N.error_string(async));
   pthread_mutex_unlock(&C.lock);
-  if (msg[0]) {
-    C.aborted = true;
+  if (msg[0]) { /* ncclCommAbort may be called from another thread than the one blocked */
+    atomic_store(&C.aborted, true);
     N.abort(C.comm);
     gb_dist_break(msg);
     gb_dist_die(msg);
@@ -225,7 +260,7 @@ void gb_dist_nccl_finalize(void) {
     cudaEventDestroy(C.q[i].done);
   C.nq = 0;
   pthread_mutex_unlock(&C.lock);
-  if (C.aborted)
+  if (atomic_load(&C.aborted))
     N.abort(C.comm);
   else
     N.destroy(C.comm);

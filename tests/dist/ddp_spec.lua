@@ -112,6 +112,64 @@ describe('nn.DistributedDataParallel', function()
     assert.is_true(rel_diff(got, ref) < 1e-5, 'relative difference ' .. rel_diff(got, ref))
   end)
 
+  it('each .grad is a view into its bucket, the same one every step, whatever zeroes it', function()
+    local sgd = optimizers.sgd_momentum
+    local ref = train_reference(sgd, batches)
+    local model = make_model(7)
+    local ddp = nn.DistributedDataParallel(model, { bucket_mb = 0.002 })
+    local st = rawget(ddp, '_ddp')
+    local opt = sgd(ddp:parameters())
+    local views = {}
+    for _, b in ipairs(st.buckets) do
+      for k, p in ipairs(b.params) do views[p] = b.views[k] end
+    end
+    for s = 1, #batches do
+      -- zero semantics on odd steps (in place: the views stay), set-to-nil on even ones
+      if s % 2 == 1 then
+        for _, p in ipairs(ddp:parameters()) do if p.grad then p.grad:zero_() end end
+      else
+        opt:zero_grad()
+      end
+      loss_fn(ddp(my_rows(batches[s].x)), my_rows(batches[s].y)):backward()
+      for p, v in pairs(views) do
+        assert.is_true(gb._dist.grad_is(p, v), 'a .grad is not its bucket view at step ' .. s)
+      end
+      opt:step()
+    end
+    assert.is_true(rel_diff(model, ref) < 1e-5, 'relative difference ' .. rel_diff(model, ref))
+    -- a gradient the user assigns joins (added to this backward's) and becomes the view again
+    local p1 = ddp:parameters()[1]
+    opt:zero_grad()
+    p1.grad = gb.ones(p1.shape) * d.rank()
+    loss_fn(ddp(my_rows(batches[1].x)), my_rows(batches[1].y)):backward()
+    assert.is_true(gb._dist.grad_is(p1, views[p1]))
+    local plain = make_model(7)
+    for i, p in ipairs(plain:parameters()) do gb.no_grad(function() p:copy_(model:parameters()[i]) end) end
+    loss_fn(plain(batches[1].x), batches[1].y):backward()
+    local want = plain:parameters()[1].grad + 1.5 -- the mean of the ranks' 1 and 2
+    assert.is_true((p1.grad - want):abs():max():item() < 1e-5)
+  end)
+
+  it('no_sync on top of an averaged step accumulates into the bucket views', function()
+    local sgd = function(p) return gb.optim.SGD(p, { lr = 0.1 }) end
+    -- reference: batch 1 averaged, then batches 2 and 3 accumulated on top, one step
+    local ref = make_model(7)
+    local ropt = sgd(ref:parameters())
+    for s = 1, 3 do loss_fn(ref(batches[s].x), batches[s].y):backward() end
+    ropt:step()
+    local model = make_model(7)
+    local ddp = nn.DistributedDataParallel(model, { bucket_mb = 0.002 })
+    local opt = sgd(ddp:parameters())
+    loss_fn(ddp(my_rows(batches[1].x)), my_rows(batches[1].y)):backward() -- averaged: views
+    ddp:no_sync(function()
+      loss_fn(ddp(my_rows(batches[2].x)), my_rows(batches[2].y)):backward()
+    end)
+    loss_fn(ddp(my_rows(batches[3].x)), my_rows(batches[3].y)):backward()
+    opt:step()
+    -- the first average is averaged again with the rest: still the mean (the ranks agree)
+    assert.is_true(rel_diff(model, ref) < 1e-5, 'relative difference ' .. rel_diff(model, ref))
+  end)
+
   it('buckets by bucket_mb, last layers first', function()
     local m = make_model(1)
     assert.are.equal(1, nn.DistributedDataParallel(m):num_buckets())
@@ -172,7 +230,7 @@ describe('nn.DistributedDataParallel', function()
     assert.are.same({ { 1, 1, 1 }, { 1, 1, 1 } }, net.b.weight.grad:totable())
   end)
 
-  it('keeps BatchNorm running statistics per rank (as PyTorch does)', function()
+  it('BatchNorm updates its running statistics per rank at each forward (as PyTorch does)', function()
     gb.manual_seed(9)
     local model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
     local ddp = nn.DistributedDataParallel(model)
@@ -183,6 +241,40 @@ describe('nn.DistributedDataParallel', function()
     if d.rank() == 2 then assert.is_true((rm - first):abs():max():item() > 1e-3) end
     -- while the weights' gradients agree
     assert.are.equal(0, spread(model))
+  end)
+
+  it('broadcast_buffers (default): each forward starts from rank 1 buffers', function()
+    -- BatchNorm1d(3), momentum 0.1: running_mean = 0.9 * start + 0.1 * batch mean. Rank r
+    -- starts from r and sees rows of 10 * r (batch mean 10r, variance 0).
+    local function run(opts)
+      gb.manual_seed(9)
+      local bn = nn.BatchNorm1d(3)
+      local ddp = nn.DistributedDataParallel(bn, opts)
+      bn.running_mean:fill_(d.rank())
+      bn.running_var:fill_(d.rank())
+      ddp(gb.ones(4, 3) * (10 * d.rank())):sum():backward()
+      return bn
+    end
+    local bn = run()
+    -- from rank 1's 1: 0.9 * 1 + 0.1 * 10r
+    local want = ({ 1.9, 2.9 })[d.rank()]
+    for _, v in ipairs(bn.running_mean:totable()) do assert.is_true(math.abs(v - want) < 1e-6, v) end
+    -- running_var: 0.9 * 1 + 0.1 * 0 on both ranks, and the step counts agree
+    for _, v in ipairs(bn.running_var:totable()) do assert.is_true(math.abs(v - 0.9) < 1e-6, v) end
+    -- off: rank 2 keeps its own start, 0.9 * 2 + 0.1 * 20 = 3.8
+    bn = run({ broadcast_buffers = false })
+    want = ({ 1.9, 3.8 })[d.rank()]
+    for _, v in ipairs(bn.running_mean:totable()) do assert.is_true(math.abs(v - want) < 1e-6, v) end
+    -- under no_grad (an evaluation on one rank) nothing is broadcast: no collective to pair
+    gb.manual_seed(9)
+    local bn2 = nn.BatchNorm1d(3)
+    local ddp2 = nn.DistributedDataParallel(bn2)
+    if d.rank() == 1 then
+      bn2:eval()
+      gb.no_grad(function() ddp2(gb.ones(2, 3)) end)
+    end
+    d.barrier()
+    assert.matches('broadcast_buffers=true', tostring(ddp2))
   end)
 
   it('says to call init first', function()

@@ -7,7 +7,10 @@
 #      (orte_abort_on_non_zero_status 0), so that rank 1's own watch is what ends it;
 #   3. the same kill under mpirun's default: mpirun stops rank 1, which says where it was;
 #   4. rank 2's script ends early (no error hook, as in a plain Lua host): its finalize at exit
-#      meets rank 1's all_reduce, and both name the mismatch.
+#      meets rank 1's all_reduce, and both name the mismatch;
+#   5. rank 2 sleeps outside any collective: rank 1 times out, asks rank 2 where it is, gets
+#      no answer, and says so;
+#   6. rank 2 waits in another collective: rank 1 times out and names rank 2's collective.
 # ctest's TIMEOUT bounds the whole run; each mpirun also runs under timeout(1).
 set -u
 GPUBP=$1
@@ -56,3 +59,21 @@ rc=$?
 grep -q "fault_step.lua:[0-9]*: distributed: collective #[0-9]* does not match across ranks: rank 1 called #[0-9]* all_reduce(sum) float32 (1), rank 2 called #[0-9]* finalize" "$out" ||
   fail "early exit: rank 1 did not name rank 2's finalize"
 echo "ok 4 - rank 2 ended early: $(grep -o 'distributed: collective.*finalize' "$out" | head -1)"
+
+# 5. rank 2 is alive but outside any collective: no answer to rank 1's question
+run -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua stuck 2
+rc=$?
+[ $rc -ne 0 ] || fail "stuck: mpirun exited 0"
+[ $rc -ne 124 ] || fail "stuck: hung"
+grep -q "distributed: collective #[0-9]* all_reduce(sum) float32 (1) timed out after 2\.[0-9] s on rank 1: rank 2 did not reach it (it does not answer: busy outside gpubp's collectives, stuck, or unreachable)" "$out" ||
+  fail "stuck: rank 1 did not say that rank 2 does not answer"
+echo "ok 5 - rank 2 stuck outside: $(grep -o 'distributed: collective.*unreachable)' "$out" | head -1)"
+
+# 6. rank 2 waits in another collective (a header-less all-reduce): rank 1 names it
+run -np 2 "$GPUBP" --device cpu tests/dist/fault_step.lua elsewhere 2
+rc=$?
+[ $rc -ne 0 ] || fail "elsewhere: mpirun exited 0"
+[ $rc -ne 124 ] || fail "elsewhere: hung"
+grep -q "distributed: collective #[0-9]* all_reduce(sum) float32 (1) timed out after 2\.[0-9] s on rank 1: rank 2 is in collective #[0-9]* all_reduce(mean) float32 (16,8)" "$out" ||
+  fail "elsewhere: rank 1 did not name rank 2's collective"
+echo "ok 6 - rank 2 elsewhere: $(grep -o 'distributed: collective.*(16,8)' "$out" | head -1)"

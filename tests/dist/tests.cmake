@@ -1,6 +1,7 @@
 # tests/dist/ — gb.distributed under mpirun with two ranks (labelled `mpi`): the collectives
 # against hand values, data-parallel training against one rank, the sharded DataLoader, and
-# faults (a rank that errors or is killed mid-step). Included by tests/CMakeLists.txt.
+# faults (a rank that errors or is killed mid-step); dist_three_ranks checks the header
+# agreement at world size 3. Included by tests/CMakeLists.txt.
 # Without MPI (or mpirun) one test, dist_unavailable, reports the skip (exit 77).
 # Sanitizers: Open MPI leaks at exit and its shared-memory transport confuses ASan, so under
 # GPUBP_SANITIZE these run with LeakSanitizer off (ASAN_OPTIONS detect_leaks=0); the runtime's
@@ -33,3 +34,9 @@ add_test(NAME dist_train_mnist
   COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/train_test.sh $<TARGET_FILE:gpubp_cli> ${GB_MPIRUN}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(dist_train_mnist PROPERTIES LABELS mpi TIMEOUT 300 ENVIRONMENT "${GB_DIST_ENV}")
+add_test(NAME dist_three_ranks
+  COMMAND ${GB_MPIRUN} --oversubscribe --allow-run-as-root -np 3 $<TARGET_FILE:gpubp_cli>
+          --device cpu ${CMAKE_CURRENT_LIST_DIR}/three_ranks.lua
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(dist_three_ranks PROPERTIES LABELS mpi TIMEOUT 120
+  ENVIRONMENT "${GB_DIST_ENV}")

@@ -1,7 +1,8 @@
 -- dist_spec.lua (gpu) — gb.distributed's NCCL path at world size 1 (one rank per GPU: no
 -- launcher needed): all_reduce (sum, mean, max, min), broadcast and all_gather on cuda
 -- tensors against hand values, ordered with the kernels on the state's stream; and a
--- DistributedDataParallel step on cuda that leaves the gradients as a plain backward does.
+-- DistributedDataParallel step on cuda that leaves the gradients as a plain backward does
+-- (each .grad a view into its cuda bucket).
 -- Run through tests/gpu/run_spec.lua (skips without a GPU); skips itself when the build has
 -- no NCCL part (nccl.h not found).
 
@@ -58,5 +59,12 @@ describe('gb.distributed on cuda (NCCL, world size 1)', function()
     ref(x):pow(2):sum():backward()
     local diff = (net.weight.grad - ref.weight.grad):abs():max():item()
     assert.is_true(diff < 1e-6, 'gradient difference ' .. diff)
+    -- each .grad is the bucket view itself, on the cuda device
+    for _, b in ipairs(rawget(ddp, '_ddp').buckets) do
+      for k, p in ipairs(b.params) do
+        assert.is_true(gb._dist.grad_is(p, b.views[k]), 'a .grad is not its bucket view')
+        assert.are.equal(p.device, p.grad.device)
+      end
+    end
   end)
 end)

@@ -178,6 +178,23 @@ describe('tensor and module hooks', function()
     assert.are.same({ 10, 4 }, w.grad:totable())
   end)
 
+  it('a hook returning gb._grad_taken keeps the gradient itself (what DDP uses)', function()
+    local w = gb.tensor({ 2.0, -1.0 }):requires_grad_(true)
+    local v = gb.tensor({ 3.0, 4.0 }):requires_grad_(true)
+    local kept
+    w:register_hook(function(g) kept = g:clone(); return gb._grad_taken end)
+    ;((w * 3):sum() + (v * w):sum()):backward()
+    assert.is_nil(w.grad)                                   -- nothing was added to .grad
+    assert.are.same({ 6, 7 }, kept:totable())               -- 3 + v
+    assert.are.same({ 2, -1 }, v.grad:totable())            -- the other leaf as usual
+    -- on a non-leaf, nothing flows on past it: y = 2w feeds z only through the hooked y
+    local a = gb.tensor({ 1.0 }):requires_grad_(true)
+    local y = a * 2
+    y:register_hook(function() return gb._grad_taken end)
+    ;(y * 5 + a):sum():backward()
+    assert.are.same({ 1 }, a.grad:totable())                -- only the direct term
+  end)
+
   it('names the failure of a hook and refuses a wrong shape', function()
     local w = gb.tensor({ 1.0, 2.0 }):requires_grad_(true)
     w:register_hook(function() return gb.zeros(3) end)

@@ -23,6 +23,7 @@ for pat in '/libgpubp\.so\.0$' '/lua/5\.4/gpubp/core\.so$' '/pkgconfig/gpubp\.pc
   grep -Eq "$pat" "$T/files" || fail "nothing matching $pat in the package"
 done
 grep -q 'libgpubp_cuda' "$T/files" && fail "the CUDA plugin belongs in gpubp-cuda"
+grep -q 'libgpubp_dist' "$T/files" && fail "the distributed plugin belongs in gpubp-dist"
 dep=$(dpkg-deb -f "$deb" Depends)
 echo "gpubp Depends: $dep"
 for d in liblua5.4-0 libopenblas libjansson; do
@@ -41,6 +42,21 @@ if [ -f "$B/libgpubp_cuda.so" ]; then # a build with the CUDA plugin
   echo "gpubp-cuda Depends: $cdep"
   echo "$cdep" | grep -q "gpubp (= $V)" || fail "gpubp-cuda does not depend on gpubp $V"
   echo "$cdep" | grep -q "libcublas" || fail "gpubp-cuda does not depend on cuBLAS"
+fi
+
+if [ -f "$B/libgpubp_dist.so" ]; then # a build with MPI: the plugin in gpubp-dist
+  ddeb=$T/pkg/gpubp-dist_${V}_${arch}.deb
+  [ -f "$ddeb" ] || { ls "$T/pkg"; fail "no $ddeb"; }
+  dpkg-deb -c "$ddeb" >"$T/dfiles"
+  awk '$1 ~ /^-/ {print $6}' "$T/dfiles" | grep -Eq '/lib/(.*/)?libgpubp_dist\.so$' ||
+    fail "gpubp-dist lacks the plugin"
+  grep -q 'lua/5\.4/gpubp/libgpubp_dist\.so -> ' "$T/dfiles" ||
+    fail "gpubp-dist lacks the link beside the Lua module"
+  ddep=$(dpkg-deb -f "$ddeb" Depends)
+  echo "gpubp-dist Depends: $ddep"
+  echo "$ddep" | grep -q "gpubp (= $V)" || fail "gpubp-dist does not depend on gpubp $V"
+  echo "$ddep" | grep -q "libopenmpi" || fail "gpubp-dist does not depend on Open MPI"
+  dpkg-deb -f "$ddeb" Recommends | grep -q openmpi-bin || fail "gpubp-dist does not recommend mpirun"
 fi
 
 echo "== dpkg -x into a scratch root; run from elsewhere, no environment variables"
@@ -74,6 +90,22 @@ out=$(LUA_CPATH="$(dirname "$cmod")/?.so" lua5.4 fit.lua)
 echo "lua5.4: $out"
 echo "$out" | grep -Eq "^loss 0\.0000[0-9]+ from $R/usr/share/lua/5.4/gpubp/nn/init.lua$" ||
   fail "lua5.4 with the unpacked module did not fit from the package's Lua side"
+if [ -f "$B/libgpubp_dist.so" ]; then
+  "$R/usr/bin/gpubp" -v | grep -q '^distributed: unavailable' ||
+    fail "the main package alone should say distributed is unavailable"
+  echo "== gpubp-dist unpacked beside it: -v names MPI, and a world of one rank all-reduces"
+  dpkg -x "$ddeb" "$R"
+  "$R/usr/bin/gpubp" -v | tail -n 1 | grep -q '^distributed: mpi (' ||
+    fail "gpubp -v does not name MPI with gpubp-dist unpacked"
+  probe='gb.distributed.init() local t = gb.ones(3); gb.distributed.all_reduce(t)
+print("world " .. gb.distributed.world_size() .. " sum " .. t:sum():item())'
+  for how in cli lua; do
+    if [ $how = cli ]; then out=$("$R/usr/bin/gpubp" --device cpu -e "$probe")
+    else out=$(LUA_CPATH="$(dirname "$cmod")/?.so" lua5.4 -e "gb = require 'gpubp' $probe"); fi
+    echo "$how: $out"
+    echo "$out" | grep -q '^world 1 sum 3' || fail "$how did not run the packaged plugin"
+  done
+fi
 if [ -f "$B/libgpubp_cuda.so" ]; then
   echo "== gpubp-cuda unpacked beside it: the CLI and the Lua module both find the plugin"
   dpkg -x "$cdeb" "$R"

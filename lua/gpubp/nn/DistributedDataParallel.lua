@@ -2,10 +2,10 @@
 -- gb.distributed: copies rank 1's parameters and buffers to every rank, then averages the
 -- gradients of each backward across ranks, in buckets of about bucket_mb whose all-reduce
 -- starts (non-blocking) as soon as their last gradient is final, so communication overlaps
--- the rest of backward; the last waits happen when backward returns, so after
--- loss:backward() every rank holds the same averaged .grad and any optimizer, clipping or
--- scheduler runs unchanged. Buffers (BatchNorm's running statistics) stay per rank.
-
+-- the rest of backward. Each parameter's .grad is a view into its bucket (PyTorch's
+-- gradient_as_bucket_view): the hooks accumulate straight into the bucket and the averaged
+-- result needs no copy back. With broadcast_buffers (the default, as PyTorch) every forward
+-- under grad mode starts from rank 1's buffers.
 local errors = require('gpubp.errors')
 local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
@@ -77,9 +77,23 @@ local function launch_ready(st)
   end
 end
 
--- After backward: buckets with parameters that got no gradient this time (unused in this
--- forward) still join, with what those parameters hold; then wait, in launch order, and
--- hand every parameter its average.
+-- Makes p.grad the bucket view v holding g (this backward's gradient) plus what p.grad held
+-- (nil after zero_grad; the view itself; or a tensor the user or a no_sync step assigned).
+local set_grad_view, grad_is
+local function accumulate(p, v, g)
+  if grad_is(p, v) then
+    v:add_(g)
+  else
+    local old = p.grad
+    v:copy_(g)
+    if old then v:add_(old) end
+    set_grad_view(p, v)
+  end
+end
+
+-- After backward: parameters that got no gradient this time (unused in this forward) still
+-- join their bucket, with what their .grad holds (zero when nil); then wait, in launch
+-- order. The averages are already in place: every .grad is a view into its bucket.
 finish = function(st)
   st.active = false
   gb.no_grad(function()
@@ -87,7 +101,11 @@ finish = function(st)
       local b = st.buckets[i]
       for k, p in ipairs(b.params) do
         if not b.ready[k] then
-          if p.grad then b.views[k]:copy_(p.grad) else b.views[k]:zero_() end
+          local v = b.views[k]
+          if not grad_is(p, v) then
+            if p.grad then v:copy_(p.grad) else v:zero_() end
+            set_grad_view(p, v)
+          end
           b.ready[k] = true
           b.nready = b.nready + 1
         end
@@ -97,10 +115,7 @@ finish = function(st)
     for _, b in ipairs(st.buckets) do
       dist()._wait(b.handle)
       b.handle = nil
-      for k, p in ipairs(b.params) do
-        if p.grad then p.grad:copy_(b.views[k]) else p.grad = b.views[k]:clone() end
-        b.ready[k] = false
-      end
+      for k = 1, #b.params do b.ready[k] = false end
       b.nready = 0
     end
   end)
@@ -108,22 +123,22 @@ finish = function(st)
 end
 
 -- The gradient hook of parameter k of bucket b: its gradient for this backward (g) is
--- final here; with what .grad holds already (accumulated under no_sync) it goes into the
--- bucket, which starts its all-reduce once complete.
+-- final here. It is added into the bucket view that is p.grad (under no_sync too, so the
+-- local accumulation lands in the bucket), and the tape is told it was taken; outside
+-- no_sync a complete bucket starts its all-reduce.
 local function hook(st, b, k, p)
+  local taken = gb._grad_taken
   return function(g)
-    if st.no_sync then return nil end
+    accumulate(p, b.views[k], g) -- backward runs with grad mode off
+    if st.no_sync then return taken end
     st.active = true
-    local v = b.views[k]
-    v:copy_(g)
-    if p.grad then v:add_(p.grad) end
     if not b.ready[k] then
       b.ready[k] = true
       b.nready = b.nready + 1
     end
     launch_ready(st)
     dist()._progress()
-    return nil
+    return taken
   end
 end
 
@@ -153,12 +168,55 @@ local function check_layout(buckets)
   end
 end
 
--- DistributedDataParallel(model [, {bucket_mb=25}])
+-- The buffers by dtype, each group packed in one flat tensor for one broadcast.
+local function buffer_groups(model)
+  local groups, order = {}, {}
+  for _, t in ipairs(model:buffers()) do
+    local g = groups[t.dtype .. '@' .. t.device]
+    if not g then
+      g = { list = {}, numel = 0, dtype = t.dtype, device = t.device }
+      groups[t.dtype .. '@' .. t.device] = g
+      order[#order + 1] = g
+    end
+    g.list[#g.list + 1] = t
+    g.numel = g.numel + t:numel()
+  end
+  for _, g in ipairs(order) do
+    g.flat = gb.zeros({ math.max(g.numel, 1) }, { dtype = g.dtype, device = g.device })
+  end
+  return order
+end
+
+-- Every rank's buffers become rank 1's (one broadcast per dtype).
+local function broadcast_buffers(groups)
+  gb.no_grad(function()
+    for _, g in ipairs(groups) do
+      local off = 1
+      if dist().rank() == 1 then
+        for _, t in ipairs(g.list) do
+          local n = t:numel()
+          g.flat:narrow(1, off, n):copy_(t:reshape({ n }))
+          off = off + n
+        end
+      end
+      dist().broadcast(g.flat, 1)
+      off = 1
+      for _, t in ipairs(g.list) do
+        local n = t:numel()
+        t:copy_(g.flat:narrow(1, off, n):view(t.shape))
+        off = off + n
+      end
+    end
+  end)
+end
+
+-- DistributedDataParallel(model [, {bucket_mb=25, broadcast_buffers=true}])
 function DDP:init(model, opts)
   if not Module.is_module(model) then
     errors.raise('DistributedDataParallel: expected a Module, got ' .. type(model))
   end
-  opts = options.check('DistributedDataParallel', opts, { bucket_mb = 25 })
+  opts = options.check('DistributedDataParallel', opts,
+    { bucket_mb = 25, broadcast_buffers = true })
   if not (opts.bucket_mb > 0) then
     errors.raisef('DistributedDataParallel: bucket_mb must be > 0, got %s', tostring(opts.bucket_mb))
   end
@@ -178,8 +236,14 @@ function DDP:init(model, opts)
   local st = { buckets = make_buckets(params, opts.bucket_mb), next = 1, active = false,
     no_sync = false }
   check_layout(st.buckets)
+  set_grad_view, grad_is = gb._dist.set_grad_view, gb._dist.grad_is
+  if opts.broadcast_buffers then
+    local groups = buffer_groups(model)
+    if #groups > 0 then st.buffers = groups end
+  end
   rawset(self, '_ddp', st)
   rawset(self, 'bucket_mb', opts.bucket_mb)
+  rawset(self, 'broadcast_buffers', opts.broadcast_buffers and true or false)
   for _, b in ipairs(st.buckets) do
     for k, p in ipairs(b.params) do p:register_hook(hook(st, b, k, p)) end
   end
@@ -187,7 +251,12 @@ function DDP:init(model, opts)
   install_callback()
 end
 
+-- With broadcast_buffers, a forward under grad mode first makes the buffers rank 1's (so
+-- every rank must call it; one under gb.no_grad, such as an evaluation on rank 1 alone,
+-- does not synchronise).
 function DDP:forward(...)
+  local st = rawget(self, '_ddp')
+  if st.buffers and gb.is_grad_enabled() then broadcast_buffers(st.buffers) end
   return self.module(...)
 end
 
@@ -213,8 +282,9 @@ function DDP:num_buckets()
 end
 
 function DDP:extra_repr()
-  return string.format('bucket_mb=%s, buckets=%d', tostring(rawget(self, 'bucket_mb')),
-    #rawget(self, '_ddp').buckets)
+  return string.format('bucket_mb=%s, buckets=%d, broadcast_buffers=%s',
+    tostring(rawget(self, 'bucket_mb')), #rawget(self, '_ddp').buckets,
+    tostring(rawget(self, 'broadcast_buffers')))
 end
 
 return DDP
