@@ -3,13 +3,15 @@
  * GB_CONV_TILE_BYTES and multiplied by the weight, so memory stays bounded at any batch
  * (the unfolded patches of a whole batch are never held). Jobs (image, tile) run on the
  * worker pool (gb_cpu_parallel.h); the backward rows thread over images, the weight gradient
- * with one accumulator per thread, summed at the end in a fixed order. */
+ * with one accumulator per thread, summed at the end in a fixed order. Where oneDNN measured
+ * faster (gb_dnnl.h), a pass goes to it instead, when it is installed. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gb_blas.h"
 #include "gb_cpu.h"
 #include "gb_cpu_parallel.h"
+#include "gb_dnnl.h"
 
 #ifndef GB_CONV_TILE_BYTES
 #define GB_CONV_TILE_BYTES (256 * 1024)
@@ -35,6 +37,14 @@ static conv_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, in
   if (g.tile < 1) g.tile = 1;
   g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   return g;
+}
+
+/* The pass through oneDNN, if it takes it: true when out is written. */
+static bool via_dnnl(gb_dnnl_pass p, const conv_geom *g, const float *a, const float *b,
+                     const float *bias, float *out) {
+  gb_dnnl_conv d = {g->n,  g->c,  g->h,  g->w,  g->o,  g->kh, g->kw, g->oh,
+                    g->ow, g->sh, g->sw, g->ph, g->pw, 1,     1};
+  return gb_dnnl_wants(p, &d) && gb_dnnl_conv2d(p, &d, a, b, bias, out, gb_cpu_jobs_threads());
 }
 
 /* Columns ox of output row oy whose input column ox*sw - pw + kx lies inside 0..w-1: [*lo, *hi). */
@@ -204,7 +214,8 @@ gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
                 .y = gb_tensor_f32(out[0])};
   j.ntiles = (j.g.p + j.g.tile - 1) / j.g.tile;
   int threads;
-  if (out[0]->numel > 0) st = run(S, &j, j.g.n * j.ntiles, forward_job, false, &threads);
+  if (out[0]->numel > 0 && !via_dnnl(GB_DNNL_FORWARD, &j.g, j.x, j.w, j.b, j.y))
+    st = run(S, &j, j.g.n * j.ntiles, forward_job, false, &threads);
   free(j.bufs);
   release3(S, c, 3);
   return st;
@@ -244,7 +255,8 @@ gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tenso
       .w = gb_tensor_f32(c[1]),
       .gx = gb_tensor_f32(gx)};
   int threads;
-  if (gx->numel > 0) st = run(S, &j, j.g.n, backward_input_job, false, &threads);
+  if (gx->numel > 0 && !via_dnnl(GB_DNNL_BACKWARD_DATA, &j.g, j.gout, j.w, NULL, j.gx))
+    st = run(S, &j, j.g.n, backward_input_job, false, &threads);
   free(j.bufs);
   release3(S, c, 2);
   return st;
@@ -292,9 +304,13 @@ gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tens
       .gout = gb_tensor_f32(c[0]),
       .x = gb_tensor_f32(c[1])};
   float *dst = gb_tensor_f32(gw);
-  memset(dst, 0, (size_t)gw->numel * sizeof(float));
   int threads = 1;
-  if (gw->numel > 0 && j.g.n > 0 && j.g.p > 0) {
+  bool some = gw->numel > 0 && j.g.n > 0 && j.g.p > 0;
+  if (some && via_dnnl(GB_DNNL_BACKWARD_WEIGHTS, &j.g, j.gout, j.x, NULL, dst))
+    some = false;
+  else
+    memset(dst, 0, (size_t)gw->numel * sizeof(float)); /* also after a refusal midway */
+  if (some) {
     int parts = gb_cpu_jobs_threads();
     j.ntiles = parts < j.g.n ? parts : j.g.n;
     st = run(S, &j, j.ntiles, backward_weight_job, true, &threads);
