@@ -72,24 +72,6 @@ __global__ void k_rows_bias(float *dst, int64_t pitch, const float *v, int64_t B
     dst[(e / n) * pitch + e % n] = v[e % n];
 }
 
-/* Contiguous forms of a's first n inputs (new references), all or none. */
-static gb_status contiguous_inputs(gb_state *S, const gb_opargs *a, int n, gb_tensor **c) {
-  for (int k = 0; k < n; k++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
-    if (st) {
-      while (k--)
-        gb_tensor_release(S, c[k]);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-
-static void release_all(gb_state *S, gb_tensor **c, int n) {
-  for (int k = 0; k < n; k++)
-    gb_tensor_release(S, c[k]);
-}
-
 /* The device's context and cuBLAS handle. */
 static gb_status setup(gb_state *S, gb_device dev, gb_cuda_dev **c, cublasHandle_t *h) {
   gb_status st = gb_cuda_ctx(S, dev, c);
@@ -135,10 +117,10 @@ static gb_status lstm_forward(gb_state *S, gb_tensor **c, gb_tensor *out) {
 
 extern "C" gb_status gb_cuda_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[4];
-  gb_status st = contiguous_inputs(S, a, 4, c);
+  gb_status st = gb_opargs_contiguous(S, a, 4, c);
   if (st) return st;
   st = lstm_forward(S, c, out[0]);
-  release_all(S, c, 4);
+  gb_tensors_release(S, c, 4);
   return st;
 }
 
@@ -174,14 +156,14 @@ static gb_status lstm_backward(gb_state *S, gb_tensor **c, gb_tensor **out, floa
 
 extern "C" gb_status gb_cuda_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3], *tmp;
-  gb_status st = contiguous_inputs(S, a, 3, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   int64_t B = c[0]->shape[1], H = c[1]->shape[1], shape[2] = {2 * B, H};
   if (!(st = gb_tensor_empty(S, 2, shape, GB_F32, out[0]->device, &tmp))) {
     st = lstm_backward(S, c, out, gb_tensor_f32(tmp), gb_tensor_f32(tmp) + B * H);
     gb_tensor_release(S, tmp);
   }
-  release_all(S, c, 3);
+  gb_tensors_release(S, c, 3);
   return st;
 }
 
@@ -216,10 +198,10 @@ static gb_status gru_forward(gb_state *S, gb_tensor **c, gb_tensor *out) {
 
 extern "C" gb_status gb_cuda_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[4];
-  gb_status st = contiguous_inputs(S, a, 4, c);
+  gb_status st = gb_opargs_contiguous(S, a, 4, c);
   if (st) return st;
   st = gru_forward(S, c, out[0]);
-  release_all(S, c, 4);
+  gb_tensors_release(S, c, 4);
   return st;
 }
 
@@ -253,9 +235,9 @@ static gb_status gru_backward(gb_state *S, gb_tensor **c, gb_tensor **out) {
 
 extern "C" gb_status gb_cuda_gru_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
-  gb_status st = contiguous_inputs(S, a, 3, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   st = gru_backward(S, c, out);
-  release_all(S, c, 3);
+  gb_tensors_release(S, c, 3);
   return st;
 }

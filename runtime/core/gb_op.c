@@ -64,6 +64,22 @@ gb_status gb_tensor_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out) {
   return GB_OK;
 }
 
+gb_status gb_opargs_contiguous(gb_state *S, const gb_opargs *a, int n, gb_tensor **c) {
+  for (int k = 0; k < n; k++) {
+    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
+    if (st) {
+      gb_tensors_release(S, c, k);
+      return st;
+    }
+  }
+  return GB_OK;
+}
+
+void gb_tensors_release(gb_state *S, gb_tensor **c, int n) {
+  for (int k = 0; k < n; k++)
+    gb_tensor_release(S, c[k]);
+}
+
 bool gb_op_records(const gb_state *S, gb_opid id, const gb_opargs *a) {
   if (!S->grad_enabled || !gb_ops[id].grad) return false;
   for (int k = 0; k < a->nin; k++)

@@ -84,6 +84,10 @@ gb_status gb_op_run_into(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
  * copy made by the device's backend. Not recorded on the tape (kernels use it; autograd code
  * uses gb_fn_contiguous). */
 GB_API gb_status gb_tensor_contiguous(gb_state *S, gb_tensor *t, gb_tensor **out);
+/* Contiguous forms (gb_tensor_contiguous) of a's first n inputs into c[0..n-1], all or none:
+ * on failure every reference already taken is released. gb_tensors_release drops them. */
+GB_API gb_status gb_opargs_contiguous(gb_state *S, const gb_opargs *a, int n, gb_tensor **c);
+GB_API void gb_tensors_release(gb_state *S, gb_tensor **c, int n);
 
 /* Convenience wrapper used by backward rules and bindings (two inputs: gb_fn_binary). */
 gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out);

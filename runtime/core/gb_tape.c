@@ -318,6 +318,11 @@ static gb_status run_node(gb_state *S, gb_node *n) {
   S->backward_of = gb_ops[n->op].name;
   gb_status st = gb_ops[n->op].grad(S, n, n->gacc, gin);
   S->backward_of = NULL;
+  /* The incoming gradient is spent: dropping it now, before delivery, leaves views of it in
+   * gin (a transpose's backward returns one) the sole owners of their storage, so a leaf
+   * adopts them as .grad instead of copying (own_gradient). */
+  gb_tensor_release(S, n->gacc);
+  n->gacc = NULL;
   char what[64] = "";
   if (S->detect_anomaly) snprintf(what, sizeof what, "backward of %s", gb_ops[n->op].name);
   for (int k = 0; k < n->args.nin; k++) {

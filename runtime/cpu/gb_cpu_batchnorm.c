@@ -103,42 +103,28 @@ static void run_channels(bn_job *j, gb_par_fn fn) {
   gb_cpu_jobs(j->c, threads, fn, j);
 }
 
-static gb_status contig_all(gb_state *S, const gb_opargs *a, gb_tensor **c) {
-  for (int k = 0; k < a->nin; k++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
-    if (st) {
-      while (k--)
-        gb_tensor_release(S, c[k]);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-
 /* (x, w, b); f0 eps -> y, stats (2,C) */
 gb_status gb_cpu_batch_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
-  gb_status st = contig_all(S, a, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   bn_job j = job_of(c[0], a->f[0]);
   j.x = gb_tensor_f32(c[0]), j.w = gb_tensor_f32(c[1]), j.b = gb_tensor_f32(c[2]);
   j.y = gb_tensor_f32(out[0]), j.stats = gb_tensor_f32(out[1]);
   run_channels(&j, forward_channel);
-  for (int k = 0; k < 3; k++)
-    gb_tensor_release(S, c[k]);
+  gb_tensors_release(S, c, 3);
   return GB_OK;
 }
 
 /* (gout, x, w); f0 eps -> gx, (2,C) dw and db */
 gb_status gb_cpu_batch_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
-  gb_status st = contig_all(S, a, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   bn_job j = job_of(c[1], a->f[0]);
   j.g = gb_tensor_f32(c[0]), j.x = gb_tensor_f32(c[1]), j.w = gb_tensor_f32(c[2]);
   j.gx = gb_tensor_f32(out[0]), j.gwb = gb_tensor_f32(out[1]);
   run_channels(&j, backward_channel);
-  for (int k = 0; k < 3; k++)
-    gb_tensor_release(S, c[k]);
+  gb_tensors_release(S, c, 3);
   return GB_OK;
 }

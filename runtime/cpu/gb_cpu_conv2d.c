@@ -184,27 +184,10 @@ static gb_status run(gb_state *S, conv_job *j, int64_t njobs, gb_par_fn fn, bool
   return GB_OK;
 }
 
-static gb_status contig3(gb_state *S, const gb_opargs *a, int nin, gb_tensor **c) {
-  for (int k = 0; k < nin; k++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
-    if (st) {
-      while (k--)
-        gb_tensor_release(S, c[k]);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-
-static void release3(gb_state *S, gb_tensor **c, int nin) {
-  for (int k = 0; k < nin; k++)
-    gb_tensor_release(S, c[k]);
-}
-
 /* (x (N,C,H,W), w (O,C,kh,kw), b (O)) -> y (N,O,OH,OW) */
 gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
-  gb_status st = contig3(S, a, 3, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   conv_job j = {.g = geom_of(a, c[0]->shape[0], c[0]->shape[1], c[0]->shape[2], c[0]->shape[3],
                              c[1]->shape[0]),
@@ -217,7 +200,7 @@ gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   if (out[0]->numel > 0 && !via_dnnl(GB_DNNL_FORWARD, &j.g, j.x, j.w, j.b, j.y))
     st = run(S, &j, j.g.n * j.ntiles, forward_job, false, &threads);
   free(j.bufs);
-  release3(S, c, 3);
+  gb_tensors_release(S, c, 3);
   return st;
 }
 
@@ -246,7 +229,7 @@ static void backward_input_job(void *ctx, int worker, int64_t n) {
 /* (gout (N,O,OH,OW), w (O,C,kh,kw)) -> gx (N,C,H,W) with H, W = i6, i7 */
 gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[2];
-  gb_status st = contig3(S, a, 2, c);
+  gb_status st = gb_opargs_contiguous(S, a, 2, c);
   if (st) return st;
   gb_tensor *gx = out[0];
   conv_job j = {
@@ -258,7 +241,7 @@ gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tenso
   if (gx->numel > 0 && !via_dnnl(GB_DNNL_BACKWARD_DATA, &j.g, j.gout, j.w, NULL, j.gx))
     st = run(S, &j, j.g.n, backward_input_job, false, &threads);
   free(j.bufs);
-  release3(S, c, 2);
+  gb_tensors_release(S, c, 2);
   return st;
 }
 
@@ -296,7 +279,7 @@ static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc) {
 /* (gout (N,O,OH,OW), x (N,C,H,W)) -> gw (O,C,kh,kw) */
 gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[2];
-  gb_status st = contig3(S, a, 2, c);
+  gb_status st = gb_opargs_contiguous(S, a, 2, c);
   if (st) return st;
   gb_tensor *gw = out[0];
   conv_job j = {
@@ -321,6 +304,6 @@ gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tens
     }
   }
   free(j.bufs);
-  release3(S, c, 2);
+  gb_tensors_release(S, c, 2);
   return st;
 }

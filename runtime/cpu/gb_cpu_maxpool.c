@@ -151,13 +151,10 @@ static void pool_backward_job(void *ctx, int worker, int64_t job) {
 /* (gout (N,C,OH,OW), indices (N,C,OH,OW)) -> gin (N,C,H,W): gin[plane][idx] += gout;
  * an index outside the plane (not one the forward wrote) is skipped */
 gb_status gb_cpu_max_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *gc, *ic;
-  gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);
+  gb_tensor *c[2];
+  gb_status st = gb_opargs_contiguous(S, a, 2, c);
   if (st) return st;
-  if ((st = gb_tensor_contiguous(S, a->in[1], &ic))) {
-    gb_tensor_release(S, gc);
-    return st;
-  }
+  gb_tensor *gc = c[0], *ic = c[1];
   gb_tensor *gin = out[0];
   pool_job j = {.g = geom_of(a, gin->shape[0], gin->shape[1], gin->shape[2], gin->shape[3],
                              gc->shape[2], gc->shape[3]),
@@ -165,7 +162,6 @@ gb_status gb_cpu_max_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor 
                 .idx_in = (const int64_t *)gb_tensor_data(ic),
                 .gin = gb_tensor_f32(gin)};
   if (gin->numel > 0) run_planes(&j, pool_backward_job);
-  gb_tensor_release(S, gc);
-  gb_tensor_release(S, ic);
+  gb_tensors_release(S, c, 2);
   return GB_OK;
 }

@@ -8,24 +8,6 @@
 #include "gb_cpu.h"
 #include "gb_rnn_math.h"
 
-/* Contiguous forms of a's first n inputs (each a new reference), all or none. */
-static gb_status contiguous_inputs(gb_state *S, const gb_opargs *a, int n, gb_tensor **c) {
-  for (int k = 0; k < n; k++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[k], &c[k]);
-    if (st) {
-      while (k--)
-        gb_tensor_release(S, c[k]);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-
-static void release_all(gb_state *S, gb_tensor **c, int n) {
-  for (int k = 0; k < n; k++)
-    gb_tensor_release(S, c[k]);
-}
-
 static gb_status zeros(gb_state *S, int64_t rows, int64_t cols, gb_tensor **out) {
   gb_status st = gb_tensor_empty(S, 2, (int64_t[]){rows, cols}, GB_F32, GB_CPU, out);
   if (!st) memset(gb_tensor_f32(*out), 0, (size_t)(rows * cols) * sizeof(float));
@@ -35,7 +17,7 @@ static gb_status zeros(gb_state *S, int64_t rows, int64_t cols, gb_tensor **out)
 /* in: xg (T,B,4H), w (4H,H), h0, c0 (B,H) -> Y (T+1,B,6H) */
 gb_status gb_cpu_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[4];
-  gb_status st = contiguous_inputs(S, a, 4, c);
+  gb_status st = gb_opargs_contiguous(S, a, 4, c);
   if (st) return st;
   int64_t T = c[0]->shape[0], B = c[0]->shape[1], H = c[1]->shape[1], W = 6 * H;
   const float *xg = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]);
@@ -58,14 +40,14 @@ gb_status gb_cpu_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
       for (int64_t j = 0; j < H; j++)
         gb_lstm_cell(row + b * W, prev + b * W, H, j);
   }
-  release_all(S, c, 4);
+  gb_tensors_release(S, c, 4);
   return GB_OK;
 }
 
 /* in: Y (T+1,B,6H), w (4H,H), gY -> dG (T,B,4H), d(h0,c0) (B,2H) */
 gb_status gb_cpu_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3], *dh = NULL, *dc = NULL;
-  gb_status st = contiguous_inputs(S, a, 3, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   int64_t T = c[0]->shape[0] - 1, B = c[0]->shape[1], H = c[1]->shape[1], W = 6 * H;
   if ((st = zeros(S, B, H, &dh)) || (st = zeros(S, B, H, &dc))) goto done;
@@ -91,14 +73,14 @@ gb_status gb_cpu_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **
 done:
   gb_tensor_release(S, dh);
   gb_tensor_release(S, dc);
-  release_all(S, c, 3);
+  gb_tensors_release(S, c, 3);
   return st;
 }
 
 /* in: xg (T,B,3H), w (3H,H), b_hh (3H), h0 (B,H) -> Y (T+1,B,5H) */
 gb_status gb_cpu_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[4];
-  gb_status st = contiguous_inputs(S, a, 4, c);
+  gb_status st = gb_opargs_contiguous(S, a, 4, c);
   if (st) return st;
   int64_t T = c[0]->shape[0], B = c[0]->shape[1], H = c[1]->shape[1], W = 5 * H;
   const float *xg = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]);
@@ -119,14 +101,14 @@ gb_status gb_cpu_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
       for (int64_t j = 0; j < H; j++)
         gb_gru_cell(row + b * W, prev + b * W, xg + (t * B + b) * 3 * H, H, j);
   }
-  release_all(S, c, 4);
+  gb_tensors_release(S, c, 4);
   return GB_OK;
 }
 
 /* in: Y (T+1,B,5H), w (3H,H), gY -> [d xg | d gh] (T,B,6H), d h0 (B,H) */
 gb_status gb_cpu_gru_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
-  gb_status st = contiguous_inputs(S, a, 3, c);
+  gb_status st = gb_opargs_contiguous(S, a, 3, c);
   if (st) return st;
   int64_t T = c[0]->shape[0] - 1, B = c[0]->shape[1], H = c[1]->shape[1], W = 5 * H;
   const float *y = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]), *gy = gb_tensor_f32(c[2]);
@@ -146,6 +128,6 @@ gb_status gb_cpu_gru_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **o
   for (int64_t b = 0; b < B; b++)
     for (int64_t j = 0; j < H; j++)
       dh[b * H + j] += gy[b * W + j];
-  release_all(S, c, 3);
+  gb_tensors_release(S, c, 3);
   return GB_OK;
 }

@@ -46,7 +46,7 @@ awk -v a="${sum[A.sps]}" -v b="${sum[B.sps]}" -v am="${sum[A.ms]}" -v bm="${sum[
   -v cm="${sum[C.ms]}" -v dm="${sum[D.ms]}" -v ac="${sum[A.cpu]}" -v bc="${sum[B.cpu]}" \
   -v cc="${sum[C.cpu]}" -v dc="${sum[D.cpu]}" -v n="$rounds" 'BEGIN{
   printf "mean step ms (wall): A 1x2 %.1f, B bucketed %.1f, C one bucket %.1f, D compute only %.1f\n", am/n, bm/n, cm/n, dm/n
-  printf "mean rank-1 CPU ms per step: A %.1f, B %.1f, C %.1f, D %.1f\n", ac/n, bc/n, cc/n, dc/n
+  printf "mean rank-1 CPU ms per step: A %.1f, B %.1f, C %.1f, D %.1f (DDP costs B - D = %.1f ms of CPU per rank per step)\n", ac/n, bc/n, cc/n, dc/n, (bc-dc)/n
   printf "target: 2 ranks x 1 thread %.0f samples/s vs 1 rank x 2 threads %.0f: ratio %.2f (>= 0.9 wanted) %s\n", b/n, a/n, b/a, (b/a >= 0.9 ? "MET" : "NOT MET")
   if (cm > dm) printf "overlap: %.0f%% of the all-reduce time hidden behind backward ((C - B) / (C - D) = (%.1f - %.1f) / (%.1f - %.1f) ms)\n", 100*(cm-bm)/(cm-dm), cm/n, bm/n, cm/n, dm/n
   else printf "overlap: not measurable (one bucket %.1f ms <= compute only %.1f ms: noise exceeds the all-reduce)\n", cm/n, dm/n

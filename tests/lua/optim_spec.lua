@@ -264,6 +264,67 @@ describe('fused and op-by-op updates', function()
   end
 end)
 
+describe('fused Adam row, element by element', function()
+  -- gb_cpu_adam_step runs 16 or 8 lanes wide where the CPU can (a clone per instruction set)
+  -- and must give, on every element of a long vector (the wide loop and its tail), the bits
+  -- of its documented float32 expressions. Each is computed here in double and rounded to
+  -- float32 after every operation (for + - * / and sqrt that equals the float32 result).
+  local function f32(x) return (string.unpack('f', string.pack('f', x))) end
+  local N = 1003 -- 62 AVX-512 vectors and a tail of 11
+  local function values(seed, scale)
+    local t = {}
+    for i = 1, N do t[i] = f32(scale * math.sin(seed * i + 0.5 * i * i / N)) end
+    return t
+  end
+  local function expected(p, g, m, v, lr, b1, b2, eps, wd, steps, decoupled)
+    lr, b1, b2, eps, wd = f32(lr), f32(b1), f32(b2), f32(eps), f32(wd)
+    local l2 = decoupled and 0 or wd
+    local shrink = decoupled and f32(1 - f32(lr * wd)) or 1
+    for t = 1, steps do
+      local step_size = f32(lr / (1 - b1 ^ t))
+      local bc2 = f32(math.sqrt(1 - b2 ^ t))
+      for i = 1, N do
+        local d = f32(g[i] + f32(l2 * p[i]))
+        m[i] = f32(f32(m[i] * b1) + f32(f32(1 - b1) * d))
+        v[i] = f32(f32(v[i] * b2) + f32(f32(f32(1 - b2) * d) * d))
+        local denom = f32(f32(f32(math.sqrt(v[i])) / bc2) + eps)
+        p[i] = f32(f32(p[i] * shrink) - f32(step_size * f32(m[i] / denom)))
+      end
+    end
+    return p, m, v
+  end
+  local cases = {
+    { 'Adam', { lr = 0.01, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0.1 }, false },
+    { 'Adam', { lr = 0.003, betas = { 0.8, 0.99 }, eps = 1e-3 }, false },
+    { 'AdamW', { lr = 0.01, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0.05 }, true },
+  }
+  for i, c in ipairs(cases) do
+    it(c[1] .. ' case ' .. i .. ': p, exp_avg and exp_avg_sq exactly', function()
+      local p0, g0 = values(1.3, 2), values(0.7, 0.5)
+      local p = gb.tensor(p0):requires_grad_(true)
+      local opt = optim[c[1]]({ p }, c[2])
+      for _ = 1, 3 do
+        p.grad = gb.tensor(g0)
+        opt:step()
+      end
+      local o = c[2]
+      local zeros = {}
+      for k = 1, N do zeros[k] = 0 end
+      local ep, em, ev = expected(p0, g0, zeros, { table.unpack(zeros) }, o.lr, o.betas[1],
+        o.betas[2], o.eps, o.weight_decay or 0, 3, c[3])
+      local st = opt.state[p]
+      local got = { p = p:totable(), m = st.exp_avg:totable(), v = st.exp_avg_sq:totable() }
+      for name, want in pairs({ p = ep, m = em, v = ev }) do
+        for k = 1, N do
+          if got[name][k] ~= want[k] then
+            error(string.format('%s[%d]: got %.9g, expected %.9g', name, k, got[name][k], want[k]))
+          end
+        end
+      end
+    end)
+  end
+end)
+
 describe('schedulers', function()
   local function lrs(make, n)
     local p = gb.zeros(1):requires_grad_(true)
