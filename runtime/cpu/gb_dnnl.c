@@ -28,7 +28,7 @@ bool gb_dnnl_wants(gb_dnnl_pass p, const gb_dnnl_conv *g) {
 }
 
 bool gb_dnnl_conv2d(gb_dnnl_pass p, const gb_dnnl_conv *g, const float *a, const float *b,
-                    const float *bias, float *out, int threads) {
+                    float *bias, float *out, int threads) {
   (void)p, (void)g, (void)a, (void)b, (void)bias, (void)out, (void)threads;
   return false;
 }
@@ -182,8 +182,8 @@ static bool conv_desc(gb_dnnl_pass p, const gb_dnnl_conv *g, bool bias,
     return dn.bwd_data_init(d, dnnl_convolution_direct, &xm, &wm, &ym, st, dil, pl, pr) ==
            dnnl_success;
   case GB_DNNL_BACKWARD_WEIGHTS:
-    return dn.bwd_weights_init(d, dnnl_convolution_direct, &xm, &wm, NULL, &ym, st, dil, pl, pr) ==
-           dnnl_success;
+    return dn.bwd_weights_init(d, dnnl_convolution_direct, &xm, &wm, bias ? &bm : NULL, &ym, st,
+                               dil, pl, pr) == dnnl_success;
   }
   return false;
 }
@@ -221,7 +221,7 @@ static cached *primitive_for(gb_dnnl_pass p, const gb_dnnl_conv *g, bool bias) {
 static _Thread_local int omp_threads_set; /* OpenMP's thread count is per calling thread */
 
 bool gb_dnnl_conv2d(gb_dnnl_pass p, const gb_dnnl_conv *g, const float *a, const float *b,
-                    const float *bias, float *out, int threads) {
+                    float *bias, float *out, int threads) {
   pthread_once(&dnnl_once, dnnl_open);
   if (!dn.ok) return false;
   if (dn.omp_set_num_threads && threads > 0 && threads != omp_threads_set) {
@@ -254,6 +254,7 @@ bool gb_dnnl_conv2d(gb_dnnl_pass p, const gb_dnnl_conv *g, const float *a, const
     io[nio++] = (__typeof__(io[0])){DNNL_ARG_DIFF_DST, &ym, (void *)a};
     io[nio++] = (__typeof__(io[0])){DNNL_ARG_SRC, &xm, (void *)b};
     io[nio++] = (__typeof__(io[0])){DNNL_ARG_DIFF_WEIGHTS, &wm, out};
+    if (bias) io[nio++] = (__typeof__(io[0])){DNNL_ARG_DIFF_BIAS, &bm, bias};
   }
   pthread_mutex_lock(&dnnl_mu);
   cached *c = primitive_for(p, g, bias != NULL);

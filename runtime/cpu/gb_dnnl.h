@@ -31,12 +31,13 @@ gb_dnnl_mode gb_dnnl_set_mode(gb_dnnl_mode mode);
  * call that would use it. */
 bool gb_dnnl_wants(gb_dnnl_pass p, const gb_dnnl_conv *g);
 
-/* Runs pass p with `threads` threads. FORWARD: a = x, b = w, bias (o values), out = y.
- * BACKWARD_DATA: a = gy, b = w, out = gx. BACKWARD_WEIGHTS: a = gy, b = x, out = gw. false
- * (nothing written) when oneDNN is missing or refuses the shape: the caller runs its own
- * kernel. */
+/* Runs pass p with `threads` threads. FORWARD: a = x, b = w, bias (o values, read; NULL:
+ * none), out = y. BACKWARD_DATA: a = gy, b = w, out = gx. BACKWARD_WEIGHTS: a = gy, b = x,
+ * out = gw and, unless NULL, bias = the bias gradient (o values, written). false (the
+ * outputs then hold nothing reliable) when oneDNN is missing or refuses the shape: the
+ * caller runs its own kernel. */
 bool gb_dnnl_conv2d(gb_dnnl_pass p, const gb_dnnl_conv *g, const float *a, const float *b,
-                    const float *bias, float *out, int threads);
+                    float *bias, float *out, int threads);
 
 /* "oneDNN 2.6.3 (libdnnl.so.2)", "oneDNN: not opened yet (libdnnl.so.2)", or why it is
  * unavailable. */
