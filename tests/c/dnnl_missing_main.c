@@ -29,8 +29,7 @@ static void run_rows(gb_state *S, gb_tensor **out) {
   gb_opargs bw = {.in = {g, x}, .nin = 2, .i = {3, 3, 1, 1, 1, 1}};
   CHECK(gb_op_run(S, GB_OP_CONV2D, &f, &out[0]) == GB_OK, "%s", gb_state_error(S));
   CHECK(gb_op_run(S, GB_OP_CONV2D_BACKWARD_INPUT, &bi, &out[1]) == GB_OK, "%s", gb_state_error(S));
-  CHECK(gb_op_run(S, GB_OP_CONV2D_BACKWARD_WEIGHT, &bw, &out[2]) == GB_OK, "%s",
-        gb_state_error(S));
+  CHECK(gb_op_run(S, GB_OP_CONV2D_BACKWARD_WEIGHT, &bw, &out[2]) == GB_OK, "%s", gb_state_error(S));
   gb_tensor *all[] = {x, w, b, g};
   for (int k = 0; k < 4; k++)
     gb_tensor_release(S, all[k]);
