@@ -103,9 +103,12 @@ GB_BINARY_ROWS(GB_CUDA_BINARY_ROW)
     op_##name f;                                                                                   \
     switch (a->in[0]->dtype) {                                                                     \
     case GB_F32: return launch<2, float>(S, a, out[0], f, #name " kernel");                        \
+    case GB_F64: return launch<2, double>(S, a, out[0], f, #name " kernel");                       \
     case GB_I32: return launch<2, int32_t>(S, a, out[0], f, #name " kernel");                      \
-    default: return launch<2, int64_t>(S, a, out[0], f, #name " kernel");                          \
+    case GB_I64:                                                                                   \
+    case GB_NDTYPE: break;                                                                         \
     }                                                                                              \
+    return launch<2, int64_t>(S, a, out[0], f, #name " kernel");                                   \
   }
 
 GB_CUDA_COMPARE(eq, ==)

@@ -5,7 +5,15 @@
 #include "gb_cuda_impl.h"
 #include "gb_philox.h"
 
-enum fill_kind { FILL_VALUE, FILL_ARANGE, FILL_EYE, FILL_UNIFORM, FILL_NORMAL, FILL_LINSPACE };
+enum fill_kind {
+  FILL_VALUE,
+  FILL_ARANGE,
+  FILL_EYE,
+  FILL_UNIFORM,
+  FILL_NORMAL,
+  FILL_LINSPACE,
+  FILL_LINSPACE64 /* linspace stepped in double (a float64 target), as the CPU */
+};
 
 struct fill_args {
   int kind;
@@ -19,7 +27,8 @@ __device__ __forceinline__ double fill_value(const fill_args &p, int64_t i) {
   case FILL_VALUE: return p.f0;
   case FILL_ARANGE: return p.f0 + (double)i * p.f1;
   case FILL_EYE: return i / p.ncols == i % p.ncols ? 1.0 : 0.0;
-  case FILL_LINSPACE: return gb_linspace_at((float)p.f0, (float)p.f1, p.ncols, i);
+  case FILL_LINSPACE: return gb_f_linspace_at((float)p.f0, (float)p.f1, p.ncols, i);
+  case FILL_LINSPACE64: return gb_d_linspace_at(p.f0, p.f1, p.ncols, i);
   case FILL_UNIFORM: {
     float u = gb_philox_uniform(p.seed, p.offset, i);
     return (float)p.f0 + u * (float)(p.f1 - p.f0);
@@ -60,11 +69,16 @@ static gb_status run_fill(gb_state *S, gb_tensor *t, const fill_args &p, const c
       k_fill_flat<float>
           <<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(t->numel, (float *)it.base[0], (float)p.f0);
       break;
+    case GB_F64:
+      k_fill_flat<double>
+          <<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(t->numel, (double *)it.base[0], p.f0);
+      break;
     case GB_I32:
       k_fill_flat<int32_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
           t->numel, (int32_t *)it.base[0], (int32_t)p.f0);
       break;
-    default:
+    case GB_I64:
+    case GB_NDTYPE:
       k_fill_flat<int64_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
           t->numel, (int64_t *)it.base[0], (int64_t)p.f0);
       break;
@@ -72,8 +86,10 @@ static gb_status run_fill(gb_state *S, gb_tensor *t, const fill_args &p, const c
   } else {
     switch (t->dtype) {
     case GB_F32: k_fill<float><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
+    case GB_F64: k_fill<double><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
     case GB_I32: k_fill<int32_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
-    default: k_fill<int64_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
+    case GB_I64:
+    case GB_NDTYPE: k_fill<int64_t><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, p); break;
     }
   }
   GB_LAUNCHED(S, dev, c, what);
@@ -123,7 +139,7 @@ extern "C" gb_status gb_cuda_eye(gb_state *S, const gb_opargs *a, gb_tensor **ou
 }
 
 extern "C" gb_status gb_cuda_linspace(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  fill_args p = args_of(FILL_LINSPACE, a);
+  fill_args p = args_of(out[0]->dtype == GB_F64 ? FILL_LINSPACE64 : FILL_LINSPACE, a);
   p.ncols = out[0]->numel; /* the number of steps */
   return run_fill(S, out[0], p, "linspace kernel");
 }
@@ -137,7 +153,7 @@ extern "C" gb_status gb_cuda_normal(gb_state *S, const gb_opargs *a, gb_tensor *
 }
 
 /* ---- copy: every (destination, source) dtype pair, strided on both sides ----
- * A narrowing conversion (float32 -> integer, int64 -> int32) checks every element with the
+ * A narrowing conversion (float -> integer, int64 -> int32) checks every element with the
  * CPU's rule (gb_value_fits): a value the target cannot hold (NaN, inf, out of range) is
  * stored as 0 and its position goes into the deferred-check slot `flag` (NULL: no check),
  * read at the next sync, as the label and index checks are; the CPU fails at once with the
@@ -186,8 +202,10 @@ static void launch_copy_from(gb_dtype id, const gb_cuda_iter &it, gb_dtype to,
                              unsigned long long *flag, cudaStream_t s) {
   switch (id) {
   case GB_F32: launch_copy<OT, float>(it, to, flag, s); break;
+  case GB_F64: launch_copy<OT, double>(it, to, flag, s); break;
   case GB_I32: launch_copy<OT, int32_t>(it, to, flag, s); break;
-  default: launch_copy<OT, int64_t>(it, to, flag, s); break;
+  case GB_I64:
+  case GB_NDTYPE: launch_copy<OT, int64_t>(it, to, flag, s); break;
   }
 }
 
@@ -206,16 +224,18 @@ extern "C" gb_status gb_cuda_copy(gb_state *S, const gb_opargs *a, gb_tensor **o
                           c->stream));
     return GB_OK;
   }
-  bool narrowing =
-      (x->dtype == GB_F32 && o->dtype != GB_F32) || (x->dtype == GB_I64 && o->dtype == GB_I32);
+  bool narrowing = (gb_dtype_is_float(x->dtype) && !gb_dtype_is_float(o->dtype)) ||
+                   (x->dtype == GB_I64 && o->dtype == GB_I32);
   unsigned long long *flag = NULL;
   if (narrowing && (st = gb_cuda_check_slot(S, dev, c, &flag))) return st;
   gb_cuda_iter it;
   gb_cuda_iter_init(&it, o, 1, a->in);
   switch (o->dtype) {
   case GB_F32: launch_copy_from<float>(x->dtype, it, o->dtype, flag, c->stream); break;
+  case GB_F64: launch_copy_from<double>(x->dtype, it, o->dtype, flag, c->stream); break;
   case GB_I32: launch_copy_from<int32_t>(x->dtype, it, o->dtype, flag, c->stream); break;
-  default: launch_copy_from<int64_t>(x->dtype, it, o->dtype, flag, c->stream); break;
+  case GB_I64:
+  case GB_NDTYPE: launch_copy_from<int64_t>(x->dtype, it, o->dtype, flag, c->stream); break;
   }
   GB_LAUNCHED(S, dev, c, "copy kernel");
   if (narrowing) gb_cuda_check_note_convert(c, "copy", x, o->dtype, o);

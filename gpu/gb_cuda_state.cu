@@ -373,6 +373,8 @@ static gb_status convert_error(gb_state *S, const gb_cuda_check *k, int64_t pos)
     float x = 0;
     GB_CU(S, t->device, cudaMemcpy(&x, p, 4, cudaMemcpyDeviceToHost));
     v = x;
+  } else if (t->dtype == GB_F64) {
+    GB_CU(S, t->device, cudaMemcpy(&v, p, 8, cudaMemcpyDeviceToHost));
   } else {
     int64_t x = 0;
     GB_CU(S, t->device, cudaMemcpy(&x, p, 8, cudaMemcpyDeviceToHost));

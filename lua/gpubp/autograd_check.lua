@@ -21,12 +21,23 @@ end
 local function projection(out)
   local n, w = out:numel(), {}
   for i = 1, n do w[i] = 0.5 + ((i * 7919) % 101) / 101 end
-  local t = gb.tensor(w):reshape(out.shape)
+  local dt = out.dtype == 'float64' and 'float64' or 'float32'
+  local t = gb.tensor(w, { dtype = dt }):reshape(out.shape)
   if t.device ~= out.device then t = t:to(out.device) end
   return t
 end
 
--- gradcheck(fn, inputs, {eps=1e-3, atol=1e-3, rtol=1e-2})
+-- The defaults by the dtype of the checked inputs. float64 (every checked input): the step of
+-- torch.autograd.gradcheck and tolerances 100x tighter than its (central differences in double
+-- are good to ~1e-9 relative here), so a gradient wrong by 1e-4 relative fails. float32 (any
+-- checked input float32): a step and tolerances float32 can resolve, which catch a wrong
+-- formula but not a small error (PyTorch warns instead; convert with :double() to check).
+local DEFAULTS = {
+  float64 = { eps = 1e-6, atol = 1e-8, rtol = 1e-5 },
+  float32 = { eps = 1e-3, atol = 1e-3, rtol = 1e-2 },
+}
+
+-- gradcheck(fn, inputs, {eps=, atol=, rtol=}) (defaults above)
 -- fn(table.unpack(inputs)) must return a float tensor; inputs are tensors (and other values
 -- passed through). Every input with requires_grad is checked element by element: the
 -- gradient of sum(fn(...) * w) for fixed weights w against (f(x+eps) - f(x-eps)) / 2eps.
@@ -41,9 +52,8 @@ function M.gradcheck(fn, inputs, opts)
     errors.raise('gradcheck: expected a table of input tensors, got ' .. type(inputs))
   end
   opts = opts or {}
-  local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
   local n = #inputs
-  local checked = {}
+  local checked, all_double = {}, true
   for i = 1, n do
     local x = inputs[i]
     if gb.is_tensor(x) and x.requires_grad then
@@ -51,11 +61,15 @@ function M.gradcheck(fn, inputs, opts)
         errors.raise('gradcheck: input ' .. i .. ' requires grad but is not a leaf')
       end
       checked[#checked + 1] = i
+      all_double = all_double and x.dtype == 'float64'
     end
   end
   if #checked == 0 then
     errors.raise('gradcheck: no input requires grad')
   end
+  local d = DEFAULTS[all_double and 'float64' or 'float32']
+  local eps, atol, rtol = opts.eps or d.eps, opts.atol or d.atol, opts.rtol or d.rtol
+  local digits = all_double and '%.12g' or '%.6g'
   -- analytic
   for _, i in ipairs(checked) do inputs[i].grad = nil end
   local out = gb.enable_grad(function() return fn(table.unpack(inputs, 1, n)) end)
@@ -96,8 +110,8 @@ function M.gradcheck(fn, inputs, opts)
         local ana = analytic[i] and analytic[i][j] or 0
         if math.abs(ana - num) > atol + rtol * math.abs(num) then
           ok = false
-          msg = string.format('gradcheck: input %d, element %d: analytic %.6g vs numeric %.6g '
-            .. '(atol %g, rtol %g)', i, j, ana, num, atol, rtol)
+          msg = string.format('gradcheck: input %d, element %d: analytic ' .. digits .. ' vs numeric '
+            .. digits .. ' (atol %g, rtol %g)', i, j, ana, num, atol, rtol)
           return
         end
       end

@@ -267,8 +267,9 @@ static int m_requires_grad_(lua_State *L) {
   if (t->grad_fn)
     return luaL_error(L, "requires_grad_: only leaf tensors can change requires_grad (use "
                          ":detach() first)");
-  if (on && t->dtype != GB_F32)
-    return luaL_error(L, "requires_grad_: only float32 tensors can require grad, got %s",
+  if (on && !gb_dtype_is_float(t->dtype))
+    return luaL_error(L,
+                      "requires_grad_: only float32 and float64 tensors can require grad, got %s",
                       gb_dtype_name(t->dtype));
   t->requires_grad = on;
   lua_settop(L, 1);

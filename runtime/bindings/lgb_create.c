@@ -28,7 +28,7 @@ static void parse_dtype(lua_State *L, int idx, const char *fn, opts *o) {
     luaL_error(L, "%s: option 'dtype' expects a string, got %s", fn, luaL_typename(L, idx));
   const char *n = lua_tostring(L, idx);
   if (!gb_dtype_parse(n, &o->dtype))
-    luaL_error(L, "%s: unknown dtype '%s' (expected float32, int32 or int64)", fn, n);
+    luaL_error(L, "%s: unknown dtype '%s' (expected float32, float64, int32 or int64)", fn, n);
   o->has_dtype = true;
 }
 
@@ -116,8 +116,8 @@ static gb_tensor *new_tensor(lua_State *L, const char *fn, int nd, const int64_t
 
 static int finish(lua_State *L, gb_tensor *t, const opts *o) {
   if (o->requires_grad) {
-    if (t->dtype != GB_F32)
-      return luaL_error(L, "requires_grad: only float32 tensors can require grad");
+    if (!gb_dtype_is_float(t->dtype))
+      return luaL_error(L, "requires_grad: only float32 and float64 tensors can require grad");
     t->requires_grad = true;
   }
   return 1;
@@ -361,6 +361,8 @@ static void fill_nested(lua_State *L, const gb_tensor *t, int d, int64_t *pos, i
       ((int64_t *)base)[*pos] = (int64_t)lua_tointeger(L, idx);
     else if (t->dtype == GB_F32)
       ((float *)base)[*pos] = (float)v;
+    else if (t->dtype == GB_F64)
+      ((double *)base)[*pos] = v;
     else if (t->dtype == GB_I32)
       ((int32_t *)base)[*pos] = (int32_t)v;
     else

@@ -127,6 +127,9 @@ static gb_tensor *check_buf(lua_State *L, gb_state *S, int idx, const char *fn, 
   gb_tensor *t = gbL_check_tensor(L, idx);
   if (!gb_tensor_is_contiguous(t))
     luaL_error(L, "distributed.%s: the tensor must be contiguous (call :contiguous() first)", fn);
+  if (t->dtype == GB_F64) /* the communicators map float32, int32 and int64 only */
+    luaL_error(L, "distributed.%s: float64 is not supported by the communicators; use :float()",
+               fn);
   memset(b, 0, sizeof *b);
   b->data = t->numel ? gb_tensor_data(t) : NULL;
   b->dtype = t->dtype;

@@ -79,8 +79,8 @@ static int m_softplus(lua_State *L) {
       L, S, gb_fn_scalar_op(S, GB_OP_SOFTPLUS, gbL_check_tensor(L, 1), beta, threshold, &r), &r);
 }
 
-/* The mask argument of masked_fill as float32 0/1 (any dtype accepted; nonzero = fill), and
- * the fill value: a number or a one-element tensor. */
+/* The mask argument of masked_fill as 0/1 in t's float dtype (any dtype accepted; nonzero =
+ * fill), and the fill value: a number or a one-element tensor. */
 static gb_tensor *mask_arg(lua_State *L, gb_state *S, double *value) {
   gb_tensor *m = gbL_to_tensor(L, 2), *v = gbL_to_tensor(L, 3);
   if (!m) luaL_argerror(L, 2, "masked_fill: the mask must be a tensor");
@@ -97,9 +97,11 @@ static gb_tensor *mask_arg(lua_State *L, gb_state *S, double *value) {
   } else {
     *value = luaL_checknumber(L, 3);
   }
-  if (m->dtype == GB_F32) return m;
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  gb_dtype want = t->dtype == GB_F64 ? GB_F64 : GB_F32; /* the row reads x and mask alike */
+  if (m->dtype == want) return m;
   gb_tensor *mf;
-  GBL_CHECK(L, S, gb_fn_to_dtype(S, m, GB_F32, &mf));
+  GBL_CHECK(L, S, gb_fn_to_dtype(S, m, want, &mf));
   gbL_push_tensor(L, mf);
   return mf;
 }
@@ -170,17 +172,41 @@ static int int_arith(lua_State *L, gb_opid id, gb_dtype dt) {
   return push_result(L, S, gb_fn_to_dtype(S, gbL_check_tensor(L, -1), dt, &r), &r);
 }
 
+/* Two tensor operands at stack slots i and j of different dtypes, one of them a float, meet
+ * in the wider float as PyTorch promotes (integer + float32 -> float32, anything + float64 ->
+ * float64): the other is converted (recorded by autograd, so its gradient comes back in its
+ * own dtype) and replaces it on the stack. Integer pairs and numbers are left alone. */
+static void promote_pair(lua_State *L, int i, int j) {
+  gb_tensor *x = gbL_to_tensor(L, i), *y = gbL_to_tensor(L, j), *c;
+  if (!x || !y || x->dtype == y->dtype) return;
+  if (!gb_dtype_is_float(x->dtype) && !gb_dtype_is_float(y->dtype)) return;
+  gb_dtype to = x->dtype == GB_F64 || y->dtype == GB_F64 ? GB_F64 : GB_F32;
+  int k = x->dtype == to ? j : i;
+  gb_state *S = gbL_state(L);
+  GBL_CHECK(L, S, gb_fn_to_dtype(S, gbL_to_tensor(L, k), to, &c));
+  gbL_push_tensor(L, c);
+  lua_replace(L, k);
+}
+
 static int binary_impl(lua_State *L, gb_opid id) {
   gb_state *S = gbL_state(L);
   gb_tensor *x = gbL_to_tensor(L, 1), *y = gbL_to_tensor(L, 2), *r;
+  if (x && y) {
+    if (x->dtype == y->dtype && gb_dtype_is_float(x->dtype)) /* the common case, first */
+      return push_result(L, S, gb_fn_binary(S, id, x, y, &r), &r);
+    promote_pair(L, 1, 2);
+    x = gbL_to_tensor(L, 1), y = gbL_to_tensor(L, 2);
+  }
   bool int_ok = id == GB_OP_ADD || id == GB_OP_SUB || id == GB_OP_MUL;
-  gb_tensor *it = x && x->dtype != GB_F32 ? x : y && y->dtype != GB_F32 ? y : NULL;
+  gb_tensor *it = x && !gb_dtype_is_float(x->dtype)   ? x
+                  : y && !gb_dtype_is_float(y->dtype) ? y
+                                                      : NULL;
   if (int_ok && it && (!x || !y || x->dtype == y->dtype)) return int_arith(L, id, it->dtype);
   if (!x && !y) return luaL_error(L, "%s: expected at least one tensor operand", gb_ops[id].name);
   bool number_first = !x;
   gb_tensor *t = x ? x : y;
   int num_idx = x ? 2 : 1;
-  if (!(x && y) && lua_type(L, num_idx) == LUA_TNUMBER && t->dtype == GB_F32) {
+  if (!(x && y) && lua_type(L, num_idx) == LUA_TNUMBER && gb_dtype_is_float(t->dtype)) {
     gb_opid row;
     double f0, f1;
     if (scalar_form(id, lua_tonumber(L, num_idx), number_first, &row, &f0, &f1))
@@ -196,10 +222,11 @@ static int m_binary(lua_State *L) {
   return binary_impl(L, upvalue_op(L));
 }
 
-/* Reductions run in float32; an integer input is converted first (exact below 2^24, which
- * covers labels and indices) and, for sum/max/min, the values are converted back. */
+/* Reductions run in the input's float dtype; an integer input is converted to float32 first (exact
+ * below 2^24, which covers labels and indices) and, for sum/max/min, the values are converted back.
+ */
 static gb_tensor *float_input(lua_State *L, gb_tensor *t) {
-  if (t->dtype == GB_F32) return t;
+  if (gb_dtype_is_float(t->dtype)) return t;
   gb_state *S = gbL_state(L);
   gb_tensor *f;
   GBL_CHECK(L, S, gb_fn_to_dtype(S, t, GB_F32, &f));
@@ -210,7 +237,7 @@ static gb_tensor *float_input(lua_State *L, gb_tensor *t) {
 static int restore_dtype(lua_State *L, gb_dtype dt, int idx) {
   gb_state *S = gbL_state(L);
   gb_tensor *v = gbL_check_tensor(L, idx), *c;
-  if (dt == GB_F32 || v->dtype != GB_F32) return 0;
+  if (gb_dtype_is_float(dt) || v->dtype != GB_F32) return 0;
   GBL_CHECK(L, S, gb_fn_to_dtype(S, v, dt == GB_I32 ? GB_I64 : dt, &c));
   gbL_push_tensor(L, c);
   lua_replace(L, idx);
@@ -253,6 +280,8 @@ static int l_where(lua_State *L) {
   gb_tensor *c = gbL_check_tensor(L, 1), *r;
   gb_tensor *ref = gbL_to_tensor(L, 2) ? gbL_to_tensor(L, 2) : gbL_to_tensor(L, 3);
   if (!ref) ref = c;
+  promote_pair(L, 2, 3);
+  ref = gbL_to_tensor(L, 2) ? gbL_to_tensor(L, 2) : gbL_to_tensor(L, 3) ? gbL_to_tensor(L, 3) : c;
   gb_tensor *cf = c;
   if (c->dtype != GB_F32) {
     GBL_CHECK(L, S, gb_fn_to_dtype(S, c, GB_F32, &cf));
@@ -460,14 +489,22 @@ static int m_inplace_binary(lua_State *L) {
   gb_tensor *t = check_inplace(L, gb_ops[id].name);
   gb_opargs a = {.nin = 1};
   gb_opid row = id;
-  if (lua_type(L, 2) == LUA_TNUMBER && t->dtype == GB_F32 &&
+  bool has_alpha = !lua_isnoneornil(L, 3) && id == GB_OP_ADD; /* add_(y, alpha) */
+  double alpha = has_alpha ? luaL_checknumber(L, 3) : 1;
+  if (lua_type(L, 2) == LUA_TNUMBER && gb_dtype_is_float(t->dtype) &&
       scalar_form(id, lua_tonumber(L, 2), false, &row, &a.f[0], &a.f[1])) {
     a.in[0] = t;
   } else {
     gb_tensor *y = tensor_or_number(L, 2, t);
-    if (!lua_isnoneornil(L, 3) && id == GB_OP_ADD) { /* add_(y, alpha) */
+    if (y->dtype != t->dtype && gb_dtype_is_float(t->dtype) && gb_dtype_is_float(y->dtype)) {
+      gb_tensor *yc; /* the result is t's dtype: x:add_(y) rounds a float64 y into a float32 x */
+      GBL_CHECK(L, S, gb_fn_to_dtype(S, y, t->dtype, &yc));
+      gbL_push_tensor(L, yc);
+      y = yc;
+    }
+    if (has_alpha) {
       gb_tensor *ys;
-      GBL_CHECK(L, S, gb_fn_affine(S, y, luaL_checknumber(L, 3), 0, &ys));
+      GBL_CHECK(L, S, gb_fn_affine(S, y, alpha, 0, &ys));
       gbL_push_tensor(L, ys);
       y = ys;
     }
@@ -538,6 +575,10 @@ static int m_float(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   return convert(L, t, GB_F32, t->device);
 }
+static int m_double(lua_State *L) {
+  gb_tensor *t = gbL_check_tensor(L, 1);
+  return convert(L, t, GB_F64, t->device);
+}
 static int m_long(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1);
   return convert(L, t, GB_I64, t->device);
@@ -571,7 +612,7 @@ static int m_to(lua_State *L) {
     const char *n = luaL_checkstring(L, k);
     if (!gb_dtype_parse(n, &dt) && !gb_device_parse(n, &dev))
       return luaL_error(L,
-                        "to: '%s' is neither a dtype (float32, int32, int64) nor a device "
+                        "to: '%s' is neither a dtype (float32, float64, int32, int64) nor a device "
                         "(cpu, cuda, cuda:N)",
                         n);
   }
@@ -658,9 +699,10 @@ static const luaL_Reg plain_methods[] = {
 static const luaL_Reg own_methods[] = {
     {"clamp_", m_clamp_}, {"masked_fill_", m_masked_fill_},
     {"copy_", m_copy_},   {"float", m_float},
-    {"long", m_long},     {"int", m_int},
-    {"cpu", m_cpu},       {"cuda", m_cuda},
-    {"to", m_to},         {NULL, NULL},
+    {"double", m_double}, {"long", m_long},
+    {"int", m_int},       {"cpu", m_cpu},
+    {"cuda", m_cuda},     {"to", m_to},
+    {NULL, NULL},
 };
 
 static const struct {

@@ -18,14 +18,14 @@ static int m_cumsum(lua_State *L) {
   gb_tensor *t = gbL_check_tensor(L, 1), *f = t, *r;
   int d = gbL_check_dim(L, 2, t->ndim, "cumsum");
   gb_dtype dt = t->dtype;
-  if (dt != GB_F32) {
+  if (!gb_dtype_is_float(dt)) {
     GBL_CHECK(L, S, gb_fn_to_dtype(S, t, GB_F32, &f));
     gbL_push_tensor(L, f);
   }
   gb_opargs a = {.in = {f}, .nin = 1, .i = {d, 0}};
   GBL_CHECK(L, S, gb_op_run(S, GB_OP_CUMSUM, &a, &r));
   gbL_push_tensor(L, r);
-  if (dt == GB_F32) return 1;
+  if (gb_dtype_is_float(dt)) return 1;
   gb_tensor *c;
   return push_result(L, S, gb_fn_to_dtype(S, r, GB_I64, &c), &c);
 }
@@ -83,7 +83,7 @@ static int l_slice(lua_State *L) {
 
 /* sort/topk's input in float32 (integers are exact below 2^24); pushes a converted copy */
 static gb_tensor *float_in(lua_State *L, gb_state *S, gb_tensor *t) {
-  if (t->dtype == GB_F32) return t;
+  if (gb_dtype_is_float(t->dtype)) return t;
   gb_tensor *f;
   GBL_CHECK(L, S, gb_fn_to_dtype(S, t, GB_F32, &f));
   gbL_push_tensor(L, f);
@@ -96,7 +96,7 @@ static int ordered(lua_State *L, gb_state *S, gb_opid id, gb_opargs *a, gb_dtype
   GBL_CHECK(L, S, gb_op_run(S, id, a, r));
   gbL_push_tensor(L, r[0]);
   gbL_push_tensor(L, r[1]);
-  if (dt != GB_F32) {
+  if (!gb_dtype_is_float(dt)) {
     gb_tensor *c;
     GBL_CHECK(L, S, gb_fn_to_dtype(S, r[0], GB_I64, &c));
     gbL_push_tensor(L, c);

@@ -92,7 +92,7 @@ static int t_close(lua_State *L) {
 static void fmt_value(luaL_Buffer *B, const gb_tensor *t, int64_t flat) {
   char s[48];
   double v = gb_tensor_get_flat(t, flat);
-  if (t->dtype != GB_F32) /* exact: int64 max does not survive a trip through double */
+  if (!gb_dtype_is_float(t->dtype)) /* exact: int64 max does not survive a trip through double */
     snprintf(s, sizeof s, "%lld", (long long)gb_tensor_get_flat_int(t, flat));
   else if (v != v) /* "nan" whatever its sign bit, as PyTorch prints it */
     snprintf(s, sizeof s, "nan");
@@ -232,7 +232,7 @@ static int t_len(lua_State *L) {
 static void push_number(lua_State *L, const gb_tensor *t, double v) {
   if (v != v)
     lua_pushnumber(L, (double)NAN);
-  else if (t->dtype == GB_F32 && !(v == floor(v) && fabs(v) < 9007199254740992.0))
+  else if (gb_dtype_is_float(t->dtype) && !(v == floor(v) && fabs(v) < 9007199254740992.0))
     lua_pushnumber(L, v);
   else
     lua_pushinteger(L, (lua_Integer)v);
@@ -251,7 +251,7 @@ static gb_tensor *host_copy(lua_State *L, gb_tensor *t) {
 
 /* element `flat` (row-major) as a Lua number; integers exactly */
 static void push_element(lua_State *L, const gb_tensor *t, int64_t flat) {
-  if (t->dtype == GB_F32)
+  if (gb_dtype_is_float(t->dtype))
     push_number(L, t, gb_tensor_get_flat(t, flat));
   else
     lua_pushinteger(L, (lua_Integer)gb_tensor_get_flat_int(t, flat));
@@ -531,8 +531,8 @@ static int t_newindex(lua_State *L) {
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "grad") == 0) {
     gb_tensor *g = lua_isnil(L, 3) ? NULL : gbL_check_tensor(L, 3), *c = NULL;
-    if (g && (!gb_shape_equal(g, t) || g->device != t->device || g->dtype != GB_F32 ||
-              t->dtype != GB_F32)) {
+    if (g && (!gb_shape_equal(g, t) || g->device != t->device || g->dtype != t->dtype ||
+              !gb_dtype_is_float(t->dtype))) {
       char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN], d0[16], d1[16];
       return luaL_error(
           L, "grad: assigned gradient %s %s on %s does not match the tensor %s %s on %s",

@@ -10,7 +10,7 @@
 
 /* Bumped whenever gb_backend, gb_state or gb_tensor change layout: a plugin built against
  * another version is refused ("cuda unavailable: plugin ABI 3, runtime 4"). */
-#define GB_BACKEND_ABI 2
+#define GB_BACKEND_ABI 3
 
 /* What a backend can do beyond the required entries (gb_backend.caps). */
 enum {
@@ -50,6 +50,9 @@ typedef struct gb_backend {
   /* The queue S's work on dev goes to (a cudaStream_t for cuda), for libraries that must
    * order their work with it (NCCL); NULL when the backend has none or dev fails. */
   void *(*native_stream)(gb_state *S, gb_device dev);
+  /* True when the row's kernel runs float64 operands (in double); NULL or false: the shape
+   * rules refuse float64 with "op: float64 is not supported on <device>; use :float()". */
+  bool (*runs_f64)(gb_opid id);
 } gb_backend;
 
 /* Register b for its kind (b lives as long as the process). Thread-safe; the last one wins. */

@@ -67,7 +67,7 @@ gb_status gb_grad_cat(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   for (int k = 0; k < n->args.nin && !st; k++) {
     gb_tensor *x = n->args.in[k];
     int64_t len = x->shape[dim];
-    if (x->requires_grad && x->dtype == GB_F32) {
+    if (x->requires_grad && gb_dtype_is_float(x->dtype)) {
       gb_opargs na = {.in = {g}, .nin = 1, .i = {dim, at, len}};
       st = gb_op_run(S, GB_OP_NARROW, &na, &gin[k]);
     }

@@ -30,7 +30,12 @@ typedef enum gb_status {
   GB_ELIMIT   /* a budget ran out or the host interrupted the script (gb_limits.h) */
 } gb_status;
 
-typedef enum gb_dtype { GB_F32 = 0, GB_I32, GB_I64, GB_NDTYPE } gb_dtype;
+/* GB_F64 comes last so the older values (and files that stored them) keep their numbers. */
+typedef enum gb_dtype { GB_F32 = 0, GB_I32, GB_I64, GB_F64, GB_NDTYPE } gb_dtype;
+/* float32 or float64: the dtypes maths runs in. */
+static inline bool gb_dtype_is_float(gb_dtype dt) {
+  return dt == GB_F32 || dt == GB_F64;
+}
 
 /* A device is (kind, index) packed in one int so tensors compare devices with ==: the kind
  * (which backend: gb_backend.h) in the high bits, the index (cuda:N's N) in the low 8. */
@@ -99,7 +104,7 @@ GB_API gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) GB_P
 
 GB_API const char *gb_dtype_name(gb_dtype dt);
 GB_API size_t gb_dtype_size(gb_dtype dt);
-/* Parse "float32"/"float"/"int32"/"int"/"int64"/"long"; returns false if unknown. */
+/* Parse "float32"/"float"/"float64"/"double"/"int32"/"int"/"int64"/"long"; false if unknown. */
 bool gb_dtype_parse(const char *name, gb_dtype *out);
 /* Writes "cpu" or "cuda:N" into buf (GB_DEVICE_STRLEN bytes) and returns buf. */
 const char *gb_device_name(gb_device dev, char *buf);

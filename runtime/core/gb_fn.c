@@ -35,7 +35,7 @@ gb_status gb_fn_full(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt, g
 }
 
 gb_status gb_fn_scalar_like(gb_state *S, const gb_tensor *like, double v, gb_tensor **out) {
-  return gb_fn_full(S, 0, NULL, GB_F32, like->device, v, out);
+  return gb_fn_full(S, 0, NULL, like->dtype == GB_F64 ? GB_F64 : GB_F32, like->device, v, out);
 }
 
 gb_status gb_fn_contiguous(gb_state *S, gb_tensor *x, gb_tensor **out) {

@@ -31,8 +31,11 @@ gb_status gb_grad_zero(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   return GB_OK;
 }
 
+/* a float input gets g in its own dtype (x:double() sends float64 gradients back to a
+ * float32 leaf as float32); an integer input has no gradient */
 gb_status gb_grad_copy(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
-  if (IN(0)->dtype != GB_F32) return GB_OK;
+  if (!gb_dtype_is_float(IN(0)->dtype)) return GB_OK;
+  if (g->dtype != IN(0)->dtype) return gb_fn_to_dtype(S, g, IN(0)->dtype, &gin[0]);
   gb_tensor_retain(g);
   gin[0] = g;
   return GB_OK;
@@ -58,7 +61,7 @@ gb_status gb_grad_transpose(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **g
 /* zeros shaped like the input, with g copied into the part the view `id` selected */
 static gb_status scatter_view(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
   gb_tensor *z, *part;
-  gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z);
+  gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, g->dtype, g->device, 0.0, &z);
   if (st) return st;
   gb_opargs a = n->args;
   a.in[0] = z;
@@ -177,6 +180,18 @@ gb_status gb_grad_gelu(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   return gb_fn_binary(S, GB_OP_GELU_BACKWARD, g, IN(0), &gin[0]);
 }
 
+/* x cmp y as 0/1 in x's float dtype (comparisons give float32; a float64 gradient is
+ * multiplied by the mask in float64) */
+static gb_status cmp_mask(gb_state *S, gb_opid cmp, gb_tensor *x, gb_tensor *y, gb_tensor **m) {
+  gb_status st = gb_fn_binary(S, cmp, x, y, m);
+  if (st || x->dtype != GB_F64) return st;
+  gb_tensor *w;
+  st = gb_fn_to_dtype(S, *m, GB_F64, &w);
+  REL(*m);
+  *m = st ? NULL : w;
+  return st;
+}
+
 /* 1 where the bound did not clip: (x >= lo) * (x <= hi), NaN bounds ignored */
 gb_status gb_grad_clamp(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   gb_tensor *cur = g;
@@ -191,7 +206,7 @@ gb_status gb_grad_clamp(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) 
       REL(cur);
       return st;
     }
-    st = gb_fn_binary(S, cmp[b], IN(0), s, &m);
+    st = cmp_mask(S, cmp[b], IN(0), s, &m);
     REL(s);
     if (!st) {
       st = gb_fn_binary(S, GB_OP_MUL, cur, m, &next);
@@ -280,7 +295,7 @@ gb_status gb_grad_pow(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
 /* maximum/minimum: the gradient goes to the input that was chosen (x on ties) */
 static gb_status grad_pick(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin, gb_opid cmp) {
   gb_tensor *m, *rest;
-  gb_status st = gb_fn_binary(S, cmp, IN(0), IN(1), &m);
+  gb_status st = cmp_mask(S, cmp, IN(0), IN(1), &m);
   if (st) return st;
   if (IN(0)->requires_grad && (st = mul_into(S, n, 0, g, m, gin))) goto done;
   if (IN(1)->requires_grad) {
@@ -380,7 +395,7 @@ gb_status gb_grad_amax(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   gb_tensor *ext, *eq, *cnt, *share, *spread_g;
   gb_status st = spread(S, n, n->out, mask, &ext);
   if (st) return st;
-  st = gb_fn_binary(S, GB_OP_EQ, IN(0), ext, &eq);
+  st = cmp_mask(S, GB_OP_EQ, IN(0), ext, &eq);
   REL(ext);
   if (st) return st;
   if ((st = gb_fn_reduce(S, GB_OP_SUM, eq, mask, n->args.i[1] != 0, &cnt))) goto done;
@@ -410,7 +425,7 @@ gb_status gb_grad_max_dim(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin
   memcpy(keep, IN(0)->shape, sizeof keep);
   keep[dim] = 1;
   if ((st = gb_fn_reshape(S, g, IN(0)->ndim, keep, &gk))) goto done;
-  if ((st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z))) {
+  if ((st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, g->dtype, g->device, 0.0, &z))) {
     REL(gk);
     goto done;
   }
@@ -529,7 +544,7 @@ gb_status gb_grad_addmm(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) 
 
 static gb_status into_zeros(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, gb_tensor **gin) {
   gb_tensor *z;
-  gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z);
+  gb_status st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, g->dtype, g->device, 0.0, &z);
   if (st) return st;
   gb_opargs a = {.in = {z, IN(1), g}, .nin = 3, .i = {n->args.i[0]}};
   st = gb_op_run(S, id, &a, &gin[0]);
@@ -538,12 +553,12 @@ static gb_status into_zeros(gb_state *S, gb_node *n, gb_opid id, gb_tensor *g, g
 }
 
 gb_status gb_grad_index_select(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
-  if (IN(0)->dtype != GB_F32) return GB_OK;
+  if (!gb_dtype_is_float(IN(0)->dtype)) return GB_OK;
   return into_zeros(S, n, GB_OP_INDEX_ADD, g, gin);
 }
 
 gb_status gb_grad_gather(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
-  if (IN(0)->dtype != GB_F32) return GB_OK;
+  if (!gb_dtype_is_float(IN(0)->dtype)) return GB_OK;
   return into_zeros(S, n, GB_OP_SCATTER_ADD, g, gin);
 }
 
@@ -658,12 +673,17 @@ gb_status gb_grad_softplus(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gi
 /* the gradient passes where the mask is 0; the mask gets none */
 gb_status gb_grad_masked_fill(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   if (!IN(0)->requires_grad) return GB_OK;
-  gb_tensor *z, *t;
+  gb_tensor *z, *t, *m = IN(1);
   gb_status st = gb_fn_scalar_like(S, g, 0.0, &z);
   if (st) return st;
-  gb_opargs a = {.in = {IN(1), z, g}, .nin = 3};
+  if (m->dtype != GB_F32 && (st = gb_fn_to_dtype(S, IN(1), GB_F32, &m))) { /* where's mask */
+    REL(z);
+    return st;
+  }
+  gb_opargs a = {.in = {m, z, g}, .nin = 3};
   st = gb_op_run(S, GB_OP_WHERE, &a, &t);
   REL(z);
+  if (m != IN(1)) REL(m);
   return st ? st : give(S, n, 0, t, gin);
 }
 
@@ -703,7 +723,7 @@ gb_status gb_grad_slice(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) 
  * one dim at a time, so no more than three dims are ever needed. */
 gb_status gb_grad_repeat(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   const gb_tensor *x = IN(0);
-  if (x->dtype != GB_F32) return GB_OK;
+  if (!gb_dtype_is_float(x->dtype)) return GB_OK;
   int nd = x->ndim;
   int64_t shape[GB_MAXDIM];
   memcpy(shape, g->shape, sizeof shape);
@@ -745,7 +765,7 @@ gb_status gb_grad_sort(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   gb_status st = gb_op_run(S, n->op, &n->args, r);
   if (st) return st;
   gb_tensor_release(S, r[0]);
-  if ((st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, GB_F32, g->device, 0.0, &z))) {
+  if ((st = gb_fn_full(S, IN(0)->ndim, IN(0)->shape, g->dtype, g->device, 0.0, &z))) {
     REL(r[1]);
     return st;
   }

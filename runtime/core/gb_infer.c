@@ -3,6 +3,7 @@
  * operands' shapes/dtypes and what was expected. Dims here are 0-based. */
 #include <string.h>
 
+#include "gb_backend.h"
 #include "gb_checked.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
@@ -15,11 +16,49 @@ static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dty
   o->dtype[k] = dt;
 }
 
-static gb_status need_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
-  if (t->dtype == GB_F32) return GB_OK;
-  return gb_errorf(S, GB_EDTYPE,
-                   "%s: argument %d has dtype %s, expected float32 (convert with :float())", NAME,
-                   argno, gb_dtype_name(t->dtype));
+/* Does the backend of dev run row op in double? */
+static bool runs_f64(gb_opid op, gb_device dev) {
+  const gb_backend *b = gb_backend_loaded(dev);
+  return b && b->runs_f64 && b->runs_f64(op);
+}
+
+gb_status gb_f64_refused(gb_state *S, const char *op, gb_device dev) {
+  char d[GB_DEVICE_STRLEN];
+  return gb_errorf(S, GB_EDTYPE, "%s: float64 is not supported on %s; use :float()", op,
+                   gb_device_name(dev, d));
+}
+
+/* The slow half of need_float_like: everything but two float32 operands. */
+static gb_status check_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno,
+                             const gb_tensor *like) {
+  char d[GB_DEVICE_STRLEN], s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
+  bool f64 = runs_f64(op, t->device);
+  if (!gb_dtype_is_float(t->dtype))
+    return gb_errorf(S, GB_EDTYPE,
+                     "%s: argument %d has dtype %s, expected float32%s (convert with :float())",
+                     NAME, argno, gb_dtype_name(t->dtype), f64 ? " or float64" : "");
+  if (t->dtype == GB_F64 && !f64) return gb_f64_refused(S, NAME, t->device);
+  if (gb_dtype_is_float(like->dtype) && like->dtype != t->dtype)
+    return gb_errorf(S, GB_EDTYPE,
+                     "%s: argument %d %s has dtype %s but the operand %s is %s (on %s); convert "
+                     "one with :to('%s')",
+                     NAME, argno, gb_shape_str(t, s0), gb_dtype_name(t->dtype),
+                     gb_shape_str(like, s1), gb_dtype_name(like->dtype),
+                     gb_device_name(t->device, d), gb_dtype_name(like->dtype));
+  return GB_OK;
+}
+
+/* t (argument argno) is float32, or float64 where the device's backend runs `op` in double
+ * (gb_backend.runs_f64), and has the dtype of `like` (the row's first float operand) when
+ * that is a float, so the kernel reads one type. */
+static inline gb_status need_float_like(gb_state *S, gb_opid op, const gb_tensor *t, int argno,
+                                        const gb_tensor *like) {
+  if (t->dtype == GB_F32 && like->dtype == GB_F32) return GB_OK;
+  return check_float(S, op, t, argno, like);
+}
+
+static inline gb_status need_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
+  return need_float_like(S, op, t, argno, t);
 }
 
 static gb_status need_dim(gb_state *S, gb_opid op, const gb_tensor *t, int64_t dim) {
@@ -227,7 +266,7 @@ gb_status gb_infer_pad(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *
 gb_status gb_infer_unary(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st = need_float(S, op, a->in[0], 1);
   if (st) return st;
-  set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, GB_F32);
+  set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, a->in[0]->dtype);
   return GB_OK;
 }
 
@@ -261,11 +300,12 @@ static gb_status broadcast(gb_state *S, gb_opid op, const gb_opargs *a, int n, i
 
 gb_status gb_infer_binary(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st;
-  if ((st = need_float(S, op, a->in[0], 1)) || (st = need_float(S, op, a->in[1], 2))) return st;
+  if ((st = need_float(S, op, a->in[0], 1)) || (st = need_float_like(S, op, a->in[1], 2, a->in[0])))
+    return st;
   int nd = 0;
   int64_t shape[GB_MAXDIM];
   if ((st = broadcast(S, op, a, 2, &nd, shape))) return st;
-  set_out(o, 0, nd, shape, GB_F32);
+  set_out(o, 0, nd, shape, a->in[0]->dtype);
   return GB_OK;
 }
 
@@ -283,12 +323,17 @@ gb_status gb_infer_compare(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
 
 gb_status gb_infer_where(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st;
-  for (int k = 0; k < 3; k++)
-    if ((st = need_float(S, op, a->in[k], k + 1))) return st;
+  /* the condition is float32 0/1 (the bindings convert any dtype); x and y share a dtype */
+  if ((st = need_float(S, op, a->in[0], 1)) || (st = need_float(S, op, a->in[1], 2)) ||
+      (st = need_float_like(S, op, a->in[2], 3, a->in[1])))
+    return st;
+  if (a->in[0]->dtype != GB_F32)
+    return gb_errorf(S, GB_EDTYPE, "where: the condition must be float32 0/1, got %s",
+                     gb_dtype_name(a->in[0]->dtype));
   int nd = 0;
   int64_t shape[GB_MAXDIM];
   if ((st = broadcast(S, op, a, 3, &nd, shape))) return st;
-  set_out(o, 0, nd, shape, GB_F32);
+  set_out(o, 0, nd, shape, a->in[1]->dtype);
   return GB_OK;
 }
 
@@ -324,7 +369,7 @@ gb_status gb_infer_reduce(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   int nd = 0;
   int64_t shape[GB_MAXDIM];
   reduced_shape(x, mask, a->i[1] != 0, &nd, shape);
-  set_out(o, 0, nd, shape, GB_F32);
+  set_out(o, 0, nd, shape, x->dtype);
   return GB_OK;
 }
 
@@ -338,7 +383,7 @@ gb_status gb_infer_reduce_dim(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
   int64_t shape[GB_MAXDIM];
   reduced_shape(x, (uint64_t)1 << a->i[0], a->i[1] != 0, &nd, shape);
   o->nout = 2;
-  set_out(o, 0, nd, shape, GB_F32);
+  set_out(o, 0, nd, shape, x->dtype);
   set_out(o, 1, nd, shape, GB_I64);
   return GB_OK;
 }
@@ -364,7 +409,8 @@ gb_status gb_infer_softmax(gb_state *S, gb_opid op, const gb_opargs *a, gb_outsp
   const gb_tensor *x = a->in[0];
   gb_status st;
   if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
-  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  if (a->nin > 1 && (st = need_float_like(S, op, a->in[1], 2, x))) return st;
+  set_out(o, 0, x->ndim, x->shape, x->dtype);
   return GB_OK;
 }
 
@@ -400,14 +446,15 @@ static gb_status check_class_args(gb_state *S, gb_opid op, const gb_tensor *x, c
 gb_status gb_infer_class_loss(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st = check_class_args(S, op, a->in[0], a->in[1]);
   if (st) return st;
-  set_out(o, 0, 0, NULL, GB_F32);
+  set_out(o, 0, 0, NULL, a->in[0]->dtype);
   return GB_OK;
 }
 
 gb_status gb_infer_class_loss_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st = check_class_args(S, op, a->in[0], a->in[1]);
   if (st) return st;
-  set_out(o, 0, 2, a->in[0]->shape, GB_F32);
+  if (a->nin > 2 && (st = need_float_like(S, op, a->in[2], 3, a->in[0]))) return st;
+  set_out(o, 0, 2, a->in[0]->shape, a->in[0]->dtype);
   return GB_OK;
 }
 
@@ -417,7 +464,7 @@ gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   const gb_tensor *x = a->in[0], *y = a->in[1];
   char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
   gb_status st;
-  if ((st = need_float(S, op, x, 1)) || (st = need_float(S, op, y, 2))) return st;
+  if ((st = need_float(S, op, x, 1)) || (st = need_float_like(S, op, y, 2, x))) return st;
   /* (...,M,K) x (K,N) shares the matrix over the batch; (...,M,K) x (...,K,N) pairs them */
   bool ok = x->ndim >= 2 && (y->ndim == 2 || y->ndim == x->ndim);
   for (int d = 0; ok && y->ndim > 2 && d < x->ndim - 2; d++)
@@ -436,7 +483,7 @@ gb_status gb_infer_matmul(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   for (int d = 0; d < nd - 1; d++)
     shape[d] = x->shape[d];
   shape[nd - 1] = y->shape[y->ndim - 1];
-  set_out(o, 0, nd, shape, GB_F32);
+  set_out(o, 0, nd, shape, x->dtype);
   return GB_OK;
 }
 
@@ -445,7 +492,7 @@ gb_status gb_infer_addmm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
   char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN], s2[GB_SHAPE_STRLEN];
   gb_status st;
   for (int k = 0; k < 3; k++)
-    if ((st = need_float(S, op, a->in[k], k + 1))) return st;
+    if ((st = need_float_like(S, op, a->in[k], k + 1, a->in[0]))) return st;
   if (x->ndim != 2 || y->ndim != 2 || x->shape[1] != y->shape[0])
     return gb_errorf(S, GB_ESHAPE, "addmm: %s x %s: expected (M,K) x (K,N)", gb_shape_str(x, s0),
                      gb_shape_str(y, s1));
@@ -460,7 +507,7 @@ gb_status gb_infer_addmm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
                      gb_shape_str(bias, s2), (long long)m, (long long)n, gb_shape_str(x, s0),
                      gb_shape_str(y, s1));
   int64_t shape[2] = {m, n};
-  set_out(o, 0, 2, shape, GB_F32);
+  set_out(o, 0, 2, shape, bias->dtype);
   return GB_OK;
 }
 
@@ -491,7 +538,7 @@ gb_status gb_infer_index_select(gb_state *S, gb_opid op, const gb_opargs *a, gb_
 gb_status gb_infer_index_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *base = a->in[0], *idx = a->in[1], *src = a->in[2];
   gb_status st;
-  if ((st = need_float(S, op, base, 1)) || (st = need_float(S, op, src, 3)) ||
+  if ((st = need_float(S, op, base, 1)) || (st = need_float_like(S, op, src, 3, base)) ||
       (st = need_dim(S, op, base, a->i[0])) || (st = need_index(S, op, idx, 2)))
     return st;
   bool ok = idx->ndim == 1 && src->ndim == base->ndim;
@@ -502,7 +549,7 @@ gb_status gb_infer_index_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_out
     return gb_errorf(S, GB_ESHAPE, "index_add: base %s, indices %s and source %s do not fit",
                      gb_shape_str(base, s0), gb_shape_str(idx, s1), gb_shape_str(src, s2));
   }
-  set_out(o, 0, base->ndim, base->shape, GB_F32);
+  set_out(o, 0, base->ndim, base->shape, base->dtype);
   return GB_OK;
 }
 
@@ -526,7 +573,7 @@ gb_status gb_infer_gather(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
 gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *base = a->in[0], *idx = a->in[1], *src = a->in[2];
   gb_status st;
-  if ((st = need_float(S, op, base, 1)) || (st = need_float(S, op, src, 3)) ||
+  if ((st = need_float(S, op, base, 1)) || (st = need_float_like(S, op, src, 3, base)) ||
       (st = need_dim(S, op, base, a->i[0])) || (st = need_index(S, op, idx, 2)))
     return st;
   bool ok = gb_shape_equal(idx, src) && idx->ndim == base->ndim;
@@ -537,7 +584,7 @@ gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_o
     return gb_errorf(S, GB_ESHAPE, "scatter_add: base %s, indices %s and source %s do not fit",
                      gb_shape_str(base, s0), gb_shape_str(idx, s1), gb_shape_str(src, s2));
   }
-  set_out(o, 0, base->ndim, base->shape, GB_F32);
+  set_out(o, 0, base->ndim, base->shape, base->dtype);
   return GB_OK;
 }
 
@@ -546,7 +593,7 @@ gb_status gb_infer_scatter_add(gb_state *S, gb_opid op, const gb_opargs *a, gb_o
 gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st;
   for (int k = 0; k < a->nin; k++) {
-    if ((st = need_float(S, op, a->in[k], k + 1))) return st;
+    if ((st = need_float_like(S, op, a->in[k], k + 1, a->in[0]))) return st;
     if (!gb_shape_equal(a->in[k], a->in[0]) || !gb_tensor_is_contiguous(a->in[k])) {
       char s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_ESHAPE,
@@ -554,7 +601,7 @@ gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
                        NAME, k + 1, gb_shape_str(a->in[k], s1), gb_shape_str(a->in[0], s0));
     }
   }
-  set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, GB_F32);
+  set_out(o, 0, a->in[0]->ndim, a->in[0]->shape, a->in[0]->dtype);
   return GB_OK;
 }
 
@@ -688,7 +735,7 @@ gb_status gb_infer_scan(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec 
   const gb_tensor *x = a->in[0];
   gb_status st;
   if ((st = need_float(S, op, x, 1)) || (st = need_dim(S, op, x, a->i[0]))) return st;
-  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  set_out(o, 0, x->ndim, x->shape, x->dtype);
   return GB_OK;
 }
 
@@ -755,7 +802,7 @@ gb_status gb_infer_sort(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec 
     shape[a->i[0]] = k;
   }
   o->nout = 2;
-  set_out(o, 0, x->ndim, shape, GB_F32);
+  set_out(o, 0, x->ndim, shape, x->dtype);
   set_out(o, 1, x->ndim, shape, GB_I64);
   return GB_OK;
 }

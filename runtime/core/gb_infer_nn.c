@@ -17,6 +17,7 @@ static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dty
 
 static gb_status need_f32(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
   if (t->dtype == GB_F32) return GB_OK;
+  if (t->dtype == GB_F64) return gb_f64_refused(S, NAME, t->device); /* float32 kernels only */
   return gb_errorf(S, GB_EDTYPE,
                    "%s: argument %d has dtype %s, expected float32 (convert with :float())", NAME,
                    argno, gb_dtype_name(t->dtype));

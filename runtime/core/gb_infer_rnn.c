@@ -26,7 +26,9 @@ static bool has_shape(const gb_tensor *t, int nd, int64_t d0, int64_t d1, int64_
 
 static gb_status all_float(gb_state *S, gb_opid op, const gb_opargs *a) {
   for (int k = 0; k < a->nin; k++)
-    if (a->in[k]->dtype != GB_F32)
+    if (a->in[k]->dtype == GB_F64)
+      return gb_f64_refused(S, NAME, a->in[k]->device);
+    else if (a->in[k]->dtype != GB_F32)
       return gb_errorf(S, GB_EDTYPE, "%s: argument %d has dtype %s, expected float32", NAME, k + 1,
                        gb_dtype_name(a->in[k]->dtype));
   return GB_OK;

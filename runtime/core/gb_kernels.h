@@ -18,6 +18,10 @@
 #undef GB_OP
 #undef GB_NOGRAD
 
+/* GB_EDTYPE "<op>: float64 is not supported on <device>; use :float()": the shape rules of
+ * rows whose kernels run float32 only (gb_backend.runs_f64) answer a float64 operand so. */
+gb_status gb_f64_refused(gb_state *S, const char *op, gb_device dev);
+
 /* Kernels of rows that work on any device: a view's output shares in0's storage
  * (gb_view_kernel); pad is built from fill, narrow and copy (gb_pad_kernel). Every backend's
  * table names them in its column. */

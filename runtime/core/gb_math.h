@@ -1,9 +1,11 @@
-/* gb_math.h — the elementwise rows in one place: each row's scalar formula as a GB_HD function
- * (gb_f_<row>), written once for both compilers (GB_HD is __host__ __device__ under nvcc,
- * static inline under a C compiler), and the lists of those rows that the CPU kernels
- * (cpu/gb_cpu_elementwise.c) and the CUDA kernels (gpu/gb_cuda_elementwise.cu) expand. So the
- * CPU tests exercise exactly the formula the CUDA kernels run. A new elementwise row: its
- * gb_ops.def line, its gb_f_ function and one entry in a list below. */
+/* gb_math.h — the elementwise rows in one place: each row's scalar formula as a GB_HD function,
+ * written once for both compilers (GB_HD is __host__ __device__ under nvcc, static inline
+ * under a C compiler) and for both float dtypes: GB_MATH_FORMULAS below is expanded for float
+ * (gb_f_<row>, libm's expf...) and for double (gb_d_<row>, exp...), so each formula has one
+ * place. The lists of rows at the end are what the CPU kernels (cpu/gb_cpu_elementwise.c) and
+ * the CUDA kernels (gpu/gb_cuda_elementwise.cu) expand, so the CPU tests exercise exactly the
+ * formula the CUDA kernels run. A new elementwise row: its gb_ops.def line, its formula in
+ * GB_MATH_FORMULAS and one entry in a list below. */
 #ifndef GB_MATH_H
 #define GB_MATH_H
 
@@ -16,195 +18,207 @@
 #define GB_HD static inline
 #endif
 
-GB_HD float gb_f_sigmoid(float x) {
-  /* two branches keep exp() from overflowing for large |x| */
-  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-  float e = expf(x);
-  return e / (1.0f + e);
-}
-/* NaN stays NaN (as PyTorch's relu): a NaN in the data must not read as a clean 0 */
-GB_HD float gb_f_relu(float x) {
-  return (x > 0.0f || x != x) ? x : 0.0f;
-}
-GB_HD float gb_f_leaky_relu(float x, float slope) {
-  return x > 0.0f ? x : x * slope;
-}
-/* exact GELU (erf form), as PyTorch's default */
-GB_HD float gb_f_gelu(float x) {
-  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
-GB_HD float gb_f_gelu_grad(float x) {
-  float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-  float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
-  return cdf + x * pdf;
-}
-/* sign(NaN) = 0, as PyTorch 1.13's CPU sign */
-GB_HD float gb_f_sign(float x) {
-  return (float)((x > 0.0f) - (x < 0.0f));
-}
-/* clamp with NaN bounds meaning "no bound" */
-GB_HD float gb_f_clamp(float x, float lo, float hi) {
-  if (lo == lo && x < lo) x = lo;
-  if (hi == hi && x > hi) x = hi;
-  return x;
-}
-GB_HD float gb_f_sigmoid_backward(float g, float y) {
-  return g * y * (1.0f - y);
-}
-GB_HD float gb_f_tanh_backward(float g, float y) {
-  return g * (1.0f - y * y);
-}
-/* PyTorch's threshold_backward: the gradient passes unless x <= 0 (so it passes at NaN) */
-GB_HD float gb_f_relu_backward(float g, float x) {
-  return x <= 0.0f ? 0.0f : g;
-}
-GB_HD float gb_f_leaky_relu_backward(float g, float x, float slope) {
-  return x > 0.0f ? g : g * slope;
-}
+/* GB_MATH_FORMULAS(T, P, M): the formulas over the type T, each named P<row> (P is gb_f_ or
+ * gb_d_; grep "##<row>(" to find one), with M(exp) the libm function for T. Constants are
+ * written (T)c, so the float expansion computes exactly what float literals did. */
+#define GB_MATH_FORMULAS(T, P, M)                                                                  \
+  GB_HD T P##sigmoid(T x) {                                                                        \
+    /* two branches keep exp() from overflowing for large |x| */                                   \
+    if (x >= (T)0.0) return (T)1.0 / ((T)1.0 + M(exp)(-x));                                        \
+    T e = M(exp)(x);                                                                               \
+    return e / ((T)1.0 + e);                                                                       \
+  }                                                                                                \
+  /* NaN stays NaN (as PyTorch's relu): a NaN in the data must not read as a clean 0 */            \
+  GB_HD T P##relu(T x) {                                                                           \
+    return (x > (T)0.0 || x != x) ? x : (T)0.0;                                                    \
+  }                                                                                                \
+  GB_HD T P##leaky_relu(T x, T slope) {                                                            \
+    return x > (T)0.0 ? x : x * slope;                                                             \
+  }                                                                                                \
+  /* exact GELU (erf form), as PyTorch's default */                                                \
+  GB_HD T P##gelu(T x) {                                                                           \
+    return (T)0.5 * x * ((T)1.0 + M(erf)(x * (T)0.70710678118654752));                             \
+  }                                                                                                \
+  GB_HD T P##gelu_grad(T x) {                                                                      \
+    T cdf = (T)0.5 * ((T)1.0 + M(erf)(x * (T)0.70710678118654752));                                \
+    T pdf = (T)0.39894228040143268 * M(exp)(-(T)0.5 * x * x);                                      \
+    return cdf + x * pdf;                                                                          \
+  }                                                                                                \
+  /* sign(NaN) = 0, as PyTorch 1.13's CPU sign */                                                  \
+  GB_HD T P##sign(T x) {                                                                           \
+    return (T)((x > (T)0.0) - (x < (T)0.0));                                                       \
+  }                                                                                                \
+  /* clamp with NaN bounds meaning "no bound" */                                                   \
+  GB_HD T P##clamp(T x, T lo, T hi) {                                                              \
+    if (lo == lo && x < lo) x = lo;                                                                \
+    if (hi == hi && x > hi) x = hi;                                                                \
+    return x;                                                                                      \
+  }                                                                                                \
+  GB_HD T P##sigmoid_backward(T g, T y) {                                                          \
+    return g * y * ((T)1.0 - y);                                                                   \
+  }                                                                                                \
+  GB_HD T P##tanh_backward(T g, T y) {                                                             \
+    return g * ((T)1.0 - y * y);                                                                   \
+  }                                                                                                \
+  /* PyTorch's threshold_backward: the gradient passes unless x <= 0 (so it passes at NaN) */      \
+  GB_HD T P##relu_backward(T g, T x) {                                                             \
+    return x <= (T)0.0 ? (T)0.0 : g;                                                               \
+  }                                                                                                \
+  GB_HD T P##leaky_relu_backward(T g, T x, T slope) {                                              \
+    return x > (T)0.0 ? g : g * slope;                                                             \
+  }                                                                                                \
+                                                                                                   \
+  /* ---- the rows: unary (x, f0, f1) and binary (x, y, f0, f1), f0/f1 the row's scalars           \
+   * ---------- */                                                                                 \
+  GB_HD T P##affine(T x, T f0, T f1) {                                                             \
+    return x * f0 + f1;                                                                            \
+  }                                                                                                \
+  GB_HD T P##rdiv_scalar(T x, T f0, T f1) {                                                        \
+    return f0 / x;                                                                                 \
+  }                                                                                                \
+  GB_HD T P##pow_scalar(T x, T f0, T f1) {                                                         \
+    return M(pow)(x, f0);                                                                          \
+  }                                                                                                \
+  GB_HD T P##rpow_scalar(T x, T f0, T f1) {                                                        \
+    return M(pow)(f0, x);                                                                          \
+  }                                                                                                \
+  GB_HD T P##exp(T x, T f0, T f1) {                                                                \
+    return M(exp)(x);                                                                              \
+  }                                                                                                \
+  GB_HD T P##log(T x, T f0, T f1) {                                                                \
+    return M(log)(x);                                                                              \
+  }                                                                                                \
+  GB_HD T P##sqrt(T x, T f0, T f1) {                                                               \
+    return M(sqrt)(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##abs(T x, T f0, T f1) {                                                                \
+    return M(fabs)(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##tanh(T x, T f0, T f1) {                                                               \
+    return M(tanh)(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##sign_row(T x, T f0, T f1) {                                                           \
+    return P##sign(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##sigmoid_row(T x, T f0, T f1) {                                                        \
+    return P##sigmoid(x);                                                                          \
+  }                                                                                                \
+  GB_HD T P##relu_row(T x, T f0, T f1) {                                                           \
+    return P##relu(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##leaky_relu_row(T x, T f0, T f1) {                                                     \
+    return P##leaky_relu(x, f0);                                                                   \
+  }                                                                                                \
+  GB_HD T P##gelu_row(T x, T f0, T f1) {                                                           \
+    return P##gelu(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##clamp_row(T x, T f0, T f1) {                                                          \
+    return P##clamp(x, f0, f1);                                                                    \
+  }                                                                                                \
+                                                                                                   \
+  GB_HD T P##add(T x, T y, T f0, T f1) {                                                           \
+    return x + y;                                                                                  \
+  }                                                                                                \
+  GB_HD T P##sub(T x, T y, T f0, T f1) {                                                           \
+    return x - y;                                                                                  \
+  }                                                                                                \
+  GB_HD T P##mul(T x, T y, T f0, T f1) {                                                           \
+    return x * y;                                                                                  \
+  }                                                                                                \
+  GB_HD T P##div(T x, T y, T f0, T f1) {                                                           \
+    return x / y;                                                                                  \
+  }                                                                                                \
+  GB_HD T P##pow(T x, T y, T f0, T f1) {                                                           \
+    return M(pow)(x, y);                                                                           \
+  }                                                                                                \
+  /* maximum/minimum propagate a NaN from either side, as torch.maximum */                         \
+  GB_HD T P##maximum(T x, T y, T f0, T f1) {                                                       \
+    return (x > y || x != x) ? x : y;                                                              \
+  }                                                                                                \
+  GB_HD T P##minimum(T x, T y, T f0, T f1) {                                                       \
+    return (x < y || x != x) ? x : y;                                                              \
+  }                                                                                                \
+  GB_HD T P##relu_backward_row(T g, T x, T f0, T f1) {                                             \
+    return P##relu_backward(g, x);                                                                 \
+  }                                                                                                \
+  GB_HD T P##leaky_relu_backward_row(T g, T x, T f0, T f1) {                                       \
+    return P##leaky_relu_backward(g, x, f0);                                                       \
+  }                                                                                                \
+  GB_HD T P##sigmoid_backward_row(T g, T y, T f0, T f1) {                                          \
+    return P##sigmoid_backward(g, y);                                                              \
+  }                                                                                                \
+  GB_HD T P##tanh_backward_row(T g, T y, T f0, T f1) {                                             \
+    return P##tanh_backward(g, y);                                                                 \
+  }                                                                                                \
+  GB_HD T P##gelu_backward_row(T g, T x, T f0, T f1) {                                             \
+    return g * P##gelu_grad(x);                                                                    \
+  }                                                                                                \
+                                                                                                   \
+  /* ---- issue 15's rows (sin .. masked_fill): formulas as PyTorch's float32 kernels ----------   \
+   */                                                                                              \
+  GB_HD T P##sin(T x, T f0, T f1) {                                                                \
+    return M(sin)(x);                                                                              \
+  }                                                                                                \
+  GB_HD T P##cos(T x, T f0, T f1) {                                                                \
+    return M(cos)(x);                                                                              \
+  }                                                                                                \
+  GB_HD T P##erf(T x, T f0, T f1) {                                                                \
+    return M(erf)(x);                                                                              \
+  }                                                                                                \
+  GB_HD T P##log1p(T x, T f0, T f1) {                                                              \
+    return M(log1p)(x);                                                                            \
+  }                                                                                                \
+  GB_HD T P##floor(T x, T f0, T f1) {                                                              \
+    return M(floor)(x);                                                                            \
+  }                                                                                                \
+  /* halves to even (torch.round): rintf in the default rounding mode */                           \
+  GB_HD T P##round(T x, T f0, T f1) {                                                              \
+    return M(rint)(x);                                                                             \
+  }                                                                                                \
+  GB_HD T P##silu(T x, T f0, T f1) {                                                               \
+    return x * P##sigmoid(x);                                                                      \
+  }                                                                                                \
+  /* d silu = s (1 + x (1 - s)), s = sigmoid(x) */                                                 \
+  GB_HD T P##silu_backward(T g, T x, T f0, T f1) {                                                 \
+    T s = P##sigmoid(x);                                                                           \
+    return g * s * ((T)1.0 + x * ((T)1.0 - s));                                                    \
+  }                                                                                                \
+  /* f0 alpha; expm1 keeps the digits of small negative x */                                       \
+  GB_HD T P##elu(T x, T f0, T f1) {                                                                \
+    return x > (T)0.0 ? x : f0 * M(expm1)(x);                                                      \
+  }                                                                                                \
+  /* PyTorch's elu_backward tests x <= 0, so the gradient passes unchanged at NaN */               \
+  GB_HD T P##elu_backward(T g, T x, T f0, T f1) {                                                  \
+    return x <= (T)0.0 ? g * f0 * M(exp)(x) : g;                                                   \
+  }                                                                                                \
+  /* f0 beta, f1 threshold: linear where beta x > threshold */                                     \
+  GB_HD T P##softplus(T x, T f0, T f1) {                                                           \
+    T bx = x * f0;                                                                                 \
+    return bx > f1 ? x : M(log1p)(M(exp)(bx)) / f0;                                                \
+  }                                                                                                \
+  /* the derivative sigmoid(beta x), written so large beta x cannot make inf / inf */              \
+  GB_HD T P##softplus_backward(T g, T x, T f0, T f1) {                                             \
+    T bx = x * f0;                                                                                 \
+    return bx > f1 ? g : g * P##sigmoid(bx);                                                       \
+  }                                                                                                \
+  /* (x, mask) -> f0 where mask != 0 (a NaN mask counts as true, as bool(nan)), else x */          \
+  GB_HD T P##masked_fill(T x, T m, T f0, T f1) {                                                   \
+    return m != (T)0.0 ? f0 : x;                                                                   \
+  }                                                                                                \
+                                                                                                   \
+  /* Element i of linspace(start, end, n) in T arithmetic, the first half stepped from             \
+   * start and the rest from end, as PyTorch's kernel (both ends exact; the same bits). */         \
+  GB_HD T P##linspace_at(T start, T end, int64_t n, int64_t i) {                                   \
+    if (n <= 1) return start;                                                                      \
+    T step = (end - start) / (T)(n - 1);                                                           \
+    return i < n / 2 ? start + step * (T)i : end - step * (T)(n - 1 - i);                          \
+  }                                                                                                \
+  /* end of GB_MATH_FORMULAS */
 
-/* ---- the rows: unary (x, f0, f1) and binary (x, y, f0, f1), f0/f1 the row's scalars ---------- */
-GB_HD float gb_f_affine(float x, float f0, float f1) {
-  return x * f0 + f1;
-}
-GB_HD float gb_f_rdiv_scalar(float x, float f0, float f1) {
-  return f0 / x;
-}
-GB_HD float gb_f_pow_scalar(float x, float f0, float f1) {
-  return powf(x, f0);
-}
-GB_HD float gb_f_rpow_scalar(float x, float f0, float f1) {
-  return powf(f0, x);
-}
-GB_HD float gb_f_exp(float x, float f0, float f1) {
-  return expf(x);
-}
-GB_HD float gb_f_log(float x, float f0, float f1) {
-  return logf(x);
-}
-GB_HD float gb_f_sqrt(float x, float f0, float f1) {
-  return sqrtf(x);
-}
-GB_HD float gb_f_abs(float x, float f0, float f1) {
-  return fabsf(x);
-}
-GB_HD float gb_f_tanh(float x, float f0, float f1) {
-  return tanhf(x);
-}
-GB_HD float gb_f_sign_row(float x, float f0, float f1) {
-  return gb_f_sign(x);
-}
-GB_HD float gb_f_sigmoid_row(float x, float f0, float f1) {
-  return gb_f_sigmoid(x);
-}
-GB_HD float gb_f_relu_row(float x, float f0, float f1) {
-  return gb_f_relu(x);
-}
-GB_HD float gb_f_leaky_relu_row(float x, float f0, float f1) {
-  return gb_f_leaky_relu(x, f0);
-}
-GB_HD float gb_f_gelu_row(float x, float f0, float f1) {
-  return gb_f_gelu(x);
-}
-GB_HD float gb_f_clamp_row(float x, float f0, float f1) {
-  return gb_f_clamp(x, f0, f1);
-}
-
-GB_HD float gb_f_add(float x, float y, float f0, float f1) {
-  return x + y;
-}
-GB_HD float gb_f_sub(float x, float y, float f0, float f1) {
-  return x - y;
-}
-GB_HD float gb_f_mul(float x, float y, float f0, float f1) {
-  return x * y;
-}
-GB_HD float gb_f_div(float x, float y, float f0, float f1) {
-  return x / y;
-}
-GB_HD float gb_f_pow(float x, float y, float f0, float f1) {
-  return powf(x, y);
-}
-/* maximum/minimum propagate a NaN from either side, as torch.maximum */
-GB_HD float gb_f_maximum(float x, float y, float f0, float f1) {
-  return (x > y || x != x) ? x : y;
-}
-GB_HD float gb_f_minimum(float x, float y, float f0, float f1) {
-  return (x < y || x != x) ? x : y;
-}
-GB_HD float gb_f_relu_backward_row(float g, float x, float f0, float f1) {
-  return gb_f_relu_backward(g, x);
-}
-GB_HD float gb_f_leaky_relu_backward_row(float g, float x, float f0, float f1) {
-  return gb_f_leaky_relu_backward(g, x, f0);
-}
-GB_HD float gb_f_sigmoid_backward_row(float g, float y, float f0, float f1) {
-  return gb_f_sigmoid_backward(g, y);
-}
-GB_HD float gb_f_tanh_backward_row(float g, float y, float f0, float f1) {
-  return gb_f_tanh_backward(g, y);
-}
-GB_HD float gb_f_gelu_backward_row(float g, float x, float f0, float f1) {
-  return g * gb_f_gelu_grad(x);
-}
-
-/* ---- issue 15's rows (sin .. masked_fill): formulas as PyTorch's float32 kernels ---------- */
-GB_HD float gb_f_sin(float x, float f0, float f1) {
-  return sinf(x);
-}
-GB_HD float gb_f_cos(float x, float f0, float f1) {
-  return cosf(x);
-}
-GB_HD float gb_f_erf(float x, float f0, float f1) {
-  return erff(x);
-}
-GB_HD float gb_f_log1p(float x, float f0, float f1) {
-  return log1pf(x);
-}
-GB_HD float gb_f_floor(float x, float f0, float f1) {
-  return floorf(x);
-}
-/* halves to even (torch.round): rintf in the default rounding mode */
-GB_HD float gb_f_round(float x, float f0, float f1) {
-  return rintf(x);
-}
-GB_HD float gb_f_silu(float x, float f0, float f1) {
-  return x * gb_f_sigmoid(x);
-}
-/* d silu = s (1 + x (1 - s)), s = sigmoid(x) */
-GB_HD float gb_f_silu_backward(float g, float x, float f0, float f1) {
-  float s = gb_f_sigmoid(x);
-  return g * s * (1.0f + x * (1.0f - s));
-}
-/* f0 alpha; expm1 keeps the digits of small negative x */
-GB_HD float gb_f_elu(float x, float f0, float f1) {
-  return x > 0.0f ? x : f0 * expm1f(x);
-}
-/* PyTorch's elu_backward tests x <= 0, so the gradient passes unchanged at NaN */
-GB_HD float gb_f_elu_backward(float g, float x, float f0, float f1) {
-  return x <= 0.0f ? g * f0 * expf(x) : g;
-}
-/* f0 beta, f1 threshold: linear where beta x > threshold */
-GB_HD float gb_f_softplus(float x, float f0, float f1) {
-  float bx = x * f0;
-  return bx > f1 ? x : log1pf(expf(bx)) / f0;
-}
-/* the derivative sigmoid(beta x), written so large beta x cannot make inf / inf */
-GB_HD float gb_f_softplus_backward(float g, float x, float f0, float f1) {
-  float bx = x * f0;
-  return bx > f1 ? g : g * gb_f_sigmoid(bx);
-}
-/* (x, mask) -> f0 where mask != 0 (a NaN mask counts as true, as bool(nan)), else x */
-GB_HD float gb_f_masked_fill(float x, float m, float f0, float f1) {
-  return m != 0.0f ? f0 : x;
-}
-
-/* Element i of linspace(start, end, n) in float32 arithmetic, the first half stepped from
- * start and the rest from end, as PyTorch's kernel (both ends exact; the same bits). */
-GB_HD float gb_linspace_at(float start, float end, int64_t n, int64_t i) {
-  if (n <= 1) return start;
-  float step = (end - start) / (float)(n - 1);
-  return i < n / 2 ? start + step * (float)i : end - step * (float)(n - 1 - i);
-}
+#define GB_MATH_FLOAT_FN(fn) fn##f
+#define GB_MATH_DOUBLE_FN(fn) fn
+GB_MATH_FORMULAS(float, gb_f_, GB_MATH_FLOAT_FN)
+GB_MATH_FORMULAS(double, gb_d_, GB_MATH_DOUBLE_FN)
 
 /* X(row, formula): the kernels gb_cpu_<row> / gb_cuda_<row> apply gb_f_<formula>. */
 #define GB_UNARY_ROWS(X)                                                                           \

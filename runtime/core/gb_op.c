@@ -268,7 +268,7 @@ void gb_set_detect_anomaly(gb_state *S, bool on) {
 }
 
 gb_status gb_check_finite(gb_state *S, const gb_tensor *t, const char *what) {
-  if (t->dtype != GB_F32) return GB_OK;
+  if (!gb_dtype_is_float(t->dtype)) return GB_OK;
   gb_tensor *h = (gb_tensor *)t;
   gb_status st = t->device == GB_CPU ? GB_OK : gb_fn_to_device(S, (gb_tensor *)t, GB_CPU, &h);
   if (st) return st;

@@ -105,8 +105,8 @@ gb_status gb_errorf(gb_state *S, gb_status st, const char *fmt, ...) {
   return st;
 }
 
-static const char *const dtype_names[GB_NDTYPE] = {"float32", "int32", "int64"};
-static const size_t dtype_sizes[GB_NDTYPE] = {4, 4, 8};
+static const char *const dtype_names[GB_NDTYPE] = {"float32", "int32", "int64", "float64"};
+static const size_t dtype_sizes[GB_NDTYPE] = {4, 4, 8, 8};
 
 const char *gb_dtype_name(gb_dtype dt) {
   return (unsigned)dt < GB_NDTYPE ? dtype_names[dt] : "?";
@@ -119,8 +119,8 @@ bool gb_dtype_parse(const char *name, gb_dtype *out) {
   static const struct {
     const char *name;
     gb_dtype dt;
-  } names[] = {{"float32", GB_F32}, {"float", GB_F32}, {"int32", GB_I32},
-               {"int", GB_I32},     {"int64", GB_I64}, {"long", GB_I64}};
+  } names[] = {{"float32", GB_F32}, {"float", GB_F32}, {"float64", GB_F64}, {"double", GB_F64},
+               {"int32", GB_I32},   {"int", GB_I32},   {"int64", GB_I64},   {"long", GB_I64}};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
     if (strcmp(name, names[k].name) == 0) {
       *out = names[k].dt;

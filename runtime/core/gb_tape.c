@@ -403,8 +403,9 @@ static gb_status backward_impl(gb_state *S, gb_tensor *root, gb_tensor *grad, bo
     return gb_errorf(S, GB_EGRAD,
                      "backward: the tensor does not require grad (no input of the computation "
                      "had requires_grad set, or it ran under no_grad)");
-  if (root->dtype != GB_F32)
-    return gb_errorf(S, GB_EDTYPE, "backward: only float32 tensors have gradients, got %s",
+  if (!gb_dtype_is_float(root->dtype))
+    return gb_errorf(S, GB_EDTYPE,
+                     "backward: only float32 and float64 tensors have gradients, got %s",
                      gb_dtype_name(root->dtype));
   bool was = gb_set_grad_enabled(S, false);
   gb_tensor *g = NULL;

@@ -302,9 +302,15 @@ int64_t gb_tensor_get_flat_int(const gb_tensor *t, int64_t i) {
     float v = ((const float *)base)[off];
     return gb_value_fits(GB_I64, v) ? (int64_t)v : 0;
   }
-  case GB_I32: return ((const int32_t *)base)[off];
-  default: return ((const int64_t *)base)[off];
+  case GB_F64: {
+    double v = ((const double *)base)[off];
+    return gb_value_fits(GB_I64, v) ? (int64_t)v : 0;
   }
+  case GB_I32: return ((const int32_t *)base)[off];
+  case GB_I64:
+  case GB_NDTYPE: break;
+  }
+  return ((const int64_t *)base)[off];
 }
 
 double gb_tensor_get_flat(const gb_tensor *t, int64_t i) {
@@ -312,7 +318,10 @@ double gb_tensor_get_flat(const gb_tensor *t, int64_t i) {
   const char *base = t->storage->data;
   switch (t->dtype) {
   case GB_F32: return ((const float *)base)[off];
+  case GB_F64: return ((const double *)base)[off];
   case GB_I32: return ((const int32_t *)base)[off];
-  default: return (double)((const int64_t *)base)[off];
+  case GB_I64:
+  case GB_NDTYPE: break;
   }
+  return (double)((const int64_t *)base)[off];
 }

@@ -91,6 +91,7 @@ __attribute__((unused)) static int cpu_simd_level(void) {
 
 static struct {
   __typeof__(cblas_sgemm) *sgemm; /* NULL: the library did not load (blas_name says why) */
+  __typeof__(cblas_dgemm) *dgemm; /* float64 products; NULL: the reference loop */
   __typeof__(openblas_set_num_threads) *set_num_threads;
   __typeof__(openblas_get_num_threads) *get_num_threads;
   __typeof__(openblas_get_corename) *get_corename;
@@ -115,6 +116,7 @@ static bool openblas_open(void) {
   GB_RESOLVE(dynamic_init, "gotoblas_dynamic_init");
   GB_RESOLVE(dynamic_quit, "gotoblas_dynamic_quit");
   GB_RESOLVE(sgemm, "cblas_sgemm");
+  GB_RESOLVE(dgemm, "cblas_dgemm");
 #undef GB_RESOLVE
   openblas.has_skylakex = dlsym(lib, "gotoblas_SKYLAKEX") != NULL;
   openblas.has_haswell = dlsym(lib, "gotoblas_HASWELL") != NULL;
@@ -124,6 +126,7 @@ static bool openblas_open(void) {
     snprintf(blas_name, sizeof blas_name, "no BLAS (%s lacks the OpenBLAS API), reference loops",
              GB_OPENBLAS_SONAME);
     openblas.sgemm = NULL;
+    openblas.dgemm = NULL;
     return false;
   }
   return true;
@@ -233,6 +236,24 @@ static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const
                  n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+static void reference_dgemm(bool ta, bool tb, int m, int n, int k, double alpha, const double *a,
+                            int lda, const double *b, int ldb, double beta, double *c, int ldc);
+
+static void blas_dgemm(bool ta, bool tb, int m, int n, int k, double alpha, const double *a,
+                       int lda, const double *b, int ldb, double beta, double *c, int ldc,
+                       int threads) {
+  if (!openblas.dgemm) {
+    reference_dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (atomic_load_explicit(&openblas_cur_threads, memory_order_relaxed) != threads) {
+    openblas.set_num_threads(threads);
+    atomic_store_explicit(&openblas_cur_threads, threads, memory_order_relaxed);
+  }
+  openblas.dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                 n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 #else
 /* ---- BLIS ----------------------------------------------------------------------------------
  * BLIS initializes lazily (first call or bli_init) and reads BLIS_ARCH_TYPE then. Its AVX-512
@@ -274,7 +295,56 @@ static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const
   bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m,
                n, k, &alpha, (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1, NULL, &rntm);
 }
+
+static void blas_dgemm(bool ta, bool tb, int m, int n, int k, double alpha, const double *a,
+                       int lda, const double *b, int ldb, double beta, double *c, int ldc,
+                       int threads) {
+  rntm_t rntm = BLIS_RNTM_INITIALIZER;
+  bli_rntm_set_num_threads(threads, &rntm);
+  bli_dgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m,
+               n, k, &alpha, (double *)a, lda, 1, (double *)b, ldb, 1, &beta, c, ldc, 1, NULL,
+               &rntm);
+}
 #endif
+
+/* ---- float64: gb_blas_dgemm (the library's dgemm on its own threads, no split) ---------- */
+
+#if !defined(GB_BLAS_BLIS)
+/* The double twin of reference_sgemm; also what a build without cblas_dgemm runs. */
+static void reference_dgemm(bool ta, bool tb, int m, int n, int k, double alpha, const double *a,
+                            int lda, const double *b, int ldb, double beta, double *c, int ldc) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double acc = 0.0;
+      for (int p = 0; p < k; p++)
+        acc += (ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
+               (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
+      double *out = c + (size_t)i * ldc + j;
+      *out = alpha * acc + (beta == 0.0 ? 0.0 : beta * *out);
+    }
+}
+#endif
+
+void gb_blas_dgemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double *a,
+                   int lda, const double *b, int ldb, double beta, double *c, int ldc) {
+  pthread_once(&blas_once, gb_blas_init);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0) { /* no product: C = beta * C, beta == 0 overwriting */
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++)
+        c[(size_t)i * ldc + j] = beta == 0.0 ? 0.0 : beta * c[(size_t)i * ldc + j];
+    return;
+  }
+  int a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+  int b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+  if (a_rows == 1 && lda < a_cols) lda = a_cols;
+  if (b_rows == 1 && ldb < b_cols) ldb = b_cols;
+  if (m == 1 && ldc < n) ldc = n;
+  int threads = (long long)m * n * k >= GB_BLAS_MT_MIN_MNK
+                    ? atomic_load_explicit(&blas_max_threads, memory_order_relaxed)
+                    : 1;
+  blas_dgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+}
 
 /* ---- the two-way split (see "Threading by size" at the top) ---------------------------- */
 

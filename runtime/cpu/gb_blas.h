@@ -18,6 +18,13 @@ GB_API void gb_blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float
                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
                           int ldc);
 
+/* The same contract in double (float64 tensors): the library's cblas_dgemm / bli_dgemm, or
+ * reference loops when the library lacks it; products under 2^24 multiply-adds run on the
+ * calling thread. Thread-safe; never fails on valid input. */
+GB_API void gb_blas_dgemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha,
+                          const double *a, int lda, const double *b, int ldb, double beta,
+                          double *c, int ldc);
+
 /* gb_blas_sgemm on the calling thread only (no split, no library threads): for kernels that
  * run products on several threads of their own (gb_cpu_parallel.h). */
 GB_API void gb_blas_sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha,

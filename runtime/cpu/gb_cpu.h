@@ -14,6 +14,27 @@
 #include "gb_ops.def"
 #undef GB_OP
 
+/* The float64 loops of the reduction rows (gb_cpu_reduce_f64.c), called by their kernels for
+ * float64 inputs: sum/mean/var/logsumexp (id picks which) over the dims in a->i[0]; the
+ * extremes as reduce_extreme in gb_cpu_reduce.c. */
+gb_status gb_cpu_reduce_f64(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out);
+gb_status gb_cpu_extreme_f64(gb_state *S, const gb_opargs *a, gb_tensor **out, bool want_max,
+                             uint64_t mask, bool values, bool indices);
+
+/* The float64 loops of the softmax family and the class losses (gb_cpu_nn_f64.c): row `id`
+ * (softmax, log_softmax, their backward rows, cross_entropy, nll_loss and their backward
+ * rows) on float64 operands into out. */
+gb_status gb_cpu_nn_f64(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out);
+/* The float64 optimizer steps (gb_cpu_optim_f64.c), called by gb_cpu_sgd_step /
+ * gb_cpu_adam_step for float64 parameters; same arguments. */
+gb_status gb_cpu_sgd_step_f64(gb_state *S, const gb_opargs *a, gb_tensor **out);
+gb_status gb_cpu_adam_step_f64(gb_state *S, const gb_opargs *a, gb_tensor **out);
+
+/* Labels y (int64/int32, 1-D) checked against 1..C into 0-based cls[]; GB_EARG names op, the
+ * label and its position. */
+gb_status gb_cpu_labels_0based(gb_state *S, const char *op, const gb_tensor *y, int64_t C,
+                               int64_t *cls);
+
 /* Fill the 1-D int64 CPU tensor t with a random permutation of 1..numel: Fisher-Yates driven
  * by S's Philox stream (element i uses draw i, so it is reproducible for any n). */
 void gb_cpu_randperm(gb_state *S, gb_tensor *t);

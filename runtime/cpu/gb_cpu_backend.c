@@ -12,6 +12,104 @@ static const gb_kernel_fn cpu_kernels[GB_NOPS] = {
 #undef GB_OP
 };
 
+/* The rows whose CPU kernels run float64 operands in double (gb_backend.runs_f64). A row not
+ * named here refuses float64 in its shape rule with a message naming the op, so a new row is
+ * float32-only until its kernel gains a double loop and a case here (docs/api.md lists them). */
+static bool cpu_runs_f64(gb_opid id) {
+  switch (id) {
+  /* creation and conversion */
+  case GB_OP_FILL:
+  case GB_OP_ARANGE:
+  case GB_OP_EYE:
+  case GB_OP_UNIFORM:
+  case GB_OP_NORMAL:
+  case GB_OP_LINSPACE:
+  case GB_OP_COPY:
+  /* elementwise (gb_math.h's gb_d_ formulas), comparisons, where */
+  case GB_OP_AFFINE:
+  case GB_OP_RDIV_SCALAR:
+  case GB_OP_POW_SCALAR:
+  case GB_OP_RPOW_SCALAR:
+  case GB_OP_EXP:
+  case GB_OP_LOG:
+  case GB_OP_SQRT:
+  case GB_OP_ABS:
+  case GB_OP_SIGN:
+  case GB_OP_TANH:
+  case GB_OP_SIGMOID:
+  case GB_OP_RELU:
+  case GB_OP_LEAKY_RELU:
+  case GB_OP_GELU:
+  case GB_OP_CLAMP:
+  case GB_OP_SIN:
+  case GB_OP_COS:
+  case GB_OP_ERF:
+  case GB_OP_LOG1P:
+  case GB_OP_FLOOR:
+  case GB_OP_ROUND:
+  case GB_OP_SILU:
+  case GB_OP_ELU:
+  case GB_OP_SOFTPLUS:
+  case GB_OP_ADD:
+  case GB_OP_SUB:
+  case GB_OP_MUL:
+  case GB_OP_DIV:
+  case GB_OP_POW:
+  case GB_OP_MAXIMUM:
+  case GB_OP_MINIMUM:
+  case GB_OP_RELU_BACKWARD:
+  case GB_OP_LEAKY_RELU_BACKWARD:
+  case GB_OP_SIGMOID_BACKWARD:
+  case GB_OP_TANH_BACKWARD:
+  case GB_OP_GELU_BACKWARD:
+  case GB_OP_SILU_BACKWARD:
+  case GB_OP_ELU_BACKWARD:
+  case GB_OP_SOFTPLUS_BACKWARD:
+  case GB_OP_MASKED_FILL:
+  case GB_OP_EQ:
+  case GB_OP_NE:
+  case GB_OP_LT:
+  case GB_OP_LE:
+  case GB_OP_GT:
+  case GB_OP_GE:
+  case GB_OP_WHERE:
+  /* reductions (gb_cpu_reduce_f64.c) */
+  case GB_OP_SUM:
+  case GB_OP_MEAN:
+  case GB_OP_VAR:
+  case GB_OP_AMAX:
+  case GB_OP_AMIN:
+  case GB_OP_MAX_DIM:
+  case GB_OP_MIN_DIM:
+  case GB_OP_ARGMAX:
+  case GB_OP_ARGMIN:
+  case GB_OP_LOGSUMEXP:
+  /* indexing (element bytes, or double sums for the adds) */
+  case GB_OP_INDEX_SELECT:
+  case GB_OP_INDEX_ADD:
+  case GB_OP_GATHER:
+  case GB_OP_SCATTER_ADD:
+  /* matrix products (gb_blas_dgemm), softmax family and losses (gb_cpu_nn_f64.c), optimizer
+   * steps (gb_cpu_optim_f64.c), cumsum, sort, topk */
+  case GB_OP_MATMUL:
+  case GB_OP_ADDMM:
+  case GB_OP_SOFTMAX:
+  case GB_OP_LOG_SOFTMAX:
+  case GB_OP_SOFTMAX_BACKWARD:
+  case GB_OP_LOG_SOFTMAX_BACKWARD:
+  case GB_OP_CROSS_ENTROPY:
+  case GB_OP_CROSS_ENTROPY_BACKWARD:
+  case GB_OP_NLL_LOSS:
+  case GB_OP_NLL_LOSS_BACKWARD:
+  case GB_OP_SGD_STEP:
+  case GB_OP_ADAM_STEP:
+  case GB_OP_CUMSUM:
+  case GB_OP_SORT:
+  case GB_OP_TOPK: return true;
+  default: return false;
+  }
+}
+
 /* gb_host_backend plus the kernels: filled once (runtimes open on several threads) */
 static gb_backend cpu_backend;
 static pthread_once_t cpu_backend_once = PTHREAD_ONCE_INIT;
@@ -19,6 +117,7 @@ static pthread_once_t cpu_backend_once = PTHREAD_ONCE_INIT;
 static void cpu_backend_init(void) {
   cpu_backend = gb_host_backend;
   cpu_backend.kernels = cpu_kernels;
+  cpu_backend.runs_f64 = cpu_runs_f64;
 }
 
 void gb_cpu_backend_register(void) {

@@ -12,8 +12,10 @@
 static inline void store(char *p, gb_dtype dt, int64_t k, double v) {
   switch (dt) {
   case GB_F32: ((float *)p)[k] = (float)v; break;
+  case GB_F64: ((double *)p)[k] = v; break;
   case GB_I32: ((int32_t *)p)[k] = (int32_t)v; break;
-  default: ((int64_t *)p)[k] = (int64_t)v; break;
+  case GB_I64:
+  case GB_NDTYPE: ((int64_t *)p)[k] = (int64_t)v; break;
   }
 }
 
@@ -92,16 +94,20 @@ gb_status gb_cpu_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return write_each(out[0], elem_arange, a);
 }
 
-/* float32 steps, the first half counted from the start and the second from the end, as
- * PyTorch's linspace kernel (so both ends are exact and the values match its bits) */
+/* steps in the target's float type (float32 for every dtype but float64), the first half
+ * counted from the start and the second from the end, as PyTorch's linspace kernel (so both
+ * ends are exact and the values match its bits) */
 static double elem_linspace(int64_t i, const gb_opargs *a) {
-  return gb_linspace_at((float)a->f[0], (float)a->f[1], a->i[6], i);
+  return gb_f_linspace_at((float)a->f[0], (float)a->f[1], a->i[6], i);
+}
+static double elem_linspace_d(int64_t i, const gb_opargs *a) {
+  return gb_d_linspace_at(a->f[0], a->f[1], a->i[6], i);
 }
 
 gb_status gb_cpu_linspace(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_opargs b = *a;
   b.i[6] = out[0]->numel;
-  return write_each(out[0], elem_linspace, &b);
+  return write_each(out[0], out[0]->dtype == GB_F64 ? elem_linspace_d : elem_linspace, &b);
 }
 
 gb_status gb_cpu_eye(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -120,7 +126,8 @@ gb_status gb_cpu_normal(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return write_each(out[0], elem_normal, a);
 }
 
-/* copy: every (destination, source) dtype pair, strided on both sides */
+/* copy: every (destination, source) dtype pair, strided on both sides; float64 -> float32
+ * rounds to nearest (overflow gives inf, as PyTorch) */
 #define COPY_ROW(OT, IT)                                                                           \
   {                                                                                                \
     OT *o = (OT *)p[0];                                                                            \
@@ -138,22 +145,30 @@ static void row_copy(int64_t n, char **p, const int64_t *s, const gb_opargs *a) 
   }
   switch (od * GB_NDTYPE + id) {
   case GB_F32 *GB_NDTYPE + GB_F32: COPY_ROW(float, float)
+  case GB_F32 *GB_NDTYPE + GB_F64: COPY_ROW(float, double)
   case GB_F32 *GB_NDTYPE + GB_I32: COPY_ROW(float, int32_t)
   case GB_F32 *GB_NDTYPE + GB_I64: COPY_ROW(float, int64_t)
+  case GB_F64 *GB_NDTYPE + GB_F32: COPY_ROW(double, float)
+  case GB_F64 *GB_NDTYPE + GB_F64: COPY_ROW(double, double)
+  case GB_F64 *GB_NDTYPE + GB_I32: COPY_ROW(double, int32_t)
+  case GB_F64 *GB_NDTYPE + GB_I64: COPY_ROW(double, int64_t)
   case GB_I32 *GB_NDTYPE + GB_F32: COPY_ROW(int32_t, float)
+  case GB_I32 *GB_NDTYPE + GB_F64: COPY_ROW(int32_t, double)
   case GB_I32 *GB_NDTYPE + GB_I32: COPY_ROW(int32_t, int32_t)
   case GB_I32 *GB_NDTYPE + GB_I64: COPY_ROW(int32_t, int64_t)
   case GB_I64 *GB_NDTYPE + GB_F32: COPY_ROW(int64_t, float)
+  case GB_I64 *GB_NDTYPE + GB_F64: COPY_ROW(int64_t, double)
   case GB_I64 *GB_NDTYPE + GB_I32: COPY_ROW(int64_t, int32_t)
   default: COPY_ROW(int64_t, int64_t)
   }
 }
 
-/* float32 -> integer and int64 -> int32 refuse the first element the target cannot hold */
+/* float -> integer and int64 -> int32 refuse the first element the target cannot hold */
 static gb_status check_convert(gb_state *S, const gb_tensor *x, gb_dtype od) {
-  bool narrowing = (x->dtype == GB_F32 && od != GB_F32) || (x->dtype == GB_I64 && od == GB_I32);
+  bool from_float = gb_dtype_is_float(x->dtype);
+  bool narrowing = (from_float && !gb_dtype_is_float(od)) || (x->dtype == GB_I64 && od == GB_I32);
   for (int64_t i = 0; narrowing && i < x->numel; i++) {
-    double v = x->dtype == GB_F32 ? gb_tensor_get_flat(x, i) : (double)gb_tensor_get_flat_int(x, i);
+    double v = from_float ? gb_tensor_get_flat(x, i) : (double)gb_tensor_get_flat_int(x, i);
     if (!gb_value_fits(od, v)) {
       char vb[32], sb[96];
       return gb_errorf(S, GB_EARG,

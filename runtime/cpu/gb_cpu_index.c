@@ -84,15 +84,24 @@ gb_status gb_cpu_index_add(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   }
   around(out[0], dim, &outer, &inner);
   int64_t n = out[0]->shape[dim], m = a->in[1]->numel;
-  const float *s = gb_tensor_f32(sc);
-  float *o = gb_tensor_f32(out[0]);
-  for (int64_t p = 0; p < outer; p++)
-    for (int64_t j = 0; j < m; j++) {
-      float *dst = o + (p * n + iv[j]) * inner;
-      const float *src = s + (p * m + j) * inner;
-      for (int64_t q = 0; q < inner; q++)
-        dst[q] += src[q];
-    }
+  if (out[0]->dtype == GB_F64) {
+    const double *s = gb_tensor_data(sc);
+    double *o = gb_tensor_data(out[0]);
+    for (int64_t p = 0; p < outer; p++)
+      for (int64_t j = 0; j < m; j++)
+        for (int64_t q = 0; q < inner; q++)
+          o[(p * n + iv[j]) * inner + q] += s[(p * m + j) * inner + q];
+  } else {
+    const float *s = gb_tensor_f32(sc);
+    float *o = gb_tensor_f32(out[0]);
+    for (int64_t p = 0; p < outer; p++)
+      for (int64_t j = 0; j < m; j++) {
+        float *dst = o + (p * n + iv[j]) * inner;
+        const float *src = s + (p * m + j) * inner;
+        for (int64_t q = 0; q < inner; q++)
+          dst[q] += src[q];
+      }
+  }
   gb_tensor_release(S, sc);
   free_indices(S, iv, m);
   return GB_OK;
@@ -142,10 +151,17 @@ gb_status gb_cpu_scatter_add(gb_state *S, const gb_opargs *a, gb_tensor **out) {
     free_indices(S, iv, a->in[1]->numel);
     return st;
   }
-  const float *s = gb_tensor_f32(sc);
-  float *o = gb_tensor_f32(out[0]);
-  for (int64_t i = 0; i < sc->numel; i++)
-    o[remap(out[0], sc, i, dim, iv[i])] += s[i];
+  if (out[0]->dtype == GB_F64) {
+    const double *s = gb_tensor_data(sc);
+    double *o = gb_tensor_data(out[0]);
+    for (int64_t i = 0; i < sc->numel; i++)
+      o[remap(out[0], sc, i, dim, iv[i])] += s[i];
+  } else {
+    const float *s = gb_tensor_f32(sc);
+    float *o = gb_tensor_f32(out[0]);
+    for (int64_t i = 0; i < sc->numel; i++)
+      o[remap(out[0], sc, i, dim, iv[i])] += s[i];
+  }
   gb_tensor_release(S, sc);
   free_indices(S, iv, a->in[1]->numel);
   return GB_OK;

@@ -20,9 +20,10 @@ static void batch_offsets(const gb_tensor *x, const gb_tensor *y, int64_t b, int
   }
 }
 
-/* out = alpha * x @ y + beta * out (out contiguous), batched over x's leading dims. */
-static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
-                      float beta) {
+/* out = alpha * x @ y + beta * out (out contiguous), batched over x's leading dims; float64
+ * operands go to gb_blas_dgemm. */
+static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, double alpha,
+                      double beta) {
   gb_tensor *xu, *yu;
   mat mx, my;
   gb_status st = gb_blas_operand(S, x, gb_tensor_contiguous, &xu, &mx);
@@ -48,9 +49,15 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
     for (int r = 0; r < m; r += rows) {
       if ((b > 0 || r > 0) && gb_should_stop(S)) goto done;
       int mr = m - r < rows ? m - r : rows;
-      const float *xr = xp + xb + (mx.trans ? (int64_t)r : (int64_t)r * mx.ld);
-      gb_blas_sgemm(mx.trans, my.trans, mr, n, k, alpha, xr, mx.ld, yp + yb, my.ld, beta,
-                    op + b * (int64_t)m * n + (int64_t)r * n, n);
+      int64_t xo = xb + (mx.trans ? (int64_t)r : (int64_t)r * mx.ld);
+      int64_t oo = b * (int64_t)m * n + (int64_t)r * n;
+      if (out->dtype == GB_F64)
+        gb_blas_dgemm(mx.trans, my.trans, mr, n, k, alpha, (const double *)gb_tensor_data(xu) + xo,
+                      mx.ld, (const double *)gb_tensor_data(yu) + yb, my.ld, beta,
+                      (double *)gb_tensor_data(out) + oo, n);
+      else
+        gb_blas_sgemm(mx.trans, my.trans, mr, n, k, (float)alpha, xp + xo, mx.ld, yp + yb, my.ld,
+                      (float)beta, op + oo, n);
     }
   }
 done:
@@ -60,11 +67,11 @@ done:
 }
 
 gb_status gb_cpu_matmul(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return gemm(S, a->in[0], a->in[1], out[0], 1.0f, 0.0f);
+  return gemm(S, a->in[0], a->in[1], out[0], 1.0, 0.0);
 }
 
 gb_status gb_cpu_addmm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  float beta = (float)a->f[0], alpha = (float)a->f[1];
+  double beta = a->f[0], alpha = a->f[1];
   gb_opargs c = {.in = {a->in[0]}, .nin = 1, .i = {-1}};
   gb_status st = gb_cpu_copy(S, &c, out); /* out = bias, broadcast over rows */
   if (st) return st;

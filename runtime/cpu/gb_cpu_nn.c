@@ -9,6 +9,8 @@
 typedef gb_dim_span span;
 
 static gb_status softmax_impl(gb_state *S, const gb_opargs *a, gb_tensor *out, bool log_form) {
+  if (out->dtype == GB_F64)
+    return gb_cpu_nn_f64(S, log_form ? GB_OP_LOG_SOFTMAX : GB_OP_SOFTMAX, a, out);
   gb_tensor *xc;
   gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
   if (st) return st;
@@ -53,6 +55,8 @@ gb_status gb_cpu_log_softmax(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 /* (gout, y) -> gin; softmax: y*(g - sum(g*y)); log_softmax: g - exp(y)*sum(g) */
 static gb_status softmax_backward_impl(gb_state *S, const gb_opargs *a, gb_tensor *out,
                                        bool log_form) {
+  if (out->dtype == GB_F64)
+    return gb_cpu_nn_f64(S, log_form ? GB_OP_LOG_SOFTMAX_BACKWARD : GB_OP_SOFTMAX_BACKWARD, a, out);
   gb_tensor *gc, *yc;
   gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);
   if (st) return st;
@@ -98,8 +102,7 @@ static int64_t label_at(const gb_tensor *y, int64_t i) {
   return y->dtype == GB_I64 ? ((const int64_t *)base)[off] : ((const int32_t *)base)[off];
 }
 
-/* Validate labels 1..C; returns 0-based classes in cls (n entries). */
-static gb_status labels_0based(gb_state *S, const char *op, const gb_tensor *y, int64_t C,
+gb_status gb_cpu_labels_0based(gb_state *S, const char *op, const gb_tensor *y, int64_t C,
                                int64_t *cls) {
   for (int64_t i = 0; i < y->shape[0]; i++) {
     int64_t c = label_at(y, i);
@@ -124,7 +127,7 @@ static gb_status loss_begin(gb_state *S, const char *op, const gb_opargs *a, los
   L->xc = NULL;
   gb_status st = gb_alloc_bytes(S, GB_CPU, (size_t)L->n * sizeof(int64_t), (void **)&L->cls);
   if (st) return st;
-  if ((st = labels_0based(S, op, a->in[1], L->c, L->cls)) ||
+  if ((st = gb_cpu_labels_0based(S, op, a->in[1], L->c, L->cls)) ||
       (st = gb_tensor_contiguous(S, a->in[0], &L->xc))) {
     gb_free_bytes(S, GB_CPU, L->cls, (size_t)L->n * sizeof(int64_t));
     return st;
@@ -151,6 +154,7 @@ static float row_logsumexp(const float *x, int64_t c, float *mx_out) {
 }
 
 gb_status gb_cpu_cross_entropy(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_nn_f64(S, GB_OP_CROSS_ENTROPY, a, out[0]);
   loss_ctx L;
   gb_status st = loss_begin(S, "cross_entropy", a, &L);
   if (st) return st;
@@ -168,6 +172,7 @@ gb_status gb_cpu_cross_entropy(gb_state *S, const gb_opargs *a, gb_tensor **out)
 
 /* (logits, labels, gout) -> (softmax - onehot) * gout / N */
 gb_status gb_cpu_cross_entropy_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_nn_f64(S, GB_OP_CROSS_ENTROPY_BACKWARD, a, out[0]);
   loss_ctx L;
   gb_status st = loss_begin(S, "cross_entropy", a, &L);
   if (st) return st;
@@ -187,6 +192,7 @@ gb_status gb_cpu_cross_entropy_backward(gb_state *S, const gb_opargs *a, gb_tens
 }
 
 gb_status gb_cpu_nll_loss(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_nn_f64(S, GB_OP_NLL_LOSS, a, out[0]);
   loss_ctx L;
   gb_status st = loss_begin(S, "nll_loss", a, &L);
   if (st) return st;
@@ -200,6 +206,7 @@ gb_status gb_cpu_nll_loss(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 }
 
 gb_status gb_cpu_nll_loss_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_nn_f64(S, GB_OP_NLL_LOSS_BACKWARD, a, out[0]);
   loss_ctx L;
   gb_status st = loss_begin(S, "nll_loss", a, &L);
   if (st) return st;

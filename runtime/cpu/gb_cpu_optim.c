@@ -8,6 +8,7 @@
 /* (p, g, buf): g += wd*p; buf = first ? g : momentum*buf + (1-dampening)*g;
  * g = nesterov ? g + momentum*buf : buf; p -= lr*g  (no momentum: p -= lr*g) */
 gb_status gb_cpu_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_sgd_step_f64(S, a, out);
   float *restrict p = gb_tensor_f32(out[0]), *restrict buf = gb_tensor_f32(a->in[2]);
   const float *restrict g = gb_tensor_f32(a->in[1]);
   const float lr = (float)a->f[0], mom = (float)a->f[1], damp = (float)a->f[2];
@@ -73,6 +74,7 @@ static void adam_rows(int64_t n, float *restrict p, const float *restrict g, flo
  * p *= 1 - lr*wd); m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
  * p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps) */
 gb_status gb_cpu_adam_step(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_adam_step_f64(S, a, out);
   const float lr = (float)a->f[0], wd = (float)a->f[4];
   const bool decoupled = a->i[1] != 0;
   double t = (double)a->i[0];

@@ -161,14 +161,17 @@ static gb_status reduce_sum_mean(gb_state *S, const gb_opargs *a, gb_tensor *out
 }
 
 gb_status gb_cpu_sum(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_reduce_f64(S, GB_OP_SUM, a, out[0]);
   return reduce_sum_mean(S, a, out[0], false);
 }
 
 gb_status gb_cpu_mean(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_reduce_f64(S, GB_OP_MEAN, a, out[0]);
   return reduce_sum_mean(S, a, out[0], true);
 }
 
 gb_status gb_cpu_var(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_reduce_f64(S, GB_OP_VAR, a, out[0]);
   plan p;
   gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   float *o = gb_tensor_f32(out[0]);
@@ -199,6 +202,8 @@ static int64_t block_arg(gb_state *S, const plan *p, int64_t start, bool want_ma
 
 static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out, bool want_max,
                                 uint64_t mask, bool values, bool indices) {
+  if (a->in[0]->dtype == GB_F64)
+    return gb_cpu_extreme_f64(S, a, out, want_max, mask, values, indices);
   plan p;
   gb_reduce_plan_init(a->in[0], mask, &p);
   float *vo = values ? gb_tensor_f32(out[0]) : NULL;
@@ -237,6 +242,7 @@ gb_status gb_cpu_argmin(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 /* logsumexp over the reduced block as max + log(sum(exp(x - max))): NaN when an element is
  * NaN, the max itself when it is infinite (+inf, or -inf for an all -inf or empty block). */
 gb_status gb_cpu_logsumexp(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_reduce_f64(S, GB_OP_LOGSUMEXP, a, out[0]);
   plan p;
   gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   float *o = gb_tensor_f32(out[0]);

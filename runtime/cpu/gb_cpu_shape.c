@@ -46,8 +46,11 @@ gb_status gb_cpu_cumsum(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
   if (st) return st;
   gb_dim_span sp = gb_dim_span_of(xc, a->i[0]);
+  bool dbl = out[0]->dtype == GB_F64; /* float64: read and written as double */
   const float *x = gb_tensor_f32(xc);
   float *y = gb_tensor_f32(out[0]);
+  const double *xd = gb_tensor_data(xc);
+  double *yd = gb_tensor_data(out[0]);
   bool rev = a->i[1] != 0;
   for (int64_t o = 0; o < sp.outer; o++) {
     for (int64_t i = 0; i < sp.inner; i++) {
@@ -55,8 +58,11 @@ gb_status gb_cpu_cumsum(gb_state *S, const gb_opargs *a, gb_tensor **out) {
       double acc = 0;
       for (int64_t j = 0; j < sp.n; j++) {
         int64_t at = base + (rev ? sp.n - 1 - j : j) * sp.inner;
-        acc += x[at];
-        y[at] = (float)acc;
+        acc += dbl ? xd[at] : x[at];
+        if (dbl)
+          yd[at] = acc;
+        else
+          y[at] = (float)acc;
       }
     }
   }

@@ -65,6 +65,8 @@ GB_DIST_HIDDEN int gb_dist_nccl_all_gather(const gb_dist_buf *in, void *out, con
 /* Called by the watchdog thread every tick: checks the NCCL work in flight (events, the
  * communicator's asynchronous error) and aborts the communicator on an error or timeout. */
 GB_DIST_HIDDEN void gb_dist_nccl_watch(double now);
-GB_DIST_HIDDEN void gb_dist_nccl_finalize(void);
+/* Ends the communicator: ncclCommDestroy, or ncclCommAbort when the group is broken (a
+ * destroy waits for work that a missing rank will never finish). */
+GB_DIST_HIDDEN void gb_dist_nccl_finalize(bool broken);
 
 #endif

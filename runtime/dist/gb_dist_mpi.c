@@ -763,7 +763,7 @@ static int d_finalize_locked(char *err, size_t cap) {
     if (rc) gb_dist_break(err);
   }
   stop_watchdog();
-  gb_dist_nccl_finalize();
+  gb_dist_nccl_finalize(D.broken);
   D.finalized = true;
   if (D.broken) return rc ? rc : gb_dist_fail(err, cap, "distributed: finalize: %s", D.why);
   if (D.abort_req != MPI_REQUEST_NULL) {

@@ -253,14 +253,14 @@ void gb_dist_nccl_watch(double now) {
   }
 }
 
-void gb_dist_nccl_finalize(void) {
+void gb_dist_nccl_finalize(bool broken) {
   if (!C.comm) return;
   pthread_mutex_lock(&C.lock);
   for (int i = 0; i < C.nq; i++)
     cudaEventDestroy(C.q[i].done);
   C.nq = 0;
   pthread_mutex_unlock(&C.lock);
-  if (atomic_load(&C.aborted))
+  if (broken || atomic_load(&C.aborted))
     N.abort(C.comm);
   else
     N.destroy(C.comm);

@@ -60,7 +60,7 @@ enum {
 };
 
 /* Element types of tensors handed across this API. */
-enum { GPUBP_FLOAT32 = 0, GPUBP_INT32 = 1, GPUBP_INT64 = 2 };
+enum { GPUBP_FLOAT32 = 0, GPUBP_INT32 = 1, GPUBP_INT64 = 2, GPUBP_FLOAT64 = 3 };
 
 typedef struct gpubp_runtime gpubp_runtime;
 
@@ -200,15 +200,17 @@ GPUBP_API int gpubp_wrap_tensor(gpubp_runtime *rt, const char *name, void *data,
                                 const int64_t *strides, gpubp_release_fn release, void *ud);
 
 /* Copy in with a dtype: as gpubp_set_tensor/gpubp_push_tensor below, for data of dtype
- * GPUBP_FLOAT32, GPUBP_INT32 or GPUBP_INT64 (labels go in as int64 directly). */
+ * GPUBP_FLOAT32, GPUBP_FLOAT64 (double), GPUBP_INT32 or GPUBP_INT64 (labels go in as int64
+ * directly). */
 GPUBP_API int gpubp_set_tensor_typed(gpubp_runtime *rt, const char *name, const void *data,
                                      int dtype, int ndim, const int64_t *shape);
 GPUBP_API int gpubp_push_tensor_typed(gpubp_runtime *rt, const void *data, int dtype, int ndim,
                                       const int64_t *shape);
 /* Copy out with a dtype: as gpubp_get_tensor/gpubp_to_tensor below, into a buffer of
- * `dtype` with room for `cap` elements. GPUBP_FLOAT32 takes any tensor; GPUBP_INT64 takes
+ * `dtype` with room for `cap` elements. GPUBP_FLOAT32 and GPUBP_FLOAT64 (double) take any
+ * tensor (float64 -> float32 rounds; int64 -> double is exact below 2^53); GPUBP_INT64 takes
  * int32 and int64 tensors; GPUBP_INT32 takes int32, and int64 whose values fit (else
- * GPUBP_ERRARG naming the element). A float32 tensor copied out as an integer type is
+ * GPUBP_ERRARG naming the element). A float tensor copied out as an integer type is
  * GPUBP_ERRTYPE (convert it in Lua, e.g. t:long()). */
 GPUBP_API int gpubp_get_tensor_typed(gpubp_runtime *rt, const char *name, void *buf, int dtype,
                                      size_t cap, int *ndim, int64_t *shape, size_t *numel);

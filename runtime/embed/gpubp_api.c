@@ -471,6 +471,7 @@ int gpubp_pcall(gpubp_runtime *rt, int nargs, int nresults) {
 static bool dtype_of(int api_dtype, gb_dtype *out) {
   switch (api_dtype) {
   case GPUBP_FLOAT32: *out = GB_F32; return true;
+  case GPUBP_FLOAT64: *out = GB_F64; return true;
   case GPUBP_INT32: *out = GB_I32; return true;
   case GPUBP_INT64: *out = GB_I64; return true;
   default: return false;
@@ -555,7 +556,8 @@ static int check_shape_arg(gpubp_runtime *rt, const void *data, int ndim, const 
 static int check_dtype_arg(gpubp_runtime *rt, int dtype, gb_dtype *out) {
   if (dtype_of(dtype, out)) return GPUBP_OK;
   char msg[96];
-  snprintf(msg, sizeof msg, "unknown dtype %d (GPUBP_FLOAT32, GPUBP_INT32 or GPUBP_INT64)", dtype);
+  snprintf(msg, sizeof msg,
+           "unknown dtype %d (GPUBP_FLOAT32, GPUBP_FLOAT64, GPUBP_INT32 or GPUBP_INT64)", dtype);
   set_err(rt, msg);
   return GPUBP_ERRARG;
 }
@@ -688,9 +690,19 @@ static void copy_out(lua_State *L, api_call *c, const gb_tensor *t) {
     }
     return;
   }
+  if (c->dtype == GB_F64) {
+    double *o = c->obuf;
+    for (int64_t i = 0; i < t->numel; i++)
+      o[i] = gb_tensor_get_flat(t, i);
+    return;
+  }
   if (t->dtype == GB_F32) {
     c->status = GPUBP_ERRTYPE;
     luaL_error(L, "tensor is float32; copy it out as GPUBP_FLOAT32 or convert it first (t:long())");
+  }
+  if (t->dtype == GB_F64) {
+    c->status = GPUBP_ERRTYPE;
+    luaL_error(L, "tensor is float64; copy it out as GPUBP_FLOAT64 or convert it first (t:long())");
   }
   for (int64_t i = 0; i < t->numel; i++) {
     int64_t v = gb_tensor_get_flat_int(t, i);

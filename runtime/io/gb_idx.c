@@ -127,16 +127,15 @@ static gb_status idx_parse_header(gb_state *S, const char *name, const uint8_t *
 }
 
 static gb_status check_dtype(gb_state *S, const char *name, const idx_header *h, gb_dtype dt) {
-  if (dt != GB_F32 && dt != GB_I32 && dt != GB_I64)
+  if ((unsigned)dt >= GB_NDTYPE)
     return gb_errorf(S, GB_EARG, "read_idx: %s: unsupported dtype %d", name, (int)dt);
-  if (dt != GB_F32 && (h->type == 0x0D || h->type == 0x0E))
+  if (!gb_dtype_is_float(dt) && (h->type == 0x0D || h->type == 0x0E))
     return gb_errorf(S, GB_EDTYPE, "read_idx: %s: %s elements cannot be read as %s", name,
                      type_name(h->type), gb_dtype_name(dt));
   return GB_OK;
 }
 
-/* Element i of big-endian data of type `type`, as double (exact for every integer type and
- * for float32; float64 is rounded later to float32 anyway). */
+/* Element i of big-endian data of type `type`, as double (exact for every type). */
 static double idx_get(int type, const uint8_t *p, size_t i) {
   switch (type) {
   case 0x08: return p[i];
@@ -166,6 +165,9 @@ static void idx_convert(const idx_header *h, const uint8_t *src, size_t n, gb_te
     if (t->dtype == GB_F32)
       for (size_t i = 0; i < n; i++)
         ((float *)dst)[first + i] = (float)src[i];
+    else if (t->dtype == GB_F64)
+      for (size_t i = 0; i < n; i++)
+        ((double *)dst)[first + i] = src[i];
     else if (t->dtype == GB_I32)
       for (size_t i = 0; i < n; i++)
         ((int32_t *)dst)[first + i] = src[i];
@@ -178,6 +180,8 @@ static void idx_convert(const idx_header *h, const uint8_t *src, size_t n, gb_te
     double v = idx_get(h->type, src, i);
     if (t->dtype == GB_F32)
       ((float *)dst)[first + i] = (float)v;
+    else if (t->dtype == GB_F64)
+      ((double *)dst)[first + i] = v;
     else if (t->dtype == GB_I32)
       ((int32_t *)dst)[first + i] = (int32_t)v;
     else

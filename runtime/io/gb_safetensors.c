@@ -38,7 +38,7 @@ typedef struct st_header {
 } st_header;
 
 static const char *st_dtype_name(gb_dtype dt) {
-  return dt == GB_F32 ? "F32" : dt == GB_I32 ? "I32" : "I64";
+  return dt == GB_F32 ? "F32" : dt == GB_F64 ? "F64" : dt == GB_I32 ? "I32" : "I64";
 }
 
 static char *dup_str(const char *s) {
@@ -109,6 +109,8 @@ static gb_status st_parse_entry(gb_state *S, const char *name, const char *key, 
                      key);
   if (strcmp(dts, "F32") == 0)
     info->dt = GB_F32;
+  else if (strcmp(dts, "F64") == 0)
+    info->dt = GB_F64;
   else if (strcmp(dts, "I32") == 0)
     info->dt = GB_I32;
   else if (strcmp(dts, "I64") == 0)
@@ -116,7 +118,7 @@ static gb_status st_parse_entry(gb_state *S, const char *name, const char *key, 
   else
     return gb_errorf(S, GB_EIO,
                      "load: %s: tensor '%s': dtype \"%.32s\" not supported (F32, "
-                     "I32, I64)",
+                     "F64, I32, I64)",
                      name, key, dts);
   json_t *shape = json_object_get(v, "shape");
   if (!json_is_array(shape) || json_array_size(shape) > GB_MAXDIM)
@@ -405,7 +407,7 @@ static gb_status st_check_save(gb_state *S, const char *path, const gb_safetenso
                        "first",
                        path, e->name, gb_device_name(e->tensor->device, dev));
     }
-    if (e->tensor->dtype != GB_F32 && e->tensor->dtype != GB_I32 && e->tensor->dtype != GB_I64)
+    if ((unsigned)e->tensor->dtype >= GB_NDTYPE)
       return gb_errorf(S, GB_EDTYPE, "save: %s: tensor '%s': dtype %s not supported", path, e->name,
                        gb_dtype_name(e->tensor->dtype));
     order[i] = e;

@@ -191,7 +191,7 @@ static void test_wrap(void) {
            GPUBP_ERRARG);
   CHECK_MSG(rt, "wrap: data is not aligned to 8 bytes for int64");
   CHECK_ST(rt, gpubp_wrap_tensor(rt, "Z", x, 9, "cpu", 1, four, NULL, NULL, NULL), GPUBP_ERRARG);
-  CHECK_MSG(rt, "unknown dtype 9 (GPUBP_FLOAT32, GPUBP_INT32 or GPUBP_INT64)");
+  CHECK_MSG(rt, "unknown dtype 9 (GPUBP_FLOAT32, GPUBP_FLOAT64, GPUBP_INT32 or GPUBP_INT64)");
   CHECK_ST(rt, gpubp_wrap_tensor(rt, "Z", x, GPUBP_FLOAT32, "tpu", 1, four, NULL, NULL, NULL),
            GPUBP_ERRDEVICE);
   CHECK_MSG(rt, "gpubp_wrap_tensor: unknown device 'tpu' (cpu, cuda or cuda:N)");
@@ -252,6 +252,19 @@ static void test_typed(void) {
   CHECK_ST(rt, gpubp_set_tensor_typed(rt, "Q", labels, 5, 1, n4), GPUBP_ERRARG);
   CHECK_MSG(rt, "unknown dtype 5");
   CHECK_ST(rt, gpubp_get_tensor_typed(rt, "Y", back64, -1, 4, &nd, sh, &n), GPUBP_ERRARG);
+  /* float64 both ways: a value only double holds survives; a float64 tensor asked for as
+   * int64 is refused naming its dtype */
+  double d[3] = {1 + 1e-12, -1.0 / 3, 1e300}, dback[3];
+  CHECK_ST(rt, gpubp_set_tensor_typed(rt, "D", d, GPUBP_FLOAT64, 1, n3), GPUBP_OK);
+  CHECK_ST(rt, gpubp_dostring(rt, "ddt = D.dtype == 'float64' and 1 or 0; D2 = D * 2", NULL),
+           GPUBP_OK);
+  CHECK(num(rt, "ddt") == 1);
+  CHECK_ST(rt, gpubp_get_tensor_typed(rt, "D2", dback, GPUBP_FLOAT64, 3, &nd, sh, &n), GPUBP_OK);
+  CHECK(n == 3 && dback[0] == 2 * d[0] && dback[1] == 2 * d[1] && dback[2] == 2 * d[2]);
+  CHECK_ST(rt, gpubp_get_tensor_typed(rt, "Y", dback, GPUBP_FLOAT64, 3, &nd, sh, &n),
+           GPUBP_ERRARG); /* 4 elements, room for 3 */
+  CHECK_ST(rt, gpubp_get_tensor_typed(rt, "D", back64, GPUBP_INT64, 4, &nd, sh, &n), GPUBP_ERRTYPE);
+  CHECK_MSG(rt, "tensor is float64; copy it out as GPUBP_FLOAT64 or convert it first (t:long())");
   gpubp_close(rt);
 }
 

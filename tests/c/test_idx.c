@@ -158,6 +158,15 @@ static void test_element_types(void) {
   CHECK(gb_idx_parse(S, "f64", buf, n, GB_F32, &t) == GB_OK);
   if (t) CHECK(gb_tensor_f32(t)[0] == -0.25f);
   gb_tensor_release(S, t);
+  /* float64 elements read as float64 keep every bit: 1 + 2^-52 = 0x3FF0000000000001 */
+  n = put_be32(buf, 0x00000E01);
+  n += put_be32(buf + n, 1);
+  n += put_be32(buf + n, 0x3FF00000);
+  n += put_be32(buf + n, 1);
+  t = NULL;
+  CHECK(gb_idx_parse(S, "f64", buf, n, GB_F64, &t) == GB_OK);
+  if (t) CHECK(t->dtype == GB_F64 && ((double *)gb_tensor_data(t))[0] == 1.0 + 0x1p-52);
+  gb_tensor_release(S, t);
   gb_state_free(S);
 }
 

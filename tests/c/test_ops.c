@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gb_backend.h"
 #include "gb_cpu.h"
 #include "gb_fn.h"
 #include "gb_kernels.h"
@@ -283,8 +284,8 @@ static void case_softmax(gb_state *S, gb_opid id, opcase *c) {
   }
   gb_tensor *g = frand(S, 2, (int64_t[]){3, 4}, -1.0, 1.0),
             *yt = make(S, 2, (int64_t[]){3, 4}, GB_F32);
-  for (int k = 0; k < 12; k++)
-    gb_tensor_f32(yt)[k] = (float)y[k];
+  for (int k = 0; k < 12; k++) /* the reference reads y as stored (float32, exact in float64) */
+    y[k] = gb_tensor_f32(yt)[k] = (float)y[k];
   for (int i = 0; i < 3; i++) {
     double dot = 0;
     for (int j = 0; j < 4; j++)
@@ -302,7 +303,7 @@ static void case_loss(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor *x = frand(S, 2, (int64_t[]){4, 3}, -2.0, 2.0), *y = labels(S, 4, 3);
   bool back = id == GB_OP_CROSS_ENTROPY_BACKWARD || id == GB_OP_NLL_LOSS_BACKWARD;
   bool ce = id == GB_OP_CROSS_ENTROPY || id == GB_OP_CROSS_ENTROPY_BACKWARD;
-  double *r = alloc_ref(c, back ? 12 : 1), total = 0, gscale = 0.7;
+  double *r = alloc_ref(c, back ? 12 : 1), total = 0, gscale = (float)0.7; /* as stored */
   for (int i = 0; i < 4; i++) {
     int64_t cls = (int64_t)at(y, i) - 1;
     double z = 0;
@@ -1109,6 +1110,9 @@ static void free_case(gb_state *S, opcase *c) {
 
 /* ---- forward check ---- */
 
+/* Set during the float64 pass (check_float64): inputs are doubles, tolerances ~1e-12. */
+static bool f64_pass;
+
 static void check_forward(gb_state *S, gb_opid id, opcase *c) {
   const char *name = gb_ops[id].name;
   gb_tensor *out[2] = {NULL, NULL};
@@ -1125,10 +1129,11 @@ static void check_forward(gb_state *S, gb_opid id, opcase *c) {
   bool sums = id == GB_OP_MATMUL || id == GB_OP_ADDMM || id == GB_OP_ADAM_STEP ||
               id == GB_OP_LSTM_SEQ || id == GB_OP_LSTM_SEQ_BACKWARD || id == GB_OP_GRU_SEQ ||
               id == GB_OP_GRU_SEQ_BACKWARD;
-  double tol = sums ? 1e-5 : 2e-6;
+  double tol = f64_pass ? 1e-12 : sums ? 1e-5 : 2e-6, atol = f64_pass ? 1e-14 : 1e-6;
   for (int64_t i = 0; i < c->nref && i < out[0]->numel; i++)
-    CHECK(close_to(at(out[0], i), c->ref[i], tol, 1e-6), "%s: element %lld = %.9g, expected %.9g",
-          name, (long long)i, at(out[0], i), c->ref[i]);
+    CHECK(close_to(at(out[0], i), c->ref[i], tol, atol),
+          "%s%s: element %lld = %.17g, expected %.17g", name, f64_pass ? " (float64)" : "",
+          (long long)i, at(out[0], i), c->ref[i]);
   gb_tensor_release(S, out[0]);
   gb_tensor_release(S, out[1]);
 }
@@ -1151,7 +1156,7 @@ static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
   gb_opargs a = c->a;
   bool any = false;
   for (int k = 0; k < a.nin; k++) { /* fresh leaves so gradients start empty */
-    if (a.in[k]->dtype != GB_F32 || (id == GB_OP_WHERE && k == 0) ||
+    if (!gb_dtype_is_float(a.in[k]->dtype) || (id == GB_OP_WHERE && k == 0) ||
         (id == GB_OP_MASKED_FILL && k == 1))
       continue;
     gb_tensor *leaf;
@@ -1163,16 +1168,37 @@ static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
   if (!any) return;
   gb_tensor *out[2] = {NULL, NULL};
   CHECK(gb_op_run(S, id, &a, out) == GB_OK, "%s grad forward: %s", name, gb_state_error(S));
-  gb_tensor *w = frand(S, out[0]->ndim, out[0]->shape, -1, 1), *prod, *loss;
-  gb_fn_binary(S, GB_OP_MUL, out[0], w, &prod);
-  gb_fn_reduce(S, GB_OP_SUM, prod, 0, false, &loss);
-  CHECK(gb_backward(S, loss, NULL, false) == GB_OK, "%s backward: %s", name, gb_state_error(S));
+  gb_tensor *w = frand(S, out[0]->ndim, out[0]->shape, -1, 1), *prod = NULL, *loss = NULL;
+  if (f64_pass) { /* d sum(out * w) / d in = the backward of out with gradient w */
+    gb_tensor *wd;
+    gb_fn_to_dtype(S, w, out[0]->dtype, &wd);
+    gb_tensor_release(S, w);
+    w = wd;
+    CHECK(gb_backward(S, out[0], w, false) == GB_OK, "%s backward: %s", name, gb_state_error(S));
+  } else {
+    gb_fn_binary(S, GB_OP_MUL, out[0], w, &prod);
+    gb_fn_reduce(S, GB_OP_SUM, prod, 0, false, &loss);
+    CHECK(gb_backward(S, loss, NULL, false) == GB_OK, "%s backward: %s", name, gb_state_error(S));
+  }
   bool was = gb_set_grad_enabled(S, false);
   for (int k = 0; k < a.nin; k++) {
     gb_tensor *leaf = a.in[k];
     if (!leaf->requires_grad) continue;
     CHECK(leaf->grad != NULL, "%s: input %d got no gradient", name, k + 1);
-    for (int64_t i = 0; leaf->grad && i < leaf->numel; i++) {
+    for (int64_t i = 0; f64_pass && leaf->grad && i < leaf->numel; i++) {
+      double *p = (double *)gb_tensor_data(leaf) + i, keep = *p;
+      const double eps = 1e-6; /* central differences in double: error ~eps^2 + 1e-16/eps */
+      *p = keep + eps;
+      double up = weighted_loss(S, id, &a, w);
+      *p = keep - eps;
+      double down = weighted_loss(S, id, &a, w);
+      *p = keep;
+      double num = (up - down) / (2.0 * eps), ana = at(leaf->grad, i);
+      CHECK(close_to(ana, num, 1e-6, 1e-8),
+            "%s (float64): d/d(input %d)[%lld]: tape %.12g, finite differences %.12g", name, k + 1,
+            (long long)i, ana, num);
+    }
+    for (int64_t i = 0; !f64_pass && leaf->grad && i < leaf->numel; i++) {
       float *p = gb_tensor_f32(leaf) + i, keep = *p;
       const float eps = 1e-2f;
       *p = keep + eps;
@@ -1615,6 +1641,60 @@ static void check_nan_nn(gb_state *S) {
     gb_tensor_release(S, objs[k]);
 }
 
+/* ---- float64: each row the CPU backend runs in double (gb_backend.runs_f64) gets its float32
+ * case again with the float inputs widened to float64 (the same values, so the same double
+ * reference), checked to 1e-12 instead of 2e-6, and its tape gradient checked against central
+ * differences with a step of 1e-6 to 1e-6 relative (float32 used 1e-2 and 2e-2). ---- */
+
+static gb_tensor *widened(gb_state *S, gb_tensor *t) {
+  gb_tensor *w;
+  bool was = gb_set_grad_enabled(S, false);
+  gb_status st = gb_fn_to_dtype(S, t, GB_F64, &w);
+  gb_set_grad_enabled(S, was);
+  if (st) abort();
+  return w;
+}
+
+static void widen_case(gb_state *S, gb_opid id, opcase *c) {
+  gb_tensor *old_into = c->into;
+  for (int k = 0; k < c->a.nin; k++) {
+    gb_tensor *t = c->a.in[k];
+    if (t->dtype != GB_F32 || (id == GB_OP_WHERE && k == 0)) continue; /* where's 0/1 mask */
+    c->a.in[k] = widened(S, t);
+    if (t == old_into) { /* an in-place row (optimizer steps) writes its widened input */
+      gb_tensor_release(S, c->into);
+      c->into = c->a.in[k];
+      gb_tensor_retain(c->into);
+    }
+    gb_tensor_release(S, t);
+  }
+  if (c->into && c->into == old_into && c->into->dtype == GB_F32) {
+    c->into = widened(S, old_into);
+    gb_tensor_release(S, old_into);
+  }
+}
+
+static int check_float64(gb_state *S) {
+  const gb_backend *b = gb_backend_loaded(GB_CPU);
+  int n = 0;
+  f64_pass = true;
+  for (int id = 0; id < GB_NOPS; id++) {
+    if (!b->runs_f64 || !b->runs_f64((gb_opid)id)) continue;
+    if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) continue; /* float32 draws widened */
+    opcase c;
+    build_case(S, (gb_opid)id, &c);
+    CHECK(c.nref > 0, "row %s runs float64 but has no case", gb_ops[id].name);
+    widen_case(S, (gb_opid)id, &c);
+    check_forward(S, (gb_opid)id, &c);
+    if (gb_ops[id].grad && c.smooth && gb_ops[id].grad != gb_grad_zero)
+      check_gradient(S, (gb_opid)id, &c);
+    free_case(S, &c);
+    n++;
+  }
+  f64_pass = false;
+  return n;
+}
+
 int main(void) {
   gb_cpu_backend_register();
   gb_state *S = gb_state_new();
@@ -1641,11 +1721,12 @@ int main(void) {
   check_large_offsets(S);
   check_issue15_specials(S);
   check_max_pool_indices(S);
+  int doubled = check_float64(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);
   CHECK(m.allocated == 0, "%lld bytes still allocated after all cases", (long long)m.allocated);
   gb_state_free(S);
-  printf("%d rows, %d forward-checked, %d gradient-checked, %d failures\n", GB_NOPS, tested, graded,
-         failures);
+  printf("%d rows, %d forward-checked, %d gradient-checked, %d also in float64, %d failures\n",
+         GB_NOPS, tested, graded, doubled, failures);
   return failures ? 1 : 0;
 }

@@ -312,7 +312,7 @@ static void test_malformed(void) {
   n = build(b, "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
   expect_bad("nodtype", b, n, "tensor 'a': missing or non-string \"dtype\"");
   n = build(b, "{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2);
-  expect_bad("f16", b, n, "tensor 'a': dtype \"F16\" not supported (F32, I32, I64)");
+  expect_bad("f16", b, n, "tensor 'a': dtype \"F16\" not supported (F32, F64, I32, I64)");
   n = build(b, "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4);
   expect_bad("negshape", b, n,
              "tensor 'a': \"shape\" must be an array of at most 8 non-negative integers");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gb_backend.h"
 #include "gb_cpu.h"
 #include "gb_cuda.h"
 #include "gb_fn.h"
@@ -792,6 +793,8 @@ static void set_at(gb_tensor *t, int64_t i, double v) {
   char *p = (char *)gb_tensor_data(t);
   if (t->dtype == GB_F32)
     ((float *)p)[off] = (float)v;
+  else if (t->dtype == GB_F64)
+    ((double *)p)[off] = v;
   else if (t->dtype == GB_I64)
     ((int64_t *)p)[off] = (int64_t)v;
   else
@@ -925,6 +928,96 @@ static void test_copies(gb_state *S) {
   gb_tensor_release(S, acc);
 }
 
+/* float64 on the device: the rows every backend runs for any dtype (fill, arange, linspace,
+ * copy/conversion both ways, comparisons, index_select by element bytes) give the CPU's bits;
+ * the float maths rows either run in double (the backend's runs_f64) and match the CPU's
+ * float64 result to 1e-12, or refuse with "<op>: float64 is not supported on <device>; use
+ * :float()". */
+static void test_float64(gb_state *S) {
+  const gb_backend *be = gb_backend_loaded(test_dev);
+  int64_t n = 7, shape[1] = {7};
+  gb_tensor *x = make(S, 1, shape, GB_F32, 0, false), *xd, *dev, *back, *h;
+  for (int64_t i = 0; i < n; i++)
+    set_at(x, i, i == 3 ? 1 + 1e-7 : urand() * 4 - 2);
+  OK(S, gb_fn_to_dtype(S, x, GB_F64, &xd));
+  set_at(xd, 2, 1 + 1e-12); /* a value only float64 holds */
+  OK(S, gb_fn_to_device(S, xd, test_dev, &dev));
+  h = to_cpu(S, dev);
+  for (int64_t i = 0; i < n; i++)
+    CHECK(gb_tensor_get_flat(h, i) == gb_tensor_get_flat(xd, i), "float64 round trip: element %lld",
+          (long long)i);
+  gb_tensor_release(S, h);
+  /* conversions on the device: float64 -> float32 -> float64 and float64 -> int64 */
+  OK(S, gb_fn_to_dtype(S, dev, GB_F32, &back));
+  h = to_cpu(S, back);
+  for (int64_t i = 0; i < n; i++)
+    CHECK(gb_tensor_get_flat(h, i) == (float)gb_tensor_get_flat(xd, i),
+          "float64 -> float32 on the device: element %lld", (long long)i);
+  gb_tensor_release(S, h);
+  gb_tensor_release(S, back);
+  /* fill and linspace in double */
+  gb_tensor *f;
+  OK(S, gb_fn_full(S, 1, shape, GB_F64, test_dev, 0.1, &f));
+  h = to_cpu(S, f);
+  CHECK(gb_tensor_get_flat(h, 6) == 0.1, "float64 fill keeps the double 0.1");
+  gb_tensor_release(S, h);
+  gb_opargs la = {.f = {0.0, 1.0}};
+  OK(S, gb_op_run_into(S, GB_OP_LINSPACE, &la, f));
+  h = to_cpu(S, f);
+  CHECK(gb_tensor_get_flat(h, 1) == 1.0 / 6, "float64 linspace steps in double: %.17g",
+        gb_tensor_get_flat(h, 1));
+  gb_tensor_release(S, h);
+  /* a comparison in double: 1 + 1e-12 > 1 (float32 would say equal) */
+  gb_tensor *one, *gt;
+  OK(S, gb_fn_full(S, 1, shape, GB_F64, test_dev, 1.0, &one));
+  OK(S, gb_fn_binary(S, GB_OP_GT, dev, one, &gt));
+  h = to_cpu(S, gt);
+  CHECK(gb_tensor_get_flat(h, 2) == 1.0, "float64 gt on the device");
+  gb_tensor_release(S, h);
+  /* the float maths rows: double results or the refusal, by the backend's answer */
+  static const gb_opid rows[] = {GB_OP_ADD, GB_OP_EXP, GB_OP_SUM, GB_OP_SOFTMAX};
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    gb_opid id = rows[r];
+    gb_opargs a = {.in = {dev, one}, .nin = gb_ops[id].nin, .i = {0, 0}};
+    gb_opargs ac = {.in = {xd, NULL}, .nin = gb_ops[id].nin, .i = {0, 0}};
+    gb_tensor *onec = NULL, *out[2] = {NULL, NULL}, *ref[2] = {NULL, NULL};
+    if (id == GB_OP_SUM) a.i[0] = ac.i[0] = 1;
+    OK(S, gb_fn_full(S, 1, shape, GB_F64, GB_CPU, 1.0, &onec));
+    ac.in[1] = onec;
+    gb_status st = gb_op_run(S, id, &a, out);
+    bool runs = be && be->runs_f64 && be->runs_f64(id);
+    if (!runs) {
+      char want[GB_ERRLEN], d[GB_DEVICE_STRLEN];
+      snprintf(want, sizeof want, "%s: float64 is not supported on %s; use :float()",
+               gb_ops[id].name, gb_device_name(test_dev, d));
+      CHECK(st == GB_EDTYPE && strcmp(gb_state_error(S), want) == 0,
+            "%s in float64 on %s: status %d, '%s' (expected '%s')", gb_ops[id].name, d, (int)st,
+            gb_state_error(S), want);
+    } else {
+      CHECK(st == GB_OK, "%s in float64: %s", gb_ops[id].name, gb_state_error(S));
+      OK(S, gb_op_run(S, id, &ac, ref));
+      h = st == GB_OK ? to_cpu(S, out[0]) : NULL;
+      for (int64_t i = 0; h && i < h->numel; i++)
+        CHECK(fabs(gb_tensor_get_flat(h, i) - gb_tensor_get_flat(ref[0], i)) <=
+                  1e-12 * (1 + fabs(gb_tensor_get_flat(ref[0], i))),
+              "%s in float64: element %lld = %.17g, cpu %.17g", gb_ops[id].name, (long long)i,
+              gb_tensor_get_flat(h, i), gb_tensor_get_flat(ref[0], i));
+      gb_tensor_release(S, h);
+    }
+    for (int k = 0; k < 2; k++) {
+      gb_tensor_release(S, out[k]);
+      gb_tensor_release(S, ref[k]);
+    }
+    gb_tensor_release(S, onec);
+  }
+  gb_tensor_release(S, gt);
+  gb_tensor_release(S, one);
+  gb_tensor_release(S, f);
+  gb_tensor_release(S, dev);
+  gb_tensor_release(S, xd);
+  gb_tensor_release(S, x);
+}
+
 int main(void) {
   gb_cpu_backend_register();
   const char *why = NULL;
@@ -940,6 +1033,7 @@ int main(void) {
   int tested = test_rows(S);
   test_errors(S);
   test_conversions(S);
+  test_float64(S);
   if (test_dev == GB_CPU) {
     gb_state_free(S);
     printf("self-check (cpu vs cpu): %d cases, %d checks, %d failures\n", tested, checks, failures);

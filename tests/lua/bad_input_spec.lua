@@ -60,9 +60,11 @@ describe('bad input', function()
   it('mismatched dtypes and devices', function()
     fails_with('cross_entropy: labels must be int64 class indices 1..C, got dtype float32 (convert with :long())',
       function() return gb.cross_entropy(gb.ones(2, 3), gb.tensor({1, 2})) end)
-    fails_with('pow: argument 2 has dtype int64, expected float32 (convert with :float())',
-      function() return gb.ones(2):pow(gb.ones(2, {dtype = 'int64'})) end)
-    fails_with("to: 'gpu' is neither a dtype (float32, int32, int64) nor a device (cpu, cuda, cuda:N)",
+    fails_with('exp: argument 1 has dtype int64, expected float32 or float64 (convert with :float())',
+      function() return gb.ones(2, {dtype = 'int64'}):exp() end)
+    fails_with('conv2d: float64 is not supported on cpu; use :float()',
+      function() return gb.nn.Conv2d(1, 1, 2)(gb.ones(1, 1, 3, 3, {dtype = 'float64'})) end)
+    fails_with("to: 'gpu' is neither a dtype (float32, float64, int32, int64) nor a device (cpu, cuda, cuda:N)",
       function() return gb.ones(2):to('gpu') end)
     if not gb.cuda or not gb.cuda.is_available() then
       fails_with('to: device cuda:0 is not available', function() return gb.ones(2):to('cuda') end)

@@ -208,7 +208,7 @@ describe('tensor constructors', function()
       { function() gb.eye(2, { n = 2 }) end, "eye: unknown option 'n'" },
       { function() gb.randn(2, { mean = 1 }) end, "randn: unknown option 'mean'" },
       { function() gb.tensor({ 1 }, 'int65') end,
-        "tensor: unknown dtype 'int65' (expected float32, int32 or int64)" },
+        "tensor: unknown dtype 'int65' (expected float32, float64, int32 or int64)" },
       { function() gb.zeros(2, { requires_grad = 1 }) end,
         "zeros: option 'requires_grad' expects a boolean, got number" },
       { function() gb.ones(2, true) end, 'ones: expected an options table {dtype=, device=, '

@@ -33,15 +33,16 @@ local function install_callback()
 end
 
 -- Buckets in reverse registration order (backward meets the last layers first), each up
--- to bucket_mb (at least one parameter), on one flat buffer per bucket.
+-- to bucket_mb (at least one parameter) of one dtype, on one flat buffer per bucket.
 local function make_buckets(params, bucket_mb)
-  local limit = bucket_mb * 1024 * 1024 / 4
+  local bytes = bucket_mb * 1024 * 1024
   local buckets, cur = {}, nil
   for i = #params, 1, -1 do
     local p = params[i]
     local n = p:numel()
-    if not cur or (cur.numel > 0 and cur.numel + n > limit) then
-      cur = { params = {}, numel = 0 }
+    local limit = bytes / (p.dtype == 'float64' and 8 or 4)
+    if not cur or cur.dtype ~= p.dtype or (cur.numel > 0 and cur.numel + n > limit) then
+      cur = { params = {}, numel = 0, dtype = p.dtype }
       buckets[#buckets + 1] = cur
     end
     cur.params[#cur.params + 1] = p
@@ -49,7 +50,7 @@ local function make_buckets(params, bucket_mb)
   end
   for _, b in ipairs(buckets) do
     local dev = b.params[1].device
-    b.flat = gb.zeros({ math.max(b.numel, 1) }, { device = dev })
+    b.flat = gb.zeros({ math.max(b.numel, 1) }, { device = dev, dtype = b.dtype })
     b.views, b.ready = {}, {}
     local off = 1
     for k, p in ipairs(b.params) do

@@ -325,12 +325,21 @@ function Module:eval()
   return self:train(false)
 end
 
--- Moves parameters and buffers to `device`. Parameters are replaced by moved copies, so
--- build optimizers after calling to(), as in PyTorch.
+local FLOAT_DTYPES = { float32 = 'float32', float = 'float32', float64 = 'float64',
+  double = 'float64' }
+
+-- Moves parameters and buffers to `device`, or with a float dtype name ('float64', 'double',
+-- 'float32', 'float') converts the float ones to it (integer buffers stay, as PyTorch's
+-- module.double()). Parameters are replaced by moved copies, so build optimizers after
+-- calling to(), as in PyTorch.
 function Module:to(device)
+  local dtype = FLOAT_DTYPES[device]
   local moved = {} -- a tensor shared by several modules stays shared
   local function move(t, is_param)
-    if t.device == device then return t end
+    if dtype and (t.dtype == dtype or (t.dtype ~= 'float32' and t.dtype ~= 'float64')) then
+      return t
+    end
+    if not dtype and t.device == device then return t end
     if not moved[t] then
       if is_param then
         local q = gb.no_grad(function() return t:to(device):detach() end)
@@ -357,6 +366,14 @@ function Module:cpu()
   return self:to('cpu')
 end
 
+function Module:double()
+  return self:to('float64')
+end
+
+function Module:float()
+  return self:to('float32')
+end
+
 -- Drops every parameter's gradient (PyTorch's set_to_none=True behaviour).
 function Module:zero_grad()
   for _, p in ipairs(self:parameters()) do p.grad = nil end
@@ -375,7 +392,7 @@ local function shape_str(t)
   return '(' .. table.concat(t.shape, ',') .. ')'
 end
 
-local CASTS = { float32 = 'float', int64 = 'long', int32 = 'int' }
+local CASTS = { float32 = 'float', float64 = 'double', int64 = 'long', int32 = 'int' }
 
 local function cast(t, dtype)
   local m = CASTS[dtype]

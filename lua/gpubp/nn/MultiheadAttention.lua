@@ -72,7 +72,7 @@ end
 -- A mask as an additive float tensor: int masks and float masks without a negative entry are
 -- boolean (nonzero: not allowed -> -inf); a float mask with a negative entry is added as is.
 local function additive(m)
-  if m.dtype ~= 'float32' then m = m:ne(0) elseif m:min():item() < 0 then return m else m = m:ne(0) end
+  if m.dtype ~= 'float32' and m.dtype ~= 'float64' then m = m:ne(0) elseif m:min():item() < 0 then return m else m = m:ne(0) end
   return gb.where(m, gb.full({ 1 }, -math.huge, { device = m.device }), gb.zeros(1, { device = m.device }))
 end
 

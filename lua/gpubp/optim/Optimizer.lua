@@ -130,8 +130,8 @@ function Optimizer:step(closure)
   return loss
 end
 
--- Fused update rows of the core (gb._sgd_step, gb._adam_step) need float32, contiguous
--- tensors shaped like the parameter. The first refusal for a parameter (checked before
+-- Fused update rows of the core (gb._sgd_step, gb._adam_step) need float32 or float64 (on
+-- the cpu), contiguous tensors shaped like the parameter. The first refusal for a parameter (checked before
 -- anything is written) sends it to the op-by-op path from then on.
 function Optimizer:unfusable(p)
   local nf = rawget(self, '_unfusable')
@@ -139,7 +139,7 @@ function Optimizer:unfusable(p)
 end
 
 function Optimizer:try_fused(p, fn, ...)
-  if p.dtype ~= 'float32' then
+  if p.dtype ~= 'float32' and p.dtype ~= 'float64' then
     self._unfusable = self._unfusable or setmetatable({}, { __mode = 'k' })
     self._unfusable[p] = true
     return false
