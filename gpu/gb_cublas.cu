@@ -32,6 +32,9 @@ bool gb_cublas_load(const char **why) {
           {(void **)&gb_cublas.sgemm, "cublasSgemm_v2"},
           {(void **)&gb_cublas.sgemm_strided_batched, "cublasSgemmStridedBatched"},
           {(void **)&gb_cublas.sscal, "cublasSscal_v2"},
+          {(void **)&gb_cublas.dgemm, "cublasDgemm_v2"},
+          {(void **)&gb_cublas.dgemm_strided_batched, "cublasDgemmStridedBatched"},
+          {(void **)&gb_cublas.dscal, "cublasDscal_v2"},
       };
       state = 1;
       for (auto &f : fns) {

@@ -16,6 +16,9 @@ typedef struct gb_cublas_api {
   decltype(&cublasSgemm_v2) sgemm;
   decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
   decltype(&cublasSscal_v2) sscal;
+  decltype(&cublasDgemm_v2) dgemm; /* float64 products */
+  decltype(&cublasDgemmStridedBatched) dgemm_strided_batched;
+  decltype(&cublasDscal_v2) dscal;
 } gb_cublas_api;
 
 extern gb_cublas_api gb_cublas;
@@ -28,6 +31,8 @@ bool gb_cublas_load(const char **why);
 #undef cublasSetStream
 #undef cublasSgemm
 #undef cublasSscal
+#undef cublasDgemm
+#undef cublasDscal
 #define cublasCreate gb_cublas.create
 #define cublasDestroy gb_cublas.destroy
 #define cublasSetStream gb_cublas.set_stream
@@ -36,5 +41,8 @@ bool gb_cublas_load(const char **why);
 #define cublasSgemm gb_cublas.sgemm
 #define cublasSgemmStridedBatched gb_cublas.sgemm_strided_batched
 #define cublasSscal gb_cublas.sscal
+#define cublasDgemm gb_cublas.dgemm
+#define cublasDgemmStridedBatched gb_cublas.dgemm_strided_batched
+#define cublasDscal gb_cublas.dscal
 
 #endif

@@ -18,6 +18,59 @@ static gb_status cuda_copy(gb_state *S, void *dst, gb_device ddev, const void *s
   return gb_cuda_memcpy(S, dst, ddev, src, sdev, nbytes);
 }
 
+/* The rows whose CUDA launchers run float64 in double (gb_backend.runs_f64): the elementwise
+ * rows of gb_math.h's lists (a double functor beside the float one) and the matrix products
+ * (cublasDgemm). The others (reductions, softmax, losses, indexing adds...) refuse
+ * float64 in their shape rules; fill, copy, comparisons and the byte-moving rows take any
+ * dtype without asking. */
+static bool cuda_runs_f64(gb_opid id) {
+  switch (id) {
+  case GB_OP_AFFINE:
+  case GB_OP_RDIV_SCALAR:
+  case GB_OP_POW_SCALAR:
+  case GB_OP_RPOW_SCALAR:
+  case GB_OP_EXP:
+  case GB_OP_LOG:
+  case GB_OP_SQRT:
+  case GB_OP_ABS:
+  case GB_OP_SIGN:
+  case GB_OP_TANH:
+  case GB_OP_SIGMOID:
+  case GB_OP_RELU:
+  case GB_OP_LEAKY_RELU:
+  case GB_OP_GELU:
+  case GB_OP_CLAMP:
+  case GB_OP_SIN:
+  case GB_OP_COS:
+  case GB_OP_ERF:
+  case GB_OP_LOG1P:
+  case GB_OP_FLOOR:
+  case GB_OP_ROUND:
+  case GB_OP_SILU:
+  case GB_OP_ELU:
+  case GB_OP_SOFTPLUS:
+  case GB_OP_ADD:
+  case GB_OP_SUB:
+  case GB_OP_MUL:
+  case GB_OP_DIV:
+  case GB_OP_POW:
+  case GB_OP_MAXIMUM:
+  case GB_OP_MINIMUM:
+  case GB_OP_RELU_BACKWARD:
+  case GB_OP_LEAKY_RELU_BACKWARD:
+  case GB_OP_SIGMOID_BACKWARD:
+  case GB_OP_TANH_BACKWARD:
+  case GB_OP_GELU_BACKWARD:
+  case GB_OP_SILU_BACKWARD:
+  case GB_OP_ELU_BACKWARD:
+  case GB_OP_SOFTPLUS_BACKWARD:
+  case GB_OP_MASKED_FILL:
+  case GB_OP_MATMUL: /* cublasDgemm */
+  case GB_OP_ADDMM: return true;
+  default: return false;
+  }
+}
+
 static gb_backend make_backend() {
   gb_backend b;
   memset(&b, 0, sizeof b);
@@ -38,6 +91,7 @@ static gb_backend make_backend() {
   b.release_state = gb_cuda_shutdown;
   b.kernels = cuda_kernels;
   b.native_stream = gb_cuda_native_stream;
+  b.runs_f64 = cuda_runs_f64;
   return b;
 }
 

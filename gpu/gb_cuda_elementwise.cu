@@ -4,9 +4,11 @@
  * flat operands (the common case after coalescing) and another any strides. */
 #include "gb_cuda_impl.h"
 
-/* Flat operands: operand k advances by s[k] (1, or 0 for a broadcast scalar). */
-template <int NIN, class T, class F>
-__global__ void k_flat(int64_t n, float *out, int so, const T *x0, int s0, const T *x1, int s1,
+/* Flat operands: operand k advances by s[k] (1, or 0 for a broadcast scalar). T is the
+ * inputs' element type, OT the output's (float for comparisons and float32 rows, double for
+ * the float64 rows). */
+template <int NIN, class T, class OT, class F>
+__global__ void k_flat(int64_t n, OT *out, int so, const T *x0, int s0, const T *x1, int s1,
                        const T *x2, int s2, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
@@ -17,7 +19,7 @@ __global__ void k_flat(int64_t n, float *out, int so, const T *x0, int s0, const
   }
 }
 
-template <int NIN, class T, class F> __global__ void k_strided(gb_cuda_iter it, F f) {
+template <int NIN, class T, class OT, class F> __global__ void k_strided(gb_cuda_iter it, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[NIN + 1];
@@ -25,11 +27,11 @@ template <int NIN, class T, class F> __global__ void k_strided(gb_cuda_iter it, 
     T a = ((const T *)it.base[1])[off[1]];
     T b = NIN > 1 ? ((const T *)it.base[2])[off[2]] : a;
     T c = NIN > 2 ? ((const T *)it.base[3])[off[3]] : a;
-    ((float *)it.base[0])[off[0]] = f(a, b, c);
+    ((OT *)it.base[0])[off[0]] = f(a, b, c);
   }
 }
 
-template <int NIN, class T, class F>
+template <int NIN, class T, class OT = float, class F>
 static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, const char *what) {
   gb_cuda_dev *c;
   gb_device dev = out->device;
@@ -45,17 +47,18 @@ static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, co
     const T *p3 = NIN > 2 ? (const T *)it.base[3] : p1;
     int s1 = (int)it.stride[1][0], s2 = NIN > 1 ? (int)it.stride[2][0] : 0,
         s3 = NIN > 2 ? (int)it.stride[3][0] : 0;
-    k_flat<NIN, T, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
-        it.numel, (float *)it.base[0], (int)it.stride[0][0], p1, s1, p2, s2, p3, s3, f);
+    k_flat<NIN, T, OT, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
+        it.numel, (OT *)it.base[0], (int)it.stride[0][0], p1, s1, p2, s2, p3, s3, f);
   } else {
-    k_strided<NIN, T, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, f);
+    k_strided<NIN, T, OT, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, f);
   }
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
 }
 
-/* ---- unary: `x` the element, f0/f1 the row's scalars ---- */
-#define GB_CUDA_UNARY(name, EXPR)                                                                  \
+/* ---- unary: `x` the element, f0/f1 the row's scalars; each row has a float functor (gb_f_
+ * formula) and a double one (gb_d_), the output's dtype picks ---- */
+#define GB_CUDA_UNARY(name, EXPR, DEXPR)                                                           \
   struct op_##name {                                                                               \
     float f0, f1;                                                                                  \
     __device__ __forceinline__ float operator()(float x, float, float) const {                     \
@@ -64,17 +67,29 @@ static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, co
       return (EXPR);                                                                               \
     }                                                                                              \
   };                                                                                               \
+  struct opd_##name {                                                                              \
+    double f0, f1;                                                                                 \
+    __device__ __forceinline__ double operator()(double x, double, double) const {                 \
+      const double f0_ = f0, f1_ = f1;                                                             \
+      (void)f0_, (void)f1_;                                                                        \
+      return (DEXPR);                                                                              \
+    }                                                                                              \
+  };                                                                                               \
   extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {          \
+    if (out[0]->dtype == GB_F64) {                                                                 \
+      opd_##name fd = {a->f[0], a->f[1]};                                                          \
+      return launch<1, double, double>(S, a, out[0], fd, #name " kernel");                         \
+    }                                                                                              \
     op_##name f = {(float)a->f[0], (float)a->f[1]};                                                \
     return launch<1, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
-#define GB_CUDA_UNARY_ROW(row, f) GB_CUDA_UNARY(row, gb_f_##f(x, f0_, f1_))
+#define GB_CUDA_UNARY_ROW(row, f) GB_CUDA_UNARY(row, gb_f_##f(x, f0_, f1_), gb_d_##f(x, f0_, f1_))
 GB_UNARY_ROWS(GB_CUDA_UNARY_ROW)
 #undef GB_CUDA_UNARY_ROW
 
-/* ---- binary with broadcasting: `x`, `y` the elements ---- */
-#define GB_CUDA_BINARY(name, EXPR)                                                                 \
+/* ---- binary with broadcasting: `x`, `y` the elements; float and double functors ---- */
+#define GB_CUDA_BINARY(name, EXPR, DEXPR)                                                          \
   struct op_##name {                                                                               \
     float f0, f1;                                                                                  \
     __device__ __forceinline__ float operator()(float x, float y, float) const {                   \
@@ -83,12 +98,25 @@ GB_UNARY_ROWS(GB_CUDA_UNARY_ROW)
       return (EXPR);                                                                               \
     }                                                                                              \
   };                                                                                               \
+  struct opd_##name {                                                                              \
+    double f0, f1;                                                                                 \
+    __device__ __forceinline__ double operator()(double x, double y, double) const {               \
+      const double f0_ = f0, f1_ = f1;                                                             \
+      (void)f0_, (void)f1_;                                                                        \
+      return (DEXPR);                                                                              \
+    }                                                                                              \
+  };                                                                                               \
   extern "C" gb_status gb_cuda_##name(gb_state *S, const gb_opargs *a, gb_tensor **out) {          \
+    if (out[0]->dtype == GB_F64) {                                                                 \
+      opd_##name fd = {a->f[0], a->f[1]};                                                          \
+      return launch<2, double, double>(S, a, out[0], fd, #name " kernel");                         \
+    }                                                                                              \
     op_##name f = {(float)a->f[0], (float)a->f[1]};                                                \
     return launch<2, float>(S, a, out[0], f, #name " kernel");                                     \
   }
 
-#define GB_CUDA_BINARY_ROW(row, f) GB_CUDA_BINARY(row, gb_f_##f(x, y, f0_, f1_))
+#define GB_CUDA_BINARY_ROW(row, f)                                                                 \
+  GB_CUDA_BINARY(row, gb_f_##f(x, y, f0_, f1_), gb_d_##f(x, y, f0_, f1_))
 GB_BINARY_ROWS(GB_CUDA_BINARY_ROW)
 #undef GB_CUDA_BINARY_ROW
 

@@ -1,4 +1,5 @@
-/* gb_cuda_linalg.cu — matrix products through cuBLAS (sgemm, sgemmStridedBatched). cuBLAS is
+/* gb_cuda_linalg.cu — matrix products through cuBLAS (sgemm, sgemmStridedBatched; dgemm and
+ * dgemmStridedBatched for float64). cuBLAS is
  * column-major: a row-major (r,c) matrix with row stride ld reads as its (c,r) transpose, so
  * C = A x B is computed as C^T = B^T x A^T with the operands swapped. Transposed views are
  * passed as transpose flags, never copied; only layouts cuBLAS cannot express are made
@@ -42,9 +43,12 @@ static void batch_offsets(const gb_tensor *x, const gb_tensor *y, long long b, l
   }
 }
 
-/* out = alpha * x @ y + beta * out (out contiguous), batched over x's leading dims. */
-static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, float alpha,
-                      float beta) {
+/* out = alpha * x @ y + beta * out (out contiguous), batched over x's leading dims; float64
+ * operands go through the cuBLAS d-calls with double alpha/beta. */
+static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, double alpha_d,
+                      double beta_d) {
+  const bool dbl = out->dtype == GB_F64;
+  float alpha = (float)alpha_d, beta = (float)beta_d;
   gb_cuda_dev *c;
   gb_device dev = out->device;
   gb_status st = gb_cuda_ctx(S, dev, &c);
@@ -78,16 +82,19 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
   long long xb = flat ? batch_stride(xu, nb) : (nb ? xu->stride[nd - 3] : 0);
   long long yb = yu->ndim == 2 ? 0 : flat ? batch_stride(yu, nb) : yu->stride[nd - 3];
   cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
-  if (k == 0 && beta != 1.0f && out->numel > 0) {
+  if (k == 0 && beta_d != 1.0 && out->numel > 0) {
     /* an empty inner dimension: out = beta * out (cuBLAS is not asked about k = 0) */
     cudaError_t e = cudaSuccess;
     float *cp = gb_tensor_f32(out);
-    if (beta == 0.0f)
-      e = cudaMemsetAsync(cp, 0, (size_t)out->numel * 4, c->stream);
+    double *dp = (double *)gb_tensor_data(out);
+    if (beta_d == 0.0)
+      e = cudaMemsetAsync(gb_tensor_data(out), 0, (size_t)out->numel * gb_dtype_size(out->dtype),
+                          c->stream);
     else
       for (int64_t at = 0; at < out->numel && bs == CUBLAS_STATUS_SUCCESS; at += INT_MAX) {
         int64_t len = out->numel - at < INT_MAX ? out->numel - at : INT_MAX;
-        bs = cublasSscal(h, (int)len, &beta, cp + at, 1);
+        bs = dbl ? cublasDscal(h, (int)len, &beta_d, dp + at, 1)
+                 : cublasSscal(h, (int)len, &beta, cp + at, 1);
       }
     gb_tensor_release(S, xu);
     gb_tensor_release(S, yu);
@@ -102,31 +109,42 @@ static gb_status gemm(gb_state *S, gb_tensor *x, gb_tensor *y, gb_tensor *out, f
     cublasOperation_t oa = mx.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
     const float *ap = gb_tensor_f32(xu), *bp = gb_tensor_f32(yu);
     float *cp = gb_tensor_f32(out);
+    const double *apd = (const double *)gb_tensor_data(xu),
+                 *bpd = (const double *)gb_tensor_data(yu);
+    double *cpd = (double *)gb_tensor_data(out);
     if (batch == 1)
-      bs = cublasSgemm(h, ob, oa, n, m, k, &alpha, bp, my.ld, ap, mx.ld, &beta, cp, n);
+      bs = dbl ? cublasDgemm(h, ob, oa, n, m, k, &alpha_d, bpd, my.ld, apd, mx.ld, &beta_d, cpd, n)
+               : cublasSgemm(h, ob, oa, n, m, k, &alpha, bp, my.ld, ap, mx.ld, &beta, cp, n);
     else
       for (long long o = 0; o < batch && bs == CUBLAS_STATUS_SUCCESS; o += inner) {
         long long xo, yo;
         batch_offsets(xu, yu, o, &xo, &yo);
-        bs = cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, bp + yo, my.ld, yb, ap + xo,
-                                       mx.ld, xb, &beta, cp + o * m * n, n, (long long)m * n,
-                                       (int)inner);
+        if (dbl)
+          bs = cublasDgemmStridedBatched(h, ob, oa, n, m, k, &alpha_d, bpd + yo, my.ld, yb,
+                                         apd + xo, mx.ld, xb, &beta_d, cpd + o * m * n, n,
+                                         (long long)m * n, (int)inner);
+        else
+          bs = cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, bp + yo, my.ld, yb, ap + xo,
+                                         mx.ld, xb, &beta, cp + o * m * n, n, (long long)m * n,
+                                         (int)inner);
       }
   }
   gb_tensor_release(S, xu);
   gb_tensor_release(S, yu);
   if (bs != CUBLAS_STATUS_SUCCESS)
-    return gb_cublas_fail(S, dev, bs, batch == 1 ? "cublasSgemm" : "cublasSgemmStridedBatched",
+    return gb_cublas_fail(S, dev, bs,
+                          dbl ? (batch == 1 ? "cublasDgemm" : "cublasDgemmStridedBatched")
+                              : (batch == 1 ? "cublasSgemm" : "cublasSgemmStridedBatched"),
                           __FILE__, __LINE__);
   return GB_OK;
 }
 
 extern "C" gb_status gb_cuda_matmul(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return gemm(S, a->in[0], a->in[1], out[0], 1.0f, 0.0f);
+  return gemm(S, a->in[0], a->in[1], out[0], 1.0, 0.0);
 }
 
 extern "C" gb_status gb_cuda_addmm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  float beta = (float)a->f[0], alpha = (float)a->f[1];
+  double beta = a->f[0], alpha = a->f[1];
   gb_opargs c;
   memset(&c, 0, sizeof c);
   c.in[0] = a->in[0];

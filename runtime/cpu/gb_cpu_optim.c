@@ -5,43 +5,12 @@
 
 #include "gb_cpu.h"
 
-/* (p, g, buf): g += wd*p; buf = first ? g : momentum*buf + (1-dampening)*g;
- * g = nesterov ? g + momentum*buf : buf; p -= lr*g  (no momentum: p -= lr*g) */
-gb_status gb_cpu_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  if (out[0]->dtype == GB_F64) return gb_cpu_sgd_step_f64(S, a, out);
-  float *restrict p = gb_tensor_f32(out[0]), *restrict buf = gb_tensor_f32(a->in[2]);
-  const float *restrict g = gb_tensor_f32(a->in[1]);
-  const float lr = (float)a->f[0], mom = (float)a->f[1], damp = (float)a->f[2];
-  const float wd = (float)a->f[3];
-  const bool nesterov = a->i[0] != 0, first = a->i[1] != 0;
-  int64_t n = out[0]->numel;
-  /* the options are tested once, outside the loops, so each loop vectorizes */
-  if (mom == 0.0f) {
-    for (int64_t k = 0; k < n; k++)
-      p[k] -= lr * (g[k] + wd * p[k]);
-    return GB_OK;
-  }
-  if (first)
-    for (int64_t k = 0; k < n; k++)
-      buf[k] = g[k] + wd * p[k];
-  else
-    for (int64_t k = 0; k < n; k++)
-      buf[k] = mom * buf[k] + (1.0f - damp) * (g[k] + wd * p[k]);
-  if (nesterov)
-    for (int64_t k = 0; k < n; k++)
-      p[k] -= lr * ((g[k] + wd * p[k]) + mom * buf[k]);
-  else
-    for (int64_t k = 0; k < n; k++)
-      p[k] -= lr * buf[k];
-  return GB_OK;
-}
-
-/* The element loop of Adam, compiled for AVX-512, AVX2 and baseline x86-64 (picked at load
- * time by the CPU, GCC/Clang function multiversioning) so it runs 16 or 8 lanes wide where it
- * can: a scalar loop took 20% of benchmark (f)'s step. The file is built with -fno-math-errno
- * (CMakeLists.txt) so sqrtf vectorizes (v >= 0: it never sets errno anyway). Every clone
- * computes the same IEEE expressions in the same order (ISO C mode: no FMA contraction), so
- * results are identical bit for bit on every CPU. */
+/* The element loops below are compiled for AVX-512, AVX2 and baseline x86-64 (picked at load
+ * time by the CPU, GCC/Clang function multiversioning) so they run 16 or 8 lanes wide where
+ * they can: Adam's scalar loop took 20% of benchmark (f)'s step. The file is built with
+ * -fno-math-errno (CMakeLists.txt) so sqrtf vectorizes (its operand is never < 0: it would
+ * not set errno anyway). Every clone computes the same IEEE expressions in the same order
+ * (ISO C mode: no FMA contraction), so results are identical bit for bit on every CPU. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
 #define GB_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -50,6 +19,62 @@ gb_status gb_cpu_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 #ifndef GB_SIMD_CLONES
 #define GB_SIMD_CLONES
 #endif
+
+typedef struct sgd_coef {
+  float lr, mom, damp, wd;
+  bool nesterov, first;
+} sgd_coef;
+
+/* One pass: buf and p are updated together, element by element. */
+GB_SIMD_CLONES
+static void sgd_rows(int64_t n, float *restrict p, const float *restrict g, float *restrict buf,
+                     const sgd_coef *c) {
+  const float lr = c->lr, mom = c->mom, damp = c->damp, wd = c->wd;
+  /* the options are tested once, outside the loops, so each loop vectorizes */
+  if (mom == 0.0f) {
+    for (int64_t k = 0; k < n; k++)
+      p[k] -= lr * (g[k] + wd * p[k]);
+  } else if (c->first && c->nesterov) {
+    for (int64_t k = 0; k < n; k++) {
+      float d = g[k] + wd * p[k];
+      buf[k] = d;
+      p[k] -= lr * (d + mom * d);
+    }
+  } else if (c->first) {
+    for (int64_t k = 0; k < n; k++) {
+      float d = g[k] + wd * p[k];
+      buf[k] = d;
+      p[k] -= lr * d;
+    }
+  } else if (c->nesterov) {
+    for (int64_t k = 0; k < n; k++) {
+      float d = g[k] + wd * p[k], b = mom * buf[k] + (1.0f - damp) * d;
+      buf[k] = b;
+      p[k] -= lr * (d + mom * b);
+    }
+  } else {
+    for (int64_t k = 0; k < n; k++) {
+      float b = mom * buf[k] + (1.0f - damp) * (g[k] + wd * p[k]);
+      buf[k] = b;
+      p[k] -= lr * b;
+    }
+  }
+}
+
+/* (p, g, buf): g += wd*p; buf = first ? g : momentum*buf + (1-dampening)*g;
+ * g = nesterov ? g + momentum*buf : buf; p -= lr*g  (no momentum: p -= lr*g) */
+gb_status gb_cpu_sgd_step(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  if (out[0]->dtype == GB_F64) return gb_cpu_sgd_step_f64(S, a, out);
+  sgd_coef c = {.lr = (float)a->f[0],
+                .mom = (float)a->f[1],
+                .damp = (float)a->f[2],
+                .wd = (float)a->f[3],
+                .nesterov = a->i[0] != 0,
+                .first = a->i[1] != 0};
+  sgd_rows(out[0]->numel, gb_tensor_f32(out[0]), gb_tensor_f32(a->in[1]), gb_tensor_f32(a->in[2]),
+           &c);
+  return GB_OK;
+}
 
 typedef struct adam_coef {
   float b1, b2, eps, l2, shrink, step_size, bc2_sqrt;

@@ -319,13 +319,14 @@ def main():
         peer = min([v for v in (bm, im) if v is not None] or [None]) if (bm or im) else None
         sections.append(("(a) Seed MLP training, one 8000-sample epoch",
             "784-128-10 ReLU, batch 100, SGD lr 0.01, cross-entropy, 80 steps on synthetic "
-            "data; median ms per epoch (lower is better). Target: gpubp ≤ 0.5× PyTorch at its "
-            "best, i.e. the faster of the tuned and the as-installed runs.",
+            "data; median ms per epoch (lower is better). Target (issue 17; issue 7 asked "
+            "for 0.5×): gpubp ≤ 0.4× PyTorch at its best, i.e. the faster of the tuned and "
+            "the as-installed runs.",
             ["", "gpubp", "PyTorch tuned", "PyTorch as installed", "gpubp ÷ tuned",
-             "gpubp ÷ as installed", "target ≤ 0.5× best"],
+             "gpubp ÷ as installed", "target ≤ 0.4× best"],
             [["ms / epoch", cell(g, "epoch_ms"), cell(tb, "epoch_ms"), cell(ti, "epoch_ms"),
               ratio(gm, bm), ratio(gm, im), met(gm is not None and peer is not None and
-                                               gm <= 0.5 * peer, gm, peer)],
+                                               gm <= 0.4 * peer, gm, peer)],
              ["loss after last epoch", cell(g, "loss_last_epoch", 3),
               cell(tb, "loss_last_epoch", 3), cell(ti, "loss_last_epoch", 3), "", "", ""]],
             [g, tb, ti]))
@@ -496,9 +497,11 @@ def main():
         gv, tv = g.median("steps_per_s"), t.median("steps_per_s")
         sections.append(("(f) Larger MLP with Adam",
             "784-1024-1024-10 ReLU, batch 256, Adam lr 1e-3, cross-entropy; training steps "
-            "per second, median (higher is better).",
-            ["", "gpubp", "PyTorch tuned", "gpubp ÷ PyTorch"],
-            [["steps / s", cell(g, "steps_per_s"), cell(t, "steps_per_s"), ratio(gv, tv)]],
+            "per second, median (higher is better). Target (issue 17): gpubp ≥ 1.25× "
+            "PyTorch tuned.",
+            ["", "gpubp", "PyTorch tuned", "gpubp ÷ PyTorch", "target ≥ 1.25×"],
+            [["steps / s", cell(g, "steps_per_s"), cell(t, "steps_per_s"), ratio(gv, tv),
+              met(gv is not None and tv is not None and gv >= 1.25 * tv, gv, tv)]],
             [g, t]))
 
     sample_load()

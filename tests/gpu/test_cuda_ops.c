@@ -66,6 +66,8 @@ static gb_tensor *make(gb_state *S, int ndim, const int64_t *shape, gb_dtype dt,
     char *p = gb_tensor_data(t);
     if (dt == GB_F32)
       ((float *)p)[i] = (float)v;
+    else if (dt == GB_F64)
+      ((double *)p)[i] = v;
     else if (dt == GB_I32)
       ((int32_t *)p)[i] = (int32_t)v;
     else
@@ -541,6 +543,47 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     c->what = v == 0 ? "float32" : v == 1 ? "int64" : "transposed";
     return true;
   }
+  /* the Transformer rows (branch tfm): v0 small, v1 with rows longer than a CUDA block and a
+   * transposed input (so the kernels see strides) */
+  if (f == gb_infer_layer_norm || f == gb_infer_layer_norm_backward) {
+    if (v > 1) return false;
+    int64_t rows = v == 0 ? 3 : 17, n = v == 0 ? 8 : 300;
+    a->f[0] = 1e-5, a->i[0] = 1;
+    if (f == gb_infer_layer_norm_backward)
+      add_in(c, make(S, SHAPE(rows, n), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(rows, n), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(n), GB_F32, POS, 0), false);
+    if (f == gb_infer_layer_norm) add_in(c, make(S, SHAPE(n), GB_F32, MIXED, 0), false);
+    c->rtol = 1e-4, c->atol = 1e-5;
+    c->what = v == 0 ? "(3,8)" : "(17,300)";
+    return true;
+  }
+  if (f == gb_infer_masked_softmax) {
+    if (v > 2) return false;
+    int64_t L = v == 0 ? 3 : 20, Sk = v == 0 ? 4 : 300;
+    add_in(c, make(S, SHAPE(2, L, Sk), GB_F32, MIXED, 0), false);
+    if (v == 1) add_in(c, make(S, SHAPE(Sk, L), GB_F32, MIXED, 0), true); /* (L,S) transposed */
+    if (v == 2) add_in(c, make(S, SHAPE(2, 1, Sk), GB_F32, MIXED, 0), false);
+    a->i[0] = v != 2;
+    c->what = v == 0 ? "causal" : v == 1 ? "causal, (L,S) mask" : "padding mask";
+    return true;
+  }
+  if (f == gb_infer_sdpa || f == gb_infer_sdpa_backward) {
+    if (v > 1) return false;
+    int64_t B = 2, H = v == 0 ? 2 : 3, L = v == 0 ? 3 : 40, Sk = v == 0 ? 5 : 40, E = 4, Ev = 3;
+    if (f == gb_infer_sdpa_backward)
+      add_in(c, make(S, SHAPE(B, L, H, Ev), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(B, H, L, E), GB_F32, MIXED, 0), false);
+    if (v == 1)
+      add_in(c, make(S, SHAPE(B, H, E, Sk), GB_F32, MIXED, 0), true); /* (B,H,S,E) transposed */
+    else
+      add_in(c, make(S, SHAPE(B, H, Sk, E), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(B, H, Sk, Ev), GB_F32, MIXED, 0), false);
+    a->f[0] = 0.5, a->i[0] = v == 1;
+    c->rtol = 1e-4, c->atol = 1e-5;
+    c->what = v == 0 ? "L=3 S=5" : "causal, L=S=40, transposed keys";
+    return true;
+  }
   if (v == 0) CHECK(false, "row %s: no test case for its shape rule; add one", r->name);
   return false;
 }
@@ -1010,6 +1053,32 @@ static void test_float64(gb_state *S) {
     }
     gb_tensor_release(S, onec);
   }
+  /* a float64 product: (2,3) x (3,2) with entries only double holds, against the CPU's dgemm */
+  gb_tensor *ma = make(S, 2, (int64_t[]){2, 3}, GB_F64, 0, 0), *mb, *mad, *mbd, *mo = NULL, *mr;
+  for (int64_t i = 0; i < 6; i++)
+    set_at(ma, i, 1 + (double)i * 1e-12);
+  OK(S, gb_fn_transpose(S, ma, 0, 1, &mb)); /* a strided operand too */
+  OK(S, gb_fn_to_device(S, ma, test_dev, &mad));
+  OK(S, gb_fn_to_device(S, mb, test_dev, &mbd));
+  gb_status mst = gb_fn_binary(S, GB_OP_MATMUL, mad, mbd, &mo);
+  if (be && be->runs_f64 && be->runs_f64(GB_OP_MATMUL)) {
+    CHECK(mst == GB_OK, "matmul in float64: %s", gb_state_error(S));
+    OK(S, gb_fn_binary(S, GB_OP_MATMUL, ma, mb, &mr));
+    h = mst == GB_OK ? to_cpu(S, mo) : NULL;
+    for (int64_t i = 0; h && i < 4; i++)
+      CHECK(fabs(gb_tensor_get_flat(h, i) - gb_tensor_get_flat(mr, i)) <= 1e-14,
+            "matmul in float64: element %lld = %.17g, cpu %.17g", (long long)i,
+            gb_tensor_get_flat(h, i), gb_tensor_get_flat(mr, i));
+    gb_tensor_release(S, h);
+    gb_tensor_release(S, mr);
+  } else {
+    CHECK(mst == GB_EDTYPE, "matmul in float64 on a backend without it: status %d", (int)mst);
+  }
+  gb_tensor_release(S, mo);
+  gb_tensor_release(S, mad);
+  gb_tensor_release(S, mbd);
+  gb_tensor_release(S, ma);
+  gb_tensor_release(S, mb);
   gb_tensor_release(S, gt);
   gb_tensor_release(S, one);
   gb_tensor_release(S, f);

@@ -325,6 +325,59 @@ describe('fused Adam row, element by element', function()
   end
 end)
 
+describe('fused SGD row, element by element', function()
+  -- As for Adam above: gb_cpu_sgd_step's wide loops give the bits of its float32 expressions
+  -- on a long vector, with and without momentum, nesterov, dampening and weight decay.
+  local function f32(x) return (string.unpack('f', string.pack('f', x))) end
+  local N = 1003
+  local function values(seed, scale)
+    local t = {}
+    for i = 1, N do t[i] = f32(scale * math.cos(seed * i + 0.25 * i * i / N)) end
+    return t
+  end
+  local function expected(p, g, o, steps)
+    local lr, mom = f32(o.lr), f32(o.momentum or 0)
+    local damp, wd = f32(o.dampening or 0), f32(o.weight_decay or 0)
+    local buf = {}
+    for t = 1, steps do
+      for i = 1, N do
+        local d = f32(g[i] + f32(wd * p[i]))
+        if mom == 0 then
+          p[i] = f32(p[i] - f32(lr * d))
+        else
+          buf[i] = t == 1 and d or f32(f32(mom * buf[i]) + f32(f32(1 - damp) * d))
+          local step = o.nesterov and f32(d + f32(mom * buf[i])) or buf[i]
+          p[i] = f32(p[i] - f32(lr * step))
+        end
+      end
+    end
+    return p
+  end
+  local cases = {
+    { lr = 0.1 },
+    { lr = 0.05, weight_decay = 0.01 },
+    { lr = 0.1, momentum = 0.9, dampening = 0.1, weight_decay = 0.01 },
+    { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.02 },
+  }
+  for i, o in ipairs(cases) do
+    it('case ' .. i .. ': p exactly after 3 steps', function()
+      local p0, g0 = values(0.9, 3), values(1.7, 0.5)
+      local p = gb.tensor(p0):requires_grad_(true)
+      local opt = optim.SGD({ p }, o)
+      for _ = 1, 3 do
+        p.grad = gb.tensor(g0)
+        opt:step()
+      end
+      local got, want = p:totable(), expected(p0, g0, o, 3)
+      for k = 1, N do
+        if got[k] ~= want[k] then
+          error(string.format('p[%d]: got %.9g, expected %.9g', k, got[k], want[k]))
+        end
+      end
+    end)
+  end
+end)
+
 describe('schedulers', function()
   local function lrs(make, n)
     local p = gb.zeros(1):requires_grad_(true)
