@@ -72,6 +72,18 @@ __global__ void k_rows_bias(float *dst, int64_t pitch, const float *v, int64_t B
     dst[(e / n) * pitch + e % n] = v[e % n];
 }
 
+/* A row's work on contiguous forms c of its n inputs. */
+typedef gb_status (*seq_work)(gb_state *S, gb_tensor **c, gb_tensor **out);
+static gb_status on_contiguous(gb_state *S, const gb_opargs *a, int n, seq_work fn,
+                               gb_tensor **out) {
+  gb_tensor *c[4];
+  gb_status st = gb_opargs_contiguous(S, a, n, c);
+  if (st) return st;
+  st = fn(S, c, out);
+  gb_tensors_release(S, c, n);
+  return st;
+}
+
 /* The device's context and cuBLAS handle. */
 static gb_status setup(gb_state *S, gb_device dev, gb_cuda_dev **c, cublasHandle_t *h) {
   gb_status st = gb_cuda_ctx(S, dev, c);
@@ -86,7 +98,8 @@ static cudaError_t copy_rows(float *dst, int64_t dpitch, const float *src, int64
                            (size_t)rows, cudaMemcpyDeviceToDevice, s);
 }
 
-static gb_status lstm_forward(gb_state *S, gb_tensor **c, gb_tensor *out) {
+static gb_status lstm_forward(gb_state *S, gb_tensor **c, gb_tensor **outs) {
+  gb_tensor *out = outs[0];
   gb_device dev = out->device;
   gb_cuda_dev *ctx;
   cublasHandle_t h;
@@ -116,12 +129,7 @@ static gb_status lstm_forward(gb_state *S, gb_tensor **c, gb_tensor *out) {
 }
 
 extern "C" gb_status gb_cuda_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *c[4];
-  gb_status st = gb_opargs_contiguous(S, a, 4, c);
-  if (st) return st;
-  st = lstm_forward(S, c, out[0]);
-  gb_tensors_release(S, c, 4);
-  return st;
+  return on_contiguous(S, a, 4, lstm_forward, out);
 }
 
 static gb_status lstm_backward(gb_state *S, gb_tensor **c, gb_tensor **out, float *dh, float *dc) {
@@ -154,20 +162,23 @@ static gb_status lstm_backward(gb_state *S, gb_tensor **c, gb_tensor **out, floa
   return GB_OK;
 }
 
-extern "C" gb_status gb_cuda_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *c[3], *tmp;
-  gb_status st = gb_opargs_contiguous(S, a, 3, c);
-  if (st) return st;
+/* lstm_backward with its (2B, H) scratch for the running d h and d c */
+static gb_status lstm_backward_rows(gb_state *S, gb_tensor **c, gb_tensor **out) {
+  gb_tensor *tmp;
   int64_t B = c[0]->shape[1], H = c[1]->shape[1], shape[2] = {2 * B, H};
-  if (!(st = gb_tensor_empty(S, 2, shape, GB_F32, out[0]->device, &tmp))) {
-    st = lstm_backward(S, c, out, gb_tensor_f32(tmp), gb_tensor_f32(tmp) + B * H);
-    gb_tensor_release(S, tmp);
-  }
-  gb_tensors_release(S, c, 3);
+  gb_status st = gb_tensor_empty(S, 2, shape, GB_F32, out[0]->device, &tmp);
+  if (st) return st;
+  st = lstm_backward(S, c, out, gb_tensor_f32(tmp), gb_tensor_f32(tmp) + B * H);
+  gb_tensor_release(S, tmp);
   return st;
 }
 
-static gb_status gru_forward(gb_state *S, gb_tensor **c, gb_tensor *out) {
+extern "C" gb_status gb_cuda_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return on_contiguous(S, a, 3, lstm_backward_rows, out);
+}
+
+static gb_status gru_forward(gb_state *S, gb_tensor **c, gb_tensor **outs) {
+  gb_tensor *out = outs[0];
   gb_device dev = out->device;
   gb_cuda_dev *ctx;
   cublasHandle_t h;
@@ -197,12 +208,7 @@ static gb_status gru_forward(gb_state *S, gb_tensor **c, gb_tensor *out) {
 }
 
 extern "C" gb_status gb_cuda_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *c[4];
-  gb_status st = gb_opargs_contiguous(S, a, 4, c);
-  if (st) return st;
-  st = gru_forward(S, c, out[0]);
-  gb_tensors_release(S, c, 4);
-  return st;
+  return on_contiguous(S, a, 4, gru_forward, out);
 }
 
 static gb_status gru_backward(gb_state *S, gb_tensor **c, gb_tensor **out) {
@@ -234,10 +240,5 @@ static gb_status gru_backward(gb_state *S, gb_tensor **c, gb_tensor **out) {
 }
 
 extern "C" gb_status gb_cuda_gru_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *c[3];
-  gb_status st = gb_opargs_contiguous(S, a, 3, c);
-  if (st) return st;
-  st = gru_backward(S, c, out);
-  gb_tensors_release(S, c, 3);
-  return st;
+  return on_contiguous(S, a, 3, gru_backward, out);
 }

@@ -73,6 +73,7 @@ void gbL_open_dist(lua_State *L);  /* lgb_dist.c: gb._dist, behind gb.distribute
 void gbL_open_shape(lua_State *L); /* lgb_shape.c: issue 15's cumsum, repeat, sort, cat ... */
 void gbL_open_data(lua_State *L);  /* lgb_data.c: gb._gather_rows, the DataLoader's prefetch */
 void gbL_open_rnn(lua_State *L);   /* lgb_rnn.c: the recurrent rows behind nn.LSTM/GRU */
+void gbL_open_attn(lua_State *L);  /* lgb_attn.c: layer norm, masked softmax, attention */
 
 /* What an embedding host plugs in (lgb_host.c). `path` answers whether a script may read
  * (write == 0) or write a file; `metric` receives gb.host_metric's scalars. */

@@ -200,5 +200,6 @@ int luaopen_gpubp_core(lua_State *L) {
   gbL_open_shape(L);
   gbL_open_data(L);
   gbL_open_rnn(L);
+  gbL_open_attn(L);
   return 1;
 }

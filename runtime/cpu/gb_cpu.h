@@ -14,6 +14,19 @@
 #include "gb_ops.def"
 #undef GB_OP
 
+/* Put before a static function with a hot float loop: GCC compiles it for AVX-512, AVX2 and
+ * the baseline and picks one when the program starts. Clones compute the same expressions in
+ * the same order (ISO C: no FMA contraction), so results do not depend on the CPU. Off under
+ * ASan (its interceptors and ifunc resolvers do not mix). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
+#define GB_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef GB_CPU_CLONES
+#define GB_CPU_CLONES
+#endif
+
 /* The float64 loops of the reduction rows (gb_cpu_reduce_f64.c), called by their kernels for
  * float64 inputs: sum/mean/var/logsumexp (id picks which) over the dims in a->i[0]; the
  * extremes as reduce_extreme in gb_cpu_reduce.c. */

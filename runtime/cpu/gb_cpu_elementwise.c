@@ -16,7 +16,7 @@ static gb_status run_rows(gb_state *S, gb_tensor **out, int nin, const gb_opargs
  * double: each row has both, from gb_math.h's gb_f_/gb_d_ formulas). The contiguous loop is
  * written separately so the compiler vectorizes it. */
 #define GB_UNARY_ROW(row, T, EXPR)                                                                 \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+  GB_CPU_CLONES static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {       \
     T *o = (T *)p[0];                                                                              \
     const T *in = (const T *)p[1];                                                                 \
     const T f0 = (T)a->f[0], f1 = (T)a->f[1];                                                      \
@@ -46,7 +46,7 @@ GB_UNARY_ROWS(GB_CPU_UNARY)
 
 /* Binary with broadcasting: `x`, `y` are the input elements (both of type T). */
 #define GB_BINARY_ROW(row, T, EXPR)                                                                \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+  GB_CPU_CLONES static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {       \
     T *o = (T *)p[0];                                                                              \
     const T *xs = (const T *)p[1], *ys = (const T *)p[2];                                          \
     const T f0 = (T)a->f[0], f1 = (T)a->f[1];                                                      \
@@ -81,7 +81,7 @@ GB_BINARY_ROWS(GB_CPU_BINARY)
 
 /* Comparisons read either dtype (both inputs share it) and write float32 0/1. */
 #define GB_COMPARE(kernel, row, OP)                                                                \
-  static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {                     \
+  GB_CPU_CLONES static void row(int64_t n, char **p, const int64_t *s, const gb_opargs *a) {       \
     float *o = (float *)p[0];                                                                      \
     switch (a->in[0]->dtype) {                                                                     \
     case GB_F32: {                                                                                 \

@@ -860,6 +860,121 @@ static void case_batch_norm(gb_state *S, gb_opid id, opcase *c) {
   }
 }
 
+/* issue 15's Transformer rows (branch tfm): layer norm of x (3,2,4) over its last 2 dims;
+ * the masked softmax of (2,3,4) scores plus a (3,4) additive mask with the causal mask; causal
+ * attention of q (2,2,3,4) over k (2,2,5,4), v (2,2,5,3) at scale 0.5. References in double. */
+static void ref_attn_probs(const gb_tensor *q, const gb_tensor *k, int64_t bh, int64_t i,
+                           double scale, double *p) {
+  enum { AL = 3, AS = 5, AE = 4 };
+  double mx = -INFINITY, s = 0;
+  for (int j = 0; j <= i; j++) {
+    double d = 0;
+    for (int e = 0; e < AE; e++)
+      d += at(q, (bh * AL + i) * AE + e) * at(k, (bh * AS + j) * AE + e);
+    p[j] = d * scale;
+    mx = fmax(mx, p[j]);
+  }
+  for (int j = 0; j < AS; j++)
+    p[j] = j <= i ? exp(p[j] - mx) : 0, s += p[j];
+  for (int j = 0; j < AS; j++)
+    p[j] /= s;
+}
+
+static void case_attn(gb_state *S, gb_opid id, opcase *c) {
+  if (id == GB_OP_LAYER_NORM || id == GB_OP_LAYER_NORM_BACKWARD) {
+    const double eps = 1e-5;
+    gb_tensor *x = frand(S, 3, (int64_t[]){3, 2, 4}, -1, 1),
+              *g = frand(S, 3, (int64_t[]){3, 2, 4}, -1, 1);
+    gb_tensor *w = frand(S, 2, (int64_t[]){2, 4}, 0.5, 1.5),
+              *b = frand(S, 2, (int64_t[]){2, 4}, -1, 1);
+    double *r = alloc_ref(c, 24);
+    for (int row = 0; row < 3; row++) {
+      double mu = 0, var = 0, sg = 0, sgx = 0;
+      for (int k = 0; k < 8; k++)
+        mu += at(x, row * 8 + k) / 8;
+      for (int k = 0; k < 8; k++)
+        var += pow(at(x, row * 8 + k) - mu, 2) / 8;
+      double rs = 1 / sqrt(var + eps);
+      for (int k = 0; k < 8; k++) {
+        double gh = at(g, row * 8 + k) * at(w, k);
+        sg += gh, sgx += gh * (at(x, row * 8 + k) - mu) * rs;
+      }
+      for (int k = 0; k < 8; k++) {
+        double xh = (at(x, row * 8 + k) - mu) * rs, gh = at(g, row * 8 + k) * at(w, k);
+        r[row * 8 + k] =
+            id == GB_OP_LAYER_NORM ? xh * at(w, k) + at(b, k) : rs * (gh - sg / 8 - xh * sgx / 8);
+      }
+    }
+    c->a = (gb_opargs){.nin = 3, .f = {eps}, .i = {2}};
+    if (id == GB_OP_LAYER_NORM) {
+      c->a.in[0] = x, c->a.in[1] = w, c->a.in[2] = b, c->smooth = true;
+      gb_tensor_release(S, g);
+    } else {
+      c->a.in[0] = g, c->a.in[1] = x, c->a.in[2] = w;
+      gb_tensor_release(S, b);
+    }
+    return;
+  }
+  if (id == GB_OP_MASKED_SOFTMAX) {
+    gb_tensor *x = frand(S, 3, (int64_t[]){2, 3, 4}, -2, 2),
+              *m = frand(S, 2, (int64_t[]){3, 4}, -1, 1);
+    double *r = alloc_ref(c, 24);
+    for (int o = 0; o < 2; o++)
+      for (int i = 0; i < 3; i++) {
+        double mx = -INFINITY, s = 0;
+        for (int j = 0; j <= i; j++)
+          mx = fmax(mx, at(x, (o * 3 + i) * 4 + j) + at(m, i * 4 + j));
+        for (int j = 0; j <= i; j++)
+          s += exp(at(x, (o * 3 + i) * 4 + j) + at(m, i * 4 + j) - mx);
+        for (int j = 0; j < 4; j++)
+          r[(o * 3 + i) * 4 + j] =
+              j <= i ? exp(at(x, (o * 3 + i) * 4 + j) + at(m, i * 4 + j) - mx) / s : 0;
+      }
+    c->a = (gb_opargs){.in = {x, m}, .nin = 2, .i = {1}};
+    c->smooth = true;
+    return;
+  }
+  const double scale = 0.5;
+  gb_tensor *q = frand(S, 4, (int64_t[]){2, 2, 3, 4}, -1, 1);
+  gb_tensor *k = frand(S, 4, (int64_t[]){2, 2, 5, 4}, -1, 1);
+  gb_tensor *v = frand(S, 4, (int64_t[]){2, 2, 5, 3}, -1, 1);
+  gb_tensor *g = frand(S, 4, (int64_t[]){2, 3, 2, 3}, -1, 1); /* (B,L,H,Ev) */
+  bool fwd = id == GB_OP_SDPA;
+  double *r = alloc_ref(c, fwd ? 36 : 48);
+  for (int bh = 0; bh < 4; bh++)
+    for (int i = 0; i < 3; i++) {
+      int b = bh / 2, h = bh % 2;
+      double p[5], dp[5], dot = 0;
+      ref_attn_probs(q, k, bh, i, scale, p);
+      for (int e = 0; e < 3 && fwd; e++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++)
+          s += p[j] * at(v, (bh * 5 + j) * 3 + e);
+        r[((b * 3 + i) * 2 + h) * 3 + e] = s;
+      }
+      if (fwd) continue;
+      for (int j = 0; j < 5; j++) {
+        dp[j] = 0;
+        for (int e = 0; e < 3; e++)
+          dp[j] += at(g, ((b * 3 + i) * 2 + h) * 3 + e) * at(v, (bh * 5 + j) * 3 + e);
+        dot += p[j] * dp[j];
+      }
+      for (int e = 0; e < 4; e++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++)
+          s += p[j] * (dp[j] - dot) * at(k, (bh * 5 + j) * 4 + e);
+        r[(bh * 3 + i) * 4 + e] = scale * s;
+      }
+    }
+  c->a = (gb_opargs){.nin = fwd ? 3 : 4, .f = {scale}, .i = {1}};
+  if (fwd) {
+    c->a.in[0] = q, c->a.in[1] = k, c->a.in[2] = v, c->smooth = true;
+    gb_tensor_release(S, g);
+  } else {
+    c->a.in[0] = g, c->a.in[1] = q, c->a.in[2] = k, c->a.in[3] = v;
+  }
+}
+
 /* issue 15's shape rows: cumsum along dim 2 of (3,4); slice of (2,3,5) along dim 3 from 1
  * with step 3 (elements 1 and 4); repeat (2,3) by {2,3} */
 static void case_shape15(gb_state *S, gb_opid id, opcase *c) {
@@ -1049,6 +1164,11 @@ static void build_case(gb_state *S, gb_opid id, opcase *c) {
   case GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: case_avg_pool(S, id, c); break;
   case GB_OP_BATCH_NORM:
   case GB_OP_BATCH_NORM_BACKWARD: case_batch_norm(S, id, c); break;
+  case GB_OP_LAYER_NORM:
+  case GB_OP_LAYER_NORM_BACKWARD:
+  case GB_OP_MASKED_SOFTMAX:
+  case GB_OP_SDPA:
+  case GB_OP_SDPA_BACKWARD: case_attn(S, id, c); break;
   default:
     if (gb_ops[id].nin == 1)
       case_unary(S, id, c);
@@ -1084,7 +1204,7 @@ static void check_forward(gb_state *S, gb_opid id, opcase *c) {
         (long long)out[0]->numel, (long long)c->nref);
   bool sums = id == GB_OP_MATMUL || id == GB_OP_ADDMM || id == GB_OP_ADAM_STEP ||
               id == GB_OP_LSTM_SEQ || id == GB_OP_LSTM_SEQ_BACKWARD || id == GB_OP_GRU_SEQ ||
-              id == GB_OP_GRU_SEQ_BACKWARD;
+              id == GB_OP_GRU_SEQ_BACKWARD || id == GB_OP_SDPA || id == GB_OP_SDPA_BACKWARD;
   double tol = f64_pass ? 1e-12 : sums ? 1e-5 : 2e-6, atol = f64_pass ? 1e-14 : 1e-6;
   for (int64_t i = 0; i < c->nref && i < out[0]->numel; i++)
     CHECK(close_to(at(out[0], i), c->ref[i], tol, atol),
@@ -1539,7 +1659,11 @@ static bool nan_covered(gb_state *S, gb_opid id) {
   case GB_OP_AVG_POOL2D_BACKWARD:
   case GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
   case GB_OP_BATCH_NORM_BACKWARD:
-    return true; /* arithmetic on the same values as their forward rows */
+  case GB_OP_LAYER_NORM_BACKWARD:
+  case GB_OP_SDPA_BACKWARD: return true; /* arithmetic on the same values as their forward rows */
+  case GB_OP_LAYER_NORM:
+  case GB_OP_MASKED_SOFTMAX:
+  case GB_OP_SDPA: return true; /* check_nan_attn */
   case GB_OP_CONV2D:
   case GB_OP_AVG_POOL2D:
   case GB_OP_ADAPTIVE_AVG_POOL2D:
@@ -1588,6 +1712,36 @@ static void check_nan_nn(gb_state *S) {
   gb_tensor *objs[] = {x, w, b, bx, bw, bb};
   for (size_t k = 0; k < sizeof objs / sizeof objs[0]; k++)
     gb_tensor_release(S, objs[k]);
+}
+
+/* the Transformer rows: a NaN makes its row NaN (layer norm, softmax) and reaches exactly the
+ * queries that may see it; a NaN at a causally masked position is never read */
+static void check_nan_attn(gb_state *S) {
+  const float xv[6] = {NAN, 1, 2, 0.5f, -1, 2};
+  gb_tensor *x = tensor_of(S, 2, (int64_t[]){2, 3}, xv);
+  gb_opargs ln = {.in = {x}, .nin = 1, .f = {1e-5}, .i = {1}};
+  double mu = 0.5, var = (0 + 2.25 + 2.25) / 3, want[6] = {QNAN, QNAN, QNAN};
+  for (int k = 0; k < 3; k++)
+    want[3 + k] = (xv[3 + k] - mu) / sqrt(var + 1e-5);
+  expect_row(S, GB_OP_LAYER_NORM, &ln, 0, want, 6, 1e-6, "with a NaN row");
+  gb_opargs sm = {.in = {x}, .nin = 1, .i = {0}};
+  double z = exp(0.5) + exp(-1.0) + exp(2.0);
+  for (int k = 0; k < 3; k++)
+    want[3 + k] = exp(xv[3 + k]) / z;
+  expect_row(S, GB_OP_MASKED_SOFTMAX, &sm, 0, want, 6, 1e-6, "with a NaN row");
+  gb_tensor *c = tensor_of(S, 2, (int64_t[]){2, 2}, (float[]){1, NAN, 0, 1});
+  gb_opargs cm = {.in = {c}, .nin = 1, .i = {1}};
+  double cw[4] = {1, 0, 1 / (1 + exp(1.0)), exp(1.0) / (1 + exp(1.0))};
+  expect_row(S, GB_OP_MASKED_SOFTMAX, &cm, 0, cw, 4, 1e-6, "with a NaN masked causally");
+  gb_tensor *q = tensor_of(S, 4, (int64_t[]){1, 1, 2, 1}, (float[]){1, 1});
+  gb_tensor *k = tensor_of(S, 4, (int64_t[]){1, 1, 2, 1}, (float[]){0.5f, NAN});
+  gb_tensor *v = tensor_of(S, 4, (int64_t[]){1, 1, 2, 1}, (float[]){3, 4});
+  gb_opargs at = {.in = {q, k, v}, .nin = 3, .f = {1}, .i = {1}};
+  double aw[2] = {3, QNAN};
+  expect_row(S, GB_OP_SDPA, &at, 0, aw, 2, 1e-6, "with a NaN key");
+  gb_tensor *objs[] = {x, c, q, k, v};
+  for (size_t j = 0; j < sizeof objs / sizeof objs[0]; j++)
+    gb_tensor_release(S, objs[j]);
 }
 
 /* ---- float64: each row the CPU backend runs in double (gb_backend.runs_f64) gets its float32
@@ -1667,6 +1821,7 @@ int main(void) {
   }
   check_nan_rows(S);
   check_nan_nn(S);
+  check_nan_attn(S);
   check_large_offsets(S);
   check_issue15_specials(S);
   int doubled = check_float64(S);

@@ -534,6 +534,47 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     c->what = v == 0 ? "float32" : v == 1 ? "int64" : "transposed";
     return true;
   }
+  /* the Transformer rows (branch tfm): v0 small, v1 with rows longer than a CUDA block and a
+   * transposed input (so the kernels see strides) */
+  if (f == gb_infer_layer_norm || f == gb_infer_layer_norm_backward) {
+    if (v > 1) return false;
+    int64_t rows = v == 0 ? 3 : 17, n = v == 0 ? 8 : 300;
+    a->f[0] = 1e-5, a->i[0] = 1;
+    if (f == gb_infer_layer_norm_backward)
+      add_in(c, make(S, SHAPE(rows, n), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(rows, n), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(n), GB_F32, POS, 0), false);
+    if (f == gb_infer_layer_norm) add_in(c, make(S, SHAPE(n), GB_F32, MIXED, 0), false);
+    c->rtol = 1e-4, c->atol = 1e-5;
+    c->what = v == 0 ? "(3,8)" : "(17,300)";
+    return true;
+  }
+  if (f == gb_infer_masked_softmax) {
+    if (v > 2) return false;
+    int64_t L = v == 0 ? 3 : 20, Sk = v == 0 ? 4 : 300;
+    add_in(c, make(S, SHAPE(2, L, Sk), GB_F32, MIXED, 0), false);
+    if (v == 1) add_in(c, make(S, SHAPE(Sk, L), GB_F32, MIXED, 0), true); /* (L,S) transposed */
+    if (v == 2) add_in(c, make(S, SHAPE(2, 1, Sk), GB_F32, MIXED, 0), false);
+    a->i[0] = v != 2;
+    c->what = v == 0 ? "causal" : v == 1 ? "causal, (L,S) mask" : "padding mask";
+    return true;
+  }
+  if (f == gb_infer_sdpa || f == gb_infer_sdpa_backward) {
+    if (v > 1) return false;
+    int64_t B = 2, H = v == 0 ? 2 : 3, L = v == 0 ? 3 : 40, Sk = v == 0 ? 5 : 40, E = 4, Ev = 3;
+    if (f == gb_infer_sdpa_backward)
+      add_in(c, make(S, SHAPE(B, L, H, Ev), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(B, H, L, E), GB_F32, MIXED, 0), false);
+    if (v == 1)
+      add_in(c, make(S, SHAPE(B, H, E, Sk), GB_F32, MIXED, 0), true); /* (B,H,S,E) transposed */
+    else
+      add_in(c, make(S, SHAPE(B, H, Sk, E), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(B, H, Sk, Ev), GB_F32, MIXED, 0), false);
+    a->f[0] = 0.5, a->i[0] = v == 1;
+    c->rtol = 1e-4, c->atol = 1e-5;
+    c->what = v == 0 ? "L=3 S=5" : "causal, L=S=40, transposed keys";
+    return true;
+  }
   if (v == 0) CHECK(false, "row %s: no test case for its shape rule; add one", r->name);
   return false;
 }

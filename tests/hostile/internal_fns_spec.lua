@@ -39,8 +39,8 @@ describe('internal functions', function()
     table.sort(names)
     assert.are.same({ '_adam_step', '_adaptive_avg_pool2d', '_avg_pool2d', '_batch_norm',
       '_can_gather_rows', '_cat', '_conv2d', '_gather_rows', '_grad_hooks', '_graph_new',
-      '_gru_seq', '_hook_id', '_im2col', '_lstm_seq', '_max_pool2d', '_pad', '_post_backward',
-      '_sgd_step', '_slice' }, names)
+      '_gru_seq', '_hook_id', '_im2col', '_layer_norm', '_lstm_seq', '_masked_softmax',
+      '_max_pool2d', '_pad', '_post_backward', '_sdpa', '_sgd_step', '_slice' }, names)
   end)
 
   it('gb._post_backward is one list; hostile entries are skipped, an error is backward\'s', function()
@@ -230,6 +230,44 @@ describe('internal functions', function()
       assert.is_false(pcall(gb._batch_norm, x, gb.ones(1), gb.zeros(1), type(v) == 'number' and -v or v))
     end
     assert.is_true(calls > 400)
+    still_works()
+  end)
+
+  it('gb._layer_norm, gb._masked_softmax and gb._sdpa check their arguments', function()
+    local x, z = gb.ones(2, 3), gb.zeros
+    fails_with('layer_norm: cannot normalize the last 3 dims of (2,3)',
+      function() return gb._layer_norm(x, nil, nil, 3, 1e-5) end)
+    fails_with('layer_norm: eps must be > 0, got 0', function() return gb._layer_norm(x, nil, nil, 1, 0) end)
+    fails_with('layer_norm: argument 2 (2) does not match the normalized dims of (2,3)',
+      function() return gb._layer_norm(x, z(2), z(3), 1, 1e-5) end)
+    fails_with("bad argument #3 to '_layer_norm' (tensor expected, got no value)",
+      function() return gb._layer_norm(x, z(3)) end)
+    fails_with('masked_softmax: expected scores (..., L, S), got (3)',
+      function() return gb._masked_softmax(z(3), nil, true) end)
+    fails_with('masked_softmax: mask (2,2) does not broadcast to the scores (2,3)',
+      function() return gb._masked_softmax(x, z(2, 2), false) end)
+    fails_with('masked_softmax: argument 2 has dtype int64, expected float32',
+      function() return gb._masked_softmax(x, z({ 3 }, { dtype = 'int64' }), false) end)
+    local q = z(1, 2, 3, 4)
+    fails_with('sdpa: key (1,2,0,4) has no positions to attend to',
+      function() return gb._sdpa(q, z(1, 2, 0, 4), z(1, 2, 0, 4), 1, false) end)
+    fails_with('sdpa: expected query (B,H,L,E), key (B,H,S,E) and value (B,H,S,Ev), got (1,2,3,4), (2,2,3,4) and (1,2,3,4)',
+      function() return gb._sdpa(q, z(2, 2, 3, 4), q, 1, false) end)
+    fails_with("bad argument #1 to '_sdpa' (tensor was closed)",
+      function() return gb._sdpa(closed(), q, q, 1, false) end)
+    -- an empty query set and empty heads are legal
+    assert.are.same({ 1, 0, 2, 4 }, gb._sdpa(z(1, 2, 0, 4), q, q, 1, true).shape)
+    assert.are.same({ 1, 3, 2, 0 }, gb._sdpa(q, q, z(1, 2, 3, 0), 1, true).shape)
+    assert.are.same({ 0, 3 }, gb._layer_norm(z(0, 3), nil, nil, 1, 1e-5).shape)
+    for _, k in ipairs(ints) do
+      local ok = pcall(gb._layer_norm, x, nil, nil, k, 1e-5)
+      assert.are.equal(k == 1 or k == 2, ok)
+    end
+    for _, v in ipairs(others) do
+      assert.is_false(pcall(gb._sdpa, q, q, q, 1, v ~= true and v ~= false and v or 'x'))
+      assert.is_false(pcall(gb._masked_softmax, x, v, false))
+      assert.is_false(pcall(gb._layer_norm, x, nil, nil, 1, type(v) == 'number' and -v or v))
+    end
     still_works()
   end)
 

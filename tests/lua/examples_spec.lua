@@ -40,6 +40,28 @@ end
 local CASES = {
   ['char_transformer.lua'] = char_model('char_transformer.lua'),
   ['char_lstm.lua'] = char_model('char_lstm.lua'),
+  -- the recipes' shared part: a two-file corpus (a .dat file is skipped), sorted by name
+  ['text_corpus.lua'] = function()
+    local dir = tmp .. '_corpus'
+    os.execute("mkdir -p '" .. dir .. "'")
+    for name, text in pairs({ b = 'cab', a = 'abca', ['a.dat'] = 'zzzz' }) do
+      local f = assert(io.open(dir .. '/' .. name, 'wb'))
+      f:write(text)
+      f:close()
+    end
+    local corpus = dofile('scripts/examples/text_corpus.lua')
+    local c = corpus.load('spec', dir)
+    assert.are.equal('abcacab', c.text)
+    assert.are.same({ 3, 7, 6 }, { c.V, c.N, c.n_train })
+    local x, y = c.batch_at({ 2, 4 }, 3) -- 'bca' -> 'cac', 'aca' -> 'cab'
+    assert.are.same({ { 2, 3, 1 }, { 1, 3, 1 } }, x:totable())
+    assert.are.same({ { 3, 1, 3 }, { 3, 1, 2 } }, y:totable())
+    assert.are.equal('int64', x.dtype)
+    local ok, err = pcall(corpus.load, 'spec', dir .. '/none')
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find('spec: no fortune files in', 1, true))
+    os.execute("rm -rf '" .. dir .. "'")
+  end,
   ['cnn_fashion.lua'] = function()
     -- --quick: 2,000 training images, one epoch; Debian's dataset-fashion-mnist (setup.sh)
     local out = run('cnn_fashion.lua', '--quick')

@@ -18,7 +18,7 @@ local function check_case(name, cls, lstm)
   local params, inputs, outs, grads, meta = load_case(name)
   local m = cls(tonumber(meta.input_size), tonumber(meta.hidden_size), {
     num_layers = tonumber(meta.num_layers), batch_first = meta.batch_first == '1',
-    bias = meta.bias == '1',
+    bias = meta.bias == '1', bidirectional = meta.bidirectional == '1',
   })
   m:load_state_dict(params)
   local x = inputs.x:clone():requires_grad_()
@@ -60,6 +60,9 @@ describe('nn.LSTM against PyTorch', function()
   it('batch_first, no bias, zero initial state', function()
     check_case('lstm_batch_first_nobias', nn.LSTM, true)
   end)
+  it('bidirectional, 2 layers, batch_first, initial states (the *_reverse weights)', function()
+    check_case('lstm_bidirectional_2layer_state', nn.LSTM, true)
+  end)
 end)
 
 describe('nn.GRU against PyTorch', function()
@@ -68,6 +71,9 @@ describe('nn.GRU against PyTorch', function()
   end)
   it('batch_first, no bias, zero initial state', function()
     check_case('gru_batch_first_nobias', nn.GRU, false)
+  end)
+  it('bidirectional, 2 layers, (T, B, F), zero initial state', function()
+    check_case('gru_bidirectional_2layer', nn.GRU, false)
   end)
 end)
 
@@ -174,8 +180,16 @@ describe('nn.LSTM and nn.GRU', function()
       'LSTM: expected h0 of shape (2, 2, 4), got (1, 2, 4)')
     assert.has_error(function() m(gb.zeros(5, 2, 3), gb.zeros(2, 2, 4)) end,
       'LSTM: expected the initial state as a table {h0, c0}, got a tensor')
-    assert.has_error(function() nn.GRU(3, 4, { bidirectional = true }) end,
-      "GRU: unknown option 'bidirectional'")
+    assert.has_error(function() nn.GRU(3, 4, { bidirectional = 1 }) end,
+      "GRU: option 'bidirectional' expects a boolean, got number")
+    local bi = nn.GRU(3, 4, { bidirectional = true, num_layers = 2 })
+    assert.are.same({ 12, 8 }, bi.weight_ih_l1_reverse.shape)
+    assert.are.equal('GRU(3, 4, num_layers=2, bidirectional=true)', tostring(bi))
+    local y, hn = bi(gb.zeros(5, 3))
+    assert.are.same({ 5, 8 }, y.shape)
+    assert.are.same({ 4, 4 }, hn.shape)
+    assert.has_error(function() bi(gb.zeros(5, 2, 3), gb.zeros(2, 2, 4)) end,
+      'GRU: expected h0 of shape (4, 2, 4), got (2, 2, 4)')
     assert.has_error(function() nn.GRU(3, 0) end,
       'GRU: hidden_size must be a positive integer, got 0')
     assert.has_error(function() nn.LSTM(3, 4, { dropout = 2 }) end,

@@ -10,7 +10,8 @@ local gb = require('gpubp.class').gb
 
 local GRU = Module:extend('GRU')
 
--- GRU(input_size, hidden_size, {num_layers=1, bias=true, batch_first=false, dropout=0, device=})
+-- GRU(input_size, hidden_size, {num_layers=1, bias=true, batch_first=false, dropout=0,
+--   bidirectional=false, device=})
 function GRU:init(input_size, hidden_size, opts)
   R.setup(self, 'GRU', 3, input_size, hidden_size, opts)
   self:reset_parameters()
@@ -28,16 +29,13 @@ function GRU:forward(x, h0)
   local T, B, H = x3:size(1), x3:size(2), self.hidden_size
   local zeros = h0 == nil and gb.zeros({ B, H }, { device = x3.device }) or nil
   local no_bias = not self.bias and gb.zeros({ 3 * H }, { device = x3.device }) or nil
-  local out, hs = x3, {}
-  for l = 0, self.num_layers - 1 do
-    if l > 0 then out = R.between(self, out) end
-    local xg = R.project(out, self['weight_ih_l' .. l], self.bias and self['bias_ih_l' .. l] or nil)
-    local rec = gb._gru_seq(xg, self['weight_hh_l' .. l], no_bias or self['bias_hh_l' .. l],
-      h0 and h0:select(1, l + 1) or zeros)
-    out = rec:narrow(1, 2, T):narrow(3, 1, H)
-    hs[l + 1] = rec:select(1, T + 1):narrow(2, 1, H)
-  end
-  return R.output(self, out, batched), R.final(gb.stack(hs), batched)
+  local out, finals = R.layers(self, x3, function(sfx, input, k)
+    local xg = R.project(input, self['weight_ih_l' .. sfx], self.bias and self['bias_ih_l' .. sfx] or nil)
+    local rec = gb._gru_seq(xg, self['weight_hh_l' .. sfx], no_bias or self['bias_hh_l' .. sfx],
+      h0 and h0:select(1, k) or zeros)
+    return rec:narrow(1, 2, T):narrow(3, 1, H), { rec:select(1, T + 1):narrow(2, 1, H) }
+  end)
+  return R.output(self, out, batched), R.final(gb.stack(finals[1]), batched)
 end
 
 function GRU:extra_repr() return R.extra_repr(self) end

@@ -1,5 +1,6 @@
 -- nn/LayerNorm.lua — normalizes over the trailing normalized_shape dims of each sample
--- with the biased variance, then applies an elementwise affine (weight 1, bias 0 at init).
+-- with the biased variance, then applies an elementwise affine (weight 1, bias 0 at init), as
+-- one fused row forward and one backward (gb._layer_norm).
 
 local errors = require('gpubp.errors')
 local options = require('gpubp.options')
@@ -43,6 +44,9 @@ function LayerNorm:forward(x)
     errors.raise(string.format('LayerNorm: expected input ending in (%s), got (%s)',
       table.concat(self.normalized_shape, ','), table.concat(shape, ',')))
   end
+  -- float32: one fused row (gb._layer_norm), statistics, normalization and the affine in one
+  -- pass, and one backward row; other dtypes: composed of ops
+  if x.dtype == 'float32' then return gb._layer_norm(x, self.weight, self.bias, k, self.eps) end
   local flat = x
   if k > 1 then
     local rows = {}

@@ -2,9 +2,11 @@
 -- nn.MultiheadAttention: in_proj_weight (3E, E), in_proj_bias (3E), out_proj (Linear E -> E),
 -- so PyTorch weights load as they are. Heads are views of the projections (no per-head copies):
 -- the products run as batched matmuls over (B, heads) with the operands' own strides.
--- Materialised per call: the projections (one (L*B, 3E) product for self-attention), the
--- scores and the probabilities (B, heads, L, S), the additive mask when one is given, the
--- context (B, heads, L, d) and its (L*B, E) copy for out_proj, the output.
+-- Without attention weights, masks or dropout the attention is one fused row (gb._sdpa): the
+-- scores exist only as per-thread tiles and the context comes out heads-last (B, L, heads, d),
+-- a view for out_proj with batch_first. Otherwise the scores and probabilities (B, heads, L, S)
+-- are materialised; the causal, attn_mask and key_padding_mask masks are applied by the softmax
+-- row as it reads the scores (gb._masked_softmax), never as (B, heads, L, S) tensors.
 
 local errors = require('gpubp.errors')
 local options = require('gpubp.options')
@@ -148,6 +150,20 @@ function MHA:forward(query, key, value, opts)
     end
     qh, kh, vh = self:_heads(part(q, 0)), self:_heads(part(k, 1)), self:_heads(part(v, 2))
   end
+  local f32 = q.dtype == 'float32' -- the fused rows are float32; float64 takes the plain ops
+  local fused = f32 and not opts.need_weights and opts.attn_mask == nil
+    and opts.key_padding_mask == nil and not (self.training and self.dropout > 0)
+  if fused then -- one row; the scores never exist whole (1/sqrt(d) is in the projection)
+    local ctx = gb._sdpa(qh, kh, vh, 1, opts.is_causal) -- (B, L, H, d)
+    local out
+    if self.batch_first then
+      out = self.out_proj(ctx:view(B * L, E)):view(B, L, E)
+    else
+      out = self.out_proj(ctx:transpose(1, 2):reshape(L * B, E)):view(L, B, E)
+    end
+    if not batched then out = out:squeeze(self.batch_first and 1 or 2) end
+    return out, nil
+  end
   local scores = qh:matmul(kh:transpose(3, 4)) -- (B, H, L, S)
   local mask
   if opts.attn_mask ~= nil then
@@ -161,17 +177,6 @@ function MHA:forward(query, key, value, opts)
         B * H, L, S, shape_str(m))
     end
   end
-  if opts.is_causal then
-    local cache = rawget(self, '_causal') -- one mask per (L, S, device), built once
-    if not cache then cache = {}; rawset(self, '_causal', cache) end
-    local key = L .. 'x' .. S .. '@' .. q.device
-    local c = cache[key]
-    if not c then
-      c = MHA.causal_mask(L, S, { device = q.device })
-      cache[key] = c
-    end
-    mask = mask and mask + c or c
-  end
   if opts.key_padding_mask ~= nil then
     local m = opts.key_padding_mask
     local ok = batched and m:dim() == 2 and m:size(1) == B and m:size(2) == S
@@ -183,8 +188,17 @@ function MHA:forward(query, key, value, opts)
     local kp = additive(m):view(B, 1, 1, S)
     mask = mask and mask + kp or kp
   end
-  if mask then scores = scores + mask end
-  local p = scores:softmax(-1)
+  -- the causal mask and the given ones are applied while the softmax reads the scores
+  local p
+  if f32 then
+    p = gb._masked_softmax(scores, mask, opts.is_causal)
+  else
+    if opts.is_causal then
+      local c = MHA.causal_mask(L, S, { device = q.device })
+      mask = mask and mask + c or c
+    end
+    p = (mask and scores + mask or scores):softmax(-1)
+  end
   local pd = p
   if self.training and self.dropout > 0 then
     local keep = gb.rand_like(p):ge(self.dropout)

@@ -9,6 +9,7 @@ local entries = {
   Parameter = 'gpubp.nn.Parameter',
   init = 'gpubp.nn.init_fns',
   utils = 'gpubp.nn.utils',
+  functional = 'gpubp.nn.functional',
 }
 
 local CLASSES = {

@@ -11,7 +11,7 @@ local gb = require('gpubp.class').gb
 local R = {}
 
 R.SPEC = {
-  num_layers = 1, bias = true, batch_first = false, dropout = 0,
+  num_layers = 1, bias = true, batch_first = false, dropout = 0, bidirectional = false,
   device = options.optional,
 }
 
@@ -27,15 +27,21 @@ function R.setup(self, name, gates, input_size, hidden_size, opts)
   self.input_size, self.hidden_size = input_size, hidden_size
   self.num_layers, self.bias = opts.num_layers, opts.bias ~= false
   self.batch_first, self.dropout = opts.batch_first == true, opts.dropout
+  self.bidirectional = opts.bidirectional == true
+  self.num_directions = self.bidirectional and 2 or 1
   self._gates = gates
   local topts = { device = opts.device }
   for l = 0, self.num_layers - 1 do
-    local fin = l == 0 and input_size or hidden_size
-    self['weight_ih_l' .. l] = Parameter(gb.empty({ gates * hidden_size, fin }, topts))
-    self['weight_hh_l' .. l] = Parameter(gb.empty({ gates * hidden_size, hidden_size }, topts))
-    if self.bias then
-      self['bias_ih_l' .. l] = Parameter(gb.empty({ gates * hidden_size }, topts))
-      self['bias_hh_l' .. l] = Parameter(gb.empty({ gates * hidden_size }, topts))
+    -- layers above the first read both directions' outputs, as PyTorch's (names as its too)
+    local fin = l == 0 and input_size or hidden_size * self.num_directions
+    for d = 1, self.num_directions do
+      local sfx = l .. (d == 2 and '_reverse' or '')
+      self['weight_ih_l' .. sfx] = Parameter(gb.empty({ gates * hidden_size, fin }, topts))
+      self['weight_hh_l' .. sfx] = Parameter(gb.empty({ gates * hidden_size, hidden_size }, topts))
+      if self.bias then
+        self['bias_ih_l' .. sfx] = Parameter(gb.empty({ gates * hidden_size }, topts))
+        self['bias_hh_l' .. sfx] = Parameter(gb.empty({ gates * hidden_size }, topts))
+      end
     end
   end
 end
@@ -62,10 +68,10 @@ function R.input(self, name, x)
   return x, true
 end
 
--- An initial state (num_layers, B, H) (or (num_layers, H) unbatched) checked, as (L, B, H);
--- zeros when nil.
+-- An initial state (num_layers * num_directions, B, H) (or without B unbatched) checked, as
+-- (L, B, H); nil when nil.
 function R.state(self, name, what, s, x, batched)
-  local L, B, H = self.num_layers, x:size(2), self.hidden_size
+  local L, B, H = self.num_layers * self.num_directions, x:size(2), self.hidden_size
   if s == nil then return nil end
   if not gb.is_tensor(s) then errors.raisef('%s: %s must be a tensor, got %s', name, what, type(s)) end
   if not batched then
@@ -97,6 +103,34 @@ function R.between(self, out)
   return out
 end
 
+-- Every layer and direction in PyTorch's order. run_dir(suffix, input (T, B, F), k) runs one
+-- direction of one layer (parameters `<name>_l<suffix>`, initial state k of the (L*D, B, H)
+-- ones) forwards in time and returns its output (T, B, H) and a list of its final states.
+-- The reverse direction gets the input reversed in time and its output reversed back; a
+-- layer's output is both directions' side by side (T, B, 2H). Returns the last layer's
+-- output and, per final-state slot, the list over (layer, direction) to stack.
+function R.layers(self, x3, run_dir)
+  local T = x3:size(1)
+  local rev = self.bidirectional and T > 1
+    and gb.arange(T, 0, -1, { dtype = 'int64', device = x3.device }) or nil
+  local out, finals = x3, {}
+  for l = 0, self.num_layers - 1 do
+    if l > 0 then out = R.between(self, out) end
+    local outs = {}
+    for d = 1, self.num_directions do
+      local input = (d == 2 and rev) and out:index_select(1, rev) or out
+      local o, f = run_dir(l .. (d == 2 and '_reverse' or ''), input, l * self.num_directions + d)
+      outs[d] = (d == 2 and rev) and o:index_select(1, rev) or o
+      for j, v in ipairs(f) do
+        finals[j] = finals[j] or {}
+        finals[j][#finals[j] + 1] = v
+      end
+    end
+    out = #outs == 1 and outs[1] or gb.cat(outs, 3)
+  end
+  return out, finals
+end
+
 -- Output back to the caller's layout.
 function R.output(self, out, batched)
   if not batched then return out:squeeze(2) end
@@ -115,6 +149,7 @@ function R.extra_repr(self)
   if not self.bias then s = s .. ', bias=false' end
   if self.batch_first then s = s .. ', batch_first=true' end
   if self.dropout ~= 0 then s = s .. ', dropout=' .. self.dropout end
+  if self.bidirectional then s = s .. ', bidirectional=true' end
   return s
 end
 
