@@ -127,9 +127,6 @@ static gb_tensor *check_buf(lua_State *L, gb_state *S, int idx, const char *fn, 
   gb_tensor *t = gbL_check_tensor(L, idx);
   if (!gb_tensor_is_contiguous(t))
     luaL_error(L, "distributed.%s: the tensor must be contiguous (call :contiguous() first)", fn);
-  if (t->dtype == GB_F64) /* the communicators map float32, int32 and int64 only */
-    luaL_error(L, "distributed.%s: float64 is not supported by the communicators; use :float()",
-               fn);
   memset(b, 0, sizeof *b);
   b->data = t->numel ? gb_tensor_data(t) : NULL;
   b->dtype = t->dtype;
@@ -157,8 +154,8 @@ static int l_all_reduce(lua_State *L) {
   unsigned flags = lua_toboolean(L, 4) ? GB_DIST_TRUSTED : 0;
   gb_dist_buf b;
   gb_tensor *t = check_buf(L, S, 1, "all_reduce", &b);
-  if (op == GB_DIST_MEAN && t->dtype != GB_F32)
-    return luaL_error(L, "distributed.all_reduce: 'mean' needs a float32 tensor, got %s",
+  if (op == GB_DIST_MEAN && t->dtype != GB_F32 && t->dtype != GB_F64)
+    return luaL_error(L, "distributed.all_reduce: 'mean' needs a float32 or float64 tensor, got %s",
                       gb_dtype_name(t->dtype));
   char err[1536];
   int handle = 0;

@@ -112,7 +112,11 @@ void gb_dist_die(const char *msg) {
 }
 
 static const char *dtype_name(int dt) {
-  return dt == GB_F32 ? "float32" : dt == GB_I32 ? "int32" : dt == GB_I64 ? "int64" : "?";
+  return dt == GB_F32   ? "float32"
+         : dt == GB_F64 ? "float64"
+         : dt == GB_I32 ? "int32"
+         : dt == GB_I64 ? "int64"
+                        : "?";
 }
 static const char *op_name(int op) {
   static const char *names[] = {"sum", "mean", "max", "min"};
@@ -462,7 +466,10 @@ static int exchange(const gb_dist_hdr *h, char *err, size_t cap) {
 /* ---- host-memory collectives ------------------------------------------------------------- */
 
 static MPI_Datatype mpi_type(gb_dtype dt) {
-  return dt == GB_F32 ? MPI_FLOAT : dt == GB_I32 ? MPI_INT32_T : MPI_INT64_T;
+  return dt == GB_F32   ? MPI_FLOAT
+         : dt == GB_F64 ? MPI_DOUBLE
+         : dt == GB_I32 ? MPI_INT32_T
+                        : MPI_INT64_T;
 }
 
 static MPI_Op mpi_op(gb_dist_op op) {
@@ -475,13 +482,19 @@ static int check_buf(const gb_dist_buf *b, const char *what, char *err, size_t c
                         "distributed: %s: %lld elements is more than one transfer "
                         "carries (2^31 - 1)",
                         what, (long long)b->numel);
-  if (b->dtype != GB_F32 && b->dtype != GB_I32 && b->dtype != GB_I64)
+  if (b->dtype != GB_F32 && b->dtype != GB_F64 && b->dtype != GB_I32 && b->dtype != GB_I64)
     return gb_dist_fail(err, cap, "distributed: %s: unsupported dtype", what);
   return 0;
 }
 
 static void finish_mean(work *w) {
   if (w->h.kind != GB_DK_ALL_REDUCE || w->h.op != GB_DIST_MEAN || w->h.cuda) return;
+  if (w->buf.dtype == GB_F64) {
+    double *x = w->buf.data, n = (double)D.size;
+    for (int64_t i = 0; i < w->buf.numel; i++)
+      x[i] /= n;
+    return;
+  }
   float *x = w->buf.data;
   float n = (float)D.size;
   for (int64_t i = 0; i < w->buf.numel; i++)

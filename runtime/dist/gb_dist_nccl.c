@@ -138,7 +138,10 @@ static int comm_for(int device, const char *what, char *err, size_t cap) {
 }
 
 static ncclDataType_t nccl_type(gb_dtype dt) {
-  return dt == GB_F32 ? ncclFloat32 : dt == GB_I32 ? ncclInt32 : ncclInt64;
+  return dt == GB_F32   ? ncclFloat32
+         : dt == GB_F64 ? ncclFloat64
+         : dt == GB_I32 ? ncclInt32
+                        : ncclInt64;
 }
 
 static ncclRedOp_t nccl_op(gb_dist_op op) {

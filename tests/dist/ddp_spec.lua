@@ -170,6 +170,27 @@ describe('nn.DistributedDataParallel', function()
     assert.is_true(rel_diff(model, ref) < 1e-5, 'relative difference ' .. rel_diff(model, ref))
   end)
 
+  it('float64 parameters: 2 ranks x 50 == 1 rank x 100 within 1e-10 (SGD, 5 steps)', function()
+    local sgd = function(p) return gb.optim.SGD(p, { lr = 0.1, momentum = 0.9 }) end
+    local function run(ddp_opts)
+      local model = make_model(ddp_opts and (d.rank() == 1 and 7 or 99) or 7):double()
+      local net = ddp_opts and nn.DistributedDataParallel(model, ddp_opts) or model
+      local opt = sgd(net:parameters())
+      for s = 1, 5 do
+        local x, y = batches[s].x:double(), batches[s].y
+        if ddp_opts then x, y = my_rows(x), my_rows(y) end
+        opt:zero_grad()
+        loss_fn(net(x), y):backward()
+        opt:step()
+      end
+      return model
+    end
+    local ref, got = run(nil), run({ bucket_mb = 0.004 })
+    assert.are.equal('float64', got:parameters()[1].dtype)
+    local rd = rel_diff(got, ref)
+    assert.is_true(rd < 1e-10, 'relative difference ' .. rd)
+  end)
+
   it('buckets by bucket_mb, last layers first', function()
     local m = make_model(1)
     assert.are.equal(1, nn.DistributedDataParallel(m):num_buckets())
