@@ -20,7 +20,7 @@ static gb_status cuda_copy(gb_state *S, void *dst, gb_device ddev, const void *s
 
 /* The rows whose CUDA launchers run float64 in double (gb_backend.runs_f64): the elementwise
  * rows of gb_math.h's lists (a double functor beside the float one) and the matrix products
- * (cublasDgemm). The others (reductions, softmax, losses, indexing adds...) refuse
+ * (cublasDgemm), sum/mean/var. The others (extremes, softmax, losses, indexing adds...) refuse
  * float64 in their shape rules; fill, copy, comparisons and the byte-moving rows take any
  * dtype without asking. */
 static bool cuda_runs_f64(gb_opid id) {
@@ -65,6 +65,9 @@ static bool cuda_runs_f64(gb_opid id) {
   case GB_OP_ELU_BACKWARD:
   case GB_OP_SOFTPLUS_BACKWARD:
   case GB_OP_MASKED_FILL:
+  case GB_OP_SUM: /* the double k_sum of gb_cuda_reduce.cu */
+  case GB_OP_MEAN:
+  case GB_OP_VAR:
   case GB_OP_MATMUL: /* cublasDgemm */
   case GB_OP_ADDMM: return true;
   default: return false;

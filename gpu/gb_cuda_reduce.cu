@@ -33,19 +33,20 @@ __device__ __forceinline__ int64_t red_offset(const plan &p, int64_t j) {
 
 enum { RED_SUM, RED_MEAN, RED_VAR };
 
-template <int BLOCK> __global__ void k_sum(plan p, float *out, int mode, double correction) {
+/* T: float, or double for float64 tensors (base is the input's data, out the output's) */
+template <int BLOCK, class T>
+__global__ void k_sum(plan p, const T *base, T *out, int mode, double correction) {
   typedef cub::BlockReduce<double, BLOCK> Reduce;
   __shared__ typename Reduce::TempStorage tmp;
   __shared__ double shared_mu;
   for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
-    const float *x = p.base + keep_offset(p, o);
+    const T *x = base + keep_offset(p, o);
     double acc = 0;
     for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK)
       acc += (double)x[red_offset(p, j)];
     double total = Reduce(tmp).Sum(acc);
     if (mode != RED_VAR) {
-      if (threadIdx.x == 0)
-        out[o] = (float)(mode == RED_MEAN ? total / (double)p.nred_elems : total);
+      if (threadIdx.x == 0) out[o] = (T)(mode == RED_MEAN ? total / (double)p.nred_elems : total);
       __syncthreads(); /* tmp is reused by the next output */
       continue;
     }
@@ -59,7 +60,7 @@ template <int BLOCK> __global__ void k_sum(plan p, float *out, int mode, double 
     double sst = Reduce(tmp).Sum(ss);
     if (threadIdx.x == 0) {
       double denom = (double)p.nred_elems - correction;
-      out[o] = denom > 0 ? (float)(sst / denom) : __int_as_float(0x7fc00000);
+      out[o] = denom > 0 ? (T)(sst / denom) : (T)__int_as_float(0x7fc00000);
     }
     __syncthreads();
   }
@@ -80,11 +81,20 @@ static gb_status reduce_sum(gb_state *S, const gb_opargs *a, gb_tensor *out, int
   if (p.nout == 0) return GB_OK;
   unsigned grid = grid_for(p.nout);
   double corr = (double)a->i[2];
-  if (p.nred_elems <= 32)
-    k_sum<32><<<grid, 32, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
-  else
-    k_sum<GB_CUDA_ROW_THREADS>
-        <<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, gb_tensor_f32(out), mode, corr);
+  if (out->dtype == GB_F64) {
+    const double *x = (const double *)gb_tensor_data(a->in[0]);
+    double *o = (double *)gb_tensor_data(out);
+    if (p.nred_elems <= 32)
+      k_sum<32, double><<<grid, 32, 0, c->stream>>>(p, x, o, mode, corr);
+    else
+      k_sum<GB_CUDA_ROW_THREADS, double>
+          <<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, x, o, mode, corr);
+  } else if (p.nred_elems <= 32) {
+    k_sum<32, float><<<grid, 32, 0, c->stream>>>(p, p.base, gb_tensor_f32(out), mode, corr);
+  } else {
+    k_sum<GB_CUDA_ROW_THREADS, float>
+        <<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, p.base, gb_tensor_f32(out), mode, corr);
+  }
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
 }
