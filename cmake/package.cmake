@@ -20,9 +20,19 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "gpubp developers <gpubp@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # dpkg-shlibdeps (dpkg-dev): liblua5.4-0, libopenblas…
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS lua5.4)
-if(GB_OPENBLAS_SONAME) # opened with dlopen (cmake/blas.cmake), so dpkg-shlibdeps cannot see it
-  set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_DEPENDS
-      "libopenblas0-pthread | libopenblas0-openmp | libopenblas0-serial | libopenblas0")
+# OpenBLAS and oneDNN are opened with dlopen (cmake/blas.cmake, cmake/dnnl.cmake), so
+# dpkg-shlibdeps cannot see them
+set(GB_DLOPEN_DEPENDS "")
+if(GB_OPENBLAS_SONAME)
+  list(APPEND GB_DLOPEN_DEPENDS
+       "libopenblas0-pthread | libopenblas0-openmp | libopenblas0-serial | libopenblas0")
+endif()
+if(GB_DNNL_SONAME MATCHES "^libdnnl\\.so\\.([0-9]+)$") # Debian names the package libdnnl<N>
+  list(APPEND GB_DLOPEN_DEPENDS "libdnnl${CMAKE_MATCH_1}")
+endif()
+if(GB_DLOPEN_DEPENDS)
+  list(JOIN GB_DLOPEN_DEPENDS ", " GB_DLOPEN_DEPENDS)
+  set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_DEPENDS "${GB_DLOPEN_DEPENDS}")
 endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 

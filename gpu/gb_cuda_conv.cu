@@ -1,7 +1,8 @@
 /* gb_cuda_conv.cu — convolution helpers and max pooling on (N,C,H,W) tensors, matching
  * runtime/cpu/gb_cpu_conv.c: im2col (one thread per patch entry), col2im (one thread per image
- * element, gathering the entries that read it: deterministic, no atomics), max_pool2d and its
- * backward (the gradient goes to each window's first maximum, NaN winning). */
+ * element, gathering the entries that read it: deterministic, no atomics), max_pool2d (each
+ * window's first maximum, NaN winning, and its offset for a recorded call) and its backward
+ * (the gradient goes where the forward's offsets point). */
 #include "gb_cuda_impl.h"
 
 struct window {
@@ -76,7 +77,8 @@ __device__ __forceinline__ int64_t window_argmax(const window &g, const float *p
   return best;
 }
 
-__global__ void k_max_pool(window g, const float *x, float *y) {
+/* y and, for a recorded call (idx not NULL), the argmax offsets in each (H,W) plane */
+__global__ void k_max_pool(window g, const float *x, float *y, int64_t *idx) {
   int64_t total = g.n * g.c * g.oh * g.ow;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
        e += (int64_t)gridDim.x * blockDim.x) {
@@ -84,16 +86,17 @@ __global__ void k_max_pool(window g, const float *x, float *y) {
     const float *plane = x + p * g.h * g.w;
     int64_t at = window_argmax(g, plane, oy, ox);
     y[e] = at < 0 ? -INFINITY : plane[at];
+    if (idx) idx[e] = at;
   }
 }
 
-__global__ void k_max_pool_backward(window g, const float *x, const float *gout, float *gin) {
-  int64_t total = g.n * g.c * g.oh * g.ow;
+/* gin[plane][idx] += gout, through the forward's indices (one skipped when outside the plane) */
+__global__ void k_max_pool_backward(window g, const int64_t *idx, const float *gout, float *gin) {
+  int64_t total = g.n * g.c * g.oh * g.ow, hw = g.h * g.w;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
        e += (int64_t)gridDim.x * blockDim.x) {
-    int64_t ox = e % g.ow, oy = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
-    int64_t at = window_argmax(g, x + p * g.h * g.w, oy, ox);
-    if (at >= 0) atomicAdd(&gin[p * g.h * g.w + at], gout[e]);
+    int64_t at = idx[e], p = e / (g.ow * g.oh);
+    if (at >= 0 && at < hw) atomicAdd(&gin[p * hw + at], gout[e]);
   }
 }
 
@@ -140,7 +143,8 @@ extern "C" gb_status gb_cuda_max_pool2d(gb_state *S, const gb_opargs *a, gb_tens
   if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) return st;
   window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
   k_max_pool<<<gb_cuda_blocks(out[0]->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
-      g, gb_tensor_f32(xc), gb_tensor_f32(out[0]));
+      g, gb_tensor_f32(xc), gb_tensor_f32(out[0]),
+      out[1] ? (int64_t *)gb_tensor_data(out[1]) : NULL);
   gb_tensor_release(S, xc);
   GB_LAUNCHED(S, dev, c, "max_pool2d kernel");
   return GB_OK;
@@ -153,19 +157,20 @@ extern "C" gb_status gb_cuda_max_pool2d_backward(gb_state *S, const gb_opargs *a
   if (st) return st;
   if (out[0]->numel == 0) return GB_OK;
   GB_CU(S, dev, cudaMemsetAsync(gb_tensor_f32(out[0]), 0, (size_t)out[0]->numel * 4, c->stream));
-  gb_tensor *gc, *xc;
+  gb_tensor *gc, *ic;
   if ((st = gb_tensor_contiguous(S, a->in[0], &gc))) return st;
-  if ((st = gb_tensor_contiguous(S, a->in[1], &xc))) {
+  if ((st = gb_tensor_contiguous(S, a->in[1], &ic))) {
     gb_tensor_release(S, gc);
     return st;
   }
-  window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
+  gb_tensor *gin = out[0];
+  window g = window_of(a, gin->shape[0], gin->shape[1], gin->shape[2], gin->shape[3]);
   int64_t n = g.n * g.c * g.oh * g.ow;
   if (n > 0)
     k_max_pool_backward<<<gb_cuda_blocks(n, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
-        g, gb_tensor_f32(xc), gb_tensor_f32(gc), gb_tensor_f32(out[0]));
+        g, (const int64_t *)gb_tensor_data(ic), gb_tensor_f32(gc), gb_tensor_f32(gin));
   gb_tensor_release(S, gc);
-  gb_tensor_release(S, xc);
+  gb_tensor_release(S, ic);
   GB_LAUNCHED(S, dev, c, "max_pool2d_backward kernel");
   return GB_OK;
 }

@@ -138,6 +138,20 @@ extern "C" gb_status gb_cuda_conv2d_backward_input(gb_state *S, const gb_opargs 
   return GB_OK;
 }
 
+/* the bias gradient: gb[o] = sum over n and positions of gout[n][o], one block per channel
+ * (a fixed tree: deterministic) */
+#define CB_THREADS 256
+__global__ void k_conv2d_bias_grad(cgeom g, const float *gout, float *gb) {
+  typedef cub::BlockReduce<double, CB_THREADS> Reduce;
+  __shared__ typename Reduce::TempStorage tmp;
+  int64_t o = blockIdx.x, p = g.oh * g.ow, m = g.n * p;
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < m; i += CB_THREADS)
+    s += gout[(i / p * g.o + o) * p + i % p];
+  double total = Reduce(tmp).Sum(s);
+  if (threadIdx.x == 0) gb[o] = (float)total;
+}
+
 extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs *a,
                                                     gb_tensor **out) {
   gb_cuda_dev *c;
@@ -152,6 +166,9 @@ extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs
   k_conv2d_backward_weight<<<gb_cuda_blocks(gw->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
                              c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
                                           gb_tensor_f32(gw));
+  if (out[1] && g.o > 0) /* i8: the bias gradient as well */
+    k_conv2d_bias_grad<<<(unsigned)g.o, CB_THREADS, 0, c->stream>>>(g, gb_tensor_f32(in[0]),
+                                                                    gb_tensor_f32(out[1]));
   release_inputs(S, in, 2);
   GB_LAUNCHED(S, dev, c, "conv2d_backward_weight kernel");
   return GB_OK;

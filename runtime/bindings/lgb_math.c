@@ -458,13 +458,16 @@ static int l_pad(lua_State *L) {
   return push_result(L, S, gb_op_run(S, GB_OP_PAD, &a, &r), &r);
 }
 
-/* gb.max_pool2d(x, kh, kw, sh, sw, ph, pw) -> (N, C, OH, OW) */
+/* gb.max_pool2d(x, kh, kw, sh, sw, ph, pw) -> (N, C, OH, OW); a recorded call also makes the
+ * argmax indices, which only its tape node keeps */
 static int l_max_pool2d(lua_State *L) {
   gb_state *S = gbL_enter(L);
-  gb_tensor *r;
+  gb_tensor *r[GB_MAXOUT] = {NULL, NULL};
   gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
   window_args(L, 2, &a);
-  return push_result(L, S, gb_op_run(S, GB_OP_MAX_POOL2D, &a, &r), &r);
+  gb_status st = gb_op_run(S, GB_OP_MAX_POOL2D, &a, r);
+  gb_tensor_release(S, r[1]);
+  return push_result(L, S, st, &r[0]);
 }
 
 /* ---- in place ---- */

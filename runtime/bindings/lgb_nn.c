@@ -1,6 +1,7 @@
 /* lgb_nn.c — the internal module functions behind the nn layers of issue 15 (gb._conv2d,
  * gb._avg_pool2d, gb._adaptive_avg_pool2d, gb._batch_norm): raw positional arguments, checked
  * by the rows' shape rules; the lua/gpubp/nn classes are their only intended callers. */
+#include "gb_dnnl.h"
 #include "gb_state.h"
 #include "lgb.h"
 
@@ -59,12 +60,27 @@ static int l_batch_norm(lua_State *L) {
   return 2;
 }
 
+/* gb._conv_dnnl([mode]) -> previous mode, library description. mode 'auto' (oneDNN where it
+ * measured faster), 'off' (the rows' own kernels) or 'always' (oneDNN for every pass it
+ * takes): a switch for tests and benchmarks, process-wide. */
+static int l_conv_dnnl(lua_State *L) {
+  static const char *const modes[] = {"auto", "off", "always", NULL};
+  gb_dnnl_mode was;
+  if (lua_isnoneornil(L, 1)) {
+    was = gb_dnnl_set_mode(GB_DNNL_AUTO);
+    gb_dnnl_set_mode(was);
+  } else {
+    was = gb_dnnl_set_mode((gb_dnnl_mode)luaL_checkoption(L, 1, NULL, modes));
+  }
+  lua_pushstring(L, modes[was]);
+  lua_pushstring(L, gb_dnnl_name());
+  return 2;
+}
+
 static const luaL_Reg nn_fns[] = {
-    {"_conv2d", l_conv2d},
-    {"_avg_pool2d", l_avg_pool2d},
-    {"_adaptive_avg_pool2d", l_adaptive_avg_pool2d},
-    {"_batch_norm", l_batch_norm},
-    {NULL, NULL},
+    {"_conv2d", l_conv2d},         {"_conv_dnnl", l_conv_dnnl},
+    {"_avg_pool2d", l_avg_pool2d}, {"_adaptive_avg_pool2d", l_adaptive_avg_pool2d},
+    {"_batch_norm", l_batch_norm}, {NULL, NULL},
 };
 
 void gbL_open_nn(lua_State *L) {

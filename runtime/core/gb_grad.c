@@ -599,11 +599,15 @@ gb_status gb_grad_col2im(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
   return gb_op_run(S, GB_OP_IM2COL, &a, &gin[0]);
 }
 
+/* the gradient goes to the maxima the forward found (its indices, saved on the node) */
 gb_status gb_grad_max_pool2d(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
+  if (!n->out1) return gb_errorf(S, GB_EGRAD, "max_pool2d: backward without the saved indices");
   gb_opargs a = n->args;
   a.in[0] = g;
-  a.in[1] = IN(0);
+  a.in[1] = n->out1;
   a.nin = 2;
+  a.i[6] = IN(0)->shape[2];
+  a.i[7] = IN(0)->shape[3];
   return gb_op_run(S, GB_OP_MAX_POOL2D_BACKWARD, &a, &gin[0]);
 }
 

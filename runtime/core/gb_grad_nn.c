@@ -18,9 +18,16 @@ gb_status gb_grad_conv2d(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin)
     a.i[7] = IN(0)->shape[3];
     if ((st = gb_op_run(S, GB_OP_CONV2D_BACKWARD_INPUT, &a, &gin[0]))) return st;
   }
-  if (IN(1)->requires_grad) {
+  if (IN(1)->requires_grad) { /* with the bias gradient when it is wanted too (i8) */
+    gb_tensor *r[2] = {NULL, NULL};
     a.in[1] = IN(0);
-    if ((st = gb_op_run(S, GB_OP_CONV2D_BACKWARD_WEIGHT, &a, &gin[1]))) return st;
+    a.i[8] = IN(2)->requires_grad;
+    if ((st = gb_op_run(S, GB_OP_CONV2D_BACKWARD_WEIGHT, &a, r))) return st;
+    gin[1] = r[0];
+    if (r[1]) {
+      gin[2] = r[1];
+      return GB_OK;
+    }
   }
   if (IN(2)->requires_grad)
     st = gb_fn_reduce(S, GB_OP_SUM, g, (1u << 0) | (1u << 2) | (1u << 3), false, &gin[2]);
@@ -50,7 +57,8 @@ static gb_status stats_row(gb_state *S, gb_tensor *wb, int64_t row, gb_tensor **
 }
 
 gb_status gb_grad_batch_norm(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
-  gb_opargs a = {.in = {g, IN(0), IN(1)}, .nin = 3, .f = {n->args.f[0]}};
+  /* with the forward's statistics (saved on the node) the backward need not recompute them */
+  gb_opargs a = {.in = {g, IN(0), IN(1), n->out1}, .nin = n->out1 ? 4 : 3, .f = {n->args.f[0]}};
   gb_tensor *out[2] = {NULL, NULL};
   gb_status st = gb_op_run(S, GB_OP_BATCH_NORM_BACKWARD, &a, out);
   if (st) return st;

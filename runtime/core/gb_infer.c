@@ -690,11 +690,41 @@ gb_status gb_infer_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   return GB_OK;
 }
 
-gb_status gb_infer_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
-  const gb_tensor *x = a->in[1];
-  gb_status st = need_nchw(S, op, x);
-  if (st) return st;
-  set_out(o, 0, 4, x->shape, GB_F32);
+/* max_pool2d: (N,C,OH,OW) maxima and, when the call is recorded for backward, their int64
+ * offsets within each (H,W) plane (-1 for a window wholly in the padding), which the backward
+ * row scatters through instead of searching the windows again */
+gb_status gb_infer_max_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  gb_status st = gb_infer_pool2d(S, op, a, o);
+  if (st || !gb_op_records(S, op, a)) return st;
+  o->nout = 2;
+  set_out(o, 1, 4, o->shape[0], GB_I64);
+  return GB_OK;
+}
+
+/* (gout (N,C,OH,OW), indices (N,C,OH,OW) int64) -> (N,C,H,W) with H, W = i6, i7; OH, OW must be
+ * what the window (i0..i5) makes of H, W */
+gb_status gb_infer_max_pool2d_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
+  const gb_tensor *g = a->in[0], *idx = a->in[1];
+  int64_t oh = 0, ow = 0;
+  gb_status st;
+  if ((st = need_nchw(S, op, g)) || (st = window_out(S, op, a, a->i[6], a->i[7], &oh, &ow)))
+    return st;
+  if (idx->dtype != GB_I64)
+    return gb_errorf(S, GB_EDTYPE, "%s: argument 2 (indices) must be int64, got %s", NAME,
+                     gb_dtype_name(idx->dtype));
+  bool ok = g->shape[2] == oh && g->shape[3] == ow && idx->ndim == 4;
+  for (int d = 0; ok && d < 4; d++)
+    ok = idx->shape[d] == g->shape[d];
+  if (!ok) {
+    char sg[GB_SHAPE_STRLEN], si[GB_SHAPE_STRLEN];
+    return gb_errorf(
+        S, GB_ESHAPE,
+        "%s: gradient %s and indices %s do not fit a %lldx%lld input (output %lldx%lld)", NAME,
+        gb_shape_str(g, sg), gb_shape_str(idx, si), (long long)a->i[6], (long long)a->i[7],
+        (long long)oh, (long long)ow);
+  }
+  int64_t shape[4] = {g->shape[0], g->shape[1], a->i[6], a->i[7]};
+  set_out(o, 0, 4, shape, GB_F32);
   return GB_OK;
 }
 

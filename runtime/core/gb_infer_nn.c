@@ -157,6 +157,10 @@ gb_status gb_infer_conv2d_backward_weight(gb_state *S, gb_opid op, const gb_opar
       (st = gemm_sizes(S, op, x->shape[1] * a->i[0] * a->i[1], g->shape[1], oh * ow)))
     return st;
   set_out(o, 0, 4, shape, GB_F32);
+  if (a->i[8]) { /* the bias gradient too, from the same pass over gout */
+    o->nout = 2;
+    set_out(o, 1, 1, shape, GB_F32);
+  }
   return GB_OK;
 }
 
@@ -203,16 +207,21 @@ gb_status gb_infer_batch_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
   return GB_OK;
 }
 
-/* (gout like x, x (N,C,...), w (C)) -> gx like x, (2,C) dw and db */
+/* (gout like x, x (N,C,...), w (C) [, the forward's (2,C) statistics]) -> gx like x, (2,C) dw
+ * and db */
 gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *g = a->in[0], *x = a->in[1], *w = a->in[2];
   gb_status st;
-  for (int k = 0; k < 3; k++)
+  if (a->nin != 3 && a->nin != 4)
+    return gb_errorf(S, GB_EARG, "%s: expected 3 or 4 inputs, got %d", NAME, a->nin);
+  for (int k = 0; k < a->nin; k++)
     if ((st = need_f32(S, op, a->in[k], k + 1))) return st;
   char sg[GB_SHAPE_STRLEN], sx[GB_SHAPE_STRLEN];
   bool ok = x->ndim >= 2 && g->ndim == x->ndim && w->ndim == 1 && w->shape[0] == x->shape[1];
   for (int d = 0; ok && d < x->ndim; d++)
     ok = g->shape[d] == x->shape[d];
+  if (ok && a->nin == 4)
+    ok = a->in[3]->ndim == 2 && a->in[3]->shape[0] == 2 && a->in[3]->shape[1] == x->shape[1];
   if (!ok)
     return gb_errorf(S, GB_ESHAPE, "%s: gradient %s, input %s: shapes do not fit", NAME,
                      gb_shape_str(g, sg), gb_shape_str(x, sx));

@@ -80,7 +80,7 @@ void gb_tensors_release(gb_state *S, gb_tensor **c, int n) {
     gb_tensor_release(S, c[k]);
 }
 
-static bool wants_grad(const gb_state *S, gb_opid id, const gb_opargs *a) {
+bool gb_op_records(const gb_state *S, gb_opid id, const gb_opargs *a) {
   if (!S->grad_enabled || !gb_ops[id].grad) return false;
   for (int k = 0; k < a->nin; k++)
     if (a->in[k]->requires_grad) return true;
@@ -159,7 +159,7 @@ gb_status gb_op_run(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor **out
     if ((st = run_kernel(S, id, fn, a, res, o.nout))) goto fail;
   }
   if (S->detect_anomaly && !o.view && (st = anomaly_check(S, id, res[0]))) goto fail;
-  if (wants_grad(S, id, a) && (st = gb_tape_record(S, id, a, res[0]))) goto fail;
+  if (gb_op_records(S, id, a) && (st = gb_tape_record(S, id, a, res[0], res[1]))) goto fail;
   for (int k = 0; k < o.nout; k++)
     out[k] = res[k];
   return GB_OK;

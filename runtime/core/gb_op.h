@@ -62,8 +62,11 @@ struct gb_node {
   uint64_t seq;                   /* creation order: a valid topological order for backward */
   gb_opargs args;                 /* in[] hold references while the node lives */
   gb_tensor *out;                 /* alias of output 0 (shares storage, no grad_fn: no cycles) */
+  gb_tensor *out1;                /* alias of output 1 of a two-output row (max_pool2d's argmax
+                                     indices, batch_norm's statistics) or NULL: saved for the
+                                     backward rule so that it need not recompute it */
   gb_tensor *gacc;                /* gradient of out accumulated during backward */
-  uint32_t version[GB_MAXIN + 1]; /* storage versions of in[] and out when recorded */
+  uint32_t version[GB_MAXIN + 2]; /* storage versions of in[], out and out1 when recorded */
   bool freed;                     /* saved tensors were released by a non-retaining backward */
   uint32_t hook;                  /* gradient hooks on out (gb_hooks.c), 0 if none */
   uint64_t visit;                 /* traversal mark */
@@ -89,8 +92,15 @@ GB_API void gb_tensors_release(gb_state *S, gb_tensor **c, int n);
 /* Convenience wrapper used by backward rules and bindings (two inputs: gb_fn_binary). */
 gb_status gb_op1(gb_state *S, gb_opid id, gb_tensor *x, gb_tensor **out);
 
-/* Tape (gb_tape.c). Record a node for output `out` of op `id`; sets out's grad_fn. */
-gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out);
+/* Whether gb_op_run(S, id, a, ...) records a tape node: grad mode is on, the row has a backward
+ * rule and an input requires grad. A shape rule may ask, to add an output that only the backward
+ * rule reads (max_pool2d's indices). */
+bool gb_op_records(const gb_state *S, gb_opid id, const gb_opargs *a);
+
+/* Tape (gb_tape.c). Record a node for output `out` of op `id` (and its second output out1, or
+ * NULL, kept for the backward rule); sets out's grad_fn. */
+gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out,
+                         gb_tensor *out1);
 /* Backpropagate from `root` with gradient `grad` (NULL: root must have one element, grad 1).
  * Leaves that require grad accumulate into ->grad. Unless `retain`, the graph's saved
  * tensors are released so a second backward through it is an error. */

@@ -19,7 +19,8 @@ bool gb_set_grad_enabled(gb_state *S, bool on) {
   return was;
 }
 
-gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out) {
+gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor *out,
+                         gb_tensor *out1) {
   gb_node *n = S->free_nodes;
   if (n) {
     S->free_nodes = n->next_free;
@@ -37,18 +38,21 @@ gb_status gb_tape_record(gb_state *S, gb_opid id, const gb_opargs *a, gb_tensor 
   }
   n->version[GB_MAXIN] = out->storage->version;
   n->out = gb_tensor_alias(S, out);
-  if (!n->out) {
-    n->freed = true;
-    gb_node_release(S, n);
-    return gb_errorf(S, GB_EOOM, "out of memory: tape node");
+  if (out1) {
+    n->version[GB_MAXIN + 1] = out1->storage->version;
+    n->out1 = gb_tensor_alias(S, out1);
   }
   S->graph_nodes++;
+  if (!n->out || (out1 && !n->out1)) {
+    gb_node_release(S, n); /* releases the inputs and whichever alias was made */
+    return gb_errorf(S, GB_EOOM, "out of memory: tape node");
+  }
   out->requires_grad = true;
   out->grad_fn = n;
   return GB_OK;
 }
 
-/* Drop what the node holds for backward (inputs and saved output). */
+/* Drop what the node holds for backward (inputs and saved outputs). */
 static void node_free_saved(gb_state *S, gb_node *n) {
   if (n->freed) return;
   n->freed = true;
@@ -56,7 +60,9 @@ static void node_free_saved(gb_state *S, gb_node *n) {
   for (int k = 0; k < n->args.nin; k++)
     gb_tensor_release(S, n->args.in[k]);
   gb_tensor_release(S, n->out);
+  gb_tensor_release(S, n->out1);
   n->out = NULL;
+  n->out1 = NULL;
 }
 
 /* Releasing a node's inputs can release their nodes in turn. A graph can be a chain of
@@ -289,10 +295,10 @@ static gb_status run_node(gb_state *S, gb_node *n) {
                      "backward: trying to go through the graph a second time (%s); pass "
                      "retain_graph=true to the first backward",
                      gb_ops[n->op].name);
-  for (int k = 0; k <= n->args.nin; k++) {
-    const gb_tensor *t = k < n->args.nin ? n->args.in[k] : n->out;
-    uint32_t was = n->version[k < n->args.nin ? k : GB_MAXIN];
-    if (t->storage->version != was) {
+  for (int k = 0; k <= n->args.nin + 1; k++) {
+    const gb_tensor *t = k < n->args.nin ? n->args.in[k] : k == n->args.nin ? n->out : n->out1;
+    uint32_t was = n->version[k < n->args.nin ? k : GB_MAXIN + (k - n->args.nin)];
+    if (t && t->storage->version != was) {
       char sb[GB_SHAPE_STRLEN];
       return gb_errorf(S, GB_EGRAD,
                        "backward: the %s %s of %s was modified in place after %s used it; "

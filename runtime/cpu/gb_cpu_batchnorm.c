@@ -1,7 +1,7 @@
 /* gb_cpu_batchnorm.c — training-mode batch norm over (N,C,S...) in one row: per channel the
  * batch mean and biased variance (two passes, in double), then y = (x - mean) * w /
- * sqrt(var + eps) + b; the backward row recomputes the statistics and gives dx, dw, db in two
- * more passes. Channels run in parallel (gb_cpu_parallel.h). */
+ * sqrt(var + eps) + b; the backward row takes the forward's statistics (or recomputes them)
+ * and gives dx, dw, db in two more passes. Channels run in parallel (gb_cpu_parallel.h). */
 #include <math.h>
 
 #include "gb_cpu.h"
@@ -11,6 +11,7 @@ typedef struct bn_job {
   int64_t n, c, s; /* x viewed as (N, C, S) */
   double eps;
   const float *x, *w, *b, *g;
+  const float *saved; /* backward: the forward's (2,C) mean and variance, or NULL */
   float *y, *stats, *gx, *gwb;
 } bn_job;
 
@@ -70,7 +71,10 @@ static void backward_channel(void *ctx, int worker, int64_t c) {
   (void)worker;
   const bn_job *j = ctx;
   double mu, var, sg = 0, sgx = 0, m = (double)(j->n * j->s);
-  moments(j, c, &mu, &var);
+  if (j->saved)
+    mu = j->saved[c], var = j->saved[j->c + c];
+  else
+    moments(j, c, &mu, &var);
   double inv = 1.0 / sqrt(var + j->eps);
   for (int64_t i = 0; i < j->n; i++) {
     const float *p = j->x + (i * j->c + c) * j->s, *g = j->g + (i * j->c + c) * j->s;
@@ -116,15 +120,16 @@ gb_status gb_cpu_batch_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   return GB_OK;
 }
 
-/* (gout, x, w); f0 eps -> gx, (2,C) dw and db */
+/* (gout, x, w [, stats]); f0 eps -> gx, (2,C) dw and db */
 gb_status gb_cpu_batch_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *c[3];
-  gb_status st = gb_opargs_contiguous(S, a, 3, c);
+  gb_tensor *c[4];
+  gb_status st = gb_opargs_contiguous(S, a, a->nin, c);
   if (st) return st;
   bn_job j = job_of(c[1], a->f[0]);
   j.g = gb_tensor_f32(c[0]), j.x = gb_tensor_f32(c[1]), j.w = gb_tensor_f32(c[2]);
   j.gx = gb_tensor_f32(out[0]), j.gwb = gb_tensor_f32(out[1]);
+  j.saved = a->nin > 3 ? gb_tensor_f32(c[3]) : NULL;
   run_channels(&j, backward_channel);
-  gb_tensors_release(S, c, 3);
+  gb_tensors_release(S, c, a->nin);
   return GB_OK;
 }

@@ -1,7 +1,6 @@
 /* gb_cpu_conv.c — CPU kernels for convolution and pooling on (N,C,H,W) tensors: im2col turns
  * every output position's receptive field into a row (so a convolution is one matrix
- * product), col2im is its adjoint (overlaps summed), and max pooling with its backward. */
-#include <math.h>
+ * product) and col2im is its adjoint (overlaps summed). Max pooling is gb_cpu_maxpool.c. */
 #include <string.h>
 
 #include "gb_cpu.h"
@@ -69,77 +68,5 @@ gb_status gb_cpu_col2im(gb_state *S, const gb_opargs *a, gb_tensor **out) {
           }
       }
   gb_tensor_release(S, cc);
-  return GB_OK;
-}
-
-/* Offset (within one (H,W) plane) of the first maximum of window (oy, ox); -1 if the window
- * lies entirely in the padding. NaN wins, as in the reductions. */
-static int64_t window_argmax(const window *g, const float *plane, int64_t oy, int64_t ox) {
-  int64_t best = -1;
-  /* only the window's part inside the image: a huge padded kernel costs no more */
-  int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
-  int64_t ky1 = g->h - y0 < g->kh ? g->h - y0 : g->kh, kx1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
-  int64_t ky0 = y0 < 0 ? -y0 : 0, kx0 = x0 < 0 ? -x0 : 0;
-  if (ky0 >= ky1 || kx0 >= kx1) return -1;
-  best = (y0 + ky0) * g->w + x0 + kx0;
-  float bv = plane[best]; /* plane[best], kept in a register */
-  for (int64_t ky = ky0; ky < ky1; ky++) {
-    const float *row = plane + (y0 + ky) * g->w + x0;
-    for (int64_t kx = kx0; kx < kx1; kx++) {
-      float v = row[kx];
-      /* branch-free: random data mispredicts a branch half the time */
-      int take = (bv == bv) & ((v != v) | (v > bv));
-      int64_t at = (y0 + ky) * g->w + x0 + kx;
-      best = take ? at : best;
-      bv = take ? v : bv;
-    }
-  }
-  return best;
-}
-
-gb_status gb_cpu_max_pool2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *xc;
-  gb_status st = gb_tensor_contiguous(S, a->in[0], &xc);
-  if (st) return st;
-  window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
-  const float *x = gb_tensor_f32(xc);
-  float *y = gb_tensor_f32(out[0]);
-  for (int64_t p = 0; p < g.n * g.c; p++) {
-    const float *plane = x + p * g.h * g.w;
-    for (int64_t oy = 0; oy < g.oh && !gb_should_stop(S); oy++) /* stops: output discarded */
-      for (int64_t ox = 0; ox < g.ow; ox++) {
-        int64_t at = window_argmax(&g, plane, oy, ox);
-        *y++ = at < 0 ? -INFINITY : plane[at];
-      }
-  }
-  gb_tensor_release(S, xc);
-  return GB_OK;
-}
-
-/* (gout, x) -> gin: each output's gradient goes to its window's first maximum */
-gb_status gb_cpu_max_pool2d_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_tensor *gc, *xc;
-  gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);
-  if (st) return st;
-  if ((st = gb_tensor_contiguous(S, a->in[1], &xc))) {
-    gb_tensor_release(S, gc);
-    return st;
-  }
-  window g = window_of(a, xc->shape[0], xc->shape[1], xc->shape[2], xc->shape[3]);
-  const float *x = gb_tensor_f32(xc), *gout = gb_tensor_f32(gc);
-  float *gin = gb_tensor_f32(out[0]);
-  memset(gin, 0, (size_t)out[0]->numel * sizeof(float));
-  for (int64_t p = 0; p < g.n * g.c; p++) {
-    const float *plane = x + p * g.h * g.w;
-    float *gplane = gin + p * g.h * g.w;
-    for (int64_t oy = 0; oy < g.oh && !gb_should_stop(S); oy++) /* stops: output discarded */
-      for (int64_t ox = 0; ox < g.ow; ox++) {
-        int64_t at = window_argmax(&g, plane, oy, ox);
-        float gv = *gout++;
-        if (at >= 0) gplane[at] += gv;
-      }
-  }
-  gb_tensor_release(S, gc);
-  gb_tensor_release(S, xc);
   return GB_OK;
 }

@@ -3,13 +3,15 @@
  * GB_CONV_TILE_BYTES and multiplied by the weight, so memory stays bounded at any batch
  * (the unfolded patches of a whole batch are never held). Jobs (image, tile) run on the
  * worker pool (gb_cpu_parallel.h); the backward rows thread over images, the weight gradient
- * with one accumulator per thread, summed at the end in a fixed order. */
+ * with one accumulator per thread, summed at the end in a fixed order. Where oneDNN measured
+ * faster (gb_dnnl.h), a pass goes to it instead, when it is installed. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gb_blas.h"
 #include "gb_cpu.h"
 #include "gb_cpu_parallel.h"
+#include "gb_dnnl.h"
 
 #ifndef GB_CONV_TILE_BYTES
 #define GB_CONV_TILE_BYTES (256 * 1024)
@@ -35,6 +37,14 @@ static conv_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, in
   if (g.tile < 1) g.tile = 1;
   g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   return g;
+}
+
+/* The pass through oneDNN, if it takes it: true when out is written. */
+static bool via_dnnl(gb_dnnl_pass p, const conv_geom *g, const float *a, const float *b,
+                     float *bias, float *out) { /* the bias: backward weights' second output */
+  gb_dnnl_conv d = {g->n,  g->c,  g->h,  g->w,  g->o,  g->kh, g->kw, g->oh,
+                    g->ow, g->sh, g->sw, g->ph, g->pw, 1,     1};
+  return gb_dnnl_wants(p, &d) && gb_dnnl_conv2d(p, &d, a, b, bias, out, gb_cpu_jobs_threads());
 }
 
 /* Columns ox of output row oy whose input column ox*sw - pw + kx lies inside 0..w-1: [*lo, *hi). */
@@ -121,6 +131,7 @@ typedef struct conv_job {
   const float *x, *w, *b, *gout;
   float *y, *gx, *gw; /* gw: one (O,K) accumulator per thread */
   float *bufs;        /* one (K, tile) patch buffer per thread */
+  double *gb;         /* bias gradient: one (O) accumulator per part, or NULL */
   int64_t ntiles;
   sgemm_fn gemm;
 } conv_job;
@@ -187,7 +198,8 @@ gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
                 .y = gb_tensor_f32(out[0])};
   j.ntiles = (j.g.p + j.g.tile - 1) / j.g.tile;
   int threads;
-  if (out[0]->numel > 0) st = run(S, &j, j.g.n * j.ntiles, forward_job, false, &threads);
+  if (out[0]->numel > 0 && !via_dnnl(GB_DNNL_FORWARD, &j.g, j.x, j.w, (float *)j.b, j.y))
+    st = run(S, &j, j.g.n * j.ntiles, forward_job, false, &threads);
   free(j.bufs);
   gb_tensors_release(S, c, 3);
   return st;
@@ -227,13 +239,31 @@ gb_status gb_cpu_conv2d_backward_input(gb_state *S, const gb_opargs *a, gb_tenso
       .w = gb_tensor_f32(c[1]),
       .gx = gb_tensor_f32(gx)};
   int threads;
-  if (gx->numel > 0) st = run(S, &j, j.g.n, backward_input_job, false, &threads);
+  if (gx->numel > 0 && !via_dnnl(GB_DNNL_BACKWARD_DATA, &j.g, j.gout, j.w, NULL, j.gx))
+    st = run(S, &j, j.g.n, backward_input_job, false, &threads);
   free(j.bufs);
   gb_tensors_release(S, c, 2);
   return st;
 }
 
 /* ---- backward weight: gw (O,K) = sum_n gout[n] (O,P) x cols[n]^T (P,K) ---- */
+
+/* sum of p[0..n): 8 float lanes per block of 256, blocks added in double (vectorizes) */
+static double plane_sum(const float *p, int64_t n) {
+  double s = 0;
+  for (int64_t k0 = 0; k0 < n; k0 += 256) {
+    int64_t k1 = n - k0 < 256 ? n : k0 + 256, k = k0;
+    float a[8] = {0};
+    for (; k + 8 <= k1; k += 8)
+      for (int l = 0; l < 8; l++)
+        a[l] += p[k + l];
+    for (; k < k1; k++)
+      a[0] += p[k];
+    for (int l = 0; l < 8; l++)
+      s += a[l];
+  }
+  return s;
+}
 
 static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc);
 
@@ -244,8 +274,12 @@ static void backward_weight_job(void *ctx, int worker, int64_t part) {
   const conv_geom *g = &j->g;
   float *acc = j->gw + (size_t)part * (size_t)(g->o * g->k);
   float *buf = thread_buf(j, worker);
-  for (int64_t n = part * g->n / j->ntiles; n < (part + 1) * g->n / j->ntiles; n++)
+  double *bacc = j->gb ? j->gb + part * g->o : NULL;
+  for (int64_t n = part * g->n / j->ntiles; n < (part + 1) * g->n / j->ntiles; n++) {
     weight_image(j, n, buf, acc);
+    for (int64_t o = 0; bacc && o < g->o; o++)
+      bacc[o] += plane_sum(j->gout + (n * g->o + o) * g->p, g->p);
+  }
 }
 
 static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc) {
@@ -264,7 +298,7 @@ static void weight_image(const conv_job *j, int64_t n, float *buf, float *acc) {
   }
 }
 
-/* (gout (N,O,OH,OW), x (N,C,H,W)) -> gw (O,C,kh,kw) */
+/* (gout (N,O,OH,OW), x (N,C,H,W)) -> gw (O,C,kh,kw) [, with i8: gbias (O)] */
 gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[2];
   gb_status st = gb_opargs_contiguous(S, a, 2, c);
@@ -274,19 +308,34 @@ gb_status gb_cpu_conv2d_backward_weight(gb_state *S, const gb_opargs *a, gb_tens
       .g = geom_of(a, c[1]->shape[0], c[1]->shape[1], c[1]->shape[2], c[1]->shape[3], gw->shape[0]),
       .gout = gb_tensor_f32(c[0]),
       .x = gb_tensor_f32(c[1])};
-  float *dst = gb_tensor_f32(gw);
-  memset(dst, 0, (size_t)gw->numel * sizeof(float));
+  float *dst = gb_tensor_f32(gw), *gbias = out[1] ? gb_tensor_f32(out[1]) : NULL;
   int threads = 1;
-  if (gw->numel > 0 && j.g.n > 0 && j.g.p > 0) {
+  bool some = gw->numel > 0 && j.g.n > 0 && j.g.p > 0;
+  if (some && via_dnnl(GB_DNNL_BACKWARD_WEIGHTS, &j.g, j.gout, j.x, gbias, dst)) {
+    some = false;
+  } else { /* also after a refusal midway */
+    memset(dst, 0, (size_t)gw->numel * sizeof(float));
+    if (gbias) memset(gbias, 0, (size_t)out[1]->numel * sizeof(float));
+  }
+  if (some) {
     int parts = gb_cpu_jobs_threads();
     j.ntiles = parts < j.g.n ? parts : j.g.n;
-    st = run(S, &j, j.ntiles, backward_weight_job, true, &threads);
+    if (gbias && !(j.gb = calloc((size_t)(j.ntiles * j.g.o), sizeof(double))))
+      st = gb_errorf(S, GB_EOOM, "conv2d: out of memory for the bias gradient");
+    if (!st) st = run(S, &j, j.ntiles, backward_weight_job, true, &threads);
     for (int t = 0; !st && t < threads; t++) { /* fixed order */
       const float *acc = j.gw + (size_t)t * (size_t)gw->numel;
       for (int64_t e = 0; e < gw->numel; e++)
         dst[e] += acc[e];
     }
+    for (int64_t o = 0; !st && gbias && o < j.g.o; o++) {
+      double sum = 0;
+      for (int64_t t = 0; t < j.ntiles; t++) /* fixed order */
+        sum += j.gb[t * j.g.o + o];
+      gbias[o] = (float)sum;
+    }
   }
+  free(j.gb);
   free(j.bufs);
   gb_tensors_release(S, c, 2);
   return st;

@@ -122,10 +122,10 @@ int main(int argc, char **argv) {
   CHECK_DNNL(dnnl_engine_create(&eng, dnnl_cpu, 0));
   CHECK_DNNL(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
   const layer layers[] = {
-      {"conv1 b64", 64, 1, 28, 28, 32, 3, 1},
-      {"conv2 b64", 64, 32, 14, 14, 64, 3, 1},
-      {"conv1 b2000", 2000, 1, 28, 28, 32, 3, 1},
-      {"conv2 b2000", 2000, 32, 14, 14, 64, 3, 1},
+      {"conv1 b64", 64, 1, 28, 28, 32, 3, 1},     {"conv2 b64", 64, 32, 14, 14, 64, 3, 1},
+      {"c4 b64", 64, 4, 28, 28, 32, 3, 1}, /* where the weight gradient changes sides */
+      {"c8 b64", 64, 8, 28, 28, 32, 3, 1},        {"c16 b64", 64, 16, 14, 14, 32, 3, 1},
+      {"conv1 b2000", 2000, 1, 28, 28, 32, 3, 1}, {"conv2 b2000", 2000, 32, 14, 14, 64, 3, 1},
   };
   printf("%-12s %-8s %10s %10s %10s %10s  %s\n", "layer", "pass", "gb cpu", "gb wall", "dnnl cpu",
          "dnnl wall", "oneDNN implementation");

@@ -520,6 +520,27 @@ static int64_t patch_source(int64_t n, int64_t pos, int64_t k) {
   return ((n * CC + c) * CH + iy) * CW + ix;
 }
 
+/* The first maximum of each window (kernel KH x KW, stride SH x SW, padding 1x0) of x
+ * (CN,CC,CH,CW), as an offset in its plane: (CN,CC,oh,ow) int64, by naive search. */
+static gb_tensor *pool_argmax_ref(gb_state *S, const gb_tensor *x, int64_t oh, int64_t ow) {
+  gb_tensor *idx = make(S, 4, (int64_t[]){CN, CC, oh, ow}, GB_I64);
+  for (int p = 0; p < CN * CC; p++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        int64_t best = -1;
+        for (int ky = 0; ky < KH; ky++)
+          for (int kx = 0; kx < KW; kx++) {
+            int iy = oy * SH - 1 + ky, ix = ox * SW + kx;
+            if (iy < 0 || iy >= CH) continue;
+            int64_t e = (int64_t)p * CH * CW + iy * CW + ix;
+            if (best < 0 || at(x, e) > at(x, best)) best = e;
+          }
+        ((int64_t *)gb_tensor_data(idx))[((int64_t)p * oh + oy) * ow + ox] =
+            best - (int64_t)p * CH * CW;
+      }
+  return idx;
+}
+
 static void case_conv(gb_state *S, gb_opid id, opcase *c) {
   gb_opargs win = {.nin = 1, .i = {KH, KW, SH, SW, PH, PW, CH, CW}};
   gb_tensor *x = frand(S, 4, (int64_t[]){CN, CC, CH, CW}, -1, 1);
@@ -549,30 +570,53 @@ static void case_conv(gb_state *S, gb_opid id, opcase *c) {
   c->a.i[4] = 1, c->a.i[5] = 0; /* padding 1x0 */
   int oh = (CH + 2 - KH) / SH + 1, ow = (CW - KW) / SW + 1;
   gb_tensor *gout = frand(S, 4, (int64_t[]){CN, CC, oh, ow}, -1, 1);
+  gb_tensor *idx = pool_argmax_ref(S, x, oh, ow);
+  const int64_t *best = gb_tensor_data(idx);
   double *r = alloc_ref(c, id == GB_OP_MAX_POOL2D ? CN * CC * oh * ow : CN * CC * CH * CW);
-  for (int p = 0; p < CN * CC; p++)
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++) {
-        int64_t best = -1;
-        for (int ky = 0; ky < KH; ky++)
-          for (int kx = 0; kx < KW; kx++) {
-            int iy = oy * SH - 1 + ky, ix = ox * SW + kx;
-            if (iy < 0 || iy >= CH) continue;
-            int64_t e = (int64_t)p * CH * CW + iy * CW + ix;
-            if (best < 0 || at(x, e) > at(x, best)) best = e;
-          }
-        int64_t o = ((int64_t)p * oh + oy) * ow + ox;
-        if (id == GB_OP_MAX_POOL2D)
-          r[o] = at(x, best);
-        else
-          r[best] += at(gout, o);
-      }
+  for (int64_t o = 0; o < idx->numel; o++) {
+    int64_t e = o / (oh * ow) * CH * CW + best[o];
+    if (id == GB_OP_MAX_POOL2D)
+      r[o] = at(x, e);
+    else
+      r[e] += at(gout, o);
+  }
   if (id == GB_OP_MAX_POOL2D) {
     gb_tensor_release(S, gout);
+    gb_tensor_release(S, idx);
     c->a.in[0] = x;
-  } else {
-    c->a.in[0] = gout, c->a.in[1] = x, c->a.nin = 2;
+  } else { /* (gout, the forward's indices) */
+    gb_tensor_release(S, x);
+    c->a.in[0] = gout, c->a.in[1] = idx, c->a.nin = 2;
   }
+}
+
+/* max_pool2d recorded for backward also makes its argmax offsets within each plane (the ones
+ * pool_argmax_ref finds) as output 1; an unrecorded call makes no second output */
+static void check_max_pool_indices(gb_state *S) {
+  opcase f = {0};
+  case_conv(S, GB_OP_MAX_POOL2D, &f);
+  gb_tensor *x = f.a.in[0], *leaf, *out[2] = {NULL, NULL};
+  free(f.ref);
+  CHECK(gb_op_run(S, GB_OP_MAX_POOL2D, &f.a, out) == GB_OK && out[1] == NULL,
+        "max_pool2d without grad: %s", out[1] ? "made indices" : gb_state_error(S));
+  gb_tensor_release(S, out[0]);
+  gb_fn_clone(S, x, &leaf);
+  leaf->requires_grad = true;
+  f.a.in[0] = leaf;
+  CHECK(gb_op_run(S, GB_OP_MAX_POOL2D, &f.a, out) == GB_OK && out[1] != NULL &&
+            out[1]->dtype == GB_I64,
+        "max_pool2d recorded: no int64 indices (%s)", gb_state_error(S));
+  gb_tensor *want = pool_argmax_ref(S, x, out[0]->shape[2], out[0]->shape[3]);
+  for (int64_t o = 0; out[1] && o < want->numel; o++)
+    CHECK(((int64_t *)gb_tensor_data(out[1]))[o] == ((int64_t *)gb_tensor_data(want))[o],
+          "max_pool2d index %lld = %lld, expected %lld", (long long)o,
+          (long long)((int64_t *)gb_tensor_data(out[1]))[o],
+          (long long)((int64_t *)gb_tensor_data(want))[o]);
+  gb_tensor_release(S, out[0]);
+  gb_tensor_release(S, out[1]);
+  gb_tensor_release(S, want);
+  gb_tensor_release(S, leaf);
+  gb_tensor_release(S, x);
 }
 
 /* ---- recurrent rows: T=3 steps, B=2, H=2; the record's reference from naive double loops,
@@ -1446,10 +1490,17 @@ static void check_nan_rows(gb_state *S) {
     gb_opargs a = {.in = {p}, .nin = 1, .i = {2, 2, 2, 2, 0, 0, 2, 2}};
     double want = QNAN;
     expect_row(S, GB_OP_MAX_POOL2D, &a, 0, &want, 1, 0, "with a NaN");
-    gb_tensor *g = tensor_of(S, 4, (int64_t[]){1, 1, 1, 1}, (float[]){0.5f});
-    gb_opargs b = {.in = {g, p}, .nin = 2, .i = {2, 2, 2, 2, 0, 0, 2, 2}};
+    gb_tensor *g = tensor_of(S, 4, (int64_t[]){1, 1, 1, 1}, (float[]){0.5f}), *q, *o[2];
+    gb_fn_clone(S, p, &q);
+    q->requires_grad = true;
+    a.in[0] = q;
+    CHECK(gb_op_run(S, GB_OP_MAX_POOL2D, &a, o) == GB_OK, "max_pool2d: %s", gb_state_error(S));
+    gb_opargs b = {.in = {g, o[1]}, .nin = 2, .i = {2, 2, 2, 2, 0, 0, 2, 2}};
     double gwant[4] = {0, 0.5, 0, 0};
     expect_row(S, GB_OP_MAX_POOL2D_BACKWARD, &b, 0, gwant, 4, 0, "with a NaN");
+    gb_tensor_release(S, o[0]);
+    gb_tensor_release(S, o[1]);
+    gb_tensor_release(S, q);
     gb_tensor_release(S, g);
     gb_tensor_release(S, p);
   }
@@ -1824,6 +1875,7 @@ int main(void) {
   check_nan_attn(S);
   check_large_offsets(S);
   check_issue15_specials(S);
+  check_max_pool_indices(S);
   int doubled = check_float64(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);

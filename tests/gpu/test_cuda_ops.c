@@ -439,16 +439,25 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
       add_in(c, make(S, SHAPE(2, 21, 18), GB_F32, MIXED, 0), false); /* OH*OW = 3*7 */
     return true;
   }
-  if (f == gb_infer_pool2d || f == gb_infer_pool2d_backward) {
+  if (f == gb_infer_pool2d || f == gb_infer_max_pool2d || f == gb_infer_max_pool2d_backward) {
     if (v > 1) return false;
     int64_t w0[6] = {2, 2, 2, 2, 1, 1}, w1[6] = {3, 3, 1, 1, 0, 0};
     memcpy(a->i, v == 0 ? w0 : w1, sizeof w0);
-    if (f == gb_infer_pool2d_backward) /* gout (2,3,OH,OW) */
-      add_in(c,
-             v == 0 ? make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0)
-                    : make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0),
-             false);
-    add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+    gb_tensor *x = make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0);
+    if (f == gb_infer_max_pool2d_backward) { /* gout (2,3,OH,OW), the CPU forward's indices */
+      add_in(c, make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0), false);
+      gb_opargs fa = {.in = {x}, .nin = 1};
+      memcpy(fa.i, a->i, sizeof w0);
+      a->i[6] = 5, a->i[7] = 6; /* the input's H, W */
+      gb_tensor *o[2] = {NULL, NULL};
+      x->requires_grad = true; /* a recorded call: it makes the indices */
+      OK(S, gb_op_run(S, GB_OP_MAX_POOL2D, &fa, o));
+      gb_tensor_release(S, o[0]);
+      gb_tensor_release(S, x);
+      add_in(c, o[1], false);
+    } else {
+      add_in(c, x, false);
+    }
     c->what = v == 0 ? "2x2/2 pad 1" : "3x3/1";
     return true;
   }

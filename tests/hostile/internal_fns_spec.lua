@@ -38,7 +38,7 @@ describe('internal functions', function()
     end
     table.sort(names)
     assert.are.same({ '_adam_step', '_adaptive_avg_pool2d', '_avg_pool2d', '_batch_norm',
-      '_can_gather_rows', '_cat', '_conv2d', '_gather_rows', '_grad_hooks', '_graph_new',
+      '_can_gather_rows', '_cat', '_conv2d', '_conv_dnnl', '_gather_rows', '_grad_hooks', '_graph_new',
       '_gru_seq', '_hook_id', '_im2col', '_layer_norm', '_lstm_seq', '_masked_softmax',
       '_max_pool2d', '_pad', '_post_backward', '_sdpa', '_sgd_step', '_slice' }, names)
   end)

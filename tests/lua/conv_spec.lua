@@ -59,4 +59,49 @@ describe('Conv2d and MaxPool2d', function()
     assert.is_false(ok)
     assert.is_truthy(err:find('max_pool2d: kernel 3x3 is larger than the padded input 2x2', 1, true), err)
   end)
+
+  -- the 2x2 / stride 2 kernel has its own loop: forward and gradient against windows searched
+  -- here (first maximum wins ties, a NaN wins its window), on odd sizes (the last row and
+  -- column are dropped), with ties and a NaN
+  it('MaxPool2d(2): first maximum, NaN wins, odd sizes', function()
+    local N, C, H, W = 2, 3, 7, 9
+    local v = {}
+    for i = 0, N * C * H * W - 1 do v[i + 1] = math.floor(math.sin(0.7 * i + 0.2) * 4) end
+    v[30] = 0 / 0
+    local x = gb.tensor(v):view(N, C, H, W):requires_grad_()
+    local y = gb._max_pool2d(x, 2, 2, 2, 2, 0, 0)
+    local OH, OW = H // 2, W // 2
+    assert.are.same({N, C, OH, OW}, y.shape)
+    local gy = fill(y.shape, 0.53, 0.7)
+    local gv = flat(gy)
+    y:backward(gy)
+    local want_y, want_g = {}, {}
+    for i = 1, N * C * H * W do want_g[i] = 0 end
+    for p = 0, N * C - 1 do
+      for oy = 0, OH - 1 do
+        for ox = 0, OW - 1 do
+          local best, bv
+          for ky = 0, 1 do
+            for kx = 0, 1 do
+              local e = p * H * W + (2 * oy + ky) * W + 2 * ox + kx + 1
+              local val = v[e]
+              if not best or (bv == bv and (val ~= val or val > bv)) then best, bv = e, val end
+            end
+          end
+          local o = (p * OH + oy) * OW + ox + 1
+          want_y[o] = bv
+          want_g[best] = want_g[best] + gv[o]
+        end
+      end
+    end
+    local got = flat(y)
+    for i = 1, #want_y do
+      if want_y[i] ~= want_y[i] then
+        assert.is_true(got[i] ~= got[i], 'output ' .. i .. ' should be NaN')
+        want_y[i], got[i] = 0, 0
+      end
+    end
+    assert_close(got, want_y, 'pool output')
+    assert_close(flat(x.grad), want_g, 'd input')
+  end)
 end)

@@ -19,6 +19,7 @@ local function fresh(code)
 end
 
 local BLAS_MAPPED = "print('blas=' .. tostring(io.open('/proc/self/maps'):read('a'):find('libopenblas', 1, true) ~= nil))"
+local DNNL_MAPPED = "print('dnnl=' .. tostring(io.open('/proc/self/maps'):read('a'):find('libdnnl', 1, true) ~= nil))"
 
 describe('start-up', function()
   it('loads no class file until a class is used', function()
@@ -51,6 +52,26 @@ describe('start-up', function()
     assert.are.same({'false', 'false', 'true'}, seen, out)
     -- 2 * (1+3+5) + 2 * (2+4+6) per row, two rows
     assert.truthy(out:find('sum=84', 1, true), out)
+  end)
+
+  -- oneDNN (runtime/cpu/gb_dnnl.c) is mapped at the first convolution, when the build has it
+  it('maps oneDNN only at the first convolution', function()
+    local out = fresh(DNNL_MAPPED .. [[
+      local x = gb.ones(1, 2, 3) + gb.ones(3):matmul(gb.ones(3, 3))
+      ]] .. DNNL_MAPPED .. [[
+      local y = gb._conv2d(gb.ones(1, 1, 4, 4), gb.ones(2, 1, 3, 3), gb.zeros(2), 3, 3, 1, 1, 1, 1)
+      print('center=' .. y[1][1][2][2]:item())
+      print('lib=' .. select(2, gb._conv_dnnl()))
+      ]] .. DNNL_MAPPED)
+    local seen = {}
+    for v in out:gmatch('dnnl=(%a+)') do seen[#seen + 1] = v end
+    assert.are.same('false', seen[1], out)
+    assert.are.same('false', seen[2], out)
+    local built = not out:find('lib=oneDNN: not built in', 1, true)
+    local usable = out:find('lib=oneDNN %d') ~= nil
+    assert.are.same(usable, seen[3] == 'true', out)
+    assert.is_true(usable or not built or out:find('unavailable', 1, true) ~= nil, out)
+    assert.truthy(out:find('center=9', 1, true), out)
   end)
 end)
 

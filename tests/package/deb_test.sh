@@ -29,6 +29,9 @@ echo "gpubp Depends: $dep"
 for d in liblua5.4-0 libopenblas libjansson; do
   echo "$dep" | grep -q "$d" || fail "Depends lacks $d"
 done
+if grep -q '^GB_DNNL_FILE:FILEPATH=/' "$B/CMakeCache.txt"; then # built with oneDNN (dlopen'd)
+  echo "$dep" | grep -q "libdnnl" || fail "Depends lacks libdnnl"
+fi
 
 if [ -f "$B/libgpubp_cuda.so" ]; then # a build with the CUDA plugin
   cdeb=$T/pkg/gpubp-cuda_${V}_${arch}.deb

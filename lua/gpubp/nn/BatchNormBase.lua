@@ -71,9 +71,15 @@ function BatchNormBase:forward(x)
     end
     return y
   end
-  local y = (x - channels(self.running_mean, d)) / channels((self.running_var + self.eps):sqrt(), d)
-  if self.affine then y = y * channels(self.weight, d) + channels(self.bias, d) end
-  return y
+  -- one scale and one shift per channel, so the batch is read twice, not four times, and
+  -- only two batch-sized temporaries exist (evaluation batches are large)
+  local scale = 1 / (self.running_var + self.eps):sqrt()
+  local shift = -self.running_mean * scale
+  if self.affine then
+    scale = scale * self.weight
+    shift = shift * self.weight + self.bias
+  end
+  return x * channels(scale, d) + channels(shift, d)
 end
 
 function BatchNormBase:extra_repr()
