@@ -461,6 +461,57 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     c->what = v == 0 ? "2x2/2 pad 1" : "3x3/1";
     return true;
   }
+  if (f == gb_infer_avg_pool2d_backward) { /* (gout, x) for avg_pool2d or adaptive_avg_pool2d */
+    bool adaptive = id == GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD;
+    if (v > (adaptive ? 0 : 1)) return false;
+    int64_t w0[7] = {2, 2, 2, 2, 1, 1, 1}, w1[7] = {3, 3, 1, 1, 0, 0, 0}; /* both give 3x4 */
+    if (adaptive)
+      a->i[0] = 3, a->i[1] = 4;
+    else
+      memcpy(a->i, v == 0 ? w0 : w1, sizeof w0);
+    add_in(c, make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0), false);
+    add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+    c->what = adaptive ? "5x6 -> 3x4" : v == 0 ? "2x2/2 pad 1, padding counted" : "3x3/1";
+    return true;
+  }
+  if (f == gb_infer_adaptive_pool2d) {
+    if (v > 1) return false;
+    a->i[0] = v == 0 ? 3 : 2, a->i[1] = v == 0 ? 4 : 5; /* uneven windows, then overlapping */
+    add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+    c->what = v == 0 ? "5x6 -> 3x4" : "5x6 -> 2x5";
+    return true;
+  }
+  if (f == gb_infer_conv2d || f == gb_infer_conv2d_backward_input ||
+      f == gb_infer_conv2d_backward_weight) {
+    if (v > 1) return false;
+    int64_t p0[8] = {3, 3, 1, 1, 1, 1, 5, 6}, p1[8] = {3, 2, 2, 1, 0, 1, 5, 6};
+    memcpy(a->i, v == 0 ? p0 : p1, sizeof p0);
+    int64_t oh = v == 0 ? 5 : 2, ow = v == 0 ? 6 : 7; /* (5+2ph-kh)/sh+1, (6+2pw-kw)/sw+1 */
+    if (f != gb_infer_conv2d) add_in(c, make(S, SHAPE(2, 4, oh, ow), GB_F32, MIXED, 0), false);
+    if (f != gb_infer_conv2d_backward_input)
+      add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+    if (f != gb_infer_conv2d_backward_weight)
+      add_in(c, make(S, SHAPE(4, 3, a->i[0], a->i[1]), GB_F32, MIXED, 0), false);
+    if (f == gb_infer_conv2d) add_in(c, make(S, SHAPE(4), GB_F32, MIXED, 0), false);
+    c->rtol = 1e-4, c->atol = 1e-5;
+    c->what = v == 0 ? "3x3/1 pad 1" : "3x2 stride 2x1 pad 0x1";
+    return true;
+  }
+  if (f == gb_infer_batch_norm || f == gb_infer_batch_norm_backward) {
+    if (v > 1) return false;
+    gb_tensor *x = v == 0 ? make(S, SHAPE(4, 3, 5), GB_F32, MIXED, 0)
+                          : make(S, SHAPE(5, 2, 3, 7), GB_F32, MIXED, 0);
+    int64_t ch = x->shape[1];
+    a->f[0] = 1e-5;
+    if (f == gb_infer_batch_norm_backward)
+      add_in(c, make(S, x->ndim, x->shape, GB_F32, MIXED, 0), false);
+    add_in(c, x, false);
+    add_in(c, make(S, SHAPE(ch), GB_F32, POS, 0), false);
+    if (f == gb_infer_batch_norm) add_in(c, make(S, SHAPE(ch), GB_F32, MIXED, 0), false);
+    c->rtol = 1e-4, c->atol = 1e-5;
+    c->what = v == 0 ? "(4,3,5)" : "(5,2,3,7)";
+    return true;
+  }
   if (f == gb_infer_lstm_seq || f == gb_infer_gru_seq || f == gb_infer_lstm_seq_backward ||
       f == gb_infer_gru_seq_backward) {
     if (v > 1) return false;
