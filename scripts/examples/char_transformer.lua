@@ -10,8 +10,8 @@
 -- --bench adds `BENCH steps_per_s|final_loss|val_loss <v>` lines for scripts/bench/run.py.
 -- steps/s counts the steps after the first 5 (warm-up of allocator caches).
 -- Final losses, 200 steps with --warmup 20 (docs/benchmarks.md, 2026-12-02; mean ± half range):
---   gpubp seeds 1-3: train 2.6385 ± 0.0039, val 2.6424 ± 0.0019; PyTorch 1.13 seeds 1-2: train
---   2.6289 ± 0.0048, val 2.6475 ± 0.0065 (scripts/bench/text_seeds.py --only t). 1000 steps: idle.
+--   gpubp seeds 1-3: train 2.6385 ± 0.0039, val 2.6424 ± 0.0019; PyTorch 1.13 seeds 1-3: train
+--   2.6356 ± 0.0125, val 2.6508 ± 0.0082 (scripts/bench/text_seeds.py --only t). 1000 steps: idle.
 
 local gb = require('gpubp')
 local nn = gb.nn
