@@ -14,7 +14,6 @@
 #include <string.h>
 
 static _Atomic int dnnl_mode = GB_DNNL_AUTO;
-static char dnnl_name[200];
 
 gb_dnnl_mode gb_dnnl_set_mode(gb_dnnl_mode mode) {
   return (gb_dnnl_mode)atomic_exchange(&dnnl_mode, (int)mode);
@@ -38,6 +37,8 @@ const char *gb_dnnl_name(void) {
 }
 
 #else
+
+static char dnnl_name[200]; /* what gb_dnnl_name says once the library was tried */
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 
