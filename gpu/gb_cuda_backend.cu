@@ -2,6 +2,7 @@
  * copies, statistics, the CUDA column of gb_ops.def as kernels) that libgpubp_cuda.so hands
  * to the core's plugin loader (core/gb_backend.c) from its one exported entry point. */
 #include "gb_cuda_impl.h"
+#include "gb_f64_rows.h"
 
 static const gb_kernel_fn cuda_kernels[GB_NOPS] = {
 #define GB_CUDA(x) x
@@ -25,46 +26,7 @@ static gb_status cuda_copy(gb_state *S, void *dst, gb_device ddev, const void *s
  * dtype without asking. */
 static bool cuda_runs_f64(gb_opid id) {
   switch (id) {
-  case GB_OP_AFFINE:
-  case GB_OP_RDIV_SCALAR:
-  case GB_OP_POW_SCALAR:
-  case GB_OP_RPOW_SCALAR:
-  case GB_OP_EXP:
-  case GB_OP_LOG:
-  case GB_OP_SQRT:
-  case GB_OP_ABS:
-  case GB_OP_SIGN:
-  case GB_OP_TANH:
-  case GB_OP_SIGMOID:
-  case GB_OP_RELU:
-  case GB_OP_LEAKY_RELU:
-  case GB_OP_GELU:
-  case GB_OP_CLAMP:
-  case GB_OP_SIN:
-  case GB_OP_COS:
-  case GB_OP_ERF:
-  case GB_OP_LOG1P:
-  case GB_OP_FLOOR:
-  case GB_OP_ROUND:
-  case GB_OP_SILU:
-  case GB_OP_ELU:
-  case GB_OP_SOFTPLUS:
-  case GB_OP_ADD:
-  case GB_OP_SUB:
-  case GB_OP_MUL:
-  case GB_OP_DIV:
-  case GB_OP_POW:
-  case GB_OP_MAXIMUM:
-  case GB_OP_MINIMUM:
-  case GB_OP_RELU_BACKWARD:
-  case GB_OP_LEAKY_RELU_BACKWARD:
-  case GB_OP_SIGMOID_BACKWARD:
-  case GB_OP_TANH_BACKWARD:
-  case GB_OP_GELU_BACKWARD:
-  case GB_OP_SILU_BACKWARD:
-  case GB_OP_ELU_BACKWARD:
-  case GB_OP_SOFTPLUS_BACKWARD:
-  case GB_OP_MASKED_FILL:
+  GB_F64_ELEMENTWISE_CASES:
   case GB_OP_SUM: /* the double k_sum of gb_cuda_reduce.cu */
   case GB_OP_MEAN:
   case GB_OP_VAR:
