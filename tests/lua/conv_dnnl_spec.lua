@@ -5,14 +5,8 @@
 -- its backward passes to oneDNN too. Where oneDNN is missing both modes run the own kernels
 -- and the comparison still holds.
 local gb = require 'gpubp'
-
-local function fill(shape, a, b)
-  local n = 1
-  for _, s in ipairs(shape) do n = n * s end
-  local v = {}
-  for i = 0, n - 1 do v[i + 1] = math.sin(a * i + b) end
-  return gb.tensor(v):view(shape)
-end
+local support = dofile('tests/lua/support.lua')
+local fill = support.fill
 
 -- x, w, b, y and the three gradients of sum(y * r) under the given mode
 local function run(mode, case)

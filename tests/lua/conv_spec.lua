@@ -1,31 +1,10 @@
 -- conv_spec.lua — Conv2d and MaxPool2d forward and backward against numbers recorded from
 -- PyTorch (recipe: tests/fixtures/conv/make_conv.py), on inputs made by a formula.
 local gb = require 'gpubp'
+local support = dofile('tests/lua/support.lua')
+local fill, flat = support.fill, support.flat
+local assert_close = support.assert_list_close
 local expected = dofile('tests/fixtures/conv/expected.lua')
-
-local function fill(shape, a, b)
-  local n = 1
-  for _, s in ipairs(shape) do n = n * s end
-  local v = {}
-  for i = 0, n - 1 do v[i + 1] = math.sin(a * i + b) end
-  return gb.tensor(v):view(shape)
-end
-
-local function flat(t)
-  local out, n = {}, t:numel()
-  local v = t:reshape(n):totable()
-  for i = 1, n do out[i] = v[i] end
-  return out
-end
-
-local function assert_close(got, want, what)
-  assert.are.equal(#want, #got, what .. ': length')
-  for i = 1, #want do
-    local tol = 1e-5 * math.max(1, math.abs(want[i]))
-    assert.is_true(math.abs(got[i] - want[i]) <= tol,
-      ('%s[%d]: got %.8g, expected %.8g'):format(what, i, got[i], want[i]))
-  end
-end
 
 describe('Conv2d and MaxPool2d', function()
   it('match PyTorch forward and backward', function()

@@ -3,30 +3,11 @@
 -- eval), AvgPool2d (both divisor rules), AdaptiveAvgPool2d, Conv1d, Conv2d with wide
 -- padding, SiLU, ELU, Softplus; then Dropout2d, ModuleList and ModuleDict by their behaviour.
 local gb = require 'gpubp'
+local support = dofile('tests/lua/support.lua')
+local fill, flat = support.fill, support.flat
+local close = support.assert_list_close
 local nn = gb.nn
 local E = dofile('tests/fixtures/layers/expected.lua')
-
-local function fill(shape, a, b)
-  local n = 1
-  for _, s in ipairs(shape) do n = n * s end
-  local v = {}
-  for i = 0, n - 1 do v[i + 1] = math.sin(a * i + b) end
-  return gb.tensor(v):view(shape)
-end
-
-local function flat(t)
-  local n = t:numel()
-  return t:reshape(n):totable()
-end
-
-local function close(got, want, what, tol)
-  assert.are.equal(#want, #got, what .. ': length')
-  tol = tol or 1e-5
-  for i = 1, #want do
-    assert.is_true(math.abs(got[i] - want[i]) <= tol * math.max(1, math.abs(want[i])),
-      ('%s[%d]: got %.8g, expected %.8g'):format(what, i, got[i], want[i]))
-  end
-end
 
 -- y against E[name], then the gradients of sum(y * fill(y.shape, 0.53, 0.7))
 local function check(name, y, inputs)

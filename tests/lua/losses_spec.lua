@@ -2,29 +2,11 @@
 -- options, gradients) against numbers recorded from PyTorch 1.13 (recipe:
 -- tests/fixtures/losses/make_losses.py).
 local gb = require 'gpubp'
+local support = dofile('tests/lua/support.lua')
+local fill, flat = support.fill, support.flat
+local function close(got, want, what) support.assert_list_close(got, want, what, 2e-5) end
 local nn = gb.nn
 local E = dofile('tests/fixtures/losses/expected.lua')
-
-local function fill(shape, a, b)
-  local n = 1
-  for _, s in ipairs(shape) do n = n * s end
-  local v = {}
-  for i = 0, n - 1 do v[i + 1] = math.sin(a * i + b) end
-  return gb.tensor(v):view(shape)
-end
-
-local function flat(t)
-  local n = t:numel()
-  return n == 1 and { t:reshape(1):totable()[1] } or t:reshape(n):totable()
-end
-
-local function close(got, want, what)
-  assert.are.equal(#want, #got, what .. ': length')
-  for i = 1, #want do
-    assert.is_true(math.abs(got[i] - want[i]) <= 2e-5 * math.max(1, math.abs(want[i])),
-      ('%s[%d]: got %.8g, expected %.8g'):format(what, i, got[i], want[i]))
-  end
-end
 
 -- every reduction of make(r)(x, y) and the gradient of the `grad_of` one
 local function check(name, make, x, y, reductions, grad_of)

@@ -1,4 +1,5 @@
 -- support.lua — helpers shared by the specs (loaded with dofile, not a spec itself).
+local gb = require 'gpubp'
 local M = {}
 
 function M.exists(path)
@@ -57,6 +58,31 @@ function M.load_torch_case(dir, name)
     else params[k] = v end
   end
   return params, inputs, outs, grads, meta
+end
+
+-- The inputs of the recorded fixtures (tests/fixtures/*/make_*.py make theirs the same way):
+-- a float32 tensor of the given shape holding sin(a * i + b) for i = 0, 1, ... in row-major order.
+function M.fill(shape, a, b)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  local v = {}
+  for i = 0, n - 1 do v[i + 1] = math.sin(a * i + b) end
+  return gb.tensor(v):view(shape)
+end
+
+-- t's elements as a flat Lua list, row-major
+function M.flat(t) return t:reshape(t:numel()):totable() end
+
+-- Fails (at the caller's line) naming the first element of the list `got` that differs from
+-- the recorded list `want` by more than tol (default 1e-5) times max(1, |want|).
+function M.assert_list_close(got, want, what, tol)
+  tol = tol or 1e-5
+  if #got ~= #want then error(string.format('%s: %d values, expected %d', what, #got, #want), 2) end
+  for i = 1, #want do
+    if not (math.abs(got[i] - want[i]) <= tol * math.max(1, math.abs(want[i]))) then
+      error(string.format('%s[%d]: got %.8g, expected %.8g', what, i, got[i], want[i]), 2)
+    end
+  end
 end
 
 return M
