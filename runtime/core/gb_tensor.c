@@ -18,6 +18,18 @@ static gb_tensor *tensor_header(gb_state *S) {
   return t;
 }
 
+/* A storage header from the state's free list (linked through its data field), else malloc'd;
+ * NULL when out of memory. The caller sets every field. */
+static gb_storage *storage_header(gb_state *S) {
+  gb_storage *sto = S->free_storages;
+  if (sto) {
+    S->free_storages = (gb_storage *)sto->data;
+    S->nfree_storages--;
+  } else
+    sto = malloc(sizeof *sto);
+  return sto;
+}
+
 void gb_tensor_set_contiguous_strides(gb_tensor *t) {
   int64_t n = 1;
   for (int d = t->ndim - 1; d >= 0; d--) {
@@ -100,12 +112,7 @@ gb_status gb_tensor_empty(gb_state *S, int ndim, const int64_t *shape, gb_dtype 
   void *data = NULL;
   gb_status st = gb_alloc_bytes(S, dev, nbytes, &data);
   if (st) return st;
-  gb_storage *sto = S->free_storages;
-  if (sto) {
-    S->free_storages = (gb_storage *)sto->data;
-    S->nfree_storages--;
-  } else
-    sto = malloc(sizeof *sto);
+  gb_storage *sto = storage_header(S);
   gb_tensor *t = tensor_header(S);
   if (!sto || !t) {
     free(sto);
@@ -162,12 +169,7 @@ gb_status gb_tensor_wrap(gb_state *S, void *data, gb_dtype dt, gb_device dev, in
   if (extent > ((int64_t)1 << 62) / (int64_t)es)
     return gb_errorf(S, GB_EARG, "wrap: tensor of shape %s spans too many bytes",
                      gb_shape_str_n(ndim, shape, sb));
-  gb_storage *sto = S->free_storages;
-  if (sto) {
-    S->free_storages = (gb_storage *)sto->data;
-    S->nfree_storages--;
-  } else
-    sto = malloc(sizeof *sto);
+  gb_storage *sto = storage_header(S);
   gb_tensor *t = tensor_header(S);
   if (!sto || !t) {
     free(sto);
