@@ -19,19 +19,14 @@ static gb_status cuda_copy(gb_state *S, void *dst, gb_device ddev, const void *s
   return gb_cuda_memcpy(S, dst, ddev, src, sdev, nbytes);
 }
 
-/* The rows whose CUDA launchers run float64 in double (gb_backend.runs_f64): the elementwise
- * rows of gb_math.h's lists (a double functor beside the float one) and the matrix products
- * (cublasDgemm), sum/mean/var. The others (extremes, softmax, losses, indexing adds...) refuse
- * float64 in their shape rules; fill, copy, comparisons and the byte-moving rows take any
- * dtype without asking. */
+/* The rows whose CUDA launchers run float64 in double (gb_backend.runs_f64): the list both
+ * backends share (gb_f64_rows.h), each kernel a template over the element type. The others
+ * (convolution, pools, batch norm, the recurrent and attention rows) refuse float64 in their
+ * shape rules. */
 static bool cuda_runs_f64(gb_opid id) {
   switch (id) {
-  GB_F64_ELEMENTWISE_CASES:
-  case GB_OP_SUM: /* the double k_sum of gb_cuda_reduce.cu */
-  case GB_OP_MEAN:
-  case GB_OP_VAR:
-  case GB_OP_MATMUL: /* cublasDgemm */
-  case GB_OP_ADDMM: return true;
+  GB_F64_ROWS_CASES:
+    return true;
   default: return false;
   }
 }

@@ -6,32 +6,33 @@
 
 /* Flat operands: operand k advances by s[k] (1, or 0 for a broadcast scalar). T is the
  * inputs' element type, OT the output's (float for comparisons and float32 rows, double for
- * the float64 rows). */
-template <int NIN, class T, class OT, class F>
-__global__ void k_flat(int64_t n, OT *out, int so, const T *x0, int s0, const T *x1, int s1,
+ * the float64 rows), T0 the first input's (T but for where's float32 condition). */
+template <int NIN, class T, class OT, class T0, class F>
+__global__ void k_flat(int64_t n, OT *out, int so, const T0 *x0, int s0, const T *x1, int s1,
                        const T *x2, int s2, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
-    T a = x0[i * s0];
-    T b = NIN > 1 ? x1[i * s1] : a;
-    T c = NIN > 2 ? x2[i * s2] : a;
+    T0 a = x0[i * s0];
+    T b = NIN > 1 ? x1[i * s1] : (T)a;
+    T c = NIN > 2 ? x2[i * s2] : (T)a;
     out[i * so] = f(a, b, c);
   }
 }
 
-template <int NIN, class T, class OT, class F> __global__ void k_strided(gb_cuda_iter it, F f) {
+template <int NIN, class T, class OT, class T0, class F>
+__global__ void k_strided(gb_cuda_iter it, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.numel;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[NIN + 1];
     gb_iter_offsets<NIN + 1>(it, i, off);
-    T a = ((const T *)it.base[1])[off[1]];
-    T b = NIN > 1 ? ((const T *)it.base[2])[off[2]] : a;
-    T c = NIN > 2 ? ((const T *)it.base[3])[off[3]] : a;
+    T0 a = ((const T0 *)it.base[1])[off[1]];
+    T b = NIN > 1 ? ((const T *)it.base[2])[off[2]] : (T)a;
+    T c = NIN > 2 ? ((const T *)it.base[3])[off[3]] : (T)a;
     ((OT *)it.base[0])[off[0]] = f(a, b, c);
   }
 }
 
-template <int NIN, class T, class OT = float, class F>
+template <int NIN, class T, class OT = float, class T0 = T, class F>
 static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, const char *what) {
   gb_cuda_dev *c;
   gb_device dev = out->device;
@@ -42,15 +43,15 @@ static gb_status launch(gb_state *S, const gb_opargs *a, gb_tensor *out, F f, co
   gb_cuda_iter_init(&it, out, NIN, a->in);
   unsigned blocks = gb_cuda_blocks(it.numel, GB_CUDA_THREADS);
   if (it.contiguous) {
-    const T *p1 = (const T *)it.base[1];
-    const T *p2 = NIN > 1 ? (const T *)it.base[2] : p1;
-    const T *p3 = NIN > 2 ? (const T *)it.base[3] : p1;
+    const T0 *p1 = (const T0 *)it.base[1];
+    const T *p2 = (const T *)it.base[NIN > 1 ? 2 : 1];
+    const T *p3 = (const T *)it.base[NIN > 2 ? 3 : 1];
     int s1 = (int)it.stride[1][0], s2 = NIN > 1 ? (int)it.stride[2][0] : 0,
         s3 = NIN > 2 ? (int)it.stride[3][0] : 0;
-    k_flat<NIN, T, OT, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
+    k_flat<NIN, T, OT, T0, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
         it.numel, (OT *)it.base[0], (int)it.stride[0][0], p1, s1, p2, s2, p3, s3, f);
   } else {
-    k_strided<NIN, T, OT, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, f);
+    k_strided<NIN, T, OT, T0, F><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(it, f);
   }
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
@@ -146,13 +147,16 @@ GB_CUDA_COMPARE(le, <=)
 GB_CUDA_COMPARE(gt, >)
 GB_CUDA_COMPARE(ge, >=)
 
+/* where: the float32 0/1 condition picks x or y (float32 or float64, the output's dtype) */
 struct op_where {
-  __device__ __forceinline__ float operator()(float c, float x, float y) const {
+  template <class T> __device__ __forceinline__ T operator()(float c, T x, T y) const {
     return c != 0.0f ? x : y;
   }
 };
 
 extern "C" gb_status gb_cuda_where(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   op_where f;
+  if (out[0]->dtype == GB_F64)
+    return launch<3, double, double, float>(S, a, out[0], f, "where kernel");
   return launch<3, float>(S, a, out[0], f, "where kernel");
 }

@@ -163,6 +163,41 @@ gb_status gb_cuda_checks_read(gb_state *S, gb_device dev, gb_cuda_dev *c);
 /* cuBLAS handle of the device, created on first use, with S's TF32 choice applied. */
 gb_status gb_cuda_blas(gb_state *S, gb_device dev, gb_cuda_dev *c, cublasHandle_t *h);
 
+/* ---- one kernel body for float32 and float64 -------------------------------------------
+ * Kernels of the float rows are templates over the element type T (float or double); these
+ * overloads pick the libm function of T, so a body written once computes in float for
+ * float32 tensors (as before) and in double for float64 ones. Sums accumulate in double for
+ * both; a launcher picks T from the tensor's dtype (GB_F64: double). */
+__device__ __forceinline__ float gb_cu_exp(float x) {
+  return expf(x);
+}
+__device__ __forceinline__ double gb_cu_exp(double x) {
+  return exp(x);
+}
+__device__ __forceinline__ float gb_cu_fmax(float a, float b) {
+  return fmaxf(a, b);
+}
+__device__ __forceinline__ double gb_cu_fmax(double a, double b) {
+  return fmax(a, b);
+}
+__device__ __forceinline__ float gb_cu_sqrt(float x) {
+  return sqrtf(x);
+}
+__device__ __forceinline__ double gb_cu_sqrt(double x) {
+  return sqrt(x);
+}
+template <class T> __device__ __forceinline__ T gb_cu_nan() {
+  return (T)__int_as_float(0x7fc00000);
+}
+template <class T> __device__ __forceinline__ T gb_cu_neg_inf() {
+  return (T)__int_as_float(0xff800000);
+}
+
+/* The data of a float tensor as T (the launcher picked T from the dtype). */
+template <class T> static inline T *gb_cu_data(const gb_tensor *t) {
+  return (T *)gb_tensor_data(t);
+}
+
 /* ---- strided N-d indexing ------------------------------------------------------------------
  * Up to GB_CUDA_MAXOP operands (operand 0 the output) broadcast to the output's shape and
  * coalesced like the CPU iterator: size-1 dims dropped, neighbours that chain merged. Element

@@ -1,8 +1,8 @@
 /* gb_cuda_index.cu — CUDA kernels that move elements by 1-based integer indices (int64 or
  * int32), matching runtime/cpu/gb_cpu_index.c: index_select / index_add along a dim, gather /
- * scatter_add. The adds use atomicAdd (their order, hence the last bits, may vary). A bad
- * index is skipped by the kernel and recorded in the device flag (the first position wins);
- * the launcher reads it back and returns GB_EARG with the CPU's message. */
+ * scatter_add, float32 and float64 alike. The adds use atomicAdd (their order, hence the last bits,
+ * may vary). A bad index is skipped by the kernel and recorded in the device flag (the first
+ * position wins); the launcher reads it back and returns GB_EARG with the CPU's message. */
 #include <string.h>
 
 #include "gb_cuda_impl.h"
@@ -56,9 +56,11 @@ __global__ void k_index_select(const T *x, T *o, indices ix, int64_t outer, int6
   }
 }
 
-/* index_add: o (outer, n, inner) += s (outer, m, inner) rows at the indices */
-__global__ void k_index_add(float *o, const float *s, indices ix, int64_t outer, int64_t n,
-                            int64_t m, int64_t inner, unsigned long long *flag) {
+/* index_add: o (outer, n, inner) += s (outer, m, inner) rows at the indices; T float or
+ * double (atomicAdd has both) */
+template <class T>
+__global__ void k_index_add(T *o, const T *s, indices ix, int64_t outer, int64_t n, int64_t m,
+                            int64_t inner, unsigned long long *flag) {
   int64_t total = outer * m * inner;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
        e += (int64_t)gridDim.x * blockDim.x) {
@@ -78,8 +80,9 @@ __global__ void k_gather(const T *x, T *o, int64_t total, indices ix, shapes sh,
   }
 }
 
-__global__ void k_scatter_add(float *o, const float *s, int64_t total, indices ix, shapes sh,
-                              int dim, unsigned long long *flag) {
+template <class T>
+__global__ void k_scatter_add(T *o, const T *s, int64_t total, indices ix, shapes sh, int dim,
+                              unsigned long long *flag) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t j = index_at(ix, i, flag);
@@ -174,8 +177,13 @@ extern "C" gb_status gb_cuda_index_add(gb_state *S, const gb_opargs *a, gb_tenso
   if (!(st = gb_tensor_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
     around(o, dim, &outer, &inner);
     int64_t n = o->shape[dim], m = a->in[1]->numel;
-    k_index_add<<<gb_cuda_blocks(sc->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, k.c->stream>>>(
-        gb_tensor_f32(o), gb_tensor_f32(sc), k.ix, outer, n, m, inner, k.flag);
+    unsigned blocks = gb_cuda_blocks(sc->numel, GB_CUDA_THREADS);
+    if (o->dtype == GB_F64)
+      k_index_add<double><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
+          gb_cu_data<double>(o), gb_cu_data<double>(sc), k.ix, outer, n, m, inner, k.flag);
+    else
+      k_index_add<float><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
+          gb_tensor_f32(o), gb_tensor_f32(sc), k.ix, outer, n, m, inner, k.flag);
   }
   gb_tensor_release(S, sc);
   return ix_end(S, "index_add", &k, st);
@@ -225,8 +233,13 @@ extern "C" gb_status gb_cuda_scatter_add(gb_state *S, const gb_opargs *a, gb_ten
   gb_tensor *sc = NULL;
   if (!(st = gb_tensor_contiguous(S, a->in[2], &sc)) && sc->numel > 0) {
     shapes sh = shapes_of(sc, o);
-    k_scatter_add<<<gb_cuda_blocks(sc->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, k.c->stream>>>(
-        gb_tensor_f32(o), gb_tensor_f32(sc), sc->numel, k.ix, sh, dim, k.flag);
+    unsigned blocks = gb_cuda_blocks(sc->numel, GB_CUDA_THREADS);
+    if (o->dtype == GB_F64)
+      k_scatter_add<double><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
+          gb_cu_data<double>(o), gb_cu_data<double>(sc), sc->numel, k.ix, sh, dim, k.flag);
+    else
+      k_scatter_add<float><<<blocks, GB_CUDA_THREADS, 0, k.c->stream>>>(
+          gb_tensor_f32(o), gb_tensor_f32(sc), sc->numel, k.ix, sh, dim, k.flag);
   }
   gb_tensor_release(S, sc);
   return ix_end(S, "scatter_add", &k, st);

@@ -112,13 +112,14 @@ extern "C" gb_status gb_cuda_var(gb_state *S, const gb_opargs *a, gb_tensor **ou
 /* ---- extremes: (value, position) pairs; NaN wins, then the larger (smaller), then the
  * earlier position, so the result does not depend on how threads split the block ---- */
 
-struct arg_pair {
-  float v;
+template <class T> struct arg_pair {
+  T v;
   int64_t at; /* -1: empty */
 };
 
-template <bool WANT_MAX> struct arg_better {
-  __device__ __forceinline__ arg_pair operator()(const arg_pair &a, const arg_pair &b) const {
+template <bool WANT_MAX, class T> struct arg_better {
+  __device__ __forceinline__ arg_pair<T> operator()(const arg_pair<T> &a,
+                                                    const arg_pair<T> &b) const {
     if (a.at < 0) return b;
     if (b.at < 0) return a;
     bool an = a.v != a.v, bn = b.v != b.v;
@@ -131,24 +132,47 @@ template <bool WANT_MAX> struct arg_better {
   }
 };
 
-template <int BLOCK, bool WANT_MAX> __global__ void k_extreme(plan p, float *vals, int64_t *idx) {
-  typedef cub::BlockReduce<arg_pair, BLOCK> Reduce;
+/* T: float, or double for float64 (base is the input's data) */
+template <int BLOCK, bool WANT_MAX, class T>
+__global__ void k_extreme(plan p, const T *base, T *vals, int64_t *idx) {
+  typedef cub::BlockReduce<arg_pair<T>, BLOCK> Reduce;
   __shared__ typename Reduce::TempStorage tmp;
-  arg_better<WANT_MAX> better;
+  arg_better<WANT_MAX, T> better;
   for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
-    const float *x = p.base + keep_offset(p, o);
-    arg_pair best = {0.0f, -1};
+    const T *x = base + keep_offset(p, o);
+    arg_pair<T> best = {(T)0, -1};
     for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK) {
-      arg_pair cand = {x[red_offset(p, j)], j};
+      arg_pair<T> cand = {x[red_offset(p, j)], j};
       best = better(best, cand);
     }
-    arg_pair r = Reduce(tmp).Reduce(best, better);
+    arg_pair<T> r = Reduce(tmp).Reduce(best, better);
     if (threadIdx.x == 0) {
       if (vals) vals[o] = r.v;
       if (idx) idx[o] = r.at + 1;
     }
     __syncthreads();
   }
+}
+
+template <bool WANT_MAX, class T>
+static void launch_extreme(const plan &p, cudaStream_t s, T *vo, int64_t *io) {
+  unsigned grid = grid_for(p.nout);
+  const T *x = (const T *)p.base;
+  if (p.nred_elems <= 32)
+    k_extreme<32, WANT_MAX, T><<<grid, 32, 0, s>>>(p, x, vo, io);
+  else
+    k_extreme<GB_CUDA_ROW_THREADS, WANT_MAX, T><<<grid, GB_CUDA_ROW_THREADS, 0, s>>>(p, x, vo, io);
+}
+
+template <class T>
+static void extreme_t(const plan &p, cudaStream_t s, gb_tensor **out, bool want_max, bool values,
+                      bool indices) {
+  T *vo = values ? gb_cu_data<T>(out[0]) : NULL;
+  int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;
+  if (want_max)
+    launch_extreme<true, T>(p, s, vo, io);
+  else
+    launch_extreme<false, T>(p, s, vo, io);
 }
 
 static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out, bool want_max,
@@ -160,21 +184,10 @@ static gb_status reduce_extreme(gb_state *S, const gb_opargs *a, gb_tensor **out
   plan p;
   gb_reduce_plan_init(a->in[0], mask, &p);
   if (p.nout == 0) return GB_OK;
-  float *vo = values ? gb_tensor_f32(out[0]) : NULL;
-  int64_t *io = indices ? (int64_t *)gb_tensor_data(out[values ? 1 : 0]) : NULL;
-  unsigned grid = grid_for(p.nout);
-  bool small = p.nred_elems <= 32;
-  if (want_max) {
-    if (small)
-      k_extreme<32, true><<<grid, 32, 0, c->stream>>>(p, vo, io);
-    else
-      k_extreme<GB_CUDA_ROW_THREADS, true><<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, vo, io);
-  } else {
-    if (small)
-      k_extreme<32, false><<<grid, 32, 0, c->stream>>>(p, vo, io);
-    else
-      k_extreme<GB_CUDA_ROW_THREADS, false><<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, vo, io);
-  }
+  if (a->in[0]->dtype == GB_F64)
+    extreme_t<double>(p, c->stream, out, want_max, values, indices);
+  else
+    extreme_t<float>(p, c->stream, out, want_max, values, indices);
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
 }
@@ -203,39 +216,50 @@ extern "C" gb_status gb_cuda_argmin(gb_state *S, const gb_opargs *a, gb_tensor *
 /* ---- logsumexp: max (NaN wins), then max + log(sum(exp(x - max))), as the CPU ---- */
 
 struct nan_max {
-  __device__ __forceinline__ float operator()(float a, float b) const {
+  template <class T> __device__ __forceinline__ T operator()(T a, T b) const {
     if (a != a) return a;
     if (b != b) return b;
     return a > b ? a : b;
   }
 };
 
-template <int BLOCK> __global__ void k_logsumexp(plan p, float *out) {
-  typedef cub::BlockReduce<float, BLOCK> ReduceF;
+/* T: float, or double for float64 (the max in T, the sum of exponentials in double) */
+template <int BLOCK, class T> __global__ void k_logsumexp(plan p, const T *base, T *out) {
+  typedef cub::BlockReduce<T, BLOCK> ReduceT;
   typedef cub::BlockReduce<double, BLOCK> ReduceD;
   __shared__ union {
-    typename ReduceF::TempStorage f;
+    typename ReduceT::TempStorage t;
     typename ReduceD::TempStorage d;
   } tmp;
-  __shared__ float shared_mx;
+  __shared__ T shared_mx;
   nan_max pick;
   for (int64_t o = blockIdx.x; o < p.nout; o += gridDim.x) {
-    const float *x = p.base + keep_offset(p, o);
-    float mx = __int_as_float(0xff800000); /* -inf */
+    const T *x = base + keep_offset(p, o);
+    T mx = gb_cu_neg_inf<T>();
     for (int64_t j = threadIdx.x; j < p.nred_elems; j += BLOCK)
       mx = pick(mx, x[red_offset(p, j)]);
-    float m = ReduceF(tmp.f).Reduce(mx, pick);
+    T m = ReduceT(tmp.t).Reduce(mx, pick);
     if (threadIdx.x == 0) shared_mx = m;
     __syncthreads();
     m = shared_mx;
     bool finite = m == m && !isinf(m);
     double s = 0;
     for (int64_t j = threadIdx.x; finite && j < p.nred_elems; j += BLOCK)
-      s += (double)expf(x[red_offset(p, j)] - m);
+      s += (double)gb_cu_exp(x[red_offset(p, j)] - m);
     double total = ReduceD(tmp.d).Sum(s);
-    if (threadIdx.x == 0) out[o] = finite ? (float)((double)m + log(total)) : m;
+    if (threadIdx.x == 0) out[o] = finite ? (T)((double)m + log(total)) : m;
     __syncthreads();
   }
+}
+
+template <class T> static void launch_logsumexp(const plan &p, cudaStream_t s, gb_tensor *out) {
+  unsigned grid = grid_for(p.nout);
+  const T *x = (const T *)p.base;
+  if (p.nred_elems <= 32)
+    k_logsumexp<32, T><<<grid, 32, 0, s>>>(p, x, gb_cu_data<T>(out));
+  else
+    k_logsumexp<GB_CUDA_ROW_THREADS, T>
+        <<<grid, GB_CUDA_ROW_THREADS, 0, s>>>(p, x, gb_cu_data<T>(out));
 }
 
 extern "C" gb_status gb_cuda_logsumexp(gb_state *S, const gb_opargs *a, gb_tensor **out) {
@@ -246,12 +270,10 @@ extern "C" gb_status gb_cuda_logsumexp(gb_state *S, const gb_opargs *a, gb_tenso
   plan p;
   gb_reduce_plan_init(a->in[0], (uint64_t)a->i[0], &p);
   if (p.nout == 0) return GB_OK;
-  unsigned grid = grid_for(p.nout);
-  if (p.nred_elems <= 32)
-    k_logsumexp<32><<<grid, 32, 0, c->stream>>>(p, gb_tensor_f32(out[0]));
+  if (a->in[0]->dtype == GB_F64)
+    launch_logsumexp<double>(p, c->stream, out[0]);
   else
-    k_logsumexp<GB_CUDA_ROW_THREADS>
-        <<<grid, GB_CUDA_ROW_THREADS, 0, c->stream>>>(p, gb_tensor_f32(out[0]));
+    launch_logsumexp<float>(p, c->stream, out[0]);
   GB_LAUNCHED(S, dev, c, "logsumexp kernel");
   return GB_OK;
 }

@@ -50,7 +50,8 @@ extern "C" gb_status gb_cuda_repeat(gb_state *S, const gb_opargs *a, gb_tensor *
   return GB_OK;
 }
 
-__global__ void k_cumsum(gb_dim_span sp, const float *x, float *y, bool rev) {
+/* T: float, or double for float64 (the accumulator is double for both) */
+template <class T> __global__ void k_cumsum(gb_dim_span sp, const T *x, T *y, bool rev) {
   int64_t lines = sp.outer * sp.inner;
   for (int64_t l = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; l < lines;
        l += (int64_t)gridDim.x * blockDim.x) {
@@ -59,7 +60,7 @@ __global__ void k_cumsum(gb_dim_span sp, const float *x, float *y, bool rev) {
     for (int64_t j = 0; j < sp.n; j++) {
       int64_t at = base + (rev ? sp.n - 1 - j : j) * sp.inner;
       acc += (double)x[at];
-      y[at] = (float)acc;
+      y[at] = (T)acc;
     }
   }
 }
@@ -74,8 +75,13 @@ extern "C" gb_status gb_cuda_cumsum(gb_state *S, const gb_opargs *a, gb_tensor *
   if ((st = gb_tensor_contiguous(S, a->in[0], &xc))) return st;
   gb_dim_span sp = gb_dim_span_of(xc, a->i[0]);
   int64_t lines = sp.outer * sp.inner;
-  k_cumsum<<<gb_cuda_blocks(lines, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
-      sp, gb_tensor_f32(xc), gb_tensor_f32(out[0]), a->i[1] != 0);
+  unsigned blocks = gb_cuda_blocks(lines, GB_CUDA_THREADS);
+  if (xc->dtype == GB_F64)
+    k_cumsum<double><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(
+        sp, gb_cu_data<double>(xc), gb_cu_data<double>(out[0]), a->i[1] != 0);
+  else
+    k_cumsum<float><<<blocks, GB_CUDA_THREADS, 0, c->stream>>>(sp, gb_tensor_f32(xc),
+                                                               gb_tensor_f32(out[0]), a->i[1] != 0);
   gb_tensor_release(S, xc); /* the allocator's stream order keeps the copy alive for the kernel */
   GB_LAUNCHED(S, dev, c, "cumsum kernel");
   return GB_OK;

@@ -1,7 +1,9 @@
-/* gb_f64_rows.h — the elementwise rows whose kernels run in double on every backend that has
- * float64 at all: each is one of gb_math.h's formulas, written once for float (gb_f_) and
- * double (gb_d_). A backend's runs_f64 switch lists GB_F64_ELEMENTWISE_CASES and then its own
- * further rows, so the shared list stands in one place. */
+/* gb_f64_rows.h — the rows whose kernels run in double on every backend that has float64 at
+ * all (the CPU and CUDA), listed once: GB_F64_ELEMENTWISE_CASES (each one of gb_math.h's
+ * formulas, written once for float (gb_f_) and double (gb_d_)) inside GB_F64_ROWS_CASES
+ * (creation, comparisons, reductions, indexing, products, the softmax family and losses, the
+ * optimizer steps, cumsum, sort). A backend's runs_f64 switch lists GB_F64_ROWS_CASES and then
+ * only the rows it alone runs in double, so each fact stands in one place. */
 #ifndef GB_F64_ROWS_H
 #define GB_F64_ROWS_H
 
@@ -46,5 +48,56 @@
   case GB_OP_ELU_BACKWARD:                                                                         \
   case GB_OP_SOFTPLUS_BACKWARD:                                                                    \
   case GB_OP_MASKED_FILL
+
+#define GB_F64_ROWS_CASES                                                                          \
+  /* creation and conversion */                                                                    \
+  case GB_OP_FILL:                                                                                 \
+  case GB_OP_ARANGE:                                                                               \
+  case GB_OP_EYE:                                                                                  \
+  case GB_OP_UNIFORM:                                                                              \
+  case GB_OP_NORMAL:                                                                               \
+  case GB_OP_LINSPACE:                                                                             \
+  case GB_OP_COPY:                                                                                 \
+  /* elementwise, comparisons, where */                                                            \
+  GB_F64_ELEMENTWISE_CASES:                                                                        \
+  case GB_OP_EQ:                                                                                   \
+  case GB_OP_NE:                                                                                   \
+  case GB_OP_LT:                                                                                   \
+  case GB_OP_LE:                                                                                   \
+  case GB_OP_GT:                                                                                   \
+  case GB_OP_GE:                                                                                   \
+  case GB_OP_WHERE:                                                                                \
+  /* reductions */                                                                                 \
+  case GB_OP_SUM:                                                                                  \
+  case GB_OP_MEAN:                                                                                 \
+  case GB_OP_VAR:                                                                                  \
+  case GB_OP_AMAX:                                                                                 \
+  case GB_OP_AMIN:                                                                                 \
+  case GB_OP_MAX_DIM:                                                                              \
+  case GB_OP_MIN_DIM:                                                                              \
+  case GB_OP_ARGMAX:                                                                               \
+  case GB_OP_ARGMIN:                                                                               \
+  case GB_OP_LOGSUMEXP:                                                                            \
+  /* indexing (element bytes, or sums in the element type for the adds) */                         \
+  case GB_OP_INDEX_SELECT:                                                                         \
+  case GB_OP_INDEX_ADD:                                                                            \
+  case GB_OP_GATHER:                                                                               \
+  case GB_OP_SCATTER_ADD:                                                                          \
+  /* matrix products (dgemm), softmax family and losses, optimizer steps, scans and sorts */       \
+  case GB_OP_MATMUL:                                                                               \
+  case GB_OP_ADDMM:                                                                                \
+  case GB_OP_SOFTMAX:                                                                              \
+  case GB_OP_LOG_SOFTMAX:                                                                          \
+  case GB_OP_SOFTMAX_BACKWARD:                                                                     \
+  case GB_OP_LOG_SOFTMAX_BACKWARD:                                                                 \
+  case GB_OP_CROSS_ENTROPY:                                                                        \
+  case GB_OP_CROSS_ENTROPY_BACKWARD:                                                               \
+  case GB_OP_NLL_LOSS:                                                                             \
+  case GB_OP_NLL_LOSS_BACKWARD:                                                                    \
+  case GB_OP_SGD_STEP:                                                                             \
+  case GB_OP_ADAM_STEP:                                                                            \
+  case GB_OP_CUMSUM:                                                                               \
+  case GB_OP_SORT:                                                                                 \
+  case GB_OP_TOPK
 
 #endif

@@ -716,7 +716,7 @@ static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev
       gb_tensor_release(S, leaf[k]);
       leaf[k] = cp;
     }
-    if (grad && leaf[k]->dtype == GB_F32) leaf[k]->requires_grad = true;
+    if (grad && gb_dtype_is_float(leaf[k]->dtype)) leaf[k]->requires_grad = true;
     a.in[k] = c->trans[k] ? transposed(S, leaf[k]) : (gb_tensor_retain(leaf[k]), leaf[k]);
   }
   if (c->inplace) {
@@ -729,9 +729,9 @@ static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev
   if (!st && !c->inplace) {
     for (int k = 0; k < GB_MAXOUT; k++)
       if (res[k]) r->out[k] = to_cpu(S, res[k]);
-    if (grad && res[0]->dtype == GB_F32 && res[0]->requires_grad) {
+    if (grad && gb_dtype_is_float(res[0]->dtype) && res[0]->requires_grad) {
       if (!*W) {
-        gb_tensor *w = make(S, res[0]->ndim, res[0]->shape, GB_F32, MIXED, 0);
+        gb_tensor *w = make(S, res[0]->ndim, res[0]->shape, res[0]->dtype, MIXED, 0);
         *W = w;
       }
       gb_tensor *wd, *prod, *loss;
@@ -774,50 +774,84 @@ static void compare(const char *row, const char *what, const char *part, gb_tens
   for (int64_t i = 0; i < cpu->numel; i++) {
     double x = gb_tensor_get_flat(cpu, i), y = gb_tensor_get_flat(gpu, i);
     bool same = (x != x && y != y) || fabs(x - y) <= atol + rtol * fabs(x);
-    if (cpu->dtype != GB_F32) same = x == y;
+    if (!gb_dtype_is_float(cpu->dtype)) same = x == y;
     if (!same && bad++ < 3)
-      CHECK(false, "%s [%s] %s: element %lld: cpu %.9g, cuda %.9g", row, what, part, (long long)i,
+      CHECK(false, "%s [%s] %s: element %lld: cpu %.17g, cuda %.17g", row, what, part, (long long)i,
             x, y);
   }
   if (!bad) checks++;
 }
 
+/* Run case c of row id on the CPU and on the test device and compare outputs, updated
+ * inputs and tape gradients. */
+static void check_case(gb_state *S, gb_opid id, tcase *c) {
+  const gb_oprow *row = &gb_ops[id];
+  gb_tensor *W = NULL;
+  result rc, rg;
+  if (getenv("GPUBP_TEST_VERBOSE")) fprintf(stderr, "%s [%s]\n", row->name, c->what);
+  gb_status sc = run_case(S, id, c, GB_CPU, &W, &rc);
+  char cpu_msg[GB_ERRLEN];
+  snprintf(cpu_msg, sizeof cpu_msg, "%s", gb_state_error(S));
+  gb_status sg = run_case(S, id, c, test_dev, &W, &rg);
+  CHECK(sc == GB_OK && sg == GB_OK, "%s [%s]: cpu status %d (%s), cuda status %d (%s)", row->name,
+        c->what, (int)sc, sc ? cpu_msg : "", (int)sg, sg ? gb_state_error(S) : "");
+  if (sc == GB_OK && sg == GB_OK) {
+    for (int k = 0; k < GB_MAXOUT; k++) {
+      char part[48];
+      snprintf(part, sizeof part, "output %d", k + 1);
+      compare(row->name, c->what, part, rc.out[k], rg.out[k], c->rtol, c->atol);
+    }
+    for (int k = 0; k < c->nin; k++) {
+      char part[48];
+      snprintf(part, sizeof part, "input %d after the update", k + 1);
+      compare(row->name, c->what, part, rc.state[k], rg.state[k], c->rtol, c->atol);
+      snprintf(part, sizeof part, "grad of input %d", k + 1);
+      compare(row->name, c->what, part, rc.grad[k], rg.grad[k], c->rtol * 10, c->atol * 10);
+    }
+  }
+  free_result(S, &rc);
+  free_result(S, &rg);
+  gb_tensor_release(S, W);
+}
+
+/* The float32 case c made float64: every float32 input (but where's 0/1 condition, which
+ * stays float32) and a float32 target converted, values and gradients compared at 1e-10
+ * relative + 1e-11 absolute (sums of up to 784 terms in different orders). */
+static void to_float64_case(gb_state *S, gb_opid id, tcase *c, char *what, size_t len) {
+  for (int k = 0; k < c->nin; k++) {
+    if (c->in[k]->dtype != GB_F32 || (id == GB_OP_WHERE && k == 0)) continue;
+    gb_tensor *d;
+    OK(S, gb_fn_to_dtype(S, c->in[k], GB_F64, &d));
+    gb_tensor_release(S, c->in[k]);
+    c->in[k] = d;
+  }
+  if (c->nin == 0 && c->dst_dt == GB_F32) c->dst_dt = GB_F64;
+  snprintf(what, len, "float64 %s", c->what);
+  c->what = what;
+  c->rtol = 1e-10, c->atol = 1e-11;
+}
+
+/* Every row with a launcher, each of its cases; the rows that run in double on both the CPU
+ * and the device (gb_backend.runs_f64: on a GPU the CUDA list, gb_f64_rows.h) once more with
+ * the case in float64. */
 static int test_rows(gb_state *S) {
   int tested = 0;
+  const gb_backend *be = gb_backend_loaded(test_dev), *cpu = gb_backend_loaded(GB_CPU);
   for (int id = 0; id < GB_NOPS; id++) {
-    const gb_oprow *row = &gb_ops[id];
-    if (!gb_backend_loaded(test_dev)->kernels[id]) continue; /* no launcher for the row yet */
+    if (!be->kernels[id]) continue; /* no launcher for the row yet */
+    bool f64 = be->runs_f64 && be->runs_f64((gb_opid)id) && cpu->runs_f64((gb_opid)id);
     for (int v = 0;; v++) {
       tcase c;
       if (!make_case(S, (gb_opid)id, v, &c)) break;
-      gb_tensor *W = NULL;
-      result rc, rg;
-      if (getenv("GPUBP_TEST_VERBOSE")) fprintf(stderr, "%s [%s]\n", row->name, c.what);
-      gb_status sc = run_case(S, (gb_opid)id, &c, GB_CPU, &W, &rc);
-      char cpu_msg[GB_ERRLEN];
-      snprintf(cpu_msg, sizeof cpu_msg, "%s", gb_state_error(S));
-      gb_status sg = run_case(S, (gb_opid)id, &c, test_dev, &W, &rg);
-      CHECK(sc == GB_OK && sg == GB_OK, "%s [%s]: cpu status %d (%s), cuda status %d (%s)",
-            row->name, c.what, (int)sc, sc ? cpu_msg : "", (int)sg, sg ? gb_state_error(S) : "");
-      if (sc == GB_OK && sg == GB_OK) {
-        for (int k = 0; k < GB_MAXOUT; k++) {
-          char part[48];
-          snprintf(part, sizeof part, "output %d", k + 1);
-          compare(row->name, c.what, part, rc.out[k], rg.out[k], c.rtol, c.atol);
-        }
-        for (int k = 0; k < c.nin; k++) {
-          char part[48];
-          snprintf(part, sizeof part, "input %d after the update", k + 1);
-          compare(row->name, c.what, part, rc.state[k], rg.state[k], c.rtol, c.atol);
-          snprintf(part, sizeof part, "grad of input %d", k + 1);
-          compare(row->name, c.what, part, rc.grad[k], rg.grad[k], c.rtol * 10, c.atol * 10);
-        }
-      }
-      free_result(S, &rc);
-      free_result(S, &rg);
-      gb_tensor_release(S, W);
-      free_case(S, &c);
+      check_case(S, (gb_opid)id, &c);
       tested++;
+      free_case(S, &c);
+      if (!f64 || !make_case(S, (gb_opid)id, v, &c)) continue;
+      char what[96];
+      to_float64_case(S, (gb_opid)id, &c, what, sizeof what);
+      check_case(S, (gb_opid)id, &c);
+      tested++;
+      free_case(S, &c);
     }
   }
   return tested;
