@@ -57,6 +57,11 @@ static inline gb_status need_float_like(gb_state *S, gb_opid op, const gb_tensor
   return check_float(S, op, t, argno, like);
 }
 
+gb_status gb_need_float_like(gb_state *S, gb_opid op, const gb_tensor *t, int argno,
+                             const gb_tensor *like) {
+  return need_float_like(S, op, t, argno, like);
+}
+
 static inline gb_status need_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno) {
   return need_float_like(S, op, t, argno, t);
 }

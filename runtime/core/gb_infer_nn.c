@@ -185,7 +185,7 @@ gb_status gb_infer_adaptive_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, 
 /* (x (N,C,...), w (C), b (C)) -> y like x, stats (2,C) */
 gb_status gb_infer_batch_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *x = a->in[0];
-  gb_status st = need_f32(S, op, x, 1);
+  gb_status st = gb_need_float_like(S, op, x, 1, x); /* float64 where the backend runs it */
   if (st) return st;
   char sb[GB_SHAPE_STRLEN], sw[GB_SHAPE_STRLEN];
   if (x->ndim < 2)
@@ -193,17 +193,17 @@ gb_status gb_infer_batch_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
                      gb_shape_str(x, sb));
   for (int k = 1; k <= 2; k++) {
     const gb_tensor *p = a->in[k];
-    if ((st = need_f32(S, op, p, k + 1))) return st;
+    if ((st = gb_need_float_like(S, op, p, k + 1, x))) return st;
     if (p->ndim != 1 || p->shape[0] != x->shape[1])
       return gb_errorf(S, GB_ESHAPE, "%s: argument %d %s does not match the %lld channels of %s",
                        NAME, k + 1, gb_shape_str(p, sw), (long long)x->shape[1],
                        gb_shape_str(x, sb));
   }
   if (!(a->f[0] > 0)) return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
-  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  set_out(o, 0, x->ndim, x->shape, x->dtype);
   int64_t stats[2] = {2, x->shape[1]};
   o->nout = 2;
-  set_out(o, 1, 2, stats, GB_F32);
+  set_out(o, 1, 2, stats, x->dtype);
   return GB_OK;
 }
 
@@ -215,7 +215,7 @@ gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs 
   if (a->nin != 3 && a->nin != 4)
     return gb_errorf(S, GB_EARG, "%s: expected 3 or 4 inputs, got %d", NAME, a->nin);
   for (int k = 0; k < a->nin; k++)
-    if ((st = need_f32(S, op, a->in[k], k + 1))) return st;
+    if ((st = gb_need_float_like(S, op, a->in[k], k + 1, x))) return st;
   char sg[GB_SHAPE_STRLEN], sx[GB_SHAPE_STRLEN];
   bool ok = x->ndim >= 2 && g->ndim == x->ndim && w->ndim == 1 && w->shape[0] == x->shape[1];
   for (int d = 0; ok && d < x->ndim; d++)
@@ -226,10 +226,10 @@ gb_status gb_infer_batch_norm_backward(gb_state *S, gb_opid op, const gb_opargs 
     return gb_errorf(S, GB_ESHAPE, "%s: gradient %s, input %s: shapes do not fit", NAME,
                      gb_shape_str(g, sg), gb_shape_str(x, sx));
   if (!(a->f[0] > 0)) return gb_errorf(S, GB_EARG, "%s: eps must be > 0, got %g", NAME, a->f[0]);
-  set_out(o, 0, x->ndim, x->shape, GB_F32);
+  set_out(o, 0, x->ndim, x->shape, x->dtype);
   int64_t stats[2] = {2, x->shape[1]};
   o->nout = 2;
-  set_out(o, 1, 2, stats, GB_F32);
+  set_out(o, 1, 2, stats, x->dtype);
   return GB_OK;
 }
 

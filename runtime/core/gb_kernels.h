@@ -21,6 +21,11 @@
 /* GB_EDTYPE "<op>: float64 is not supported on <device>; use :float()": the shape rules of
  * rows whose kernels run float32 only (gb_backend.runs_f64) answer a float64 operand so. */
 gb_status gb_f64_refused(gb_state *S, const char *op, gb_device dev);
+/* The dtype rule of the float rows, for the shape rules outside gb_infer.c: t (argument
+ * argno) is float32, or float64 where the device's backend runs `op` in double, and has the
+ * dtype of `like` (the row's first float operand); else GB_EDTYPE naming op and dtypes. */
+gb_status gb_need_float_like(gb_state *S, gb_opid op, const gb_tensor *t, int argno,
+                             const gb_tensor *like);
 
 /* Kernels of rows that work on any device: a view's output shares in0's storage
  * (gb_view_kernel); pad is built from fill, narrow and copy (gb_pad_kernel). Every backend's

@@ -18,8 +18,9 @@ static const gb_kernel_fn cpu_kernels[GB_NOPS] = {
  * float32-only until its kernel gains a double loop and a case here (docs/api.md lists them). */
 static bool cpu_runs_f64(gb_opid id) {
   switch (id) {
-  GB_F64_ROWS_CASES:
-    return true; /* both backends: gb_f64_rows.h */
+  GB_F64_ROWS_CASES:     /* both backends: gb_f64_rows.h */
+  case GB_OP_BATCH_NORM: /* the CPU alone (gb_cpu_batchnorm.c's double channels) */
+  case GB_OP_BATCH_NORM_BACKWARD: return true;
   default: return false;
   }
 }

@@ -251,7 +251,6 @@ describe('float64 refused with a message naming op, dtype and device', function(
       { 'lstm_seq', function() return gb.nn.LSTM(8, 4):double()(x) end },
       { 'gru_seq', function() return gb.nn.GRU(8, 4):double()(x) end },
       { 'conv2d', function() return gb.nn.Conv1d(3, 2, 3):double()(x) end },
-      { 'batch_norm', function() return gb.nn.BatchNorm1d(3):double()(x) end },
       { 'avg_pool2d', function() return gb.nn.AvgPool2d(2)(x:view(1, 2, 3, 8)) end },
       { 'adaptive_avg_pool2d', function() return gb.nn.AdaptiveAvgPool2d(1)(x:view(1, 2, 3, 8)) end },
     }
@@ -267,7 +266,8 @@ describe('float64 refused with a message naming op, dtype and device', function(
     local outs = { gb.nn.LayerNorm(8):double()(x), gb.nn.Embedding(10, 4):double()(gb.tensor({ 1, 2 }, 'int64')),
       gb.nn.MultiheadAttention(8, 2, { batch_first = true }):double()(x, x, x), gb.nn.GELU()(x),
       gb.nn.Softmax(2)(x), gb.nn.MSELoss()(x, x * 2), gb.nn.BCEWithLogitsLoss()(x[1][1]:narrow(1, 1, 3), t),
-      gb.nn.HuberLoss()(x, x * 0), gb.nn.KLDivLoss()(x:log_softmax(3), x:softmax(3)) }
+      gb.nn.HuberLoss()(x, x * 0), gb.nn.KLDivLoss()(x:log_softmax(3), x:softmax(3)),
+      gb.nn.BatchNorm1d(3):double()(x), gb.nn.BatchNorm2d(2, { affine = false }):double()(x:view(1, 2, 3, 8)) }
     for i, o in ipairs(outs) do assert.are.equal('float64', o.dtype, 'output ' .. i) end
   end)
 
@@ -310,6 +310,55 @@ describe('float64 models and optimizers', function()
     at(keep)
     assert.is_true(math.abs(g - num) < 1e-8 * (1 + math.abs(num)), g .. ' vs ' .. num)
   end)
+
+  -- BatchNorm in double: the batch_norm row's forward against the formula, and the gradients
+  -- of input, weight and bias against central differences in double; running statistics
+  -- updated in float64 (unbiased variance, momentum 0.1)
+  for _, case in ipairs({ { 'BatchNorm1d', { 4, 3, 5 } }, { 'BatchNorm2d', { 3, 2, 3, 4 } } }) do
+    it(case[1] .. ':double() trains in double: forward, finite-difference gradients, running stats', function()
+      gb.manual_seed(3)
+      local c = case[2][2]
+      local bn = gb.nn[case[1]](c):double()
+      gb.no_grad(function()
+        bn.weight:copy_(gb.rand(c, 'float64') + 0.5)
+        bn.bias:copy_(gb.randn(c, 'float64'))
+      end)
+      local x = (gb.randn(case[2], 'float64') * 2 + 1):requires_grad_()
+      local y = bn(x)
+      assert.are.equal('float64', y.dtype)
+      -- forward against the formula in double, channel by channel
+      local n = x:numel() // c
+      for ch = 1, c do
+        local xc = x:select(2, ch)
+        local mu = xc:sum():item() / n
+        local var = ((xc - mu) ^ 2):sum():item() / n
+        local want = (xc - mu) * (bn.weight[ch]:item() / math.sqrt(var + 1e-5)) + bn.bias[ch]:item()
+        assert.is_true((y:select(2, ch) - want):abs():max():item() < 1e-13)
+        local rv = 0.9 + 0.1 * var * n / (n - 1)
+        assert.is_true(math.abs(bn.running_mean[ch]:item() - 0.1 * mu) < 1e-15)
+        assert.is_true(math.abs(bn.running_var[ch]:item() - rv) < 1e-15)
+      end
+      -- gradients of sum(y * r) against central differences in double
+      local r = gb.randn(y.shape, 'float64')
+      local function loss() return (bn(x) * r):sum() end
+      loss():backward()
+      for _, t in ipairs({ x, bn.weight, bn.bias }) do
+        local flat = t:view(-1)
+        for i = 1, math.min(flat:numel(), 7) do
+          local keep = flat[i]:item()
+          local function at(v)
+            gb.no_grad(function() flat[i] = v end)
+            return gb.no_grad(function() return loss():item() end)
+          end
+          local num = (at(keep + 1e-6) - at(keep - 1e-6)) / 2e-6
+          at(keep)
+          local g = t.grad:view(-1)[i]:item()
+          assert.is_true(math.abs(g - num) < 1e-7 * (1 + math.abs(num)), g .. ' vs ' .. num)
+        end
+      end
+      assert.is_true(gb.autograd.gradcheck(function(xi) return bn(xi) end, { x }))
+    end)
+  end
 
   it('gradcheck runs on a float64 model (weights as inputs)', function()
     local net = mlp('float64')

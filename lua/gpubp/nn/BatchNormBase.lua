@@ -56,7 +56,8 @@ function BatchNormBase:forward(x)
     end
     local w, b = self.weight, self.bias
     if not self.affine then
-      w, b = gb.ones({ c }, { device = x.device }), gb.zeros({ c }, { device = x.device })
+      local o = { dtype = x.dtype, device = x.device }
+      w, b = gb.ones({ c }, o), gb.zeros({ c }, o)
     end
     local y, stats = gb._batch_norm(x, w, b, self.eps)
     if self.training and self.track_running_stats then
