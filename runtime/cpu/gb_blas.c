@@ -5,6 +5,7 @@
  * for OpenBLAS it is also where the library is opened. */
 #define _GNU_SOURCE /* setenv/unsetenv under -std=c11 */
 #include "gb_blas.h"
+#include "gb_gemm_small.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -224,6 +225,7 @@ static void reference_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, 
 
 static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
                        const float *b, int ldb, float beta, float *c, int ldc, int threads) {
+  if (threads == 1 && gb_gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   if (!openblas.sgemm) {
     reference_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
@@ -289,6 +291,7 @@ static void gb_blas_init(void) {
 /* BLIS takes the thread count per call (rntm_t), so concurrent callers do not interfere. */
 static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
                        const float *b, int ldb, float beta, float *c, int ldc, int threads) {
+  if (threads == 1 && gb_gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   rntm_t rntm = BLIS_RNTM_INITIALIZER;
   bli_rntm_set_num_threads(threads, &rntm);
   /* BLIS takes general strides of the stored operands; transposition is a flag. */

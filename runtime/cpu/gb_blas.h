@@ -1,7 +1,9 @@
 /* gb_blas.h — the one door to the CPU BLAS: row-major sgemm, the library's name and its
  * thread count. Which library sits behind it is chosen by cmake/blas.cmake (OpenBLAS by
  * default, BLIS as the alternative); gb_blas.c also makes sure OpenBLAS runs the fastest
- * kernels the CPU supports, with no environment variable for the user to set. */
+ * kernels the CPU supports, with no environment variable for the user to set. Small and medium
+ * products (and each half of a split one) go first to gpubp's own AVX-512 kernels
+ * (gb_gemm_small.h), which take those they measured faster on. */
 #ifndef GB_BLAS_H
 #define GB_BLAS_H
 
