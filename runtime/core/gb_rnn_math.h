@@ -3,7 +3,8 @@
  * kernels (gpu/gb_cuda_rnn.cu), so the CPU tests check the formulas the GPU runs.
  * Record layouts (one batch row of one step; H units per slot; gates in PyTorch's order):
  *   LSTM (6H): h c i f g o   — before the cell, slots i..o hold the gate pre-activations;
- *   GRU  (5H): h r z n hn    — before the cell, slots r z n hold w_hh h_prev + b_hh. */
+ *   GRU  (5H): h r z n hn    — before the cell, slots r z n hold w_hh h_prev + b_hh.
+ * The nonlinearities are gb_math.h's branch-free ones, so the CPU loops over j vectorize. */
 #ifndef GB_RNN_MATH_H
 #define GB_RNN_MATH_H
 
@@ -13,10 +14,10 @@
 
 /* row: this step's record, prev: the previous step's (c_prev at prev[H+j]) */
 GB_HD void gb_lstm_cell(float *row, const float *prev, int64_t H, int64_t j) {
-  float i = gb_f_sigmoid(row[2 * H + j]), f = gb_f_sigmoid(row[3 * H + j]);
-  float g = tanhf(row[4 * H + j]), o = gb_f_sigmoid(row[5 * H + j]);
+  float i = gb_f_sigmoid_fast(row[2 * H + j]), f = gb_f_sigmoid_fast(row[3 * H + j]);
+  float g = gb_f_tanh_fast(row[4 * H + j]), o = gb_f_sigmoid_fast(row[5 * H + j]);
   float c = f * prev[H + j] + i * g;
-  row[j] = o * tanhf(c);
+  row[j] = o * gb_f_tanh_fast(c);
   row[H + j] = c;
   row[2 * H + j] = i, row[3 * H + j] = f, row[4 * H + j] = g, row[5 * H + j] = o;
 }
@@ -28,7 +29,7 @@ GB_HD void gb_lstm_cell_backward(const float *row, const float *prev, const floa
                                  float *dc, float *dG, int64_t H, int64_t j) {
   float c = row[H + j], i = row[2 * H + j], f = row[3 * H + j], g = row[4 * H + j],
         o = row[5 * H + j];
-  float gh = dh[j] + grow[j], tc = tanhf(c);
+  float gh = dh[j] + grow[j], tc = gb_f_tanh_fast(c);
   float gc = dc[j] + grow[H + j] + gh * o * (1.0f - tc * tc);
   float di = gc * g + grow[2 * H + j], df = gc * prev[H + j] + grow[3 * H + j];
   float dg = gc * i + grow[4 * H + j], dout = gh * tc + grow[5 * H + j];
@@ -41,8 +42,8 @@ GB_HD void gb_lstm_cell_backward(const float *row, const float *prev, const floa
 
 /* x: this step's input projections (3H: r z n, b_ih included); h = (1-z) n + z h_prev */
 GB_HD void gb_gru_cell(float *row, const float *prev, const float *x, int64_t H, int64_t j) {
-  float r = gb_f_sigmoid(x[j] + row[H + j]), z = gb_f_sigmoid(x[H + j] + row[2 * H + j]);
-  float hn = row[3 * H + j], n = tanhf(x[2 * H + j] + r * hn);
+  float r = gb_f_sigmoid_fast(x[j] + row[H + j]), z = gb_f_sigmoid_fast(x[H + j] + row[2 * H + j]);
+  float hn = row[3 * H + j], n = gb_f_tanh_fast(x[2 * H + j] + r * hn);
   row[j] = n + z * (prev[j] - n);
   row[H + j] = r, row[2 * H + j] = z, row[3 * H + j] = n, row[4 * H + j] = hn;
 }

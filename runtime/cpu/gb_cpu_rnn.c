@@ -8,6 +8,44 @@
 #include "gb_cpu.h"
 #include "gb_rnn_math.h"
 
+/* The cells of one step over (B,H); clones so that the j loops run at the CPU's vector width
+ * (gb_rnn_math.h's nonlinearities have no branches). ivdep: unit j reads and writes only
+ * element j of each H-wide slot, so no two iterations touch the same float, which GCC cannot
+ * prove with slots a runtime H apart. */
+GB_CPU_CLONES static void lstm_cells(float *row, const float *prev, int64_t B, int64_t H) {
+  for (int64_t b = 0; b < B; b++)
+#pragma GCC ivdep
+    for (int64_t j = 0; j < H; j++)
+      gb_lstm_cell(row + b * 6 * H, prev + b * 6 * H, H, j);
+}
+
+GB_CPU_CLONES static void lstm_cells_backward(const float *row, const float *prev,
+                                              const float *grow, float *dh, float *dc, float *dG,
+                                              int64_t B, int64_t H) {
+  for (int64_t b = 0; b < B; b++)
+#pragma GCC ivdep
+    for (int64_t j = 0; j < H; j++)
+      gb_lstm_cell_backward(row + b * 6 * H, prev + b * 6 * H, grow + b * 6 * H, dh + b * H,
+                            dc + b * H, dG + b * 4 * H, H, j);
+}
+
+GB_CPU_CLONES static void gru_cells(float *row, const float *prev, const float *xg, int64_t B,
+                                    int64_t H) {
+  for (int64_t b = 0; b < B; b++)
+#pragma GCC ivdep
+    for (int64_t j = 0; j < H; j++)
+      gb_gru_cell(row + b * 5 * H, prev + b * 5 * H, xg + b * 3 * H, H, j);
+}
+
+GB_CPU_CLONES static void gru_cells_backward(const float *row, const float *prev, const float *grow,
+                                             float *dh, float *d, int64_t B, int64_t H) {
+  for (int64_t b = 0; b < B; b++)
+#pragma GCC ivdep
+    for (int64_t j = 0; j < H; j++)
+      gb_gru_cell_backward(row + b * 5 * H, prev + b * 5 * H, grow + b * 5 * H, dh + b * H,
+                           d + b * 6 * H, H, j);
+}
+
 static gb_status zeros(gb_state *S, int64_t rows, int64_t cols, gb_tensor **out) {
   gb_status st = gb_tensor_empty(S, 2, (int64_t[]){rows, cols}, GB_F32, GB_CPU, out);
   if (!st) memset(gb_tensor_f32(*out), 0, (size_t)(rows * cols) * sizeof(float));
@@ -36,9 +74,7 @@ gb_status gb_cpu_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
     /* gates (B,4H) += h_prev (B,H) @ w^T */
     gb_blas_sgemm(false, true, (int)B, (int)(4 * H), (int)H, 1.0f, prev, (int)W, w, (int)H, 1.0f,
                   row + 2 * H, (int)W);
-    for (int64_t b = 0; b < B; b++)
-      for (int64_t j = 0; j < H; j++)
-        gb_lstm_cell(row + b * W, prev + b * W, H, j);
+    lstm_cells(row, prev, B, H);
   }
   gb_tensors_release(S, c, 4);
   return GB_OK;
@@ -57,10 +93,7 @@ gb_status gb_cpu_lstm_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **
   for (int64_t t = T; t >= 1 && !gb_should_stop(S); t--) {
     const float *row = y + t * B * W, *prev = row - B * W, *grow = gy + t * B * W;
     float *dGt = dG + (t - 1) * B * 4 * H;
-    for (int64_t b = 0; b < B; b++)
-      for (int64_t j = 0; j < H; j++)
-        gb_lstm_cell_backward(row + b * W, prev + b * W, grow + b * W, pdh + b * H, pdc + b * H,
-                              dGt + b * 4 * H, H, j);
+    lstm_cells_backward(row, prev, grow, pdh, pdc, dGt, B, H);
     /* dh (B,H) = dG_t (B,4H) @ w (4H,H) */
     gb_blas_sgemm(false, false, (int)B, (int)H, (int)(4 * H), 1.0f, dGt, (int)(4 * H), w, (int)H,
                   0.0f, pdh, (int)H);
@@ -97,9 +130,7 @@ gb_status gb_cpu_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor **out) {
     /* gh (B,3H) = b_hh + h_prev (B,H) @ w^T */
     gb_blas_sgemm(false, true, (int)B, (int)(3 * H), (int)H, 1.0f, prev, (int)W, w, (int)H, 1.0f,
                   row + H, (int)W);
-    for (int64_t b = 0; b < B; b++)
-      for (int64_t j = 0; j < H; j++)
-        gb_gru_cell(row + b * W, prev + b * W, xg + (t * B + b) * 3 * H, H, j);
+    gru_cells(row, prev, xg + t * B * 3 * H, B, H);
   }
   gb_tensors_release(S, c, 4);
   return GB_OK;
@@ -117,10 +148,7 @@ gb_status gb_cpu_gru_seq_backward(gb_state *S, const gb_opargs *a, gb_tensor **o
   for (int64_t t = T; t >= 1 && !gb_should_stop(S); t--) {
     const float *row = y + t * B * W, *prev = row - B * W, *grow = gy + t * B * W;
     float *dt = d + (t - 1) * B * 6 * H;
-    for (int64_t b = 0; b < B; b++)
-      for (int64_t j = 0; j < H; j++)
-        gb_gru_cell_backward(row + b * W, prev + b * W, grow + b * W, dh + b * H, dt + b * 6 * H, H,
-                             j);
+    gru_cells_backward(row, prev, grow, dh, dt, B, H);
     /* dh (B,H) += dgh_t (B,3H) @ w (3H,H) */
     gb_blas_sgemm(false, false, (int)B, (int)H, (int)(3 * H), 1.0f, dt + 3 * H, (int)(6 * H), w,
                   (int)H, 1.0f, dh, (int)H);
