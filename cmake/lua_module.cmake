@@ -24,7 +24,7 @@ target_link_libraries(gpubp_lua PRIVATE PkgConfig::JANSSON ZLIB::ZLIB gb_blas Th
 # -Bsymbolic: the module's calls into its own runtime stay inside it, also when libgpubp (a
 # second copy, through gpubp.h) is loaded in the same process.
 # -z nodelete: the host's lua_close unloads C modules, but the runtime's worker threads (the
-# conv/batch-norm pool, gb_blas's split helper) outlive it and must keep their code mapped.
+# CPU pool, runtime/cpu/gb_cpu_pool.c) outlive it and must keep their code mapped.
 target_link_options(gpubp_lua PRIVATE -Wl,-Bsymbolic -Wl,-z,nodelete)
 set_target_properties(gpubp_lua PROPERTIES PREFIX "" OUTPUT_NAME core
   LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lua/gpubp C_VISIBILITY_PRESET hidden)

@@ -9,13 +9,11 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(GB_BLAS_BLIS)
@@ -23,6 +21,8 @@
 #else
 #include <cblas.h>
 #endif
+
+#include "gb_cpu_pool.h"
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static char blas_name[160] = "unknown BLAS";
@@ -34,13 +34,14 @@ static _Atomic int blas_max_threads = 1; /* gb_blas_set_threads, else the librar
  * the seed MLP (1e7 multiply-adds each, one every ~0.2 ms), keeps a second core spinning, and as
  * soon as anything else wants a core the call waits for a descheduled worker: 1.2-3x slower
  * epochs, once 60x. So products of GB_BLAS_SPLIT_MIN_MNK multiply-adds (m*n*k) and up are cut in
- * two halves: the caller computes one, gb_blas's own helper thread the other, and the helper
- * spins only GB_BLAS_SPIN_NS before it sleeps. Halves are claimed atomically, so if the helper is
- * late the caller takes its half too and a busy machine costs about the single-thread time. With
- * two threads allowed (a 2-core machine) every such product is split; with
- * GB_BLAS_LIB_MIN_THREADS or more, products of GB_BLAS_MT_MIN_MNK and up use all of the library's
- * threads instead. Smaller products run on the calling thread. docs/benchmarks.md has the
- * measurements. */
+ * two halves that the caller and a worker of the CPU pool (gb_cpu_pool.h, the threads that also
+ * run the kernels' loops and jobs) claim; the pool's workers spin only briefly before they
+ * sleep, and if the worker is late the caller takes its half too, so a busy machine costs about
+ * the single-thread time. With two threads allowed (a 2-core machine) every such product is
+ * split; with GB_BLAS_LIB_MIN_THREADS or more, products of GB_BLAS_MT_MIN_MNK and up use all of
+ * the library's threads instead. Smaller products, and products asked for while the pool
+ * serves another call (a kernel's job, another thread), run on the calling thread.
+ * docs/benchmarks.md has the measurements. */
 #ifndef GB_BLAS_MT_MIN_MNK /* all overridable for scripts/bench/blas_*.sh */
 #define GB_BLAS_MT_MIN_MNK (1LL << 24)
 #endif
@@ -49,9 +50,6 @@ static _Atomic int blas_max_threads = 1; /* gb_blas_set_threads, else the librar
 #endif
 #ifndef GB_BLAS_SPLIT_MIN_MNK
 #define GB_BLAS_SPLIT_MIN_MNK (1LL << 21)
-#endif
-#ifndef GB_BLAS_SPIN_NS
-#define GB_BLAS_SPIN_NS 1000000 /* 1 ms */
 #endif
 
 /* The best x86 kernel family this CPU and OS can run: 3 AVX-512, 2 AVX2+FMA, 1 AVX, 0 other.
@@ -357,35 +355,12 @@ typedef struct split_job {
   float alpha, beta;
   const float *a, *b;
   float *c;
-  _Atomic int next; /* next half to claim: 0, 1, then >= 2 */
-  bool helper_in;   /* the helper holds this job (under split_mu) */
 } split_job;
 
-static pthread_mutex_t split_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t split_wake = PTHREAD_COND_INITIALIZER; /* a job is posted */
-static pthread_cond_t split_left = PTHREAD_COND_INITIALIZER; /* the helper left its job */
-static split_job *_Atomic split_posted;                      /* job waiting for the helper */
-static _Atomic int split_busy;                               /* one split product at a time */
-static _Atomic int split_helper_state;                       /* 0 none, 1 running, -1 failed */
-
-/* Background work (gb_blas_helper_post): the helper runs these between split products, where
- * it would otherwise spin idle. helper_kicks counts posts, so a sleeping helper wakes up. */
-#define HELPER_IDLE_MAX 4
-static gb_blas_idle_fn _Atomic helper_idle[HELPER_IDLE_MAX];
-static _Atomic unsigned helper_kicks;
-
-/* One piece of every registered client's background work; true if any did some. */
-static bool helper_run_idle(void) {
-  bool did = false;
-  for (int i = 0; i < HELPER_IDLE_MAX; i++) {
-    gb_blas_idle_fn fn = atomic_load_explicit(&helper_idle[i], memory_order_acquire);
-    if (fn && fn()) did = true;
-  }
-  return did;
-}
-
 /* Computes half `h` (0 or 1) of the job: rows of C when split_m, else columns. */
-static void split_run_half(split_job *j, int h) {
+static void split_run_half(void *ctx, int worker, int64_t h) {
+  (void)worker;
+  split_job *j = ctx;
   int len = j->split_m ? j->m : j->n;
   int lo = h ? j->half : 0, cnt = h ? len - j->half : j->half;
   if (j->split_m) {
@@ -399,145 +374,10 @@ static void split_run_half(split_job *j, int h) {
   }
 }
 
-static void split_claim_all(split_job *j) {
-  int h;
-  while ((h = atomic_fetch_add(&j->next, 1)) < 2)
-    split_run_half(j, h);
-}
-
-static long long now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void *split_helper(void *unused) {
-  (void)unused;
-  unsigned seen = 0;
-  for (;;) {
-    /* Spin briefly on the posted slot (products often come back to back), doing background
-     * work in small pieces while there is some, then sleep. */
-    long long until = now_ns() + GB_BLAS_SPIN_NS;
-    while (!atomic_load_explicit(&split_posted, memory_order_acquire)) {
-      if (helper_run_idle()) {
-        until = now_ns() + GB_BLAS_SPIN_NS;
-        continue;
-      }
-      if (now_ns() >= until) break;
-      sched_yield();
-    }
-    pthread_mutex_lock(&split_mu);
-    split_job *j;
-    while (!(j = atomic_load(&split_posted))) {
-      unsigned k = atomic_load(&helper_kicks);
-      if (k != seen) { /* background work was posted: go and do it */
-        seen = k;
-        break;
-      }
-      pthread_cond_wait(&split_wake, &split_mu);
-    }
-    if (!j) {
-      pthread_mutex_unlock(&split_mu);
-      continue;
-    }
-    atomic_store(&split_posted, NULL);
-    j->helper_in = true;
-    pthread_mutex_unlock(&split_mu);
-    split_claim_all(j);
-    pthread_mutex_lock(&split_mu);
-    j->helper_in = false; /* after this the caller may return and free j */
-    pthread_cond_signal(&split_left);
-    pthread_mutex_unlock(&split_mu);
-  }
-  return NULL;
-}
-
-/* fork(): the child has no helper thread and must not inherit split_mu locked, so the fork
- * takes the mutex and the child starts afresh (a new helper on its first split product). The
- * condition variables are made anew too: the parent's helper may be registered as a waiter in
- * split_wake, and glibc's pthread_cond_signal in the child would wait forever for that waiter,
- * which does not exist there, to leave (seen as a hang of test_blas's fork case under load). */
-static void split_atfork_prepare(void) {
-  pthread_mutex_lock(&split_mu);
-}
-static void split_atfork_parent(void) {
-  pthread_mutex_unlock(&split_mu);
-}
-static void split_atfork_child(void) {
-  pthread_mutex_unlock(&split_mu);
-  split_wake = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
-  split_left = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
-  atomic_store(&split_posted, NULL);
-  atomic_store(&split_busy, 0);
-  atomic_store(&split_helper_state, 0);
-}
-
-/* The helper runs this file's code for the life of the process, but a host may unload the
- * shared object that holds it: stock Lua dlcloses C modules (gpubp.so) in lua_close, and a
- * helper still spinning after its last job then jumps into unmapped pages (seen as a crash at
- * exit of a busted spec under lua5.4). So the object is pinned before the helper starts. In
- * the gpubp executable dladdr names the program itself and the dlopen is a harmless no-op. */
-static void pin_this_object(void) {
-  Dl_info info;
-  if (dladdr((void *)pin_this_object, &info) && info.dli_fname)
-    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-}
-
-/* Starts the helper once; false if that failed (then products run unsplit). */
-static bool split_helper_ready(void) {
-  static bool atfork_done = false;
-  if (!atfork_done) { /* only the split_busy holder gets here */
-    pthread_atfork(split_atfork_prepare, split_atfork_parent, split_atfork_child);
-    pin_this_object();
-    atfork_done = true;
-  }
-  if (atomic_load(&split_helper_state) == 0) {
-    pthread_attr_t attr;
-    pthread_t tid;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    atomic_store(&split_helper_state,
-                 pthread_create(&tid, &attr, split_helper, NULL) == 0 ? 1 : -1);
-    pthread_attr_destroy(&attr);
-  }
-  return atomic_load(&split_helper_state) == 1;
-}
-
-bool gb_blas_helper_post(gb_blas_idle_fn fn) {
-  pthread_once(&blas_once, gb_blas_init);
-  if (!fn || atomic_load_explicit(&blas_max_threads, memory_order_relaxed) < 2) return false;
-  int slot = -1;
-  for (int i = 0; i < HELPER_IDLE_MAX && slot < 0; i++) {
-    gb_blas_idle_fn none = NULL;
-    if (atomic_load(&helper_idle[i]) == fn ||
-        atomic_compare_exchange_strong(&helper_idle[i], &none, fn))
-      slot = i;
-  }
-  if (slot < 0) return false; /* more clients than slots: they do their own work */
-  if (atomic_load(&split_helper_state) == 0) {
-    /* split_helper_ready belongs to the split_busy holder; a thread splitting right now has
-     * started the helper already */
-    if (!atomic_exchange(&split_busy, 1)) {
-      split_helper_ready();
-      atomic_store(&split_busy, 0);
-    }
-  }
-  if (atomic_load(&split_helper_state) != 1) return false;
-  pthread_mutex_lock(&split_mu);
-  atomic_fetch_add(&helper_kicks, 1);
-  pthread_cond_signal(&split_wake);
-  pthread_mutex_unlock(&split_mu);
-  return true;
-}
-
-/* Runs the product as two halves if the helper is free; false if it did nothing. */
+/* Runs the product as two halves on the CPU pool (gb_cpu_pool.h); false, having done nothing,
+ * when the pool serves another call or has no worker. */
 static bool split_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
                         const float *b, int ldb, float beta, float *c, int ldc) {
-  if (atomic_exchange(&split_busy, 1)) return false; /* another thread is splitting */
-  if (!split_helper_ready()) {
-    atomic_store(&split_busy, 0);
-    return false;
-  }
   split_job j = {.ta = ta,
                  .tb = tb,
                  .split_m = m >= n,
@@ -547,25 +387,13 @@ static bool split_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, cons
                  .lda = lda,
                  .ldb = ldb,
                  .ldc = ldc,
+                 .half = (m >= n ? m : n) / 2,
                  .alpha = alpha,
                  .beta = beta,
                  .a = a,
                  .b = b,
                  .c = c};
-  j.half = (m >= n ? m : n) / 2;
-  atomic_init(&j.next, 0);
-  pthread_mutex_lock(&split_mu);
-  atomic_store(&split_posted, &j);
-  pthread_cond_signal(&split_wake);
-  pthread_mutex_unlock(&split_mu);
-  split_claim_all(&j);
-  pthread_mutex_lock(&split_mu);
-  if (atomic_load(&split_posted) == &j) atomic_store(&split_posted, NULL); /* never picked up */
-  while (j.helper_in)
-    pthread_cond_wait(&split_left, &split_mu);
-  pthread_mutex_unlock(&split_mu);
-  atomic_store(&split_busy, 0);
-  return true;
+  return gb_cpu_pool_run(2, 2, split_run_half, &j, NULL);
 }
 
 static int imax(int a, int b) {
@@ -601,7 +429,7 @@ static void sgemm_any(bool trans_a, bool trans_b, int m, int n, int k, float alp
   if (split_ok && mnk >= GB_BLAS_SPLIT_MIN_MNK && (m >= 2 || n >= 2) &&
       split_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
     return;
-  if (!lib_size) threads = 1; /* small, or the helper serves another thread */
+  if (!lib_size) threads = 1; /* small, or the pool serves another call */
   blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
 }
 

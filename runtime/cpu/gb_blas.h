@@ -38,24 +38,15 @@ GB_API void gb_blas_sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k
  * The string is static and stays valid for the life of the process. */
 GB_API const char *gb_blas_name(void);
 
-/* Threads the BLAS may use for one product; n <= 0 restores the default (the library's: one
- * per core). Products under 2^21 multiply-adds (m*n*k) run on the calling thread; larger ones
- * are split between it and gb_blas's helper thread, except that with n > 2 those of 2^24 and up
- * use the library's n threads (gb_blas.c says why). n == 1 disables all threading.
+/* Threads the CPU backend may use for one op, the caller included: for products and for the
+ * kernels on the CPU pool (gb_cpu_pool.h); n <= 0 restores the default (the library's: one per
+ * core). Products under 2^21 multiply-adds (m*n*k) run on the calling thread; larger ones are
+ * split between it and a worker of the pool, except that with n > 2 those of 2^24 and up use
+ * the library's n threads (gb_blas.c says why). n == 1 disables all threading.
  * Process-wide: it affects every gb_state. */
 GB_API void gb_blas_set_threads(int n);
 
 /* The current limit set by gb_blas_set_threads or the default (at least 1). */
 GB_API int gb_blas_threads(void);
-
-/* Background work for the helper thread that computes half of each split product: between
- * products, where it would spin idle, it calls `fn`, which must do one short piece of work
- * (microseconds: a split product waits for it) and return false once none is left. Posting
- * registers fn (up to 4 distinct ones, process-wide) and wakes the helper, starting it if
- * needed. Returns false when there is no helper (one BLAS thread, or it could not start, or
- * the slots are taken): the poster then does its work itself. Thread-safe; fn may run on the
- * helper at any time after the first post, and must itself be thread-safe. */
-typedef bool (*gb_blas_idle_fn)(void);
-GB_API bool gb_blas_helper_post(gb_blas_idle_fn fn);
 
 #endif

@@ -1,7 +1,7 @@
 /* gb_rowgather.c — row gathers (gb_rowgather.h), synchronous or in the background on
- * gb_blas's helper thread. Chunks are claimed under one lock by whoever gets there first, the
- * helper or the caller finishing the gather, so a caller never waits for a helper that the
- * scheduler put aside, beyond the one chunk it may be copying (a few microseconds). */
+ * the CPU pool's first worker (the helper). Chunks are claimed under one lock by whoever gets there
+ * first, the helper or the caller finishing the gather, so a caller never waits for a helper that
+ * the scheduler put aside, beyond the one chunk it may be copying (a few microseconds). */
 #define _GNU_SOURCE
 #include "gb_rowgather.h"
 
@@ -10,14 +10,14 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "gb_blas.h"
+#include "gb_cpu_pool.h"
 
 /* Rows ahead whose cache lines are requested while a row is copied: a shuffled row is a
  * DRAM miss per line, and the hardware prefetcher only ramps up within a row. Measured on a
  * 60000 x 3136-byte dataset (docs/benchmarks.md): 39 us per 100-row batch plain, 26-31 with
  * one or two rows prefetched. */
 #define PREFETCH_AHEAD 2
-/* Bytes per chunk the helper copies between looks at the split-product slot. */
+/* Bytes per chunk the helper copies between looks for a pool call. */
 #define CHUNK_BYTES (24 << 10)
 
 static void prefetch_row(const char *row, size_t row_bytes) {
@@ -74,7 +74,7 @@ static void copy_chunk(gb_rowgather *g, int64_t lo, int64_t cnt) {
   gb_rowgather_copy(g->dst + (size_t)lo * g->row_bytes, g->src, g->row_bytes, g->rows + lo, cnt);
 }
 
-/* The helper's background step (gb_blas_idle_fn): one chunk of the oldest queued gather. */
+/* The helper's background step (gb_cpu_idle_fn): one chunk of the oldest queued gather. */
 static bool rg_work(void) {
   if (!atomic_load_explicit(&rg_head, memory_order_relaxed)) return false; /* idle: no lock */
   pthread_mutex_lock(&rg_mu);
@@ -145,7 +145,7 @@ void gb_rowgather_start(gb_rowgather *g) {
     atomic_store(&rg_head, g);
   rg_tail = g;
   pthread_mutex_unlock(&rg_mu);
-  gb_blas_helper_post(rg_work); /* false: no helper, the finisher copies it all */
+  gb_cpu_pool_post_idle(rg_work); /* false: no helper, the finisher copies it all */
 }
 
 void gb_rowgather_finish(gb_rowgather *g) {

@@ -1,5 +1,5 @@
 /* gb_rowgather.h — copying chosen rows of a CPU array into a new one (a shuffled batch), now
- * or in the background on gb_blas's helper thread while the caller does something else (the
+ * or in the background on the CPU pool's first worker while the caller does something else (the
  * DataLoader gathers batch b+1 while batch b trains). Rows are copied with the next rows
  * prefetched, since shuffled rows come from anywhere in a large dataset. */
 #ifndef GB_ROWGATHER_H
@@ -30,8 +30,9 @@ typedef struct gb_rowgather {
   struct gb_rowgather *qnext;
 } gb_rowgather;
 
-/* Queues g for the helper thread, which copies it in chunks between split products. Without
- * a helper (one BLAS thread) nothing runs until gb_rowgather_finish. */
+/* Queues g for the helper (the CPU pool's first worker, gb_cpu_pool_post_idle), which copies
+ * it in chunks between the pool's calls. Without a helper (one thread allowed) nothing runs
+ * until gb_rowgather_finish. */
 GB_API void gb_rowgather_start(gb_rowgather *g);
 
 /* Returns once every row of g is in dst: copies the rows the helper has not taken itself and

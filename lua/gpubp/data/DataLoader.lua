@@ -118,7 +118,7 @@ local function permutation(n)
 end
 DataLoader.permutation = permutation
 
--- Shuffled batches of cpu fields are gathered one batch ahead on gb_blas's helper thread
+-- Shuffled batches of cpu fields are gathered one batch ahead on the CPU pool's first worker
 -- (gb._gather_rows: the copy of batch b+1 runs while batch b trains); other fields, and all
 -- with prefetch=false, are gathered when asked for with index_select.
 local function prefetchable(t)
