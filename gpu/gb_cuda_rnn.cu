@@ -1,17 +1,17 @@
 /* gb_cuda_rnn.cu — CUDA launchers of the recurrent rows, matching runtime/cpu/gb_cpu_rnn.c: per
- * step one strided 2-D copy into the step's record, one cuBLAS sgemm for the recurrent product
- * and one kernel running the cell of gb_rnn_math.h over (B,H); backward walks the steps in
- * reverse the same way. All on the device's stream: nothing here synchronizes. */
+ * step one cuBLAS sgemm for the recurrent product into the step's record and one kernel running
+ * the cell of gb_rnn_math.h over (B,H) (it adds the input projections and b_hh); backward walks
+ * the steps in reverse the same way. All on the device's stream: nothing here synchronizes. */
 #include <string.h>
 
 #include "gb_cuda_impl.h"
 #include "gb_rnn_math.h"
 
-__global__ void k_lstm_cell(float *row, const float *prev, int64_t B, int64_t H) {
+__global__ void k_lstm_cell(float *row, const float *prev, const float *xg, int64_t B, int64_t H) {
   int64_t n = B * H, W = 6 * H;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
        e += (int64_t)gridDim.x * blockDim.x)
-    gb_lstm_cell(row + (e / H) * W, prev + (e / H) * W, H, e % H);
+    gb_lstm_cell(row + (e / H) * W, prev + (e / H) * W, xg + (e / H) * 4 * H, H, e % H);
 }
 
 __global__ void k_lstm_cell_backward(const float *row, const float *prev, const float *grow,
@@ -37,12 +37,13 @@ __global__ void k_lstm_initial(const float *dh, const float *dc, const float *gy
   }
 }
 
-__global__ void k_gru_cell(float *row, const float *prev, const float *xg, int64_t B, int64_t H) {
+__global__ void k_gru_cell(float *row, const float *prev, const float *xg, const float *bhh,
+                           int64_t B, int64_t H) {
   int64_t n = B * H, W = 5 * H;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
        e += (int64_t)gridDim.x * blockDim.x) {
     int64_t b = e / H;
-    gb_gru_cell(row + b * W, prev + b * W, xg + b * 3 * H, H, e % H);
+    gb_gru_cell(row + b * W, prev + b * W, xg + b * 3 * H, bhh, H, e % H);
   }
 }
 
@@ -65,13 +66,6 @@ __global__ void k_gru_initial(float *dh, const float *gy0, int64_t B, int64_t H)
     dh[e] += gy0[(e / H) * 5 * H + e % H];
 }
 
-/* dst[b*pitch + k] = v[k] for b < B, k < n: a bias on every row */
-__global__ void k_rows_bias(float *dst, int64_t pitch, const float *v, int64_t B, int64_t n) {
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < B * n;
-       e += (int64_t)gridDim.x * blockDim.x)
-    dst[(e / n) * pitch + e % n] = v[e % n];
-}
-
 /* A row's work on contiguous forms c of its n inputs. */
 typedef gb_status (*seq_work)(gb_state *S, gb_tensor **c, gb_tensor **out);
 static gb_status on_contiguous(gb_state *S, const gb_opargs *a, int n, seq_work fn,
@@ -84,10 +78,26 @@ static gb_status on_contiguous(gb_state *S, const gb_opargs *a, int n, seq_work 
   return st;
 }
 
-/* The device's context and cuBLAS handle. */
-static gb_status setup(gb_state *S, gb_device dev, gb_cuda_dev **c, cublasHandle_t *h) {
-  gb_status st = gb_cuda_ctx(S, dev, c);
-  return st ? st : gb_cuda_blas(S, dev, *c, h);
+/* What every walk over the steps starts from: the device of `out` with its context, stream
+ * and cuBLAS handle, and T, B, H from the first two operands — (T,B,G*H) projections and
+ * (G*H,H) w_hh forward; backward a (T+1,B,S*H) record, so T is one less. */
+typedef struct {
+  gb_device dev;
+  gb_cuda_dev *ctx;
+  cublasHandle_t h;
+  cudaStream_t s;
+  int64_t T, B, H;
+} seq_walk;
+
+static gb_status walk_begin(gb_state *S, gb_tensor **c, const gb_tensor *out, bool backward,
+                            seq_walk *k) {
+  k->dev = out->device;
+  gb_status st = gb_cuda_ctx(S, k->dev, &k->ctx);
+  if (!st) st = gb_cuda_blas(S, k->dev, k->ctx, &k->h);
+  if (st) return st;
+  k->s = k->ctx->stream;
+  k->T = c[0]->shape[0] - (backward ? 1 : 0), k->B = c[0]->shape[1], k->H = c[1]->shape[1];
+  return GB_OK;
 }
 
 /* Copy `rows` rows of `cols` floats between pitched buffers (pitches in floats). */
@@ -100,30 +110,26 @@ static cudaError_t copy_rows(float *dst, int64_t dpitch, const float *src, int64
 
 static gb_status lstm_forward(gb_state *S, gb_tensor **c, gb_tensor **outs) {
   gb_tensor *out = outs[0];
-  gb_device dev = out->device;
-  gb_cuda_dev *ctx;
-  cublasHandle_t h;
-  gb_status st = setup(S, dev, &ctx, &h);
+  seq_walk k;
+  gb_status st = walk_begin(S, c, out, false, &k);
   if (st) return st;
-  int64_t T = c[0]->shape[0], B = c[0]->shape[1], H = c[1]->shape[1], W = 6 * H;
+  int64_t T = k.T, B = k.B, H = k.H, W = 6 * H;
   const float *xg = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]);
   float *y = gb_tensor_f32(out);
-  cudaStream_t s = ctx->stream;
-  GB_CU(S, dev, cudaMemsetAsync(y, 0, (size_t)(B * W) * 4, s));
-  GB_CU(S, dev, copy_rows(y, W, gb_tensor_f32(c[2]), H, H, B, s));
-  GB_CU(S, dev, copy_rows(y + H, W, gb_tensor_f32(c[3]), H, H, B, s));
-  const float one = 1.0f;
+  GB_CU(S, k.dev, cudaMemsetAsync(y, 0, (size_t)(B * W) * 4, k.s));
+  GB_CU(S, k.dev, copy_rows(y, W, gb_tensor_f32(c[2]), H, H, B, k.s));
+  GB_CU(S, k.dev, copy_rows(y + H, W, gb_tensor_f32(c[3]), H, H, B, k.s));
+  const float one = 1.0f, zero = 0.0f;
   unsigned blocks = gb_cuda_blocks(B * H, GB_CUDA_THREADS);
   for (int64_t t = 0; t < T && B > 0; t++) {
     float *row = y + (t + 1) * B * W;
     const float *prev = y + t * B * W;
-    GB_CU(S, dev, copy_rows(row + 2 * H, W, xg + t * B * 4 * H, 4 * H, 4 * H, B, s));
-    /* column-major: gates^T (4H,B) += w^T... i.e. op(w) (4H,H) x h_prev^T (H,B) */
-    GB_CUBLAS(S, dev,
-              cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)(4 * H), (int)B, (int)H, &one, w,
-                          (int)H, prev, (int)W, &one, row + 2 * H, (int)W));
-    k_lstm_cell<<<blocks, GB_CUDA_THREADS, 0, s>>>(row, prev, B, H);
-    GB_LAUNCHED(S, dev, ctx, "lstm_seq kernel");
+    /* column-major: slots i..o ^T (4H,B) = op(w) (4H,H) x h_prev^T (H,B); the cell adds xg */
+    GB_CUBLAS(S, k.dev,
+              cublasSgemm(k.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)(4 * H), (int)B, (int)H, &one, w,
+                          (int)H, prev, (int)W, &zero, row + 2 * H, (int)W));
+    k_lstm_cell<<<blocks, GB_CUDA_THREADS, 0, k.s>>>(row, prev, xg + t * B * 4 * H, B, H);
+    GB_LAUNCHED(S, k.dev, k.ctx, "lstm_seq kernel");
   }
   return GB_OK;
 }
@@ -133,32 +139,29 @@ extern "C" gb_status gb_cuda_lstm_seq(gb_state *S, const gb_opargs *a, gb_tensor
 }
 
 static gb_status lstm_backward(gb_state *S, gb_tensor **c, gb_tensor **out, float *dh, float *dc) {
-  gb_device dev = out[0]->device;
-  gb_cuda_dev *ctx;
-  cublasHandle_t h;
-  gb_status st = setup(S, dev, &ctx, &h);
+  seq_walk k;
+  gb_status st = walk_begin(S, c, out[0], true, &k);
   if (st) return st;
-  int64_t T = c[0]->shape[0] - 1, B = c[0]->shape[1], H = c[1]->shape[1], W = 6 * H;
+  int64_t T = k.T, B = k.B, H = k.H, W = 6 * H;
   const float *y = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]), *gy = gb_tensor_f32(c[2]);
   float *dG = gb_tensor_f32(out[0]), *d0 = gb_tensor_f32(out[1]);
-  cudaStream_t s = ctx->stream;
   if (B == 0) return GB_OK;
-  GB_CU(S, dev, cudaMemsetAsync(dh, 0, (size_t)(B * H) * 4, s));
-  GB_CU(S, dev, cudaMemsetAsync(dc, 0, (size_t)(B * H) * 4, s));
+  GB_CU(S, k.dev, cudaMemsetAsync(dh, 0, (size_t)(B * H) * 4, k.s));
+  GB_CU(S, k.dev, cudaMemsetAsync(dc, 0, (size_t)(B * H) * 4, k.s));
   const float one = 1.0f, zero = 0.0f;
   unsigned blocks = gb_cuda_blocks(B * H, GB_CUDA_THREADS);
   for (int64_t t = T; t >= 1; t--) {
     const float *row = y + t * B * W, *prev = row - B * W, *grow = gy + t * B * W;
     float *dGt = dG + (t - 1) * B * 4 * H;
-    k_lstm_cell_backward<<<blocks, GB_CUDA_THREADS, 0, s>>>(row, prev, grow, dh, dc, dGt, B, H);
-    GB_LAUNCHED(S, dev, ctx, "lstm_seq_backward kernel");
+    k_lstm_cell_backward<<<blocks, GB_CUDA_THREADS, 0, k.s>>>(row, prev, grow, dh, dc, dGt, B, H);
+    GB_LAUNCHED(S, k.dev, k.ctx, "lstm_seq_backward kernel");
     /* column-major: dh^T (H,B) = w^T... i.e. w as (H,4H) x dG_t^T (4H,B) */
-    GB_CUBLAS(S, dev,
-              cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)H, (int)B, (int)(4 * H), &one, w,
+    GB_CUBLAS(S, k.dev,
+              cublasSgemm(k.h, CUBLAS_OP_N, CUBLAS_OP_N, (int)H, (int)B, (int)(4 * H), &one, w,
                           (int)H, dGt, (int)(4 * H), &zero, dh, (int)H));
   }
-  k_lstm_initial<<<blocks, GB_CUDA_THREADS, 0, s>>>(dh, dc, gy, d0, B, H);
-  GB_LAUNCHED(S, dev, ctx, "lstm_seq_backward kernel");
+  k_lstm_initial<<<blocks, GB_CUDA_THREADS, 0, k.s>>>(dh, dc, gy, d0, B, H);
+  GB_LAUNCHED(S, k.dev, k.ctx, "lstm_seq_backward kernel");
   return GB_OK;
 }
 
@@ -179,30 +182,25 @@ extern "C" gb_status gb_cuda_lstm_seq_backward(gb_state *S, const gb_opargs *a, 
 
 static gb_status gru_forward(gb_state *S, gb_tensor **c, gb_tensor **outs) {
   gb_tensor *out = outs[0];
-  gb_device dev = out->device;
-  gb_cuda_dev *ctx;
-  cublasHandle_t h;
-  gb_status st = setup(S, dev, &ctx, &h);
+  seq_walk k;
+  gb_status st = walk_begin(S, c, out, false, &k);
   if (st) return st;
-  int64_t T = c[0]->shape[0], B = c[0]->shape[1], H = c[1]->shape[1], W = 5 * H;
+  int64_t T = k.T, B = k.B, H = k.H, W = 5 * H;
   const float *xg = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]), *bhh = gb_tensor_f32(c[2]);
   float *y = gb_tensor_f32(out);
-  cudaStream_t s = ctx->stream;
-  GB_CU(S, dev, cudaMemsetAsync(y, 0, (size_t)(B * W) * 4, s));
-  GB_CU(S, dev, copy_rows(y, W, gb_tensor_f32(c[3]), H, H, B, s));
-  const float one = 1.0f;
+  GB_CU(S, k.dev, cudaMemsetAsync(y, 0, (size_t)(B * W) * 4, k.s));
+  GB_CU(S, k.dev, copy_rows(y, W, gb_tensor_f32(c[3]), H, H, B, k.s));
+  const float one = 1.0f, zero = 0.0f;
   unsigned blocks = gb_cuda_blocks(B * H, GB_CUDA_THREADS);
   for (int64_t t = 0; t < T && B > 0; t++) {
     float *row = y + (t + 1) * B * W;
     const float *prev = y + t * B * W;
-    k_rows_bias<<<gb_cuda_blocks(B * 3 * H, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, s>>>(
-        row + H, W, bhh, B, 3 * H);
-    GB_LAUNCHED(S, dev, ctx, "gru_seq kernel");
-    GB_CUBLAS(S, dev,
-              cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)(3 * H), (int)B, (int)H, &one, w,
-                          (int)H, prev, (int)W, &one, row + H, (int)W));
-    k_gru_cell<<<blocks, GB_CUDA_THREADS, 0, s>>>(row, prev, xg + t * B * 3 * H, B, H);
-    GB_LAUNCHED(S, dev, ctx, "gru_seq kernel");
+    /* slots r z n ^T (3H,B) = op(w) (3H,H) x h_prev^T (H,B); the cell adds b_hh and xg */
+    GB_CUBLAS(S, k.dev,
+              cublasSgemm(k.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)(3 * H), (int)B, (int)H, &one, w,
+                          (int)H, prev, (int)W, &zero, row + H, (int)W));
+    k_gru_cell<<<blocks, GB_CUDA_THREADS, 0, k.s>>>(row, prev, xg + t * B * 3 * H, bhh, B, H);
+    GB_LAUNCHED(S, k.dev, k.ctx, "gru_seq kernel");
   }
   return GB_OK;
 }
@@ -212,30 +210,27 @@ extern "C" gb_status gb_cuda_gru_seq(gb_state *S, const gb_opargs *a, gb_tensor 
 }
 
 static gb_status gru_backward(gb_state *S, gb_tensor **c, gb_tensor **out) {
-  gb_device dev = out[0]->device;
-  gb_cuda_dev *ctx;
-  cublasHandle_t h;
-  gb_status st = setup(S, dev, &ctx, &h);
+  seq_walk k;
+  gb_status st = walk_begin(S, c, out[0], true, &k);
   if (st) return st;
-  int64_t T = c[0]->shape[0] - 1, B = c[0]->shape[1], H = c[1]->shape[1], W = 5 * H;
+  int64_t T = k.T, B = k.B, H = k.H, W = 5 * H;
   const float *y = gb_tensor_f32(c[0]), *w = gb_tensor_f32(c[1]), *gy = gb_tensor_f32(c[2]);
   float *d = gb_tensor_f32(out[0]), *dh = gb_tensor_f32(out[1]);
-  cudaStream_t s = ctx->stream;
   if (B == 0) return GB_OK;
-  GB_CU(S, dev, cudaMemsetAsync(dh, 0, (size_t)(B * H) * 4, s));
+  GB_CU(S, k.dev, cudaMemsetAsync(dh, 0, (size_t)(B * H) * 4, k.s));
   const float one = 1.0f;
   unsigned blocks = gb_cuda_blocks(B * H, GB_CUDA_THREADS);
   for (int64_t t = T; t >= 1; t--) {
     const float *row = y + t * B * W, *prev = row - B * W, *grow = gy + t * B * W;
     float *dt = d + (t - 1) * B * 6 * H;
-    k_gru_cell_backward<<<blocks, GB_CUDA_THREADS, 0, s>>>(row, prev, grow, dh, dt, B, H);
-    GB_LAUNCHED(S, dev, ctx, "gru_seq_backward kernel");
-    GB_CUBLAS(S, dev,
-              cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)H, (int)B, (int)(3 * H), &one, w,
+    k_gru_cell_backward<<<blocks, GB_CUDA_THREADS, 0, k.s>>>(row, prev, grow, dh, dt, B, H);
+    GB_LAUNCHED(S, k.dev, k.ctx, "gru_seq_backward kernel");
+    GB_CUBLAS(S, k.dev,
+              cublasSgemm(k.h, CUBLAS_OP_N, CUBLAS_OP_N, (int)H, (int)B, (int)(3 * H), &one, w,
                           (int)H, dt + 3 * H, (int)(6 * H), &one, dh, (int)H));
   }
-  k_gru_initial<<<blocks, GB_CUDA_THREADS, 0, s>>>(dh, gy, B, H);
-  GB_LAUNCHED(S, dev, ctx, "gru_seq_backward kernel");
+  k_gru_initial<<<blocks, GB_CUDA_THREADS, 0, k.s>>>(dh, gy, B, H);
+  GB_LAUNCHED(S, k.dev, k.ctx, "gru_seq_backward kernel");
   return GB_OK;
 }
 

@@ -2,8 +2,9 @@
  * at a time, as GB_HD functions shared by the CPU kernels (cpu/gb_cpu_rnn.c) and the CUDA
  * kernels (gpu/gb_cuda_rnn.cu), so the CPU tests check the formulas the GPU runs.
  * Record layouts (one batch row of one step; H units per slot; gates in PyTorch's order):
- *   LSTM (6H): h c i f g o   — before the cell, slots i..o hold the gate pre-activations;
- *   GRU  (5H): h r z n hn    — before the cell, slots r z n hold w_hh h_prev + b_hh.
+ *   LSTM (6H): h c i f g o   — before the cell, slots i..o hold w_hh h_prev;
+ *   GRU  (5H): h r z n hn    — before the cell, slots r z n hold w_hh h_prev (the cell adds
+ *                            b_hh; hn keeps w_hn h_prev + b_hn for the backward).
  * The nonlinearities are gb_math.h's branch-free ones, so the CPU loops over j vectorize. */
 #ifndef GB_RNN_MATH_H
 #define GB_RNN_MATH_H
@@ -12,10 +13,13 @@
 
 #include "gb_math.h"
 
-/* row: this step's record, prev: the previous step's (c_prev at prev[H+j]) */
-GB_HD void gb_lstm_cell(float *row, const float *prev, int64_t H, int64_t j) {
-  float i = gb_f_sigmoid_fast(row[2 * H + j]), f = gb_f_sigmoid_fast(row[3 * H + j]);
-  float g = gb_f_tanh_fast(row[4 * H + j]), o = gb_f_sigmoid_fast(row[5 * H + j]);
+/* row: this step's record, prev: the previous step's (c_prev at prev[H+j]); x: this step's
+ * input projections (4H: i f g o, both biases included), added to row's i..o here */
+GB_HD void gb_lstm_cell(float *row, const float *prev, const float *x, int64_t H, int64_t j) {
+  float i = gb_f_sigmoid_fast(x[j] + row[2 * H + j]);
+  float f = gb_f_sigmoid_fast(x[H + j] + row[3 * H + j]);
+  float g = gb_f_tanh_fast(x[2 * H + j] + row[4 * H + j]);
+  float o = gb_f_sigmoid_fast(x[3 * H + j] + row[5 * H + j]);
   float c = f * prev[H + j] + i * g;
   row[j] = o * gb_f_tanh_fast(c);
   row[H + j] = c;
@@ -40,10 +44,13 @@ GB_HD void gb_lstm_cell_backward(const float *row, const float *prev, const floa
   dc[j] = gc * f;
 }
 
-/* x: this step's input projections (3H: r z n, b_ih included); h = (1-z) n + z h_prev */
-GB_HD void gb_gru_cell(float *row, const float *prev, const float *x, int64_t H, int64_t j) {
-  float r = gb_f_sigmoid_fast(x[j] + row[H + j]), z = gb_f_sigmoid_fast(x[H + j] + row[2 * H + j]);
-  float hn = row[3 * H + j], n = gb_f_tanh_fast(x[2 * H + j] + r * hn);
+/* x: this step's input projections (3H: r z n, b_ih included), bh: b_hh (3H);
+ * h = (1-z) n + z h_prev */
+GB_HD void gb_gru_cell(float *row, const float *prev, const float *x, const float *bh, int64_t H,
+                       int64_t j) {
+  float r = gb_f_sigmoid_fast(x[j] + (row[H + j] + bh[j]));
+  float z = gb_f_sigmoid_fast(x[H + j] + (row[2 * H + j] + bh[H + j]));
+  float hn = row[3 * H + j] + bh[2 * H + j], n = gb_f_tanh_fast(x[2 * H + j] + r * hn);
   row[j] = n + z * (prev[j] - n);
   row[H + j] = r, row[2 * H + j] = z, row[3 * H + j] = n, row[4 * H + j] = hn;
 }
