@@ -12,7 +12,9 @@ enum fill_kind {
   FILL_UNIFORM,
   FILL_NORMAL,
   FILL_LINSPACE,
-  FILL_LINSPACE64 /* linspace stepped in double (a float64 target), as the CPU */
+  FILL_LINSPACE64, /* linspace stepped in double (a float64 target), as the CPU */
+  FILL_UNIFORM64,  /* float64 targets: 53-bit draws, bounds in double, as the CPU */
+  FILL_NORMAL64
 };
 
 struct fill_args {
@@ -29,6 +31,8 @@ __device__ __forceinline__ double fill_value(const fill_args &p, int64_t i) {
   case FILL_EYE: return i / p.ncols == i % p.ncols ? 1.0 : 0.0;
   case FILL_LINSPACE: return gb_f_linspace_at((float)p.f0, (float)p.f1, p.ncols, i);
   case FILL_LINSPACE64: return gb_d_linspace_at(p.f0, p.f1, p.ncols, i);
+  case FILL_UNIFORM64: return p.f0 + gb_philox_uniform_f64(p.seed, p.offset, i) * (p.f1 - p.f0);
+  case FILL_NORMAL64: return p.f0 + gb_philox_normal_f64(p.seed, p.offset, i) * p.f1;
   case FILL_UNIFORM: {
     float u = gb_philox_uniform(p.seed, p.offset, i);
     return (float)p.f0 + u * (float)(p.f1 - p.f0);
@@ -145,11 +149,13 @@ extern "C" gb_status gb_cuda_linspace(gb_state *S, const gb_opargs *a, gb_tensor
 }
 
 extern "C" gb_status gb_cuda_uniform(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return run_fill(S, out[0], args_of(FILL_UNIFORM, a), "uniform kernel");
+  fill_args p = args_of(out[0]->dtype == GB_F64 ? FILL_UNIFORM64 : FILL_UNIFORM, a);
+  return run_fill(S, out[0], p, "uniform kernel");
 }
 
 extern "C" gb_status gb_cuda_normal(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return run_fill(S, out[0], args_of(FILL_NORMAL, a), "normal kernel");
+  fill_args p = args_of(out[0]->dtype == GB_F64 ? FILL_NORMAL64 : FILL_NORMAL, a);
+  return run_fill(S, out[0], p, "normal kernel");
 }
 
 /* ---- copy: every (destination, source) dtype pair, strided on both sides ----

@@ -73,7 +73,8 @@ static void read_opts(lua_State *L, int idx, const char *fn, opts *o) {
 }
 
 static opts default_opts(lua_State *L) {
-  opts o = {GB_F32, gb_state_default_device(gbL_state(L)), false, false, false};
+  gb_state *S = gbL_state(L);
+  opts o = {gb_state_default_dtype(S), gb_state_default_device(S), false, false, false};
   return o;
 }
 
@@ -130,7 +131,7 @@ static void fill_into(lua_State *L, gb_opid id, gb_tensor *t, double f0, double 
     uint64_t seed;
     gb_state_get_seed(S, &seed, NULL);
     a.i[0] = (int64_t)seed;
-    a.i[1] = (int64_t)gb_rng_take(S, gb_philox_counters(t->numel));
+    a.i[1] = (int64_t)gb_rng_take(S, gb_philox_counters(t->numel, t->dtype == GB_F64));
   }
   bool was = gb_set_grad_enabled(S, false);
   gb_status st = gb_op_run_into(S, id, &a, t);
@@ -252,9 +253,7 @@ static int l_arange(lua_State *L) {
                       num_str(start, b[0]), num_str(stop, b[1]), num_str(step, b[2]),
                       num_str(cnt, b[3]));
   }
-  opts o = default_opts(L);
-  if (lua_isinteger(L, 1) && (n < 2 || lua_isinteger(L, 2)) && (n < 3 || lua_isinteger(L, 3)))
-    o.dtype = GB_F32; /* float32 by default even for integer bounds (API.md) */
+  opts o = default_opts(L); /* the default float dtype even for integer bounds (API.md) */
   read_opts(L, n + 1, "arange", &o);
   int64_t shape[1] = {(int64_t)cnt};
   gb_tensor *t = new_tensor(L, "arange", 1, shape, &o);
@@ -458,6 +457,21 @@ static int l_set_default_device(lua_State *L) {
   return 0;
 }
 
+/* set_default_dtype('float32' | 'float64' | 'double'): an integer dtype is the core's error */
+static int l_set_default_dtype(lua_State *L) {
+  const char *n = luaL_checkstring(L, 1);
+  gb_dtype dt;
+  if (!gb_dtype_parse(n, &dt))
+    return luaL_error(L, "set_default_dtype: unknown dtype '%s' (expected float32 or float64)", n);
+  GBL_CHECK(L, gbL_state(L), gb_state_set_default_dtype(gbL_state(L), dt));
+  return 0;
+}
+
+static int l_get_default_dtype(lua_State *L) {
+  lua_pushstring(L, gb_dtype_name(gb_state_default_dtype(gbL_state(L))));
+  return 1;
+}
+
 static int l_get_default_device(lua_State *L) {
   char b[GB_DEVICE_STRLEN];
   lua_pushstring(L, gb_device_name(gb_state_default_device(gbL_state(L)), b));
@@ -488,6 +502,8 @@ static const luaL_Reg fns[] = {
     {"set_rng_state", l_set_rng_state},
     {"set_default_device", l_set_default_device},
     {"get_default_device", l_get_default_device},
+    {"set_default_dtype", l_set_default_dtype},
+    {"get_default_dtype", l_get_default_dtype},
     {NULL, NULL},
 };
 

@@ -95,6 +95,11 @@ GB_API void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 GB_API gb_device gb_state_default_device(gb_state *S);
 /* GB_EDEVICE ("cuda unavailable: <why>") when dev cannot hold tensors; cpu always works. */
 GB_API gb_status gb_state_set_default_device(gb_state *S, gb_device dev);
+/* The float dtype creation functions use when none is named (gb.zeros, rand, tensor from
+ * numbers, linspace, arange, layer parameters): float32 unless set, per state, as PyTorch's
+ * torch.set_default_dtype. Setting refuses anything but GB_F32 and GB_F64 (GB_EDTYPE). */
+GB_API gb_dtype gb_state_default_dtype(gb_state *S);
+GB_API gb_status gb_state_set_default_dtype(gb_state *S, gb_dtype dt);
 /* The Philox generator's key and next counter (gb.manual_seed sets (n, 0)). */
 GB_API void gb_state_set_seed(gb_state *S, uint64_t seed, uint64_t offset);
 GB_API void gb_state_get_seed(const gb_state *S, uint64_t *seed, uint64_t *offset);

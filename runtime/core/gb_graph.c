@@ -136,7 +136,8 @@ gb_status gb_graph_replay(gb_state *S, gb_graph *g) {
     gb_graph_call *c = &g->calls[k];
     if (c->id == GB_OP_UNIFORM || c->id == GB_OP_NORMAL) { /* the random rows: i0 seed, i1 offset */
       c->args.i[0] = (int64_t)S->seed;
-      c->args.i[1] = (int64_t)gb_rng_take(S, gb_philox_counters(c->out[0]->numel));
+      c->args.i[1] =
+          (int64_t)gb_rng_take(S, gb_philox_counters(c->out[0]->numel, c->out[0]->dtype == GB_F64));
     }
     for (int j = 0; j < c->nout; j++)
       c->out[j]->storage->version++; /* as gb_op_run_into: saved copies on a tape are stale */

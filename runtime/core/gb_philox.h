@@ -1,9 +1,12 @@
 /* gb_philox.h — Philox4x32-10, the counter-based generator behind gb.rand/randn. Element i of
  * a draw depends only on (seed, offset, i), so CPU and CUDA produce the same numbers for the
- * same seed, in any order and on any number of threads. */
+ * same seed, in any order and on any number of threads. A float32 element takes one 32-bit
+ * word (24 bits used, four elements per counter), a float64 element two (53 bits used, two
+ * elements per counter). */
 #ifndef GB_PHILOX_H
 #define GB_PHILOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gb_math.h"
@@ -46,9 +49,33 @@ GB_HD float gb_philox_normal(uint64_t seed, uint64_t offset, int64_t i) {
   return (i & 1) ? r * sinf(th) : r * cosf(th);
 }
 
-/* counters a draw of n elements consumes; the state's offset advances by this much */
-GB_HD uint64_t gb_philox_counters(int64_t n) {
-  return (uint64_t)((n + 3) >> 2);
+/* 53 random bits from a word pair: all of hi, the top 21 of lo */
+GB_HD uint64_t gb_philox_bits53(uint32_t hi, uint32_t lo) {
+  return ((uint64_t)hi << 21) | (uint64_t)(lo >> 11);
+}
+
+/* float64 uniform in [0, 1) with 53 random bits: element i takes the word pair (0,1) or (2,3)
+ * of counter offset + i/2 */
+GB_HD double gb_philox_uniform_f64(uint64_t seed, uint64_t offset, int64_t i) {
+  gb_u32x4 w = gb_philox4x32(offset + (uint64_t)(i >> 1), seed);
+  int k = (int)(i & 1) * 2;
+  return (double)gb_philox_bits53(w.v[k], w.v[k + 1]) * (1.0 / 9007199254740992.0);
+}
+
+/* float64 standard normal by Box-Muller on the two 53-bit uniforms of counter offset + i/2
+ * (cos for even i, sin for odd) */
+GB_HD double gb_philox_normal_f64(uint64_t seed, uint64_t offset, int64_t i) {
+  gb_u32x4 w = gb_philox4x32(offset + (uint64_t)(i >> 1), seed);
+  double u1 = ((double)gb_philox_bits53(w.v[0], w.v[1]) + 1.0) * (1.0 / 9007199254740992.0);
+  double u2 = (double)gb_philox_bits53(w.v[2], w.v[3]) * (1.0 / 9007199254740992.0);
+  double r = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2; /* u1 in (0, 1] */
+  return (i & 1) ? r * sin(th) : r * cos(th);
+}
+
+/* counters a draw of n elements consumes (four float32 or two float64 elements each); the
+ * state's offset advances by this much */
+GB_HD uint64_t gb_philox_counters(int64_t n, bool f64) {
+  return f64 ? (uint64_t)((n + 1) >> 1) : (uint64_t)((n + 3) >> 2);
 }
 
 #endif

@@ -19,6 +19,7 @@ gb_state *gb_state_new(void) {
   S->seed = 0x5eed5eedULL;
   S->grad_enabled = true;
   S->default_device = GB_DEVICE_AUTO;
+  S->default_dtype = GB_F32;
   S->gc_threshold = 4 << 20;
   S->nthreads = 1;
   return S;
@@ -182,6 +183,19 @@ gb_status gb_state_set_default_device(gb_state *S, gb_device dev) {
   gb_status st = dev == GB_CPU ? GB_OK : gb_device_check(S, dev);
   if (st) return st;
   S->default_device = dev;
+  return GB_OK;
+}
+
+gb_dtype gb_state_default_dtype(gb_state *S) {
+  return S->default_dtype;
+}
+
+gb_status gb_state_set_default_dtype(gb_state *S, gb_dtype dt) {
+  if (dt != GB_F32 && dt != GB_F64)
+    return gb_errorf(S, GB_EDTYPE,
+                     "set_default_dtype: %s is not a float dtype (expected float32 or float64)",
+                     (unsigned)dt < GB_NDTYPE ? gb_dtype_name(dt) : "?");
+  S->default_dtype = dt;
   return GB_OK;
 }
 

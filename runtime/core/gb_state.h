@@ -71,6 +71,7 @@ struct gb_state {
   int graph_patch_next, graph_patched;
   /* default placement for new tensors (GB_DEVICE_AUTO until first asked for) */
   gb_device default_device;
+  gb_dtype default_dtype; /* of float creations: GB_F32 (gb_state_new) or GB_F64 */
   int nthreads;
   /* budgets and the stop flag of an embedding runtime, or NULL (gb_limits.h) */
   gb_limits *limits;

@@ -84,6 +84,14 @@ static double elem_normal(int64_t i, const gb_opargs *a) {
   return (float)a->f[0] +
          gb_philox_normal((uint64_t)a->i[0], (uint64_t)a->i[1], i) * (float)a->f[1];
 }
+/* float64 targets: 53-bit draws, the bounds in double */
+static double elem_uniform_d(int64_t i, const gb_opargs *a) {
+  return a->f[0] +
+         gb_philox_uniform_f64((uint64_t)a->i[0], (uint64_t)a->i[1], i) * (a->f[1] - a->f[0]);
+}
+static double elem_normal_d(int64_t i, const gb_opargs *a) {
+  return a->f[0] + gb_philox_normal_f64((uint64_t)a->i[0], (uint64_t)a->i[1], i) * a->f[1];
+}
 
 gb_status gb_cpu_arange(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   int64_t n = out[0]->numel;
@@ -119,11 +127,11 @@ gb_status gb_cpu_eye(gb_state *S, const gb_opargs *a, gb_tensor **out) {
 }
 
 gb_status gb_cpu_uniform(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return write_each(out[0], elem_uniform, a);
+  return write_each(out[0], out[0]->dtype == GB_F64 ? elem_uniform_d : elem_uniform, a);
 }
 
 gb_status gb_cpu_normal(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return write_each(out[0], elem_normal, a);
+  return write_each(out[0], out[0]->dtype == GB_F64 ? elem_normal_d : elem_normal, a);
 }
 
 /* copy: every (destination, source) dtype pair, strided on both sides; float64 -> float32
@@ -196,7 +204,7 @@ void gb_cpu_randperm(gb_state *S, gb_tensor *t) {
   int64_t n = t->numel, *v = gb_tensor_data(t);
   uint64_t seed;
   gb_state_get_seed(S, &seed, NULL);
-  uint64_t off = gb_rng_take(S, gb_philox_counters(n));
+  uint64_t off = gb_rng_take(S, gb_philox_counters(n, false)); /* one word per element */
   for (int64_t i = 0; i < n; i++)
     v[i] = i + 1;
   for (int64_t i = n - 1; i > 0; i--) {

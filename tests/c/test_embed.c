@@ -159,6 +159,11 @@ static void test_two_runtimes(void) {
   CHECK_ST(a, gpubp_get_tensor(a, "R", ra, 4, &nd, sh, NULL), GPUBP_OK);
   CHECK_ST(b, gpubp_get_tensor(b, "R", rb, 4, &nd, sh, NULL), GPUBP_OK);
   CHECK(memcmp(ra, rb, sizeof ra) == 0);
+  /* the default dtype is per runtime: float64 in a leaves b's creations float32 */
+  CHECK_ST(a, gpubp_dostring(a, "gb.set_default_dtype('float64')", NULL), GPUBP_OK);
+  CHECK_ST(a, gpubp_dostring(a, "assert(gb.zeros(2).dtype == 'float64')", NULL), GPUBP_OK);
+  CHECK_ST(b, gpubp_dostring(b, "assert(gb.get_default_dtype() == 'float32')", NULL), GPUBP_OK);
+  CHECK_ST(b, gpubp_dostring(b, "assert(gb.zeros(2).dtype == 'float32')", NULL), GPUBP_OK);
   gpubp_close(a);
   CHECK_ST(b, gpubp_dostring(b, "assert(gb.ones(2):sum():item() == 2)", NULL), GPUBP_OK);
   gpubp_close(b);

@@ -1834,7 +1834,7 @@ static int check_float64(gb_state *S) {
   f64_pass = true;
   for (int id = 0; id < GB_NOPS; id++) {
     if (!b->runs_f64 || !b->runs_f64((gb_opid)id)) continue;
-    if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) continue; /* float32 draws widened */
+    if (id == GB_OP_UNIFORM || id == GB_OP_NORMAL) continue; /* 53-bit draws: philox_spec.lua */
     opcase c;
     build_case(S, (gb_opid)id, &c);
     CHECK(c.nref > 0, "row %s runs float64 but has no case", gb_ops[id].name);

@@ -21,14 +21,14 @@ local function group_digits(n)
   return (out:gsub('^,', ''))
 end
 
--- summary(model, input_shape | tensor | {shape, shape...} [, {dtype='float32', depth=8,
+-- summary(model, input_shape | tensor | {shape, shape...} [, {dtype=<default dtype>, depth=8,
 -- quiet=false, file=io.stdout}]) -> {rows = {{name=, type=, depth=, output_shape=,
 -- params=}...}, total_params=, trainable_params=, text=}
 local function summary(model, input, opts)
   if type(model) ~= 'table' or type(model.named_modules) ~= 'function' then
     check.raise('summary: expected a Module, got ' .. type(model))
   end
-  local o = check.options('summary', opts, { dtype = 'float32', depth = 8, quiet = false,
+  local o = check.options('summary', opts, { dtype = check.NONE, depth = 8, quiet = false,
     file = check.NONE, device = check.NONE })
   local inputs = {}
   if gb.is_tensor(input) then
