@@ -21,6 +21,7 @@ extern "C" {
 #include "gb_layout.h"
 #include "gb_op.h"
 #include "gb_state.h"
+#include "gb_window.h"
 }
 #include "gb_cuda.h"
 

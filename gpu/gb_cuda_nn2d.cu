@@ -1,20 +1,25 @@
 /* gb_cuda_nn2d.cu — the nn-layer rows on CUDA, matching runtime/cpu/gb_cpu_conv2d.c,
  * gb_cpu_pool.c and gb_cpu_batchnorm.c: direct convolution (one thread per output, input
  * gradient gathered per image element, weight gradient per weight element: deterministic, no
- * atomics), average pooling (backward spreads each cell with atomicAdd, as max pooling does)
- * and batch norm (one block per channel, cub::BlockReduce in double). */
+ * atomics; groups and dilation as gb_window.h lays them out), average pooling (backward spreads
+ * each cell with atomicAdd, as max pooling does) and batch norm (one block per channel,
+ * cub::BlockReduce in double). */
 #include <cub/block/block_reduce.cuh>
 
 #include "gb_cuda_impl.h"
 
+/* c and o count all channels; cg = c/groups, og = o/groups per group; output channel o reads
+ * input channels [o/og*cg, o/og*cg + cg) */
 struct cgeom {
-  int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow;
+  int64_t n, c, h, w, o, oh, ow, cg, og;
+  gb_window k;
 };
 
-static cgeom cgeom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o) {
-  cgeom g = {n, c, h, w, o, a->i[0], a->i[1], a->i[2], a->i[3], a->i[4], a->i[5], 0, 0};
-  g.oh = (h + 2 * g.ph - g.kh) / g.sh + 1;
-  g.ow = (w + 2 * g.pw - g.kw) / g.sw + 1;
+/* (oh, ow) from the tensors the shape rule made: gb_window_out is the one place for sizes */
+static cgeom cgeom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o,
+                      int64_t oh, int64_t ow) {
+  int64_t groups = gb_window_groups(a);
+  cgeom g = {n, c, h, w, o, oh, ow, c / groups, o / groups, gb_window_of(a)};
   return g;
 }
 
@@ -23,63 +28,68 @@ static cgeom cgeom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int64
        e += (int64_t)gridDim.x * blockDim.x)
 
 __global__ void k_conv2d(cgeom g, const float *x, const float *w, const float *b, float *y) {
+  const gb_window &k = g.k;
   GRID_LOOP(e, g.n * g.o * g.oh * g.ow) {
     int64_t ox = e % g.ow, oy = (e / g.ow) % g.oh, o = (e / (g.ow * g.oh)) % g.o,
-            n = e / (g.ow * g.oh * g.o);
+            n = e / (g.ow * g.oh * g.o), c0 = o / g.og * g.cg;
     float acc = b[o];
-    for (int64_t c = 0; c < g.c; c++)
-      for (int64_t ky = 0; ky < g.kh; ky++) {
-        int64_t iy = oy * g.sh - g.ph + ky;
+    for (int64_t c = 0; c < g.cg; c++)
+      for (int64_t ky = 0; ky < k.kh; ky++) {
+        int64_t iy = oy * k.sh - k.ph + ky * k.dh;
         if (iy < 0 || iy >= g.h) continue;
-        for (int64_t kx = 0; kx < g.kw; kx++) {
-          int64_t ix = ox * g.sw - g.pw + kx;
+        for (int64_t kx = 0; kx < k.kw; kx++) {
+          int64_t ix = ox * k.sw - k.pw + kx * k.dw;
           if (ix < 0 || ix >= g.w) continue;
-          acc +=
-              x[((n * g.c + c) * g.h + iy) * g.w + ix] * w[((o * g.c + c) * g.kh + ky) * g.kw + kx];
+          acc += x[((n * g.c + c0 + c) * g.h + iy) * g.w + ix] *
+                 w[((o * g.cg + c) * k.kh + ky) * k.kw + kx];
         }
       }
     y[e] = acc;
   }
 }
 
+/* gx element (n, ci, iy, ix) gathers the outputs of its group that read it */
 __global__ void k_conv2d_backward_input(cgeom g, const float *gout, const float *w, float *gx) {
+  const gb_window &k = g.k;
   GRID_LOOP(e, g.n * g.c * g.h * g.w) {
-    int64_t ix = e % g.w, iy = (e / g.w) % g.h, c = (e / (g.w * g.h)) % g.c,
-            n = e / (g.w * g.h * g.c);
+    int64_t ix = e % g.w, iy = (e / g.w) % g.h, ci = (e / (g.w * g.h)) % g.c,
+            n = e / (g.w * g.h * g.c), c = ci % g.cg, o0 = ci / g.cg * g.og;
     float acc = 0.0f;
-    for (int64_t ky = 0; ky < g.kh; ky++) {
-      int64_t ty = iy + g.ph - ky;
-      if (ty < 0 || ty % g.sh) continue;
-      int64_t oy = ty / g.sh;
+    for (int64_t ky = 0; ky < k.kh; ky++) {
+      int64_t ty = iy + k.ph - ky * k.dh; /* = oy * sh */
+      if (ty < 0 || ty % k.sh) continue;
+      int64_t oy = ty / k.sh;
       if (oy >= g.oh) continue;
-      for (int64_t kx = 0; kx < g.kw; kx++) {
-        int64_t tx = ix + g.pw - kx;
-        if (tx < 0 || tx % g.sw) continue;
-        int64_t ox = tx / g.sw;
+      for (int64_t kx = 0; kx < k.kw; kx++) {
+        int64_t tx = ix + k.pw - kx * k.dw;
+        if (tx < 0 || tx % k.sw) continue;
+        int64_t ox = tx / k.sw;
         if (ox >= g.ow) continue;
-        for (int64_t o = 0; o < g.o; o++)
+        for (int64_t o = o0; o < o0 + g.og; o++)
           acc += gout[((n * g.o + o) * g.oh + oy) * g.ow + ox] *
-                 w[((o * g.c + c) * g.kh + ky) * g.kw + kx];
+                 w[((o * g.cg + c) * k.kh + ky) * k.kw + kx];
       }
     }
     gx[e] = acc;
   }
 }
 
+/* gw element (o, c, ky, kx), c within o's group */
 __global__ void k_conv2d_backward_weight(cgeom g, const float *gout, const float *x, float *gw) {
-  GRID_LOOP(e, g.o * g.c * g.kh * g.kw) {
-    int64_t kx = e % g.kw, ky = (e / g.kw) % g.kh, c = (e / (g.kw * g.kh)) % g.c,
-            o = e / (g.kw * g.kh * g.c);
+  const gb_window &k = g.k;
+  GRID_LOOP(e, g.o * g.cg * k.kh * k.kw) {
+    int64_t kx = e % k.kw, ky = (e / k.kw) % k.kh, c = (e / (k.kw * k.kh)) % g.cg,
+            o = e / (k.kw * k.kh * g.cg), ci = o / g.og * g.cg + c;
     double acc = 0.0;
     for (int64_t n = 0; n < g.n; n++)
       for (int64_t oy = 0; oy < g.oh; oy++) {
-        int64_t iy = oy * g.sh - g.ph + ky;
+        int64_t iy = oy * k.sh - k.ph + ky * k.dh;
         if (iy < 0 || iy >= g.h) continue;
         for (int64_t ox = 0; ox < g.ow; ox++) {
-          int64_t ix = ox * g.sw - g.pw + kx;
+          int64_t ix = ox * k.sw - k.pw + kx * k.dw;
           if (ix < 0 || ix >= g.w) continue;
           acc += (double)gout[((n * g.o + o) * g.oh + oy) * g.ow + ox] *
-                 x[((n * g.c + c) * g.h + iy) * g.w + ix];
+                 x[((n * g.c + ci) * g.h + iy) * g.w + ix];
         }
       }
     gw[e] = (float)acc;
@@ -112,7 +122,7 @@ extern "C" gb_status gb_cuda_conv2d(gb_state *S, const gb_opargs *a, gb_tensor *
   gb_tensor *in[3];
   if ((st = contig_inputs(S, a, 3, in))) return st;
   cgeom g = cgeom_of(a, in[0]->shape[0], in[0]->shape[1], in[0]->shape[2], in[0]->shape[3],
-                     in[1]->shape[0]);
+                     in[1]->shape[0], out[0]->shape[2], out[0]->shape[3]);
   k_conv2d<<<gb_cuda_blocks(out[0]->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(out[0]));
   release_inputs(S, in, 3);
@@ -129,7 +139,8 @@ extern "C" gb_status gb_cuda_conv2d_backward_input(gb_state *S, const gb_opargs 
   if (st || gx->numel == 0) return st;
   gb_tensor *in[2];
   if ((st = contig_inputs(S, a, 2, in))) return st;
-  cgeom g = cgeom_of(a, gx->shape[0], gx->shape[1], gx->shape[2], gx->shape[3], in[1]->shape[0]);
+  cgeom g = cgeom_of(a, gx->shape[0], gx->shape[1], gx->shape[2], gx->shape[3], in[1]->shape[0],
+                     in[0]->shape[2], in[0]->shape[3]);
   k_conv2d_backward_input<<<gb_cuda_blocks(gx->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
                             c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
                                          gb_tensor_f32(gx));
@@ -161,8 +172,8 @@ extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs
   if (st || gw->numel == 0) return st;
   gb_tensor *in[2];
   if ((st = contig_inputs(S, a, 2, in))) return st;
-  cgeom g =
-      cgeom_of(a, in[1]->shape[0], in[1]->shape[1], in[1]->shape[2], in[1]->shape[3], gw->shape[0]);
+  cgeom g = cgeom_of(a, in[1]->shape[0], in[1]->shape[1], in[1]->shape[2], in[1]->shape[3],
+                     gw->shape[0], in[0]->shape[2], in[0]->shape[3]);
   k_conv2d_backward_weight<<<gb_cuda_blocks(gw->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
                              c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
                                           gb_tensor_f32(gw));

@@ -3,6 +3,7 @@
  * by the rows' shape rules; the lua/gpubp/nn classes are their only intended callers. */
 #include "gb_dnnl.h"
 #include "gb_state.h"
+#include "gb_window.h"
 #include "lgb.h"
 
 static int push_result(lua_State *L, gb_state *S, gb_status st, gb_tensor **r) {
@@ -16,13 +17,20 @@ static void window_args(lua_State *L, int idx, gb_opargs *a) {
     a->i[k] = luaL_checkinteger(L, idx + k);
 }
 
-/* gb._conv2d(x, w, b, kh, kw, sh, sw, ph, pw) -> (N, O, OH, OW) */
+/* gb._conv2d(x, w, b, kh, kw, sh, sw, ph, pw [, dh=1, dw=1, groups=1]) -> (N, O, OH, OW) */
 static int l_conv2d(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *r;
   gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
                  .nin = 3};
   window_args(L, 4, &a);
+  a.i[GB_WIN_DH] = luaL_optinteger(L, 10, 1);
+  a.i[GB_WIN_DW] = luaL_optinteger(L, 11, 1);
+  a.i[GB_WIN_GROUPS] = luaL_optinteger(L, 12, 1);
+  if (a.i[GB_WIN_DH] < 1 || a.i[GB_WIN_DW] < 1 || a.i[GB_WIN_GROUPS] < 1) /* the row reads 0 as 1 */
+    return luaL_error(L, "conv2d: dilation %Ix%I and groups %I must be >= 1",
+                      (LUAI_UACINT)a.i[GB_WIN_DH], (LUAI_UACINT)a.i[GB_WIN_DW],
+                      (LUAI_UACINT)a.i[GB_WIN_GROUPS]);
   return push_result(L, S, gb_op_run(S, GB_OP_CONV2D, &a, &r), &r);
 }
 

@@ -7,6 +7,7 @@
 #include "gb_checked.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
+#include "gb_window.h"
 
 #define NAME (gb_ops[op].name)
 
@@ -612,30 +613,16 @@ gb_status gb_infer_optim(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec
 
 /* ---- convolution helpers and pooling ---------------------------------------------------- */
 
-/* window parameters from i0..i5; output spatial size of an (H,W) input */
+/* output spatial size of an (H,W) input under a pooling row's window (gb_window.h): i0..i5,
+ * dilation i9/i10 and ceil_mode i11 for the pooling rows; im2col/col2im read only i0..i5 */
 static gb_status window_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t h, int64_t w,
                             int64_t *oh, int64_t *ow) {
-  int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
-  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2)
-    return gb_errorf(S, GB_EARG,
-                     "%s: kernel %lldx%lld, stride %lldx%lld, padding %lldx%lld: sizes and strides "
-                     "must be >= 1 and padding at most half the kernel",
-                     NAME, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
-                     (long long)ph, (long long)pw);
-  int64_t hp, wp; /* padded sizes; 2 * ph <= kh fits, the sums may not */
-  if (h < 0 || w < 0 || gb_add_ovf(h, 2 * ph, &hp) || gb_add_ovf(w, 2 * pw, &wp) ||
-      hp > GB_MAX_NUMEL || wp > GB_MAX_NUMEL)
-    return gb_errorf(
-        S, GB_ESHAPE,
-        "%s: a %lldx%lld input padded by %lldx%lld is too large (at most " GB_MAX_NUMEL_STR
-        " per side)",
-        NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
-  if (hp < kh || wp < kw)
-    return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
-                     NAME, (long long)kh, (long long)kw, (long long)hp, (long long)wp);
-  *oh = (hp - kh) / sh + 1;
-  *ow = (wp - kw) / sw + 1;
-  return GB_OK;
+  gb_window win = gb_window_of(a);
+  bool plain = op == GB_OP_IM2COL || op == GB_OP_COL2IM;
+  if (plain) win.dh = win.dw = 1;
+  if (op == GB_OP_AVG_POOL2D) win.dh = win.dw = 1; /* avg_pool2d has no dilation (i9: unused) */
+  return gb_window_out(S, NAME, GB_WINDOW_POOL, &win, !plain && a->i[GB_WIN_CEIL] != 0, h, w, oh,
+                       ow);
 }
 
 static gb_status need_nchw(gb_state *S, gb_opid op, const gb_tensor *x) {

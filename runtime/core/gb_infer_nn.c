@@ -6,6 +6,7 @@
 #include "gb_checked.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
+#include "gb_window.h"
 
 #define NAME (gb_ops[op].name)
 
@@ -32,45 +33,50 @@ static gb_status need_ndim(gb_state *S, gb_opid op, const gb_tensor *t, int argn
                    gb_shape_str(t, sb));
 }
 
-/* Output size of a convolution window over (h, w): kernel i0,i1, stride i2,i3, zero padding
- * i4,i5 (any size >= 0, as PyTorch's conv2d). */
+/* Output size of a conv2d row's window over (h, w) (gb_window.h: any padding >= 0, dilation,
+ * as PyTorch's conv2d). */
 static gb_status conv_out(gb_state *S, gb_opid op, const gb_opargs *a, int64_t h, int64_t w,
                           int64_t *oh, int64_t *ow) {
-  int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
-  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph > GB_MAX_NUMEL ||
-      pw > GB_MAX_NUMEL)
-    return gb_errorf(S, GB_EARG,
-                     "%s: kernel %lldx%lld, stride %lldx%lld, padding %lldx%lld: sizes and strides "
-                     "must be >= 1 and padding >= 0",
-                     NAME, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
-                     (long long)ph, (long long)pw);
-  int64_t hp, wp;
-  if (h < 0 || w < 0 || gb_add_ovf(h, 2 * ph, &hp) || gb_add_ovf(w, 2 * pw, &wp) ||
-      hp > GB_MAX_NUMEL || wp > GB_MAX_NUMEL)
-    return gb_errorf(
-        S, GB_ESHAPE,
-        "%s: a %lldx%lld input padded by %lldx%lld is too large (at most " GB_MAX_NUMEL_STR
-        " per side)",
-        NAME, (long long)h, (long long)w, (long long)ph, (long long)pw);
-  if (hp < kh || wp < kw)
-    return gb_errorf(S, GB_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld",
-                     NAME, (long long)kh, (long long)kw, (long long)hp, (long long)wp);
-  *oh = (hp - kh) / sh + 1;
-  *ow = (wp - kw) / sw + 1;
-  return GB_OK;
+  gb_window win = gb_window_of(a);
+  return gb_window_out(S, NAME, GB_WINDOW_CONV, &win, false, h, w, oh, ow);
 }
 
-/* w (O,C,kh,kw) must have kernel i0 x i1 and C input channels */
+/* groups i11 must be >= 1 and divide size 1 of t (`what`: "input", "weight", ...) */
+static gb_status check_groups(gb_state *S, gb_opid op, const gb_opargs *a, const gb_tensor *t,
+                              const char *what) {
+  int64_t g = gb_window_groups(a);
+  if (g < 1) return gb_errorf(S, GB_EARG, "%s: groups must be >= 1, got %lld", NAME, (long long)g);
+  if (t->shape[1] % g == 0) return GB_OK;
+  char sb[GB_SHAPE_STRLEN];
+  return gb_errorf(S, GB_ESHAPE, "%s: %s %s has %lld channels, not divisible by groups=%lld", NAME,
+                   what, gb_shape_str(t, sb), (long long)t->shape[1], (long long)g);
+}
+
+/* w (O,C/groups,kh,kw) must have kernel i0 x i1, O divisible by groups i11 and fit c input
+ * channels (c divisible by groups: the caller checked) */
 static gb_status check_weight(gb_state *S, gb_opid op, const gb_opargs *a, const gb_tensor *w,
                               int argno, int64_t c) {
-  gb_status st = need_ndim(S, op, w, argno, 4, "a weight (O,C,kh,kw)");
+  gb_status st = need_ndim(S, op, w, argno, 4, "a weight (O,C/groups,kh,kw)");
   if (st) return st;
-  if (w->shape[1] == c && w->shape[2] == a->i[0] && w->shape[3] == a->i[1]) return GB_OK;
+  int64_t g = gb_window_groups(a);
   char sb[GB_SHAPE_STRLEN];
+  if (g >= 1 && w->shape[0] % g)
+    return gb_errorf(S, GB_ESHAPE,
+                     "%s: weight %s has %lld output channels, not divisible by groups=%lld", NAME,
+                     gb_shape_str(w, sb), (long long)w->shape[0], (long long)g);
+  if (w->shape[1] == c / g && w->shape[2] == a->i[0] && w->shape[3] == a->i[1]) return GB_OK;
+  if (g == 1)
+    return gb_errorf(S, GB_ESHAPE,
+                     "%s: weight %s does not fit %lld input channels and a %lldx%lld "
+                     "kernel",
+                     NAME, gb_shape_str(w, sb), (long long)c, (long long)a->i[0],
+                     (long long)a->i[1]);
   return gb_errorf(S, GB_ESHAPE,
-                   "%s: weight %s does not fit %lld input channels and a %lldx%lld "
-                   "kernel",
-                   NAME, gb_shape_str(w, sb), (long long)c, (long long)a->i[0], (long long)a->i[1]);
+                   "%s: weight %s does not fit %lld input channels in %lld groups and a %lldx%lld "
+                   "kernel: expected (%lld,%lld,%lld,%lld)",
+                   NAME, gb_shape_str(w, sb), (long long)c, (long long)g, (long long)a->i[0],
+                   (long long)a->i[1], (long long)w->shape[0], (long long)(c / g),
+                   (long long)a->i[0], (long long)a->i[1]);
 }
 
 static gb_status too_large(gb_state *S, gb_opid op, int nd, const int64_t *shape) {
@@ -87,13 +93,14 @@ static gb_status gemm_sizes(gb_state *S, gb_opid op, int64_t k, int64_t o, int64
                    NAME, (long long)k, (long long)o, (long long)p);
 }
 
-/* (x (N,C,H,W), w (O,C,kh,kw), bias (O)) -> (N,O,OH,OW) */
+/* (x (N,C,H,W), w (O,C/groups,kh,kw), bias (O)) -> (N,O,OH,OW) */
 gb_status gb_infer_conv2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   const gb_tensor *x = a->in[0], *w = a->in[1], *b = a->in[2];
   int64_t oh = 0, ow = 0, k = 0;
   gb_status st;
   if ((st = need_ndim(S, op, x, 1, 4, "an (N,C,H,W) input")) ||
       (st = conv_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)) ||
+      (st = check_groups(S, op, a, x, "input")) ||
       (st = check_weight(S, op, a, w, 2, x->shape[1])) ||
       (st = need_ndim(S, op, b, 3, 1, "a bias (O)")))
     return st;
@@ -102,7 +109,7 @@ gb_status gb_infer_conv2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
     return gb_errorf(S, GB_ESHAPE, "%s: bias %s does not match weight %s", NAME,
                      gb_shape_str(b, sb), gb_shape_str(w, sw));
   }
-  /* the kernels hold one (C*kh*kw) column of patches per output position of a tile */
+  /* the kernels hold one (C/groups*kh*kw) column of patches per output position of a tile */
   if (gb_mul_ovf(w->shape[1], w->shape[2] * w->shape[3], &k) || k > GB_MAX_NUMEL)
     return gb_errorf(S, GB_ESHAPE, "%s: patches of %lld values are too large", NAME, (long long)k);
   int64_t shape[4] = {x->shape[0], w->shape[0], oh, ow};
@@ -112,15 +119,20 @@ gb_status gb_infer_conv2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   return GB_OK;
 }
 
-/* (gout (N,O,OH,OW), w (O,C,kh,kw)) -> (N,C,H,W) with H = i6, W = i7 */
+/* (gout (N,O,OH,OW), w (O,C/groups,kh,kw)) -> (N,C,H,W) with H = i6, W = i7 */
 gb_status gb_infer_conv2d_backward_input(gb_state *S, gb_opid op, const gb_opargs *a,
                                          gb_outspec *o) {
   const gb_tensor *g = a->in[0], *w = a->in[1];
-  int64_t oh = 0, ow = 0;
+  int64_t oh = 0, ow = 0, c = 0;
   gb_status st;
   if ((st = need_ndim(S, op, g, 1, 4, "a gradient (N,O,OH,OW)")) ||
-      (st = need_ndim(S, op, w, 2, 4, "a weight (O,C,kh,kw)")) ||
-      (st = check_weight(S, op, a, w, 2, w->shape[1])) ||
+      (st = need_ndim(S, op, w, 2, 4, "a weight (O,C/groups,kh,kw)")) ||
+      (st = check_groups(S, op, a, g, "gradient")))
+    return st;
+  if (gb_mul_ovf(w->shape[1], gb_window_groups(a), &c) || c > GB_MAX_NUMEL)
+    return gb_errorf(S, GB_ESHAPE, "%s: %lld groups of %lld input channels are too many", NAME,
+                     (long long)gb_window_groups(a), (long long)w->shape[1]);
+  if ((st = check_weight(S, op, a, w, 2, c)) ||
       (st = conv_out(S, op, a, a->i[6], a->i[7], &oh, &ow)))
     return st;
   if (g->shape[1] != w->shape[0] || g->shape[2] != oh || g->shape[3] != ow) {
@@ -129,7 +141,7 @@ gb_status gb_infer_conv2d_backward_input(gb_state *S, gb_opid op, const gb_oparg
                      NAME, gb_shape_str(g, sg), gb_shape_str(w, sw), (long long)a->i[6],
                      (long long)a->i[7]);
   }
-  int64_t shape[4] = {g->shape[0], w->shape[1], a->i[6], a->i[7]};
+  int64_t shape[4] = {g->shape[0], c, a->i[6], a->i[7]};
   if ((st = too_large(S, op, 4, shape)) ||
       (st = gemm_sizes(S, op, w->shape[1] * a->i[0] * a->i[1], w->shape[0], oh * ow)))
     return st;
@@ -137,7 +149,7 @@ gb_status gb_infer_conv2d_backward_input(gb_state *S, gb_opid op, const gb_oparg
   return GB_OK;
 }
 
-/* (gout (N,O,OH,OW), x (N,C,H,W)) -> (O,C,kh,kw) */
+/* (gout (N,O,OH,OW), x (N,C,H,W)) -> (O,C/groups,kh,kw) */
 gb_status gb_infer_conv2d_backward_weight(gb_state *S, gb_opid op, const gb_opargs *a,
                                           gb_outspec *o) {
   const gb_tensor *g = a->in[0], *x = a->in[1];
@@ -145,6 +157,7 @@ gb_status gb_infer_conv2d_backward_weight(gb_state *S, gb_opid op, const gb_opar
   gb_status st;
   if ((st = need_ndim(S, op, g, 1, 4, "a gradient (N,O,OH,OW)")) ||
       (st = need_ndim(S, op, x, 2, 4, "an (N,C,H,W) input")) ||
+      (st = check_groups(S, op, a, g, "gradient")) || (st = check_groups(S, op, a, x, "input")) ||
       (st = conv_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)))
     return st;
   if (g->shape[0] != x->shape[0] || g->shape[2] != oh || g->shape[3] != ow) {
@@ -152,9 +165,9 @@ gb_status gb_infer_conv2d_backward_weight(gb_state *S, gb_opid op, const gb_opar
     return gb_errorf(S, GB_ESHAPE, "%s: gradient %s does not fit input %s", NAME,
                      gb_shape_str(g, sg), gb_shape_str(x, sx));
   }
-  int64_t shape[4] = {g->shape[1], x->shape[1], a->i[0], a->i[1]};
+  int64_t shape[4] = {g->shape[1], x->shape[1] / gb_window_groups(a), a->i[0], a->i[1]};
   if ((st = too_large(S, op, 4, shape)) ||
-      (st = gemm_sizes(S, op, x->shape[1] * a->i[0] * a->i[1], g->shape[1], oh * ow)))
+      (st = gemm_sizes(S, op, shape[1] * a->i[0] * a->i[1], g->shape[1], oh * ow)))
     return st;
   set_out(o, 0, 4, shape, GB_F32);
   if (a->i[8]) { /* the bias gradient too, from the same pass over gout */

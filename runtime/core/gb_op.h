@@ -24,7 +24,7 @@ typedef struct gb_opargs {
   gb_tensor *in[GB_MAXIN];
   int nin;
   double f[6];
-  int64_t i[GB_MAXDIM + 2];
+  int64_t i[GB_MAXDIM + 4]; /* the window rows use 12 (gb_window.h) */
 } gb_opargs;
 
 /* What a row's shape rule fills in: the outputs to allocate. A view row instead sets

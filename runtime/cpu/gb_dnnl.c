@@ -139,7 +139,8 @@ const char *gb_dnnl_name(void) {
 bool gb_dnnl_wants(gb_dnnl_pass p, const gb_dnnl_conv *g) {
   int mode = atomic_load_explicit(&dnnl_mode, memory_order_relaxed);
   if (mode == GB_DNNL_OFF) return false;
-  if (mode == GB_DNNL_AUTO && p != GB_DNNL_FORWARD && g->c * g->kh * g->kw < GB_DNNL_BACKWARD_MIN_K)
+  if (mode == GB_DNNL_AUTO && p != GB_DNNL_FORWARD &&
+      g->c / g->groups * g->kh * g->kw < GB_DNNL_BACKWARD_MIN_K)
     return false;
   pthread_once(&dnnl_once, dnnl_open);
   return dn.ok;
@@ -161,20 +162,30 @@ typedef struct cached {
 static cached cache[GB_DNNL_CACHE];
 static unsigned cache_next; /* round-robin victim */
 
+/* The memory descriptors of g's plain arrays: x nchw, w oihw (groups > 1: goihw, the same
+ * bytes seen as (groups, o/groups, c/groups, kh, kw)), bias x, y nchw; false if refused. */
+static bool memory_descs(const gb_dnnl_conv *g, dnnl_memory_desc_t *xm, dnnl_memory_desc_t *wm,
+                         dnnl_memory_desc_t *bm, dnnl_memory_desc_t *ym) {
+  dnnl_dims_t xd = {g->n, g->c, g->h, g->w}, wd = {g->o, g->c, g->kh, g->kw}, bd = {g->o},
+              yd = {g->n, g->o, g->oh, g->ow},
+              gwd = {g->groups, g->o / g->groups, g->c / g->groups, g->kh, g->kw};
+  bool grouped = g->groups > 1;
+  return !dn.md_init(xm, 4, xd, dnnl_f32, dnnl_nchw) &&
+         !(grouped ? dn.md_init(wm, 5, gwd, dnnl_f32, dnnl_goihw)
+                   : dn.md_init(wm, 4, wd, dnnl_f32, dnnl_oihw)) &&
+         !dn.md_init(bm, 1, bd, dnnl_f32, dnnl_x) && !dn.md_init(ym, 4, yd, dnnl_f32, dnnl_nchw);
+}
+
 /* The convolution descriptor of pass p; false if oneDNN refuses it. */
 static bool conv_desc(gb_dnnl_pass p, const gb_dnnl_conv *g, bool bias,
                       dnnl_convolution_desc_t *d) {
-  dnnl_dims_t xd = {g->n, g->c, g->h, g->w}, wd = {g->o, g->c, g->kh, g->kw}, bd = {g->o},
-              yd = {g->n, g->o, g->oh, g->ow}, st = {g->sh, g->sw}, dil = {g->dh - 1, g->dw - 1},
-              pl = {g->ph, g->pw};
+  dnnl_dims_t st = {g->sh, g->sw}, dil = {g->dh - 1, g->dw - 1}, pl = {g->ph, g->pw};
   /* the right/bottom padding that gives PyTorch's floor'ed output size */
   dnnl_dims_t pr = {(g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1 - g->h - g->ph,
                     (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1 - g->w - g->pw};
   if (pr[0] < 0 || pr[1] < 0) return false;
   dnnl_memory_desc_t xm, wm, bm, ym;
-  if (dn.md_init(&xm, 4, xd, dnnl_f32, dnnl_nchw) || dn.md_init(&wm, 4, wd, dnnl_f32, dnnl_oihw) ||
-      dn.md_init(&bm, 1, bd, dnnl_f32, dnnl_x) || dn.md_init(&ym, 4, yd, dnnl_f32, dnnl_nchw))
-    return false;
+  if (!memory_descs(g, &xm, &wm, &bm, &ym)) return false;
   switch (p) {
   case GB_DNNL_FORWARD:
     return dn.fwd_init(d, dnnl_forward_training, dnnl_convolution_direct, &xm, &wm,
@@ -229,12 +240,8 @@ bool gb_dnnl_conv2d(gb_dnnl_pass p, const gb_dnnl_conv *g, const float *a, const
     dn.omp_set_num_threads(threads);
     omp_threads_set = threads;
   }
-  dnnl_dims_t xd = {g->n, g->c, g->h, g->w}, wd = {g->o, g->c, g->kh, g->kw}, bd = {g->o},
-              yd = {g->n, g->o, g->oh, g->ow};
   dnnl_memory_desc_t xm, wm, bm, ym;
-  if (dn.md_init(&xm, 4, xd, dnnl_f32, dnnl_nchw) || dn.md_init(&wm, 4, wd, dnnl_f32, dnnl_oihw) ||
-      dn.md_init(&bm, 1, bd, dnnl_f32, dnnl_x) || dn.md_init(&ym, 4, yd, dnnl_f32, dnnl_nchw))
-    return false;
+  if (!memory_descs(g, &xm, &wm, &bm, &ym)) return false;
   /* (argument, descriptor, pointer) per pass; oneDNN does not write through its inputs */
   struct {
     int arg;

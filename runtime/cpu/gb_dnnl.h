@@ -8,10 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One convolution over plain NCHW / OIHW float32 memory: x (n,c,h,w), w (o,c,kh,kw),
- * y (n,o,oh,ow); stride, zero padding, dilation (1 = none), as PyTorch's conv2d. */
+/* One convolution over plain NCHW / OIHW float32 memory: x (n,c,h,w), w (o,c/groups,kh,kw),
+ * y (n,o,oh,ow); stride, zero padding, dilation (1 = none), groups (1 = none), as PyTorch's
+ * conv2d. */
 typedef struct gb_dnnl_conv {
-  int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+  int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups;
 } gb_dnnl_conv;
 
 typedef enum gb_dnnl_pass {

@@ -42,7 +42,7 @@ int main(void) {
   gb_dnnl_set_mode(GB_DNNL_OFF);
   run_rows(S, own);
   gb_dnnl_set_mode(GB_DNNL_ALWAYS);
-  gb_dnnl_conv d = {1, 32, 4, 4, 16, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1};
+  gb_dnnl_conv d = {1, 32, 4, 4, 16, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1};
   CHECK(!gb_dnnl_wants(GB_DNNL_FORWARD, &d), "oneDNN wanted although missing");
   CHECK(strstr(gb_dnnl_name(), "unavailable") != NULL, "name: %s", gb_dnnl_name());
   CHECK(strstr(gb_dnnl_name(), "libgpubp-no-such-dnnl") != NULL, "name: %s", gb_dnnl_name());

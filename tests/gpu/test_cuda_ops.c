@@ -483,18 +483,28 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
   }
   if (f == gb_infer_conv2d || f == gb_infer_conv2d_backward_input ||
       f == gb_infer_conv2d_backward_weight) {
-    if (v > 1) return false;
-    int64_t p0[8] = {3, 3, 1, 1, 1, 1, 5, 6}, p1[8] = {3, 2, 2, 1, 0, 1, 5, 6};
-    memcpy(a->i, v == 0 ? p0 : p1, sizeof p0);
-    int64_t oh = v == 0 ? 5 : 2, ow = v == 0 ? 6 : 7; /* (5+2ph-kh)/sh+1, (6+2pw-kw)/sw+1 */
-    if (f != gb_infer_conv2d) add_in(c, make(S, SHAPE(2, 4, oh, ow), GB_F32, MIXED, 0), false);
+    if (v > 3) return false;
+    /* kh kw sh sw ph pw H W, bias flag, dh dw groups; input and output channels */
+    static const int64_t p[4][12] = {{3, 3, 1, 1, 1, 1, 5, 6, 0, 1, 1, 1},
+                                     {3, 2, 2, 1, 0, 1, 5, 6, 0, 1, 1, 1},
+                                     {3, 2, 1, 2, 2, 1, 5, 6, 0, 2, 3, 2},
+                                     {3, 3, 2, 2, 1, 1, 5, 6, 0, 1, 1, 3}};
+    static const int64_t chans[4][2] = {{3, 4}, {3, 4}, {4, 6}, {3, 3}};
+    memcpy(a->i, p[v], sizeof p[v]);
+    int64_t ci = chans[v][0], co = chans[v][1], g = p[v][11];
+    int64_t oh = (5 + 2 * p[v][4] - p[v][9] * (p[v][0] - 1) - 1) / p[v][2] + 1;
+    int64_t ow = (6 + 2 * p[v][5] - p[v][10] * (p[v][1] - 1) - 1) / p[v][3] + 1;
+    if (f != gb_infer_conv2d) add_in(c, make(S, SHAPE(2, co, oh, ow), GB_F32, MIXED, 0), false);
     if (f != gb_infer_conv2d_backward_input)
-      add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(2, ci, 5, 6), GB_F32, MIXED, 0), false);
     if (f != gb_infer_conv2d_backward_weight)
-      add_in(c, make(S, SHAPE(4, 3, a->i[0], a->i[1]), GB_F32, MIXED, 0), false);
-    if (f == gb_infer_conv2d) add_in(c, make(S, SHAPE(4), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(co, ci / g, a->i[0], a->i[1]), GB_F32, MIXED, 0), false);
+    if (f == gb_infer_conv2d) add_in(c, make(S, SHAPE(co), GB_F32, MIXED, 0), false);
     c->rtol = 1e-4, c->atol = 1e-5;
-    c->what = v == 0 ? "3x3/1 pad 1" : "3x2 stride 2x1 pad 0x1";
+    static const char *what[4] = {"3x3/1 pad 1", "3x2 stride 2x1 pad 0x1",
+                                  "groups 2, dilation 2x3, stride 1x2, pad 2x1",
+                                  "depthwise 3x3/2 pad 1"};
+    c->what = what[v];
     return true;
   }
   if (f == gb_infer_batch_norm || f == gb_infer_batch_norm_backward) {

@@ -1,0 +1,70 @@
+-- nn/window.lua — the window options of the convolution and pooling layers (ConvBase for
+-- Conv1d/Conv2d, PoolBase for MaxPool1d/2d and AvgPool1d/2d), read as PyTorch reads them: a
+-- size is a number or a table of one number per spatial dim. One place for their messages.
+
+local errors = require('gpubp.errors')
+
+local window = {}
+
+local function show(v)
+  if type(v) == 'table' then
+    local parts = {}
+    for i, e in ipairs(v) do parts[i] = tostring(e) end
+    return '{' .. table.concat(parts, ', ') .. '}'
+  end
+  return tostring(v)
+end
+
+-- `v` as a table of `dims` integers >= lo (0 or 1): n -> {n, ...}; a table must hold `dims`
+-- integers. Raises "<callee>: <what> must be a positive integer or {h, w}, got <v>"
+-- ("non-negative" with lo 0; 1-d layers say "a positive integer").
+function window.sizes(callee, what, v, dims, lo)
+  local t = type(v) == 'table' and v or {}
+  if type(v) ~= 'table' then
+    for d = 1, dims do t[d] = v end
+  end
+  local ok = #t == dims
+  for d = 1, dims do
+    ok = ok and math.type(t[d]) == 'integer' and t[d] >= lo
+  end
+  if not ok then
+    errors.raisef('%s: %s must be a %s integer%s, got %s', callee, what,
+      lo == 0 and 'non-negative' or 'positive', dims == 2 and ' or {h, w}' or '', show(v))
+  end
+  return { table.unpack(t, 1, dims) }
+end
+
+-- The sizes as "3x3" (2-d) or "3" (1-d), for __tostring.
+function window.show(t)
+  return table.concat(t, 'x')
+end
+
+-- The 2-d window (kh, kw, sh, sw, ph, pw, dh, dw) of 1-d or 2-d sizes: a 1-d window runs on
+-- (N, C, 1, L) as a 1 x k window.
+function window.args2d(k, s, p, d)
+  if #k == 1 then return 1, k[1], 1, s[1], 0, p[1], 1, d[1] end
+  return k[1], k[2], s[1], s[2], p[1], p[2], d[1], d[2]
+end
+
+-- The input as (N, C, H, W) for a layer of `dims` spatial dims whose input must be
+-- (N, <channels or any>, <dims sizes>): a 3-d input of a 1-d layer is viewed as
+-- (N, C, 1, L). Raises "<callee>: expected input (N, C, H, W), got (<shape>)" (the channel
+-- count in place of C when given).
+function window.as_nchw(callee, x, dims, channels)
+  local want = dims + 2
+  if x:dim() ~= want or (channels and x:size(2) ~= channels) then
+    errors.raisef('%s: expected input (N, %s, %s), got (%s)', callee,
+      channels and tostring(channels) or 'C', dims == 2 and 'H, W' or 'L',
+      table.concat(x.shape, ','))
+  end
+  if dims == 1 then return x:view(x:size(1), x:size(2), 1, x:size(3)) end
+  return x
+end
+
+-- The output of a 1-d layer back as (N, C, L).
+function window.from_nchw(y, dims)
+  if dims == 1 then return y:select(3, 1) end
+  return y
+end
+
+return window
