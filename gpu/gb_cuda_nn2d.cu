@@ -96,36 +96,18 @@ __global__ void k_conv2d_backward_weight(cgeom g, const float *gout, const float
   }
 }
 
-/* contiguous copies of the first k inputs; on failure none is held */
-static gb_status contig_inputs(gb_state *S, const gb_opargs *a, int k, gb_tensor **c) {
-  for (int i = 0; i < k; i++) {
-    gb_status st = gb_tensor_contiguous(S, a->in[i], &c[i]);
-    if (st) {
-      while (i--)
-        gb_tensor_release(S, c[i]);
-      return st;
-    }
-  }
-  return GB_OK;
-}
-
-static void release_inputs(gb_state *S, gb_tensor **c, int k) {
-  for (int i = 0; i < k; i++)
-    gb_tensor_release(S, c[i]);
-}
-
 extern "C" gb_status gb_cuda_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_cuda_dev *c;
   gb_device dev = out[0]->device;
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st || out[0]->numel == 0) return st;
   gb_tensor *in[3];
-  if ((st = contig_inputs(S, a, 3, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, 3, in))) return st;
   cgeom g = cgeom_of(a, in[0]->shape[0], in[0]->shape[1], in[0]->shape[2], in[0]->shape[3],
                      in[1]->shape[0], out[0]->shape[2], out[0]->shape[3]);
   k_conv2d<<<gb_cuda_blocks(out[0]->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0, c->stream>>>(
       g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(out[0]));
-  release_inputs(S, in, 3);
+  gb_tensors_release(S, in, 3);
   GB_LAUNCHED(S, dev, c, "conv2d kernel");
   return GB_OK;
 }
@@ -138,13 +120,13 @@ extern "C" gb_status gb_cuda_conv2d_backward_input(gb_state *S, const gb_opargs 
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st || gx->numel == 0) return st;
   gb_tensor *in[2];
-  if ((st = contig_inputs(S, a, 2, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, 2, in))) return st;
   cgeom g = cgeom_of(a, gx->shape[0], gx->shape[1], gx->shape[2], gx->shape[3], in[1]->shape[0],
                      in[0]->shape[2], in[0]->shape[3]);
   k_conv2d_backward_input<<<gb_cuda_blocks(gx->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
                             c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
                                          gb_tensor_f32(gx));
-  release_inputs(S, in, 2);
+  gb_tensors_release(S, in, 2);
   GB_LAUNCHED(S, dev, c, "conv2d_backward_input kernel");
   return GB_OK;
 }
@@ -171,7 +153,7 @@ extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st || gw->numel == 0) return st;
   gb_tensor *in[2];
-  if ((st = contig_inputs(S, a, 2, in))) return st;
+  if ((st = gb_opargs_contiguous(S, a, 2, in))) return st;
   cgeom g = cgeom_of(a, in[1]->shape[0], in[1]->shape[1], in[1]->shape[2], in[1]->shape[3],
                      gw->shape[0], in[0]->shape[2], in[0]->shape[3]);
   k_conv2d_backward_weight<<<gb_cuda_blocks(gw->numel, GB_CUDA_THREADS), GB_CUDA_THREADS, 0,
@@ -180,7 +162,7 @@ extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs
   if (out[1] && g.o > 0) /* i8: the bias gradient as well */
     k_conv2d_bias_grad<<<(unsigned)g.o, CB_THREADS, 0, c->stream>>>(g, gb_tensor_f32(in[0]),
                                                                     gb_tensor_f32(out[1]));
-  release_inputs(S, in, 2);
+  gb_tensors_release(S, in, 2);
   GB_LAUNCHED(S, dev, c, "conv2d_backward_weight kernel");
   return GB_OK;
 }
@@ -188,8 +170,10 @@ extern "C" gb_status gb_cuda_conv2d_backward_weight(gb_state *S, const gb_opargs
 /* ---- average pooling ---- */
 
 struct pgeom {
-  int64_t np, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+  int64_t np, h, w, oh, ow;
+  gb_window k;
   bool adaptive, include_pad;
+  int64_t divisor; /* divisor_override, 0: none */
 };
 
 struct pcell {
@@ -199,13 +183,15 @@ struct pcell {
 
 __device__ __forceinline__ pcell pcell_of(const pgeom &g, int64_t oy, int64_t ox) {
   pcell c;
-  if (!g.adaptive) {
-    int64_t y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw, y1 = y0 + g.kh, x1 = x0 + g.kw;
-    int64_t py1 = y1 < g.h + g.ph ? y1 : g.h + g.ph, px1 = x1 < g.w + g.pw ? x1 : g.w + g.pw;
+  if (!g.adaptive) { /* ceil_mode's last windows: only what lies in the padded input counts */
+    const gb_window &k = g.k;
+    int64_t y0 = oy * k.sh - k.ph, x0 = ox * k.sw - k.pw, y1 = y0 + k.kh, x1 = x0 + k.kw;
+    int64_t py1 = y1 < g.h + k.ph ? y1 : g.h + k.ph, px1 = x1 < g.w + k.pw ? x1 : g.w + k.pw;
     c.y0 = y0 < 0 ? 0 : y0, c.x0 = x0 < 0 ? 0 : x0;
     c.y1 = y1 < g.h ? y1 : g.h, c.x1 = x1 < g.w ? x1 : g.w;
-    c.div =
-        g.include_pad ? (float)((py1 - y0) * (px1 - x0)) : (float)((c.y1 - c.y0) * (c.x1 - c.x0));
+    c.div = g.divisor       ? (float)g.divisor
+            : g.include_pad ? (float)((py1 - y0) * (px1 - x0))
+                            : (float)((c.y1 - c.y0) * (c.x1 - c.x0));
   } else {
     c.y0 = oy * g.h / g.oh, c.y1 = ((oy + 1) * g.h + g.oh - 1) / g.oh;
     c.x0 = ox * g.w / g.ow, c.x1 = ((ox + 1) * g.w + g.ow - 1) / g.ow;
@@ -239,6 +225,8 @@ __global__ void k_avg_pool_backward(pgeom g, const float *gout, float *gin) {
   }
 }
 
+/* i6 count_include_pad, i7 divisor_override (avg_pool2d only: adaptive rows' i0, i1 are
+ * output sizes) */
 static pgeom pgeom_of(const gb_opargs *a, bool adaptive, const gb_tensor *x, int64_t oh,
                       int64_t ow) {
   pgeom g = {x->shape[0] * x->shape[1],
@@ -246,14 +234,10 @@ static pgeom pgeom_of(const gb_opargs *a, bool adaptive, const gb_tensor *x, int
              x->shape[3],
              oh,
              ow,
-             a->i[0],
-             a->i[1],
-             a->i[2],
-             a->i[3],
-             a->i[4],
-             a->i[5],
+             gb_window_of(a),
              adaptive,
-             a->i[6] != 0};
+             !adaptive && a->i[6] != 0,
+             adaptive ? 0 : a->i[7]};
   return g;
 }
 
@@ -396,36 +380,33 @@ static bgeom bgeom_of(const gb_tensor *x, double eps) {
   return g;
 }
 
-extern "C" gb_status gb_cuda_batch_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+typedef void (*bn_kernel)(bgeom, const float *, const float *, const float *, float *, float *);
+
+/* One block per channel of x = in[xk] (forward: in[0]; backward: in[1] after gout): kernel k
+ * over the first three inputs, made contiguous, into out[0] and the (2,C) out[1]. */
+static gb_status bn_launch(gb_state *S, const gb_opargs *a, gb_tensor **out, int xk, bn_kernel k,
+                           const char *what) {
   gb_cuda_dev *c;
   gb_device dev = out[0]->device;
   gb_status st = gb_cuda_ctx(S, dev, &c);
   if (st) return st;
   gb_tensor *in[3];
-  if ((st = contig_inputs(S, a, 3, in))) return st;
-  bgeom g = bgeom_of(in[0], a->f[0]);
+  if ((st = gb_opargs_contiguous(S, a, 3, in))) return st;
+  bgeom g = bgeom_of(in[xk], a->f[0]);
   if (g.c > 0)
-    k_batch_norm<<<(unsigned)g.c, BN_THREADS, 0, c->stream>>>(
-        g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(out[0]),
-        gb_tensor_f32(out[1]));
-  release_inputs(S, in, 3);
-  GB_LAUNCHED(S, dev, c, "batch_norm kernel");
+    k<<<(unsigned)g.c, BN_THREADS, 0, c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
+                                                   gb_tensor_f32(in[2]), gb_tensor_f32(out[0]),
+                                                   gb_tensor_f32(out[1]));
+  gb_tensors_release(S, in, 3);
+  GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
 }
 
+extern "C" gb_status gb_cuda_batch_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
+  return bn_launch(S, a, out, 0, k_batch_norm, "batch_norm kernel");
+}
+
+/* (gout, x, w [, the forward's statistics: recomputed here]) */
 extern "C" gb_status gb_cuda_batch_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  gb_cuda_dev *c;
-  gb_device dev = out[0]->device;
-  gb_status st = gb_cuda_ctx(S, dev, &c);
-  if (st) return st;
-  gb_tensor *in[3];
-  if ((st = contig_inputs(S, a, 3, in))) return st;
-  bgeom g = bgeom_of(in[1], a->f[0]);
-  if (g.c > 0)
-    k_batch_norm_backward<<<(unsigned)g.c, BN_THREADS, 0, c->stream>>>(
-        g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(out[0]),
-        gb_tensor_f32(out[1]));
-  release_inputs(S, in, 3);
-  GB_LAUNCHED(S, dev, c, "batch_norm_backward kernel");
-  return GB_OK;
+  return bn_launch(S, a, out, 1, k_batch_norm_backward, "batch_norm_backward kernel");
 }

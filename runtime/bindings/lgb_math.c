@@ -8,6 +8,7 @@
 #include "gb_fn.h"
 #include "gb_kernels.h"
 #include "gb_state.h"
+#include "gb_window.h"
 #include "lgb.h"
 
 static int push_result(lua_State *L, gb_state *S, gb_status st, gb_tensor **r) {
@@ -458,13 +459,19 @@ static int l_pad(lua_State *L) {
   return push_result(L, S, gb_op_run(S, GB_OP_PAD, &a, &r), &r);
 }
 
-/* gb.max_pool2d(x, kh, kw, sh, sw, ph, pw) -> (N, C, OH, OW); a recorded call also makes the
- * argmax indices, which only its tape node keeps */
+/* gb._max_pool2d(x, kh, kw, sh, sw, ph, pw [, dh=1, dw=1, ceil_mode=false]) -> (N, C, OH, OW);
+ * a recorded call also makes the argmax indices, which only its tape node keeps */
 static int l_max_pool2d(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *r[GB_MAXOUT] = {NULL, NULL};
   gb_opargs a = {.in = {gbL_check_tensor(L, 1)}, .nin = 1};
   window_args(L, 2, &a);
+  a.i[GB_WIN_DH] = luaL_optinteger(L, 8, 1);
+  a.i[GB_WIN_DW] = luaL_optinteger(L, 9, 1);
+  a.i[GB_WIN_CEIL] = lua_toboolean(L, 10);
+  if (a.i[GB_WIN_DH] < 1 || a.i[GB_WIN_DW] < 1) /* the row reads 0 as 1 */
+    return luaL_error(L, "max_pool2d: dilation %Ix%I must be >= 1", (LUAI_UACINT)a.i[GB_WIN_DH],
+                      (LUAI_UACINT)a.i[GB_WIN_DW]);
   gb_status st = gb_op_run(S, GB_OP_MAX_POOL2D, &a, r);
   gb_tensor_release(S, r[1]);
   return push_result(L, S, st, &r[0]);

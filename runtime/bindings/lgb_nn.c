@@ -34,7 +34,8 @@ static int l_conv2d(lua_State *L) {
   return push_result(L, S, gb_op_run(S, GB_OP_CONV2D, &a, &r), &r);
 }
 
-/* gb._avg_pool2d(x, kh, kw, sh, sw, ph, pw, count_include_pad) -> (N, C, OH, OW) */
+/* gb._avg_pool2d(x, kh, kw, sh, sw, ph, pw, count_include_pad [, ceil_mode=false
+ * [, divisor_override (nil: none)]]) -> (N, C, OH, OW) */
 static int l_avg_pool2d(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_tensor *r;
@@ -42,6 +43,12 @@ static int l_avg_pool2d(lua_State *L) {
   window_args(L, 2, &a);
   luaL_checktype(L, 8, LUA_TBOOLEAN);
   a.i[6] = lua_toboolean(L, 8);
+  a.i[GB_WIN_CEIL] = lua_toboolean(L, 9);
+  if (!lua_isnoneornil(L, 10)) {
+    a.i[7] = luaL_checkinteger(L, 10);
+    if (a.i[7] < 1) /* the row reads 0 as none */
+      return luaL_error(L, "avg_pool2d: divisor_override must be > 0, got %I", (LUAI_UACINT)a.i[7]);
+  }
   return push_result(L, S, gb_op_run(S, GB_OP_AVG_POOL2D, &a, &r), &r);
 }
 

@@ -677,6 +677,9 @@ gb_status gb_infer_pool2d(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspe
   gb_status st;
   if ((st = need_nchw(S, op, x)) || (st = window_out(S, op, a, x->shape[2], x->shape[3], &oh, &ow)))
     return st;
+  if (op == GB_OP_AVG_POOL2D && a->i[7] < 0) /* PyTorch refuses 0 too; here 0 means none */
+    return gb_errorf(S, GB_EARG, "%s: divisor_override must be > 0, got %lld", NAME,
+                     (long long)a->i[7]);
   int64_t shape[4] = {x->shape[0], x->shape[1], oh, ow};
   set_out(o, 0, 4, shape, GB_F32);
   return GB_OK;

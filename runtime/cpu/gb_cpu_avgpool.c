@@ -1,7 +1,8 @@
 /* gb_cpu_avgpool.c — average pooling on (N,C,H,W): fixed windows (avg_pool2d, PyTorch's
- * AvgPool2d with ceil_mode off) and adaptive ones (adaptive_avg_pool2d: output cell o of n
- * covers [floor(o*H/n), ceil((o+1)*H/n))), each with its backward, which spreads a cell's
- * gradient evenly over the cell's window. */
+ * AvgPool2d: count_include_pad i6, divisor_override i7, ceil_mode i11, whose overhanging last
+ * windows count only what lies inside the padded input) and adaptive ones (adaptive_avg_pool2d:
+ * output cell o of n covers [floor(o*H/n), ceil((o+1)*H/n))), each with its backward, which spreads
+ * a cell's gradient evenly over the cell's window. */
 #include <string.h>
 
 #include "gb_cpu.h"
@@ -29,7 +30,9 @@ static cell cell_of(gb_opid id, const gb_opargs *a, int64_t h, int64_t w, int64_
     /* count_include_pad: the window as far as it lies in the padded image */
     int64_t py1 = hi_clip(y1, h + a->i[4]), px1 = hi_clip(x1, w + a->i[5]);
     c.y0 = lo_clip(y0), c.x0 = lo_clip(x0), c.y1 = hi_clip(y1, h), c.x1 = hi_clip(x1, w);
-    c.div = a->i[6] ? (double)((py1 - y0) * (px1 - x0)) : (double)((c.y1 - c.y0) * (c.x1 - c.x0));
+    c.div = a->i[7]   ? (double)a->i[7] /* divisor_override */
+            : a->i[6] ? (double)((py1 - y0) * (px1 - x0))
+                      : (double)((c.y1 - c.y0) * (c.x1 - c.x0));
   } else {
     c.y0 = oy * h / oh, c.y1 = ((oy + 1) * h + oh - 1) / oh;
     c.x0 = ox * w / ow, c.x1 = ((ox + 1) * w + ow - 1) / ow;

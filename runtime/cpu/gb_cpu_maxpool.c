@@ -3,15 +3,18 @@
  * backward, writes its offset in the (H,W) plane as output 1; the backward row adds each
  * output's gradient at that offset, so no window is searched twice. Planes run in parallel
  * on the worker pool (gb_cpu_parallel.h); a 2x2 window of stride 2 without padding (the
- * common CNN block) has its own loop. */
+ * common CNN block) has its own loop. Dilation spaces the taps; with ceil_mode the last
+ * windows may hang over the input's end, and only their part inside is read (gb_window.h). */
 #include <math.h>
 #include <string.h>
 
 #include "gb_cpu.h"
 #include "gb_cpu_parallel.h"
+#include "gb_window.h"
 
 typedef struct pool_geom {
-  int64_t planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow;
+  int64_t planes, h, w, oh, ow;
+  gb_window k;
 } pool_geom;
 
 typedef struct pool_job {
@@ -29,22 +32,31 @@ static int64_t planes_per_job(const pool_geom *g) {
   return per < 1 ? 1 : per;
 }
 
+/* The taps [*k0, *k1) of a window starting at s0 (taps s0 + k*d, k < kn) inside 0..n-1. */
+static void taps_inside(int64_t s0, int64_t kn, int64_t d, int64_t n, int64_t *k0, int64_t *k1) {
+  *k0 = s0 < 0 ? -s0 / d + (-s0 % d != 0) : 0; /* ceil(-s0 / d), without overflow */
+  int64_t last = n - 1 - s0;                   /* tap k is inside while k*d <= last */
+  *k1 = last < 0 ? 0 : last / d + 1;
+  if (*k1 > kn) *k1 = kn;
+}
+
 /* One window (oy, ox) of one plane: offset of its first maximum, -1 if it lies wholly in the
- * padding. Only the part inside the image is read, so a huge padded kernel costs no more. */
+ * padding. Only the taps inside the image are read, so a huge padded kernel costs no more. */
 static int64_t window_argmax(const pool_geom *g, const float *plane, int64_t oy, int64_t ox) {
-  int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
-  int64_t ky1 = g->h - y0 < g->kh ? g->h - y0 : g->kh, kx1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
-  int64_t ky0 = y0 < 0 ? -y0 : 0, kx0 = x0 < 0 ? -x0 : 0;
+  const gb_window *k = &g->k;
+  int64_t y0 = oy * k->sh - k->ph, x0 = ox * k->sw - k->pw, ky0, ky1, kx0, kx1;
+  taps_inside(y0, k->kh, k->dh, g->h, &ky0, &ky1);
+  taps_inside(x0, k->kw, k->dw, g->w, &kx0, &kx1);
   if (ky0 >= ky1 || kx0 >= kx1) return -1;
-  int64_t best = (y0 + ky0) * g->w + x0 + kx0;
+  int64_t best = (y0 + ky0 * k->dh) * g->w + x0 + kx0 * k->dw;
   float bv = plane[best];
   for (int64_t ky = ky0; ky < ky1; ky++) {
-    const float *row = plane + (y0 + ky) * g->w + x0;
+    int64_t rowat = (y0 + ky * k->dh) * g->w + x0;
     for (int64_t kx = kx0; kx < kx1; kx++) {
-      float v = row[kx];
+      int64_t at = rowat + kx * k->dw;
+      float v = plane[at];
       /* branch-free: random data mispredicts a branch half the time */
       int take = (bv == bv) & ((v != v) | (v > bv));
-      int64_t at = (y0 + ky) * g->w + x0 + kx;
       best = take ? at : best;
       bv = take ? v : bv;
     }
@@ -81,11 +93,19 @@ static void plane_2x2(const pool_geom *g, const float *plane, float *y, int64_t 
   }
 }
 
+/* 2x2 windows of stride 2, no padding or dilation, each inside the image (not ceil_mode's
+ * last, overhanging ones) */
+static bool is_2x2(const pool_geom *g) {
+  const gb_window *k = &g->k;
+  return k->kh == 2 && k->kw == 2 && k->sh == 2 && k->sw == 2 && k->ph == 0 && k->pw == 0 &&
+         k->dh == 1 && k->dw == 1 && 2 * g->oh <= g->h && 2 * g->ow <= g->w;
+}
+
 static void pool_forward_job(void *ctx, int worker, int64_t job) {
   (void)worker;
   const pool_job *j = ctx;
   const pool_geom *g = &j->g;
-  bool fast = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
+  bool fast = is_2x2(g);
   int64_t p1 = (job + 1) * j->per_job < g->planes ? (job + 1) * j->per_job : g->planes;
   for (int64_t p = job * j->per_job; p < p1; p++) {
     const float *plane = j->x + p * g->h * g->w;
@@ -106,7 +126,7 @@ static void pool_forward_job(void *ctx, int worker, int64_t job) {
 
 static pool_geom geom_of(const gb_opargs *a, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh,
                          int64_t ow) {
-  pool_geom g = {n * c, h, w, a->i[0], a->i[1], a->i[2], a->i[3], a->i[4], a->i[5], oh, ow};
+  pool_geom g = {n * c, h, w, oh, ow, gb_window_of(a)};
   return g;
 }
 

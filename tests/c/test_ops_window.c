@@ -1,8 +1,10 @@
-/* test_ops_window.c — the window options of the convolution rows (dilation i9/i10, groups
- * i11: gb_window.h) at awkward sizes: conv2d and its two backward rows against naive double
- * loops written here, through the rows' own kernels and through oneDNN (gb_dnnl_set_mode
- * OFF and ALWAYS), then the tape's gradients of x, w and b against central finite
- * differences, and the shape rules' refusals. test_ops.c covers the plain windows. */
+/* test_ops_window.c — the window options of the convolution and pooling rows (gb_window.h)
+ * at awkward sizes: conv2d with dilation and groups, and its two backward rows, against naive
+ * double loops written here, through the rows' own kernels and through oneDNN
+ * (gb_dnnl_set_mode OFF and ALWAYS); max_pool2d with dilation and ceil_mode, avg_pool2d with
+ * ceil_mode, count_include_pad and divisor_override, forward and backward rows against naive
+ * windows; the tape's gradients against central finite differences; the shape rules'
+ * refusals. test_ops.c covers the plain windows. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +279,165 @@ static void check_conv_errors(gb_state *S) {
   gb_tensors_release(S, rel, 6);
 }
 
+/* ---- pooling: x (n,c,h,w); max (dilation, ceil_mode) and avg (ceil_mode, count_include_pad,
+ * divisor_override) ---- */
+
+typedef struct pool_case {
+  bool max;
+  int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw;
+  bool ceil, include_pad;
+  int64_t divisor; /* 0: none */
+  int64_t oh, ow;  /* PyTorch's sizes, worked out by hand in the comments */
+  const char *what;
+} pool_case;
+
+static const pool_case POOL_CASES[] = {
+    /* (7 + 2 - 2*2 - 1 + 1) // 2 + 1 = 3, last start 4 < 8; (8 + 0 - 1*1 - 1 + 1) // 2 + 1 = 4 */
+    {true, 2, 3, 7, 8, 3, 2, 2, 2, 1, 0, 2, 1, true, false, 0, 3, 4,
+     "max 3x2/2 pad 1x0 dil 2x1 ceil"},
+    /* ceil: (5 - 2 + 1) // 2 + 1 = 3 rows, (7 - 2 + 1) // 2 + 1 = 4 columns: the 2x2 path's
+     * overhanging last windows */
+    {true, 1, 2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1, true, false, 0, 3, 4, "max 2x2/2 ceil, odd sizes"},
+    /* (6 + 2 - 3 + 2) // 3 + 1 = 3: start 6 >= 6 + 1? no: 3 rows; w (5 + 2 - 3 + 2) // 3 + 1 = 3,
+     * last start 6 >= 5 + 1: dropped -> 2 */
+    {true, 1, 2, 6, 5, 3, 3, 3, 3, 1, 1, 1, 1, true, false, 0, 3, 2, "max 3x3/3 pad 1 ceil, drop"},
+    {false, 2, 2, 6, 7, 3, 3, 2, 2, 1, 1, 1, 1, true, true, 0, 4, 4, "avg 3x3/2 pad 1 ceil"},
+    /* (5 + 2 - 2 + 1) // 2 + 1 = 4, last start 6 >= 5 + 1: dropped -> 3; (6 + 2 - 3 + 1) // 2 + 1 =
+       4 */
+    {false, 1, 3, 5, 6, 2, 3, 2, 2, 1, 1, 1, 1, true, false, 0, 3, 4, "avg exclude pad, ceil"},
+    {false, 1, 2, 5, 5, 2, 2, 2, 2, 0, 0, 1, 1, true, true, 3, 3, 3, "avg divisor 3, ceil"},
+    {false, 2, 2, 4, 9, 1, 4, 1, 3, 0, 2, 1, 1, true, false, 0, 4, 4, "avg 1x4/1x3 pad 0x2 ceil"},
+};
+
+static gb_opargs pool_args(const pool_case *g) {
+  gb_opargs a = {.nin = 1};
+  int64_t i[12] = {g->kh,          g->kw,      g->sh, g->sw, g->ph, g->pw,
+                   g->include_pad, g->divisor, 0,     1,     1,     g->ceil};
+  if (g->max) i[6] = 0, i[7] = 0, i[9] = g->dh, i[10] = g->dw;
+  memcpy(a.i, i, sizeof i);
+  return a;
+}
+
+/* y and, for the gradient gy, gx of one pooling case, by naive windows */
+static void pool_reference(const pool_case *g, const gb_tensor *x, const gb_tensor *gy, double *y,
+                           double *gx) {
+  for (int64_t p = 0; p < g->n * g->c; p++)
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        int64_t yi = (p * g->oh + oy) * g->ow + ox, y0 = oy * g->sh - g->ph,
+                x0 = ox * g->sw - g->pw;
+        int64_t best = -1, inside = 0;
+        double sum = 0;
+        for (int64_t ky = 0; ky < g->kh; ky++)
+          for (int64_t kx = 0; kx < g->kw; kx++) {
+            int64_t iy = y0 + ky * g->dh, ix = x0 + kx * g->dw;
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+            int64_t xi = (p * g->h + iy) * g->w + ix;
+            if (best < 0 || at(x, xi) > at(x, best)) best = xi;
+            sum += at(x, xi), inside++;
+          }
+        if (g->max) {
+          y[yi] = at(x, best); /* every case's windows touch the input */
+          gx[best] += at(gy, yi);
+          continue;
+        }
+        /* the padded window: up to h + ph, w + pw */
+        int64_t y1 = y0 + g->kh < g->h + g->ph ? y0 + g->kh : g->h + g->ph;
+        int64_t x1 = x0 + g->kw < g->w + g->pw ? x0 + g->kw : g->w + g->pw;
+        double div = g->divisor       ? (double)g->divisor
+                     : g->include_pad ? (double)((y1 - y0) * (x1 - x0))
+                                      : (double)inside;
+        y[yi] = sum / div;
+        for (int64_t iy = y0 < 0 ? 0 : y0; iy < y0 + g->kh && iy < g->h; iy++)
+          for (int64_t ix = x0 < 0 ? 0 : x0; ix < x0 + g->kw && ix < g->w; ix++)
+            gx[(p * g->h + iy) * g->w + ix] += at(gy, yi) / div;
+      }
+}
+
+static double pool_loss(gb_state *S, gb_opid id, gb_opargs *a, const gb_tensor *r) {
+  gb_tensor *y[2] = {NULL, NULL};
+  if (gb_op_run(S, id, a, y)) return NAN;
+  double s = 0;
+  for (int64_t i = 0; i < y[0]->numel; i++)
+    s += at(y[0], i) * at(r, i);
+  gb_tensor_release(S, y[0]), gb_tensor_release(S, y[1]);
+  return s;
+}
+
+static void check_pool_case(gb_state *S, const pool_case *g) {
+  gb_opid fwd = g->max ? GB_OP_MAX_POOL2D : GB_OP_AVG_POOL2D;
+  const char *name = gb_ops[fwd].name;
+  gb_tensor *x = frand(S, 4, (int64_t[]){g->n, g->c, g->h, g->w});
+  gb_tensor *gy = frand(S, 4, (int64_t[]){g->n, g->c, g->oh, g->ow}), *leaf, *y[2] = {NULL, NULL};
+  double *ry = calloc((size_t)gy->numel, sizeof(double)),
+         *rgx = calloc((size_t)x->numel, sizeof(double));
+  pool_reference(g, x, gy, ry, rgx);
+  /* forward on a leaf (max: the recorded call also saves the argmax), tape backward with gy */
+  gb_fn_clone(S, x, &leaf);
+  leaf->requires_grad = true;
+  gb_opargs a = pool_args(g);
+  a.in[0] = leaf;
+  CHECK(gb_op_run(S, fwd, &a, y) == GB_OK, "%s %s: %s", name, g->what, gb_state_error(S));
+  CHECK(y[0] && y[0]->shape[2] == g->oh && y[0]->shape[3] == g->ow, "%s %s: output %lldx%lld", name,
+        g->what, y[0] ? (long long)y[0]->shape[2] : -1LL, y[0] ? (long long)y[0]->shape[3] : -1LL);
+  conv_case label = {.what = g->what};
+  if (y[0] && y[0]->numel == gy->numel) {
+    expect(y[0], ry, gy->numel, name, "forward", &label);
+    CHECK(gb_backward(S, y[0], gy, false) == GB_OK, "%s backward: %s", name, gb_state_error(S));
+    expect(leaf->grad, rgx, x->numel, name, "tape gradient", &label);
+    /* central differences (windows' maxima are apart by more than eps on random data) */
+    bool was = gb_set_grad_enabled(S, false);
+    for (int64_t i = 0; leaf->grad && i < x->numel; i++) {
+      float *p = gb_tensor_f32(leaf) + i, keep = *p;
+      const float eps = 1e-3f;
+      *p = keep + eps;
+      double up = pool_loss(S, fwd, &a, gy);
+      *p = keep - eps;
+      double down = pool_loss(S, fwd, &a, gy);
+      *p = keep;
+      double num = (up - down) / (2.0 * eps), ana = at(leaf->grad, i);
+      if (!close_to(ana, num, 1e-2, 2e-3)) {
+        CHECK(false, "%s %s: d/dx[%lld]: tape %.7g, finite differences %.7g", name, g->what,
+              (long long)i, ana, num);
+        break;
+      }
+    }
+    gb_set_grad_enabled(S, was);
+  }
+  gb_tensor_release(S, y[0]), gb_tensor_release(S, y[1]);
+  free(ry), free(rgx);
+  gb_tensor_release(S, leaf), gb_tensor_release(S, x), gb_tensor_release(S, gy);
+}
+
+static void check_pool_errors(gb_state *S) {
+  gb_tensor *x = frand(S, 4, (int64_t[]){1, 1, 2, 2});
+  gb_opargs a = {.in = {x}, .nin = 1, .i = {3, 3, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1}};
+  expect_error(S, GB_OP_MAX_POOL2D, &a, GB_ESHAPE,
+               "max_pool2d: kernel 3x3 is larger than the padded input 2x2");
+  a.i[2] = a.i[3] = 2; /* ceil_mode: (2 - 3 + 1) // 2 + 1 = 1 */
+  gb_tensor *y[2] = {NULL, NULL};
+  CHECK(gb_op_run(S, GB_OP_MAX_POOL2D, &a, y) == GB_OK && y[0]->shape[2] == 1 &&
+            y[0]->shape[3] == 1,
+        "max_pool2d 3x3/2 ceil over 2x2: %s", gb_state_error(S));
+  gb_tensor_release(S, y[0]);
+  a.i[2] = a.i[3] = INT64_MAX; /* ceil rounding must not overflow: (2 - 3) + (2^63 - 2) */
+  CHECK(gb_op_run(S, GB_OP_MAX_POOL2D, &a, y) == GB_OK && y[0]->shape[2] == 1,
+        "max_pool2d 3x3/huge ceil over 2x2: %s", gb_state_error(S));
+  gb_tensor_release(S, y[0]);
+  a.i[0] = a.i[1] = INT64_MAX, a.i[2] = a.i[3] = 1;
+  expect_error(S, GB_OP_MAX_POOL2D, &a, GB_ESHAPE,
+               "max_pool2d: kernel 9223372036854775807x9223372036854775807 is larger than the "
+               "padded input 2x2");
+  a.i[0] = a.i[1] = 2, a.i[GB_WIN_DH] = INT64_MAX;
+  expect_error(S, GB_OP_MAX_POOL2D, &a, GB_ESHAPE,
+               "max_pool2d: kernel 2x2 with dilation 9223372036854775807x1 and stride 1x1 is too "
+               "large");
+  gb_opargs v = {.in = {x}, .nin = 1, .i = {2, 2, 2, 2, 0, 0, 1, -3}};
+  expect_error(S, GB_OP_AVG_POOL2D, &v, GB_EARG,
+               "avg_pool2d: divisor_override must be > 0, got -3");
+  gb_tensor_release(S, x);
+}
+
 int main(void) {
   gb_cpu_backend_register();
   gb_state *S = gb_state_new();
@@ -284,10 +445,14 @@ int main(void) {
   for (int k = 0; k < n; k++)
     check_conv_case(S, &CONV_CASES[k]);
   check_conv_errors(S);
+  int np = (int)(sizeof POOL_CASES / sizeof POOL_CASES[0]);
+  for (int k = 0; k < np; k++)
+    check_pool_case(S, &POOL_CASES[k]);
+  check_pool_errors(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);
   CHECK(m.allocated == 0, "%lld bytes still allocated after all cases", (long long)m.allocated);
   gb_state_free(S);
-  printf("%d convolution cases, %d checks, %d failures\n", n, checks, failures);
+  printf("%d convolution and %d pooling cases, %d checks, %d failures\n", n, np, checks, failures);
   return failures ? 1 : 0;
 }

@@ -440,14 +440,20 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     return true;
   }
   if (f == gb_infer_pool2d || f == gb_infer_max_pool2d || f == gb_infer_max_pool2d_backward) {
-    if (v > 1) return false;
-    int64_t w0[6] = {2, 2, 2, 2, 1, 1}, w1[6] = {3, 3, 1, 1, 0, 0};
-    memcpy(a->i, v == 0 ? w0 : w1, sizeof w0);
+    if (v > 2) return false;
+    /* v 2: ceil_mode (i11) with dilation 2x1 (max: i9, i10) or divisor_override 5 (avg: i7):
+     * 3x2 windows, stride 2, padding 1x0 over 5x6 -> 2x3 (max), 3x3 (avg) */
+    static const int64_t w[3][12] = {
+        {2, 2, 2, 2, 1, 1}, {3, 3, 1, 1, 0, 0}, {3, 2, 2, 2, 1, 0, 0, 5, 0, 2, 1, 1}};
+    memcpy(a->i, w[v], sizeof w[v]);
+    bool avg = f == gb_infer_pool2d;
+    if (avg) a->i[9] = a->i[10] = 0; /* avg_pool2d has no dilation */
+    int64_t oh = v < 2 ? 3 : avg ? 3 : 2, ow = v < 2 ? 4 : 3;
     gb_tensor *x = make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0);
     if (f == gb_infer_max_pool2d_backward) { /* gout (2,3,OH,OW), the CPU forward's indices */
-      add_in(c, make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0), false);
+      add_in(c, make(S, SHAPE(2, 3, oh, ow), GB_F32, MIXED, 0), false);
       gb_opargs fa = {.in = {x}, .nin = 1};
-      memcpy(fa.i, a->i, sizeof w0);
+      memcpy(fa.i, a->i, sizeof w[v]);
       a->i[6] = 5, a->i[7] = 6; /* the input's H, W */
       gb_tensor *o[2] = {NULL, NULL};
       x->requires_grad = true; /* a recorded call: it makes the indices */
@@ -458,20 +464,25 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     } else {
       add_in(c, x, false);
     }
-    c->what = v == 0 ? "2x2/2 pad 1" : "3x3/1";
+    c->what = v == 0 ? "2x2/2 pad 1" : v == 1 ? "3x3/1" : "3x2/2 pad 1x0 ceil, dilation or divisor";
     return true;
   }
   if (f == gb_infer_avg_pool2d_backward) { /* (gout, x) for avg_pool2d or adaptive_avg_pool2d */
     bool adaptive = id == GB_OP_ADAPTIVE_AVG_POOL2D_BACKWARD;
-    if (v > (adaptive ? 0 : 1)) return false;
-    int64_t w0[7] = {2, 2, 2, 2, 1, 1, 1}, w1[7] = {3, 3, 1, 1, 0, 0, 0}; /* both give 3x4 */
+    if (v > (adaptive ? 0 : 2)) return false;
+    /* all give 3x4; v 2: 3x3/2 pad 1, ceil_mode (i11), divisor_override 7 (i7) */
+    static const int64_t w[3][12] = {
+        {2, 2, 2, 2, 1, 1, 1}, {3, 3, 1, 1, 0, 0, 0}, {3, 3, 2, 2, 1, 1, 0, 7, 0, 0, 0, 1}};
     if (adaptive)
       a->i[0] = 3, a->i[1] = 4;
     else
-      memcpy(a->i, v == 0 ? w0 : w1, sizeof w0);
+      memcpy(a->i, w[v], sizeof w[v]);
     add_in(c, make(S, SHAPE(2, 3, 3, 4), GB_F32, MIXED, 0), false);
     add_in(c, make(S, SHAPE(2, 3, 5, 6), GB_F32, MIXED, 0), false);
-    c->what = adaptive ? "5x6 -> 3x4" : v == 0 ? "2x2/2 pad 1, padding counted" : "3x3/1";
+    c->what = adaptive ? "5x6 -> 3x4"
+              : v == 0 ? "2x2/2 pad 1, padding counted"
+              : v == 1 ? "3x3/1"
+                       : "3x3/2 pad 1 ceil, divisor 7";
     return true;
   }
   if (f == gb_infer_adaptive_pool2d) {

@@ -59,6 +59,17 @@ describe('convolution options', function()
       tostring(nn.Conv2d(6, 4, {3, 2}, { groups = 2, padding = 'same' })))
   end)
 
+  it('take an unbatched input as a batch of one', function()
+    local c, p = nn.Conv2d(4, 6, 3, { groups = 2, padding = 1 }), nn.MaxPool1d(2)
+    local x = gb.randn(4, 5, 7)
+    local want = c(x:unsqueeze(1)):select(1, 1)
+    assert.are.same({ 6, 5, 7 }, c(x).shape)
+    assert.is_true((c(x) - want):abs():max():item() == 0)
+    assert.are.same({ 4, 2 }, p(gb.randn(4, 5)).shape)
+    assert.has_error(function() c(gb.ones(3, 5, 7)) end,
+      'Conv2d: expected input (N, 4, H, W), got (3,5,7)')
+  end)
+
   it('name what is wrong', function()
     assert.has_error(function() nn.Conv2d(4, 6, 3, { groups = 3 }) end,
       'Conv2d: in_channels (4) and out_channels (6) must be divisible by groups (3)')
@@ -104,5 +115,52 @@ describe('convolution options', function()
     assert.matches('conv2d: kernel 3x3 with dilation 4611686018427387904x1 and stride 1x1 is too '
       .. 'large', err(gb.ones(1, 4, 5, 5), gb.ones(5, 4, 3, 3), gb.ones(5), 3, 3, 1, 1, 0, 0,
       1 << 62, 1, 1), 1, true)
+  end)
+end)
+
+describe('pooling options', function()
+  it('read sizes as PyTorch and print what differs from the defaults', function()
+    local p = nn.MaxPool2d(3, { stride = 2, dilation = { 1, 2 }, ceil_mode = true })
+    assert.are.same({ {3, 3}, {2, 2}, {0, 0}, {1, 2} }, { p.kernel_size, p.stride, p.padding,
+      p.dilation })
+    assert.are.equal('MaxPool2d(kernel 3x3, stride 2x2, padding 0x0, dilation 1x2, ceil_mode=true)',
+      tostring(p))
+    assert.are.equal('AvgPool1d(kernel 4, stride 4, padding 1, count_include_pad=false)',
+      tostring(nn.AvgPool1d(4, { padding = 1, count_include_pad = false })))
+    assert.are.equal('AvgPool2d(kernel 2x2, stride 2x2, padding 0x0, divisor_override=3)',
+      tostring(nn.AvgPool2d(2, { divisor_override = 3 })))
+    -- ceil_mode: a window hanging over the end counts; one starting past the input does not
+    assert.are.same({ 1, 1, 3, 4 }, nn.MaxPool2d(2, { ceil_mode = true })(gb.ones(1, 1, 5, 7)).shape)
+    assert.are.same({ 1, 1, 1, 1 },
+      nn.MaxPool2d(3, { stride = 2, ceil_mode = true })(gb.ones(1, 1, 2, 2)).shape)
+    assert.are.same({ 1, 1, 2 }, nn.AvgPool1d(2, { stride = 2, padding = 1,
+      ceil_mode = true })(gb.ones(1, 1, 2)).shape) -- (2 + 2 - 2 + 1) // 2 + 1 = 2, not 3
+  end)
+
+  it('name what is wrong', function()
+    assert.has_error(function() nn.MaxPool2d(2, { return_indices = true }) end,
+      "MaxPool2d: unknown option 'return_indices'")
+    assert.has_error(function() nn.AvgPool1d(2, { divisor_override = 2 }) end,
+      "AvgPool1d: unknown option 'divisor_override'")
+    assert.has_error(function() nn.AvgPool2d(2, { divisor_override = 0 }) end,
+      'AvgPool2d: divisor_override must be a positive integer, got 0')
+    assert.has_error(function() nn.MaxPool2d(2, { dilation = 0 }) end,
+      'MaxPool2d: dilation must be a positive integer or {h, w}, got 0')
+    assert.has_error(function() nn.MaxPool1d({2, 2}) end,
+      'MaxPool1d: kernel_size must be a positive integer, got {2, 2}')
+    assert.has_error(function() nn.MaxPool2d(2, { ceil_mode = 1 }) end,
+      "MaxPool2d: option 'ceil_mode' expects a boolean, got number")
+    assert.has_error(function() nn.MaxPool2d(2)(gb.ones(2, 1, 1, 4, 4)) end,
+      'MaxPool2d: expected input (N, C, H, W), got (2,1,1,4,4)')
+    assert.has_error(function() nn.AvgPool1d(2)(gb.ones(4)) end,
+      'AvgPool1d: expected input (N, C, L), got (4)')
+    -- no output: the (dilated) kernel does not fit, ceil_mode or not
+    assert.has_error(function() nn.MaxPool2d(3, { stride = 1, ceil_mode = true })(gb.ones(1, 1, 2, 2)) end,
+      'max_pool2d: kernel 3x3 is larger than the padded input 2x2')
+    assert.has_error(function() nn.MaxPool1d(2, { dilation = 4 })(gb.ones(1, 1, 4)) end,
+      'max_pool2d: kernel 1x2 with dilation 1x4 spans 1x5, more than the padded input 1x4')
+    assert.has_error(function() nn.AvgPool2d(2, { padding = 2 })(gb.ones(1, 1, 4, 4)) end,
+      'avg_pool2d: kernel 2x2, stride 2x2, padding 2x2: sizes and strides must be >= 1 and padding '
+      .. 'at most half the kernel')
   end)
 end)

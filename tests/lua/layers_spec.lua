@@ -66,8 +66,6 @@ describe('AvgPool2d and AdaptiveAvgPool2d', function()
       local pool = nn.AvgPool2d({ 3, 2 }, { stride = { 2, 1 }, padding = { 1, 1 }, count_include_pad = inc })
       check(inc and 'avg_inc' or 'avg_exc', pool(x), { x = x })
     end
-    assert.has_error(function() nn.AvgPool2d(2, { ceil_mode = true }) end,
-      'AvgPool2d: ceil_mode=true is not supported')
     assert.has_error(function() nn.AvgPool2d(2, { pading = 1 }) end, "AvgPool2d: unknown option 'pading'")
   end)
 

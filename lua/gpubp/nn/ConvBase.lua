@@ -84,7 +84,7 @@ end
 
 function ConvBase:forward(x)
   local dims = self.dims
-  local x4 = window.as_nchw(self:class_name(), x, dims, self.in_channels)
+  local x4, unbatched = window.as_nchw(self:class_name(), x, dims, self.in_channels)
   local b = self.bias or gb.zeros({ self.out_channels }, { device = x.device })
   local w = self.weight
   if dims == 1 then w = w:view(self.out_channels, self.in_channels // self.groups, 1, -1) end
@@ -105,7 +105,7 @@ function ConvBase:forward(x)
       y = y:narrow(d, 2, y:size(d) - 1)
     end
   end
-  return window.from_nchw(y, dims)
+  return window.from_nchw(y, dims, unbatched)
 end
 
 function ConvBase:__tostring()

@@ -21,6 +21,7 @@ local CLASSES = {
   -- issue 15 (branch nn)
   'BatchNorm2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'Conv1d', 'Dropout2d', 'ModuleList',
   'ModuleDict', 'BCELoss', 'SmoothL1Loss', 'HuberLoss', 'KLDivLoss', 'SiLU', 'ELU', 'Softplus',
+  'MaxPool1d', 'AvgPool1d',
 }
 for _, name in ipairs(CLASSES) do entries[name] = 'gpubp.nn.' .. name end
 

@@ -46,24 +46,27 @@ function window.args2d(k, s, p, d)
   return k[1], k[2], s[1], s[2], p[1], p[2], d[1], d[2]
 end
 
--- The input as (N, C, H, W) for a layer of `dims` spatial dims whose input must be
--- (N, <channels or any>, <dims sizes>): a 3-d input of a 1-d layer is viewed as
--- (N, C, 1, L). Raises "<callee>: expected input (N, C, H, W), got (<shape>)" (the channel
--- count in place of C when given).
+-- The input as (N, C, H, W) for a layer of `dims` spatial dims, and whether it came unbatched:
+-- (N, C, <dims sizes>) or, as PyTorch also takes, (C, <dims sizes>) (a batch of one); a 1-d
+-- layer's (N, C, L) is viewed as (N, C, 1, L). Raises "<callee>: expected input (N, C, H, W),
+-- got (<shape>)" (the channel count in place of C when given; L for 1-d layers).
 function window.as_nchw(callee, x, dims, channels)
-  local want = dims + 2
-  if x:dim() ~= want or (channels and x:size(2) ~= channels) then
+  local unbatched = x:dim() == dims + 1
+  if unbatched then x = x:unsqueeze(1) end
+  if x:dim() ~= dims + 2 or (channels and x:size(2) ~= channels) then
     errors.raisef('%s: expected input (N, %s, %s), got (%s)', callee,
       channels and tostring(channels) or 'C', dims == 2 and 'H, W' or 'L',
-      table.concat(x.shape, ','))
+      table.concat(unbatched and x:squeeze(1).shape or x.shape, ','))
   end
-  if dims == 1 then return x:view(x:size(1), x:size(2), 1, x:size(3)) end
-  return x
+  if dims == 1 then x = x:unsqueeze(3) end
+  return x, unbatched
 end
 
--- The output of a 1-d layer back as (N, C, L).
-function window.from_nchw(y, dims)
-  if dims == 1 then return y:select(3, 1) end
+-- A layer's (N, C, H, W) output in the input's form: (N, C, L) for a 1-d layer, without the
+-- batch dim for an unbatched input.
+function window.from_nchw(y, dims, unbatched)
+  if dims == 1 then y = y:select(3, 1) end
+  if unbatched then y = y:select(1, 1) end
   return y
 end
 
