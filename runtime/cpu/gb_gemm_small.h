@@ -13,7 +13,10 @@
  * within the range measured faster than the library. Returns false, having touched nothing,
  * otherwise. Each element of C is computed by the same sequence of float operations wherever
  * it lies in C, so the result does not depend on how a caller splits C into blocks (gb_blas's
- * two halves) or on any environment variable: bit-for-bit the same run to run. */
+ * two halves) or on any environment variable: bit-for-bit the same run to run. One seam: the
+ * range is judged per call, so a product over 2^24 multiply-adds whose halves are within it
+ * gets these kernels when gb_blas splits it (two threads) and the library's bits when it runs
+ * whole (one thread, or while another thread holds gb_blas's helper). */
 bool gb_gemm_small(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
