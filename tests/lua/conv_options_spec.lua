@@ -164,3 +164,38 @@ describe('pooling options', function()
       .. 'at most half the kernel')
   end)
 end)
+
+describe('gb.nn.functional convolution and pooling', function()
+  local F = nn.functional
+  it('give what the layers give with the same weights and options', function()
+    local c = nn.Conv2d(4, 6, 3, { groups = 2, padding = 'same', dilation = { 2, 1 } })
+    local x = gb.randn(2, 4, 7, 8)
+    local opts = { groups = 2, padding = 'same', dilation = { 2, 1 } }
+    assert.are.equal(0, (F.conv2d(x, c.weight, c.bias, opts) - c(x)):abs():max():item())
+    local d = nn.Conv1d(3, 6, 4, { groups = 3, stride = 2, bias = false })
+    local x1 = gb.randn(2, 3, 11)
+    assert.are.equal(0, (F.conv1d(x1, d.weight, nil, { groups = 3, stride = 2 }) - d(x1)):abs()
+      :max():item())
+    local p = gb.randn(2, 3, 7, 6)
+    assert.are.equal(0, (F.max_pool2d(p, 3, { stride = 2, ceil_mode = true }) - nn.MaxPool2d(3,
+      { stride = 2, ceil_mode = true })(p)):abs():max():item())
+    assert.are.equal(0, (F.avg_pool2d(p, 2, { divisor_override = 3 }) - nn.AvgPool2d(2,
+      { divisor_override = 3 })(p)):abs():max():item())
+    assert.are.same({ 2, 3, 3 }, F.max_pool1d(x1, 3).shape)
+    assert.are.same({ 2, 3, 6 }, F.avg_pool1d(x1, 2, { ceil_mode = true }).shape)
+  end)
+
+  it('name what is wrong', function()
+    local x, w = gb.randn(1, 4, 5, 5), gb.randn(6, 2, 3, 3)
+    assert.has_error(function() F.conv2d(x, w, nil, { group = 2 }) end,
+      "conv2d: unknown option 'group'")
+    assert.has_error(function() F.conv2d(x, gb.randn(6, 2, 3)) end,
+      'conv2d: expected a weight (out, in/groups, kh, kw), got (6, 2, 3)')
+    assert.has_error(function() F.conv1d(x, 3) end,
+      'conv1d: expected (input, weight [, bias [, opts]]) tensors, got userdata, number, nil')
+    assert.has_error(function() F.conv2d(x, w, nil, { groups = 2, stride = 2, padding = 'same' }) end,
+      "conv2d: padding='same' is not supported for strided convolutions (stride 2x2)")
+    assert.has_error(function() F.max_pool2d(x, 2, { stride = 0 }) end,
+      'MaxPool2d: stride must be a positive integer or {h, w}, got 0')
+  end)
+end)

@@ -36,6 +36,29 @@ local function same_padding(name, k, s, d)
   return before, after
 end
 
+-- The window options of a convolution with `kernel` sizes, checked and filled in (shared by
+-- the layers and gb.nn.functional.conv1d/conv2d): {stride, padding (sizes or 'same'),
+-- dilation, groups, _pad, _pad_after (nil unless 'same' pads unevenly)}.
+function ConvBase._parse_window(name, dims, kernel, opts)
+  local w = {}
+  w.stride = window.sizes(name, 'stride', opts.stride, dims, 1)
+  w.dilation = window.sizes(name, 'dilation', opts.dilation, dims, 1)
+  w.groups = options.positive_int(name, 'groups', opts.groups)
+  local p = opts.padding
+  if p == 'valid' then p = 0 end
+  if p == 'same' then
+    w.padding = 'same'
+    w._pad, w._pad_after = same_padding(name, kernel, w.stride, w.dilation)
+  elseif type(p) == 'string' then
+    errors.raisef("%s: padding must be 'same', 'valid', a non-negative integer%s, got '%s'", name,
+      dims == 2 and ' or {h, w}' or '', p)
+  else
+    w.padding = window.sizes(name, 'padding', p, dims, 0)
+    w._pad = w.padding
+  end
+  return w
+end
+
 -- Cls(in_channels, out_channels, kernel_size, {stride=1, padding=0, dilation=1, groups=1,
 -- bias=true, device=, dtype=})
 function ConvBase:init(in_channels, out_channels, kernel_size, opts)
@@ -45,24 +68,10 @@ function ConvBase:init(in_channels, out_channels, kernel_size, opts)
   opts = options.check(name, opts, SPEC)
   self.in_channels, self.out_channels = in_channels, out_channels
   self.kernel_size = window.sizes(name, 'kernel_size', kernel_size, dims, 1)
-  self.stride = window.sizes(name, 'stride', opts.stride, dims, 1)
-  self.dilation = window.sizes(name, 'dilation', opts.dilation, dims, 1)
-  self.groups = options.positive_int(name, 'groups', opts.groups)
+  for k, v in pairs(ConvBase._parse_window(name, dims, self.kernel_size, opts)) do self[k] = v end
   if in_channels % self.groups ~= 0 or out_channels % self.groups ~= 0 then
     errors.raisef('%s: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)',
       name, in_channels, out_channels, self.groups)
-  end
-  local p = opts.padding
-  if p == 'valid' then p = 0 end
-  if p == 'same' then
-    self.padding = 'same'
-    self._pad, self._pad_after = same_padding(name, self.kernel_size, self.stride, self.dilation)
-  elseif type(p) == 'string' then
-    errors.raisef("%s: padding must be 'same', 'valid', a non-negative integer%s, got '%s'", name,
-      dims == 2 and ' or {h, w}' or '', p)
-  else
-    self.padding = window.sizes(name, 'padding', p, dims, 0)
-    self._pad = self.padding
   end
   local shape = { out_channels, in_channels // self.groups, table.unpack(self.kernel_size) }
   local topts = { device = opts.device, dtype = opts.dtype }
@@ -82,23 +91,25 @@ function ConvBase:reset_parameters()
   end
 end
 
-function ConvBase:forward(x)
-  local dims = self.dims
-  local x4, unbatched = window.as_nchw(self:class_name(), x, dims, self.in_channels)
-  local b = self.bias or gb.zeros({ self.out_channels }, { device = x.device })
-  local w = self.weight
-  if dims == 1 then w = w:view(self.out_channels, self.in_channels // self.groups, 1, -1) end
+-- x convolved with w (out, in/groups, k...) and b (out, or nil) under the window `win`
+-- (_parse_window's table); x must have in_channels channels. The layers' forward and
+-- gb.nn.functional's conv1d/conv2d.
+function ConvBase._run(name, dims, x, w, b, win, in_channels)
+  local x4, unbatched = window.as_nchw(name, x, dims, in_channels)
+  local out = w:size(1)
+  b = b or gb.zeros({ out }, { device = x.device, dtype = w.dtype })
+  local kernel = { table.unpack(w.shape, 3) }
+  if dims == 1 then w = w:unsqueeze(3) end
   -- 'same' with an odd total: pad by the larger side both ways, drop the first row/column
-  local pad, extra = self._pad, {}
-  if self._pad_after then
+  local pad, extra = win._pad, {}
+  if win._pad_after then
     pad = {}
     for i = 1, dims do
-      pad[i], extra[i] = self._pad_after[i], self._pad_after[i] - self._pad[i]
+      pad[i], extra[i] = win._pad_after[i], win._pad_after[i] - win._pad[i]
     end
   end
-  local kh, kw, sh, sw, ph, pw, dh, dw = window.args2d(self.kernel_size, self.stride, pad,
-    self.dilation)
-  local y = gb._conv2d(x4, w, b, kh, kw, sh, sw, ph, pw, dh, dw, self.groups)
+  local kh, kw, sh, sw, ph, pw, dh, dw = window.args2d(kernel, win.stride, pad, win.dilation)
+  local y = gb._conv2d(x4, w, b, kh, kw, sh, sw, ph, pw, dh, dw, win.groups)
   for i = 1, dims do
     if (extra[i] or 0) > 0 then
       local d = 4 - dims + i
@@ -106,6 +117,11 @@ function ConvBase:forward(x)
     end
   end
   return window.from_nchw(y, dims, unbatched)
+end
+
+function ConvBase:forward(x)
+  return ConvBase._run(self:class_name(), self.dims, x, self.weight, self.bias, self,
+    self.in_channels)
 end
 
 function ConvBase:__tostring()

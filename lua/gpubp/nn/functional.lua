@@ -1,7 +1,9 @@
 -- nn/functional.lua — gb.nn.functional: the stateless forms of layers a PyTorch user reaches
 -- for as torch.nn.functional: scaled_dot_product_attention (one fused row, gb._sdpa, when no
 -- explicit mask or dropout is asked for: the scores exist only in per-thread tiles) and
--- layer_norm (one fused row, gb._layer_norm).
+-- layer_norm (one fused row, gb._layer_norm); conv1d/conv2d (the fused conv2d row, options as
+-- the Conv layers': nn/ConvBase.lua) and max_pool1d/2d, avg_pool1d/2d (the pooling layers,
+-- built per call: nn/PoolBase.lua).
 
 local errors = require('gpubp.errors')
 local options = require('gpubp.options')
@@ -88,5 +90,46 @@ function F.layer_norm(x, normalized_shape, weight, bias, eps)
   end
   return gb._layer_norm(x, weight, bias, k, eps or 1e-5)
 end
+
+local CONV_OPTS = {
+  stride = options.opt(1, 'integer', 'table'),
+  padding = options.opt(0, 'integer', 'table', 'string'),
+  dilation = options.opt(1, 'integer', 'table'), groups = options.opt(1, 'integer'),
+}
+
+-- conv1d/conv2d(input, weight (out, in/groups, k...) [, bias (out) [, {stride=1, padding=0,
+-- dilation=1, groups=1}]]), as torch.nn.functional's: padding also 'same' or 'valid'
+local function conv(name, dims)
+  return function(x, w, b, opts)
+    local ConvBase = require('gpubp.nn.ConvBase')
+    if not gb.is_tensor(x) or not gb.is_tensor(w) or (b ~= nil and not gb.is_tensor(b)) then
+      errors.raisef('%s: expected (input, weight [, bias [, opts]]) tensors, got %s, %s, %s', name,
+        type(x), type(w), type(b))
+    end
+    if w:dim() ~= dims + 2 then
+      errors.raisef('%s: expected a weight (out, in/groups, %s), got %s', name,
+        dims == 2 and 'kh, kw' or 'k', shape_str(w))
+    end
+    opts = options.check(name, opts, CONV_OPTS)
+    local win = ConvBase._parse_window(name, dims, { table.unpack(w.shape, 3) }, opts)
+    return ConvBase._run(name, dims, x, w, b, win, nil)
+  end
+end
+
+F.conv1d = conv('conv1d', 1)
+F.conv2d = conv('conv2d', 2)
+
+-- max_pool1d/2d and avg_pool1d/2d(input, kernel_size [, opts]): the layer of that name with
+-- those options (errors name the layer), applied once
+local function pool(class)
+  return function(x, kernel_size, opts)
+    return gb.nn[class](kernel_size, opts)(x)
+  end
+end
+
+F.max_pool1d = pool('MaxPool1d')
+F.max_pool2d = pool('MaxPool2d')
+F.avg_pool1d = pool('AvgPool1d')
+F.avg_pool2d = pool('AvgPool2d')
 
 return F
