@@ -197,6 +197,20 @@ describe('Optimizer bookkeeping', function()
     assert.are.equal(0.5, opt.param_groups[2].lr)
   end)
 
+  -- PyTorch: SGD(params, lr=0.1).defaults['lr'] == 0.1 (the class defaults, overridden by the
+  -- constructor's options; a group's own lr does not enter them)
+  it('defaults are the class defaults overridden by the options', function()
+    local l = gb.nn.Linear(2, 2)
+    local opt = optim.SGD({ { params = { l.weight }, lr = 0.5 }, { params = { l.bias } } },
+      { lr = 0.1, momentum = 0.9 })
+    assert.are.same({ 0.1, 0.9, 0, 0, false }, { opt.defaults.lr, opt.defaults.momentum,
+      opt.defaults.dampening, opt.defaults.weight_decay, opt.defaults.nesterov })
+    local adam = optim.Adam(l)
+    assert.are.same({ 1e-3, 0.9, 0.999 }, { adam.defaults.lr, adam.defaults.betas[1],
+      adam.defaults.betas[2] })
+    assert.are.equal(0.2, optim.AdamW(l, { lr = 0.2 }).defaults.lr)
+  end)
+
   it('state_dict round trip continues identically', function()
     local p1, step1 = setup()
     local p2, step2 = setup()

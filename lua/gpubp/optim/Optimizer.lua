@@ -33,7 +33,13 @@ function Optimizer:init(params, defaults, opts)
   opts.params = nil
   local groups = params
   if #params == 0 or gb.is_tensor(params[1]) then groups = { { params = params } } end
-  self.param_groups, self.state, self.defaults = {}, {}, defaults
+  -- as PyTorch's optimizer.defaults: the class defaults overridden by the constructor's options
+  -- (what a group that names none of them gets), not the class defaults alone
+  local built = {}
+  for k, v in pairs(defaults) do
+    if opts[k] ~= nil then built[k] = opts[k] else built[k] = v end
+  end
+  self.param_groups, self.state, self.defaults = {}, {}, built
   local seen = {} -- tensor -> where it was first listed: a parameter listed twice is stepped twice
   for gi, g in ipairs(groups) do
     if type(g) ~= 'table' or gb.is_tensor(g) then
