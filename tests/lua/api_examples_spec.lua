@@ -1,7 +1,8 @@
--- api_examples_spec.lua — every ```lua block of docs/api.md, docs/training.md and
--- docs/distributed.md runs, each in a fresh environment (its own _ENV over the globals the
--- gpubp CLI sets, the generator seeded with 0, the runtime's settings put back after it), and
--- prints what its `-->` comments say; a failure names the doc, the line and the error.
+-- api_examples_spec.lua — every ```lua block of docs/api.md, docs/training.md,
+-- docs/distributed.md and README.md runs, each in a fresh environment (its own _ENV over the
+-- globals the gpubp CLI sets, the generator seeded with 0, the runtime's settings put back
+-- after it), and prints what its `-->` comments say; a failure names the doc, the line and
+-- the error.
 --
 -- Markers (docs/api.md's preface repeats them):
 --   ```lua norun: <reason>   a block that cannot run here (needs a GPU, MPI, a file the user
@@ -19,7 +20,7 @@
 
 local gb = require 'gpubp'
 
-local DOCS = { 'docs/api.md', 'docs/training.md', 'docs/distributed.md' }
+local DOCS = { 'docs/api.md', 'docs/training.md', 'docs/distributed.md', 'README.md' }
 
 -- {file=, line= (of the first code line), info= (text after ```lua), code=} per block
 local function blocks_of(path)
