@@ -20,7 +20,7 @@ done
 # "threads" column means the library's; the gpubp row is built without these overrides.
 LIBTHREADS="-DGB_BLAS_MT_MIN_MNK=0 -DGB_BLAS_LIB_MIN_THREADS=2"
 CFLAGS="-std=c11 -O2 -Iruntime/cpu -Iruntime/core $LIBTHREADS"
-SRC="runtime/cpu/gb_blas.c scripts/bench/sgemm_bench.c"
+SRC="runtime/cpu/gb_blas.c runtime/cpu/gb_gemm_small.c runtime/cpu/gb_cpu_pool.c scripts/bench/sgemm_bench.c"
 ML=/usr/lib/x86_64-linux-gnu
 
 variants=()
@@ -29,10 +29,11 @@ if pkg-config --exists openblas; then
     $(pkg-config --libs openblas) -lpthread -lm -o "$out/sgemm_openblas"
   cc ${CFLAGS/ $LIBTHREADS/} -DGB_BLAS_OPENBLAS=1 $(pkg-config --cflags openblas) $SRC \
     $(pkg-config --libs openblas) -lpthread -lm -o "$out/sgemm_openblas_gb"
-  variants+=("OpenBLAS, gpubp's threading (2-way split from 2^21)|env|$out/sgemm_openblas_gb")
-  variants+=("OpenBLAS, its own threads|env|$out/sgemm_openblas")
-  variants+=("OpenBLAS forced Prescott (generic fallback)|env OPENBLAS_CORETYPE=Prescott|$out/sgemm_openblas")
-  variants+=("OpenBLAS forced Haswell (AVX2)|env OPENBLAS_CORETYPE=Haswell|$out/sgemm_openblas")
+  variants+=("gpubp: gb_gemm_small up to 2^24, else OpenBLAS; 2-way split from 2^21|env|$out/sgemm_openblas_gb|")
+  variants+=("OpenBLAS, gpubp's threading (2-way split from 2^21)|env|$out/sgemm_openblas_gb|--library-only")
+  variants+=("OpenBLAS, its own threads|env|$out/sgemm_openblas|--library-only")
+  variants+=("OpenBLAS forced Prescott (generic fallback)|env OPENBLAS_CORETYPE=Prescott|$out/sgemm_openblas|--library-only")
+  variants+=("OpenBLAS forced Haswell (AVX2)|env OPENBLAS_CORETYPE=Haswell|$out/sgemm_openblas|--library-only")
 fi
 for flavour in openmp pthread; do
   if [[ -f "$ML/blis-$flavour/libblis.so.4" && -f /usr/include/x86_64-linux-gnu/blis-$flavour/blis.h ]] ||
@@ -41,10 +42,10 @@ for flavour in openmp pthread; do
     [[ -f $inc/blis.h ]] || inc=/usr/include/x86_64-linux-gnu
     cc $CFLAGS -DGB_BLAS_BLIS=1 -I"$inc" $SRC "$ML/blis-$flavour/libblis.so.4" \
       -Wl,-rpath,"$ML/blis-$flavour" -lpthread -lm -o "$out/sgemm_blis_$flavour"
-    variants+=("BLIS $flavour, skx (gb_blas forces it on AVX-512 Intel)|env|$out/sgemm_blis_$flavour")
+    variants+=("BLIS $flavour, skx (gb_blas forces it on AVX-512 Intel)|env|$out/sgemm_blis_$flavour|--library-only")
     # BLIS 0.9 reads BLIS_ARCH_TYPE as an arch_t number: 3 = haswell, what its own detection
     # picks on this VM's generic "Intel(R) Xeon(R) Processor" model name.
-    variants+=("BLIS $flavour, haswell kernels|env BLIS_ARCH_TYPE=3|$out/sgemm_blis_$flavour")
+    variants+=("BLIS $flavour, haswell kernels|env BLIS_ARCH_TYPE=3|$out/sgemm_blis_$flavour|--library-only")
   fi
 done
 
@@ -53,9 +54,9 @@ table() {
     "$([[ $max -ge 4096 ]] && echo ' 4096 |')"
   printf '|---|---|---|---|---|%s---|---|---|---|---|---|\n' "$([[ $max -ge 4096 ]] && echo '---|')"
   for v in "${variants[@]}"; do
-    IFS='|' read -r label envs bin <<<"$v"
+    IFS='|' read -r label envs bin args <<<"$v"
     for t in 1 2; do
-      res=$($envs "$bin" --threads $t --reps $reps --max $max)
+      res=$($envs "$bin" $args --threads $t --reps $reps --max $max)
       get() { awk -v k="$1" '$1=="BENCH" && $2==k {print $3}' <<<"$res"; }
       name=$(sed -n 's/^BLAS //p' <<<"$res")
       row="| $label: $name | $t |"

@@ -5,7 +5,8 @@
  * that the two agree (max relative difference). Build and run:
  *   cc -O2 -std=c11 -DGB_BLAS_OPENBLAS -Iruntime/cpu -Iruntime/core \
  *      $(pkg-config --cflags openblas) runtime/cpu/gb_blas.c runtime/cpu/gb_gemm_small.c \
- *      scripts/bench/gemm_small_bench.c -lpthread -ldl -lm -o build/gemm_small_bench
+ *      runtime/cpu/gb_cpu_pool.c scripts/bench/gemm_small_bench.c -lpthread -ldl -lm \
+ *      -o build/gemm_small_bench
  *   build/gemm_small_bench [rounds=15] */
 #define _POSIX_C_SOURCE 200809L
 #include "gb_blas.h"

@@ -3,7 +3,8 @@
  * against gb_rowgather_copy (the next rows' cache lines prefetched); thread CPU time per
  * batch, best of 10 alternating rounds. Build and run from the source root:
  *   cc -O2 -Iruntime/cpu -Iruntime/core scripts/bench/rowgather_bench.c \
- *      runtime/cpu/gb_rowgather.c runtime/cpu/gb_blas.c -DGB_BLAS_OPENBLAS \
+ *      runtime/cpu/gb_rowgather.c runtime/cpu/gb_blas.c runtime/cpu/gb_gemm_small.c \
+ *      runtime/cpu/gb_cpu_pool.c -DGB_BLAS_OPENBLAS \
  *      $(pkg-config --cflags openblas) -lpthread -ldl -lm -o /tmp/rowgather_bench
  *   /tmp/rowgather_bench */
 #define _POSIX_C_SOURCE 200809L

@@ -747,7 +747,8 @@ def find_mnist():
 
 
 def build_sgemm_bench(log):
-    """Compiles sgemm_bench.c + gb_blas.c against the BLAS build/ was configured with."""
+    """Compiles sgemm_bench.c + gb_blas.c (with the gb_gemm_small kernels and the CPU pool it
+    calls) against the BLAS build/ was configured with."""
     out_dir = os.path.join(ROOT, "build", "bench")
     os.makedirs(out_dir, exist_ok=True)
     exe = os.path.join(out_dir, "sgemm_bench")
@@ -766,9 +767,10 @@ def build_sgemm_bench(log):
         extra = ["-DGB_BLAS_OPENBLAS=1", *flags.split()]
     else:
         extra = ["-DGB_BLAS_BLIS=1", "-I/usr/include/x86_64-linux-gnu", "-lblis"]
-    cmd = ["cc", "-std=c11", "-O2", "-I" + os.path.join(ROOT, "runtime"),
-           os.path.join(ROOT, "runtime", "gb_blas.c"), os.path.join(BENCH, "sgemm_bench.c"),
-           "-o", exe, *extra, "-lpthread", "-lm"]
+    cpu = os.path.join(ROOT, "runtime", "cpu")
+    cmd = ["cc", "-std=c11", "-O2", "-I" + cpu, "-I" + os.path.join(ROOT, "runtime", "core"),
+           *(os.path.join(cpu, f) for f in ("gb_blas.c", "gb_gemm_small.c", "gb_cpu_pool.c")),
+           os.path.join(BENCH, "sgemm_bench.c"), "-o", exe, *extra, "-lpthread", "-ldl", "-lm"]
     try:
         run(cmd, clean_env(), 120)
         return exe

@@ -1,10 +1,11 @@
 /* sgemm_bench.c — GFLOP/s of gb_blas_sgemm (runtime/cpu/gb_blas.c) on square products and on the
  * seed MLP's layer shapes; built and run by scripts/bench/run.py (benchmark e), or by hand:
  *   cc -O2 -DGB_BLAS_OPENBLAS -Iruntime/cpu -Iruntime/core runtime/cpu/gb_blas.c \
- *      scripts/bench/sgemm_bench.c $(pkg-config --cflags --libs openblas) -lpthread -lm \
- *      -o sgemm_bench */
+ *      runtime/cpu/gb_gemm_small.c runtime/cpu/gb_cpu_pool.c scripts/bench/sgemm_bench.c \
+ *      $(pkg-config --cflags openblas) -lpthread -ldl -lm -o sgemm_bench */
 #define _POSIX_C_SOURCE 200809L
 #include "gb_blas.h"
+#include "gb_gemm_small.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,11 @@ int main(int argc, char **argv) {
       maxn = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-shapes"))
       shapes = false;
+    else if (!strcmp(argv[i], "--library-only")) /* the library alone, not gb_gemm_small */
+      gb_gemm_small_set_enabled(false);
     else {
-      fprintf(stderr, "usage: sgemm_bench [--threads N] [--reps N] [--max N] [--no-shapes]\n");
+      fprintf(stderr, "usage: sgemm_bench [--threads N] [--reps N] [--max N] [--no-shapes] "
+                      "[--library-only]\n");
       return 2;
     }
   }
