@@ -190,7 +190,7 @@ __device__ __forceinline__ pcell pcell_of(const pgeom &g, int64_t oy, int64_t ox
     c.y0 = y0 < 0 ? 0 : y0, c.x0 = x0 < 0 ? 0 : x0;
     c.y1 = y1 < g.h ? y1 : g.h, c.x1 = x1 < g.w ? x1 : g.w;
     c.div = g.divisor       ? (float)g.divisor
-            : g.include_pad ? (float)((py1 - y0) * (px1 - x0))
+            : g.include_pad ? (float)(py1 - y0) * (float)(px1 - x0) /* each <= 2^36 */
                             : (float)((c.y1 - c.y0) * (c.x1 - c.x0));
   } else {
     c.y0 = oy * g.h / g.oh, c.y1 = ((oy + 1) * g.h + g.oh - 1) / g.oh;

@@ -30,8 +30,8 @@ static cell cell_of(gb_opid id, const gb_opargs *a, int64_t h, int64_t w, int64_
     /* count_include_pad: the window as far as it lies in the padded image */
     int64_t py1 = hi_clip(y1, h + a->i[4]), px1 = hi_clip(x1, w + a->i[5]);
     c.y0 = lo_clip(y0), c.x0 = lo_clip(x0), c.y1 = hi_clip(y1, h), c.x1 = hi_clip(x1, w);
-    c.div = a->i[7]   ? (double)a->i[7] /* divisor_override */
-            : a->i[6] ? (double)((py1 - y0) * (px1 - x0))
+    c.div = a->i[7]   ? (double)a->i[7]                         /* divisor_override */
+            : a->i[6] ? (double)(py1 - y0) * (double)(px1 - x0) /* each <= 2^36: not in int64 */
                       : (double)((c.y1 - c.y0) * (c.x1 - c.x0));
   } else {
     c.y0 = oy * h / oh, c.y1 = ((oy + 1) * h + oh - 1) / oh;

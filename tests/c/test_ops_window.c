@@ -435,6 +435,15 @@ static void check_pool_errors(gb_state *S) {
   gb_opargs v = {.in = {x}, .nin = 1, .i = {2, 2, 2, 2, 0, 0, 1, -3}};
   expect_error(S, GB_OP_AVG_POOL2D, &v, GB_EARG,
                "avg_pool2d: divisor_override must be > 0, got -3");
+  /* a 2^34 x 2^34 window padded by 2^33 over one pixel: the padded window counts 2^68 (past
+   * int64), one value of x divided by it */
+  gb_tensor *one = frand(S, 4, (int64_t[]){1, 1, 1, 1});
+  int64_t k = (int64_t)1 << 34;
+  gb_opargs big = {.in = {one}, .nin = 1, .i = {k, k, k, k, k / 2, k / 2, 1}};
+  CHECK(gb_op_run(S, GB_OP_AVG_POOL2D, &big, y) == GB_OK && y[0]->numel == 1 &&
+            close_to(at(y[0], 0), at(one, 0) / ldexp(1.0, 68), 1e-6, 0),
+        "avg_pool2d of a 2^34 window: %s", gb_state_error(S));
+  gb_tensor_release(S, y[0]), gb_tensor_release(S, one);
   gb_tensor_release(S, x);
 }
 
