@@ -33,7 +33,8 @@ function GRU:forward(x, h0)
     local xg = R.project(input, self['weight_ih_l' .. sfx], self.bias and self['bias_ih_l' .. sfx] or nil)
     local rec = gb._gru_seq(xg, self['weight_hh_l' .. sfx], no_bias or self['bias_hh_l' .. sfx],
       h0 and h0:select(1, k) or zeros)
-    return rec:narrow(1, 2, T):narrow(3, 1, H), { rec:select(1, T + 1):narrow(2, 1, H) }
+    -- the h slot first, then the steps (as LSTM.lua: the smaller padding in backward)
+    return rec:narrow(3, 1, H):narrow(1, 2, T), { rec:select(1, T + 1):narrow(2, 1, H) }
   end)
   return R.output(self, out, batched), R.final(gb.stack(finals[1]), batched)
 end
