@@ -135,10 +135,14 @@ const char *gb_dnnl_name(void) {
  * with K = c*kh*kw >= 288 (1.4x), were level at 144 and lost up to 2.6x on the weight gradient
  * at small K, where our per-thread accumulation over images is cheaper. */
 #define GB_DNNL_BACKWARD_MIN_K 256
+/* Grouped convolutions (groups > 1) stay with our kernels under AUTO: on (32,64,28,28) with a
+ * 3x3 kernel, padding 1 (CPU ms per pass, 2 threads, under load; docs/benchmarks.md) ours took
+ * 4.1-5.0 against oneDNN's 8.4-8.7 depthwise (groups 64), 4.8 against 6.5-7.1 at groups 16,
+ * 7.0-7.8 against 7.9-9.0 at groups 4, and forward+backward 16-21 against 42-44. */
 
 bool gb_dnnl_wants(gb_dnnl_pass p, const gb_dnnl_conv *g) {
   int mode = atomic_load_explicit(&dnnl_mode, memory_order_relaxed);
-  if (mode == GB_DNNL_OFF) return false;
+  if (mode == GB_DNNL_OFF || (mode == GB_DNNL_AUTO && g->groups > 1)) return false;
   if (mode == GB_DNNL_AUTO && p != GB_DNNL_FORWARD &&
       g->c / g->groups * g->kh * g->kw < GB_DNNL_BACKWARD_MIN_K)
     return false;
