@@ -16,15 +16,18 @@
 --                            short examples use without defining.
 -- Any other block must run: a name it uses that neither it nor the context defines is an
 -- error (`uses the undefined global 'net'`), not a skip.
--- Run: build/gpubp /usr/bin/busted tests/lua/api_examples_spec.lua
+-- Run: build/gpubp /usr/bin/busted tests/lua/api_examples_spec.lua (from the source tree), or
+-- through ctest, which runs it in a scratch folder of its own (GPUBP_SOURCE_DIR names the
+-- source tree; tests/CMakeLists.txt says why).
 
 local gb = require 'gpubp'
 
+local SOURCE = os.getenv('GPUBP_SOURCE_DIR')
 local DOCS = { 'docs/api.md', 'docs/training.md', 'docs/distributed.md', 'README.md' }
 
 -- {file=, line= (of the first code line), info= (text after ```lua), code=} per block
 local function blocks_of(path)
-  local f = assert(io.open(path, 'rb'))
+  local f = assert(io.open(SOURCE and SOURCE .. '/' .. path or path, 'rb'))
   local text = f:read('a')
   f:close()
   local out, cur, n = {}, nil, 0
@@ -178,6 +181,13 @@ describe('the docs\' lua examples', function()
   end
 
   it('run, and print what their --> comments say', function()
+    -- in a scratch folder (ctest), what an earlier run left must not let a block pass
+    local function clear_scratch()
+      for n in pairs(listing()) do
+        if n ~= 'data' then os.remove(n) end
+      end
+    end
+    if SOURCE then clear_scratch() end
     local before = listing()
     local bad, ran, skipped = {}, 0, {}
     local slow = {}

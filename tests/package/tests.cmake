@@ -22,6 +22,7 @@ if(GB_LUA54 AND GB_BUSTED)
               ${GB_BUSTED} --output=TAP ${spec}
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   endforeach()
+  gb_examples_scratch_dir(lua54_api_examples_spec) # tests/CMakeLists.txt says why
 endif()
 
 if(GB_LUA54)
