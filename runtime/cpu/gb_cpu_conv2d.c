@@ -6,7 +6,8 @@
  * with one accumulator per thread, summed at the end in a fixed order. Where oneDNN measured
  * faster (gb_dnnl.h), a pass goes to it instead, when it is installed. With groups (i11) each
  * group is its own product: output channels [gi*O/G, (gi+1)*O/G) read input channels
- * [gi*C/G, (gi+1)*C/G); dilation (i9, i10) spaces the kernel taps (gb_window.h). */
+ * [gi*C/G, (gi+1)*C/G); dilation (i9, i10) spaces the kernel taps (gb_window.h). A depthwise
+ * forward (one channel in and out per group) is a direct loop instead. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +210,50 @@ static gb_status run(gb_state *S, conv_job *j, int64_t njobs, gb_par_fn fn, bool
   return GB_OK;
 }
 
+/* ---- depthwise forward (one input and one output channel per group): each output row is
+ * the bias plus, per tap, one weight times a shifted input row; no patches, no products ---- */
+
+static void depthwise_job(void *ctx, int worker, int64_t job) {
+  (void)worker;
+  const conv_job *j = ctx;
+  const conv_geom *g = &j->g;
+  int64_t p1 = (job + 1) * j->ntiles < g->n * g->o ? (job + 1) * j->ntiles : g->n * g->o;
+  for (int64_t p = job * j->ntiles; p < p1; p++) { /* plane p = (image, channel) */
+    int64_t ch = p % g->o;
+    const float *x = j->x + p * g->h * g->w, *w = j->w + ch * g->kh * g->kw;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      float *yr = j->y + (p * g->oh + oy) * g->ow;
+      for (int64_t ox = 0; ox < g->ow; ox++)
+        yr[ox] = j->b[ch];
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        int64_t iy = oy * g->sh - g->ph + ky * g->dh;
+        if (iy < 0 || iy >= g->h) continue;
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+          int64_t lo, hi, xoff = kx * g->dw;
+          valid_cols(g, xoff, &lo, &hi);
+          const float *src = x + iy * g->w - g->pw + xoff;
+          float wv = w[ky * g->kw + kx];
+          if (g->sw == 1)
+            for (int64_t ox = lo; ox < hi; ox++)
+              yr[ox] += wv * src[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ox++)
+              yr[ox] += wv * src[ox * g->sw];
+        }
+      }
+    }
+  }
+}
+
+/* planes per job: about 2^16 multiply-adds each, so a job outweighs its hand-off */
+static void run_depthwise(conv_job *j) {
+  int64_t per =
+      ((int64_t)1 << 16) / (j->g.p * j->g.kh * j->g.kw > 0 ? j->g.p * j->g.kh * j->g.kw : 1);
+  j->ntiles = per < 1 ? 1 : per; /* here: planes per job */
+  int64_t planes = j->g.n * j->g.o, njobs = (planes + j->ntiles - 1) / j->ntiles;
+  gb_cpu_jobs(njobs, gb_cpu_jobs_threads(), depthwise_job, j);
+}
+
 /* (x (N,C,H,W), w (O,C/G,kh,kw), b (O)) -> y (N,O,OH,OW) */
 gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
@@ -222,7 +267,12 @@ gb_status gb_cpu_conv2d(gb_state *S, const gb_opargs *a, gb_tensor **out) {
                 .y = gb_tensor_f32(out[0])};
   j.ntiles = (j.g.p + j.g.tile - 1) / j.g.tile;
   int threads;
-  if (out[0]->numel > 0 && !via_dnnl(GB_DNNL_FORWARD, &j.g, j.x, j.w, (float *)j.b, j.y))
+  bool depthwise = j.g.groups > 1 && j.g.cg == 1 && j.g.og == 1;
+  if (out[0]->numel == 0 || via_dnnl(GB_DNNL_FORWARD, &j.g, j.x, j.w, (float *)j.b, j.y))
+    ; /* done */
+  else if (depthwise)
+    run_depthwise(&j);
+  else
     st = run(S, &j, j.g.n * j.g.groups * j.ntiles, forward_job, false, &threads);
   free(j.bufs);
   gb_tensors_release(S, c, 3);

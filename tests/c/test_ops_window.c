@@ -56,6 +56,8 @@ static const conv_case CONV_CASES[] = {
     {1, 3, 9, 10, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3, true, "depthwise 3x3, stride 2, pad 1"},
     {2, 3, 8, 7, 6, 3, 3, 1, 1, 2, 2, 2, 2, 3, true, "depthwise x2, dilation 2, pad 2"},
     {2, 6, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2, true, "1x1, groups 2 (the direct path)"},
+    {2, 5, 9, 8, 5, 3, 2, 1, 2, 1, 2, 2, 3, 5, true, "depthwise 3x2, dilation 2x3, stride 1x2"},
+    {1, 4, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, true, "depthwise 3x3/1 pad 1 (stride 1 rows)"},
     {1, 2, 6, 9, 2, 2, 3, 1, 3, 0, 1, 3, 2, 1, true, "dilation 3x2, stride 1x3, one group"},
     {2, 6, 5, 7, 9, 2, 2, 1, 1, 1, 0, 1, 1, 3, true, "groups 3, 2x2 kernel, pad 1x0"},
     {1, 2, 90, 91, 4, 3, 3, 1, 1, 1, 1, 2, 1, 2, false, "groups 2, 90x91: several tiles"},
