@@ -30,6 +30,15 @@ static gb_status all_f32(gb_state *S, gb_opid op, const gb_opargs *a) {
   return st;
 }
 
+/* Every input float32, or every one float64 where the backend runs op in double (the layer
+ * norm rows: gb_cpu_attn.c's rows have both) */
+static gb_status all_float_like_first(gb_state *S, gb_opid op, const gb_opargs *a) {
+  gb_status st = GB_OK;
+  for (int k = 0; k < a->nin && !st; k++)
+    st = gb_need_float_like(S, op, a->in[k], k + 1, a->in[0]);
+  return st;
+}
+
 /* The row count and row length of x normalized over its trailing a->i[0] dims; w and b (the
  * inputs from `first`) must have exactly those dims. */
 static gb_status norm_geometry(gb_state *S, gb_opid op, const gb_opargs *a, const gb_tensor *x,
@@ -59,7 +68,7 @@ static gb_status norm_geometry(gb_state *S, gb_opid op, const gb_opargs *a, cons
 
 /* (x [, w, b]) -> y like x, stats (rows, 2) */
 gb_status gb_infer_layer_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
-  gb_status st = all_f32(S, op, a);
+  gb_status st = all_float_like_first(S, op, a);
   if (st) return st;
   if (a->nin != 1 && a->nin != 3)
     return gb_errorf(S, GB_EARG, "%s: expected (x) or (x, weight, bias), got %d tensors", NAME,
@@ -69,12 +78,13 @@ gb_status gb_infer_layer_norm(gb_state *S, gb_opid op, const gb_opargs *a, gb_ou
   set_out(o, 0, a->in[0]->ndim, a->in[0]->shape);
   o->nout = 2;
   set_out(o, 1, 2, (int64_t[]){rows, 2});
+  o->dtype[0] = o->dtype[1] = a->in[0]->dtype;
   return GB_OK;
 }
 
 /* (gout, x [, w]) -> gx like x, (2, n) dw and db */
 gb_status gb_infer_layer_norm_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
-  gb_status st = all_f32(S, op, a);
+  gb_status st = all_float_like_first(S, op, a);
   if (st) return st;
   if (a->nin != 2 && a->nin != 3)
     return gb_errorf(S, GB_EARG, "%s: expected (gout, x [, weight]), got %d tensors", NAME, a->nin);
@@ -88,6 +98,7 @@ gb_status gb_infer_layer_norm_backward(gb_state *S, gb_opid op, const gb_opargs 
   set_out(o, 0, a->in[1]->ndim, a->in[1]->shape);
   o->nout = 2;
   set_out(o, 1, 2, (int64_t[]){2, n});
+  o->dtype[0] = o->dtype[1] = a->in[0]->dtype;
   return GB_OK;
 }
 

@@ -53,95 +53,104 @@ static void softmax_row(float *p, int64_t valid, int64_t n) {
 
 typedef struct ln_job {
   int64_t rows, n, per; /* rows of n elements; `per` rows per job */
-  float eps;
-  const float *x, *w, *b, *g;
-  float *y, *stats, *gx, *part; /* part: (jobs, 2, n) partial dw, db */
+  double eps;           /* float32 rows: the float eps, widened */
+  /* float for float32 tensors, double for float64 ones (the row functions cast) */
+  const void *x, *w, *b, *g;
+  void *y, *stats, *gx, *part; /* part: (jobs, 2, n) partial dw, db */
 } ln_job;
 
-/* mean and 1/sqrt(biased var + eps) of one row: two passes in 8 float lanes, added in double */
-static void row_moments(const float *x, int64_t n, float eps, float *mean, float *rstd) {
-  float a[8] = {0};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int l = 0; l < 8; l++)
-      a[l] += x[k + l];
-  for (; k < n; k++)
-    a[0] += x[k];
-  double s = 0;
-  for (int l = 0; l < 8; l++)
-    s += a[l];
-  float mu = (float)(s / (double)n), b8[8] = {0};
-  for (k = 0; k + 8 <= n; k += 8)
-    for (int l = 0; l < 8; l++) {
-      float d = x[k + l] - mu;
-      b8[l] += d * d;
-    }
-  for (; k < n; k++)
-    b8[0] += (x[k] - mu) * (x[k] - mu);
-  double ss = 0;
-  for (int l = 0; l < 8; l++)
-    ss += b8[l];
-  *mean = mu;
-  *rstd = (float)(1.0 / sqrt(ss / (double)n + eps));
-}
-
-GB_CPU_CLONES
-static void ln_forward(void *ctx, int worker, int64_t job) {
-  (void)worker;
-  ln_job *j = ctx;
-  int64_t r0 = job * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows, n = j->n;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *x = j->x + r * n;
-    float *y = j->y + r * n, mu, rs;
-    row_moments(x, n, j->eps, &mu, &rs);
-    if (j->w)
-      for (int64_t k = 0; k < n; k++)
-        y[k] = (x[k] - mu) * rs * j->w[k] + j->b[k];
-    else
-      for (int64_t k = 0; k < n; k++)
-        y[k] = (x[k] - mu) * rs;
-    j->stats[2 * r] = mu, j->stats[2 * r + 1] = rs;
+/* LN_ROWS_FOR(T, P): one job's rows over elements of type T, one body for float (f_) and double
+ * (d_). P##row_moments: mean and 1/sqrt(biased var + eps) of one row, two passes in 8 lanes of T
+ * added in double (for float the loops vectorize and the rounding stays that of short float
+ * sums). P##ln_forward: y and the (rows, 2) statistics. P##ln_backward:
+ * gx = rstd * (gh - mean(gh) - xh * mean(gh * xh)) with xh the normalized row and gh = g * w;
+ * the job's rows add their g * xh and g into its own partial dw, db. */
+#define LN_ROWS_FOR(T, P)                                                                          \
+  static void P##row_moments(const T *x, int64_t n, double eps, T *mean, T *rstd) {                \
+    T a[8] = {0};                                                                                  \
+    int64_t k = 0;                                                                                 \
+    for (; k + 8 <= n; k += 8)                                                                     \
+      for (int l = 0; l < 8; l++)                                                                  \
+        a[l] += x[k + l];                                                                          \
+    for (; k < n; k++)                                                                             \
+      a[0] += x[k];                                                                                \
+    double s = 0;                                                                                  \
+    for (int l = 0; l < 8; l++)                                                                    \
+      s += a[l];                                                                                   \
+    T mu = (T)(s / (double)n), b8[8] = {0};                                                        \
+    for (k = 0; k + 8 <= n; k += 8)                                                                \
+      for (int l = 0; l < 8; l++) {                                                                \
+        T d = x[k + l] - mu;                                                                       \
+        b8[l] += d * d;                                                                            \
+      }                                                                                            \
+    for (; k < n; k++)                                                                             \
+      b8[0] += (x[k] - mu) * (x[k] - mu);                                                          \
+    double ss = 0;                                                                                 \
+    for (int l = 0; l < 8; l++)                                                                    \
+      ss += b8[l];                                                                                 \
+    *mean = mu;                                                                                    \
+    *rstd = (T)(1.0 / sqrt(ss / (double)n + eps));                                                 \
+  }                                                                                                \
+  GB_CPU_CLONES                                                                                    \
+  static void P##ln_forward(void *ctx, int worker, int64_t job) {                                  \
+    (void)worker;                                                                                  \
+    ln_job *j = ctx;                                                                               \
+    int64_t r0 = job * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows, n = j->n;       \
+    const T *w = j->w, *b = j->b;                                                                  \
+    T *stats = j->stats;                                                                           \
+    for (int64_t r = r0; r < r1; r++) {                                                            \
+      const T *x = (const T *)j->x + r * n;                                                        \
+      T *y = (T *)j->y + r * n, mu, rs;                                                            \
+      P##row_moments(x, n, j->eps, &mu, &rs);                                                      \
+      if (w)                                                                                       \
+        for (int64_t k = 0; k < n; k++)                                                            \
+          y[k] = (x[k] - mu) * rs * w[k] + b[k];                                                   \
+      else                                                                                         \
+        for (int64_t k = 0; k < n; k++)                                                            \
+          y[k] = (x[k] - mu) * rs;                                                                 \
+      stats[2 * r] = mu, stats[2 * r + 1] = rs;                                                    \
+    }                                                                                              \
+  }                                                                                                \
+  GB_CPU_CLONES                                                                                    \
+  static void P##ln_backward(void *ctx, int worker, int64_t job) {                                 \
+    (void)worker;                                                                                  \
+    ln_job *j = ctx;                                                                               \
+    int64_t r0 = job * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows, n = j->n;       \
+    const T *w = j->w;                                                                             \
+    T *dw = (T *)j->part + job * 2 * n, *db = dw + n;                                              \
+    memset(dw, 0, sizeof(T) * (size_t)(2 * n));                                                    \
+    for (int64_t r = r0; r < r1; r++) {                                                            \
+      const T *x = (const T *)j->x + r * n, *g = (const T *)j->g + r * n;                          \
+      T *gx = (T *)j->gx + r * n, mu, rs;                                                          \
+      P##row_moments(x, n, j->eps, &mu, &rs);                                                      \
+      T a8[8] = {0}, b8[8] = {0};                                                                  \
+      int64_t k = 0;                                                                               \
+      for (; k + 8 <= n; k += 8)                                                                   \
+        for (int l = 0; l < 8; l++) {                                                              \
+          T xh = (x[k + l] - mu) * rs, gh = g[k + l] * (w ? w[k + l] : (T)1);                      \
+          a8[l] += gh;                                                                             \
+          b8[l] += gh * xh;                                                                        \
+        }                                                                                          \
+      for (; k < n; k++) {                                                                         \
+        T xh = (x[k] - mu) * rs, gh = g[k] * (w ? w[k] : (T)1);                                    \
+        a8[0] += gh;                                                                               \
+        b8[0] += gh * xh;                                                                          \
+      }                                                                                            \
+      double sa = 0, sb = 0;                                                                       \
+      for (int l = 0; l < 8; l++)                                                                  \
+        sa += a8[l], sb += b8[l];                                                                  \
+      T ma = (T)(sa / (double)n), mb = (T)(sb / (double)n);                                        \
+      for (k = 0; k < n; k++) {                                                                    \
+        T xh = (x[k] - mu) * rs, gh = g[k] * (w ? w[k] : (T)1);                                    \
+        gx[k] = rs * (gh - ma - xh * mb);                                                          \
+        dw[k] += g[k] * xh;                                                                        \
+        db[k] += g[k];                                                                             \
+      }                                                                                            \
+    }                                                                                              \
   }
-}
 
-/* gx = rstd * (gh - mean(gh) - xh * mean(gh * xh)) with xh the normalized row and gh = g * w;
- * the job's rows add their g * xh and g into its own partial dw, db */
-GB_CPU_CLONES
-static void ln_backward(void *ctx, int worker, int64_t job) {
-  (void)worker;
-  ln_job *j = ctx;
-  int64_t r0 = job * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows, n = j->n;
-  float *dw = j->part + job * 2 * n, *db = dw + n;
-  memset(dw, 0, sizeof(float) * (size_t)(2 * n));
-  for (int64_t r = r0; r < r1; r++) {
-    const float *x = j->x + r * n, *g = j->g + r * n;
-    float *gx = j->gx + r * n, mu, rs;
-    row_moments(x, n, j->eps, &mu, &rs);
-    float a8[8] = {0}, b8[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-      for (int l = 0; l < 8; l++) {
-        float xh = (x[k + l] - mu) * rs, gh = g[k + l] * (j->w ? j->w[k + l] : 1.0f);
-        a8[l] += gh;
-        b8[l] += gh * xh;
-      }
-    for (; k < n; k++) {
-      float xh = (x[k] - mu) * rs, gh = g[k] * (j->w ? j->w[k] : 1.0f);
-      a8[0] += gh;
-      b8[0] += gh * xh;
-    }
-    double sa = 0, sb = 0;
-    for (int l = 0; l < 8; l++)
-      sa += a8[l], sb += b8[l];
-    float ma = (float)(sa / (double)n), mb = (float)(sb / (double)n);
-    for (k = 0; k < n; k++) {
-      float xh = (x[k] - mu) * rs, gh = g[k] * (j->w ? j->w[k] : 1.0f);
-      gx[k] = rs * (gh - ma - xh * mb);
-      dw[k] += g[k] * xh;
-      db[k] += g[k];
-    }
-  }
-}
+LN_ROWS_FOR(float, f_)
+LN_ROWS_FOR(double, d_)
 
 /* jobs of whole rows: one per thread when the tensor is large enough to pay for the pool */
 static int64_t ln_split(ln_job *j, int *threads) {
@@ -153,44 +162,54 @@ static int64_t ln_split(ln_job *j, int *threads) {
   return (j->rows + j->per - 1) / j->per;
 }
 
-/* (x [, w, b]); i0 trailing dims, f0 eps -> y, stats (rows, 2) */
+/* (x [, w, b]); i0 trailing dims, f0 eps -> y, stats (rows, 2); float32 or float64 alike */
 gb_status gb_cpu_layer_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3];
   gb_status st = gb_opargs_contiguous(S, a, a->nin, c);
   if (st) return st;
-  ln_job j = {.rows = out[1]->shape[0], .eps = (float)a->f[0], .x = gb_tensor_f32(c[0])};
+  bool f64 = c[0]->dtype == GB_F64;
+  ln_job j = {.rows = out[1]->shape[0],
+              .eps = f64 ? a->f[0] : (double)(float)a->f[0],
+              .x = gb_tensor_data(c[0])};
   j.n = j.rows ? c[0]->numel / j.rows : 0;
-  if (a->nin == 3) j.w = gb_tensor_f32(c[1]), j.b = gb_tensor_f32(c[2]);
-  j.y = gb_tensor_f32(out[0]), j.stats = gb_tensor_f32(out[1]);
+  if (a->nin == 3) j.w = gb_tensor_data(c[1]), j.b = gb_tensor_data(c[2]);
+  j.y = gb_tensor_data(out[0]), j.stats = gb_tensor_data(out[1]);
   int threads;
   int64_t jobs = ln_split(&j, &threads);
-  if (j.rows > 0 && j.n > 0) gb_cpu_jobs(jobs, threads, ln_forward, &j);
+  if (j.rows > 0 && j.n > 0) gb_cpu_jobs(jobs, threads, f64 ? d_ln_forward : f_ln_forward, &j);
   gb_tensors_release(S, c, a->nin);
   return GB_OK;
 }
 
-/* (gout, x [, w]) -> gx, (2, n) dw and db */
+/* (gout, x [, w]) -> gx, (2, n) dw and db; float32 or float64 alike */
 gb_status gb_cpu_layer_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *c[3], *part = NULL;
   gb_status st = gb_opargs_contiguous(S, a, a->nin, c);
   if (st) return st;
+  gb_dtype dt = c[1]->dtype;
+  bool f64 = dt == GB_F64;
   int64_t n = out[1]->shape[1];
-  ln_job j = {.n = n, .rows = n ? c[1]->numel / n : 0, .eps = (float)a->f[0]};
-  j.g = gb_tensor_f32(c[0]), j.x = gb_tensor_f32(c[1]);
-  if (a->nin == 3) j.w = gb_tensor_f32(c[2]);
-  j.gx = gb_tensor_f32(out[0]);
-  float *dwb = gb_tensor_f32(out[1]);
-  memset(dwb, 0, sizeof(float) * (size_t)(2 * n));
+  ln_job j = {
+      .n = n, .rows = n ? c[1]->numel / n : 0, .eps = f64 ? a->f[0] : (double)(float)a->f[0]};
+  j.g = gb_tensor_data(c[0]), j.x = gb_tensor_data(c[1]);
+  if (a->nin == 3) j.w = gb_tensor_data(c[2]);
+  j.gx = gb_tensor_data(out[0]);
+  void *dwb = gb_tensor_data(out[1]);
+  memset(dwb, 0, gb_dtype_size(dt) * (size_t)(2 * n));
   int threads;
   int64_t jobs = ln_split(&j, &threads);
   if (j.rows > 0 && n > 0) {
-    st = gb_tensor_empty(S, 2, (int64_t[]){jobs, 2 * n}, GB_F32, GB_CPU, &part);
+    st = gb_tensor_empty(S, 2, (int64_t[]){jobs, 2 * n}, dt, GB_CPU, &part);
     if (!st) {
-      j.part = gb_tensor_f32(part);
-      gb_cpu_jobs(jobs, threads, ln_backward, &j);
+      j.part = gb_tensor_data(part);
+      gb_cpu_jobs(jobs, threads, f64 ? d_ln_backward : f_ln_backward, &j);
       for (int64_t q = 0; q < jobs; q++) /* partials in job order: the same sums every run */
-        for (int64_t k = 0; k < 2 * n; k++)
-          dwb[k] += j.part[q * 2 * n + k];
+        for (int64_t k = 0; k < 2 * n; k++) {
+          if (f64)
+            ((double *)dwb)[k] += ((const double *)j.part)[q * 2 * n + k];
+          else
+            ((float *)dwb)[k] += ((const float *)j.part)[q * 2 * n + k];
+        }
     }
   }
   gb_tensor_release(S, part);

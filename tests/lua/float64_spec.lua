@@ -360,6 +360,33 @@ describe('float64 models and optimizers', function()
     end)
   end
 
+  -- LayerNorm in double: the fused layer_norm row (CPU) against the formula, and gradcheck
+  -- (central differences in double) of input, weight and bias through its backward row
+  it('LayerNorm:double() and functional.layer_norm take the fused row in double', function()
+    gb.manual_seed(5)
+    local ln = gb.nn.LayerNorm({ 2, 5 }):double()
+    gb.no_grad(function()
+      ln.weight:copy_(gb.rand({ 2, 5 }, 'float64') + 0.5)
+      ln.bias:copy_(gb.randn({ 2, 5 }, 'float64'))
+    end)
+    local x = (gb.randn({ 3, 2, 5 }, 'float64') * 3 + 1e-9):requires_grad_()
+    local y = ln(x)
+    assert.are.equal('float64', y.dtype)
+    assert.are.equal('layer_norm', tostring(y.grad_fn))
+    for r = 1, 3 do
+      local row = x[r]
+      local mu = row:sum():item() / 10
+      local var = ((row - mu) ^ 2):sum():item() / 10
+      local want = (row - mu) * (1 / math.sqrt(var + 1e-5)) * ln.weight + ln.bias
+      assert.is_true((y[r] - want):abs():max():item() < 1e-13)
+    end
+    local f = gb.nn.functional.layer_norm(x, { 2, 5 }, ln.weight, ln.bias)
+    assert.are.equal(0, (f - y):abs():max():item())
+    assert.is_true(gb.autograd.gradcheck(function(xi, w, b)
+      return gb.nn.functional.layer_norm(xi, { 2, 5 }, w, b)
+    end, { x, ln.weight, ln.bias }))
+  end)
+
   it('gradcheck runs on a float64 model (weights as inputs)', function()
     local net = mlp('float64')
     local w1 = net[1].weight

@@ -44,9 +44,12 @@ function LayerNorm:forward(x)
     errors.raise(string.format('LayerNorm: expected input ending in (%s), got (%s)',
       table.concat(self.normalized_shape, ','), table.concat(shape, ',')))
   end
-  -- float32: one fused row (gb._layer_norm), statistics, normalization and the affine in one
-  -- pass, and one backward row; other dtypes: composed of ops
-  if x.dtype == 'float32' then return gb._layer_norm(x, self.weight, self.bias, k, self.eps) end
+  -- float32, and float64 on the CPU: one fused row (gb._layer_norm), statistics,
+  -- normalization and the affine in one pass, and one backward row; otherwise (float64 on
+  -- cuda, whose row is float32 only): composed of ops
+  if x.dtype == 'float32' or (x.dtype == 'float64' and x.device == 'cpu') then
+    return gb._layer_norm(x, self.weight, self.bias, k, self.eps)
+  end
   local flat = x
   if k > 1 then
     local rows = {}
