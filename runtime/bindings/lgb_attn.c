@@ -1,6 +1,7 @@
 /* lgb_attn.c — the Transformer's fused rows for lua/gpubp/nn (LayerNorm, MultiheadAttention,
  * gb.nn.functional): gb._layer_norm, gb._masked_softmax and gb._sdpa take raw positional
  * arguments, checked by the rows' shape rules. Private: `_` names. */
+#include "gb_kernels.h"
 #include "gb_state.h"
 #include "lgb.h"
 
@@ -25,6 +26,15 @@ static int l_layer_norm(lua_State *L) {
   a.f[0] = luaL_checknumber(L, 5);
   gb_tensor *r[2] = {NULL, NULL};
   return push_first(L, S, gb_op_run(S, GB_OP_LAYER_NORM, &a, r), r, 2);
+}
+
+/* gb._layer_norm_fused(x) -> whether gb._layer_norm takes x's dtype on x's device: float32, or
+ * float64 where that device's backend runs the row in double */
+static int l_layer_norm_fused(lua_State *L) {
+  gb_tensor *x = gbL_check_tensor(L, 1);
+  lua_pushboolean(L, x->dtype == GB_F32 ||
+                         (x->dtype == GB_F64 && gb_op_runs_f64(GB_OP_LAYER_NORM, x->device)));
+  return 1;
 }
 
 /* gb._masked_softmax(scores, mask|nil, causal) -> softmax along the last dim */
@@ -52,6 +62,7 @@ static int l_sdpa(lua_State *L) {
 
 static const luaL_Reg attn_fns[] = {
     {"_layer_norm", l_layer_norm},
+    {"_layer_norm_fused", l_layer_norm_fused},
     {"_masked_softmax", l_masked_softmax},
     {"_sdpa", l_sdpa},
     {NULL, NULL},

@@ -17,8 +17,7 @@ static void set_out(gb_outspec *o, int k, int ndim, const int64_t *shape, gb_dty
   o->dtype[k] = dt;
 }
 
-/* Does the backend of dev run row op in double? */
-static bool runs_f64(gb_opid op, gb_device dev) {
+bool gb_op_runs_f64(gb_opid op, gb_device dev) {
   const gb_backend *b = gb_backend_loaded(dev);
   return b && b->runs_f64 && b->runs_f64(op);
 }
@@ -33,7 +32,7 @@ gb_status gb_f64_refused(gb_state *S, const char *op, gb_device dev) {
 static gb_status check_float(gb_state *S, gb_opid op, const gb_tensor *t, int argno,
                              const gb_tensor *like) {
   char d[GB_DEVICE_STRLEN], s0[GB_SHAPE_STRLEN], s1[GB_SHAPE_STRLEN];
-  bool f64 = runs_f64(op, t->device);
+  bool f64 = gb_op_runs_f64(op, t->device);
   if (!gb_dtype_is_float(t->dtype))
     return gb_errorf(S, GB_EDTYPE,
                      "%s: argument %d has dtype %s, expected float32%s (convert with :float())",

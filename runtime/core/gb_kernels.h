@@ -21,6 +21,9 @@
 /* GB_EDTYPE "<op>: float64 is not supported on <device>; use :float()": the shape rules of
  * rows whose kernels run float32 only (gb_backend.runs_f64) answer a float64 operand so. */
 gb_status gb_f64_refused(gb_state *S, const char *op, gb_device dev);
+/* Whether the backend of dev runs row op in double (gb_backend.runs_f64; false while that
+ * backend is not loaded). */
+bool gb_op_runs_f64(gb_opid op, gb_device dev);
 /* The dtype rule of the float rows, for the shape rules outside gb_infer.c: t (argument
  * argno) is float32, or float64 where the device's backend runs `op` in double, and has the
  * dtype of `like` (the row's first float operand); else GB_EDTYPE naming op and dtypes. */

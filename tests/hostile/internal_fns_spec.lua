@@ -39,7 +39,7 @@ describe('internal functions', function()
     table.sort(names)
     assert.are.same({ '_adam_step', '_adaptive_avg_pool2d', '_avg_pool2d', '_batch_norm',
       '_can_gather_rows', '_cat', '_conv2d', '_conv_dnnl', '_gather_rows', '_grad_hooks', '_graph_new',
-      '_gru_seq', '_hook_id', '_im2col', '_layer_norm', '_lstm_seq', '_masked_softmax',
+      '_gru_seq', '_hook_id', '_im2col', '_layer_norm', '_layer_norm_fused', '_lstm_seq', '_masked_softmax',
       '_max_pool2d', '_pad', '_post_backward', '_sdpa', '_sgd_step', '_slice' }, names)
   end)
 
@@ -259,6 +259,14 @@ describe('internal functions', function()
     assert.are.same({ 1, 0, 2, 4 }, gb._sdpa(z(1, 2, 0, 4), q, q, 1, true).shape)
     assert.are.same({ 1, 3, 2, 0 }, gb._sdpa(q, q, z(1, 2, 3, 0), 1, true).shape)
     assert.are.same({ 0, 3 }, gb._layer_norm(z(0, 3), nil, nil, 1, 1e-5).shape)
+    -- which dtypes the fused row takes on the cpu; anything but a tensor is an error
+    assert.is_true(gb._layer_norm_fused(x))
+    assert.is_true(gb._layer_norm_fused(x:double()))
+    assert.is_false(gb._layer_norm_fused(z({ 3 }, { dtype = 'int64' })))
+    fails_with("bad argument #1 to '_layer_norm_fused' (tensor expected, got number)",
+      function() return gb._layer_norm_fused(1) end)
+    fails_with("bad argument #1 to '_layer_norm_fused' (tensor was closed)",
+      function() return gb._layer_norm_fused(closed()) end)
     for _, k in ipairs(ints) do
       local ok = pcall(gb._layer_norm, x, nil, nil, k, 1e-5)
       assert.are.equal(k == 1 or k == 2, ok)

@@ -44,10 +44,10 @@ function LayerNorm:forward(x)
     errors.raise(string.format('LayerNorm: expected input ending in (%s), got (%s)',
       table.concat(self.normalized_shape, ','), table.concat(shape, ',')))
   end
-  -- float32, and float64 on the CPU: one fused row (gb._layer_norm), statistics,
-  -- normalization and the affine in one pass, and one backward row; otherwise (float64 on
-  -- cuda, whose row is float32 only): composed of ops
-  if x.dtype == 'float32' or (x.dtype == 'float64' and x.device == 'cpu') then
+  -- where the device runs the row in x's dtype (gb._layer_norm_fused: float32, and float64 on
+  -- the cpu): one fused row (gb._layer_norm), statistics, normalization and the affine in one
+  -- pass, and one backward row; otherwise (float64 on cuda): composed of ops
+  if gb._layer_norm_fused(x) then
     return gb._layer_norm(x, self.weight, self.bias, k, self.eps)
   end
   local flat = x
