@@ -21,7 +21,7 @@ static gb_status cuda_copy(gb_state *S, void *dst, gb_device ddev, const void *s
 
 /* The rows whose CUDA launchers run float64 in double (gb_backend.runs_f64): the list both
  * backends share (gb_f64_rows.h), each kernel a template over the element type. The others
- * (convolution, pools, batch norm, the recurrent and attention rows) refuse float64 in their
+ * (convolution, pools, the recurrent and attention rows) refuse float64 in their
  * shape rules. */
 static bool cuda_runs_f64(gb_opid id) {
   switch (id) {

@@ -3,7 +3,7 @@
  * gradient gathered per image element, weight gradient per weight element: deterministic, no
  * atomics; groups and dilation as gb_window.h lays them out), average pooling (backward spreads
  * each cell with atomicAdd, as max pooling does) and batch norm (one block per channel,
- * cub::BlockReduce in double). */
+ * cub::BlockReduce in double; float32 and float64 tensors, one template body). */
 #include <cub/block/block_reduce.cuh>
 
 #include "gb_cuda_impl.h"
@@ -305,7 +305,10 @@ __device__ __forceinline__ int64_t bn_at(const bgeom &g, int64_t ch, int64_t i) 
 
 typedef cub::BlockReduce<double, BN_THREADS> BnReduce;
 
-__device__ void bn_moments(const bgeom &g, int64_t ch, const float *x, double *mean, double *var) {
+/* the kernels are templates over the element type T (float32: float, float64: double); the
+ * statistics and the per-channel sums are double for both, as on the CPU */
+template <class T>
+__device__ void bn_moments(const bgeom &g, int64_t ch, const T *x, double *mean, double *var) {
   __shared__ typename BnReduce::TempStorage tmp;
   __shared__ double shared_mu, shared_var;
   int64_t m = g.n * g.s;
@@ -326,24 +329,25 @@ __device__ void bn_moments(const bgeom &g, int64_t ch, const float *x, double *m
   *mean = mu, *var = shared_var;
 }
 
-__global__ void k_batch_norm(bgeom g, const float *x, const float *w, const float *b, float *y,
-                             float *stats) {
+template <class T>
+__global__ void k_batch_norm(bgeom g, const T *x, const T *w, const T *b, T *y, T *stats) {
   int64_t ch = blockIdx.x;
   double mu, var;
   bn_moments(g, ch, x, &mu, &var);
   double scale = w[ch] / sqrt(var + g.eps), shift = b[ch] - mu * scale;
   for (int64_t i = threadIdx.x; i < g.n * g.s; i += BN_THREADS) {
     int64_t at = bn_at(g, ch, i);
-    y[at] = (float)(x[at] * scale + shift);
+    y[at] = (T)(x[at] * scale + shift);
   }
   if (threadIdx.x == 0) {
-    stats[ch] = (float)mu;
-    stats[g.c + ch] = (float)var;
+    stats[ch] = (T)mu;
+    stats[g.c + ch] = (T)var;
   }
 }
 
-__global__ void k_batch_norm_backward(bgeom g, const float *gout, const float *x, const float *w,
-                                      float *gx, float *gwb) {
+template <class T>
+__global__ void k_batch_norm_backward(bgeom g, const T *gout, const T *x, const T *w, T *gx,
+                                      T *gwb) {
   __shared__ typename BnReduce::TempStorage tmp;
   __shared__ double shared_sg, shared_sgx;
   int64_t ch = blockIdx.x, m = g.n * g.s;
@@ -365,11 +369,11 @@ __global__ void k_batch_norm_backward(bgeom g, const float *gout, const float *x
   double wi = w[ch] * inv, mg = sg / (double)m, mgx = sgx / (double)m;
   for (int64_t i = threadIdx.x; i < m; i += BN_THREADS) {
     int64_t at = bn_at(g, ch, i);
-    gx[at] = (float)(wi * (gout[at] - mg - (x[at] - mu) * inv * mgx));
+    gx[at] = (T)(wi * (gout[at] - mg - (x[at] - mu) * inv * mgx));
   }
   if (threadIdx.x == 0) {
-    gwb[ch] = (float)sgx;
-    gwb[g.c + ch] = (float)sg;
+    gwb[ch] = (T)sgx;
+    gwb[g.c + ch] = (T)sg;
   }
 }
 
@@ -380,11 +384,23 @@ static bgeom bgeom_of(const gb_tensor *x, double eps) {
   return g;
 }
 
-typedef void (*bn_kernel)(bgeom, const float *, const float *, const float *, float *, float *);
+/* the forward (k_batch_norm) or the backward (k_batch_norm_backward) in T */
+template <class T>
+static void bn_kernel_t(bool backward, const bgeom &g, cudaStream_t s, gb_tensor *const *in,
+                        gb_tensor *const *out) {
+  const T *i0 = gb_cu_data<T>(in[0]), *i1 = gb_cu_data<T>(in[1]), *i2 = gb_cu_data<T>(in[2]);
+  if (backward) /* (gout, x, w) */
+    k_batch_norm_backward<T><<<(unsigned)g.c, BN_THREADS, 0, s>>>(
+        g, i0, i1, i2, gb_cu_data<T>(out[0]), gb_cu_data<T>(out[1]));
+  else /* (x, w, b) */
+    k_batch_norm<T><<<(unsigned)g.c, BN_THREADS, 0, s>>>(g, i0, i1, i2, gb_cu_data<T>(out[0]),
+                                                         gb_cu_data<T>(out[1]));
+}
 
-/* One block per channel of x = in[xk] (forward: in[0]; backward: in[1] after gout): kernel k
- * over the first three inputs, made contiguous, into out[0] and the (2,C) out[1]. */
-static gb_status bn_launch(gb_state *S, const gb_opargs *a, gb_tensor **out, int xk, bn_kernel k,
+/* One block per channel of x = in[xk] (forward: in[0]; backward: in[1] after gout): the kernel
+ * over the first three inputs, made contiguous, into out[0] and the (2,C) out[1], in double
+ * for float64 tensors. */
+static gb_status bn_launch(gb_state *S, const gb_opargs *a, gb_tensor **out, int xk,
                            const char *what) {
   gb_cuda_dev *c;
   gb_device dev = out[0]->device;
@@ -393,20 +409,22 @@ static gb_status bn_launch(gb_state *S, const gb_opargs *a, gb_tensor **out, int
   gb_tensor *in[3];
   if ((st = gb_opargs_contiguous(S, a, 3, in))) return st;
   bgeom g = bgeom_of(in[xk], a->f[0]);
-  if (g.c > 0)
-    k<<<(unsigned)g.c, BN_THREADS, 0, c->stream>>>(g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]),
-                                                   gb_tensor_f32(in[2]), gb_tensor_f32(out[0]),
-                                                   gb_tensor_f32(out[1]));
+  if (g.c > 0) {
+    if (in[xk]->dtype == GB_F64)
+      bn_kernel_t<double>(xk == 1, g, c->stream, in, out);
+    else
+      bn_kernel_t<float>(xk == 1, g, c->stream, in, out);
+  }
   gb_tensors_release(S, in, 3);
   GB_LAUNCHED(S, dev, c, what);
   return GB_OK;
 }
 
 extern "C" gb_status gb_cuda_batch_norm(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return bn_launch(S, a, out, 0, k_batch_norm, "batch_norm kernel");
+  return bn_launch(S, a, out, 0, "batch_norm kernel");
 }
 
 /* (gout, x, w [, the forward's statistics: recomputed here]) */
 extern "C" gb_status gb_cuda_batch_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
-  return bn_launch(S, a, out, 1, k_batch_norm_backward, "batch_norm_backward kernel");
+  return bn_launch(S, a, out, 1, "batch_norm_backward kernel");
 }

@@ -2,8 +2,8 @@
  * all (the CPU and CUDA), listed once: GB_F64_ELEMENTWISE_CASES (each one of gb_math.h's
  * formulas, written once for float (gb_f_) and double (gb_d_)) inside GB_F64_ROWS_CASES
  * (creation, comparisons, reductions, indexing, products, the softmax family and losses, the
- * optimizer steps, cumsum, sort). A backend's runs_f64 switch lists GB_F64_ROWS_CASES and then
- * only the rows it alone runs in double, so each fact stands in one place. */
+ * optimizer steps, cumsum, sort, batch norm). A backend's runs_f64 switch lists GB_F64_ROWS_CASES
+ * and then only the rows it alone runs in double, so each fact stands in one place. */
 #ifndef GB_F64_ROWS_H
 #define GB_F64_ROWS_H
 
@@ -98,6 +98,9 @@
   case GB_OP_ADAM_STEP:                                                                            \
   case GB_OP_CUMSUM:                                                                               \
   case GB_OP_SORT:                                                                                 \
-  case GB_OP_TOPK
+  case GB_OP_TOPK:                                                                                 \
+  /* batch norm and its backward (per-channel statistics in double on both) */                     \
+  case GB_OP_BATCH_NORM:                                                                           \
+  case GB_OP_BATCH_NORM_BACKWARD
 
 #endif

@@ -19,8 +19,6 @@ static const gb_kernel_fn cpu_kernels[GB_NOPS] = {
 static bool cpu_runs_f64(gb_opid id) {
   switch (id) {
   GB_F64_ROWS_CASES:     /* both backends: gb_f64_rows.h */
-  case GB_OP_BATCH_NORM: /* the CPU alone (gb_cpu_batchnorm.c's double channels) */
-  case GB_OP_BATCH_NORM_BACKWARD:
   case GB_OP_LAYER_NORM: /* the CPU alone (gb_cpu_attn.c's double rows) */
   case GB_OP_LAYER_NORM_BACKWARD: return true;
   default: return false;

@@ -519,9 +519,11 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     return true;
   }
   if (f == gb_infer_batch_norm || f == gb_infer_batch_norm_backward) {
-    if (v > 1) return false;
-    gb_tensor *x = v == 0 ? make(S, SHAPE(4, 3, 5), GB_F32, MIXED, 0)
-                          : make(S, SHAPE(5, 2, 3, 7), GB_F32, MIXED, 0);
+    if (v > 2) return false;
+    /* case 2: 300 elements per channel, more than the CUDA block's 256 threads */
+    gb_tensor *x = v == 0   ? make(S, SHAPE(4, 3, 5), GB_F32, MIXED, 0)
+                   : v == 1 ? make(S, SHAPE(5, 2, 3, 7), GB_F32, MIXED, 0)
+                            : make(S, SHAPE(3, 4, 100), GB_F32, MIXED, 0);
     int64_t ch = x->shape[1];
     a->f[0] = 1e-5;
     if (f == gb_infer_batch_norm_backward)
@@ -530,7 +532,8 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     add_in(c, make(S, SHAPE(ch), GB_F32, POS, 0), false);
     if (f == gb_infer_batch_norm) add_in(c, make(S, SHAPE(ch), GB_F32, MIXED, 0), false);
     c->rtol = 1e-4, c->atol = 1e-5;
-    c->what = v == 0 ? "(4,3,5)" : "(5,2,3,7)";
+    static const char *what[3] = {"(4,3,5)", "(5,2,3,7)", "(3,4,100)"};
+    c->what = what[v];
     return true;
   }
   if (f == gb_infer_lstm_seq || f == gb_infer_gru_seq || f == gb_infer_lstm_seq_backward ||
