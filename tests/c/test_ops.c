@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "gb_backend.h"
+#include "gb_blas.h"
 #include "gb_cpu.h"
 #include "gb_fn.h"
 #include "gb_kernels.h"
@@ -480,17 +481,18 @@ static void case_fill(gb_state *S, gb_opid id, opcase *c) {
   }
 }
 
-/* optimizer rows update in[0] in place; the reference follows PyTorch's algorithm in double */
-static void case_optim(gb_state *S, gb_opid id, opcase *c) {
-  gb_tensor *p = frand(S, 1, (int64_t[]){6}, -1, 1), *g = frand(S, 1, (int64_t[]){6}, -1, 1);
-  gb_tensor *s1 = frand(S, 1, (int64_t[]){6}, -0.5, 0.5),
-            *s2 = frand(S, 1, (int64_t[]){6}, 0.1, 0.5);
-  double *r = alloc_ref(c, 6);
+/* optimizer rows update in[0] (n elements) in place; the reference follows PyTorch's algorithm
+ * in double */
+static void case_optim_n(gb_state *S, gb_opid id, opcase *c, int64_t n) {
+  gb_tensor *p = frand(S, 1, (int64_t[]){n}, -1, 1), *g = frand(S, 1, (int64_t[]){n}, -1, 1);
+  gb_tensor *s1 = frand(S, 1, (int64_t[]){n}, -0.5, 0.5),
+            *s2 = frand(S, 1, (int64_t[]){n}, 0.1, 0.5);
+  double *r = alloc_ref(c, n);
   c->into = p;
   gb_tensor_retain(p);
   if (id == GB_OP_SGD_STEP) { /* lr 0.1, momentum 0.9, dampening 0.1, wd 0.01, nesterov */
     c->a = (gb_opargs){.in = {p, g, s1}, .nin = 3, .f = {0.1, 0.9, 0.1, 0.01}, .i = {1, 0}};
-    for (int k = 0; k < 6; k++) {
+    for (int64_t k = 0; k < n; k++) {
       double d = at(g, k) + 0.01 * at(p, k), buf = 0.9 * at(s1, k) + 0.9 * d;
       r[k] = at(p, k) - 0.1 * (d + 0.9 * buf);
     }
@@ -500,12 +502,16 @@ static void case_optim(gb_state *S, gb_opid id, opcase *c) {
   /* Adam step 3: lr 0.01, betas (0.9, 0.999), eps 1e-8, wd 0.1 as L2 */
   c->a =
       (gb_opargs){.in = {p, g, s1, s2}, .nin = 4, .f = {0.01, 0.9, 0.999, 1e-8, 0.1}, .i = {3, 0}};
-  for (int k = 0; k < 6; k++) {
+  for (int64_t k = 0; k < n; k++) {
     double d = at(g, k) + 0.1 * at(p, k);
     double m = 0.9 * at(s1, k) + 0.1 * d, v = 0.999 * at(s2, k) + 0.001 * d * d;
     double mhat = m / (1 - pow(0.9, 3)), vhat = v / (1 - pow(0.999, 3));
     r[k] = at(p, k) - 0.01 * mhat / (sqrt(vhat) + 1e-8);
   }
+}
+
+static void case_optim(gb_state *S, gb_opid id, opcase *c) {
+  case_optim_n(S, id, c, 6);
 }
 
 /* (2,2,4,5) images, kernel 3x2, stride 1x2, padding 1x1: out 4x3 positions per image */
@@ -1258,6 +1264,44 @@ static void check_forward(gb_state *S, gb_opid id, opcase *c) {
   gb_tensor_release(S, out[1]);
 }
 
+/* A parameter of 2^15 elements or more is updated as one piece per pool thread
+ * (gb_cpu_optim.c): with 1 and with 2 threads, an odd length (the pieces' 16-element alignment
+ * leaves a tail) matches the reference everywhere, and the two runs agree bit for bit. */
+static void check_optim_pieces(gb_state *S) {
+  const int64_t n = ((int64_t)1 << 16) + 37;
+  int threads_before = gb_blas_threads();
+  for (int k = 0; k < 2; k++) {
+    gb_opid id = k ? GB_OP_ADAM_STEP : GB_OP_SGD_STEP;
+    float *first = malloc((size_t)n * sizeof *first);
+    uint64_t seed = rng;
+    for (int threads = 1; threads <= 2; threads++) {
+      rng = seed; /* the same inputs on both passes */
+      opcase c = {0};
+      case_optim_n(S, id, &c, n);
+      gb_blas_set_threads(threads);
+      CHECK(gb_op_run_into(S, id, &c.a, c.into) == GB_OK, "%s: %s", gb_ops[id].name,
+            gb_state_error(S));
+      const float *got = gb_tensor_f32(c.into);
+      int64_t bad = -1, differ = -1;
+      for (int64_t i = 0; i < n; i++) {
+        if (bad < 0 && !close_to(got[i], c.ref[i], 1e-5, 1e-6)) bad = i;
+        if (threads == 1)
+          first[i] = got[i];
+        else if (differ < 0 && memcmp(&first[i], &got[i], sizeof *got) != 0)
+          differ = i;
+      }
+      CHECK(bad < 0, "%s on %d threads, %lld elements: element %lld = %.9g, expected %.9g",
+            gb_ops[id].name, threads, (long long)n, (long long)bad, bad < 0 ? 0 : got[bad],
+            bad < 0 ? 0 : c.ref[bad]);
+      CHECK(differ < 0, "%s: element %lld differs between 1 and 2 threads", gb_ops[id].name,
+            (long long)differ);
+      free_case(S, &c);
+    }
+    free(first);
+  }
+  gb_blas_set_threads(threads_before);
+}
+
 /* ---- gradient check: loss = sum(out * w); analytic (tape) vs central differences ---- */
 
 static double weighted_loss(gb_state *S, gb_opid id, const gb_opargs *a, const gb_tensor *w) {
@@ -1876,6 +1920,7 @@ int main(void) {
   check_large_offsets(S);
   check_issue15_specials(S);
   check_max_pool_indices(S);
+  check_optim_pieces(S);
   int doubled = check_float64(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);
