@@ -28,7 +28,7 @@ static void collect(gb_state *S) {
   S->in_gc = true;
   S->gc_hook(S->gc_ud);
   S->in_gc = false;
-  gb_state_gc_done(S);
+  gb_state_gc_done(S, GB_GC_FULL);
 }
 
 /* The collection threshold over `live` device bytes: the CPU allocator's rule (an eighth
@@ -85,7 +85,7 @@ extern "C" gb_status gb_cuda_alloc(gb_state *S, gb_device dev, size_t nbytes, vo
      * an op, where a Lua finalizer could close the op's inputs); their blocks come back.
      * Until it has, the threshold moves past this request so each allocation does not ask
      * again; after the collection it is set from the live bytes (above). */
-    S->gc_pending = true;
+    S->gc_pending = GB_GC_FULL;
     c->gc_threshold = next_threshold(c->stats.allocated + (int64_t)rounded);
   }
   if (c->bins[cls]) {

@@ -78,12 +78,16 @@ gb_state *gbL_state(lua_State *L) {
 
 gb_state *gbL_enter(lua_State *L) {
   gb_state *S = gbL_state(L);
-  if (gb_state_take_gc_request(S)) {
+  gb_gc_request want = gb_state_take_gc_request(S);
+  if (want) {
     S->in_gc = true;
-    lua_gc(L, LUA_GCCOLLECT);
+    if (want == GB_GC_FULL)
+      lua_gc(L, LUA_GCCOLLECT);
+    else
+      lua_gc(L, LUA_GCSTEP, 0);
     S->in_gc = false;
     if (S->ndeferred) gb_state_release_deferred(S);
-    gb_state_gc_done(S);
+    gb_state_gc_done(S, want);
   }
   if (S->ndeferred) gb_state_release_deferred(S);
   return S;

@@ -80,12 +80,22 @@ GB_API gb_state *gb_state_new(void);
 GB_API void gb_state_free(gb_state *S);
 GB_API const char *gb_state_error(const gb_state *S);
 GB_API void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud);
-/* True (once) when the allocator saw memory pressure since the last call: the host should
- * run a full collection now, at a point where no op is in flight. */
-GB_API bool gb_state_take_gc_request(gb_state *S);
-/* The host ran the collection it was asked for: the next request comes when the live bytes
- * grow by an eighth (+4 MiB) over what survived it. */
-GB_API void gb_state_gc_done(gb_state *S);
+/* What the allocator asks of the host's garbage collector, at a point where no op is in flight
+ * (gb_state_take_gc_request hands each request out once):
+ *   GB_GC_YOUNG  every GB_GC_YOUNG_BYTES of new tensor memory: collect the young objects (Lua's
+ *                generational minor collection, a step in incremental mode). A training step's
+ *                temporaries die young; freeing them within a step or two gives their blocks
+ *                back to the caching allocator while they are still in the CPU's caches, where
+ *                a full collection every eighth of the live set (a 188 MB dataset: every ~40
+ *                steps) cycled 80 blocks of each size through memory;
+ *   GB_GC_FULL   the live bytes grew by an eighth (+4 MiB) over what survived the last full
+ *                collection: run one (old garbage is only freed by a full one). */
+typedef enum gb_gc_request { GB_GC_NONE, GB_GC_YOUNG, GB_GC_FULL } gb_gc_request;
+GB_API gb_gc_request gb_state_take_gc_request(gb_state *S);
+/* The host ran the collection it was asked for: the next young request comes after
+ * GB_GC_YOUNG_BYTES more, and after a full one the next full request when the live bytes grow
+ * by an eighth (+4 MiB) over what survived it. */
+GB_API void gb_state_gc_done(gb_state *S, gb_gc_request done);
 /* Byte accounting of the device's allocator (zeros for a device whose backend is not loaded). */
 GB_API void gb_state_memstats(gb_state *S, gb_device dev, gb_memstats *out);
 

@@ -21,6 +21,7 @@ gb_state *gb_state_new(void) {
   S->default_device = GB_DEVICE_AUTO;
   S->default_dtype = GB_F32;
   S->gc_threshold = 4 << 20;
+  S->gc_young_left = GB_GC_YOUNG_BYTES;
   S->nthreads = 1;
   return S;
 }
@@ -68,13 +69,16 @@ void gb_state_set_gc_hook(gb_state *S, gb_gc_hook hook, void *ud) {
   S->gc_ud = ud;
 }
 
-bool gb_state_take_gc_request(gb_state *S) {
-  bool want = S->gc_pending && !S->in_gc;
-  if (want) S->gc_pending = false;
+gb_gc_request gb_state_take_gc_request(gb_state *S) {
+  if (S->in_gc) return GB_GC_NONE;
+  gb_gc_request want = S->gc_pending;
+  S->gc_pending = GB_GC_NONE;
   return want;
 }
 
-void gb_state_gc_done(gb_state *S) {
+void gb_state_gc_done(gb_state *S, gb_gc_request done) {
+  S->gc_young_left = GB_GC_YOUNG_BYTES;
+  if (done != GB_GC_FULL) return;
   S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
   S->gc_epoch++;
 }
@@ -251,7 +255,7 @@ static void maybe_collect(gb_state *S, gb_device dev) {
   S->in_gc = true;
   S->gc_hook(S->gc_ud);
   S->in_gc = false;
-  gb_state_gc_done(S); /* thresholds from what is still live */
+  gb_state_gc_done(S, GB_GC_FULL); /* thresholds from what is still live */
   (void)dev;
 }
 
@@ -315,8 +319,11 @@ gb_status gb_host_alloc(gb_state *S, gb_device dev, size_t nbytes, void **out) {
   if (S->cpu.allocated + (int64_t)rounded > S->gc_threshold) {
     /* the host frees tensors it no longer references, at its next safe point: collecting
      * here would run Lua finalizers inside the op that asked for these bytes */
-    S->gc_pending = true;
+    S->gc_pending = GB_GC_FULL;
     S->gc_threshold = S->cpu.allocated + S->cpu.allocated / 8 + (4 << 20);
+  } else if ((S->gc_young_left -= (int64_t)rounded) < 0 && S->gc_pending == GB_GC_NONE) {
+    S->gc_pending = GB_GC_YOUNG;
+    S->gc_young_left = GB_GC_YOUNG_BYTES;
   }
   if (cls < GB_ALLOC_BINS && S->bins[cls]) {
     gb_cpu_block *b = S->bins[cls];

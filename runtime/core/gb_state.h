@@ -11,6 +11,14 @@
 /* recycled objects kept per kind: enough for a training step's graph, small enough that a
  * burst of garbage (collected all at once by Lua's GC) is returned to malloc */
 #define GB_FREE_KEEP 4096
+/* New tensor bytes between two young collections (gb_core.h's GB_GC_YOUNG): more than a small
+ * model's step allocates (the seed MLP's: ~0.9 MB), so its temporaries are dead when the next
+ * one comes and are not promoted to old; measured on benchmark (r), 4 MiB cycled 12 blocks of
+ * the step's largest size where no young collections cycled 80 (1 MiB: 110, temporaries
+ * promoted mid-step). Overridable for measurements. */
+#ifndef GB_GC_YOUNG_BYTES
+#define GB_GC_YOUNG_BYTES ((int64_t)4 << 20)
+#endif
 
 typedef struct gb_cpu_block {
   struct gb_cpu_block *next;
@@ -43,15 +51,16 @@ struct gb_state {
   gb_cpu_block *bins[GB_ALLOC_BINS];
   int64_t cached_bytes;
   gb_memstats cpu;
-  int64_t gc_threshold; /* run the host GC when allocated bytes pass this: live + 1/8 + 4 MiB,
-                         * since Lua cannot see the bytes behind the tensors it holds */
+  int64_t gc_threshold;  /* a full host GC when allocated bytes pass this: live + 1/8 + 4 MiB,
+                          * since Lua cannot see the bytes behind the tensors it holds */
+  int64_t gc_young_left; /* bytes to allocate before the next young collection */
   gb_gc_hook gc_hook;
   void *gc_ud;
   bool in_gc;
-  bool gc_pending;   /* memory pressure seen inside an op: the host collects at a safe point */
-  uint32_t gc_epoch; /* completed collections (gb_state_gc_done): a device allocator seeing a
-                      * new one recomputes its threshold from the bytes still live */
-  bool in_backward;  /* a backward is running: a re-entrant one is refused */
+  gb_gc_request gc_pending; /* seen inside an op: the host collects at its next safe point */
+  uint32_t gc_epoch;        /* completed collections (gb_state_gc_done): a device allocator seeing a
+                             * new one recomputes its threshold from the bytes still live */
+  bool in_backward;         /* a backward is running: a re-entrant one is refused */
   /* tensors closed while an op may hold them (gb_tensor_release_deferred), released at the
    * host's next safe point */
   gb_tensor **deferred;

@@ -38,6 +38,21 @@ describe('under ' .. host, function()
     assert.is_true(peak >= 4 * MiB and peak <= 32 * MiB, ('peak %.1f MiB'):format(peak / MiB))
   end)
 
+  it('frees a loop\'s temporaries by young collections while a large tensor stays live', function()
+    local big = gb.zeros(16, 1024, 1024) -- 64 MiB: a full collection waits for 8 + 4 MiB more
+    local base = live()
+    local worst = 0
+    for _ = 1, 100 do
+      local t = gb.zeros(256, 1024) -- 1 MiB, dead at the end of the round
+      t:fill_(1)
+      worst = math.max(worst, gb.memory_stats().allocated - base)
+    end
+    assert.are.equal(16 * 2 ^ 20, big:numel())
+    -- a young collection every 4 MiB of new tensor bytes (GB_GC_YOUNG_BYTES): the temporaries
+    -- of a training step are freed while their blocks are still in the CPU's caches
+    assert.is_true(worst >= 1 * MiB and worst <= 8 * MiB, ('worst %.1f MiB'):format(worst / MiB))
+  end)
+
   it('runs under the generational collector, which both hosts select (lua.c does too)', function()
     local mode = collectgarbage('incremental') -- returns the mode it replaces
     collectgarbage(mode)
