@@ -221,9 +221,9 @@ static void reference_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, 
     }
 }
 
-static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc, int threads) {
-  if (threads == 1 && gb_gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+static void library_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                          int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                          int threads) {
   if (!openblas.sgemm) {
     reference_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
@@ -287,9 +287,9 @@ static void gb_blas_init(void) {
 }
 
 /* BLIS takes the thread count per call (rntm_t), so concurrent callers do not interfere. */
-static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc, int threads) {
-  if (threads == 1 && gb_gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+static void library_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                          int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                          int threads) {
   rntm_t rntm = BLIS_RNTM_INITIALIZER;
   bli_rntm_set_num_threads(threads, &rntm);
   /* BLIS takes general strides of the stored operands; transposition is a flag. */
@@ -307,6 +307,14 @@ static void blas_dgemm(bool ta, bool tb, int m, int n, int k, double alpha, cons
                &rntm);
 }
 #endif
+
+/* Every single-threaded product first offers itself to gpubp's own small-product kernels
+ * (gb_gemm_small.h says which it takes); the rest, and every threaded one, go to the library. */
+static void blas_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                       const float *b, int ldb, float beta, float *c, int ldc, int threads) {
+  if (threads == 1 && gb_gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+  library_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+}
 
 /* ---- float64: gb_blas_dgemm (the library's dgemm on its own threads, no split) ---------- */
 
