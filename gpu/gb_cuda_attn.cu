@@ -2,7 +2,8 @@
  * layer norm (one block per row; the weight and bias gradients one thread per column over
  * the rows, deterministic), the masked softmax (one block per row, masks read in place) and
  * scaled dot-product attention (one block per query row holding that row's scores in shared
- * memory; backward adds into dK and dV with atomics). */
+ * memory, the optional additive mask read in place through broadcast strides; backward adds
+ * into dK and dV with atomics). */
 #include <cub/block/block_reduce.cuh>
 
 #include "gb_cuda_impl.h"
@@ -141,6 +142,15 @@ extern "C" gb_status gb_cuda_layer_norm_backward(gb_state *S, const gb_opargs *a
 
 /* ---- masked softmax ------------------------------------------------------------------------ */
 
+/* st[0..nd) <- the element strides of mask m aligned right to nd dims, 0 on the dims it
+ * broadcasts over (missing or of size 1); as gb_cpu_attn.c's */
+static void bcast_strides(const gb_tensor *m, int nd, int64_t *st) {
+  for (int d = 0; d < nd; d++) {
+    int md = d - (nd - m->ndim);
+    st[d] = md >= 0 && m->shape[md] != 1 ? m->stride[md] : 0;
+  }
+}
+
 struct msm_geom {
   int nd;
   int64_t shape[GB_MAXDIM], mstride[GB_MAXDIM]; /* mask strides aligned to the scores */
@@ -184,11 +194,7 @@ extern "C" gb_status gb_cuda_masked_softmax(gb_state *S, const gb_opargs *a, gb_
   g.causal = a->i[0] != 0;
   for (int d = 0; d < g.nd; d++)
     g.shape[d] = x->shape[d];
-  if (a->nin > 1)
-    for (int d = 0; d < g.nd; d++) {
-      int md = d - (g.nd - in[1]->ndim);
-      g.mstride[d] = md >= 0 && in[1]->shape[md] != 1 ? in[1]->stride[md] : 0;
-    }
+  if (a->nin > 1) bcast_strides(in[1], g.nd, g.mstride);
   int64_t rows = g.S ? x->numel / g.S : 0;
   if (rows > 0)
     k_masked_softmax<<<(unsigned)rows, ATT_THREADS, 0, c->stream>>>(
@@ -198,23 +204,29 @@ extern "C" gb_status gb_cuda_masked_softmax(gb_state *S, const gb_opargs *a, gb_
   return GB_OK;
 }
 
-/* ---- scaled dot-product attention: contiguous q (B,H,L,E), k (B,H,S,E), v (B,H,S,Ev) ---- */
+/* ---- scaled dot-product attention: contiguous q (B,H,L,E), k (B,H,S,E), v (B,H,S,Ev) and an
+ *      optional mask of any strides (ms: over (B,H,L,S), 0 where it broadcasts) ---- */
 
 struct sdpa_geom {
   int64_t B, H, L, S, E, Ev;
   float scale;
   bool causal;
+  int64_t ms[4];
 };
 
-/* p[0..S) <- the probabilities of query row (bh, i); returns how many keys it sees */
-__device__ int64_t sdpa_row_probs(const sdpa_geom &g, const float *q, const float *K, float *p) {
-  int64_t i = blockIdx.x % g.L, valid = g.causal ? min(i + 1, g.S) : g.S;
+/* p[0..S) <- the probabilities of query row (bh, i), the mask m (or NULL) added to the scaled
+ * scores; returns how many keys it sees. A row the mask hides entirely is NaN, as on the CPU. */
+__device__ int64_t sdpa_row_probs(const sdpa_geom &g, const float *q, const float *K,
+                                  const float *m, float *p) {
+  int64_t bh = blockIdx.x / g.L, i = blockIdx.x % g.L, valid = g.causal ? min(i + 1, g.S) : g.S;
+  if (m) m += (bh / g.H) * g.ms[0] + (bh % g.H) * g.ms[1] + i * g.ms[2];
   float mx = -INFINITY;
   for (int64_t j = threadIdx.x; j < valid; j += ATT_THREADS) {
     float s = 0;
     for (int64_t e = 0; e < g.E; e++)
       s += q[e] * K[j * g.E + e];
     s *= g.scale;
+    if (m) s += m[j * g.ms[3]];
     p[j] = s;
     mx = s > mx ? s : mx;
   }
@@ -232,11 +244,12 @@ __device__ int64_t sdpa_row_probs(const sdpa_geom &g, const float *q, const floa
 }
 
 /* block = (bh, i): out (B,L,H,Ev) row (b, i, h) */
-__global__ void k_sdpa(sdpa_geom g, const float *q, const float *k, const float *v, float *o) {
+__global__ void k_sdpa(sdpa_geom g, const float *q, const float *k, const float *v, const float *m,
+                       float *o) {
   extern __shared__ float p[];
   int64_t bh = blockIdx.x / g.L, i = blockIdx.x % g.L, b = bh / g.H, h = bh % g.H;
   const float *K = k + bh * g.S * g.E, *V = v + bh * g.S * g.Ev;
-  int64_t valid = sdpa_row_probs(g, q + (bh * g.L + i) * g.E, K, p);
+  int64_t valid = sdpa_row_probs(g, q + (bh * g.L + i) * g.E, K, m, p);
   float *out = o + ((b * g.L + i) * g.H + h) * g.Ev;
   for (int64_t e = threadIdx.x; e < g.Ev; e += ATT_THREADS) {
     float s = 0;
@@ -247,13 +260,13 @@ __global__ void k_sdpa(sdpa_geom g, const float *q, const float *k, const float 
 }
 
 __global__ void k_sdpa_backward(sdpa_geom g, const float *go, const float *q, const float *k,
-                                const float *v, float *gq, float *gkv) {
+                                const float *v, const float *m, float *gq, float *gkv) {
   extern __shared__ float p[]; /* p[0..S) probabilities, p[S..2S) dS */
   float *ds = p + g.S;
   int64_t bh = blockIdx.x / g.L, i = blockIdx.x % g.L, b = bh / g.H, h = bh % g.H;
   const float *K = k + bh * g.S * g.E, *V = v + bh * g.S * g.Ev, *Q = q + (bh * g.L + i) * g.E;
   const float *dO = go + ((b * g.L + i) * g.H + h) * g.Ev;
-  int64_t valid = sdpa_row_probs(g, Q, K, p), ld = g.E + g.Ev;
+  int64_t valid = sdpa_row_probs(g, Q, K, m, p), ld = g.E + g.Ev;
   float dot = 0;
   for (int64_t j = threadIdx.x; j < valid; j += ATT_THREADS) {
     float d = 0;
@@ -280,9 +293,12 @@ __global__ void k_sdpa_backward(sdpa_geom g, const float *go, const float *q, co
   }
 }
 
-static gb_status sdpa_geom_of(gb_state *S, const gb_opargs *a, gb_tensor *const *in, sdpa_geom *g) {
-  *g = {in[0]->shape[0], in[0]->shape[1], in[0]->shape[2], in[1]->shape[2],
-        in[0]->shape[3], in[2]->shape[3], (float)a->f[0],  a->i[0] != 0};
+/* the geometry of q, k, v = in[0..2] and of the mask (NULL when none) */
+static gb_status sdpa_geom_of(gb_state *S, const gb_opargs *a, gb_tensor *const *in,
+                              const gb_tensor *mask, sdpa_geom *g) {
+  *g = {in[0]->shape[0], in[0]->shape[1], in[0]->shape[2], in[1]->shape[2], in[0]->shape[3],
+        in[2]->shape[3], (float)a->f[0],  a->i[0] != 0,    {0, 0, 0, 0}};
+  if (mask) bcast_strides(mask, 4, g->ms);
   if (g->S > ATT_MAX_KEYS)
     return gb_errorf(S, GB_ESHAPE, "sdpa: at most %d keys per query on cuda, got %lld",
                      ATT_MAX_KEYS, (long long)g->S);
@@ -296,12 +312,14 @@ extern "C" gb_status gb_cuda_sdpa(gb_state *S, const gb_opargs *a, gb_tensor **o
   if (st) return st;
   gb_tensor *in[3];
   if ((st = gb_opargs_contiguous(S, a, 3, in))) return st;
+  const gb_tensor *mask = a->nin > 3 ? a->in[3] : NULL;
   sdpa_geom g;
-  st = sdpa_geom_of(S, a, in, &g);
+  st = sdpa_geom_of(S, a, in, mask, &g);
   int64_t blocks = g.B * g.H * g.L;
   if (!st && blocks > 0)
     k_sdpa<<<(unsigned)blocks, ATT_THREADS, (size_t)g.S * sizeof(float), c->stream>>>(
-        g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(out[0]));
+        g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]),
+        mask ? gb_tensor_f32(mask) : NULL, gb_tensor_f32(out[0]));
   gb_tensors_release(S, in, 3);
   if (st) return st;
   GB_LAUNCHED(S, dev, c, "sdpa kernel");
@@ -315,8 +333,9 @@ extern "C" gb_status gb_cuda_sdpa_backward(gb_state *S, const gb_opargs *a, gb_t
   if (st) return st;
   gb_tensor *in[4];
   if ((st = gb_opargs_contiguous(S, a, 4, in))) return st;
+  const gb_tensor *mask = a->nin > 4 ? a->in[4] : NULL;
   sdpa_geom g;
-  st = sdpa_geom_of(S, a, in + 1, &g);
+  st = sdpa_geom_of(S, a, in + 1, mask, &g);
   if (!st && out[1]->numel > 0) {
     cudaError_t e = cudaMemsetAsync(gb_tensor_f32(out[1]), 0, (size_t)out[1]->numel * 4, c->stream);
     if (e != cudaSuccess) st = gb_cuda_fail(S, dev, e, "cudaMemsetAsync", __FILE__, __LINE__);
@@ -325,7 +344,7 @@ extern "C" gb_status gb_cuda_sdpa_backward(gb_state *S, const gb_opargs *a, gb_t
   if (!st && blocks > 0)
     k_sdpa_backward<<<(unsigned)blocks, ATT_THREADS, 2 * (size_t)g.S * sizeof(float), c->stream>>>(
         g, gb_tensor_f32(in[0]), gb_tensor_f32(in[1]), gb_tensor_f32(in[2]), gb_tensor_f32(in[3]),
-        gb_tensor_f32(out[0]), gb_tensor_f32(out[1]));
+        mask ? gb_tensor_f32(mask) : NULL, gb_tensor_f32(out[0]), gb_tensor_f32(out[1]));
   gb_tensors_release(S, in, 4);
   if (st) return st;
   GB_LAUNCHED(S, dev, c, "sdpa_backward kernel");

@@ -48,7 +48,8 @@ static int l_masked_softmax(lua_State *L) {
   return push_first(L, S, gb_op_run(S, GB_OP_MASKED_SOFTMAX, &a, r), r, 1);
 }
 
-/* gb._sdpa(q (B,H,L,E), k (B,H,S,E), v (B,H,S,Ev), scale, causal) -> (B,L,H,Ev) */
+/* gb._sdpa(q (B,H,L,E), k (B,H,S,E), v (B,H,S,Ev), scale, causal [, mask]) -> (B,L,H,Ev);
+ * mask: additive float32, broadcast to (B,H,L,S) */
 static int l_sdpa(lua_State *L) {
   gb_state *S = gbL_enter(L);
   gb_opargs a = {.in = {gbL_check_tensor(L, 1), gbL_check_tensor(L, 2), gbL_check_tensor(L, 3)},
@@ -56,6 +57,7 @@ static int l_sdpa(lua_State *L) {
                  .f = {luaL_checknumber(L, 4)}};
   luaL_checktype(L, 5, LUA_TBOOLEAN);
   a.i[0] = lua_toboolean(L, 5);
+  if (!lua_isnoneornil(L, 6)) a.in[a.nin++] = gbL_check_tensor(L, 6);
   gb_tensor *r[1] = {NULL};
   return push_first(L, S, gb_op_run(S, GB_OP_SDPA, &a, r), r, 1);
 }

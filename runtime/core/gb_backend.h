@@ -8,9 +8,10 @@
 
 #include "gb_op.h"
 
-/* Bumped whenever gb_backend, gb_state or gb_tensor change layout: a plugin built against
- * another version is refused ("cuda unavailable: plugin ABI 3, runtime 4"). */
-#define GB_BACKEND_ABI 3
+/* Bumped whenever gb_backend, gb_state, gb_tensor or gb_opargs change layout, or a row's
+ * arguments change meaning: a plugin built against another version is refused ("cuda
+ * unavailable: plugin ABI 3, runtime 4"). 4: GB_MAXIN 5 and sdpa's optional mask. */
+#define GB_BACKEND_ABI 4
 
 /* What a backend can do beyond the required entries (gb_backend.caps). */
 enum {

@@ -60,10 +60,13 @@ static gb_status kv_part(gb_state *S, gb_tensor *kv, int64_t from, int64_t len, 
   return gb_op_run(S, GB_OP_NARROW, &a, out);
 }
 
+/* The mask (input 4, when given) gets no gradient: the shape rule refuses one that requires
+ * grad while recording. */
 gb_status gb_grad_sdpa(gb_state *S, gb_node *n, gb_tensor *g, gb_tensor **gin) {
   gb_opargs a = n->args;
   a.in[0] = g, a.in[1] = IN(0), a.in[2] = IN(1), a.in[3] = IN(2);
-  a.nin = 4;
+  if (n->args.nin > 3) a.in[4] = IN(3);
+  a.nin = n->args.nin + 1;
   gb_tensor *out[2] = {NULL, NULL};
   gb_status st = gb_op_run(S, GB_OP_SDPA_BACKWARD, &a, out);
   if (st) return st;

@@ -151,24 +151,49 @@ static gb_status sdpa_sizes(gb_state *S, gb_opid op, gb_tensor *const *in, int64
   return GB_OK;
 }
 
-/* (q, k, v) -> (B,L,H,Ev) */
+/* The optional mask, input `at` of a, against the scores (B,H,L,S) = sz[0..3]: at most 4 dims,
+ * each (right-aligned) the scores' size or 1. Only comparisons: the kernels' mask offsets
+ * (index times stride, 0 on broadcast dims) stay within the mask's own validated extent. The
+ * rows give the mask no gradient, so one that requires grad is refused where sdpa records
+ * (PyTorch would differentiate it: the callers keep the materialised softmax for it). */
+static gb_status sdpa_mask(gb_state *S, gb_opid op, const gb_opargs *a, int at, const int64_t *sz) {
+  if (a->nin <= at) return GB_OK;
+  const gb_tensor *m = a->in[at];
+  bool ok = m->ndim <= 4;
+  for (int d = 0; ok && d < m->ndim; d++) {
+    int64_t ms = m->shape[m->ndim - 1 - d];
+    ok = ms == sz[3 - d] || ms == 1;
+  }
+  char sm[GB_SHAPE_STRLEN], ss[GB_SHAPE_STRLEN];
+  if (!ok)
+    return gb_errorf(S, GB_ESHAPE, "%s: mask %s does not broadcast to the scores (B,H,L,S) %s",
+                     NAME, gb_shape_str(m, sm), gb_shape_str_n(4, sz, ss));
+  if (m->requires_grad && gb_op_records(S, op, a))
+    return gb_errorf(S, GB_EGRAD,
+                     "%s: the mask %s requires grad, but the fused row gives it no gradient "
+                     "(detach it, or add it to the scores and use gb._masked_softmax)",
+                     NAME, gb_shape_str(m, sm));
+  return GB_OK;
+}
+
+/* (q, k, v [, mask]) -> (B,L,H,Ev) */
 gb_status gb_infer_sdpa(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st = all_f32(S, op, a);
   if (st) return st;
   int64_t sz[6];
-  if ((st = sdpa_sizes(S, op, a->in, sz))) return st;
+  if ((st = sdpa_sizes(S, op, a->in, sz)) || (st = sdpa_mask(S, op, a, 3, sz))) return st;
   int64_t shape[4] = {sz[0], sz[2], sz[1], sz[5]};
   if ((st = gb_shape_check(S, NAME, 4, shape, NULL))) return st;
   set_out(o, 0, 4, shape);
   return GB_OK;
 }
 
-/* (gout (B,L,H,Ev), q, k, v) -> gq like q, (B,H,S,E+Ev) */
+/* (gout (B,L,H,Ev), q, k, v [, mask]) -> gq like q, (B,H,S,E+Ev) */
 gb_status gb_infer_sdpa_backward(gb_state *S, gb_opid op, const gb_opargs *a, gb_outspec *o) {
   gb_status st = all_f32(S, op, a);
   if (st) return st;
   int64_t sz[6];
-  if ((st = sdpa_sizes(S, op, a->in + 1, sz))) return st;
+  if ((st = sdpa_sizes(S, op, a->in + 1, sz)) || (st = sdpa_mask(S, op, a, 4, sz))) return st;
   const gb_tensor *g = a->in[0];
   int64_t want[4] = {sz[0], sz[2], sz[1], sz[5]};
   bool ok = g->ndim == 4;

@@ -8,7 +8,13 @@
 
 #include "gb_tensor.h"
 
-#define GB_MAXIN 4
+/* Tensor inputs per row. 5 since sdpa_backward reads (gout, q, k, v, mask): the fused attention
+ * recomputes its probabilities instead of saving (B,H,L,S) of them, so backward needs every
+ * forward input; the alternatives (packing k and v into one tensor, or a second backward row
+ * for the mask) would cost a copy per step or split one kernel in two. Nothing else assumes 4:
+ * arrays of inputs (gb_opargs.in, gb_node.version, the tape's gin, gb_graph's records) are
+ * sized by this constant and loops run to nin; the cat row takes up to GB_MAXIN pieces. */
+#define GB_MAXIN 5
 #define GB_MAXOUT 2
 
 typedef enum gb_opid {

@@ -1,8 +1,9 @@
 /* gb_cpu_attn.c — CPU kernels of the Transformer's fused rows: layer norm (one pass over each
  * row forward, one backward), the masked softmax (masks applied while reading the scores) and
  * scaled dot-product attention, which never holds more scores than one tile of query rows per
- * thread: per (batch, head) it multiplies a block of queries by the keys it may see, takes the
- * softmax in place and multiplies by the values; backward recomputes the tile. */
+ * thread: per (batch, head) it multiplies a block of queries by the keys it may see, adds the
+ * optional mask (read in place through broadcast strides), takes the softmax in place and
+ * multiplies by the values; backward recomputes the tile. */
 #include <math.h>
 #include <string.h>
 
@@ -219,6 +220,15 @@ gb_status gb_cpu_layer_norm_backward(gb_state *S, const gb_opargs *a, gb_tensor 
 
 /* ---- masked softmax ------------------------------------------------------------------------ */
 
+/* st[0..nd) <- the element strides of mask m aligned right to nd dims, 0 on the dims it
+ * broadcasts over (missing or of size 1) */
+static void bcast_strides(const gb_tensor *m, int nd, int64_t *st) {
+  for (int d = 0; d < nd; d++) {
+    int md = d - (nd - m->ndim);
+    st[d] = md >= 0 && m->shape[md] != 1 ? m->stride[md] : 0;
+  }
+}
+
 typedef struct msm_job {
   const float *x, *m;
   float *y;
@@ -265,12 +275,8 @@ gb_status gb_cpu_masked_softmax(gb_state *S, const gb_opargs *a, gb_tensor **out
   j.rows = j.S ? xc->numel / j.S : 0;
   j.causal = a->i[0] != 0;
   if (a->nin > 1) {
-    const gb_tensor *m = a->in[1];
-    j.m = gb_tensor_f32(m);
-    for (int d = 0; d < j.nd; d++) {
-      int md = d - (j.nd - m->ndim);
-      j.mstride[d] = md >= 0 && m->shape[md] != 1 ? m->stride[md] : 0;
-    }
+    j.m = gb_tensor_f32(a->in[1]);
+    bcast_strides(a->in[1], j.nd, j.mstride);
   }
   int threads = xc->numel >= (1 << 15) ? gb_cpu_jobs_threads() : 1;
   int64_t jobs = threads * 4 < j.rows ? threads * 4 : j.rows;
@@ -292,15 +298,31 @@ typedef struct sdpa_job {
   bool causal;
   const float *q, *k, *v, *go;   /* q, k, v: rows of unit stride; go (B,L,H,Ev) contiguous */
   int64_t qs[3], ks[3], vs[3];   /* strides of dims B, H, L/S */
+  const float *m;                /* the additive mask or NULL, read through ms */
+  int64_t ms[4];                 /* its strides over (B,H,L,S), 0 where it broadcasts */
   float *o, *gq, *gkv, *scratch; /* scratch: 2 * SDPA_RB * S floats per worker */
 } sdpa_job;
 
 /* the tile of query rows [r0, r0 + rb) of head (b, h): P (rb, kn) <- softmax of the scaled
- * scores over the kn keys the block may see, masked entries 0 */
-static void sdpa_probs(const sdpa_job *j, const float *Q, const float *K, int64_t r0, int64_t rb,
-                       int64_t kn, float *P) {
+ * scores plus the mask M (at (b, h), or NULL) over the kn keys the block may see, causally
+ * masked entries 0. A row whose every key the mask makes -inf is NaN (softmax_row), as in the
+ * masked softmax row and PyTorch's math path. */
+GB_CPU_CLONES
+static void sdpa_probs(const sdpa_job *j, const float *Q, const float *K, const float *M,
+                       int64_t r0, int64_t rb, int64_t kn, float *P) {
   gb_blas_sgemm_serial(false, true, (int)rb, (int)kn, (int)j->E, j->scale, Q + r0 * j->qs[2],
                        (int)j->qs[2], K, (int)j->ks[2], 0.0f, P, (int)kn);
+  for (int64_t i = 0; M && i < rb; i++) {
+    const float *mr = M + (r0 + i) * j->ms[2];
+    float *p = P + i * kn;
+    int64_t mc = j->ms[3];
+    if (mc == 1)
+      for (int64_t c = 0; c < kn; c++)
+        p[c] += mr[c];
+    else
+      for (int64_t c = 0; c < kn; c++)
+        p[c] += mr[c * mc];
+  }
   for (int64_t i = 0; i < rb; i++) {
     int64_t valid = j->causal ? (r0 + i + 1 < kn ? r0 + i + 1 : kn) : kn;
     softmax_row(P + i * kn, valid, kn);
@@ -311,15 +333,20 @@ static int64_t keys_seen(const sdpa_job *j, int64_t r0, int64_t rb) {
   return j->causal && r0 + rb < j->S ? r0 + rb : j->S;
 }
 
+/* the mask of head (b, h), or NULL */
+static const float *head_mask(const sdpa_job *j, int64_t b, int64_t h) {
+  return j->m ? j->m + b * j->ms[0] + h * j->ms[1] : NULL;
+}
+
 static void sdpa_forward(void *ctx, int worker, int64_t bh) {
   const sdpa_job *j = ctx;
   int64_t b = bh / j->H, h = bh % j->H, ldo = j->H * j->Ev;
   const float *Q = j->q + b * j->qs[0] + h * j->qs[1], *K = j->k + b * j->ks[0] + h * j->ks[1],
-              *V = j->v + b * j->vs[0] + h * j->vs[1];
+              *V = j->v + b * j->vs[0] + h * j->vs[1], *M = head_mask(j, b, h);
   float *P = j->scratch + (int64_t)worker * 2 * SDPA_RB * j->S;
   for (int64_t r0 = 0; r0 < j->L; r0 += SDPA_RB) {
     int64_t rb = j->L - r0 < SDPA_RB ? j->L - r0 : SDPA_RB, kn = keys_seen(j, r0, rb);
-    sdpa_probs(j, Q, K, r0, rb, kn, P);
+    sdpa_probs(j, Q, K, M, r0, rb, kn, P);
     float *O = j->o + (b * j->L + r0) * ldo + h * j->Ev;
     gb_blas_sgemm_serial(false, false, (int)rb, (int)j->Ev, (int)kn, 1.0f, P, (int)kn, V,
                          (int)j->vs[2], 0.0f, O, (int)ldo);
@@ -333,13 +360,13 @@ static void sdpa_backward(void *ctx, int worker, int64_t bh) {
   const sdpa_job *j = ctx;
   int64_t b = bh / j->H, h = bh % j->H, ldo = j->H * j->Ev, ldkv = j->E + j->Ev;
   const float *Q = j->q + b * j->qs[0] + h * j->qs[1], *K = j->k + b * j->ks[0] + h * j->ks[1],
-              *V = j->v + b * j->vs[0] + h * j->vs[1];
+              *V = j->v + b * j->vs[0] + h * j->vs[1], *M = head_mask(j, b, h);
   float *P = j->scratch + (int64_t)worker * 2 * SDPA_RB * j->S, *dP = P + SDPA_RB * j->S;
   float *dK = j->gkv + bh * j->S * ldkv, *dV = dK + j->E;
   memset(dK, 0, sizeof(float) * (size_t)(j->S * ldkv));
   for (int64_t r0 = 0; r0 < j->L; r0 += SDPA_RB) {
     int64_t rb = j->L - r0 < SDPA_RB ? j->L - r0 : SDPA_RB, kn = keys_seen(j, r0, rb);
-    sdpa_probs(j, Q, K, r0, rb, kn, P);
+    sdpa_probs(j, Q, K, M, r0, rb, kn, P);
     const float *dO = j->go + (b * j->L + r0) * ldo + h * j->Ev;
     gb_blas_sgemm_serial(false, true, (int)rb, (int)kn, (int)j->Ev, 1.0f, dO, (int)ldo, V,
                          (int)j->vs[2], 0.0f, dP, (int)kn);
@@ -387,7 +414,8 @@ static gb_status blas_ready(gb_state *S, gb_tensor *t, gb_tensor **c, const floa
   return GB_OK;
 }
 
-/* prepares j from q, k, v (inputs first..first+2 of a) and runs fn over the B*H heads */
+/* prepares j from q, k, v (inputs first..first+2 of a) and the mask (first+3, if given; read
+ * in place through its strides) and runs fn over the B*H heads */
 static gb_status sdpa_run(gb_state *S, const gb_opargs *a, int first, sdpa_job *j, gb_par_fn fn) {
   gb_tensor *c[3] = {NULL, NULL, NULL}, *scratch = NULL;
   const float *p[3];
@@ -401,6 +429,10 @@ static gb_status sdpa_run(gb_state *S, const gb_opargs *a, int first, sdpa_job *
     j->S = v->shape[2], j->Ev = v->shape[3];
     j->scale = (float)a->f[0], j->causal = a->i[0] != 0;
     j->q = p[0], j->k = p[1], j->v = p[2];
+    if (a->nin > first + 3) {
+      j->m = gb_tensor_f32(a->in[first + 3]);
+      bcast_strides(a->in[first + 3], 4, j->ms);
+    }
     int64_t heads = j->B * j->H, work = heads * j->L * j->S * (j->E + j->Ev);
     int threads = work >= (1 << 18) ? gb_cpu_jobs_threads() : 1;
     if (threads > heads) threads = heads > 0 ? (int)heads : 1;
@@ -416,13 +448,13 @@ static gb_status sdpa_run(gb_state *S, const gb_opargs *a, int first, sdpa_job *
   return st;
 }
 
-/* (q, k, v); f0 scale, i0 causal -> (B,L,H,Ev) */
+/* (q, k, v [, mask]); f0 scale, i0 causal -> (B,L,H,Ev) */
 gb_status gb_cpu_sdpa(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   sdpa_job j = {.o = gb_tensor_f32(out[0])};
   return sdpa_run(S, a, 0, &j, sdpa_forward);
 }
 
-/* (gout, q, k, v) -> gq (B,H,L,E), gkv (B,H,S,E+Ev) */
+/* (gout, q, k, v [, mask]) -> gq (B,H,L,E), gkv (B,H,S,E+Ev) */
 gb_status gb_cpu_sdpa_backward(gb_state *S, const gb_opargs *a, gb_tensor **out) {
   gb_tensor *gc;
   gb_status st = gb_tensor_contiguous(S, a->in[0], &gc);

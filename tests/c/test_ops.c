@@ -1321,7 +1321,7 @@ static void check_gradient(gb_state *S, gb_opid id, opcase *c) {
   bool any = false;
   for (int k = 0; k < a.nin; k++) { /* fresh leaves so gradients start empty */
     if (!gb_dtype_is_float(a.in[k]->dtype) || (id == GB_OP_WHERE && k == 0) ||
-        (id == GB_OP_MASKED_FILL && k == 1))
+        (id == GB_OP_MASKED_FILL && k == 1) || (id == GB_OP_SDPA && k == 3))
       continue;
     gb_tensor *leaf;
     gb_fn_clone(S, a.in[k], &leaf);
@@ -1834,9 +1834,164 @@ static void check_nan_attn(gb_state *S) {
   gb_opargs at = {.in = {q, k, v}, .nin = 3, .f = {1}, .i = {1}};
   double aw[2] = {3, QNAN};
   expect_row(S, GB_OP_SDPA, &at, 0, aw, 2, 1e-6, "with a NaN key");
-  gb_tensor *objs[] = {x, c, q, k, v};
+  /* a query row whose every key the mask hides is NaN, in the fused row as in the masked
+   * softmax the materialised path runs (and PyTorch's math path); the other rows keep theirs */
+  gb_tensor *fm = tensor_of(S, 2, (int64_t[]){2, 2}, (float[]){-INFINITY, -INFINITY, 0, -INFINITY});
+  gb_tensor *k2 = tensor_of(S, 4, (int64_t[]){1, 1, 2, 1}, (float[]){0.5f, 2});
+  gb_opargs am = {.in = {q, k2, v, fm}, .nin = 4, .f = {1}, .i = {0}};
+  double amw[2] = {QNAN, 3};
+  expect_row(S, GB_OP_SDPA, &am, 0, amw, 2, 1e-6, "with a fully masked row");
+  gb_opargs sm2 = {.in = {fm, fm}, .nin = 2, .i = {0}}; /* scores -inf or 0, plus the mask */
+  double smw[4] = {QNAN, QNAN, 1, 0};
+  expect_row(S, GB_OP_MASKED_SOFTMAX, &sm2, 0, smw, 4, 1e-6, "with a fully masked row");
+  gb_tensor *objs[] = {x, c, q, k, v, fm, k2};
   for (size_t j = 0; j < sizeof objs / sizeof objs[0]; j++)
     gb_tensor_release(S, objs[j]);
+}
+
+/* ---- sdpa with a mask (issue 15): every form the callers pass, on q (2,2,3,4), k (2,2,5,4),
+ * v (2,2,5,3) at scale 0.5 with a (B,L,H,Ev) gradient: the output and sdpa_backward's gq
+ * against the reference in double, and the tape's gradients of q, k, v against central
+ * differences (the mask gets none: it is a constant of the loss). ---- */
+
+typedef struct mask_form {
+  const char *what;
+  int nd;
+  int64_t shape[4]; /* the logical mask shape, right-aligned to (B,H,L,S) */
+  bool trans;       /* built as the transpose of its last two dims (a strided view) */
+  bool causal;
+  int hide; /* -inf at every hide-th element (0: none); no row is left without a key */
+} mask_form;
+
+/* the mask element read by score (b, h, i, j) of (2,2,3,5) */
+static double mask_at(const gb_tensor *m, int64_t b, int64_t h, int64_t i, int64_t j) {
+  int64_t c[4] = {b, h, i, j}, idx = 0;
+  for (int d = 0; d < m->ndim; d++) {
+    int64_t sd = m->shape[d], cd = c[4 - m->ndim + d];
+    idx = idx * sd + (sd == 1 ? 0 : cd);
+  }
+  return at(m, idx);
+}
+
+/* out (B,L,H,Ev) and gq (B,H,L,E) of masked attention, in double */
+static void ref_sdpa_masked(const gb_tensor *q, const gb_tensor *k, const gb_tensor *v,
+                            const gb_tensor *m, const gb_tensor *g, bool causal, double *out,
+                            double *gq) {
+  enum { AH = 2, AL = 3, AS = 5, AE = 4, AV = 3 };
+  const double scale = 0.5;
+  for (int bh = 0; bh < 4; bh++)
+    for (int i = 0; i < AL; i++) {
+      int b = bh / AH, h = bh % AH, seen = causal ? i + 1 : AS;
+      double p[AS], dp[AS], mx = -INFINITY, s = 0, dot = 0;
+      for (int j = 0; j < AS; j++) {
+        double d = 0;
+        for (int e = 0; e < AE; e++)
+          d += at(q, (bh * AL + i) * AE + e) * at(k, (bh * AS + j) * AE + e);
+        p[j] = j < seen ? d * scale + mask_at(m, b, h, i, j) : -INFINITY;
+        mx = fmax(mx, p[j]);
+      }
+      for (int j = 0; j < AS; j++)
+        p[j] = exp(p[j] - mx), s += p[j];
+      for (int j = 0; j < AS; j++)
+        p[j] /= s;
+      for (int e = 0; e < AV; e++) {
+        double o = 0;
+        for (int j = 0; j < AS; j++)
+          o += p[j] * at(v, (bh * AS + j) * AV + e);
+        out[((b * AL + i) * AH + h) * AV + e] = o;
+      }
+      for (int j = 0; j < AS; j++) {
+        dp[j] = 0;
+        for (int e = 0; e < AV; e++)
+          dp[j] += at(g, ((b * AL + i) * AH + h) * AV + e) * at(v, (bh * AS + j) * AV + e);
+        dot += p[j] * dp[j];
+      }
+      for (int e = 0; e < AE; e++) {
+        double t = 0;
+        for (int j = 0; j < AS; j++)
+          t += p[j] * (dp[j] - dot) * at(k, (bh * AS + j) * AE + e);
+        gq[(bh * AL + i) * AE + e] = scale * t;
+      }
+    }
+}
+
+static gb_tensor *make_mask(gb_state *S, const mask_form *f) {
+  int64_t shp[4];
+  memcpy(shp, f->shape, sizeof shp);
+  if (f->trans) shp[f->nd - 2] = f->shape[f->nd - 1], shp[f->nd - 1] = f->shape[f->nd - 2];
+  gb_tensor *m = frand(S, f->nd, shp, -1, 1), *t;
+  for (int64_t e = f->hide; f->hide && e < m->numel; e += f->hide)
+    gb_tensor_f32(m)[e] = -INFINITY;
+  if (!f->trans) return m;
+  if (gb_fn_transpose(S, m, f->nd - 2, f->nd - 1, &t)) abort();
+  gb_tensor_release(S, m);
+  return t;
+}
+
+static int check_sdpa_masks(gb_state *S) {
+  static const mask_form forms[] = {
+      {"(L,S)", 2, {3, 5}, false, false, 4},
+      {"(L,S) transposed, causal", 2, {3, 5}, true, true, 0},
+      {"(B,H,L,S)", 4, {2, 2, 3, 5}, false, false, 3},
+      {"(B,H,L,S), causal", 4, {2, 2, 3, 5}, false, true, 7},
+      {"(B,1,1,S) key padding", 4, {2, 1, 1, 5}, false, false, 4},
+      {"(B,1,1,S) key padding, causal", 4, {2, 1, 1, 5}, false, true, 4},
+      {"(B,1,L,S) (both masks summed)", 4, {2, 1, 3, 5}, false, false, 4},
+      {"(H,L,S) over the batch, causal", 3, {2, 3, 5}, false, true, 0},
+      {"(1,H,1,S)", 4, {1, 2, 1, 5}, false, false, 0},
+      {"(S)", 1, {5}, false, false, 3},
+  };
+  int n = 0;
+  for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+    const mask_form *mf = &forms[f];
+    gb_tensor *q = frand(S, 4, (int64_t[]){2, 2, 3, 4}, -1, 1);
+    gb_tensor *k = frand(S, 4, (int64_t[]){2, 2, 5, 4}, -1, 1);
+    gb_tensor *v = frand(S, 4, (int64_t[]){2, 2, 5, 3}, -1, 1);
+    gb_tensor *g = frand(S, 4, (int64_t[]){2, 3, 2, 3}, -1, 1);
+    gb_tensor *m = make_mask(S, mf);
+    opcase fw = {.a = {.in = {q, k, v, m}, .nin = 4, .f = {0.5}, .i = {mf->causal}}},
+           bw = {.a = {.in = {g, q, k, v, m}, .nin = 5, .f = {0.5}, .i = {mf->causal}}};
+    fw.ref = alloc_ref(&fw, 36), bw.ref = alloc_ref(&bw, 48);
+    ref_sdpa_masked(q, k, v, m, g, mf->causal, fw.ref, bw.ref);
+    int before = failures;
+    check_forward(S, GB_OP_SDPA, &fw);
+    check_gradient(S, GB_OP_SDPA, &fw);
+    check_forward(S, GB_OP_SDPA_BACKWARD, &bw);
+    if (failures > before)
+      fprintf(stderr, "  (the failures above: sdpa with a mask %s)\n", mf->what);
+    free(fw.ref), free(bw.ref);
+    gb_tensor *objs[] = {q, k, v, g, m};
+    for (size_t j = 0; j < sizeof objs / sizeof objs[0]; j++)
+      gb_tensor_release(S, objs[j]);
+    n++;
+  }
+  /* a mask that requires grad is refused where sdpa records (it would get no gradient), and
+   * taken under no_grad; a mask that does not broadcast is refused naming both shapes */
+  gb_tensor *q = frand(S, 4, (int64_t[]){2, 2, 3, 4}, -1, 1);
+  gb_tensor *m = frand(S, 2, (int64_t[]){3, 5}, -1, 1),
+            *bad = frand(S, 2, (int64_t[]){2, 5}, -1, 1);
+  gb_tensor *k = frand(S, 4, (int64_t[]){2, 2, 5, 4}, -1, 1), *out[2] = {NULL, NULL};
+  m->requires_grad = true;
+  gb_opargs a = {.in = {q, k, k, m}, .nin = 4, .f = {1}};
+  CHECK(gb_op_run(S, GB_OP_SDPA, &a, out) == GB_EGRAD &&
+            !strcmp(gb_state_error(S),
+                    "sdpa: the mask (3,5) requires grad, but the fused row gives "
+                    "it no gradient (detach it, or add it to the scores and "
+                    "use gb._masked_softmax)"),
+        "%s", gb_state_error(S));
+  bool was = gb_set_grad_enabled(S, false);
+  CHECK(gb_op_run(S, GB_OP_SDPA, &a, out) == GB_OK, "%s", gb_state_error(S));
+  gb_set_grad_enabled(S, was);
+  gb_tensor_release(S, out[0]);
+  a.in[3] = bad;
+  CHECK(gb_op_run(S, GB_OP_SDPA, &a, out) == GB_ESHAPE &&
+            !strcmp(gb_state_error(S),
+                    "sdpa: mask (2,5) does not broadcast to the scores (B,H,L,S) (2,2,3,5)"),
+        "%s", gb_state_error(S));
+  gb_tensor *objs[] = {q, m, bad, k};
+  for (size_t j = 0; j < sizeof objs / sizeof objs[0]; j++)
+    gb_tensor_release(S, objs[j]);
+  return n;
 }
 
 /* ---- float64: each row the CPU backend runs in double (gb_backend.runs_f64) gets its float32
@@ -1921,12 +2076,14 @@ int main(void) {
   check_issue15_specials(S);
   check_max_pool_indices(S);
   check_optim_pieces(S);
+  int masks = check_sdpa_masks(S);
   int doubled = check_float64(S);
   gb_memstats m;
   gb_state_memstats(S, GB_CPU, &m);
   CHECK(m.allocated == 0, "%lld bytes still allocated after all cases", (long long)m.allocated);
   gb_state_free(S);
-  printf("%d rows, %d forward-checked, %d gradient-checked, %d also in float64, %d failures\n",
-         GB_NOPS, tested, graded, doubled, failures);
+  printf("%d rows, %d forward-checked, %d gradient-checked, %d also in float64, %d sdpa mask "
+         "forms, %d failures\n",
+         GB_NOPS, tested, graded, doubled, masks, failures);
   return failures ? 1 : 0;
 }

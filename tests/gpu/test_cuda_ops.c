@@ -86,6 +86,7 @@ typedef struct tcase {
   int nin;
   gb_tensor *in[GB_MAXIN]; /* CPU, contiguous */
   bool trans[GB_MAXIN];    /* use the input through a transpose of its last two dims */
+  bool constant[GB_MAXIN]; /* not made a leaf that requires grad (sdpa's mask: no gradient) */
   gb_opargs a;
   /* rows that write into an existing tensor */
   int dst_ndim;
@@ -644,8 +645,11 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     return true;
   }
   if (f == gb_infer_sdpa || f == gb_infer_sdpa_backward) {
-    if (v > 1) return false;
-    int64_t B = 2, H = v == 0 ? 2 : 3, L = v == 0 ? 3 : 40, Sk = v == 0 ? 5 : 40, E = 4, Ev = 3;
+    if (v > 4) return false;
+    /* v2..v4 add a mask: (L,S) transposed with causal, (B,1,1,S) key padding, a full
+     * (B,H,L,S) with more keys than a block has threads */
+    static const int64_t Ls[] = {3, 40, 3, 40, 20}, Ss[] = {5, 40, 5, 40, 300};
+    int64_t B = 2, H = v == 0 ? 2 : 3, L = Ls[v], Sk = Ss[v], E = 4, Ev = 3;
     if (f == gb_infer_sdpa_backward)
       add_in(c, make(S, SHAPE(B, L, H, Ev), GB_F32, MIXED, 0), false);
     add_in(c, make(S, SHAPE(B, H, L, E), GB_F32, MIXED, 0), false);
@@ -654,9 +658,21 @@ static bool make_case(gb_state *S, gb_opid id, int v, tcase *c) {
     else
       add_in(c, make(S, SHAPE(B, H, Sk, E), GB_F32, MIXED, 0), false);
     add_in(c, make(S, SHAPE(B, H, Sk, Ev), GB_F32, MIXED, 0), false);
-    a->f[0] = 0.5, a->i[0] = v == 1;
+    if (v >= 2) {
+      gb_tensor *m = v == 2   ? make(S, SHAPE(Sk, L), GB_F32, MIXED, 0)
+                     : v == 3 ? make(S, SHAPE(B, 1, 1, Sk), GB_F32, MIXED, 0)
+                              : make(S, SHAPE(B, H, L, Sk), GB_F32, MIXED, 0);
+      for (int64_t e = 3; e < m->numel; e += 7) /* hidden keys; every row keeps some */
+        gb_tensor_f32(m)[e] = -INFINITY;
+      c->constant[c->nin] = true;
+      add_in(c, m, v == 2);
+    }
+    a->f[0] = 0.5, a->i[0] = v == 1 || v == 2;
     c->rtol = 1e-4, c->atol = 1e-5;
-    c->what = v == 0 ? "L=3 S=5" : "causal, L=S=40, transposed keys";
+    static const char *what[] = {"L=3 S=5", "causal, L=S=40, transposed keys",
+                                 "causal, (L,S) mask transposed", "(B,1,1,S) key padding",
+                                 "(B,H,L,S) mask, S=300"};
+    c->what = what[v];
     return true;
   }
   if (v == 0) CHECK(false, "row %s: no test case for its shape rule; add one", r->name);
@@ -740,7 +756,7 @@ static gb_status run_case(gb_state *S, gb_opid id, const tcase *c, gb_device dev
       gb_tensor_release(S, leaf[k]);
       leaf[k] = cp;
     }
-    if (grad && gb_dtype_is_float(leaf[k]->dtype)) leaf[k]->requires_grad = true;
+    if (grad && gb_dtype_is_float(leaf[k]->dtype) && !c->constant[k]) leaf[k]->requires_grad = true;
     a.in[k] = c->trans[k] ? transposed(S, leaf[k]) : (gb_tensor_retain(leaf[k]), leaf[k]);
   }
   if (c->inplace) {

@@ -85,8 +85,9 @@ describe('internal functions', function()
 
   it('gb._cat checks its tensors and dim (issue 15: one cat row)', function()
     local a, b = gb.ones(2, 3), gb.zeros(1, 3)
-    fails_with('cat: 1 to 4 tensors per row, got 5', function() return gb._cat(1, a, a, a, a, a) end)
-    fails_with('cat: 1 to 4 tensors per row, got 0', function() return gb._cat(1) end)
+    fails_with('cat: 1 to 5 tensors per row, got 6', function() return gb._cat(1, a, a, a, a, a, a) end)
+    fails_with('cat: 1 to 5 tensors per row, got 0', function() return gb._cat(1) end)
+    assert.are.same({ 10, 3 }, gb._cat(1, a, a, a, a, a).shape)
     fails_with('cat: tensor 2 (2,3) float32 does not fit tensor 1 (1,3) float32',
       function() return gb._cat(2, b, a) end)
     fails_with('cat: tensor 2 (1,3) int64 does not fit', function() return gb._cat(1, a, b:long()) end)
@@ -255,6 +256,21 @@ describe('internal functions', function()
       function() return gb._sdpa(q, z(2, 2, 3, 4), q, 1, false) end)
     fails_with("bad argument #1 to '_sdpa' (tensor was closed)",
       function() return gb._sdpa(closed(), q, q, 1, false) end)
+    -- the mask: broadcast to the scores (B,H,L,S), float32, no gradient wanted
+    fails_with('sdpa: mask (2,3) does not broadcast to the scores (B,H,L,S) (1,2,3,3)',
+      function() return gb._sdpa(q, q, q, 1, false, z(2, 3)) end)
+    fails_with('sdpa: mask (1,1,1,1,3) does not broadcast to the scores (B,H,L,S) (1,2,3,3)',
+      function() return gb._sdpa(q, q, q, 1, false, z(1, 1, 1, 1, 3)) end)
+    fails_with('sdpa: argument 4 has dtype int64, expected float32',
+      function() return gb._sdpa(q, q, q, 1, false, z({ 3 }, { dtype = 'int64' })) end)
+    fails_with("bad argument #6 to '_sdpa' (tensor expected, got number)",
+      function() return gb._sdpa(q, q, q, 1, false, 3) end)
+    fails_with('sdpa: the mask (3,3) requires grad, but the fused row gives it no gradient (detach it, or add it to the scores and use gb._masked_softmax)',
+      function() return gb._sdpa(q, q, q, 1, false, z(3, 3):requires_grad_()) end)
+    assert.are.same({ 1, 3, 2, 4 }, gb.no_grad(function()
+      return gb._sdpa(q, q, q, 1, false, z(3, 3):requires_grad_())
+    end).shape)
+    assert.are.same({ 1, 3, 2, 4 }, gb._sdpa(q, q, q, 1, true, z(1, 2, 1, 3)).shape)
     -- an empty query set and empty heads are legal
     assert.are.same({ 1, 0, 2, 4 }, gb._sdpa(z(1, 2, 0, 4), q, q, 1, true).shape)
     assert.are.same({ 1, 3, 2, 0 }, gb._sdpa(q, q, z(1, 2, 3, 0), 1, true).shape)

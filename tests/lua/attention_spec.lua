@@ -64,6 +64,40 @@ describe('nn.MultiheadAttention against PyTorch', function()
   end)
 end)
 
+-- the same recorded cases without the weights: the fused row (gb._sdpa) with the masks in it
+-- must give PyTorch's output (the recorded gradients include the weights' term, so only the
+-- output is compared here; fused_attn_spec.lua compares gradients with the materialised path)
+local function check_fused_output(name, masks)
+  local params, inputs, outs, _, meta = load_case(name)
+  local m = nn.MultiheadAttention(tonumber(meta.embed_dim), tonumber(meta.num_heads), {
+    batch_first = meta.batch_first == '1', bias = meta.bias == '1',
+  })
+  m:load_state_dict(params)
+  local q = inputs.query
+  local k, v = q, q
+  if meta.self_attn ~= '1' then k, v = inputs.key, inputs.value end
+  local opts = masks(inputs)
+  opts.need_weights = false
+  local out, w = m(q, k, v, opts)
+  assert.is_nil(w)
+  assert_close(name .. ' fused output', out, outs.output)
+end
+
+describe('nn.MultiheadAttention against PyTorch', function()
+  it('gives the recorded outputs on the fused path (need_weights=false), masks included', function()
+    check_fused_output('self_causal_padding', function(i)
+      return { attn_mask = i.attn_mask:long(), key_padding_mask = i.key_padding_mask }
+    end)
+    check_fused_output('self_causal_padding', function(i)
+      return { is_causal = true, key_padding_mask = i.key_padding_mask:int() }
+    end)
+    check_fused_output('cross_additive_batch_first', function(i) return { attn_mask = i.attn_mask } end)
+    check_fused_output('self_nobias_padding_batch_first', function(i)
+      return { key_padding_mask = i.key_padding_mask }
+    end)
+  end)
+end)
+
 describe('nn.MultiheadAttention', function()
   it('has PyTorch parameter names and init', function()
     gb.manual_seed(4)

@@ -1,8 +1,10 @@
 -- fused_attn_spec.lua — the Transformer's fused rows seen from Lua: nn.MultiheadAttention's
--- fused path (no weights, masks or dropout: gb._sdpa) against its materialised path (which
--- attention_spec.lua checks against PyTorch), gb.nn.functional.scaled_dot_product_attention
--- against the softmax(q k^T * scale) v it stands for, masks included, and nn.LayerNorm /
--- gb.nn.functional.layer_norm against the composed formula; values and gradients.
+-- fused path (no weights or dropout: gb._sdpa, masks included) against its materialised path
+-- (which attention_spec.lua checks against PyTorch), with a spy on gb._sdpa and
+-- gb._masked_softmax and the bytes the tape keeps showing which path ran,
+-- gb.nn.functional.scaled_dot_product_attention against the softmax(q k^T * scale + mask) v it
+-- stands for, and nn.LayerNorm / gb.nn.functional.layer_norm against the composed formula;
+-- values and gradients.
 -- Run: build/gpubp /usr/bin/busted tests/lua/fused_attn_spec.lua
 
 local gb = require('gpubp')
@@ -52,6 +54,144 @@ describe('nn.MultiheadAttention fused path', function()
     local a = m(q, kv, kv, { need_weights = false })
     local b = m(q, kv, kv)
     assert_close('cross output', a, b)
+  end)
+end)
+
+-- calls f() counting the calls of gb._sdpa (and whether each had a mask) and gb._masked_softmax
+local function spy(f)
+  local sdpa, msm = gb._sdpa, gb._masked_softmax
+  local n = { sdpa = 0, masked = 0, softmax = 0 }
+  gb._sdpa = function(...)
+    n.sdpa = n.sdpa + 1
+    if select(6, ...) ~= nil then n.masked = n.masked + 1 end
+    return sdpa(...)
+  end
+  gb._masked_softmax = function(...)
+    n.softmax = n.softmax + 1
+    return msm(...)
+  end
+  local ok, r1, r2 = pcall(f)
+  gb._sdpa, gb._masked_softmax = sdpa, msm
+  if not ok then error(r1, 0) end
+  return n, r1, r2
+end
+
+describe('nn.MultiheadAttention fused path with masks', function()
+  local B, L, S, E, H = 3, 5, 6, 12, 3
+  -- each case: a name and the call options (without need_weights), given fresh masks
+  local function cases()
+    local kp = gb.tensor({ { 0, 0, 0, 0, 0, 1 }, { 0, 0, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 } })
+    local bool_ls = gb.tensor({ { 0, 1, 0, 0, 1, 0 }, { 0, 0, 0, 1, 0, 0 }, { 1, 0, 0, 0, 0, 0 },
+      { 0, 0, 0, 0, 0, 1 }, { 0, 1, 1, 0, 0, 0 } }):long()
+    local add_ls = gb.randn(L, S)
+    add_ls[2][4] = -math.huge
+    local per_head = gb.randn(B * H, L, S)
+    return {
+      { '(L, S) bool attn_mask', { attn_mask = bool_ls } },
+      { '(L, S) additive attn_mask, causal', { attn_mask = add_ls, is_causal = true } },
+      { '(B*H, L, S) additive attn_mask', { attn_mask = per_head } },
+      { 'key_padding_mask', { key_padding_mask = kp } },
+      { 'key_padding_mask, causal', { key_padding_mask = kp:int(), is_causal = true } },
+      { 'both masks', { attn_mask = add_ls, key_padding_mask = kp } },
+      { '(B*H, L, S) and key padding', { attn_mask = per_head, key_padding_mask = kp } },
+    }
+  end
+
+  for _, bf in ipairs({ true, false }) do
+    it('equals the materialised path, values and gradients, batch_first=' .. tostring(bf), function()
+      gb.manual_seed(11)
+      local m = nn.MultiheadAttention(E, H, { batch_first = bf })
+      local x = bf and gb.randn(B, S, E) or gb.randn(S, B, E)
+      local xq = bf and gb.randn(B, L, E) or gb.randn(L, B, E)
+      local w = bf and gb.randn(B, L, E) or gb.randn(L, B, E)
+      for _, c in ipairs(cases()) do
+        local name, opts = c[1], c[2]
+        local function grads_of(need)
+          m:zero_grad()
+          opts.need_weights = need
+          local calls, y, g
+          calls = spy(function()
+            y, g = run(function(a, b) return (m(a, b, b, opts)) end, { xq, x }, w)
+          end)
+          local pg = {}
+          for _, np in ipairs(m:named_parameters()) do pg[np[1]] = np[2].grad:clone() end
+          return y, g, pg, calls
+        end
+        local yf, gf, pf, cf = grads_of(false)
+        local ym, gm, pm, cm = grads_of(true)
+        assert.are.same({ sdpa = 1, masked = 1, softmax = 0 }, cf, name .. ': fused calls')
+        assert.are.same({ sdpa = 0, masked = 0, softmax = 1 }, cm, name .. ': materialised calls')
+        assert_close(name .. ' output', yf, ym)
+        assert_close(name .. ' grad query', gf[1], gm[1])
+        assert_close(name .. ' grad key/value', gf[2], gm[2])
+        for pname, g in pairs(pm) do assert_close(name .. ' grad ' .. pname, pf[pname], g) end
+      end
+    end)
+  end
+
+  it('keeps no (B, heads, L, S) tensor for backward', function()
+    gb.manual_seed(12)
+    local b, l, h = 2, 160, 4
+    local m = nn.MultiheadAttention(16, h, { batch_first = true })
+    local x = gb.randn(b, l, 16)
+    local kp = gb.zeros(b, l)
+    kp[1][l] = 1
+    local scores = b * h * l * l * 4 -- bytes of one float32 (B, heads, L, S) tensor
+    local function kept(need)
+      collectgarbage('collect')
+      local base = gb.memory_stats().allocated
+      local y = m(x, x, x, { key_padding_mask = kp, attn_mask = nn.MultiheadAttention.causal_mask(l),
+        need_weights = need })
+      collectgarbage('collect')
+      local bytes = gb.memory_stats().allocated - base
+      y = nil -- luacheck: ignore
+      collectgarbage('collect')
+      return bytes
+    end
+    local fused, materialised = kept(false), kept(true)
+    assert.is_true(fused < scores / 2, ('fused path keeps %d bytes, scores %d'):format(fused, scores))
+    assert.is_true(materialised >= scores,
+      ('materialised path keeps %d bytes, scores %d'):format(materialised, scores))
+  end)
+
+  it('differentiates an attn_mask that requires grad on the materialised path', function()
+    gb.manual_seed(13)
+    local m = nn.MultiheadAttention(8, 2, { batch_first = true })
+    local x, w = gb.randn(2, 4, 8), gb.randn(2, 4, 8)
+    local base = gb.randn(4, 4)
+    local function mask_grad(need)
+      local mask = base:clone():requires_grad_()
+      mask:detach()[1][1] = -1 -- a negative entry: added as it is
+      local calls, y
+      calls = spy(function() y = m(x, x, x, { attn_mask = mask, need_weights = need }) end)
+      ;(y * w):sum():backward()
+      return mask.grad, calls, y
+    end
+    local gf, cf, yf = mask_grad(false)
+    local gm, _, ym = mask_grad(true)
+    assert.are.same({ sdpa = 0, masked = 0, softmax = 1 }, cf)
+    assert_close('output', yf, ym)
+    assert_close('mask gradient', gf, gm)
+    assert.is_true(gf:abs():sum():item() > 0)
+    -- under no_grad there is no gradient to give: the fused row takes the mask
+    local calls = spy(function()
+      gb.no_grad(function() m(x, x, x, { attn_mask = base:clone():requires_grad_(), need_weights = false }) end)
+    end)
+    assert.are.same({ sdpa = 1, masked = 1, softmax = 0 }, calls)
+  end)
+
+  it('gives NaN for a query whose every key is masked, as the materialised path', function()
+    gb.manual_seed(14)
+    local m = nn.MultiheadAttention(8, 2, { batch_first = true })
+    local x = gb.randn(2, 3, 8)
+    local kp = gb.tensor({ { 1, 1, 1 }, { 0, 0, 1 } })
+    local yf = m(x, x, x, { key_padding_mask = kp, need_weights = false })
+    local ym = m(x, x, x, { key_padding_mask = kp })
+    for _, y in ipairs({ yf, ym }) do
+      assert.are.equal(y[1]:numel(), y[1]:ne(y[1]):sum():item(), 'batch 1 is all NaN')
+      assert.are.equal(0, y[2]:ne(y[2]):sum():item(), 'batch 2 has no NaN')
+    end
+    assert_close('batch 2', yf[2], ym[2])
   end)
 end)
 
@@ -109,6 +249,47 @@ describe('gb.nn.functional.scaled_dot_product_attention', function()
     local add = gb.tensor({ 0, 0, -math.huge, 0 }):view(1, 4)
     assert_close('int mask', F.scaled_dot_product_attention(q, k, v, { attn_mask = keep }),
       reference(q, k, v, add, false, 1 / math.sqrt(3)))
+  end)
+
+  it('takes every broadcastable mask form on the fused row, values and gradients', function()
+    gb.manual_seed(15)
+    local q, k, v = gb.randn(2, 3, 5, 4), gb.randn(2, 3, 6, 4), gb.randn(2, 3, 6, 2)
+    local hide = gb.zeros(2, 1, 1, 6)
+    hide[1][1][1][6], hide[2][1][1][1] = -math.huge, -math.huge
+    local forms = {
+      { '(L, S)', gb.randn(5, 6) }, { '(B, H, L, S)', gb.randn(2, 3, 5, 6) },
+      { '(B, 1, 1, S)', hide }, { '(H, L, S)', gb.randn(3, 5, 6) }, { '(S)', gb.randn(6) },
+      { '(L, S) transposed', gb.randn(6, 5):t() }, { '(1, H, 1, S)', gb.randn(1, 3, 1, 6) },
+    }
+    for _, f in ipairs(forms) do
+      for _, causal in ipairs({ false, true }) do
+        local name = f[1] .. (causal and ', causal' or '')
+        local calls, out, g, w
+        calls = spy(function()
+          out, g, w = run(function(a, b, c)
+            return F.scaled_dot_product_attention(a, b, c, { attn_mask = f[2], is_causal = causal })
+          end, { q, k, v })
+        end)
+        assert.are.same({ sdpa = 1, masked = 1, softmax = 0 }, calls, name)
+        local ref, rg = run(function(a, b, c) return reference(a, b, c, f[2], causal, 0.5) end,
+          { q, k, v }, w)
+        assert_close(name .. ' output', out, ref)
+        for i = 1, 3 do assert_close(name .. ' grad ' .. i, g[i], rg[i]) end
+      end
+    end
+    -- 3-D inputs with an (N, L, S) mask, and a mask that requires grad (materialised: it gets
+    -- the gradient of the scores summed to its shape)
+    local a, b, c, m3 = gb.randn(4, 5, 3), gb.randn(4, 6, 3), gb.randn(4, 6, 2), gb.randn(4, 5, 6)
+    assert_close('3-D with (N, L, S) mask', F.scaled_dot_product_attention(a, b, c, { attn_mask = m3 }),
+      reference(a, b, c, m3, false, 1 / math.sqrt(3)))
+    local mg = gb.randn(5, 6):requires_grad_()
+    local calls = spy(function()
+      F.scaled_dot_product_attention(q, k, v, { attn_mask = mg }):sum():backward()
+    end)
+    assert.are.same({ sdpa = 0, masked = 0, softmax = 1 }, calls)
+    local mr = mg:detach():clone():requires_grad_()
+    reference(q, k, v, mr, false, 0.5):sum():backward()
+    assert_close('mask gradient', mg.grad, mr.grad)
   end)
 
   it('raises clear errors', function()

@@ -2,11 +2,16 @@
 -- nn.MultiheadAttention: in_proj_weight (3E, E), in_proj_bias (3E), out_proj (Linear E -> E),
 -- so PyTorch weights load as they are. Heads are views of the projections (no per-head copies):
 -- the products run as batched matmuls over (B, heads) with the operands' own strides.
--- Without attention weights, masks or dropout the attention is one fused row (gb._sdpa): the
--- scores exist only as per-thread tiles and the context comes out heads-last (B, L, heads, d),
--- a view for out_proj with batch_first. Otherwise the scores and probabilities (B, heads, L, S)
--- are materialised; the causal, attn_mask and key_padding_mask masks are applied by the softmax
--- row as it reads the scores (gb._masked_softmax), never as (B, heads, L, S) tensors.
+-- Without attention weights or dropout, in float32, the attention is one fused row (gb._sdpa):
+-- the scores exist only as per-thread tiles and the context comes out heads-last (B, L, heads,
+-- d), a view for out_proj with batch_first. The masks go into that row too, as one additive
+-- float mask broadcast over (B, heads, L, S) and read in place: attn_mask (L, S) or (B*heads, L,
+-- S) viewed (B, heads, L, S), key_padding_mask viewed (B, 1, 1, S), or their sum ((B, 1, L, S)
+-- for an (L, S) attn_mask); is_causal stays the row's flag. Otherwise (need_weights, dropout in
+-- training, float64, or an attn_mask that requires grad, which the fused row would not
+-- differentiate) the scores and probabilities (B, heads, L, S) are materialised and the masks
+-- are applied by the softmax row as it reads the scores (gb._masked_softmax). Either way a
+-- query row with every key masked gives NaN, as PyTorch's.
 
 local errors = require('gpubp.errors')
 local options = require('gpubp.options')
@@ -76,6 +81,36 @@ end
 local function additive(m)
   if m.dtype ~= 'float32' and m.dtype ~= 'float64' then m = m:ne(0) elseif m:min():item() < 0 then return m else m = m:ne(0) end
   return gb.where(m, gb.full({ 1 }, -math.huge, { device = m.device }), gb.zeros(1, { device = m.device }))
+end
+
+-- The call's attn_mask and key_padding_mask (checked) as one additive float mask that
+-- broadcasts to the scores (B, heads, L, S), or nil: (L, S), (B, heads, L, S), (B, 1, 1, S) or,
+-- both given, their sum
+function MHA:_mask(opts, L, S, B, batched)
+  local H, mask = self.num_heads, nil
+  if opts.attn_mask ~= nil then
+    local m = opts.attn_mask
+    if m:dim() == 2 and m:size(1) == L and m:size(2) == S then
+      mask = additive(m)
+    elseif m:dim() == 3 and m:size(1) == B * H and m:size(2) == L and m:size(3) == S then
+      mask = additive(m):view(B, H, L, S)
+    else
+      errors.raisef('%s: expected attn_mask of shape (%d, %d) or (%d, %d, %d), got %s', NAME, L, S,
+        B * H, L, S, shape_str(m))
+    end
+  end
+  if opts.key_padding_mask ~= nil then
+    local m = opts.key_padding_mask
+    local ok = batched and m:dim() == 2 and m:size(1) == B and m:size(2) == S
+      or not batched and m:dim() == 1 and m:size(1) == S
+    if not ok then
+      errors.raisef('%s: expected key_padding_mask of shape %s, got %s', NAME,
+        batched and ('(' .. B .. ', ' .. S .. ')') or ('(' .. S .. ')'), shape_str(m))
+    end
+    local kp = additive(m):view(B, 1, 1, S)
+    mask = mask and mask + kp or kp
+  end
+  return mask
 end
 
 -- x as given ((L, B, E), or (B, L, E) with batch_first), 2-D unbatched made a batch of one;
@@ -150,11 +185,12 @@ function MHA:forward(query, key, value, opts)
     end
     qh, kh, vh = self:_heads(part(q, 0)), self:_heads(part(k, 1)), self:_heads(part(v, 2))
   end
+  local mask = self:_mask(opts, L, S, B, batched)
   local f32 = q.dtype == 'float32' -- the fused rows are float32; float64 takes the plain ops
-  local fused = f32 and not opts.need_weights and opts.attn_mask == nil
-    and opts.key_padding_mask == nil and not (self.training and self.dropout > 0)
+  local fused = f32 and not opts.need_weights and not (self.training and self.dropout > 0)
+    and not (mask and mask.requires_grad and gb.is_grad_enabled())
   if fused then -- one row; the scores never exist whole (1/sqrt(d) is in the projection)
-    local ctx = gb._sdpa(qh, kh, vh, 1, opts.is_causal) -- (B, L, H, d)
+    local ctx = gb._sdpa(qh, kh, vh, 1, opts.is_causal, mask) -- (B, L, H, d)
     local out
     if self.batch_first then
       out = self.out_proj(ctx:view(B * L, E)):view(B, L, E)
@@ -165,29 +201,6 @@ function MHA:forward(query, key, value, opts)
     return out, nil
   end
   local scores = qh:matmul(kh:transpose(3, 4)) -- (B, H, L, S)
-  local mask
-  if opts.attn_mask ~= nil then
-    local m = opts.attn_mask
-    if m:dim() == 2 and m:size(1) == L and m:size(2) == S then
-      mask = additive(m)
-    elseif m:dim() == 3 and m:size(1) == B * H and m:size(2) == L and m:size(3) == S then
-      mask = additive(m):view(B, H, L, S)
-    else
-      errors.raisef('%s: expected attn_mask of shape (%d, %d) or (%d, %d, %d), got %s', NAME, L, S,
-        B * H, L, S, shape_str(m))
-    end
-  end
-  if opts.key_padding_mask ~= nil then
-    local m = opts.key_padding_mask
-    local ok = batched and m:dim() == 2 and m:size(1) == B and m:size(2) == S
-      or not batched and m:dim() == 1 and m:size(1) == S
-    if not ok then
-      errors.raisef('%s: expected key_padding_mask of shape %s, got %s', NAME,
-        batched and ('(' .. B .. ', ' .. S .. ')') or ('(' .. S .. ')'), shape_str(m))
-    end
-    local kp = additive(m):view(B, 1, 1, S)
-    mask = mask and mask + kp or kp
-  end
   -- the causal mask and the given ones are applied while the softmax reads the scores
   local p
   if f32 then

@@ -1,6 +1,7 @@
 -- nn/functional.lua — gb.nn.functional: the stateless forms of layers a PyTorch user reaches
--- for as torch.nn.functional: scaled_dot_product_attention (one fused row, gb._sdpa, when no
--- explicit mask or dropout is asked for: the scores exist only in per-thread tiles) and
+-- for as torch.nn.functional: scaled_dot_product_attention (one fused row, gb._sdpa, in
+-- float32 without dropout, the mask read in place: the scores exist only in per-thread tiles;
+-- an attn_mask that requires grad takes the materialised softmax, which differentiates it) and
 -- layer_norm (one fused row, gb._layer_norm); conv1d/conv2d (the fused conv2d row, options as
 -- the Conv layers': nn/ConvBase.lua) and max_pool1d/2d, avg_pool1d/2d (the pooling layers,
 -- built per call: nn/PoolBase.lua).
@@ -46,15 +47,16 @@ function F.scaled_dot_product_attention(q, k, v, opts)
   local three = q:dim() == 3
   if three then q, k, v = q:unsqueeze(2), k:unsqueeze(2), v:unsqueeze(2) end
   local scale = opts.scale or 1 / math.sqrt(q:size(4))
+  local m = opts.attn_mask and additive(opts.attn_mask) or nil
+  if three and m and m:dim() == 3 then m = m:unsqueeze(2) end -- (N, L, S) over (N, 1, L, S)
   local out
-  if opts.attn_mask == nil and p == 0 and q.dtype == 'float32' then
-    out = gb._sdpa(q, k, v, scale, opts.is_causal):transpose(2, 3) -- (B,L,H,Ev) -> (B,H,L,Ev)
+  if p == 0 and q.dtype == 'float32' and not (m and m.requires_grad and gb.is_grad_enabled()) then
+    out = gb._sdpa(q, k, v, scale, opts.is_causal, m):transpose(2, 3) -- (B,L,H,Ev) -> (B,H,L,Ev)
   else
     if q:size(1) ~= k:size(1) or q:size(2) ~= k:size(2) or q:size(4) ~= k:size(4) then
       errors.raisef('%s: query %s and key %s do not fit', SDPA, shape_str(q), shape_str(k))
     end
     local scores = q:matmul(k:transpose(3, 4)) * scale
-    local m = opts.attn_mask and additive(opts.attn_mask) or nil
     local probs
     if scores.dtype == 'float32' then
       probs = gb._masked_softmax(scores, m, opts.is_causal)
