@@ -63,10 +63,11 @@ end
 -- broadcast(t [, root=1]) -> t: every rank's t becomes root's.
 function M.broadcast(t, root)
   check_tensor('broadcast', t)
-  if root ~= nil and math.type(root) ~= 'integer' then
+  local r = options.tointeger(root) -- 2.0 as 2
+  if root ~= nil and r == nil then
     errors.raisef('distributed.broadcast: root must be an integer rank, got %s', tostring(root))
   end
-  C.broadcast(t, root or 1)
+  C.broadcast(t, r or 1)
   return t
 end
 

@@ -3,6 +3,10 @@
 -- gb._grad_hooks; see runtime/gb_hooks.c). Installed into gb._tensor_methods by init.lua.
 
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
+
+-- sizes, dims and indices: an integer, or an integral float (n / 2) taken as one
+local tointeger = options.tointeger
 
 return function(gb)
   local M = gb._tensor_methods
@@ -24,9 +28,11 @@ return function(gb)
     if type(p) ~= 'number' or p <= 0 or p ~= p then
       check.raise("norm: p must be a positive number, math.huge or 'fro', got " .. tostring(p))
     end
-    if dim ~= nil and math.type(dim) ~= 'integer' then
+    local d = tointeger(dim)
+    if dim ~= nil and d == nil then
       check.raise('norm: dim must be an integer, got ' .. tostring(dim))
     end
+    dim = d
     if p == math.huge then
       local a = t:abs()
       if dim then return (a:max(dim, keepdim)) end
@@ -38,9 +44,10 @@ return function(gb)
   end
 
   -- index i (1-based, or negative from the end) of a dim of size n, as 1..n; `what` names it
-  local function position(i, n, what, dim)
-    if math.type(i) ~= 'integer' then
-      check.raise('slice: ' .. what .. ' must be an integer, got ' .. tostring(i))
+  local function position(v, n, what, dim)
+    local i = tointeger(v)
+    if i == nil then
+      check.raise('slice: ' .. what .. ' must be an integer, got ' .. tostring(v))
     end
     local z = i < 0 and n + 1 + i or i
     if z < 1 or z > n then
@@ -54,17 +61,18 @@ return function(gb)
   -- inclusive along dim (negative indices count from the end; stop < start gives an empty
   -- slice). step 1 is a view (narrow); a larger step copies (index_select). Differentiable.
   function M.slice(t, dim, start, stop, step)
-    local nd = t:dim()
-    if math.type(dim) ~= 'integer' or dim == 0 or dim > nd or dim < -nd then
+    local nd, di = t:dim(), tointeger(dim)
+    if di == nil or di == 0 or di > nd or di < -nd then
       check.raise(string.format('slice: dimension %s out of range for a %d-D tensor',
         tostring(dim), nd))
     end
-    local d = dim < 0 and nd + 1 + dim or dim
+    local d = di < 0 and nd + 1 + di or di
     local n = t:size(d)
-    step = step == nil and 1 or step
-    if math.type(step) ~= 'integer' or step < 1 then
+    local by = step == nil and 1 or options.integer_at_least(step, 1)
+    if not by then
       check.raise('slice: step must be a positive integer, got ' .. tostring(step))
     end
+    step = by
     if n == 0 then return t:narrow(d, 1, 0) end
     local a = position(start, n, 'start', d)
     local b = position(stop, n, 'stop', d)
@@ -76,12 +84,12 @@ return function(gb)
   -- dim argument (default 1) of split/chunk as 1..nd
   local function split_dim(t, dim, what)
     local nd = t:dim()
-    dim = dim == nil and 1 or dim
-    if math.type(dim) ~= 'integer' or dim == 0 or dim > nd or dim < -nd then
+    local d = dim == nil and 1 or tointeger(dim)
+    if d == nil or d == 0 or d > nd or d < -nd then
       check.raise(string.format('%s: dimension %s out of range for a %d-D tensor', what,
         tostring(dim), nd))
     end
-    return dim < 0 and nd + 1 + dim or dim
+    return d < 0 and nd + 1 + d or d
   end
 
   -- t:split(size | {sizes}, [dim=1]): views of `size` elements along dim (the last one
@@ -89,8 +97,9 @@ return function(gb)
   function M.split(t, sizes, dim)
     local d = split_dim(t, dim, 'split')
     local n, out = t:size(d), {}
-    if math.type(sizes) == 'integer' then
+    if tointeger(sizes) then
       if sizes < 1 then check.raise('split: size must be a positive integer, got ' .. sizes) end
+      sizes = tointeger(sizes) -- 2.0 as 2
       if n == 0 then return { t:narrow(d, 1, 0) } end
       for at = 1, n, sizes do out[#out + 1] = t:narrow(d, at, math.min(sizes, n - at + 1)) end
       return out
@@ -98,32 +107,46 @@ return function(gb)
     if type(sizes) ~= 'table' then
       check.raise('split: expected a size or a table of sizes, got ' .. type(sizes))
     end
-    local at = 1
-    for i, s in ipairs(sizes) do
-      if math.type(s) ~= 'integer' or s < 0 then
-        check.raise('split: size ' .. i .. ' must be a non-negative integer, got ' .. tostring(s))
+    -- the sizes checked and added up first, one pass over 1..#sizes (a table whose __index
+    -- answers every key would make an ipairs loop endless), then the views
+    local len, total, ints = #sizes, 0, {}
+    for i = 1, len do
+      local v = sizes[i]
+      ints[i] = options.integer_at_least(v, 0)
+      if not ints[i] then
+        check.raise('split: size ' .. i .. ' must be a non-negative integer, got ' .. tostring(v))
       end
-      if at + s - 1 > n then break end
-      out[i] = t:narrow(d, at, s)
-      at = at + s
+      total = total + ints[i]
     end
-    if at - 1 ~= n or #out ~= #sizes then
-      local total = 0
-      for _, s in ipairs(sizes) do total = total + s end
+    if total ~= n then
       check.raise(string.format('split: sizes add up to %d but dimension %d has size %d',
         total, d, n))
+    end
+    local at = 1
+    for i = 1, len do
+      out[i] = t:narrow(d, at, ints[i])
+      at = at + ints[i]
     end
     return out
   end
 
+  -- an empty dim gives n empty views, as torch.chunk does; a list of them, so n is capped
+  -- (2^44 views would fill the memory for minutes before failing)
+  local EMPTY_CHUNKS_MAX = 1 << 20
+
   -- t:chunk(n, [dim=1]): at most n views of ceil(size / n) elements along dim (torch.chunk)
   function M.chunk(t, n, dim)
     local d = split_dim(t, dim, 'chunk')
-    if math.type(n) ~= 'integer' or n < 1 then
+    local pieces = options.integer_at_least(n, 1)
+    if not pieces then
       check.raise('chunk: the number of chunks must be a positive integer, got ' .. tostring(n))
     end
+    n = pieces
     local size = t:size(d)
     if size == 0 then
+      if n > EMPTY_CHUNKS_MAX then
+        check.raise(string.format('chunk: %d chunks of an empty dimension are too many (at most 2^20)', n))
+      end
       local out = {}
       for i = 1, n do out[i] = t:narrow(d, 1, 0) end
       return out
@@ -200,9 +223,12 @@ return function(gb)
         .. (gb.is_tensor(labels) and labels.dtype or type(labels)))
     end
     local lab = labels.dtype == 'int64' and labels or labels:long()
-    if num_classes ~= nil and num_classes ~= -1 and
-       (math.type(num_classes) ~= 'integer' or num_classes < 1) then
-      check.raise('one_hot: num_classes must be a positive integer, got ' .. tostring(num_classes))
+    if num_classes ~= nil and num_classes ~= -1 then
+      local c = options.integer_at_least(num_classes, 1)
+      if not c then
+        check.raise('one_hot: num_classes must be a positive integer, got ' .. tostring(num_classes))
+      end
+      num_classes = c
     end
     local n = lab:numel()
     local lo = n > 0 and lab:min():item() or 1

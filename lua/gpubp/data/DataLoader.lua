@@ -51,9 +51,9 @@ function DataLoader:init(dataset, opts)
     end
     n = t:size(1)
   end
-  local bs = opts.batch_size
-  if math.type(bs) ~= 'integer' or bs < 1 then
-    errors.raise('DataLoader: batch_size must be a positive integer, got ' .. tostring(bs))
+  local bs = options.integer_at_least(opts.batch_size, 1)
+  if not bs then
+    errors.raise('DataLoader: batch_size must be a positive integer, got ' .. tostring(opts.batch_size))
   end
   self.dataset, self.fields, self.n = dataset, fields, n
   self.batch_size = bs
@@ -81,20 +81,22 @@ function DataLoader:_init_shard(opts)
   if world < 1 or rank < 1 or rank > world then
     errors.raise(string.format('DataLoader: rank %d is not in 1..%d (world_size)', rank, world))
   end
-  if math.type(opts.seed) ~= 'integer' then
+  local seed = options.tointeger(opts.seed)
+  if seed == nil then
     errors.raise('DataLoader: seed must be an integer, got ' .. tostring(opts.seed))
   end
-  self.distributed, self.rank, self.world_size, self.seed = true, rank, world, opts.seed
+  self.distributed, self.rank, self.world_size, self.seed = true, rank, world, seed
   self.n_shard = self.drop_last and self.n // world or (self.n + world - 1) // world
 end
 
 -- set_epoch(e): the epoch whose order the next iteration uses (a distributed shuffle is
 -- seed + e on every rank; call it before each epoch, or every epoch repeats the first).
 function DataLoader:set_epoch(e)
-  if math.type(e) ~= 'integer' then
+  local epoch = options.tointeger(e)
+  if epoch == nil then
     errors.raise('DataLoader:set_epoch: expected an integer epoch, got ' .. tostring(e))
   end
-  self.epoch = e
+  self.epoch = epoch
 end
 
 -- Number of batches in one epoch.

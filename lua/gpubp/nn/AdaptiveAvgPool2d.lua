@@ -3,6 +3,7 @@
 -- floor(i*H/n) .. ceil((i+1)*H/n) - 1 (the windows may overlap).
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 local gb = require('gpubp.class').gb
 
@@ -15,8 +16,8 @@ function AdaptiveAvgPool2d:init(output_size, extra)
   end
   local h, w = output_size, output_size
   if type(output_size) == 'table' then h, w = output_size[1], output_size[2] end
-  if math.type(h) ~= 'integer' or math.type(w) ~= 'integer' or h < 1 or w < 1
-     or (type(output_size) == 'table' and #output_size ~= 2) then
+  h, w = options.integer_at_least(h, 1), options.integer_at_least(w, 1)
+  if not h or not w or (type(output_size) == 'table' and #output_size ~= 2) then
     errors.raise('AdaptiveAvgPool2d: output_size must be a positive integer or {h, w}, got '
       .. (type(output_size) == 'table' and '{' .. table.concat(output_size, ', ') .. '}'
       or tostring(output_size)))

@@ -15,7 +15,7 @@ local BatchNormBase = Module:extend('BatchNormBase')
 -- Cls(num_features, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true, device=})
 function BatchNormBase:init(num_features, opts)
   local name = self:class_name()
-  options.positive_int(name, 'num_features', num_features)
+  num_features = options.positive_int(name, 'num_features', num_features)
   opts = options.check(name, opts, {
     eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true,
     device = options.optional,

@@ -63,8 +63,8 @@ end
 -- bias=true, device=, dtype=})
 function ConvBase:init(in_channels, out_channels, kernel_size, opts)
   local name, dims = self:class_name(), self.dims
-  options.positive_int(name, 'in_channels', in_channels)
-  options.positive_int(name, 'out_channels', out_channels)
+  in_channels = options.positive_int(name, 'in_channels', in_channels)
+  out_channels = options.positive_int(name, 'out_channels', out_channels)
   opts = options.check(name, opts, SPEC)
   self.in_channels, self.out_channels = in_channels, out_channels
   self.kernel_size = window.sizes(name, 'kernel_size', kernel_size, dims, 1)

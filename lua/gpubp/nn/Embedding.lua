@@ -12,8 +12,8 @@ local Embedding = Module:extend('Embedding')
 
 -- Embedding(num_embeddings, embedding_dim, {device=})
 function Embedding:init(num_embeddings, embedding_dim, opts)
-  options.positive_int('Embedding', 'num_embeddings', num_embeddings)
-  options.positive_int('Embedding', 'embedding_dim', embedding_dim)
+  num_embeddings = options.positive_int('Embedding', 'num_embeddings', num_embeddings)
+  embedding_dim = options.positive_int('Embedding', 'embedding_dim', embedding_dim)
   opts = options.check('Embedding', opts, { device = options.optional })
   self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
   self.weight = Parameter(gb.empty({ num_embeddings, embedding_dim }, { device = opts.device }))

@@ -13,13 +13,15 @@ function Flatten:init(start_dim, end_dim)
     local o = options.check('Flatten', start_dim, { start_dim = 2, end_dim = -1 })
     start_dim, end_dim = o.start_dim, o.end_dim
   end
+  local dims = {}
   for what, v in pairs({ start_dim = start_dim, end_dim = end_dim }) do
-    if v ~= nil and math.type(v) ~= 'integer' then
+    dims[what] = options.tointeger(v) -- 2.0 as 2
+    if v ~= nil and dims[what] == nil then
       errors.raise('Flatten: ' .. what .. ' must be an integer, got ' .. tostring(v))
     end
   end
-  self.start_dim = start_dim or 2
-  self.end_dim = end_dim or -1
+  self.start_dim = dims.start_dim or 2
+  self.end_dim = dims.end_dim or -1
 end
 
 function Flatten:forward(x)

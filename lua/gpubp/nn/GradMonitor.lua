@@ -5,6 +5,7 @@
 
 local class = require('gpubp.class')
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 local gb = class.gb
 
 local GradMonitor = class.Object:extend('GradMonitor')
@@ -24,9 +25,11 @@ function GradMonitor:init(model, opts)
   for _, k in ipairs({ 'vanish_ratio', 'max_norm', 'growth', 'growth_min' }) do
     if o[k] <= 0 then check.raise(string.format('GradMonitor: %s must be > 0, got %g', k, o[k])) end
   end
-  if math.type(o.every) ~= 'integer' or o.every < 1 then
+  local every = options.integer_at_least(o.every, 1)
+  if not every then
     check.raise('GradMonitor: every must be a positive integer, got ' .. tostring(o.every))
   end
+  o.every = every
   self.model, self.opts = model, o
   self.file = o.file or io.stderr
   self.calls, self.checks = 0, 0

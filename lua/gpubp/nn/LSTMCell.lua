@@ -14,8 +14,8 @@ local function shape_str(t) return '(' .. table.concat(t.shape, ', ') .. ')' end
 
 -- LSTMCell(input_size, hidden_size, {bias=true, device=})
 function LSTMCell:init(input_size, hidden_size, opts)
-  options.positive_int('LSTMCell', 'input_size', input_size)
-  options.positive_int('LSTMCell', 'hidden_size', hidden_size)
+  input_size = options.positive_int('LSTMCell', 'input_size', input_size)
+  hidden_size = options.positive_int('LSTMCell', 'hidden_size', hidden_size)
   opts = options.check('LSTMCell', opts, { bias = true, device = options.optional })
   self.input_size, self.hidden_size, self.bias = input_size, hidden_size, opts.bias ~= false
   local topts = { device = opts.device }

@@ -17,9 +17,11 @@ function LayerNorm:init(normalized_shape, opts)
     errors.raise('LayerNorm: normalized_shape must be a positive integer or a table of them, got '
           .. tostring(normalized_shape))
   end
+  local shape = {} -- a copy, the sizes as integers (4.0 -> 4)
   for i, n in ipairs(normalized_shape) do
-    options.positive_int('LayerNorm', 'normalized_shape[' .. i .. ']', n)
+    shape[i] = options.positive_int('LayerNorm', 'normalized_shape[' .. i .. ']', n)
   end
+  normalized_shape = shape
   opts = options.check('LayerNorm', opts, {
     eps = 1e-5, elementwise_affine = true, device = options.optional,
   })

@@ -14,8 +14,8 @@ local SPEC = { bias = true, device = options.optional, dtype = options.opt(nil, 
 
 -- Linear(in_features, out_features, {bias=true, device=, dtype=})
 function Linear:init(in_features, out_features, opts)
-  options.positive_int('Linear', 'in_features', in_features)
-  options.positive_int('Linear', 'out_features', out_features)
+  in_features = options.positive_int('Linear', 'in_features', in_features)
+  out_features = options.positive_int('Linear', 'out_features', out_features)
   opts = options.check('Linear', opts, SPEC)
   local topts = { device = opts.device, dtype = opts.dtype }
   self.in_features, self.out_features = in_features, out_features

@@ -9,10 +9,11 @@ local LogSoftmax = Module:extend('LogSoftmax')
 -- LogSoftmax([dim=-1]) or LogSoftmax{dim=-1}
 function LogSoftmax:init(dim)
   if type(dim) == 'table' then dim = options.check('LogSoftmax', dim, { dim = options.opt(nil, 'integer') }).dim end
-  if dim ~= nil and math.type(dim) ~= 'integer' then
+  local d = options.tointeger(dim) -- 2.0 as 2
+  if dim ~= nil and d == nil then
     errors.raise('LogSoftmax: expected an integer dim, got ' .. tostring(dim))
   end
-  self.dim = dim or -1
+  self.dim = d or -1
 end
 
 function LogSoftmax:forward(x)

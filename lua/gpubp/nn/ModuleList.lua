@@ -3,6 +3,7 @@
 -- reachable as list[i] (negative from the end), #list and ipairs(list). Not callable.
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 
 local ModuleList = Module:extend('ModuleList')
@@ -51,9 +52,11 @@ end
 -- Inserts m at position i (1..#list+1), moving the later ones up; returns self.
 function ModuleList:insert(i, m)
   local n = #self
-  if math.type(i) ~= 'integer' then
+  local at = options.tointeger(i)
+  if at == nil then
     errors.raise('ModuleList:insert: index must be an integer, got ' .. tostring(i))
   end
+  i = at
   if i < 0 then i = n + 2 + i end
   if i < 1 or i > n + 1 then
     errors.raise(('ModuleList:insert: index %d out of range for a list of %d'):format(i, n))
@@ -73,20 +76,22 @@ local function position(self, k)
   return i
 end
 
--- list[i] is nil past the end (so ipairs stops there)
+-- list[i] is nil past the end (so ipairs stops there); i may be an integral float (list[n / 2])
 function ModuleList.__index(self, k)
-  if math.type(k) == 'integer' then
-    local i = position(self, k)
+  local ki = options.tointeger(k)
+  if ki then
+    local i = position(self, ki)
     return i and rawget(self, '_modules').map[tostring(i)]
   end
   return Module.__index(self, k)
 end
 
 function ModuleList.__newindex(self, k, v)
-  if math.type(k) == 'integer' then
-    local i = position(self, k)
+  local ki = options.tointeger(k)
+  if ki then
+    local i = position(self, ki)
     if not i then
-      errors.raise(('ModuleList: index %d out of range for a list of %d (use append)'):format(k, #self))
+      errors.raise(('ModuleList: index %d out of range for a list of %d (use append)'):format(ki, #self))
     end
     check_module('', v)
     return Module.__newindex(self, tostring(i), v)

@@ -34,8 +34,8 @@ local function shape_str(t) return '(' .. table.concat(t.shape, ', ') .. ')' end
 
 -- MultiheadAttention(embed_dim, num_heads, {dropout=0, bias=true, batch_first=false, device=})
 function MHA:init(embed_dim, num_heads, opts)
-  options.positive_int(NAME, 'embed_dim', embed_dim)
-  options.positive_int(NAME, 'num_heads', num_heads)
+  embed_dim = options.positive_int(NAME, 'embed_dim', embed_dim)
+  num_heads = options.positive_int(NAME, 'num_heads', num_heads)
   opts = options.check(NAME, opts, SPEC)
   if embed_dim % num_heads ~= 0 then
     errors.raisef('%s: embed_dim (%d) must be divisible by num_heads (%d)', NAME, embed_dim, num_heads)
@@ -66,9 +66,9 @@ end
 
 -- An additive (L, S) mask: 0 on and below the diagonal, -inf above (step i sees 1..i).
 function MHA.causal_mask(L, S, opts)
-  options.positive_int('causal_mask', 'L', L)
+  L = options.positive_int('causal_mask', 'L', L)
   S = S or L
-  options.positive_int('causal_mask', 'S', S)
+  S = options.positive_int('causal_mask', 'S', S)
   opts = options.check('causal_mask', opts, { device = options.optional })
   local i = gb.arange(1, L + 1, { device = opts.device }):view(L, 1)
   local j = gb.arange(1, S + 1, { device = opts.device }):view(1, S)

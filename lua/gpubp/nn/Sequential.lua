@@ -2,6 +2,7 @@
 -- reachable as seq[i]; #seq is the count.
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 local Module = require('gpubp.nn.Module')
 
 local Sequential = Module:extend('Sequential')
@@ -30,10 +31,11 @@ function Sequential:add(m)
 end
 
 function Sequential.__index(self, k)
-  if math.type(k) == 'integer' then
+  local i = options.tointeger(k) -- seq[n / 2] as seq[2]
+  if i then
     local mods = rawget(self, '_modules')
-    if k < 0 then k = #mods.names + 1 + k end
-    return mods.map[tostring(k)]
+    if i < 0 then i = #mods.names + 1 + i end
+    return mods.map[tostring(i)]
   end
   return Module.__index(self, k)
 end

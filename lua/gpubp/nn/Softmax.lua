@@ -9,10 +9,11 @@ local Softmax = Module:extend('Softmax')
 -- Softmax([dim=-1]) or Softmax{dim=-1}
 function Softmax:init(dim)
   if type(dim) == 'table' then dim = options.check('Softmax', dim, { dim = options.opt(nil, 'integer') }).dim end
-  if dim ~= nil and math.type(dim) ~= 'integer' then
+  local d = options.tointeger(dim) -- 2.0 as 2
+  if dim ~= nil and d == nil then
     errors.raise('Softmax: expected an integer dim, got ' .. tostring(dim))
   end
-  self.dim = dim or -1
+  self.dim = d or -1
 end
 
 function Softmax:forward(x)

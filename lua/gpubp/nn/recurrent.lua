@@ -17,10 +17,10 @@ R.SPEC = {
 
 -- Checked options of an LSTM/GRU layer (name for messages, gates per unit: 4 or 3).
 function R.setup(self, name, gates, input_size, hidden_size, opts)
-  options.positive_int(name, 'input_size', input_size)
-  options.positive_int(name, 'hidden_size', hidden_size)
+  input_size = options.positive_int(name, 'input_size', input_size)
+  hidden_size = options.positive_int(name, 'hidden_size', hidden_size)
   opts = options.check(name, opts, R.SPEC)
-  options.positive_int(name, 'num_layers', opts.num_layers)
+  opts.num_layers = options.positive_int(name, 'num_layers', opts.num_layers)
   if opts.dropout < 0 or opts.dropout > 1 then
     errors.raisef('%s: dropout must be a probability in [0, 1], got %s', name, tostring(opts.dropout))
   end

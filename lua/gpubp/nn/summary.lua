@@ -3,6 +3,7 @@
 -- prints each layer's output shape and parameter count, as torchinfo does.
 
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 local gb = require('gpubp.class').gb
 
 local function shape_of(v)
@@ -35,7 +36,7 @@ local function summary(model, input, opts)
     inputs[1] = input
   elseif type(input) == 'table' and type(input[1]) == 'table' then
     for i, s in ipairs(input) do inputs[i] = gb.zeros(s, { dtype = o.dtype, device = o.device }) end
-  elseif type(input) == 'table' and math.type(input[1]) == 'integer' then
+  elseif type(input) == 'table' and options.tointeger(input[1]) then
     inputs[1] = gb.zeros(input, { dtype = o.dtype, device = o.device })
   else
     check.raise('summary: expected an input shape (a table of sizes), a tensor or a list of shapes')

@@ -3,6 +3,7 @@
 -- size is a number or a table of one number per spatial dim. One place for their messages.
 
 local errors = require('gpubp.errors')
+local options = require('gpubp.options')
 
 local window = {}
 
@@ -15,23 +16,25 @@ local function show(v)
   return tostring(v)
 end
 
--- `v` as a table of `dims` integers >= lo (0 or 1): n -> {n, ...}; a table must hold `dims`
--- integers. Raises "<callee>: <what> must be a positive integer or {h, w}, got <v>"
+-- `v` as a new table of `dims` integers >= lo (0 or 1): n -> {n, ...}; a table must hold
+-- `dims` integers (an integral float such as 4 / 2 is taken as an integer:
+-- options.tointeger). Raises "<callee>: <what> must be a positive integer or {h, w}, got <v>"
 -- ("non-negative" with lo 0; 1-d layers say "a positive integer").
 function window.sizes(callee, what, v, dims, lo)
   local t = type(v) == 'table' and v or {}
   if type(v) ~= 'table' then
     for d = 1, dims do t[d] = v end
   end
-  local ok = #t == dims
+  local out, ok = {}, #t == dims
   for d = 1, dims do
-    ok = ok and math.type(t[d]) == 'integer' and t[d] >= lo
+    out[d] = options.integer_at_least(t[d], lo)
+    ok = ok and out[d] ~= nil
   end
   if not ok then
     errors.raisef('%s: %s must be a %s integer%s, got %s', callee, what,
       lo == 0 and 'non-negative' or 'positive', dims == 2 and ' or {h, w}' or '', show(v))
   end
-  return { table.unpack(t, 1, dims) }
+  return out
 end
 
 -- The sizes as "3x3" (2-d) or "3" (1-d), for __tostring.

@@ -4,6 +4,7 @@
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 
 local LinearLR = LRScheduler:extend('LinearLR')
 
@@ -17,10 +18,10 @@ function LinearLR:init(optimizer, ...)
   end
   self.start_factor = s
   self.end_factor = LRScheduler._check_number('LinearLR', 'end_factor', a.end_factor, 0, 1)
-  if math.type(a.total_iters) ~= 'integer' or a.total_iters < 1 then
+  self.total_iters = options.integer_at_least(a.total_iters, 1)
+  if not self.total_iters then
     check.raise('LinearLR: total_iters must be a positive integer, got ' .. tostring(a.total_iters))
   end
-  self.total_iters = a.total_iters
   LRScheduler.init(self, optimizer)
 end
 

@@ -3,6 +3,7 @@
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 
 local MultiStepLR = LRScheduler:extend('MultiStepLR')
 
@@ -15,10 +16,10 @@ function MultiStepLR:init(optimizer, ...)
   end
   local ms = {}
   for i, m in ipairs(a.milestones) do
-    if math.type(m) ~= 'integer' then
+    ms[i] = options.tointeger(m)
+    if ms[i] == nil then
       check.raise(string.format('MultiStepLR: milestone %d is %s, not an integer', i, tostring(m)))
     end
-    ms[i] = m
   end
   table.sort(ms)
   self.milestones = ms

@@ -5,6 +5,7 @@
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 
 local OneCycleLR = LRScheduler:extend('OneCycleLR')
 
@@ -39,10 +40,11 @@ local function per_group(name, v, n, lo, lo_open, hi)
 end
 
 local function positive_int(name, v)
-  if math.type(v) ~= 'integer' or v <= 0 then
+  local n = options.integer_at_least(v, 1)
+  if not n then
     check.raise(string.format('OneCycleLR: expected a positive integer %s, got %s', name, tostring(v)))
   end
-  return v
+  return n
 end
 
 -- OneCycleLR(optimizer, max_lr, total_steps, ...) or OneCycleLR(optimizer, {max_lr=,

@@ -3,6 +3,7 @@
 -- (e.g. a LinearLR warm-up followed by CosineAnnealingLR).
 
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 local LRScheduler = require('gpubp.optim.LRScheduler')
 
 local SequentialLR = LRScheduler:extend('SequentialLR')
@@ -33,12 +34,14 @@ function SequentialLR:init(optimizer, ...)
     check.raise(string.format('%s: expected %d milestones for %d schedulers, got %s', name,
       #scheds - 1, #scheds, type(ms) == 'table' and tostring(#ms) or type(ms)))
   end
+  local milestones = {}
   for i, m in ipairs(ms) do
-    if math.type(m) ~= 'integer' or (i > 1 and m <= ms[i - 1]) then
+    milestones[i] = options.tointeger(m)
+    if milestones[i] == nil or (i > 1 and milestones[i] <= milestones[i - 1]) then
       check.raise(name .. ': milestones must be increasing integers')
     end
   end
-  self.optimizer, self.schedulers, self.milestones = optimizer, scheds, ms
+  self.optimizer, self.schedulers, self.milestones = optimizer, scheds, milestones
   self.last_epoch = 0
   -- each scheduler's constructor already stepped once: start again from the initial lr
   for _, g in ipairs(optimizer.param_groups) do g.lr = g.initial_lr end

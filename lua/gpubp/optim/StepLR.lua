@@ -2,16 +2,17 @@
 
 local LRScheduler = require('gpubp.optim.LRScheduler')
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 
 local StepLR = LRScheduler:extend('StepLR')
 
 -- StepLR(optimizer, step_size, gamma=0.1) or StepLR(optimizer, {step_size=, gamma=0.1})
 function StepLR:init(optimizer, ...)
   local a = LRScheduler._read_args('StepLR', { { 'step_size', check.NONE }, { 'gamma', 0.1 } }, ...)
-  if math.type(a.step_size) ~= 'integer' or a.step_size < 1 then
+  self.step_size = options.integer_at_least(a.step_size, 1)
+  if not self.step_size then
     check.raise('StepLR: expected a positive integer step_size, got ' .. tostring(a.step_size))
   end
-  self.step_size = a.step_size
   self.gamma = LRScheduler._check_positive('StepLR', 'gamma', a.gamma)
   LRScheduler.init(self, optimizer)
 end

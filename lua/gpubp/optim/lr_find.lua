@@ -4,6 +4,7 @@
 -- optimizer and the RNG back exactly as they were.
 
 local check = require('gpubp.utils.check')
+local options = require('gpubp.options')
 local svg = require('gpubp.utils.svg')
 local gb = require('gpubp.class').gb
 
@@ -88,9 +89,11 @@ local function lr_find(model, loss_fn, loader, opts)
   if o.start_lr <= 0 or o.end_lr <= o.start_lr then
     check.raise(string.format('lr_find: need 0 < start_lr < end_lr, got %g and %g', o.start_lr, o.end_lr))
   end
-  if math.type(o.steps) ~= 'integer' or o.steps < 2 then
+  local steps = options.integer_at_least(o.steps, 2)
+  if not steps then
     check.raise('lr_find: steps must be an integer >= 2, got ' .. tostring(o.steps))
   end
+  o.steps = steps
   if o.smooth < 0 or o.smooth >= 1 then check.raise('lr_find: smooth must be in [0, 1)') end
   local opt = o.optimizer or gb.optim.SGD(model:parameters(), { lr = o.start_lr })
   local saved = snapshot(model, opt)
