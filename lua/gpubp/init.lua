@@ -118,10 +118,14 @@ gb.data = require 'gpubp.data'
 gb.utils = require 'gpubp.utils'
 gb.distributed = require 'gpubp.distributed'
 -- help(x): the entry of x in docs/api.md (the CLI also makes it the global `help`)
+-- gb.graph: gpubp.graph is loaded on first use, so start-up does not parse it
 do
-  local graph = require 'gpubp.graph'
-  gb.graph = setmetatable({ recording = graph.recording, on_replay = graph.on_replay }, {
-    __call = function(_, fn, opts) return graph.new(gb, fn, opts) end,
+  local function graph() return require('gpubp.graph') end
+  gb.graph = setmetatable({
+    recording = function(...) return graph().recording(...) end,
+    on_replay = function(...) return graph().on_replay(...) end,
+  }, {
+    __call = function(_, fn, opts) return graph().new(gb, fn, opts) end,
   })
 end
 gb.help = function(x, opts) require('gpubp.help').help(x, opts) end
