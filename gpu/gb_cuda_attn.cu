@@ -9,7 +9,7 @@
 #include "gb_cuda_impl.h"
 
 #define ATT_THREADS 128
-#define ATT_MAX_KEYS 4096 /* scores of one query row in shared memory: 2 x 16 KiB backward */
+#define ATT_MAX_KEYS GB_CUDA_SDPA_MAX_KEYS
 
 typedef cub::BlockReduce<float, ATT_THREADS> AttReduce;
 

@@ -52,6 +52,7 @@ static gb_backend make_backend() {
   b.kernels = cuda_kernels;
   b.native_stream = gb_cuda_native_stream;
   b.runs_f64 = cuda_runs_f64;
+  b.sdpa_max_keys = GB_CUDA_SDPA_MAX_KEYS;
   return b;
 }
 

@@ -32,6 +32,9 @@ extern "C" {
 #define GB_CUDA_THREADS 256
 #define GB_CUDA_ROW_THREADS 256
 #define GB_CUDA_LOSS_THREADS 128 /* per-row loss terms: one thread per row of (N,C) */
+/* Keys per query of the sdpa kernels: one query row's scores live in shared memory (2 x 16 KiB
+ * in backward). The backend reports it (gb_backend.sdpa_max_keys). */
+#define GB_CUDA_SDPA_MAX_KEYS 4096
 
 /* The backend's state on S, and the CUDA ordinal of a device (cuda:N -> N). */
 #define GB_CUDA_STATE(S) ((gb_cuda_backend *)(S)->backend[GB_KIND_CUDA])

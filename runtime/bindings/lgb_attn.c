@@ -62,12 +62,21 @@ static int l_sdpa(lua_State *L) {
   return push_first(L, S, gb_op_run(S, GB_OP_SDPA, &a, r), r, 1);
 }
 
+/* gb._sdpa_takes(k) -> whether gb._sdpa takes k's keys (k: (B,H,S,E)) on k's device: false only
+ * where that device's backend caps the keys per query (cuda: the scores of one query row live
+ * in shared memory) and S is over the cap; the callers then materialise the scores */
+static int l_sdpa_takes(lua_State *L) {
+  gb_tensor *k = gbL_check_tensor(L, 1);
+  const gb_backend *b = gb_backend_loaded(k->device);
+  int64_t keys = k->ndim >= 2 ? k->shape[k->ndim - 2] : 0;
+  lua_pushboolean(L, !b || b->sdpa_max_keys <= 0 || keys <= b->sdpa_max_keys);
+  return 1;
+}
+
 static const luaL_Reg attn_fns[] = {
-    {"_layer_norm", l_layer_norm},
-    {"_layer_norm_fused", l_layer_norm_fused},
-    {"_masked_softmax", l_masked_softmax},
-    {"_sdpa", l_sdpa},
-    {NULL, NULL},
+    {"_layer_norm", l_layer_norm},         {"_layer_norm_fused", l_layer_norm_fused},
+    {"_masked_softmax", l_masked_softmax}, {"_sdpa", l_sdpa},
+    {"_sdpa_takes", l_sdpa_takes},         {NULL, NULL},
 };
 
 void gbL_open_attn(lua_State *L) {

@@ -10,7 +10,8 @@
 
 /* Bumped whenever gb_backend, gb_state, gb_tensor or gb_opargs change layout, or a row's
  * arguments change meaning: a plugin built against another version is refused ("cuda
- * unavailable: plugin ABI 3, runtime 4"). 4: GB_MAXIN 5 and sdpa's optional mask. */
+ * unavailable: plugin ABI 3, runtime 4"). 4: GB_MAXIN 5, sdpa's optional mask and
+ * sdpa_max_keys. */
 #define GB_BACKEND_ABI 4
 
 /* What a backend can do beyond the required entries (gb_backend.caps). */
@@ -54,6 +55,9 @@ typedef struct gb_backend {
   /* True when the row's kernel runs float64 operands (in double); NULL or false: the shape
    * rules refuse float64 with "op: float64 is not supported on <device>; use :float()". */
   bool (*runs_f64)(gb_opid id);
+  /* The most keys per query the sdpa row takes on this backend (0: any), so that callers can
+   * take the materialised softmax instead of an error (gb._sdpa_takes). */
+  int64_t sdpa_max_keys;
 } gb_backend;
 
 /* Register b for its kind (b lives as long as the process). Thread-safe; the last one wins. */

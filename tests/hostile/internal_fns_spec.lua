@@ -40,7 +40,8 @@ describe('internal functions', function()
     assert.are.same({ '_adam_step', '_adaptive_avg_pool2d', '_avg_pool2d', '_batch_norm',
       '_can_gather_rows', '_cat', '_conv2d', '_conv_dnnl', '_gather_rows', '_grad_hooks', '_graph_new',
       '_gru_seq', '_hook_id', '_im2col', '_layer_norm', '_layer_norm_fused', '_lstm_seq', '_masked_softmax',
-      '_max_pool2d', '_pad', '_post_backward', '_sdpa', '_sgd_step', '_slice' }, names)
+      '_max_pool2d', '_pad', '_post_backward', '_sdpa', '_sdpa_takes', '_sgd_step', '_slice' },
+      names)
   end)
 
   it('gb._post_backward is one list; hostile entries are skipped, an error is backward\'s', function()
@@ -283,6 +284,13 @@ describe('internal functions', function()
       function() return gb._layer_norm_fused(1) end)
     fails_with("bad argument #1 to '_layer_norm_fused' (tensor was closed)",
       function() return gb._layer_norm_fused(closed()) end)
+    -- the cpu's sdpa row takes any number of keys (cuda caps them); anything but a tensor errs
+    assert.is_true(gb._sdpa_takes(z(1, 1, 5000, 2)))
+    assert.is_true(gb._sdpa_takes(z(3)))
+    fails_with("bad argument #1 to '_sdpa_takes' (tensor expected, got no value)",
+      function() return gb._sdpa_takes() end)
+    fails_with("bad argument #1 to '_sdpa_takes' (tensor was closed)",
+      function() return gb._sdpa_takes(closed()) end)
     for _, k in ipairs(ints) do
       local ok = pcall(gb._layer_norm, x, nil, nil, k, 1e-5)
       assert.are.equal(k == 1 or k == 2, ok)

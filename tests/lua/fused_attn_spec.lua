@@ -180,6 +180,24 @@ describe('nn.MultiheadAttention fused path with masks', function()
     assert.are.same({ sdpa = 1, masked = 1, softmax = 0 }, calls)
   end)
 
+  it('materialises the scores where the device\'s row does not take the keys', function()
+    gb.manual_seed(15)
+    local m = nn.MultiheadAttention(8, 2, { batch_first = true })
+    local x, kp = gb.randn(2, 4, 8), gb.tensor({ { 0, 0, 0, 1 }, { 0, 1, 0, 0 } })
+    local function call() return m(x, x, x, { key_padding_mask = kp, need_weights = false }) end
+    local cf, yf = spy(call)
+    local takes = gb._sdpa_takes
+    local asked
+    gb._sdpa_takes = function(k) asked = k:size(3); return false end -- as cuda past its cap
+    local ok, cm, ym = pcall(spy, call)
+    gb._sdpa_takes = takes
+    assert(ok, cm)
+    assert.are.equal(4, asked, 'asked with the keys (B, heads, S, d)')
+    assert.are.same({ sdpa = 1, masked = 1, softmax = 0 }, cf)
+    assert.are.same({ sdpa = 0, masked = 0, softmax = 1 }, cm)
+    assert_close('output', yf, ym)
+  end)
+
   it('gives NaN for a query whose every key is masked, as the materialised path', function()
     gb.manual_seed(14)
     local m = nn.MultiheadAttention(8, 2, { batch_first = true })
@@ -290,6 +308,21 @@ describe('gb.nn.functional.scaled_dot_product_attention', function()
     local mr = mg:detach():clone():requires_grad_()
     reference(q, k, v, mr, false, 0.5):sum():backward()
     assert_close('mask gradient', mg.grad, mr.grad)
+  end)
+
+  it('materialises the scores where the device\'s row does not take the keys', function()
+    gb.manual_seed(22)
+    local q, k, v, m = gb.randn(2, 2, 3, 4), gb.randn(2, 2, 5, 4), gb.randn(2, 2, 5, 3), gb.randn(3, 5)
+    local function call() return F.scaled_dot_product_attention(q, k, v, { attn_mask = m }) end
+    local cf, yf = spy(call)
+    local takes = gb._sdpa_takes
+    gb._sdpa_takes = function() return false end -- as cuda past its cap
+    local ok, cm, ym = pcall(spy, call)
+    gb._sdpa_takes = takes
+    assert(ok, cm)
+    assert.are.same({ sdpa = 1, masked = 1, softmax = 0 }, cf)
+    assert.are.same({ sdpa = 0, masked = 0, softmax = 1 }, cm)
+    assert_close('output', yf, ym)
   end)
 
   it('raises clear errors', function()

@@ -8,8 +8,8 @@
 -- float mask broadcast over (B, heads, L, S) and read in place: attn_mask (L, S) or (B*heads, L,
 -- S) viewed (B, heads, L, S), key_padding_mask viewed (B, 1, 1, S), or their sum ((B, 1, L, S)
 -- for an (L, S) attn_mask); is_causal stays the row's flag. Otherwise (need_weights, dropout in
--- training, float64, or an attn_mask that requires grad, which the fused row would not
--- differentiate) the scores and probabilities (B, heads, L, S) are materialised and the masks
+-- training, float64, an attn_mask that requires grad, which the fused row would not
+-- differentiate, or more keys than the device's row takes: gb._sdpa_takes) the scores and probabilities (B, heads, L, S) are materialised and the masks
 -- are applied by the softmax row as it reads the scores (gb._masked_softmax). Either way a
 -- query row with every key masked gives NaN, as PyTorch's.
 
@@ -188,7 +188,7 @@ function MHA:forward(query, key, value, opts)
   local mask = self:_mask(opts, L, S, B, batched)
   local f32 = q.dtype == 'float32' -- the fused rows are float32; float64 takes the plain ops
   local fused = f32 and not opts.need_weights and not (self.training and self.dropout > 0)
-    and not (mask and mask.requires_grad and gb.is_grad_enabled())
+    and not (mask and mask.requires_grad and gb.is_grad_enabled()) and gb._sdpa_takes(kh)
   if fused then -- one row; the scores never exist whole (1/sqrt(d) is in the projection)
     local ctx = gb._sdpa(qh, kh, vh, 1, opts.is_causal, mask) -- (B, L, H, d)
     local out

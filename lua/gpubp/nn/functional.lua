@@ -50,7 +50,8 @@ function F.scaled_dot_product_attention(q, k, v, opts)
   local m = opts.attn_mask and additive(opts.attn_mask) or nil
   if three and m and m:dim() == 3 then m = m:unsqueeze(2) end -- (N, L, S) over (N, 1, L, S)
   local out
-  if p == 0 and q.dtype == 'float32' and not (m and m.requires_grad and gb.is_grad_enabled()) then
+  if p == 0 and q.dtype == 'float32' and not (m and m.requires_grad and gb.is_grad_enabled())
+     and gb._sdpa_takes(k) then
     out = gb._sdpa(q, k, v, scale, opts.is_causal, m):transpose(2, 3) -- (B,L,H,Ev) -> (B,H,L,Ev)
   else
     if q:size(1) ~= k:size(1) or q:size(2) ~= k:size(2) or q:size(4) ~= k:size(4) then
