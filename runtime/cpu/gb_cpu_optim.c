@@ -10,7 +10,7 @@
  * of the CPU pool. The update is memory-bound, and the pieces match how the split products of
  * gb_blas leave the gradient in the two cores' caches: on the seed MLP's 100k-element weight
  * the serial pass took ~20% of the main thread's step, and splitting it made benchmark (r)'s
- * epoch 17% faster (docs/benchmarks.md). An update is elementwise, so the bits are the same
+ * epoch 11% faster at idle (docs/benchmarks.md). An update is elementwise, so the bits are the same
  * for any split; it never stops halfway (no stop checks). */
 #define OPTIM_PAR_MIN ((int64_t)1 << 15)
 
@@ -71,13 +71,14 @@ static void sgd_rows(int64_t n, float *restrict p, const float *restrict g, floa
 }
 
 /* Runs fn over [0, n): whole on the caller below OPTIM_PAR_MIN, else one piece per thread
- * (16-element aligned, so each piece's vector loop starts on a full vector). */
+ * (16-element aligned, so each piece's vector loop starts on a full vector; with one thread
+ * the one piece runs inline). */
 static void optim_pieces(int64_t n, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx) {
-  int threads = gb_cpu_par_threads();
-  if (n < OPTIM_PAR_MIN || threads < 2) {
+  if (n < OPTIM_PAR_MIN) {
     fn(ctx, 0, n);
     return;
   }
+  int threads = gb_cpu_par_threads();
   int64_t piece = ((n + threads - 1) / threads + 15) & ~(int64_t)15;
   gb_cpu_parallel(NULL, n, piece, fn, ctx);
 }
